@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine: the Debian packages
+# (real DNS/BGP parts used by tests, benchmarks and the lab) and the npm dependencies.
+# Idempotent: each step is skipped when already satisfied. Debian packages need root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  knot-dnsutils dnsutils dnsperf gdnsd            # DNS clients, load generator, reference server
+  gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
+  exabgp iproute2 procps                          # failover comparison peer, namespaces
+)
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages (${missing[*]}); run this script as root" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps Debian from starting gdnsd/bird/gobgpd system services on install:
+  # the project starts its own instances on its own ports.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

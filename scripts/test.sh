@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what is missing (Debian
+# packages need root), builds, then runs unit, integration and drill tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npm run --silent build
+npx vitest run "$@"

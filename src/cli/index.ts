@@ -1,0 +1,99 @@
+// Public entry of the cli capability: `gtm <command>`.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
+import { InMemoryRegionState } from '../control/index.js';
+import { explain, runDns } from '../dns/index.js';
+import { GeoResolver } from '../geo/index.js';
+
+const USAGE = `usage: gtm <command> [options]
+
+commands:
+  check-config FILE                      validate a config file and print a summary (exit 1 on error)
+  dns --config FILE [--listen HOST:PORT] [--workers N]
+                                         run the authoritative GeoDNS server (UDP and TCP)
+  explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]
+                                         show why that client gets that answer
+`;
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'check-config':
+        return checkConfig(rest);
+      case 'explain':
+        return explainCommand(rest);
+      case 'dns':
+        return await dnsCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`gtm: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`gtm ${command}: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function checkConfig(args: string[]): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const file = positionals[0];
+  if (!file || positionals.length > 1) {
+    process.stderr.write('usage: gtm check-config FILE\n');
+    return 2;
+  }
+  const config = loadConfigFile(file);
+  GeoResolver.open(config.geo.database);
+  process.stdout.write(`${file}: OK\n${summarise(config).map((l) => `  ${l}\n`).join('')}`);
+  return 0;
+}
+
+function explainCommand(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, client: { type: 'string' }, ecs: { type: 'string' } },
+  });
+  const [name, type = 'A'] = positionals;
+  if (!values.config || !values.client || !name || positionals.length > 2) {
+    process.stderr.write('usage: gtm explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]\n');
+    return 2;
+  }
+  const config = loadConfigFile(values.config);
+  const geo = GeoResolver.open(config.geo.database);
+  const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  process.stdout.write(`geo database: ${geo.description}\n`);
+  for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs })) process.stdout.write(`${line}\n`);
+  return 0;
+}
+
+async function dnsCommand(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } } });
+  if (!values.config) {
+    process.stderr.write('usage: gtm dns --config FILE [--listen HOST:PORT] [--workers N]\n');
+    return 2;
+  }
+  const listen = values.listen ? parseHostPort(values.listen) : undefined;
+  if (values.listen && !listen) throw new Error(`--listen ${values.listen}: expected HOST:PORT`);
+  const workers = values.workers ? Number(values.workers) : undefined;
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 64)) throw new Error('--workers must be 1-64');
+  const handle = await runDns({ configPath: values.config, listen, workers });
+  if (!handle) return undefined; // a worker process: it keeps running
+  const stop = () => void handle.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return undefined;
+}

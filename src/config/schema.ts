@@ -1,0 +1,442 @@
+// Turns the parsed YAML document into a validated Config, listing every problem by path.
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import type { Config, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
+
+const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/i;
+const REGION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const TTL_MAX = 2147483647;
+
+/** Makes a configured name absolute: relative names hang off the zone, '@' is the apex. */
+export function absoluteName(name: string, origin: string): string {
+  if (name === '@') return origin;
+  if (name.endsWith('.')) return name.slice(0, -1).toLowerCase();
+  return origin ? `${name}.${origin}`.toLowerCase() : name.toLowerCase();
+}
+
+export function validDomainName(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+function domain(p: Problems, path: string, v: unknown, origin: string): string | undefined {
+  const s = str(p, path, v);
+  if (s === undefined) return undefined;
+  const abs = absoluteName(s, origin);
+  if (!validDomainName(abs)) {
+    p.add(path, 'not a valid domain name');
+    return undefined;
+  }
+  return abs;
+}
+
+function inZone(name: string, zone: string): boolean {
+  return name === zone || name.endsWith(`.${zone}`);
+}
+
+export function parseConfigObject(doc: unknown): { config?: Config; problems: string[] } {
+  const p = new Problems();
+  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops', 'agent', 'control']);
+  if (!root) return { problems: p.list };
+
+  const dns = parseDns(p, root.dns);
+  const geoObj = root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database']);
+  const geo = { database: geoObj ? str(p, 'geo.database', geoObj.database, { optional: true }) : undefined };
+  const regions = parseRegions(p, root.regions);
+  const zones = parseZones(p, root.zones);
+  const services = parseServices(p, root.services, regions, zones, dns.ecs);
+
+  if (!p.ok) return { problems: p.list };
+  return { config: { dns, geo, regions, zones, services }, problems: [] };
+}
+
+function parseDns(p: Problems, v: unknown): DnsSettings {
+  const d = (v === undefined || v === null ? {} : obj(p, 'dns', v, ['listen', 'workers', 'max_udp_size', 'ecs', 'query_log_sample', 'metrics', 'tcp_idle_ms', 'max_scope_v4', 'max_scope_v6'])) ?? {};
+  const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
+  let workers = 1;
+  if (d.workers === undefined || d.workers === 'auto') workers = 0;
+  else workers = int(p, 'dns.workers', d.workers, 1, 64) ?? 1;
+  return {
+    listen: listen ?? { host: '127.0.0.1', port: 5353 },
+    workers,
+    maxUdpSize: int(p, 'dns.max_udp_size', d.max_udp_size, 512, 65535, 1232) ?? 1232,
+    ecs: bool(p, 'dns.ecs', d.ecs, true),
+    queryLogSample: num(p, 'dns.query_log_sample', d.query_log_sample, 0, 1, 0) ?? 0,
+    metrics: d.metrics === undefined ? undefined : hostPort(p, 'dns.metrics', d.metrics),
+    tcpIdleMs: int(p, 'dns.tcp_idle_ms', d.tcp_idle_ms, 100, 600_000, 10_000) ?? 10_000,
+    maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
+    maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
+  };
+}
+
+function parseRegions(p: Problems, v: unknown): Map<string, Region> {
+  const out = new Map<string, Region>();
+  const regions = obj(p, 'regions', v);
+  if (!regions) return out;
+  if (Object.keys(regions).length === 0) p.add('regions', 'must declare at least one region');
+  for (const [name, rv] of Object.entries(regions)) {
+    const path = join('regions', name);
+    if (!REGION_NAME.test(name)) p.add(path, 'region names use lower-case letters, digits and dashes');
+    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state']);
+    if (!r) continue;
+    const loc = obj(p, join(path, 'location'), r.location, ['lat', 'lon']);
+    const region: Region = {
+      name,
+      vip4: r.vip === undefined ? undefined : ipv4(p, join(path, 'vip'), r.vip),
+      vip6: r.vip6 === undefined ? undefined : ipv6(p, join(path, 'vip6'), r.vip6),
+      lat: (loc && num(p, join(path, 'location.lat'), loc.lat, -90, 90)) ?? 0,
+      lon: (loc && num(p, join(path, 'location.lon'), loc.lon, -180, 180)) ?? 0,
+      country: str(p, join(path, 'country'), r.country, { optional: true, pattern: /^[A-Z]{2}$/, what: 'an ISO 3166 country code' }),
+      weight: num(p, join(path, 'weight'), r.weight, 0, 1_000_000, 1) ?? 1,
+      status: 'up',
+    };
+    if (r.state !== undefined) {
+      if (r.state === 'up' || r.state === 'down' || r.state === 'draining') region.status = r.state;
+      else p.add(join(path, 'state'), 'must be up, down or draining');
+    }
+    out.set(name, region);
+  }
+  return out;
+}
+
+function parseZones(p: Problems, v: unknown): Zone[] {
+  const zones: Zone[] = [];
+  const zs = obj(p, 'zones', v);
+  if (!zs) return zones;
+  for (const [rawName, zv] of Object.entries(zs)) {
+    const path = join('zones', rawName);
+    const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
+    if (!validDomainName(name)) p.add(path, 'not a valid zone name');
+    const z = obj(p, path, zv, ['soa', 'ns', 'ns_ttl', 'records']);
+    if (!z) continue;
+    const soa = parseSoa(p, join(path, 'soa'), z.soa, name);
+    const nsList = list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? [];
+    const ns = nsList.map((n, i) => domain(p, join(join(path, 'ns'), i), n, name)).filter((n): n is string => n !== undefined);
+    const records = (list(p, join(path, 'records'), z.records, { optional: true }) ?? [])
+      .map((rv, i) => parseRecord(p, join(join(path, 'records'), i), rv, name))
+      .filter((r): r is StaticRecord => r !== undefined);
+    for (const [i, r] of records.entries()) {
+      if (!inZone(r.name, name)) p.add(join(join(path, 'records'), i), `name ${r.name} is outside zone ${name}`);
+    }
+    checkCnameExclusive(p, path, records, name);
+    zones.push({ name, soa: soa ?? defaultSoa(name), ns, nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400, records });
+  }
+  const seen = new Set<string>();
+  for (const z of zones) {
+    if (seen.has(z.name)) p.add(join('zones', z.name), 'zone declared twice');
+    seen.add(z.name);
+  }
+  return zones;
+}
+
+function defaultSoa(zone: string): Soa {
+  return { mname: `ns1.${zone}`, rname: `hostmaster.${zone}`, serial: 1, refresh: 3600, retry: 600, expire: 604800, minimum: 60, ttl: 3600 };
+}
+
+function parseSoa(p: Problems, path: string, v: unknown, zone: string): Soa | undefined {
+  const s = obj(p, path, v, ['mname', 'rname', 'serial', 'refresh', 'retry', 'expire', 'minimum', 'ttl']);
+  if (!s) return undefined;
+  const u32 = (k: string, fallback?: number) => int(p, join(path, k), s[k], 0, 0xffffffff, fallback);
+  return {
+    mname: domain(p, join(path, 'mname'), s.mname, zone) ?? '',
+    rname: domain(p, join(path, 'rname'), s.rname, zone) ?? '',
+    serial: u32('serial') ?? 0,
+    refresh: u32('refresh', 3600) ?? 0,
+    retry: u32('retry', 600) ?? 0,
+    expire: u32('expire', 604800) ?? 0,
+    minimum: u32('minimum', 60) ?? 0,
+    ttl: u32('ttl', 3600) ?? 0,
+  };
+}
+
+const RECORD_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'PTR', 'MX', 'TXT', 'SRV', 'CAA'] as const;
+
+function parseRecord(p: Problems, path: string, v: unknown, zone: string): StaticRecord | undefined {
+  const r = obj(p, path, v, ['name', 'type', 'ttl', 'value']);
+  if (!r) return undefined;
+  const name = domain(p, join(path, 'name'), r.name, zone);
+  const type = typeof r.type === 'string' ? r.type.toUpperCase() : undefined;
+  if (!type || !(RECORD_TYPES as readonly string[]).includes(type)) {
+    p.add(join(path, 'type'), `must be one of ${RECORD_TYPES.join(', ')}`);
+    return undefined;
+  }
+  const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
+  const vp = join(path, 'value');
+  if (name === undefined) return undefined;
+  const fields = typeof r.value === 'string' ? r.value.trim().split(/\s+/) : [];
+  const needFields = (n: number): boolean => {
+    if (typeof r.value !== 'string' || fields.length !== n) {
+      p.add(vp, `${type} needs ${n} field(s)`);
+      return false;
+    }
+    return true;
+  };
+  const u16 = (s: string | undefined, what: string): number | undefined => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      p.add(vp, `${what} must be 0-65535`);
+      return undefined;
+    }
+    return n;
+  };
+  switch (type) {
+    case 'A': {
+      const address = ipv4(p, vp, r.value);
+      return address ? { type, name, ttl, address } : undefined;
+    }
+    case 'AAAA': {
+      const address = ipv6(p, vp, r.value);
+      return address ? { type, name, ttl, address } : undefined;
+    }
+    case 'NS':
+    case 'CNAME':
+    case 'PTR': {
+      const target = domain(p, vp, r.value, zone);
+      return target ? { type, name, ttl, target } : undefined;
+    }
+    case 'MX': {
+      if (!needFields(2)) return undefined;
+      const preference = u16(fields[0], 'preference');
+      const exchange = domain(p, vp, fields[1], zone);
+      return preference !== undefined && exchange ? { type, name, ttl, preference, exchange } : undefined;
+    }
+    case 'SRV': {
+      if (!needFields(4)) return undefined;
+      const [priority, weight, port] = [u16(fields[0], 'priority'), u16(fields[1], 'weight'), u16(fields[2], 'port')];
+      const target = domain(p, vp, fields[3], zone);
+      if (priority === undefined || weight === undefined || port === undefined || !target) return undefined;
+      return { type, name, ttl, priority, weight, port, target };
+    }
+    case 'TXT': {
+      const strings = typeof r.value === 'string' ? splitTxt(r.value) : Array.isArray(r.value) ? r.value : undefined;
+      if (!strings || strings.length === 0 || !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)) {
+        p.add(vp, 'TXT value must be a string or a list of strings of at most 255 bytes each');
+        return undefined;
+      }
+      return { type, name, ttl, strings: strings as string[] };
+    }
+    case 'CAA': {
+      const m = typeof r.value === 'string' ? /^(\d+)\s+([A-Za-z0-9]+)\s+"?([^"]*)"?$/.exec(r.value.trim()) : null;
+      if (!m || Number(m[1]) > 255) {
+        p.add(vp, 'CAA value must look like: 0 issue "ca.example"');
+        return undefined;
+      }
+      return { type, name, ttl, flags: Number(m[1]), tag: m[2] as string, value: m[3] as string };
+    }
+  }
+  return undefined;
+}
+
+/** Long TXT values are split in 255-byte character-strings, as zone files do. */
+function splitTxt(s: string): string[] {
+  const buf = Buffer.from(s);
+  const out: string[] = [];
+  for (let i = 0; i < buf.length; i += 255) out.push(buf.subarray(i, i + 255).toString());
+  return out.length ? out : [''];
+}
+
+function checkCnameExclusive(p: Problems, path: string, records: StaticRecord[], zone: string): void {
+  const byName = new Map<string, string[]>();
+  for (const r of records) byName.set(r.name, [...(byName.get(r.name) ?? []), r.type]);
+  for (const [name, types] of byName) {
+    if (types.includes('CNAME') && types.length > 1) p.add(join(path, 'records'), `${name} has a CNAME and other data`);
+    if (name === zone && types.includes('CNAME')) p.add(join(path, 'records'), 'the zone apex cannot be a CNAME');
+  }
+}
+
+function parseServices(p: Problems, v: unknown, regions: Map<string, Region>, zones: Zone[], ecsDefault: boolean): Service[] {
+  const out: Service[] = [];
+  if (v === undefined) return out;
+  const ss = obj(p, 'services', v);
+  if (!ss) return out;
+  const names = new Set<string>();
+  for (const [key, sv] of Object.entries(ss)) {
+    const path = join('services', key);
+    const s = obj(p, path, sv, ['name', 'ttl', 'answers', 'pools', 'policy', 'last_resort', 'ecs']);
+    if (!s) continue;
+    const name = domain(p, join(path, 'name'), s.name, '');
+    if (name) {
+      const zone = zones.find((z) => inZone(name, z.name));
+      if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
+      else if (zone.records.some((r) => r.name === name && r.type === 'CNAME')) p.add(join(path, 'name'), `${name} is also a CNAME`);
+      if (names.has(name)) p.add(join(path, 'name'), `${name} is steered by two services`);
+      names.add(name);
+    }
+    const pools = parsePools(p, join(path, 'pools'), s.pools, regions);
+    const poolRegions = pools.map((x) => x.region);
+    const policy = s.policy === undefined ? ({ kind: 'nearest' } as Policy) : parsePolicy(p, join(path, 'policy'), s.policy, poolRegions);
+    const lastResort = (list(p, join(path, 'last_resort'), s.last_resort, { optional: true }) ?? []).map((r, i) => regionRef(p, join(join(path, 'last_resort'), i), r, poolRegions));
+    out.push({
+      key,
+      name: name ?? '',
+      ttl: int(p, join(path, 'ttl'), s.ttl, 0, TTL_MAX, 30) ?? 30,
+      answers: s.answers === 'all' ? 0 : (int(p, join(path, 'answers'), s.answers, 1, 16, policy.kind === 'all-healthy' ? 0 : 1) ?? 1),
+      pools,
+      policy,
+      lastResort: lastResort.filter((r): r is string => r !== undefined),
+      ecs: bool(p, join(path, 'ecs'), s.ecs, ecsDefault),
+    });
+  }
+  return out;
+}
+
+function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, Region>): Pool[] {
+  const out: Pool[] = [];
+  const items = list(p, path, v, { nonEmpty: true }) ?? [];
+  for (const [i, pv] of items.entries()) {
+    const pp = join(path, i);
+    // Shorthand: a bare region name uses the region's VIPs.
+    const po = typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'weight']);
+    if (!po) continue;
+    const region = typeof po.region === 'string' ? regions.get(po.region) : undefined;
+    if (!region) {
+      p.add(join(pp, 'region'), `unknown region ${JSON.stringify(po.region)}`);
+      continue;
+    }
+    const vip4 = po.vip === undefined ? region.vip4 : ipv4(p, join(pp, 'vip'), po.vip);
+    const vip6 = po.vip6 === undefined ? region.vip6 : ipv6(p, join(pp, 'vip6'), po.vip6);
+    if (!vip4 && !vip6 && po.vip === undefined && po.vip6 === undefined) p.add(pp, `region ${region.name} has no VIP and the pool sets none`);
+    if (out.some((x) => x.region === region.name)) p.add(join(pp, 'region'), `region ${region.name} listed twice`);
+    out.push({ region: region.name, vip4, vip6, weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1 });
+  }
+  return out;
+}
+
+function regionRef(p: Problems, path: string, v: unknown, pools: string[]): string | undefined {
+  if (typeof v !== 'string' || !pools.includes(v)) {
+    p.add(path, `must name one of this service's pool regions (${pools.join(', ')})`);
+    return undefined;
+  }
+  return v;
+}
+
+function regionList(p: Problems, path: string, v: unknown, pools: string[], optional = false): string[] | undefined {
+  const l = list(p, path, v, { optional, nonEmpty: true });
+  if (!l) return undefined;
+  return l.map((r, i) => regionRef(p, join(path, i), r, pools)).filter((r): r is string => r !== undefined);
+}
+
+const POLICY_KINDS = ['geo', 'nearest', 'latency', 'weighted', 'failover', 'all-healthy'] as const;
+
+export function parsePolicy(p: Problems, path: string, v: unknown, pools: string[]): Policy {
+  if (typeof v === 'string') {
+    if (v === 'nearest' || v === 'weighted' || v === 'all-healthy') return { kind: v };
+    if (pools.includes(v)) return { kind: 'static', regions: [v] };
+    p.add(path, `unknown policy ${JSON.stringify(v)} (expected ${POLICY_KINDS.join(', ')} or a region name)`);
+    return { kind: 'nearest' };
+  }
+  const o = obj(p, path, v);
+  if (!o) return { kind: 'nearest' };
+  const keys = Object.keys(o);
+  if (keys.length !== 1 || !(POLICY_KINDS as readonly string[]).includes(keys[0] as string)) {
+    p.add(path, `must have exactly one of: ${POLICY_KINDS.join(', ')}`);
+    return { kind: 'nearest' };
+  }
+  const kind = keys[0] as (typeof POLICY_KINDS)[number];
+  const kp = join(path, kind);
+  const body = o[kind] ?? {};
+  switch (kind) {
+    case 'nearest':
+    case 'weighted':
+    case 'all-healthy': {
+      const b = obj(p, kp, body, ['regions']);
+      return { kind, regions: b ? regionList(p, join(kp, 'regions'), b.regions, pools, true) : undefined };
+    }
+    case 'failover': {
+      const tiers = list(p, kp, body, { nonEmpty: true }) ?? [];
+      return { kind, tiers: tiers.map((t, i) => parsePolicy(p, join(kp, i), t, pools)) };
+    }
+    case 'geo':
+      return parseGeo(p, kp, body, pools);
+    case 'latency':
+      return parseLatency(p, kp, body, pools);
+  }
+}
+
+function parseGeo(p: Problems, path: string, body: unknown, pools: string[]): Policy {
+  const b = obj(p, path, body, ['countries', 'continents', 'subdivisions', 'default']) ?? {};
+  const table = (key: string, keyPattern: RegExp, what: string): Map<string, string[]> => {
+    const m = new Map<string, string[]>();
+    if (b[key] === undefined) return m;
+    const t = obj(p, join(path, key), b[key]);
+    for (const [k, rv] of Object.entries(t ?? {})) {
+      if (!keyPattern.test(k)) p.add(join(join(path, key), k), `not ${what}`);
+      m.set(k.toUpperCase(), regionList(p, join(join(path, key), k), rv, pools) ?? []);
+    }
+    return m;
+  };
+  return {
+    kind: 'geo',
+    countries: table('countries', /^[A-Za-z]{2}$/, 'an ISO 3166-1 country code'),
+    continents: table('continents', /^(AF|AN|AS|EU|NA|OC|SA)$/i, 'a continent code (AF AN AS EU NA OC SA)'),
+    subdivisions: table('subdivisions', /^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$/, 'an ISO 3166-2 subdivision code (e.g. US-CA)'),
+    default: regionList(p, join(path, 'default'), b.default, pools, true) ?? pools,
+  };
+}
+
+function parseLatency(p: Problems, path: string, body: unknown, pools: string[]): Policy {
+  const b = obj(p, path, body, ['networks', 'countries', 'regions']) ?? {};
+  const rtts = (rp: string, rv: unknown): Map<string, number> => {
+    const m = new Map<string, number>();
+    const o = obj(p, rp, rv);
+    for (const [region, ms] of Object.entries(o ?? {})) {
+      if (regionRef(p, join(rp, region), region, pools) === undefined) continue;
+      const n = num(p, join(rp, region), ms, 0, 100_000);
+      if (n !== undefined) m.set(region, n);
+    }
+    return m;
+  };
+  const networks: LatencyNetwork[] = [];
+  const nets = b.networks === undefined ? {} : obj(p, join(path, 'networks'), b.networks);
+  for (const [cidr, rv] of Object.entries(nets ?? {})) {
+    const np = join(join(path, 'networks'), cidr);
+    const parsed = parseCidr(cidr);
+    if (!parsed) {
+      p.add(np, 'not a CIDR network (e.g. 192.0.2.0/24)');
+      continue;
+    }
+    networks.push({ ...parsed, cidr, rtt: rtts(np, rv) });
+  }
+  // Longest prefix first so the first match is the most specific.
+  networks.sort((a, b2) => b2.prefix - a.prefix);
+  const countries = new Map<string, Map<string, number>>();
+  const cs = b.countries === undefined ? {} : obj(p, join(path, 'countries'), b.countries);
+  for (const [cc, rv] of Object.entries(cs ?? {})) {
+    if (!/^[A-Za-z]{2}$/.test(cc)) p.add(join(join(path, 'countries'), cc), 'not an ISO 3166-1 country code');
+    countries.set(cc.toUpperCase(), rtts(join(join(path, 'countries'), cc), rv));
+  }
+  return { kind: 'latency', networks, countries, regions: regionList(p, join(path, 'regions'), b.regions, pools, true) };
+}
+
+export function parseCidr(cidr: string): { family: 4 | 6; bytes: Uint8Array; prefix: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  if (!m) return undefined;
+  const addr = m[1] as string;
+  const prefix = Number(m[2]);
+  const family = isIP(addr);
+  if (family === 4 && prefix <= 32 && isIPv4(addr)) return { family: 4, bytes: Uint8Array.from(addr.split('.').map(Number)), prefix };
+  if (family === 6 && prefix <= 128 && isIPv6(addr)) return { family: 6, bytes: ipv6Bytes(addr), prefix };
+  return undefined;
+}
+
+export function ipv6Bytes(addr: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let s = addr;
+  // Embedded IPv4 tail (::ffff:1.2.3.4).
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const b = (v4[1] as string).split('.').map(Number);
+    s = s.slice(0, -(v4[1] as string).length) + `${(((b[0] as number) << 8) | (b[1] as number)).toString(16)}:${(((b[2] as number) << 8) | (b[3] as number)).toString(16)}`;
+  }
+  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  return out;
+}
+

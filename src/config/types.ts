@@ -1,0 +1,111 @@
+// The validated, normalised shape of the configuration file. Names are absolute,
+// lower case and without the trailing dot ("www.example.test").
+
+export type RegionStatus = 'up' | 'down' | 'draining';
+
+export interface Region {
+  name: string;
+  vip4?: string;
+  vip6?: string;
+  lat: number;
+  lon: number;
+  country?: string;
+  weight: number;
+  status: RegionStatus;
+}
+
+export type StaticRecord =
+  | { type: 'A'; name: string; ttl: number; address: string }
+  | { type: 'AAAA'; name: string; ttl: number; address: string }
+  | { type: 'NS' | 'CNAME' | 'PTR'; name: string; ttl: number; target: string }
+  | { type: 'MX'; name: string; ttl: number; preference: number; exchange: string }
+  | { type: 'TXT'; name: string; ttl: number; strings: string[] }
+  | { type: 'SRV'; name: string; ttl: number; priority: number; weight: number; port: number; target: string }
+  | { type: 'CAA'; name: string; ttl: number; flags: number; tag: string; value: string };
+
+export interface Soa {
+  mname: string;
+  rname: string;
+  serial: number;
+  refresh: number;
+  retry: number;
+  expire: number;
+  minimum: number;
+  ttl: number;
+}
+
+export interface Zone {
+  name: string;
+  soa: Soa;
+  ns: string[];
+  nsTtl: number;
+  records: StaticRecord[];
+}
+
+/** A policy node; policies nest through `failover` tiers. */
+export type Policy =
+  | { kind: 'geo'; countries: Map<string, string[]>; continents: Map<string, string[]>; subdivisions: Map<string, string[]>; default: string[] }
+  | { kind: 'nearest'; regions?: string[] }
+  | { kind: 'latency'; networks: LatencyNetwork[]; countries: Map<string, Map<string, number>>; regions?: string[] }
+  | { kind: 'weighted'; regions?: string[] }
+  | { kind: 'failover'; tiers: Policy[] }
+  | { kind: 'static'; regions: string[] }
+  | { kind: 'all-healthy'; regions?: string[] };
+
+export interface LatencyNetwork {
+  /** Network address bytes (4 or 16) and prefix length. */
+  family: 4 | 6;
+  bytes: Uint8Array;
+  prefix: number;
+  cidr: string;
+  rtt: Map<string, number>;
+}
+
+export interface Pool {
+  region: string;
+  vip4?: string;
+  vip6?: string;
+  weight: number;
+}
+
+export interface Service {
+  key: string;
+  name: string;
+  ttl: number;
+  /** How many addresses to answer with; 0 means every healthy candidate. */
+  answers: number;
+  pools: Pool[];
+  policy: Policy;
+  /** Regions answered when no candidate is healthy; empty means all candidates. */
+  lastResort: string[];
+  ecs: boolean;
+}
+
+export interface DnsSettings {
+  listen: { host: string; port: number };
+  workers: number;
+  maxUdpSize: number;
+  ecs: boolean;
+  /** Fraction of queries logged (0 = off, 1 = all). */
+  queryLogSample: number;
+  metrics?: { host: string; port: number };
+  tcpIdleMs: number;
+  /** Upper bound on the ECS scope prefix we hand back, per family. */
+  maxScope4: number;
+  maxScope6: number;
+}
+
+export interface GeoSettings {
+  /** MaxMind GeoIP2/GeoLite2 City or Country database; undefined = embedded default. */
+  database?: string;
+}
+
+export interface Config {
+  dns: DnsSettings;
+  geo: GeoSettings;
+  regions: Map<string, Region>;
+  zones: Zone[];
+  services: Service[];
+  /** Present when loaded from a file, for reload. */
+  source?: string;
+}

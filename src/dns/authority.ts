@@ -1,0 +1,205 @@
+// The authoritative answer logic: query bytes in, response bytes out. No sockets here,
+// so every wire rule is testable in-process and the same code serves UDP and TCP.
+import type { Config, RegionStatus, Service } from '../config/index.js';
+import type { RegionStateSource } from '../control/index.js';
+import type { GeoResolver } from '../geo/index.js';
+import { order, select, type Client, type Ordering, type PolicyContext, type Selection } from './policy.js';
+import { compileZones, findZone, addressRdata, type CompiledZone } from './zone.js';
+import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
+
+export interface QueryInfo {
+  qname?: string;
+  qtype?: number;
+  rcode: number;
+  policy?: string;
+  regions?: string[];
+  truncated?: boolean;
+  dropped?: string;
+}
+
+export interface Decision {
+  service: Service;
+  client?: Client;
+  clientSource: 'ecs' | 'resolver' | 'none';
+  ordering: Ordering;
+  selection: Selection;
+  ecsScope: number;
+}
+
+const HINFO_RFC8482 = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
+const MAX_CHAIN = 8;
+
+export class Authority {
+  private zones: CompiledZone[];
+  private readonly writer = new ResponseWriter();
+  private readonly ctx: PolicyContext;
+  /** Optional tracer used by `gtm explain`. */
+  onDecision?: (d: Decision) => void;
+
+  constructor(private config: Config, private geo: GeoResolver, private readonly state: RegionStateSource) {
+    this.zones = compileZones(config);
+    this.ctx = {
+      regions: config.regions,
+      weightOf: (r) => this.weightOf(r),
+      random: Math.random,
+    };
+  }
+
+  /** Swaps in a new config (and geo database) atomically between two queries. */
+  reload(config: Config, geo?: GeoResolver): void {
+    const zones = compileZones(config);
+    this.config = config;
+    this.zones = zones;
+    this.ctx.regions = config.regions;
+    if (geo) this.geo = geo;
+  }
+
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  statusOf(region: string): RegionStatus {
+    return this.state.get(region)?.status ?? this.config.regions.get(region)?.status ?? 'down';
+  }
+
+  private weightOf(region: string): number {
+    return this.state.get(region)?.weight ?? this.config.regions.get(region)?.weight ?? 0;
+  }
+
+  /** Answers one DNS message; `tcp` lifts the UDP size limit. No response means drop. */
+  respond(msg: Uint8Array, remoteAddress: string, tcp: boolean): { response?: Buffer; info: QueryInfo } {
+    const parsed = parseQuery(msg);
+    if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
+    const w = this.writer;
+    if (parsed.kind === 'error') {
+      const flags = 0x8000 | (parsed.opcode << 11) | (parsed.rd ? 0x0100 : 0) | (parsed.rcode & 0xf);
+      w.begin(msg, parsed.id, flags, parsed.questionEnd, undefined);
+      if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk);
+      return { response: w.finish(), info: { rcode: parsed.rcode } };
+    }
+    const q = parsed.query;
+    const info: QueryInfo = { qname: q.qname, qtype: q.qtype, rcode: RCODE.NOERROR };
+    let aa = true;
+    let rcode: number = RCODE.NOERROR;
+    let ecsScope = 0;
+    w.begin(msg, q.id, 0, q.questionEnd, q.qname);
+
+    const zone = q.qclass === 1 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR ? findZone(this.zones, q.qname) : undefined;
+    if (!zone) {
+      aa = false;
+      rcode = RCODE.REFUSED;
+    } else {
+      let name = q.qname;
+      for (let depth = 0; ; depth++) {
+        const node = zone.nodes.get(name);
+        if (!node) {
+          rcode = RCODE.NXDOMAIN;
+          break;
+        }
+        if (q.qtype === TYPE.ANY) {
+          // RFC 8482: answer ANY minimally with one synthesized HINFO.
+          w.record(1, name, TYPE.HINFO, zone.zone.soa.ttl, HINFO_RFC8482);
+          break;
+        }
+        const cname = node.rrsets.get(TYPE.CNAME);
+        if (cname && q.qtype !== TYPE.CNAME) {
+          const target = (cname.targets as string[])[0] as string;
+          w.nameRecord(1, name, TYPE.CNAME, cname.ttl, target);
+          // Follow the chain while it stays inside this zone.
+          if (depth + 1 >= MAX_CHAIN || !(target === zone.zone.name || target.endsWith(`.${zone.zone.name}`))) break;
+          name = target;
+          continue;
+        }
+        if (node.service && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA)) {
+          const d = this.decide(node.service, q, remoteAddress, q.qtype === TYPE.A ? 4 : 6);
+          info.policy = node.service.policy.kind;
+          info.regions = d.selection.pools.map((p) => p.region);
+          ecsScope = d.ecsScope;
+          for (const p of d.selection.pools) {
+            const addr = q.qtype === TYPE.A ? p.vip4 : p.vip6;
+            if (addr) w.record(1, name, q.qtype, node.service.ttl, addressRdata(addr));
+          }
+          break;
+        }
+        const set = node.rrsets.get(q.qtype);
+        if (set) {
+          set.rdata.forEach((rd, i) => (set.targets ? w.nameRecord(1, name, set.type, set.ttl, set.targets[i] as string) : w.record(1, name, set.type, set.ttl, rd)));
+          if (set.type === TYPE.NS) this.glue(zone, set.targets as string[]);
+        }
+        break;
+      }
+      // NXDOMAIN or NODATA: the SOA goes in authority with the negative TTL (RFC 2308).
+      if (w.counts[1] === 0 || rcode === RCODE.NXDOMAIN) w.record(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soaRdata);
+    }
+
+    info.rcode = rcode;
+    const flags = 0x8000 | (aa ? 0x0400 : 0) | (q.rd ? 0x0100 : 0) | (q.cd ? 0x0010 : 0) | rcode;
+    w.setFlags(flags);
+    const edns = q.edns;
+    const ecsEcho = edns?.ecs && this.config.dns.ecs ? { ecs: edns.ecs, scope: ecsScope } : undefined;
+    if (edns) w.opt(this.config.dns.maxUdpSize, 0, edns.dnssecOk, ecsEcho);
+    if (!tcp) {
+      const limit = edns ? Math.min(Math.max(512, edns.udpSize), this.config.dns.maxUdpSize) : 512;
+      if (w.length > limit) {
+        // Too large for UDP: send header and question with TC so the client retries on TCP.
+        w.truncateTo(q.questionEnd);
+        w.setFlags(flags | 0x0200);
+        if (edns) w.opt(this.config.dns.maxUdpSize, 0, edns.dnssecOk, ecsEcho);
+        info.truncated = true;
+      }
+    }
+    return { response: w.finish(), info };
+  }
+
+  private glue(zone: CompiledZone, targets: string[]): void {
+    for (const t of targets) {
+      const n = zone.nodes.get(t);
+      if (!n) continue;
+      for (const type of [TYPE.A, TYPE.AAAA]) {
+        const set = n.rrsets.get(type);
+        if (set) for (const rd of set.rdata) this.writer.record(3, t, type, set.ttl, rd);
+      }
+    }
+  }
+
+  /** Runs the service's policy for one client: ordering, health filter, ECS scope. */
+  decide(service: Service, q: Pick<Query, 'edns'>, remoteAddress: string, family: 4 | 6): Decision {
+    const { client, source } = this.client(service, q.edns, remoteAddress);
+    const ordering = order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+    const selection = select(service, ordering.candidates, family, (r) => this.statusOf(r));
+    const maxScope = client?.family === 6 ? this.config.dns.maxScope6 : this.config.dns.maxScope4;
+    const d: Decision = { service, client, clientSource: source, ordering, selection, ecsScope: Math.min(ordering.scope, maxScope) };
+    this.onDecision?.(d);
+    return d;
+  }
+
+  /** Pool weights override region weights; runtime overrides beat both. */
+  private ctxFor(service: Service): PolicyContext {
+    if (!service.pools.some((p) => p.weight !== this.config.regions.get(p.region)?.weight)) return this.ctx;
+    return {
+      ...this.ctx,
+      weightOf: (r) => this.state.get(r)?.weight ?? service.pools.find((p) => p.region === r)?.weight ?? 0,
+    };
+  }
+
+  private client(service: Service, edns: Edns | undefined, remoteAddress: string): { client?: Client; source: Decision['clientSource'] } {
+    const ecs = edns?.ecs;
+    if (ecs && ecs.sourcePrefix > 0 && service.ecs && this.config.dns.ecs) {
+      const family = ecs.family === 1 ? 4 : 6;
+      const geo = this.geo.lookup(formatAddress(ecs.address));
+      return { client: { address: ecs.address, family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'ecs' };
+    }
+    const addr = remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+    if (!addr) return { source: 'none' };
+    const family = addr.includes(':') ? 6 : 4;
+    const geo = this.geo.lookup(addr);
+    return { client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'resolver' };
+  }
+}
+
+export function formatAddress(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  return groups.join(':');
+}

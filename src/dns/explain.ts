@@ -1,0 +1,63 @@
+// `gtm explain`: why does this client get this answer? It sends a real query through the
+// same Authority the server uses and reports the traced decision and the decoded answer.
+import dns2 from 'dns2';
+import { isIP } from 'node:net';
+import { parseCidr, type Config } from '../config/index.js';
+import type { RegionStateSource } from '../control/index.js';
+import type { GeoResolver } from '../geo/index.js';
+import { Authority, type Decision } from './authority.js';
+import { RCODE_NAME, TYPE, TYPE_NAME, buildQuery } from './wire.js';
+
+export interface ExplainRequest {
+  name: string;
+  type: string;
+  client: string;
+  ecs?: string;
+}
+
+export function explain(config: Config, geo: GeoResolver, state: RegionStateSource, req: ExplainRequest): string[] {
+  if (!isIP(req.client)) throw new Error(`--client ${req.client}: not an IP address`);
+  const qtype = TYPE[req.type.toUpperCase() as keyof typeof TYPE];
+  if (qtype === undefined) throw new Error(`unknown query type ${req.type}`);
+  let ecs: { address: Uint8Array; sourcePrefix: number } | undefined;
+  if (req.ecs) {
+    const net = parseCidr(req.ecs.includes('/') ? req.ecs : `${req.ecs}/${isIP(req.ecs) === 6 ? 56 : 24}`);
+    if (!net) throw new Error(`--ecs ${req.ecs}: not a subnet (e.g. 198.51.100.0/24)`);
+    ecs = { address: net.bytes, sourcePrefix: net.prefix };
+  }
+  const authority = new Authority(config, geo, state);
+  let decision: Decision | undefined;
+  authority.onDecision = (d) => (decision = d);
+  const query = buildQuery(req.name, qtype, { id: 1, edns: { udpSize: 4096 }, ecs });
+  const { response, info } = authority.respond(query, req.client, true);
+  const out: string[] = [`query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`];
+  if (decision) out.push(...describeDecision(decision, authority));
+  else out.push('steering: none (static data or no steered name here)');
+  out.push(`rcode: ${RCODE_NAME[info.rcode] ?? info.rcode}`);
+  if (response) {
+    const packet = dns2.Packet.parse(response) as unknown as { answers: { name: string; type: number; ttl: number; address?: string; domain?: string; data?: unknown }[]; authorities: { name: string; type: number; ttl: number }[] };
+    for (const a of packet.answers) out.push(`answer: ${a.name} ${a.ttl} ${TYPE_NAME[a.type] ?? a.type} ${a.address ?? a.domain ?? JSON.stringify(a.data ?? '')}`);
+    for (const a of packet.authorities) out.push(`authority: ${a.name} ${a.ttl} ${TYPE_NAME[a.type] ?? a.type}`);
+  }
+  return out;
+}
+
+function describeDecision(d: Decision, authority: Authority): string[] {
+  const loc = d.client?.location;
+  const lines = [`service: ${d.service.key} (${d.service.name}), policy ${d.service.policy.kind}, ttl ${d.service.ttl}`];
+  if (!d.client) lines.push('client: unknown');
+  else {
+    const where = loc
+      ? [loc.country && `country ${loc.country}`, loc.continent && `continent ${loc.continent}`, loc.subdivision && `subdivision ${loc.subdivision}`, loc.lat !== undefined && `at ${loc.lat},${loc.lon}${loc.coarse ? ' (country centre)' : ''}`].filter(Boolean).join(', ')
+      : 'not in the geo database';
+    lines.push(`client (from ${d.clientSource}): ${where}; database network /${d.client.geoPrefix}`);
+  }
+  lines.push(`rule: ${d.ordering.rule}`);
+  lines.push(`candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`);
+  if (d.selection.failOpen !== 'none') lines.push(`fail-open: no candidate is up; answering ${d.selection.failOpen === 'last-resort' ? 'the last resort' : 'every candidate'}`);
+  lines.push(`chosen: ${d.selection.pools.map((p) => p.region).join(', ') || '(none with an address of this family)'}`);
+  lines.push(`ecs scope: /${d.ecsScope}${d.clientSource === 'ecs' ? '' : ' (only sent when the query carries ECS)'}`);
+  return lines;
+}
+
+

@@ -1,0 +1,137 @@
+// UDP and TCP listeners around an Authority. Nothing a client sends can stop it: every
+// handler catches, TCP frames are bounded, idle connections are closed.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { DnsMetrics } from '../observability/index.js';
+import type { Authority, QueryInfo } from './authority.js';
+import { RCODE_NAME, TYPE_NAME } from './wire.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  tcpIdleMs: number;
+  queryLogSample: number;
+  logger: Logger;
+  metrics?: DnsMetrics;
+  maxTcpConnections?: number;
+}
+
+export class DnsServer {
+  private udp?: dgram.Socket;
+  private tcp?: net.Server;
+  private readonly conns = new Set<net.Socket>();
+  /** Query counts aggregated between metric flushes: labels are costly per query. */
+  private pending = new Map<string, number>();
+  private flushTimer?: NodeJS.Timeout;
+
+  constructor(private readonly authority: Authority, private readonly opts: ServerOptions) {}
+
+  async start(): Promise<{ port: number }> {
+    const { host, port } = this.opts;
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    this.udp = udp;
+    udp.on('message', (msg, rinfo) => {
+      const t0 = process.hrtime.bigint();
+      const response = this.handle(msg, rinfo.address, false);
+      if (response) udp.send(response, rinfo.port, rinfo.address, (err) => err && this.opts.metrics?.errors.inc({ where: 'udp-send' }));
+      this.opts.metrics?.answerSeconds.observe({ transport: 'udp' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    });
+    udp.on('error', (err) => this.opts.logger.error({ err }, 'udp socket error'));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host, port, exclusive: false }, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    const boundPort = udp.address().port;
+
+    const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock));
+    tcp.maxConnections = this.opts.maxTcpConnections ?? 1000;
+    tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
+    this.tcp = tcp;
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host, port: boundPort, exclusive: false }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.opts.metrics) this.flushTimer = setInterval(() => this.flushMetrics(), 1000).unref();
+    return { port: boundPort };
+  }
+
+  private onTcp(sock: net.Socket): void {
+    this.conns.add(sock);
+    sock.setTimeout(this.opts.tcpIdleMs, () => sock.destroy());
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.conns.delete(sock));
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      // RFC 7766: several length-prefixed messages may arrive in one segment (pipelining).
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        const t0 = process.hrtime.bigint();
+        const response = this.handle(msg, sock.remoteAddress ?? '', true);
+        if (response) {
+          const frame = Buffer.allocUnsafe(2 + response.length);
+          frame.writeUInt16BE(response.length, 0);
+          response.copy(frame, 2);
+          sock.write(frame);
+          // A client that sends but never reads would make us buffer without bound.
+          if (sock.writableLength > 1 << 20) return void sock.destroy();
+        }
+        this.opts.metrics?.answerSeconds.observe({ transport: 'tcp' }, Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+    });
+  }
+
+  /** Answers one message; a bug in answering is logged and counted, never fatal. */
+  private handle(msg: Buffer, remote: string, tcp: boolean): Buffer | undefined {
+    let result: { response?: Buffer; info: QueryInfo };
+    try {
+      result = this.authority.respond(msg, remote, tcp);
+    } catch (err) {
+      this.opts.metrics?.errors.inc({ where: 'respond' });
+      this.opts.logger.error({ err, remote, bytes: msg.toString('base64') }, 'failed to answer a message');
+      return undefined;
+    }
+    const { info } = result;
+    if (info.dropped) {
+      this.opts.metrics?.dropped.inc({ reason: info.dropped });
+    } else if (this.opts.metrics) {
+      const key = `${TYPE_NAME[info.qtype ?? -1] ?? String(info.qtype ?? 'none')}|${RCODE_NAME[info.rcode] ?? info.rcode}|${info.policy ?? ''}|${info.regions?.join(',') ?? ''}`;
+      this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+      if (info.truncated) this.opts.metrics.truncated.inc();
+    }
+    if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
+      this.opts.logger.info({ remote, tcp, ...info }, 'query');
+    }
+    return result.response;
+  }
+
+  flushMetrics(): void {
+    const m = this.opts.metrics;
+    if (!m || this.pending.size === 0) return;
+    for (const [key, n] of this.pending) {
+      const [qtype, rcode, policy, region] = key.split('|') as [string, string, string, string];
+      m.queries.inc({ qtype, rcode, policy, region }, n);
+    }
+    this.pending = new Map();
+  }
+
+  async close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushMetrics();
+    for (const c of this.conns) c.destroy();
+    await Promise.all([
+      new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
+    ]);
+  }
+}

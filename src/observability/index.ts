@@ -1,0 +1,62 @@
+// Public entry of the observability capability: pino JSON logs and prom-client metrics,
+// plus a tiny HTTP endpoint that serves a registry (aggregated across worker processes
+// when it is the cluster's).
+import { createServer, type Server } from 'node:http';
+import { pino, type Logger } from 'pino';
+import { Counter, Histogram, Registry, AggregatorRegistry } from 'prom-client';
+
+export type { Logger };
+
+export function createLogger(name: string, level = process.env.GTM_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ name, level, base: { pid: process.pid, name } });
+}
+
+export interface DnsMetrics {
+  registry: Registry;
+  queries: Counter<'qtype' | 'rcode' | 'policy' | 'region'>;
+  answerSeconds: Histogram<'transport'>;
+  dropped: Counter<'reason'>;
+  truncated: Counter;
+  reloads: Counter<'result'>;
+  errors: Counter<'where'>;
+}
+
+export function createDnsMetrics(registry = new Registry()): DnsMetrics {
+  return {
+    registry,
+    queries: new Counter({ name: 'gtm_dns_queries_total', help: 'DNS queries answered, by type, rcode, policy and chosen region', labelNames: ['qtype', 'rcode', 'policy', 'region'], registers: [registry] }),
+    answerSeconds: new Histogram({
+      name: 'gtm_dns_answer_seconds',
+      help: 'Time from receiving a query to handing the answer to the socket',
+      labelNames: ['transport'],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
+      registers: [registry],
+    }),
+    dropped: new Counter({ name: 'gtm_dns_dropped_total', help: 'Messages dropped without an answer', labelNames: ['reason'], registers: [registry] }),
+    truncated: new Counter({ name: 'gtm_dns_truncated_total', help: 'UDP answers sent with TC set', registers: [registry] }),
+    reloads: new Counter({ name: 'gtm_dns_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers: [registry] }),
+    errors: new Counter({ name: 'gtm_dns_internal_errors_total', help: 'Unexpected exceptions caught while answering', labelNames: ['where'], registers: [registry] }),
+  };
+}
+
+/** Serves GET /metrics from `collect` (text exposition format). */
+export function serveMetrics(host: string, port: number, collect: () => Promise<{ contentType: string; body: string }>): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    collect().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+export { Registry, AggregatorRegistry };
+/** The default registry: in cluster workers, the one the primary's aggregator reads. */
+export { register as globalRegistry } from 'prom-client';

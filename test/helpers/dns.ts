@@ -1,0 +1,155 @@
+// Test helpers: temporary configs, a real `gtm dns` process, DNS clients (kdig, dig, raw).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dns2 from 'dns2';
+import { buildTestDatabases } from '../../geodata/build-test-db.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const EXAMPLE = join(ROOT, 'examples', 'three-regions.yaml');
+
+export function tempDir(prefix = 'gtm-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * The example config with the test City database, plus `records` (YAML list items
+ * inserted into the zone) and `services` (YAML appended under services:).
+ */
+export function testConfig(dir: string, extra: { records?: string; services?: string } = {}): string {
+  const { city } = buildTestDatabases(dir);
+  let text = readFileSync(EXAMPLE, 'utf8').replace('# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data', `database: ${city}`);
+  text = text.replace(/metrics: 127\.0\.0\.1:9153/, 'metrics: 127.0.0.1:0');
+  if (extra.records) text = text.replace('    records:\n', `    records:\n${extra.records}`);
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, text + (extra.services ?? ''));
+  return file;
+}
+
+export async function freePort(): Promise<number> {
+  // A port free for both TCP and UDP on 127.0.0.1.
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+      s.on('error', reject);
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+export interface RunningDns {
+  port: number;
+  proc: ChildProcess;
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts the real CLI server (`node bin/gtm.js dns`) and waits until it listens. */
+export async function startDns(config: string, workers = 2): Promise<RunningDns> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', config, '--listen', `127.0.0.1:${port}`, '--workers', String(workers)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('dns server listening')) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`gtm dns did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    proc,
+    log: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+export async function kdig(port: number, args: string[]): Promise<string> {
+  const r = await run('kdig', [`@127.0.0.1`, '-p', String(port), '+retry=1', '+time=3', ...args]);
+  if (r.code !== 0 && !r.stdout) throw new Error(`kdig failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function dig(port: number, args: string[]): Promise<string> {
+  const r = await run('dig', [`@127.0.0.1`, '-p', String(port), '+tries=1', '+time=3', ...args]);
+  return r.stdout;
+}
+
+/** Sends one raw message over UDP and resolves with the reply (or undefined on timeout). */
+export function udpExchange(port: number, msg: Uint8Array, timeoutMs = 1000): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => (s.close(), resolve(undefined)), timeoutMs);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(m);
+    });
+    s.send(msg, port, '127.0.0.1');
+  });
+}
+
+/** Sends length-prefixed messages over one TCP connection and collects the replies. */
+export function tcpExchange(port: number, msgs: Uint8Array[], expect = msgs.length, timeoutMs = 2000): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const replies: Buffer[] = [];
+    let buf = Buffer.alloc(0);
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write(Buffer.concat(msgs.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))));
+    });
+    const t = setTimeout(() => (sock.destroy(), resolve(replies)), timeoutMs);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        replies.push(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (replies.length >= expect) {
+        clearTimeout(t);
+        sock.destroy();
+        resolve(replies);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+export interface Decoded {
+  header: { id: number; qr: number; aa: number; tc: number; rcode: number; opcode: number };
+  questions: { name: string; type: number }[];
+  answers: { name: string; type: number; ttl: number; address?: string; domain?: string }[];
+  authorities: { name: string; type: number; ttl: number }[];
+  additionals: { name: string; type: number; class?: number; rdata?: { ednsCode: number; family?: number; sourcePrefixLength?: number; scopePrefixLength?: number; ip?: string }[] }[];
+}
+
+/** Decodes with dns2's parser: an independent decoder from the server's own codec. */
+export function decode(buf: Buffer): Decoded {
+  return dns2.Packet.parse(buf) as unknown as Decoded;
+}
