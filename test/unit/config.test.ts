@@ -1,0 +1,73 @@
+// Config validation: every problem reported by path; good files summarised.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, parseConfigText, summarise } from '../../src/config/index.js';
+import { EXAMPLE, ROOT, run, tempDir } from '../helpers/dns.js';
+import { writeFileSync } from 'node:fs';
+
+const base = readFileSync(EXAMPLE, 'utf8');
+
+function problems(text: string): string[] {
+  try {
+    parseConfigText(text);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('loads the shipped example with the names and addresses docs rely on', () => {
+    const c = loadConfigFile(EXAMPLE);
+    expect(c.zones.map((z) => z.name)).toEqual(['example.test']);
+    expect(c.regions.get('us-east')).toMatchObject({ vip4: '198.51.100.10', vip6: '2001:db8:10::10' });
+    expect(c.regions.get('eu-west')).toMatchObject({ vip4: '198.51.100.20', vip6: '2001:db8:20::20' });
+    expect(c.regions.get('ap-southeast')).toMatchObject({ vip4: '198.51.100.30', vip6: '2001:db8:30::30' });
+    expect(c.services[0]).toMatchObject({ name: 'www.example.test', policy: { kind: 'nearest' } });
+    expect(summarise(c).join('\n')).toMatch(/service www: www\.example\.test policy nearest/);
+  });
+
+  it('lists every problem with its path', () => {
+    const bad = base
+      .replace('    pools: [us-east, eu-west, ap-southeast]', '    pools: [us-east, eu-west, { region: ap-southeast, vip: 10.0.0.300 }]')
+      .replace('vip6: 2001:db8:20::20', 'vip6: not-an-address')
+      .replace('ttl: 30', 'ttl: -5')
+      .replace('{ name: mail, type: A, value: 192.0.2.25 }', '{ name: mail, type: A, value: 192.0.2.25, colour: blue }');
+    const p = problems(bad);
+    expect(p).toContain('services.www.pools[2].vip: not an IPv4 address');
+    expect(p).toContain('regions.eu-west.vip6: not an IPv6 address');
+    expect(p).toContain('services.www.ttl: must be an integer from 0 to 2147483647');
+    expect(p.some((x) => x.startsWith('zones.example.test.records[6].colour: unknown key'))).toBe(true);
+    expect(p.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses unknown regions, policies and steering names outside the zones', () => {
+    const p = problems(`${base}  x:\n    name: x.example.org\n    pools: [mars]\n    policy: { fastest: {} }\n`);
+    expect(p).toContain('services.x.name: x.example.org is not inside any configured zone');
+    expect(p).toContain('services.x.pools[0].region: unknown region "mars"');
+    expect(p.some((x) => x.startsWith('services.x.policy: must have exactly one of'))).toBe(true);
+  });
+
+  it('refuses YAML syntax errors and duplicate keys', () => {
+    expect(problems('regions: [oops')[0]).toMatch(/^YAML:/);
+    expect(problems(`${base}\nregions: {}\n`)[0]).toMatch(/^YAML:.*[Uu]nique|^YAML:.*duplicate|^YAML:/);
+  });
+
+  it('refuses a CNAME beside other data', () => {
+    const p = problems(base.replace('      - { name: static, type: A, value: 192.0.2.80 }', '      - { name: static, type: A, value: 192.0.2.80 }\n      - { name: static, type: CNAME, value: www }'));
+    expect(p).toContain('zones.example.test.records: static.example.test has a CNAME and other data');
+  });
+
+  it('gtm check-config prints a summary, or the problems with exit 1', async () => {
+    const ok = await run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'check-config', EXAMPLE]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/OK\n\s+zone example\.test: 2 NS/);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.yaml'), base.replace('vip: 198.51.100.30', 'vip: 198.51.100'));
+    const bad = await run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'check-config', join(dir, 'bad.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/regions\.ap-southeast\.vip: not an IPv4 address/);
+  });
+});

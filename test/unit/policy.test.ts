@@ -1,0 +1,153 @@
+// Every policy and the fail-open rule, with no sockets.
+import { describe, expect, it } from 'vitest';
+import { parseConfigText, type Config, type RegionStatus, type Service } from '../../src/config/index.js';
+import { order, select, type Client, type PolicyContext } from '../../src/dns/index.js';
+import { EXAMPLE } from '../helpers/dns.js';
+import { readFileSync } from 'node:fs';
+
+const base = readFileSync(EXAMPLE, 'utf8');
+
+function serviceWith(policyYaml: string, extra = ''): { config: Config; service: Service } {
+  const config = parseConfigText(`${base}  t:\n    name: t.example.test\n    pools: [us-east, eu-west, ap-southeast]\n${extra}    policy:\n${policyYaml}`);
+  return { config, service: config.services.find((s) => s.key === 't') as Service };
+}
+
+function ctx(config: Config, weights: Record<string, number> = {}, random = Math.random): PolicyContext {
+  return { regions: config.regions, weightOf: (r) => weights[r] ?? config.regions.get(r)?.weight ?? 0, random };
+}
+
+function client(ip: number[], loc: Client['location'], geoPrefix = 24): Client {
+  return { address: Uint8Array.from(ip), family: 4, location: loc, geoPrefix };
+}
+
+const london = client([198, 18, 1, 1], { country: 'GB', continent: 'EU', subdivision: 'GB-ENG', lat: 51.5, lon: -0.12, coarse: false });
+const tokyo = client([198, 18, 7, 1], { country: 'JP', continent: 'AS', lat: 35.68, lon: 139.69, coarse: false });
+const california = client([198, 18, 2, 1], { country: 'US', continent: 'NA', subdivision: 'US-CA', lat: 37.77, lon: -122.42, coarse: false });
+const berlin = client([198, 18, 5, 1], { country: 'DE', continent: 'EU', lat: 52.5, lon: 13.4, coarse: true });
+const pools = ['us-east', 'eu-west', 'ap-southeast'];
+
+describe('nearest', () => {
+  it('orders regions by great-circle distance from the client', () => {
+    const { config, service } = serviceWith('      nearest: {}\n');
+    expect(order(service.policy, pools, london, ctx(config)).candidates).toEqual(['eu-west', 'us-east', 'ap-southeast']);
+    // Tokyo is nearer Dublin (~9,600 km) than New York (~10,850 km).
+    expect(order(service.policy, pools, tokyo, ctx(config)).candidates).toEqual(['ap-southeast', 'eu-west', 'us-east']);
+    expect(order(service.policy, pools, california, ctx(config)).candidates[0]).toBe('us-east');
+  });
+  it('keeps the configured order when the location is unknown, and reports the scope', () => {
+    const { config, service } = serviceWith('      nearest: {}\n');
+    const o = order(service.policy, pools, client([10, 0, 0, 1], undefined, 8), ctx(config));
+    expect(o.candidates).toEqual(pools);
+    expect(o.scope).toBe(8);
+  });
+});
+
+describe('geo', () => {
+  const policy = `      geo:
+        subdivisions: { US-CA: [ap-southeast, us-east] }
+        countries: { GB: [eu-west, us-east] }
+        continents: { EU: [eu-west, ap-southeast] }
+        default: [us-east, eu-west]
+`;
+  it('prefers subdivision, then country, then continent, then default', () => {
+    const { config, service } = serviceWith(policy);
+    const c = ctx(config);
+    expect(order(service.policy, pools, california, c)).toMatchObject({ candidates: ['ap-southeast', 'us-east'], rule: 'geo subdivision US-CA' });
+    expect(order(service.policy, pools, london, c)).toMatchObject({ candidates: ['eu-west', 'us-east'], rule: 'geo country GB' });
+    expect(order(service.policy, pools, berlin, c)).toMatchObject({ candidates: ['eu-west', 'ap-southeast'], rule: 'geo continent EU' });
+    expect(order(service.policy, pools, tokyo, c).candidates).toEqual(['us-east', 'eu-west']);
+    expect(order(service.policy, pools, undefined, c).rule).toMatch(/location unknown/);
+  });
+});
+
+describe('latency', () => {
+  const policy = `      latency:
+        networks:
+          198.18.0.0/16: { us-east: 80, eu-west: 20 }
+          198.18.1.0/24: { us-east: 90, eu-west: 15, ap-southeast: 200 }
+        countries:
+          JP: { ap-southeast: 70, us-east: 150, eu-west: 240 }
+`;
+  it('uses the most specific network, then the country row, then nearest', () => {
+    const { config, service } = serviceWith(policy);
+    const c = ctx(config);
+    expect(order(service.policy, pools, london, c)).toMatchObject({ candidates: ['eu-west', 'us-east', 'ap-southeast'], scope: 24 });
+    const o16 = order(service.policy, pools, client([198, 18, 9, 9], undefined), c);
+    expect(o16).toMatchObject({ candidates: ['eu-west', 'us-east', 'ap-southeast'], scope: 16 });
+    expect(o16.rule).toMatch(/198\.18\.0\.0\/16/);
+    const jp = client([203, 0, 113, 1], tokyo.location);
+    expect(order(service.policy, pools, jp, c).candidates).toEqual(['ap-southeast', 'us-east', 'eu-west']);
+    const o = order(service.policy, pools, client([203, 0, 113, 1], berlin.location), c);
+    expect(o.candidates[0]).toBe('eu-west');
+    expect(o.rule).toMatch(/no measurement/);
+  });
+});
+
+describe('weighted', () => {
+  it('draws the first candidate in proportion to weight and never picks weight 0 first', () => {
+    const { config, service } = serviceWith('      weighted: {}\n');
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const c = ctx(config, { 'us-east': 3, 'eu-west': 1, 'ap-southeast': 0 }, random);
+    const firsts: Record<string, number> = {};
+    for (let i = 0; i < 20_000; i++) {
+      const o = order(service.policy, pools, undefined, c);
+      firsts[o.candidates[0] as string] = (firsts[o.candidates[0] as string] ?? 0) + 1;
+      expect(o.candidates.at(-1)).toBe('ap-southeast');
+    }
+    expect(firsts['ap-southeast']).toBeUndefined();
+    expect((firsts['us-east'] as number) / 20_000).toBeGreaterThan(0.72);
+    expect((firsts['us-east'] as number) / 20_000).toBeLessThan(0.78);
+  });
+  it('returns N answers when the service asks for them', () => {
+    const { config, service } = serviceWith('      weighted: {}\n', '    answers: 2\n');
+    const o = order(service.policy, pools, undefined, ctx(config));
+    expect(select(service, o.candidates, 4, () => 'up').pools).toHaveLength(2);
+  });
+});
+
+describe('failover', () => {
+  it('walks the priority chain, nested policies included', () => {
+    const { config, service } = serviceWith('      failover: [eu-west, { nearest: {} }]\n');
+    const o = order(service.policy, pools, tokyo, ctx(config));
+    expect(o.candidates).toEqual(['eu-west', 'ap-southeast', 'us-east']);
+    const status: Record<string, RegionStatus> = { 'eu-west': 'down', 'ap-southeast': 'up', 'us-east': 'up' };
+    expect(select(service, o.candidates, 4, (r) => status[r] as RegionStatus).pools.map((p) => p.region)).toEqual(['ap-southeast']);
+  });
+});
+
+describe('all-healthy', () => {
+  it('answers every healthy region', () => {
+    const { config, service } = serviceWith('      all-healthy: {}\n');
+    const o = order(service.policy, pools, undefined, ctx(config));
+    const s = select(service, o.candidates, 6, (r) => (r === 'eu-west' ? 'draining' : 'up'));
+    expect(s.pools.map((p) => p.region)).toEqual(['us-east', 'ap-southeast']);
+    expect(service.answers).toBe(0);
+  });
+});
+
+describe('health filter and fail-open', () => {
+  it('skips down and draining regions', () => {
+    const { service } = serviceWith('      nearest: {}\n');
+    const s = select(service, ['eu-west', 'us-east', 'ap-southeast'], 4, (r) => (r === 'eu-west' ? 'down' : r === 'us-east' ? 'draining' : 'up'));
+    expect(s.pools.map((p) => p.region)).toEqual(['ap-southeast']);
+    expect(s.failOpen).toBe('none');
+  });
+  it('fails open to the last resort when nothing is up', () => {
+    const { service } = serviceWith('      nearest: {}\n', '    last_resort: [us-east]\n');
+    const s = select(service, ['eu-west', 'us-east'], 4, () => 'down');
+    expect(s).toMatchObject({ failOpen: 'last-resort' });
+    expect(s.pools.map((p) => p.region)).toEqual(['us-east']);
+  });
+  it('fails open to all candidates (never an empty answer) without a last resort', () => {
+    const { service } = serviceWith('      nearest: {}\n', '    answers: all\n');
+    const s = select(service, ['eu-west', 'us-east', 'ap-southeast'], 4, () => 'down');
+    expect(s.failOpen).toBe('all-candidates');
+    expect(s.pools.map((p) => p.region)).toEqual(['eu-west', 'us-east', 'ap-southeast']);
+  });
+  it('only offers pools with an address of the asked family', () => {
+    const cfg = parseConfigText(base.replace('    vip6: 2001:db8:20::20\n', ''));
+    const www = cfg.services[0] as Service;
+    expect(select(www, ['eu-west', 'us-east'], 6, () => 'up').pools.map((p) => p.region)).toEqual(['us-east']);
+  });
+});
