@@ -2,7 +2,7 @@
 // so every wire rule is testable in-process and the same code serves UDP and TCP.
 import type { Config, RegionStatus, Service } from '../config/index.js';
 import type { RegionStateSource } from '../control/index.js';
-import type { GeoResolver } from '../geo/index.js';
+import type { GeoResolver, GeoResult } from '../geo/index.js';
 import { order, select, type Client, type Ordering, type PolicyContext, type Selection } from './policy.js';
 import { compileZones, findZone, addressRdata, type CompiledZone } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
@@ -27,12 +27,25 @@ export interface Decision {
 }
 
 const HINFO_RFC8482 = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
+/** Cache key for clients whose location is unknown. */
+const NO_LOCATION = {};
+const GEO_CACHE_MAX = 100_000;
+
+/** Policies whose ordering depends only on the client's location (not address, not chance). */
+function locationOnly(p: Service['policy']): boolean {
+  if (p.kind === 'failover') return p.tiers.every(locationOnly);
+  return p.kind !== 'weighted' && p.kind !== 'latency';
+}
 const MAX_CHAIN = 8;
 
 export class Authority {
   private zones: CompiledZone[];
   private readonly writer = new ResponseWriter();
   private readonly ctx: PolicyContext;
+  /** Orderings per service and geo record (records are shared objects per database). */
+  private orderCache = new Map<Service, WeakMap<object, Ordering>>();
+  /** Geo lookups per ECS subnet / resolver address: resolvers repeat the same few. */
+  private geoCache = new Map<string | number, GeoResult>();
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
@@ -52,6 +65,8 @@ export class Authority {
     this.zones = zones;
     this.ctx.regions = config.regions;
     if (geo) this.geo = geo;
+    this.orderCache = new Map();
+    this.geoCache = new Map();
   }
 
   get currentConfig(): Config {
@@ -165,12 +180,39 @@ export class Authority {
   /** Runs the service's policy for one client: ordering, health filter, ECS scope. */
   decide(service: Service, q: Pick<Query, 'edns'>, remoteAddress: string, family: 4 | 6): Decision {
     const { client, source } = this.client(service, q.edns, remoteAddress);
-    const ordering = order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+    const ordering = this.order(service, client);
     const selection = select(service, ordering.candidates, family, (r) => this.statusOf(r));
     const maxScope = client?.family === 6 ? this.config.dns.maxScope6 : this.config.dns.maxScope4;
     const d: Decision = { service, client, clientSource: source, ordering, selection, ecsScope: Math.min(ordering.scope, maxScope) };
     this.onDecision?.(d);
     return d;
+  }
+
+  private order(service: Service, client: Client | undefined): Ordering {
+    if (!locationOnly(service.policy)) return order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+    let perService = this.orderCache.get(service);
+    if (!perService) {
+      perService = new WeakMap();
+      this.orderCache.set(service, perService);
+    }
+    const key = client?.location ?? NO_LOCATION;
+    let o = perService.get(key);
+    if (!o) {
+      o = order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+      perService.set(key, o);
+    }
+    // The ordering is shared; the scope is the client's own database network.
+    return o.scope === 0 || !client || o.scope === client.geoPrefix ? o : { ...o, scope: client.geoPrefix };
+  }
+
+  private lookup(key: string | number, ip: () => string): GeoResult {
+    let r = this.geoCache.get(key);
+    if (!r) {
+      if (this.geoCache.size >= GEO_CACHE_MAX) this.geoCache.clear();
+      r = this.geo.lookup(ip());
+      this.geoCache.set(key, r);
+    }
+    return r;
   }
 
   /** Pool weights override region weights; runtime overrides beat both. */
@@ -186,13 +228,15 @@ export class Authority {
     const ecs = edns?.ecs;
     if (ecs && ecs.sourcePrefix > 0 && service.ecs && this.config.dns.ecs) {
       const family = ecs.family === 1 ? 4 : 6;
-      const geo = this.geo.lookup(formatAddress(ecs.address));
+      const a = ecs.address;
+      const key = family === 4 ? (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0 : formatAddress(a);
+      const geo = this.lookup(key, () => formatAddress(a));
       return { client: { address: ecs.address, family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'ecs' };
     }
     const addr = remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
     if (!addr) return { source: 'none' };
     const family = addr.includes(':') ? 6 : 4;
-    const geo = this.geo.lookup(addr);
+    const geo = this.lookup(addr, () => addr);
     return { client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'resolver' };
   }
 }

@@ -17,6 +17,16 @@ export interface ServerOptions {
   maxTcpConnections?: number;
 }
 
+/**
+ * dgram resolves the destination of every send through dns.lookup, which defers to the
+ * next tick even for an IP literal. Replies always go to a literal address, so answer at
+ * once: measured +~10% QPS under dnsperf (see README, Speed).
+ */
+function literalLookup(address: string, opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  const callback = typeof opts === 'function' ? (opts as typeof cb) : cb;
+  callback(null, address, net.isIPv6(address) ? 6 : 4);
+}
+
 export class DnsServer {
   private udp?: dgram.Socket;
   private tcp?: net.Server;
@@ -29,12 +39,14 @@ export class DnsServer {
 
   async start(): Promise<{ port: number }> {
     const { host, port } = this.opts;
-    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
     this.udp = udp;
     udp.on('message', (msg, rinfo) => {
       const t0 = process.hrtime.bigint();
       const response = this.handle(msg, rinfo.address, false);
-      if (response) udp.send(response, rinfo.port, rinfo.address, (err) => err && this.opts.metrics?.errors.inc({ where: 'udp-send' }));
+      // No per-send callback: it costs an allocation per packet; send errors surface as
+      // socket 'error' events, which are logged below.
+      if (response) udp.send(response, rinfo.port, rinfo.address);
       this.opts.metrics?.answerSeconds.observe({ transport: 'udp' }, Number(process.hrtime.bigint() - t0) / 1e9);
     });
     udp.on('error', (err) => this.opts.logger.error({ err }, 'udp socket error'));

@@ -213,6 +213,7 @@ export class ResponseWriter {
   begin(query: Uint8Array, id: number, flags: number, questionEnd: number, qname: string | undefined): void {
     this.pos = 0;
     this.names.clear();
+    this.qname = this.query = undefined;
     this.counts[0] = this.counts[1] = this.counts[2] = this.counts[3] = 0;
     this.buf.writeUInt16BE(id, 0);
     this.buf.writeUInt16BE(flags, 2);
@@ -222,13 +223,22 @@ export class ResponseWriter {
       this.buf.set(query.subarray(12, questionEnd), 12);
       this.pos = questionEnd;
       this.counts[0] = 1;
-      if (qname !== undefined) this.registerQuestionName(query, qname);
+      if (qname !== undefined && qname !== '' && !qname.includes('\\')) {
+        this.qname = qname;
+        this.query = query;
+      }
     }
   }
 
-  private registerQuestionName(query: Uint8Array, qname: string): void {
+  private qname?: string;
+  private query?: Uint8Array;
+
+  /** Question-name suffixes are registered on first need: most answers only use the whole name. */
+  private registerQuestionName(): void {
+    const qname = this.qname as string;
+    const query = this.query as Uint8Array;
+    this.qname = this.query = undefined;
     // Suffix i of the lower-case name starts at the i-th label of the question.
-    if (qname === '' || qname.includes('\\')) return;
     let off = 12;
     let rest = qname;
     for (;;) {
@@ -246,6 +256,14 @@ export class ResponseWriter {
 
   /** Writes a domain name, compressing with any suffix already in the message. */
   name(name: string): void {
+    if (this.qname !== undefined) {
+      if (name === this.qname) {
+        this.buf.writeUInt16BE(0xc00c, this.pos);
+        this.pos += 2;
+        return;
+      }
+      this.registerQuestionName();
+    }
     let rest = name;
     for (;;) {
       if (rest === '') {
