@@ -29,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# `npm install`, not `npm ci`: with this machine's npm 11 and omit-lockfile-registry-resolved,
+# the lockfile lists optional packages of other platforms (rollup's) without entries, which
+# `npm ci` rejects. `npm install` still follows the lockfile's versions. `prepare` builds dist/.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
