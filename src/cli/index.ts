@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
 import { InMemoryRegionState } from '../control/index.js';
+import { runAgent } from '../agent/index.js';
 import { explain, runDns } from '../dns/index.js';
 import { GeoResolver } from '../geo/index.js';
 
@@ -13,6 +14,8 @@ commands:
                                          run the authoritative GeoDNS server (UDP and TCP)
   explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]
                                          show why that client gets that answer
+  agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
+                                         run a PoP agent: health checks -> BGP via gobgpd
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -25,6 +28,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return explainCommand(rest);
       case 'dns':
         return await dnsCommand(rest);
+      case 'agent':
+        return await agentCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -95,5 +100,18 @@ async function dnsCommand(args: string[]): Promise<number | undefined> {
   const stop = () => void handle.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  return undefined;
+}
+
+async function agentCommand(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, pop: { type: 'string' }, 'state-dir': { type: 'string' }, 'api-port': { type: 'string' } } });
+  if (!values.config) {
+    process.stderr.write('usage: gtm agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]\n');
+    return 2;
+  }
+  const config = loadConfigFile(values.config);
+  const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
+  if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) throw new Error('--api-port must be 0-65535');
+  await runAgent(config, values.pop, { stateDir: values['state-dir'], apiPort });
   return undefined;
 }

@@ -1,6 +1,7 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Config, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import { parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
 
 const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/i;
@@ -36,7 +37,7 @@ function inZone(name: string, zone: string): boolean {
 
 export function parseConfigObject(doc: unknown): { config?: Config; problems: string[] } {
   const p = new Problems();
-  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops', 'agent', 'control']);
+  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops']);
   if (!root) return { problems: p.list };
 
   const dns = parseDns(p, root.dns);
@@ -45,9 +46,10 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
   const regions = parseRegions(p, root.regions);
   const zones = parseZones(p, root.zones);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
+  const pops = parsePops(p, root.pops, regions);
 
   if (!p.ok) return { problems: p.list };
-  return { config: { dns, geo, regions, zones, services }, problems: [] };
+  return { config: { dns, geo, regions, zones, services, pops }, problems: [] };
 }
 
 function parseDns(p: Problems, v: unknown): DnsSettings {

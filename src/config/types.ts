@@ -106,6 +106,72 @@ export interface Config {
   regions: Map<string, Region>;
   zones: Zone[];
   services: Service[];
+  pops: Pop[];
   /** Present when loaded from a file, for reload. */
   source?: string;
+}
+
+export type Check =
+  | { type: 'http' | 'https'; port: number; path: string; method: string; expectStatus: number; body?: string; host?: string; timeoutMs: number }
+  | { type: 'tcp'; port: number; timeoutMs: number }
+  | { type: 'dns'; port: number; name: string; qtype: string; timeoutMs: number }
+  | { type: 'exec'; command: string[]; timeoutMs: number };
+
+export interface LbNode {
+  name: string;
+  address: string;
+}
+
+export interface Vip {
+  /** Host prefix: "198.51.100.10/32" or "2001:db8:10::10/128". */
+  prefix: string;
+  nodes: LbNode[];
+  checks: Check[];
+  minHealthy: number | string;
+  intervalMs: number;
+  fastIntervalMs: number;
+  rise: number;
+  fall: number;
+  passive?: { url: string; maxErrorRate: number; intervalMs: number };
+}
+
+export interface DrainSettings {
+  durationMs: number;
+  communities: string[];
+  med?: number;
+  prepend: number;
+}
+
+export interface BgpSettings {
+  asn: number;
+  routerId: string;
+  /** gobgpd gRPC address (bind it to loopback or a unix socket). */
+  api: string;
+  /** Start gobgpd under the agent's supervision (false: it is run by something else). */
+  manageGobgpd: boolean;
+  gobgpdBinary: string;
+  protoDir: string;
+  listenPort: number;
+  /** Where gobgpd listens for BGP (the router connects to it). */
+  listenAddresses: string[];
+  neighbors: { address: string; asn: number; passive: boolean; holdTime: number }[];
+  nextHop?: string;
+  nextHop6?: string;
+  med?: number;
+  communities: string[];
+  largeCommunities: string[];
+  origin: 'igp' | 'egp' | 'incomplete';
+  holdDownMs: number;
+  drain: DrainSettings;
+  /** What happens to announcements if the agent dies without draining. */
+  onAgentDeath: 'withdraw' | 'keep';
+}
+
+export interface Pop {
+  name: string;
+  region: string;
+  api: { host: string; port: number };
+  maintenanceFile?: string;
+  bgp: BgpSettings;
+  vips: Vip[];
 }

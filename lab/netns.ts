@@ -1,0 +1,75 @@
+// Network-namespace plumbing for the lab and the interop tests. Every namespace and
+// process is created here by name or PID and removed by that same name or PID.
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function nsExists(name: string): boolean {
+  return ip('netns', 'list').split('\n').some((l) => l.split(' ')[0] === name);
+}
+
+export function addNs(name: string): void {
+  if (nsExists(name)) ip('netns', 'del', name);
+  ip('netns', 'add', name);
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+}
+
+export function delNs(name: string): void {
+  if (nsExists(name)) ip('netns', 'del', name);
+}
+
+/** A veth pair created directly inside the two namespaces (nothing touches the host). */
+export function link(nsA: string, ifA: string, addrsA: string[], nsB: string, ifB: string, addrsB: string[]): void {
+  ip('-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB);
+  for (const a of addrsA) ip('-n', nsA, 'addr', 'add', a, 'dev', ifA, ...(a.includes(':') ? ['nodad'] : []));
+  for (const b of addrsB) ip('-n', nsB, 'addr', 'add', b, 'dev', ifB, ...(b.includes(':') ? ['nodad'] : []));
+  ip('-n', nsA, 'link', 'set', ifA, 'up');
+  ip('-n', nsB, 'link', 'set', ifB, 'up');
+}
+
+export function addAddress(ns: string, dev: string, addr: string): void {
+  ip('-n', ns, 'addr', 'add', addr, 'dev', dev, ...(addr.includes(':') ? ['nodad'] : []));
+}
+
+/** Runs a command inside a namespace; `ip netns exec` execs it, so the PID is the command's. */
+export function spawnIn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_000): string {
+  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** GET a URL from inside a namespace (the agents' APIs live there). */
+export function fetchIn(ns: string, url: string, method = 'GET', body?: unknown): { status: number; body: string } {
+  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
+  if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
+  const out = execIn(ns, 'curl', [...args, url]);
+  const cut = out.lastIndexOf('\n');
+  return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
+}
+
+export function killPid(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): void {
+  if (!pid || pid <= 0) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+export function waitExit(child: ChildProcess, timeoutMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      killPid(child.pid, 'SIGKILL');
+      resolve();
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

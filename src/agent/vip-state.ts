@@ -1,0 +1,90 @@
+// Pure per-VIP state machine: INIT, UP, DRAINING, DOWN, DISABLED (maintenance).
+//
+// Safety rules, in order:
+// - A failing cluster is withdrawn at once: holding a dead VIP announced black-holes users.
+// - Re-announcing after a withdraw waits for the hold-down (flap control).
+// - Maintenance and shutdown drain first (less preferred for the drain period), then withdraw.
+import type { Verdict } from '../health/state.js';
+
+export type VipState = 'INIT' | 'UP' | 'DRAINING' | 'DOWN' | 'DISABLED';
+export type Announce = 'normal' | 'drain' | 'none';
+
+export interface VipMachine {
+  state: VipState;
+  since: number;
+  reason: string;
+  /** When the announcement last went from withdrawn to announced or back. */
+  lastFlip: number;
+  drainUntil?: number;
+  everUp: boolean;
+  flaps: number;
+  degraded: boolean;
+}
+
+export interface StepInput {
+  verdict: Verdict;
+  verdictReason: string;
+  maintenance: boolean;
+  shuttingDown: boolean;
+  now: number;
+  holdDownMs: number;
+  drainMs: number;
+}
+
+export function newVipMachine(now: number): VipMachine {
+  return { state: 'INIT', since: now, reason: 'waiting for the first health verdict', lastFlip: -Infinity, everUp: false, flaps: 0, degraded: false };
+}
+
+export function announceOf(m: VipMachine): Announce {
+  if (m.state === 'UP') return m.degraded ? 'drain' : 'normal';
+  return m.state === 'DRAINING' ? 'drain' : 'none';
+}
+
+export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
+  const next = { ...m, degraded: i.verdict === 'degraded' };
+  const go = (state: VipState, reason: string): { m: VipMachine; changed: boolean } => {
+    const wasAnnounced = announceOf(m) !== 'none';
+    const n: VipMachine = { ...next, state, reason, since: state === m.state ? m.since : i.now };
+    const isAnnounced = announceOf(n) !== 'none';
+    if (wasAnnounced !== isAnnounced) {
+      n.lastFlip = i.now;
+      // A flap: health took an announced VIP away, or brought it back after that.
+      if (m.everUp && (state === 'DOWN' || (state === 'UP' && m.state === 'DOWN'))) n.flaps++;
+    }
+    if (state === 'UP') n.everUp = true;
+    return { m: n, changed: state !== m.state || reason !== m.reason || n.degraded !== m.degraded };
+  };
+
+  if (i.maintenance || i.shuttingDown) {
+    const why = i.shuttingDown ? 'agent shutting down' : 'maintenance';
+    if (m.state === 'UP') {
+      const r = go('DRAINING', `${why}: draining for ${i.drainMs} ms`);
+      return { m: { ...r.m, drainUntil: i.now + i.drainMs }, changed: true };
+    }
+    if (m.state === 'DRAINING') {
+      if (i.now >= (m.drainUntil ?? 0)) return go('DISABLED', `${why}: drained and withdrawn`);
+      return { m: next, changed: next.degraded !== m.degraded };
+    }
+    if (m.state !== 'DISABLED') return go('DISABLED', `${why}: withdrawn`);
+    return { m: next, changed: false };
+  }
+
+  switch (i.verdict) {
+    case 'unknown':
+      if (m.state === 'DISABLED' || m.state === 'DRAINING') return go('INIT', 'maintenance ended; waiting for a health verdict');
+      return { m: next, changed: next.degraded !== m.degraded };
+    case 'unhealthy':
+      if (m.state !== 'DOWN') return go('DOWN', `unhealthy: ${i.verdictReason}`);
+      return m.reason === `unhealthy: ${i.verdictReason}` ? { m: next, changed: false } : go('DOWN', `unhealthy: ${i.verdictReason}`);
+    case 'healthy':
+    case 'degraded': {
+      if (m.state === 'UP') return next.degraded !== m.degraded ? go('UP', `${i.verdict}: ${i.verdictReason}`) : { m: next, changed: false };
+      const wait = m.lastFlip + i.holdDownMs - i.now;
+      if (m.state === 'DOWN' && wait > 0) {
+        const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;
+        return m.reason === reason ? { m: next, changed: false } : { m: { ...next, reason }, changed: false };
+      }
+      return go('UP', `${i.verdict}: ${i.verdictReason}`);
+    }
+  }
+}

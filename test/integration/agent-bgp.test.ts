@@ -1,0 +1,234 @@
+// Interop against real daemons: an upstream BIRD 2 router and two PoPs, each with gobgpd,
+// a gtm agent and two LB nodes, in network namespaces this test creates and removes.
+// What the router sees (through its control socket) is the ground truth.
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BirdClient, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
+import { addAddress, addNs, delNs, fetchIn, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
+import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
+
+const ID = `gt${process.pid % 100000}`;
+const NS = { rtr: `${ID}r`, a: `${ID}a`, b: `${ID}b` };
+const V4 = '198.51.100.10/32';
+const V6 = '2001:db8:10::10/128';
+const dir = tempDir('gtm-agent-');
+const procs: ChildProcess[] = [];
+const lb: Record<string, ChildProcess> = {};
+const agents: Record<string, ChildProcess> = {};
+const agentLogs: Record<string, string> = {};
+let bird: BirdClient;
+let config: string;
+
+function popYaml(name: string, n: number, asn: number, region: string): string {
+  return `  ${name}:
+    region: ${region}
+    api: 127.0.0.1:9180
+    maintenance_file: ${join(dir, `${name}.maintenance`)}
+    bgp:
+      asn: ${asn}
+      router_id: 10.100.${n}.2
+      api: 127.0.0.1:50051
+      listen_addresses: [10.100.${n}.2]
+      neighbors: [{ address: 10.100.${n}.1, asn: 65000 }]
+      next_hop: 10.100.${n}.2
+      next_hop6: fd00:100:${n}::2
+      med: 100
+      hold_down_ms: 300
+      drain: { duration_ms: 1500, med: 500 }
+    vips:
+${[V4, V6]
+  .map(
+    (v) => `      - address: ${v.split('/')[0]}
+        nodes: [{ name: lb1, address: 10.100.${n}.11 }, { name: lb2, address: 10.100.${n}.12 }]
+        checks: [{ type: http, port: 8080, path: /healthz, timeout_ms: 300 }]
+        interval_ms: 100
+        rise: 2
+        fall: 3
+        min_healthy: 1
+`,
+  )
+  .join('')}`;
+}
+
+function startLb(ns: string, name: string, addr: string): void {
+  const p = spawnIn(ns, process.execPath, [join(ROOT, 'dist', 'lab', 'lb-node.js'), name, addr, '8080']);
+  procs.push(p);
+  lb[`${ns}/${name}`] = p;
+}
+
+function startAgent(pop: string, ns: string): ChildProcess {
+  const p = spawnIn(ns, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'agent', '--config', config, '--pop', pop, '--state-dir', join(dir, pop)]);
+  agentLogs[pop] = '';
+  p.stdout?.on('data', (d) => (agentLogs[pop] += d));
+  p.stderr?.on('data', (d) => (agentLogs[pop] += d));
+  procs.push(p);
+  agents[pop] = p;
+  return p;
+}
+
+async function routes(prefix: string): Promise<BirdRoute[]> {
+  return bird.routes(prefix).catch(() => []);
+}
+
+async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await f();
+  while (!ok(v)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}\nlogs: ${JSON.stringify(agentLogs).slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+    v = await f();
+  }
+  return v;
+}
+
+const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === proto);
+
+function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessionUp: boolean }; vips: { prefix: string; state: string }[] } {
+  return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body);
+}
+
+beforeAll(async () => {
+  const example = readFileSync(EXAMPLE, 'utf8');
+  config = join(dir, 'config.yaml');
+  writeFileSync(config, `${example}\npops:\n${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}`);
+  for (const ns of Object.values(NS)) addNs(ns);
+  link(NS.rtr, 'r-a', ['10.100.1.1/24', 'fd00:100:1::1/64'], NS.a, 'a-r', ['10.100.1.2/24', 'fd00:100:1::2/64']);
+  link(NS.rtr, 'r-b', ['10.100.2.1/24', 'fd00:100:2::1/64'], NS.b, 'b-r', ['10.100.2.2/24', 'fd00:100:2::2/64']);
+  for (const [ns, n] of [[NS.a, 1], [NS.b, 2]] as const) {
+    for (const host of [11, 12]) {
+      addAddress(ns, 'lo', `10.100.${n}.${host}/32`);
+      startLb(ns, `lb${host - 10}`, `10.100.${n}.${host}`);
+    }
+  }
+  mkdirSync(join(dir, 'bird'), { recursive: true });
+  writeFileSync(
+    join(dir, 'bird', 'bird.conf'),
+    renderBirdConfig({
+      routerId: '10.100.0.1',
+      asn: 65000,
+      logFile: join(dir, 'bird', 'bird.log'),
+      peers: [
+        { name: 'popa', neighbor: '10.100.1.2', asn: 65001 },
+        { name: 'popb', neighbor: '10.100.2.2', asn: 65002 },
+      ],
+    }),
+  );
+  const sock = join(dir, 'bird', 'bird.ctl');
+  procs.push(spawnIn(NS.rtr, 'bird', ['-f', '-c', join(dir, 'bird', 'bird.conf'), '-s', sock, '-P', join(dir, 'bird', 'bird.pid')]));
+  await until('bird control socket', () => existsSync(sock), Boolean, 5000);
+  bird = await BirdClient.connect(sock);
+  startAgent('pop-a', NS.a);
+  startAgent('pop-b', NS.b);
+}, 60_000);
+
+afterAll(async () => {
+  bird?.close();
+  for (const p of procs) killPid(p.pid, 'SIGKILL');
+  await Promise.all(procs.map((p) => waitExit(p, 2000)));
+  // gobgpd run by agents we SIGKILLed is stopped by its watchdog; make sure by PID file-free means:
+  for (const ns of Object.values(NS)) delNs(ns);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('agent + gobgpd + BIRD', () => {
+  it('announces the anycast VIP (IPv4 and IPv6) from both PoPs', async () => {
+    await until('both PoPs announce v4', () => routes(V4), (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'), 30_000);
+    const v6 = await until('both PoPs announce v6', () => routes(V6), (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'));
+    expect(from(v6, 'popa')?.nextHop).toBe('fd00:100:1::2');
+    const v4 = await routes(V4);
+    expect(from(v4, 'popa')).toMatchObject({ nextHop: '10.100.1.2', med: 100, asPath: [65001] });
+    expect(status(NS.a)).toMatchObject({ serving: true, bgp: { sessionUp: true } });
+  });
+
+  it('keeps the path while enough LB nodes are healthy, withdraws when the cluster fails, re-announces on recovery', async () => {
+    killPid(lb[`${NS.a}/lb1`]?.pid);
+    await new Promise((r) => setTimeout(r, 800)); // > fall x interval: lb1 is down by now
+    expect(from(await routes(V4), 'popa')).toBeDefined();
+    expect(JSON.stringify(status(NS.a).vips)).toContain('"state":"UP"');
+
+    const t0 = Date.now();
+    killPid(lb[`${NS.a}/lb2`]?.pid);
+    await until('pop-a withdrawn', () => routes(V4), (rs) => !from(rs, 'popa') && !!from(rs, 'popb'));
+    const ms = Date.now() - t0;
+    expect(ms).toBeLessThan(5000); // the figure itself is measured by npm run bench:failover
+    expect(status(NS.a).serving).toBe(false);
+
+    startLb(NS.a, 'lb1', '10.100.1.11');
+    startLb(NS.a, 'lb2', '10.100.1.12');
+    await until('pop-a back', () => routes(V4), (rs) => !!from(rs, 'popa'));
+    expect(agentLogs['pop-a']).toMatch(/"from":"UP","to":"DOWN"/);
+  });
+
+  it('drains through the API: less preferred (GRACEFUL_SHUTDOWN, MED) first, then withdrawn', async () => {
+    const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'test drain' });
+    expect(r.status).toBe(200);
+    const drained = await until('pop-a de-preferred', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 0);
+    expect(from(drained, 'popa')).toMatchObject({ med: 500 });
+    expect(from(drained, 'popa')?.communities).toContain('65535:0');
+    expect(from(drained, 'popb')?.best).toBe(true);
+    await until('pop-a withdrawn after the drain period', () => routes(V4), (rs) => !from(rs, 'popa'));
+    fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    await until('pop-a back after maintenance', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 100);
+  });
+
+  it('rejects a malformed maintenance request with 400 and changes nothing', async () => {
+    const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enable: 'yes' });
+    expect(r.status).toBe(400);
+    expect(from(await routes(V4), 'popa')).toBeDefined();
+  });
+
+  it('drains through the maintenance file too', async () => {
+    const f = join(dir, 'pop-b.maintenance');
+    writeFileSync(f, 'planned work\n');
+    await until('pop-b de-preferred', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 0);
+    await until('pop-b withdrawn', () => routes(V4), (rs) => !from(rs, 'popb'));
+    rmSync(f);
+    await until('pop-b back', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 100);
+  });
+
+  it('reports an upstream session that is down and does not claim to serve', async () => {
+    await bird.command('disable popb');
+    await until('pop-b reports no session', () => status(NS.b), (s) => !s.bgp.sessionUp && !s.serving);
+    await bird.command('enable popb');
+    await until('pop-b session back', () => routes(V4), (rs) => !!from(rs, 'popb'));
+    expect(status(NS.b).serving).toBe(true);
+  });
+
+  it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
+    const pid = status(NS.a).bgp.gobgpdPid;
+    expect(pid).toBeGreaterThan(0);
+    killPid(pid, 'SIGKILL');
+    await until('pop-a gone with gobgpd', () => routes(V4), (rs) => !from(rs, 'popa'));
+    await until('pop-a re-announced', () => routes(V4), (rs) => !!from(rs, 'popa'), 20_000);
+    expect(status(NS.a).bgp.gobgpdPid).not.toBe(pid);
+    expect((await routes(V4)).filter((r) => r.protocol === 'popa')).toHaveLength(1);
+    expect(from(await routes(V6), 'popa')).toBeDefined();
+  });
+
+  it('drains and withdraws on SIGTERM before exiting, and stops its gobgpd', async () => {
+    const gobgpd = status(NS.a).bgp.gobgpdPid;
+    const agent = agents['pop-a'] as ChildProcess;
+    agent.kill('SIGTERM');
+    await until('pop-a de-preferred on shutdown', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 0);
+    await until('pop-a withdrawn on shutdown', () => routes(V4), (rs) => !from(rs, 'popa'));
+    await waitExit(agent, 10_000);
+    expect(agent.exitCode).toBe(0);
+    expect(() => process.kill(gobgpd, 0)).toThrow();
+  });
+
+  it('withdraws when the agent is SIGKILLed (policy: withdraw, enforced by the gobgpd watchdog)', async () => {
+    const gobgpd = status(NS.b).bgp.gobgpdPid;
+    killPid(agents['pop-b']?.pid, 'SIGKILL');
+    await until('pop-b withdrawn after agent death', () => routes(V4), (rs) => !from(rs, 'popb'));
+    await until('gobgpd stopped', () => {
+      try {
+        process.kill(gobgpd, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, Boolean);
+  });
+});
