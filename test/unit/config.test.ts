@@ -70,4 +70,29 @@ describe('config', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/regions\.ap-southeast\.vip: not an IPv4 address/);
   });
+
+  it('validates the pops section: region, BGP settings, VIPs, checks', () => {
+    const pops = `pops:
+  nyc:
+    region: mars
+    bgp:
+      asn: 65001
+      router_id: 10.0.0.1
+      neighbors: [{ address: not-an-ip, asn: 65000 }]
+      communities: ["65535:0:1"]
+      on_agent_death: maybe
+    vips:
+      - address: vip
+        nodes: [{ name: lb1, address: 10.0.0.11 }]
+        checks: [{ type: ping }]
+`;
+    const p = problems(`${base}${pops}`);
+    expect(p).toContain('pops.nyc.region: unknown region "mars"');
+    expect(p).toContain('pops.nyc.bgp.neighbors[0].address: not an IP address');
+    expect(p).toContain('pops.nyc.bgp.communities[0]: not a community ASN:VALUE');
+    expect(p).toContain('pops.nyc.bgp.on_agent_death: must be withdraw or keep');
+    expect(p).toContain('pops.nyc.vips[0].checks[0].type: must be http, https, tcp, dns or exec');
+    const ok = parseConfigText(`${base}${pops.replace('mars', 'us-east').replace('not-an-ip', '10.0.0.254').replace('"65535:0:1"', '"65001:7"').replace('maybe', 'keep').replace('type: ping', 'type: tcp, port: 443').replace('      on_agent_death', '      next_hop: 10.0.0.1\n      on_agent_death')}`);
+    expect(ok.pops[0]).toMatchObject({ name: 'nyc', region: 'us-east', bgp: { onAgentDeath: 'keep', drain: { communities: ['65535:0'] } }, vips: [{ prefix: '198.51.100.10/32', rise: 2, fall: 3 }] });
+  });
 });
