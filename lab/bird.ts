@@ -108,7 +108,13 @@ export class BirdClient {
 
   /** All routes BIRD holds for a prefix, best first as BIRD lists them. */
   async routes(prefix: string): Promise<BirdRoute[]> {
-    const lines = await this.command(`show route for ${prefix} all`);
+    let lines: string[];
+    try {
+      lines = await this.command(`show route for ${prefix} all`);
+    } catch (err) {
+      if ((err as Error).message.includes('Network not found')) return [];
+      throw err;
+    }
     const routes: BirdRoute[] = [];
     let cur: BirdRoute | undefined;
     for (const raw of lines) {
