@@ -41,6 +41,22 @@ ${peers}
 `;
 }
 
+/**
+ * A BFD-only BIRD to run beside gobgpd (which has no BFD): it answers BFD on the PoP's
+ * address so the router's `bfd on` session detects a dead link or frozen host in about
+ * interval x multiplier, well before the BGP hold time.
+ */
+export function renderBfdOnlyConfig(o: { routerId: string; neighbor: string; logFile: string; intervalMs?: number; multiplier?: number }): string {
+  return `router id ${o.routerId};
+log "${o.logFile}" all;
+protocol device { scan time 1; }
+protocol bfd {
+  interface "*" { interval ${o.intervalMs ?? 100} ms; multiplier ${o.multiplier ?? 3}; };
+  neighbor ${o.neighbor};
+}
+`;
+}
+
 export interface BirdRoute {
   prefix: string;
   protocol: string;

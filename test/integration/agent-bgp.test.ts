@@ -5,8 +5,8 @@ import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BirdClient, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
-import { addAddress, addNs, delNs, fetchIn, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
+import { BirdClient, renderBfdOnlyConfig, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
+import { addAddress, addNs, delNs, fetchIn, ip, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
 
 const ID = `gt${process.pid % 100000}`;
@@ -111,10 +111,13 @@ beforeAll(async () => {
       logFile: join(dir, 'bird', 'bird.log'),
       peers: [
         { name: 'popa', neighbor: '10.100.1.2', asn: 65001 },
-        { name: 'popb', neighbor: '10.100.2.2', asn: 65002 },
+        { name: 'popb', neighbor: '10.100.2.2', asn: 65002, bfd: true },
       ],
     }),
   );
+  // pop-b: a BFD-only BIRD beside gobgpd, so the router detects a dead link fast.
+  writeFileSync(join(dir, 'bird', 'bfd-b.conf'), renderBfdOnlyConfig({ routerId: '10.100.2.2', neighbor: '10.100.2.1', logFile: join(dir, 'bird', 'bfd-b.log') }));
+  procs.push(spawnIn(NS.b, 'bird', ['-f', '-c', join(dir, 'bird', 'bfd-b.conf'), '-s', join(dir, 'bird', 'bfd-b.ctl')]));
   const sock = join(dir, 'bird', 'bird.ctl');
   procs.push(spawnIn(NS.rtr, 'bird', ['-f', '-c', join(dir, 'bird', 'bird.conf'), '-s', sock, '-P', join(dir, 'bird', 'bird.pid')]));
   await until('bird control socket', () => existsSync(sock), Boolean, 5000);
@@ -194,6 +197,17 @@ describe('agent + gobgpd + BIRD', () => {
     await bird.command('enable popb');
     await until('pop-b session back', () => routes(V4), (rs) => !!from(rs, 'popb'));
     expect(status(NS.b).serving).toBe(true);
+  });
+
+  it('withdraws a silently blackholed PoP through BFD, well before the 9 s BGP hold time', async () => {
+    await until('BFD session up', async () => (await bird.command('show bfd sessions')).join('\n'), (t) => /10\.100\.2\.2\s+\S+\s+Up/.test(t));
+    const t0 = Date.now();
+    // No FIN, no NOTIFICATION: the PoP's address just stops answering.
+    ip('-n', NS.b, 'addr', 'del', '10.100.2.2/24', 'dev', 'b-r');
+    await until('pop-b withdrawn by BFD', () => routes(V4), (rs) => !from(rs, 'popb'), 8000);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    ip('-n', NS.b, 'addr', 'add', '10.100.2.2/24', 'dev', 'b-r');
+    await until('pop-b back after the link returns', () => routes(V4), (rs) => !!from(rs, 'popb'), 30_000);
   });
 
   it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
