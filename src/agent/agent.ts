@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, Pop, Vip } from '../config/index.js';
+import { KEYS, openStore, type AgentReport, type StateStore } from '../control/index.js';
 import { GobgpClient, type AnnouncedPath, reconcile, startGobgpd, type Sidecar } from '../bgp/index.js';
 import { clusterVerdict, feed, isChanging, newRiseFall, probe, readErrorRate, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
@@ -54,6 +55,8 @@ export class Agent {
   private readonly timers: NodeJS.Timeout[] = [];
   private cancelWatch?: () => void;
   private api?: FastifyInstance;
+  private store?: StateStore;
+  private publishing = false;
   readonly registry = new Registry();
   private readonly m;
 
@@ -97,6 +100,12 @@ export class Agent {
     // Periodic verification against ListPath also retries after gRPC errors.
     this.timers.push(setInterval(() => this.requestReconcile(), 5000));
     await this.startApi();
+    if (this.config.control) {
+      this.store = await openStore(this.config.control.store);
+      const every = this.config.control.heartbeatMs;
+      this.timers.push(setInterval(() => void this.publish(), every));
+      void this.publish();
+    }
     this.log.info({ pop: this.pop.name, vips: this.vips.map((v) => v.spec.prefix), api: `${this.pop.api.host}:${this.opts.apiPort ?? this.pop.api.port}` }, 'agent started');
   }
 
@@ -243,8 +252,35 @@ export class Agent {
       if (m.flaps > before.flaps) this.m.flaps.inc({ vip: v.spec.prefix });
       for (const s of ['INIT', 'UP', 'DRAINING', 'DOWN', 'DISABLED']) this.m.state.set({ vip: v.spec.prefix, state: s }, s === m.state ? 1 : 0);
       this.log.info({ vip: v.spec.prefix, from: before.state, to: m.state, reason: m.reason, announce: announceOf(m) }, 'vip state changed');
+      void this.publish();
     }
     if (announceOf(m) !== announceOf(before)) this.requestReconcile();
+  }
+
+  // ---- heartbeats -----------------------------------------------------------------------
+
+  report(): AgentReport {
+    return {
+      pop: this.pop.name,
+      region: this.pop.region,
+      serving: this.sessionUp && this.bgpApiUp && this.announced.length > 0,
+      sessionUp: this.sessionUp,
+      vips: this.vips.map((v) => ({ prefix: v.spec.prefix, state: v.machine.state })),
+      at: Date.now(),
+    };
+  }
+
+  /** Publishes this PoP's state with a lease; DNS treats an expired lease as down. */
+  private async publish(): Promise<void> {
+    if (!this.store || !this.config.control || this.publishing) return;
+    this.publishing = true;
+    try {
+      await this.store.put(KEYS.agent(this.pop.name), this.report(), { leaseMs: this.config.control.leaseMs });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
+    } finally {
+      this.publishing = false;
+    }
   }
 
   // ---- announcing -----------------------------------------------------------------------
@@ -315,6 +351,7 @@ export class Agent {
     // Verify: what gobgpd holds now is what /status reports as announced.
     this.announced = plan.add.length || plan.remove.length ? await this.client.listLocalPaths() : announced;
     this.m.announcedPaths.set(this.announced.length);
+    if (plan.add.length || plan.remove.length) void this.publish();
     const left = reconcile(desired, this.announced);
     if (left.add.length || left.remove.length) throw new Error(`gobgpd does not hold the desired paths after reconciling (${left.add.length} missing, ${left.remove.length} extra)`);
   }
@@ -397,6 +434,8 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 100));
     }
     this.log.info({ remaining: this.announced.length }, 'withdrawn; stopping');
+    this.publishing = false;
+    await this.publish();
     await this.close();
   }
 
@@ -414,6 +453,7 @@ export class Agent {
     this.sidecar = undefined;
     await sc?.stop();
     this.client.close();
+    await this.store?.close();
   }
 }
 

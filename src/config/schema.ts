@@ -1,6 +1,6 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import type { Config, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import type { Config, ControlSettings, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
 import { parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
 
@@ -37,7 +37,7 @@ function inZone(name: string, zone: string): boolean {
 
 export function parseConfigObject(doc: unknown): { config?: Config; problems: string[] } {
   const p = new Problems();
-  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops']);
+  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops', 'control']);
   if (!root) return { problems: p.list };
 
   const dns = parseDns(p, root.dns);
@@ -47,9 +47,10 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
   const zones = parseZones(p, root.zones);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
   const pops = parsePops(p, root.pops, regions);
+  const control = parseControl(p, root.control);
 
   if (!p.ok) return { problems: p.list };
-  return { config: { dns, geo, regions, zones, services, pops }, problems: [] };
+  return { config: { dns, geo, regions, zones, services, pops, control }, problems: [] };
 }
 
 function parseDns(p: Problems, v: unknown): DnsSettings {
@@ -442,3 +443,21 @@ export function ipv6Bytes(addr: string): Uint8Array {
   return out;
 }
 
+
+function parseControl(p: Problems, v: unknown): ControlSettings | undefined {
+  if (v === undefined || v === null) return undefined;
+  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out']) ?? {};
+  const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
+  let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
+  if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
+  if (s.etcd !== undefined) {
+    const endpoints = (list(p, 'control.store.etcd', s.etcd, { nonEmpty: true }) ?? []).map((e, i) => str(p, join('control.store.etcd', i), e, { pattern: /^https?:\/\/[^/]+$/, what: 'an endpoint URL like http://127.0.0.1:2379' }) ?? '');
+    store = { kind: 'etcd', endpoints, prefix: str(p, 'control.store.prefix', s.prefix ?? '/gtm/') ?? '/gtm/' };
+  } else if (s.file !== undefined) {
+    store = { kind: 'file', path: str(p, 'control.store.file', s.file) ?? '' };
+  } else p.add('control.store', 'needs file: PATH or etcd: [URL, ...]');
+  const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
+  const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
+  if (leaseMs < 2 * heartbeatMs) p.add('control.lease_ms', `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`);
+  return { store, leaseMs, heartbeatMs, maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, 0.5) ?? 0.5 };
+}

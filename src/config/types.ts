@@ -107,6 +107,8 @@ export interface Config {
   zones: Zone[];
   services: Service[];
   pops: Pop[];
+  /** Shared state between agents, DNS servers and the control plane; absent = none. */
+  control?: ControlSettings;
   /** Present when loaded from a file, for reload. */
   source?: string;
 }
@@ -174,4 +176,13 @@ export interface Pop {
   maintenanceFile?: string;
   bgp: BgpSettings;
   vips: Vip[];
+}
+
+export interface ControlSettings {
+  store: { kind: 'file'; path: string } | { kind: 'etcd'; endpoints: string[]; prefix: string };
+  /** Agents' heartbeat lease: a region whose agents stop reporting for this long is out. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Guard rail: largest share of regions out of DNS at once without force. */
+  maxRegionsOut: number;
 }

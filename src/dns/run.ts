@@ -7,7 +7,7 @@ import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { loadConfigFile, parseConfigText, ConfigError, type Config, type RegionStatus } from '../config/index.js';
-import { InMemoryRegionState, type RegionSnapshot } from '../control/index.js';
+import { InMemoryRegionState, RegionFeed, openStore, type RegionSnapshot } from '../control/index.js';
 import { GeoResolver } from '../geo/index.js';
 import { AggregatorRegistry, createDnsMetrics, createLogger, globalRegistry, serveMetrics, type Logger } from '../observability/index.js';
 import { Authority } from './authority.js';
@@ -78,6 +78,11 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     });
   };
 
+  // Region health from the shared store (agents' heartbeats, operators' overrides).
+  const store = config.control ? await openStore(config.control.store) : undefined;
+  const feed = store ? new RegionFeed(config, store, state, log) : undefined;
+  feed?.start();
+
   // The first worker picks the port when 0 was asked for; the rest share it.
   port = await fork();
   await Promise.all(Array.from({ length: count - 1 }, fork));
@@ -98,6 +103,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
       return false;
     }
     for (const r of config.regions.values()) if (!state.get(r.name)) state.set(r.name, { status: r.status });
+    feed?.setConfig(config);
     send({ type: 'reload', text });
     metrics.reloads.inc({ result: 'applied' });
     log.info({ why }, 'configuration reloaded');
@@ -140,6 +146,8 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
 
   const close = async () => {
     closing = true;
+    feed?.stop();
+    await store?.close();
     process.off('SIGHUP', onHup);
     watcher.close();
     metricsServer?.close();

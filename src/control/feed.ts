@@ -1,0 +1,86 @@
+// Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
+// overrides, merged with the guard rail. DNS servers run one of these.
+import type { Config, ControlSettings } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import { mergeRegionState, type AgentReport, type RegionOverride } from './merge.js';
+import type { InMemoryRegionState, RegionView } from './region-state.js';
+import { FileStateStore, type Entry, type StateStore } from './store.js';
+
+export const KEYS = {
+  agent: (pop: string) => `agents/${pop}`,
+  agents: 'agents/',
+  regionOverride: (region: string) => `overrides/regions/${region}`,
+  regionOverrides: 'overrides/regions/',
+};
+
+export async function openStore(s: ControlSettings['store']): Promise<StateStore> {
+  if (s.kind === 'file') return new FileStateStore(s.path);
+  throw new Error(`control.store.etcd (${s.endpoints.join(', ')}) is not supported yet: use control.store.file`);
+}
+
+export class RegionFeed {
+  private agents = new Map<string, AgentReport>();
+  private overrides = new Map<string, RegionOverride>();
+  private readonly stops: (() => void)[] = [];
+  private timer?: NodeJS.Timeout;
+  private lastHeld = '';
+
+  constructor(private config: Config, private readonly store: StateStore, private readonly state: InMemoryRegionState, private readonly log: Logger) {}
+
+  start(): void {
+    this.stops.push(
+      this.store.watch<AgentReport>(KEYS.agents, (entries) => {
+        this.agents = new Map(entries.map((e) => [e.value.pop, e.value]));
+        this.apply();
+      }),
+      this.store.watch<RegionOverride>(KEYS.regionOverrides, (entries: Entry<RegionOverride>[]) => {
+        this.overrides = new Map(entries.map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+        this.apply();
+      }),
+    );
+    // Override expiry is evaluated here; lease expiry shows up through the watch.
+    this.timer = setInterval(() => this.apply(), 250);
+    this.timer.unref();
+  }
+
+  setConfig(config: Config): void {
+    this.config = config;
+    this.apply();
+  }
+
+  private apply(): void {
+    const previous = new Map<string, RegionView>();
+    for (const r of this.config.regions.keys()) {
+      const v = this.state.get(r);
+      if (v) previous.set(r, v);
+    }
+    const pops = new Map<string, string[]>();
+    for (const p of this.config.pops) pops.set(p.region, [...(pops.get(p.region) ?? []), p.name]);
+    const { views, held } = mergeRegionState({
+      regions: new Map([...this.config.regions.values()].map((r) => [r.name, r.status])),
+      pops,
+      agents: this.agents,
+      overrides: this.overrides,
+      previous,
+      now: Date.now(),
+      maxOutShare: this.config.control?.maxRegionsOut ?? 0.5,
+    });
+    for (const [region, v] of views) {
+      const old = previous.get(region);
+      if (!old || old.status !== v.status || old.weight !== v.weight || old.reason !== v.reason) {
+        this.state.set(region, { status: v.status, weight: v.weight ?? null, reason: v.reason });
+        if (!old || old.status !== v.status) this.log.info({ region, from: old?.status, to: v.status, reason: v.reason }, 'region state changed');
+      }
+    }
+    const heldKey = held.join(',');
+    if (heldKey !== this.lastHeld) {
+      this.lastHeld = heldKey;
+      if (held.length) this.log.warn({ held }, 'guard rail: keeping regions in DNS although their health says out');
+    }
+  }
+
+  stop(): void {
+    for (const s of this.stops) s();
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,101 @@
+// Pure: agents' heartbeats + operators' overrides -> the region state DNS hands out,
+// with the guard rail that never lets a shared false signal take too many regions dark.
+import type { RegionStatus } from '../config/index.js';
+import type { RegionView } from './region-state.js';
+
+export interface AgentReport {
+  pop: string;
+  region: string;
+  serving: boolean;
+  sessionUp: boolean;
+  vips: { prefix: string; state: string }[];
+  at: number;
+}
+
+export interface RegionOverride {
+  status?: RegionStatus;
+  weight?: number;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt?: number;
+  /** Forced changes pass the guard rail. */
+  force?: boolean;
+}
+
+export interface MergeInput {
+  /** Every configured region with its configured status. */
+  regions: Map<string, RegionStatus>;
+  /** PoP names per region (regions without PoPs keep their configured status). */
+  pops: Map<string, string[]>;
+  /** Live heartbeats (expired leases already dropped) by PoP. */
+  agents: Map<string, AgentReport>;
+  overrides: Map<string, RegionOverride>;
+  previous: Map<string, RegionView>;
+  now: number;
+  /** Largest share of regions that may be out of DNS at once without force. */
+  maxOutShare: number;
+}
+
+export interface MergeResult {
+  views: Map<string, RegionView>;
+  /** Regions kept in DNS by the guard rail although their health says out. */
+  held: string[];
+}
+
+function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string } {
+  const pops = input.pops.get(region) ?? [];
+  if (pops.length === 0) return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)' };
+  const reports = pops.map((p) => input.agents.get(p)).filter((r): r is AgentReport => r !== undefined);
+  if (reports.length === 0) return { status: 'down', reason: `no live agent heartbeat from ${pops.join(', ')} (lease expired)` };
+  const serving = reports.filter((r) => r.serving && r.vips.some((v) => v.state === 'UP'));
+  if (serving.length) return { status: 'up', reason: `serving: ${serving.map((r) => r.pop).join(', ')}` };
+  const draining = reports.filter((r) => r.vips.some((v) => v.state === 'DRAINING' || v.state === 'DISABLED'));
+  if (draining.length) return { status: 'draining', reason: `draining: ${draining.map((r) => r.pop).join(', ')}` };
+  return { status: 'down', reason: `not serving: ${reports.map((r) => `${r.pop} ${r.vips.map((v) => v.state).join('/')}${r.sessionUp ? '' : ' no BGP session'}`).join('; ')}` };
+}
+
+export function mergeRegionState(input: MergeInput): MergeResult {
+  const views = new Map<string, RegionView>();
+  const healthDerived = new Set<string>();
+  for (const region of input.regions.keys()) {
+    const o = input.overrides.get(region);
+    const live = o && (o.expiresAt === undefined || o.expiresAt > input.now) ? o : undefined;
+    let status: RegionStatus;
+    let reason: string;
+    if (live?.status) {
+      status = live.status;
+      reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
+    } else {
+      ({ status, reason } = fromHealth(region, input));
+      healthDerived.add(region);
+    }
+    const prev = input.previous.get(region);
+    views.set(region, { status, weight: live?.weight, reason, since: prev && prev.status === status ? prev.since : input.now });
+  }
+
+  // Guard rail: if health would take more than the allowed share out at once, hold the
+  // regions that are newly out on health alone (fail open) and say so.
+  const total = views.size;
+  const out = [...views.values()].filter((v) => v.status !== 'up').length;
+  const held: string[] = [];
+  if (total > 0 && out / total > input.maxOutShare) {
+    for (const [region, v] of views) {
+      const prev = input.previous.get(region);
+      if (v.status !== 'up' && healthDerived.has(region) && (prev === undefined || prev.status === 'up' || prev.reason?.startsWith('held'))) {
+        held.push(region);
+        views.set(region, { ...v, status: 'up', reason: `held in DNS by the guard rail (${out}/${total} regions would be out; max ${Math.round(input.maxOutShare * 100)}%): ${v.reason}`, since: prev?.since ?? input.now });
+      }
+    }
+  }
+  return { views, held };
+}
+
+/** Would this operator change take more than the allowed share of regions out? */
+export function exceedsGuardRail(current: Map<string, RegionView>, region: string, status: RegionStatus, maxOutShare: number): boolean {
+  const after = new Map(current);
+  const prev = after.get(region);
+  after.set(region, { ...(prev ?? { since: 0 }), status });
+  const out = [...after.values()].filter((v) => v.status !== 'up').length;
+  return after.size > 0 && out / after.size > maxOutShare;
+}

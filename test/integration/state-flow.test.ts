@@ -1,0 +1,124 @@
+// The shared state store and the path from a state change to the DNS answer, through the
+// real `gtm dns` server.
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStateStore, KEYS, type AgentReport } from '../../src/control/index.js';
+import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+
+describe('file state store', () => {
+  it('keeps every write from two processes writing at once (lock + atomic rename)', async () => {
+    const path = join(tempDir(), 'state.json');
+    const script = (tag: string) =>
+      `import('${join(ROOT, 'dist', 'src', 'control', 'index.js')}').then(async ({ FileStateStore }) => { const s = new FileStateStore('${path}'); for (let i = 0; i < 150; i++) await s.put('k/${tag}' + i, { i }); })`;
+    await Promise.all(['a', 'b'].map((t) => new Promise<void>((res, rej) => execFile(process.execPath, ['-e', script(t)], (err) => (err ? rej(err) : res())))));
+    const s = new FileStateStore(path);
+    expect(await s.list('k/')).toHaveLength(300);
+    expect(JSON.parse(readFileSync(path, 'utf8')).rev).toBe(300);
+  });
+
+  it('expires leases and tells watchers', async () => {
+    const s = new FileStateStore(join(tempDir(), 'state.json'));
+    const seen: number[] = [];
+    const stop = s.watch('agents/', (e) => seen.push(e.length));
+    await s.put('agents/x', { ok: true }, { leaseMs: 300 });
+    expect(await s.get('agents/x')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await s.get('agents/x')).toBeUndefined();
+    expect(seen).toContain(1);
+    expect(seen.at(-1)).toBe(0);
+    stop();
+    await s.close();
+  });
+
+  it('refuses to overwrite a corrupt state file', async () => {
+    const path = join(tempDir(), 'state.json');
+    writeFileSync(path, '{not json');
+    await expect(new FileStateStore(path).put('a', 1)).rejects.toThrow(/unreadable.*refusing to overwrite/);
+  });
+});
+
+describe('state to DNS', () => {
+  let dns: RunningDns;
+  let store: FileStateStore;
+  const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    const statePath = join(dir, 'state.json');
+    const cfg = testConfig(dir);
+    // us-east and eu-west have agents; ap-southeast has none (configured status).
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${statePath} }
+  lease_ms: 1000
+  heartbeat_ms: 200
+  max_regions_out: 0.7
+pops:
+  dub:
+    region: eu-west
+    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
+    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
+  nyc:
+    region: us-east
+    bgp: { asn: 65001, router_id: 10.0.1.2, neighbors: [{ address: 10.0.1.1, asn: 65000 }], next_hop: 10.0.1.2 }
+    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.1.11 }], checks: [{ type: tcp, port: 80 }] }]
+`,
+    );
+    store = new FileStateStore(statePath);
+    const up = (pop: string, region: string): AgentReport => ({ pop, region, serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() });
+    await store.put(KEYS.agent('dub'), up('dub', 'eu-west'), { leaseMs: 60_000 });
+    await store.put(KEYS.agent('nyc'), up('nyc', 'us-east'), { leaseMs: 60_000 });
+    dns = await startDns(cfg, 2);
+  });
+  afterAll(async () => {
+    await dns?.stop();
+    await store?.close();
+  });
+
+  it('an agent reporting DRAINING moves DNS answers within 1 s', async () => {
+    expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
+    const t0 = Date.now();
+    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DRAINING' }], at: Date.now() }, { leaseMs: 60_000 });
+    while ((await ask()) !== '198.51.100.10') {
+      if (Date.now() - t0 > 3000) throw new Error('DNS did not follow');
+    }
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(dns.log()).toMatch(/"region":"eu-west","from":"up","to":"draining"/);
+  });
+
+  it('an expired heartbeat lease takes the region out; a fresh one brings it back', async () => {
+    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() }, { leaseMs: 1000 });
+    const t0 = Date.now();
+    while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 3000) throw new Error('region did not come back');
+    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 5000) throw new Error('lease expiry not followed');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(dns.log()).toMatch(/lease expired/);
+  });
+
+  it('an operator override with an expiry wins, then ends', async () => {
+    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() }, { leaseMs: 60_000 });
+    await store.put(KEYS.regionOverride('eu-west'), { status: 'down', reason: 'test', who: 'ci', at: Date.now(), expiresAt: Date.now() + 1500 });
+    const t0 = Date.now();
+    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 1000) throw new Error('override not followed in 1 s');
+    while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 5000) throw new Error('override did not expire');
+  });
+
+  it('guard rail: the health signal that would take a region past the limit is held (fail open)', async () => {
+    const down = (pop: string, region: string) => store.put(KEYS.agent(pop), { pop, region, serving: false, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DOWN' }], at: Date.now() }, { leaseMs: 60_000 });
+    // 1 of 3 out (forced), then 2 of 3 (67% <= 70%): both followed.
+    await store.put(KEYS.regionOverride('ap-southeast'), { status: 'down', reason: 'forced in test', who: 'ci', at: Date.now(), force: true });
+    await down('dub', 'eu-west');
+    const t0 = Date.now();
+    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 2000) throw new Error('eu-west out not followed');
+    // 3 of 3 would be out on health: us-east is held in DNS instead of going dark.
+    await down('nyc', 'us-east');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await ask()).toBe('198.51.100.10');
+    expect(dns.log()).toMatch(/guard rail: keeping regions in DNS/);
+    expect(dns.log()).toMatch(/"held":\["us-east"\]/);
+  });
+});
