@@ -1,7 +1,8 @@
 // Public entry of the cli capability: `gtm <command>`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
-import { InMemoryRegionState } from '../control/index.js';
+import { InMemoryRegionState, openStore, startControl } from '../control/index.js';
+import { createLogger } from '../observability/index.js';
 import { runAgent } from '../agent/index.js';
 import { explain, runDns } from '../dns/index.js';
 import { GeoResolver } from '../geo/index.js';
@@ -16,6 +17,7 @@ commands:
                                          show why that client gets that answer
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
+  control --config FILE [--port N]       run the control plane API over the shared state
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -30,6 +32,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await dnsCommand(rest);
       case 'agent':
         return await agentCommand(rest);
+      case 'control':
+        return await controlCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -113,5 +117,23 @@ async function agentCommand(args: string[]): Promise<number | undefined> {
   const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
   if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) throw new Error('--api-port must be 0-65535');
   await runAgent(config, values.pop, { stateDir: values['state-dir'], apiPort });
+  return undefined;
+}
+
+async function controlCommand(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' } } });
+  if (!values.config) {
+    process.stderr.write('usage: gtm control --config FILE [--port N]\n');
+    return 2;
+  }
+  const config = loadConfigFile(values.config);
+  if (!config.control) throw new Error(`${values.config}: no control section (control.store is needed)`);
+  const port = values.port === undefined ? undefined : Number(values.port);
+  const log = createLogger('gtm-control');
+  const store = await openStore(config.control.store);
+  const server = await startControl(config, store, log, { port });
+  const stop = () => void server.close().then(() => store.close()).then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   return undefined;
 }

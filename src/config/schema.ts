@@ -446,7 +446,7 @@ export function ipv6Bytes(addr: string): Uint8Array {
 
 function parseControl(p: Problems, v: unknown): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
-  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out']) ?? {};
+  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api']) ?? {};
   const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
@@ -459,5 +459,27 @@ function parseControl(p: Problems, v: unknown): ControlSettings | undefined {
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
   const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
   if (leaseMs < 2 * heartbeatMs) p.add('control.lease_ms', `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`);
-  return { store, leaseMs, heartbeatMs, maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, 0.5) ?? 0.5 };
+  const a = (c.api === undefined ? {} : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log'])) ?? {};
+  // Tokens come from the environment, never from the file itself.
+  const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i) => {
+    const tp = join('control.api.tokens', i);
+    const t = obj(p, tp, tv, ['name', 'env']) ?? {};
+    const name = str(p, join(tp, 'name'), t.name);
+    const env = str(p, join(tp, 'env'), t.env, { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' });
+    const token = env ? process.env[env] : undefined;
+    if (env && (!token || token.length < 16)) p.add(join(tp, 'env'), `environment variable ${env} must hold a token of at least 16 characters`);
+    return name && token && token.length >= 16 ? [{ name, token }] : [];
+  });
+  const defaultAudit = store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
+  return {
+    store,
+    leaseMs,
+    heartbeatMs,
+    maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, 0.5) ?? 0.5,
+    api: {
+      listen: (a.listen === undefined ? { host: '127.0.0.1', port: 9190 } : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
+      tokens,
+      auditLog: str(p, 'control.api.audit_log', a.audit_log ?? defaultAudit) ?? defaultAudit,
+    },
+  };
 }

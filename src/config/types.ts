@@ -185,4 +185,10 @@ export interface ControlSettings {
   heartbeatMs: number;
   /** Guard rail: largest share of regions out of DNS at once without force. */
   maxRegionsOut: number;
+  api: {
+    listen: { host: string; port: number };
+    /** Bearer tokens for writes; the name is recorded in the audit log as "who". */
+    tokens: { name: string; token: string }[];
+    auditLog: string;
+  };
 }

@@ -1,0 +1,206 @@
+// `gtm control`: the operators' HTTP API over the shared state. Reads are open; writes
+// need a bearer token, pass the guard rail (unless forced) and are audited.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchema } from 'fastify';
+import type { Config, RegionStatus } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import { KEYS, RegionFeed } from './feed.js';
+import { exceedsGuardRail, type AgentReport, type RegionOverride } from './merge.js';
+import { InMemoryRegionState, type RegionView } from './region-state.js';
+import type { StateStore } from './store.js';
+
+export interface AuditEntry {
+  at: string;
+  who: string;
+  action: string;
+  target: string;
+  why: string;
+  change: unknown;
+}
+
+/** Append-only JSON lines, fsync'ed: who, what, why, when. */
+export class AuditLog {
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  append(e: AuditEntry): void {
+    const fd = openSync(this.path, 'a');
+    try {
+      writeSync(fd, `${JSON.stringify(e)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  tail(limit: number): AuditEntry[] {
+    if (!existsSync(this.path)) return [];
+    const lines = readFileSync(this.path, 'utf8').trim().split('\n').filter(Boolean);
+    return lines.slice(-limit).map((l) => JSON.parse(l) as AuditEntry).reverse();
+  }
+}
+
+const regionView = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    status: { type: 'string', enum: ['up', 'down', 'draining'] },
+    weight: { type: ['number', 'null'] },
+    reason: { type: 'string' },
+    since: { type: 'string' },
+    override: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
+/** Route schemas also carry a summary for the OpenAPI document (fastify ignores it). */
+function doc(summary: string, schema: Record<string, unknown> = {}): FastifySchema {
+  return { ...schema, summary } as FastifySchema;
+}
+
+const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
+const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } } as const;
+
+export interface ControlServer {
+  app: FastifyInstance;
+  port: number;
+  state: InMemoryRegionState;
+  close(): Promise<void>;
+}
+
+export async function startControl(config: Config, store: StateStore, log: Logger, opts: { port?: number; now?: () => number } = {}): Promise<ControlServer> {
+  const control = config.control;
+  if (!control) throw new Error('the config has no control section');
+  const now = opts.now ?? Date.now;
+  const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  const feed = new RegionFeed(config, store, state, log);
+  feed.start();
+  const audit = new AuditLog(control.api.auditLog);
+  // removeAdditional off: an unknown field is a 400, not silently dropped.
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
+  const routes: { method: string; url: string; schema?: Record<string, unknown> }[] = [];
+  app.addHook('onRoute', (r) => {
+    if (!r.url.startsWith('/api/')) return;
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown> | undefined });
+  });
+
+  const who = (req: FastifyRequest): string | undefined => {
+    const h = req.headers.authorization ?? '';
+    const presented = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+    for (const t of control.api.tokens) {
+      const want = Buffer.from(t.token);
+      if (want.length === presented.length && timingSafeEqual(want, presented)) return t.name;
+    }
+    return undefined;
+  };
+
+  const views = async () => {
+    const overrides = new Map((await store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+    return [...config.regions.keys()].map((name) => {
+      const v = state.get(name) as RegionView;
+      const o = overrides.get(name);
+      return { name, status: v.status, weight: v.weight ?? null, reason: v.reason ?? '', since: new Date(v.since).toISOString(), override: o && (o.expiresAt === undefined || o.expiresAt > now()) ? o : null };
+    });
+  };
+
+  app.get('/api/v1/regions', { schema: doc('Every region as DNS sees it', { response: { 200: { type: 'array', items: regionView } } }) }, async () => views());
+
+  app.get('/api/v1/state', { schema: doc('Regions, agents (PoPs and VIPs) and overrides') }, async () => ({
+    regions: await views(),
+    agents: (await store.list<AgentReport>(KEYS.agents)).map((e) => ({ ...e.value, leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null })),
+    pops: config.pops.map((p) => ({ name: p.name, region: p.region, vips: p.vips.map((v) => v.prefix) })),
+  }));
+
+  app.get('/api/v1/audit', { schema: doc('Recent changes, newest first', { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } }) }, async (req) =>
+    audit.tail((req.query as { limit: number }).limit),
+  );
+
+  const change = async (req: FastifyRequest, reply: import('fastify').FastifyReply, region: string, body: { status?: RegionStatus; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) => {
+    const user = who(req);
+    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
+    if (!config.regions.has(region)) return reply.code(404).send({ error: `no region ${region}` });
+    const current = new Map([...config.regions.keys()].map((r) => [r, state.get(r) as RegionView]));
+    if (body.status && body.status !== 'up' && !body.force && exceedsGuardRail(current, region, body.status, control.maxRegionsOut)) {
+      log.warn({ who: user, region, status: body.status }, 'guard rail refused an operator change');
+      return reply.code(409).send({ error: `refused by the guard rail: more than ${Math.round(control.maxRegionsOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it` });
+    }
+    const o: RegionOverride = { status: body.status, weight: body.weight, reason: body.reason, who: user, at: now(), expiresAt: body.expires_in_s ? now() + body.expires_in_s * 1000 : undefined, force: body.force || undefined };
+    await store.put(KEYS.regionOverride(region), o);
+    audit.append({ at: new Date(now()).toISOString(), who: user, action, target: region, why: body.reason, change: o });
+    log.info({ who: user, action, region, change: o }, 'operator change');
+    return reply.send({ region, override: o });
+  };
+
+  const overrideBody = {
+    type: 'object',
+    required: ['reason'],
+    additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['up', 'down', 'draining'] },
+      weight: { type: 'number', minimum: 0, maximum: 1000000 },
+      reason: { type: 'string', minLength: 1, maxLength: 500 },
+      expires_in_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+      force: { type: 'boolean' },
+    },
+  } as const;
+
+  app.put('/api/v1/regions/:name/override', { schema: doc('Force a status and/or set a weight, with a reason and an optional expiry', { params: nameParam, body: overrideBody, response: { 401: errorBody, 404: errorBody, 409: errorBody } }) }, async (req, reply) =>
+    change(req, reply, (req.params as { name: string }).name, req.body as never, 'override'),
+  );
+
+  const drainBody = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: overrideBody.properties.reason, expires_in_s: overrideBody.properties.expires_in_s, force: { type: 'boolean' } } } as const;
+  app.post('/api/v1/regions/:name/drain', { schema: doc('Stop handing the region out (draining)', { params: nameParam, body: drainBody }) }, async (req, reply) =>
+    change(req, reply, (req.params as { name: string }).name, { ...(req.body as { reason: string }), status: 'draining' }, 'drain'),
+  );
+
+  app.delete('/api/v1/regions/:name/override', { schema: doc('Remove the override (undrain): health decides again', { params: nameParam, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) }, async (req, reply) => {
+    const user = who(req);
+    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
+    const region = (req.params as { name: string }).name;
+    if (!config.regions.has(region)) return reply.code(404).send({ error: `no region ${region}` });
+    await store.delete(KEYS.regionOverride(region));
+    const reason = (req.query as { reason: string }).reason;
+    audit.append({ at: new Date(now()).toISOString(), who: user, action: 'clear-override', target: region, why: reason, change: null });
+    log.info({ who: user, region, reason }, 'operator cleared an override');
+    return { region, override: null };
+  });
+
+  app.get('/openapi.json', async () => ({
+    openapi: '3.0.3',
+    info: { title: 'gtm control API', version: '1' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths: routes.reduce<Record<string, Record<string, unknown>>>((acc, r) => {
+      const path = r.url.replace(/:(\w+)/g, '{$1}');
+      const s = r.schema ?? {};
+      acc[path] = {
+        ...acc[path],
+        [r.method]: {
+          summary: s.summary,
+          ...(r.method === 'get' ? {} : { security: [{ bearer: [] }] }),
+          parameters: [
+            ...Object.keys((s.params as { properties?: object } | undefined)?.properties ?? {}).map((n) => ({ name: n, in: 'path', required: true, schema: { type: 'string' } })),
+            ...Object.entries((s.querystring as { properties?: Record<string, object> } | undefined)?.properties ?? {}).map(([n, sch]) => ({ name: n, in: 'query', schema: sch })),
+          ],
+          ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body } } } } : {}),
+          responses: { 200: { description: 'OK' }, ...Object.fromEntries(Object.keys((s.response as object | undefined) ?? {}).filter((c) => c !== '200').map((c) => [c, { description: 'error', content: { 'application/json': { schema: errorBody } } }])) },
+        },
+      };
+      return acc;
+    }, {}),
+  }));
+
+  await app.listen({ host: control.api.listen.host, port: opts.port ?? control.api.listen.port });
+  const port = (app.server.address() as { port: number }).port;
+  log.info({ listen: `${control.api.listen.host}:${port}`, tokens: control.api.tokens.map((t) => t.name) }, 'control API listening');
+  return {
+    app,
+    port,
+    state,
+    close: async () => {
+      feed.stop();
+      await app.close();
+    },
+  };
+}
+
+

@@ -1,0 +1,121 @@
+// The control API: auth, validation, guard rail, audit, OpenAPI, and an API change reaching
+// the real DNS server's answers within 1 s.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import { FileStateStore, startControl, type ControlServer } from '../../src/control/index.js';
+import { createLogger } from '../../src/observability/index.js';
+import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+process.env.GTM_TEST_TOKEN = TOKEN;
+let dns: RunningDns;
+let control: ControlServer;
+let store: FileStateStore;
+let base: string;
+let auditPath: string;
+
+beforeAll(async () => {
+  const dir = tempDir();
+  const cfg = testConfig(dir);
+  auditPath = join(dir, 'audit.jsonl');
+  writeFileSync(
+    cfg,
+    `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+  max_regions_out: 0.5
+  api: { listen: 127.0.0.1:0, tokens: [{ name: alice, env: GTM_TEST_TOKEN }], audit_log: ${auditPath} }
+`,
+  );
+  dns = await startDns(cfg, 2);
+  const config = parseConfigText(readFileSync(cfg, 'utf8'));
+  store = new FileStateStore(join(dir, 'state.json'));
+  control = await startControl(config, store, createLogger('test-control', 'silent'));
+  base = `http://127.0.0.1:${control.port}`;
+});
+afterAll(async () => {
+  await control?.close();
+  await dns?.stop();
+});
+
+const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & unknown[] };
+};
+const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+
+describe('control API', () => {
+  it('lists regions as DNS sees them', async () => {
+    const r = await call('GET', '/api/v1/regions', undefined, null);
+    expect(r.status).toBe(200);
+    expect(r.body.map((x: { name: string }) => x.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+  });
+
+  it('refuses writes without a valid token', async () => {
+    expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, null)).status).toBe(401);
+    expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, 'wrong-token-0123456789abcdef')).status).toBe(401);
+  });
+
+  it('validates bodies and names', async () => {
+    expect((await call('POST', '/api/v1/regions/eu-west/drain', {})).status).toBe(400);
+    expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', status: 'sideways' })).status).toBe(400);
+    expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', colour: 'red' })).status).toBe(400);
+    expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', weight: -1 })).status).toBe(400);
+    expect((await call('POST', '/api/v1/regions/mars/drain', { reason: 'x' })).status).toBe(404);
+    expect((await call('POST', '/api/v1/regions/..%2Fetc/drain', { reason: 'x' })).status).toBe(400);
+  });
+
+  it('a drain through the API changes DNS answers within 1 s, and undrain restores them', async () => {
+    expect(await ask()).toBe('198.51.100.20');
+    const t0 = Date.now();
+    const r = await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'planned maintenance', expires_in_s: 3600 });
+    expect(r.status).toBe(200);
+    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 3000) throw new Error('DNS did not follow the drain');
+    const ms = Date.now() - t0;
+    expect(ms).toBeLessThan(1000);
+    const t1 = Date.now();
+    expect((await call('DELETE', '/api/v1/regions/eu-west/override?reason=done')).status).toBe(200);
+    while ((await ask()) !== '198.51.100.20') if (Date.now() - t1 > 3000) throw new Error('DNS did not follow the undrain');
+    expect(Date.now() - t1).toBeLessThan(1000);
+  });
+
+  it('the guard rail refuses a change that takes too many regions out, unless forced', async () => {
+    expect((await call('PUT', '/api/v1/regions/us-east/override', { status: 'down', reason: 'a' })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 400));
+    const refused = await call('POST', '/api/v1/regions/ap-southeast/drain', { reason: 'b' });
+    expect(refused.status).toBe(409);
+    expect(String(refused.body.error)).toMatch(/guard rail/);
+    expect((await call('POST', '/api/v1/regions/ap-southeast/drain', { reason: 'b', force: true })).status).toBe(200);
+    await call('DELETE', '/api/v1/regions/us-east/override?reason=cleanup');
+    await call('DELETE', '/api/v1/regions/ap-southeast/override?reason=cleanup');
+  });
+
+  it('sets weights with a reason', async () => {
+    const r = await call('PUT', '/api/v1/regions/eu-west/override', { weight: 7, reason: 'shift load' });
+    expect(r.status).toBe(200);
+    await new Promise((res) => setTimeout(res, 400));
+    const regions = (await call('GET', '/api/v1/regions')).body as { name: string; weight: number | null }[];
+    expect(regions.find((x) => x.name === 'eu-west')?.weight).toBe(7);
+  });
+
+  it('audits every change: who, what, why, when', async () => {
+    const audit = (await call('GET', '/api/v1/audit?limit=50')).body as { who: string; action: string; target: string; why: string; at: string }[];
+    expect(audit[0]).toMatchObject({ who: 'alice', action: 'override', target: 'eu-west', why: 'shift load' });
+    expect(audit.some((a) => a.action === 'drain' && a.why === 'planned maintenance')).toBe(true);
+    expect(audit.some((a) => a.action === 'clear-override' && a.why === 'done')).toBe(true);
+    expect(readFileSync(auditPath, 'utf8').trim().split('\n').length).toBe(audit.length);
+  });
+
+  it('publishes an OpenAPI document for its routes', async () => {
+    const doc = (await call('GET', '/openapi.json')).body as unknown as { openapi: string; paths: Record<string, Record<string, { security?: unknown }>> };
+    expect(doc.openapi).toBe('3.0.3');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/regions', '/api/v1/regions/{name}/drain', '/api/v1/regions/{name}/override', '/api/v1/audit']));
+    expect(doc.paths['/api/v1/regions/{name}/drain']?.post?.security).toEqual([{ bearer: [] }]);
+  });
+});
