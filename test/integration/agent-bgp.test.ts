@@ -147,19 +147,26 @@ describe('agent + gobgpd + BIRD', () => {
 
   it('keeps the path while enough LB nodes are healthy, withdraws when the cluster fails, re-announces on recovery', async () => {
     killPid(lb[`${NS.a}/lb1`]?.pid);
-    await new Promise((r) => setTimeout(r, 800)); // > fall x interval: lb1 is down by now
-    expect(from(await routes(V4), 'popa')).toBeDefined();
+    // Longer than fall x interval: lb1 is down by now, and pop-a must have stayed announced.
+    const end = Date.now() + 800;
+    while (Date.now() < end) {
+      if (!from(await routes(V4), 'popa')) throw new Error(`pop-a withdrawn with lb2 still up; pop-a log:\n${agentLogs['pop-a']?.split('\n').slice(-40).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(JSON.stringify(status(NS.a).vips)).toContain('"state":"UP"');
 
     const t0 = Date.now();
     killPid(lb[`${NS.a}/lb2`]?.pid);
-    await until('pop-a withdrawn', () => routes(V4), (rs) => !from(rs, 'popa') && !!from(rs, 'popb'));
-    const ms = Date.now() - t0;
-    expect(ms).toBeLessThan(5000); // the figure itself is measured by npm run bench:failover
-    expect(status(NS.a).serving).toBe(false);
-
-    startLb(NS.a, 'lb1', '10.100.1.11');
-    startLb(NS.a, 'lb2', '10.100.1.12');
+    try {
+      await until('pop-a withdrawn', () => routes(V4), (rs) => !from(rs, 'popa') && !!from(rs, 'popb'));
+      expect(Date.now() - t0).toBeLessThan(5000); // the figure itself is measured by npm run bench:failover
+      // The IPv6 VIP is probed on its own schedule: wait for it too before judging `serving`.
+      await until('pop-a v6 withdrawn', () => routes(V6), (rs) => !from(rs, 'popa'));
+      await until('pop-a no longer claims to serve', () => status(NS.a), (st) => !st.serving, 3000);
+    } finally {
+      startLb(NS.a, 'lb1', '10.100.1.11');
+      startLb(NS.a, 'lb2', '10.100.1.12');
+    }
     await until('pop-a back', () => routes(V4), (rs) => !!from(rs, 'popa'));
     expect(agentLogs['pop-a']).toMatch(/"from":"UP","to":"DOWN"/);
   });
@@ -171,8 +178,11 @@ describe('agent + gobgpd + BIRD', () => {
     expect(from(drained, 'popa')).toMatchObject({ med: 500 });
     expect(from(drained, 'popa')?.communities).toContain('65535:0');
     expect(from(drained, 'popb')?.best).toBe(true);
-    await until('pop-a withdrawn after the drain period', () => routes(V4), (rs) => !from(rs, 'popa'));
-    fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    try {
+      await until('pop-a withdrawn after the drain period', () => routes(V4), (rs) => !from(rs, 'popa'));
+    } finally {
+      fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    }
     await until('pop-a back after maintenance', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 100);
   });
 
@@ -185,9 +195,12 @@ describe('agent + gobgpd + BIRD', () => {
   it('drains through the maintenance file too', async () => {
     const f = join(dir, 'pop-b.maintenance');
     writeFileSync(f, 'planned work\n');
-    await until('pop-b de-preferred', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 0);
-    await until('pop-b withdrawn', () => routes(V4), (rs) => !from(rs, 'popb'));
-    rmSync(f);
+    try {
+      await until('pop-b de-preferred', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 0);
+      await until('pop-b withdrawn', () => routes(V4), (rs) => !from(rs, 'popb'));
+    } finally {
+      rmSync(f);
+    }
     await until('pop-b back', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 100);
   });
 
