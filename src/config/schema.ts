@@ -1,6 +1,7 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import type { Config, ControlSettings, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import cron from 'node-cron';
+import type { Config, ControlSettings, RegionStatus, Schedule, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
 import { parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
 
@@ -41,13 +42,16 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
   if (!root) return { problems: p.list };
 
   const dns = parseDns(p, root.dns);
-  const geoObj = root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database']);
-  const geo = { database: geoObj ? str(p, 'geo.database', geoObj.database, { optional: true }) : undefined };
+  const geoObj = root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database', 'reload_cron']);
+  const geo = {
+    database: geoObj ? str(p, 'geo.database', geoObj.database, { optional: true }) : undefined,
+    reloadCron: geoObj?.reload_cron === undefined ? undefined : cronExpr(p, 'geo.reload_cron', geoObj.reload_cron),
+  };
   const regions = parseRegions(p, root.regions);
   const zones = parseZones(p, root.zones);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
   const pops = parsePops(p, root.pops, regions);
-  const control = parseControl(p, root.control);
+  const control = parseControl(p, root.control, regions);
 
   if (!p.ok) return { problems: p.list };
   return { config: { dns, geo, regions, zones, services, pops, control }, problems: [] };
@@ -444,9 +448,56 @@ export function ipv6Bytes(addr: string): Uint8Array {
 }
 
 
-function parseControl(p: Problems, v: unknown): ControlSettings | undefined {
+function cronExpr(p: Problems, path: string, v: unknown): string | undefined {
+  const s = str(p, path, v);
+  if (s !== undefined && !cron.validate(s)) {
+    p.add(path, 'not a cron expression (e.g. "0 7 * * 1-5")');
+    return undefined;
+  }
+  return s;
+}
+
+function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): Schedule[] {
+  return (list(p, 'control.schedules', v, { optional: true }) ?? []).flatMap((sv, i) => {
+    const path = join('control.schedules', i);
+    const s = obj(p, path, sv, ['name', 'cron', 'timezone', 'region', 'status', 'weight', 'for_s', 'force', 'clear', 'reason']);
+    if (!s) return [];
+    const name = str(p, join(path, 'name'), s.name) ?? `schedule${i}`;
+    const expr = cronExpr(p, join(path, 'cron'), s.cron);
+    const region = typeof s.region === 'string' && regions.has(s.region) ? s.region : undefined;
+    if (!region) p.add(join(path, 'region'), `unknown region ${JSON.stringify(s.region)}`);
+    const reason = str(p, join(path, 'reason'), s.reason) ?? '';
+    const clear = bool(p, join(path, 'clear'), s.clear, false);
+    let status: RegionStatus | undefined;
+    if (s.status !== undefined) {
+      if (s.status === 'up' || s.status === 'down' || s.status === 'draining') status = s.status;
+      else p.add(join(path, 'status'), 'must be up, down or draining');
+    }
+    const weight = s.weight === undefined ? undefined : num(p, join(path, 'weight'), s.weight, 0, 1_000_000);
+    if (!clear && status === undefined && weight === undefined) p.add(path, 'needs status, weight, or clear: true');
+    if (clear && (status !== undefined || weight !== undefined)) p.add(path, 'clear: true cannot also set status or weight');
+    if (s.timezone !== undefined && typeof s.timezone === 'string') {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: s.timezone });
+      } catch {
+        p.add(join(path, 'timezone'), 'not an IANA time zone (e.g. Europe/Dublin)');
+      }
+    }
+    if (!expr || !region) return [];
+    return [{
+      name,
+      cron: expr,
+      timezone: str(p, join(path, 'timezone'), s.timezone, { optional: true }),
+      region,
+      reason,
+      action: clear ? { kind: 'clear' as const } : { kind: 'set' as const, status, weight, forS: s.for_s === undefined ? undefined : int(p, join(path, 'for_s'), s.for_s, 1, 31_536_000), force: bool(p, join(path, 'force'), s.force, false) },
+    }];
+  });
+}
+
+function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
-  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api']) ?? {};
+  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api', 'schedules']) ?? {};
   const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
@@ -476,6 +527,7 @@ function parseControl(p: Problems, v: unknown): ControlSettings | undefined {
     leaseMs,
     heartbeatMs,
     maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, 0.5) ?? 0.5,
+    schedules: parseSchedules(p, c.schedules, regions),
     api: {
       listen: (a.listen === undefined ? { host: '127.0.0.1', port: 9190 } : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
       tokens,

@@ -98,6 +98,19 @@ export interface DnsSettings {
 export interface GeoSettings {
   /** MaxMind GeoIP2/GeoLite2 City or Country database; undefined = embedded default. */
   database?: string;
+  /** Re-read the database on this cron schedule (e.g. after a weekly GeoLite2 update). */
+  reloadCron?: string;
+}
+
+/** A change applied at set times (follow-the-sun weights, maintenance windows). */
+export interface Schedule {
+  name: string;
+  cron: string;
+  timezone?: string;
+  region: string;
+  /** What to set: a status and/or a weight, for `forS` seconds (then it expires), or clear. */
+  action: { kind: 'set'; status?: RegionStatus; weight?: number; forS?: number; force: boolean } | { kind: 'clear' };
+  reason: string;
 }
 
 export interface Config {
@@ -185,6 +198,7 @@ export interface ControlSettings {
   heartbeatMs: number;
   /** Guard rail: largest share of regions out of DNS at once without force. */
   maxRegionsOut: number;
+  schedules: Schedule[];
   api: {
     listen: { host: string; port: number };
     /** Bearer tokens for writes; the name is recorded in the audit log as "who". */

@@ -1,45 +1,16 @@
 // `gtm control`: the operators' HTTP API over the shared state. Reads are open; writes
 // need a bearer token, pass the guard rail (unless forced) and are audited.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchema } from 'fastify';
-import type { Config, RegionStatus } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { KEYS, RegionFeed } from './feed.js';
-import { exceedsGuardRail, type AgentReport, type RegionOverride } from './merge.js';
+import { AuditLog } from './audit.js';
+import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
+import type { AgentReport, RegionOverride } from './merge.js';
+import { startSchedules } from './schedules.js';
 import { InMemoryRegionState, type RegionView } from './region-state.js';
 import type { StateStore } from './store.js';
-
-export interface AuditEntry {
-  at: string;
-  who: string;
-  action: string;
-  target: string;
-  why: string;
-  change: unknown;
-}
-
-/** Append-only JSON lines, fsync'ed: who, what, why, when. */
-export class AuditLog {
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
-  append(e: AuditEntry): void {
-    const fd = openSync(this.path, 'a');
-    try {
-      writeSync(fd, `${JSON.stringify(e)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  tail(limit: number): AuditEntry[] {
-    if (!existsSync(this.path)) return [];
-    const lines = readFileSync(this.path, 'utf8').trim().split('\n').filter(Boolean);
-    return lines.slice(-limit).map((l) => JSON.parse(l) as AuditEntry).reverse();
-  }
-}
 
 const regionView = {
   type: 'object',
@@ -115,20 +86,13 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     audit.tail((req.query as { limit: number }).limit),
   );
 
-  const change = async (req: FastifyRequest, reply: import('fastify').FastifyReply, region: string, body: { status?: RegionStatus; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) => {
+  const changes = new Changes(config, store, audit, state, log, now);
+  const schedules = startSchedules(control.schedules, changes, log);
+  const send = (reply: import('fastify').FastifyReply, r: ChangeResult) => (r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error }));
+  const change = async (req: FastifyRequest, reply: import('fastify').FastifyReply, region: string, body: { status?: ChangeRequest['status']; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) => {
     const user = who(req);
     if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
-    if (!config.regions.has(region)) return reply.code(404).send({ error: `no region ${region}` });
-    const current = new Map([...config.regions.keys()].map((r) => [r, state.get(r) as RegionView]));
-    if (body.status && body.status !== 'up' && !body.force && exceedsGuardRail(current, region, body.status, control.maxRegionsOut)) {
-      log.warn({ who: user, region, status: body.status }, 'guard rail refused an operator change');
-      return reply.code(409).send({ error: `refused by the guard rail: more than ${Math.round(control.maxRegionsOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it` });
-    }
-    const o: RegionOverride = { status: body.status, weight: body.weight, reason: body.reason, who: user, at: now(), expiresAt: body.expires_in_s ? now() + body.expires_in_s * 1000 : undefined, force: body.force || undefined };
-    await store.put(KEYS.regionOverride(region), o);
-    audit.append({ at: new Date(now()).toISOString(), who: user, action, target: region, why: body.reason, change: o });
-    log.info({ who: user, action, region, change: o }, 'operator change');
-    return reply.send({ region, override: o });
+    return send(reply, await changes.set(region, { status: body.status, weight: body.weight, reason: body.reason, expiresInS: body.expires_in_s, force: body.force }, user, action));
   };
 
   const overrideBody = {
@@ -156,13 +120,7 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   app.delete('/api/v1/regions/:name/override', { schema: doc('Remove the override (undrain): health decides again', { params: nameParam, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) }, async (req, reply) => {
     const user = who(req);
     if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
-    const region = (req.params as { name: string }).name;
-    if (!config.regions.has(region)) return reply.code(404).send({ error: `no region ${region}` });
-    await store.delete(KEYS.regionOverride(region));
-    const reason = (req.query as { reason: string }).reason;
-    audit.append({ at: new Date(now()).toISOString(), who: user, action: 'clear-override', target: region, why: reason, change: null });
-    log.info({ who: user, region, reason }, 'operator cleared an override');
-    return { region, override: null };
+    return send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, user));
   });
 
   app.get('/openapi.json', async () => ({
@@ -197,6 +155,7 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     port,
     state,
     close: async () => {
+      schedules.stop();
       feed.stop();
       await app.close();
     },

@@ -3,6 +3,7 @@
 // metrics endpoint; workers only answer. A reload is validated once in the primary and
 // then swapped in by each worker between two queries, so none is dropped.
 import cluster, { type Worker } from 'node:cluster';
+import cron from 'node-cron';
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
@@ -19,7 +20,7 @@ export interface RunOptions {
   workers?: number;
 }
 
-type ToWorker = { type: 'reload'; text: string } | { type: 'state'; snapshot: RegionSnapshot };
+type ToWorker = { type: 'reload'; text: string; reopenGeo?: boolean } | { type: 'state'; snapshot: RegionSnapshot };
 type FromWorker = { type: 'ready'; port: number } | { type: 'reloaded'; ok: boolean; error?: string };
 
 export interface DnsHandle {
@@ -89,7 +90,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   state.subscribe(() => send({ type: 'state', snapshot: state.snapshot() }));
   log.info({ listen: `${listen.host}:${port}`, workers: count, config: opts.configPath }, 'dns server listening (udp+tcp)');
 
-  const reload = async (why: string): Promise<boolean> => {
+  const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
     let text: string;
     try {
       text = readFileSync(opts.configPath, 'utf8');
@@ -104,13 +105,15 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     }
     for (const r of config.regions.values()) if (!state.get(r.name)) state.set(r.name, { status: r.status });
     feed?.setConfig(config);
-    send({ type: 'reload', text });
+    send({ type: 'reload', text, reopenGeo });
     metrics.reloads.inc({ result: 'applied' });
     log.info({ why }, 'configuration reloaded');
     return true;
   };
 
-  const onHup = () => void reload('SIGHUP');
+  const onHup = () => void reload('SIGHUP', true);
+  // A geo database updated in place (e.g. weekly GeoLite2) is re-read on its schedule.
+  const geoTask = config.geo.reloadCron ? cron.schedule(config.geo.reloadCron, () => void reload('scheduled geo database reload', true), { name: 'geo-reload' }) : undefined;
   process.on('SIGHUP', onHup);
   // Watch the directory: editors and config managers replace files by rename.
   let debounce: NodeJS.Timeout | undefined;
@@ -147,6 +150,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const close = async () => {
     closing = true;
     feed?.stop();
+    void geoTask?.stop();
     await store?.close();
     process.off('SIGHUP', onHup);
     watcher.close();
@@ -194,7 +198,7 @@ async function runWorker(opts: RunOptions): Promise<void> {
     if (m.type === 'reload') {
       try {
         const next = parseConfigText(m.text, opts.configPath);
-        if (next.geo.database !== config.geo.database) geo = GeoResolver.open(next.geo.database);
+        if (m.reopenGeo || next.geo.database !== config.geo.database) geo = GeoResolver.open(next.geo.database);
         authority.reload(next, geo);
         config = next;
         process.send?.({ type: 'reloaded', ok: true } satisfies FromWorker);

@@ -1,0 +1,54 @@
+// Operator changes, whoever makes them (the API, a schedule): checked against the guard
+// rail, written to the store, audited.
+import type { Config, RegionStatus } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import type { AuditLog } from './audit.js';
+import { KEYS } from './feed.js';
+import { exceedsGuardRail, type RegionOverride } from './merge.js';
+import type { InMemoryRegionState, RegionView } from './region-state.js';
+import type { StateStore } from './store.js';
+
+export interface ChangeRequest {
+  status?: RegionStatus;
+  weight?: number;
+  reason: string;
+  expiresInS?: number;
+  force?: boolean;
+}
+
+export type ChangeResult = { ok: true; override: RegionOverride | null } | { ok: false; code: 404 | 409; error: string };
+
+export class Changes {
+  constructor(
+    private readonly config: Config,
+    private readonly store: StateStore,
+    private readonly audit: AuditLog,
+    private readonly state: InMemoryRegionState,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async set(region: string, req: ChangeRequest, who: string, action: string): Promise<ChangeResult> {
+    if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
+    const maxOut = this.config.control?.maxRegionsOut ?? 0.5;
+    const current = new Map([...this.config.regions.keys()].map((r) => [r, this.state.get(r) as RegionView]));
+    if (req.status && req.status !== 'up' && !req.force && exceedsGuardRail(current, region, req.status, maxOut)) {
+      this.log.warn({ who, region, status: req.status }, 'guard rail refused a change');
+      return { ok: false, code: 409, error: `refused by the guard rail: more than ${Math.round(maxOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it` };
+    }
+    const t = this.now();
+    const o: RegionOverride = { status: req.status, weight: req.weight, reason: req.reason, who, at: t, expiresAt: req.expiresInS ? t + req.expiresInS * 1000 : undefined, force: req.force || undefined };
+    await this.store.put(KEYS.regionOverride(region), o);
+    this.audit.append({ at: new Date(t).toISOString(), who, action, target: region, why: req.reason, change: o });
+    this.log.info({ who, action, region, change: o }, 'region override set');
+    return { ok: true, override: o };
+  }
+
+  async clear(region: string, reason: string, who: string): Promise<ChangeResult> {
+    if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
+    await this.store.delete(KEYS.regionOverride(region));
+    this.audit.append({ at: new Date(this.now()).toISOString(), who, action: 'clear-override', target: region, why: reason, change: null });
+    this.log.info({ who, region, reason }, 'region override cleared');
+    return { ok: true, override: null };
+  }
+}
