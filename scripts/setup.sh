@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 DEBS=(
   knot-dnsutils dnsutils dnsperf gdnsd            # DNS clients, load generator, reference server
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
-  exabgp iproute2 procps                          # failover comparison peer, namespaces
+  exabgp iproute2 procps curl                     # failover comparison peer, namespaces
+  etcd-server chromium                            # shared state across machines; status page tests
 )
 missing=()
 for p in "${DEBS[@]}"; do

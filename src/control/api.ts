@@ -9,6 +9,7 @@ import { AuditLog } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 import type { AgentReport, RegionOverride } from './merge.js';
 import { startSchedules } from './schedules.js';
+import { STATUS_PAGE } from './status-page.js';
 import { InMemoryRegionState, type RegionView } from './region-state.js';
 import type { StateStore } from './store.js';
 
@@ -122,6 +123,8 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
     return send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, user));
   });
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'").send(STATUS_PAGE));
 
   app.get('/openapi.json', async () => ({
     openapi: '3.0.3',
