@@ -15,7 +15,8 @@ export const KEYS = {
 
 export async function openStore(s: ControlSettings['store']): Promise<StateStore> {
   if (s.kind === 'file') return new FileStateStore(s.path);
-  throw new Error(`control.store.etcd (${s.endpoints.join(', ')}) is not supported yet: use control.store.file`);
+  const { EtcdStateStore } = await import('./etcd-store.js');
+  return new EtcdStateStore(s.endpoints, s.prefix);
 }
 
 export class RegionFeed {

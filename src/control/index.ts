@@ -7,3 +7,4 @@ export { startControl, type ControlServer } from './api.js';
 export { AuditLog, type AuditEntry } from './audit.js';
 export { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 export { startSchedules } from './schedules.js';
+export { EtcdStateStore } from './etcd-store.js';

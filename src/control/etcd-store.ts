@@ -1,0 +1,99 @@
+// etcd implementation of the state store, for several DNS servers, agents and control
+// planes across machines (Debian etcd-server, client `etcd3` from the npm registry).
+// Leases are renewed only by the writer's own heartbeats (no automatic keepalive), so a
+// stuck agent loses its lease just like a dead one.
+import { Etcd3, type Lease } from 'etcd3';
+import type { Entry, StateStore } from './store.js';
+
+export class EtcdStateStore implements StateStore {
+  private readonly client: Etcd3;
+  /** One lease per leased key, renewed on each put of that key. */
+  private readonly leases = new Map<string, { lease: Lease; ttl: number }>();
+  private readonly cancels = new Set<() => void>();
+
+  constructor(readonly endpoints: string[], readonly prefix: string) {
+    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
+  }
+
+  private k(key: string): string {
+    return `${this.prefix}${key}`;
+  }
+
+  async get<T>(key: string): Promise<Entry<T> | undefined> {
+    const r = await this.client.get(this.k(key)).exec();
+    const kv = r.kvs[0];
+    return kv ? { key, value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) } : undefined;
+  }
+
+  async list<T>(prefix: string): Promise<Entry<T>[]> {
+    const r = await this.client.getAll().prefix(this.k(prefix)).exec();
+    return r.kvs
+      .map((kv) => ({ key: kv.key.toString().slice(this.prefix.length), value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async put(key: string, value: unknown, opts: { leaseMs?: number } = {}): Promise<void> {
+    const data = JSON.stringify(value);
+    if (!opts.leaseMs) {
+      await this.client.put(this.k(key)).value(data);
+      return;
+    }
+    // etcd leases have whole-second TTLs; round up so the lease is never shorter than asked.
+    const ttl = Math.max(1, Math.ceil(opts.leaseMs / 1000));
+    let held = this.leases.get(key);
+    if (held && held.ttl !== ttl) {
+      await held.lease.revoke().catch(() => undefined);
+      held = undefined;
+    }
+    if (held) {
+      try {
+        await held.lease.keepaliveOnce();
+        await held.lease.put(this.k(key)).value(data);
+        return;
+      } catch {
+        this.leases.delete(key); // expired meanwhile: take a new one
+      }
+    }
+    const lease = this.client.lease(ttl, { autoKeepAlive: false });
+    await lease.put(this.k(key)).value(data);
+    this.leases.set(key, { lease, ttl });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.delete().key(this.k(key));
+  }
+
+  watch<T>(prefix: string, onChange: (entries: Entry<T>[]) => void): () => void {
+    let stopped = false;
+    let watcher: { cancel(): Promise<void> } | undefined;
+    const emit = () =>
+      void this.list<T>(prefix).then(
+        (entries) => !stopped && onChange(entries),
+        () => undefined, // etcd unreachable: the watcher reconnects and emits again
+      );
+    void this.client
+      .watch()
+      .prefix(this.k(prefix))
+      .create()
+      .then((w) => {
+        if (stopped) return void w.cancel();
+        watcher = w;
+        w.on('put', emit).on('delete', emit).on('connected', emit);
+        emit();
+      });
+    const cancel = () => {
+      stopped = true;
+      void watcher?.cancel();
+    };
+    this.cancels.add(cancel);
+    return () => {
+      cancel();
+      this.cancels.delete(cancel);
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.cancels) c();
+    this.client.close();
+  }
+}

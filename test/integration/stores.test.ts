@@ -1,0 +1,111 @@
+// One contract for both state stores (embedded file, real etcd), then several DNS servers
+// following the same etcd.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdStateStore, FileStateStore, KEYS, type StateStore } from '../../src/control/index.js';
+import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
+
+let etcd: RunningEtcd;
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+const stores: [string, () => StateStore][] = [
+  ['file', () => new FileStateStore(join(tempDir(), 'state.json'))],
+  ['etcd', () => new EtcdStateStore([etcd.endpoint], `/test-${Math.random().toString(36).slice(2)}/`)],
+];
+
+describe.each(stores)('%s store contract', (_name, make) => {
+  it('puts, gets, lists by prefix in key order, deletes', async () => {
+    const s = make();
+    await s.put('a/2', { n: 2 });
+    await s.put('a/1', { n: 1 });
+    await s.put('b/1', { n: 3 });
+    expect((await s.get<{ n: number }>('a/1'))?.value).toEqual({ n: 1 });
+    expect((await s.list('a/')).map((e) => e.key)).toEqual(['a/1', 'a/2']);
+    const r1 = (await s.get('a/1'))?.rev as number;
+    await s.put('a/1', { n: 10 });
+    expect((await s.get('a/1'))?.rev).toBeGreaterThan(r1);
+    await s.delete('a/1');
+    expect(await s.get('a/1')).toBeUndefined();
+    await s.close();
+  });
+
+  it('drops a leased key when its lease is not renewed, keeps it while it is', async () => {
+    const s = make();
+    await s.put('agents/x', { beat: 1 }, { leaseMs: 1000 });
+    for (let i = 2; i <= 4; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await s.put('agents/x', { beat: i }, { leaseMs: 1000 });
+    }
+    expect((await s.get<{ beat: number }>('agents/x'))?.value.beat).toBe(4);
+    await new Promise((r) => setTimeout(r, 2600));
+    expect(await s.get('agents/x')).toBeUndefined();
+    await s.close();
+  });
+
+  it('tells watchers about changes under their prefix, with the full list', async () => {
+    const s = make();
+    const seen: string[][] = [];
+    const stop = s.watch('w/', (entries) => seen.push(entries.map((e) => e.key)));
+    await new Promise((r) => setTimeout(r, 200));
+    await s.put('w/a', 1);
+    await s.put('other', 1);
+    await s.put('w/b', 2);
+    await s.delete('w/a');
+    const deadline = Date.now() + 3000;
+    while (JSON.stringify(seen.at(-1)) !== JSON.stringify(['w/b']) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.at(-1)).toEqual(['w/b']);
+    expect(seen.some((l) => l.includes('other'))).toBe(false);
+    stop();
+    await s.close();
+  });
+});
+
+describe('DNS servers sharing etcd', () => {
+  const servers: RunningDns[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('two DNS servers follow an agent report written to etcd within 1 s', async () => {
+    const prefix = '/gtm-dns-test/';
+    for (let i = 0; i < 2; i++) {
+      const dir = tempDir();
+      const cfg = testConfig(dir);
+      writeFileSync(
+        cfg,
+        `${readFileSync(cfg, 'utf8')}
+control:
+  store: { etcd: ["${etcd.endpoint}"], prefix: "${prefix}" }
+pops:
+  dub:
+    region: eu-west
+    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
+    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
+`,
+      );
+      servers.push(await startDns(cfg, 1));
+    }
+    const store = new EtcdStateStore([etcd.endpoint], prefix);
+    const report = (state: string) => ({ pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: '198.51.100.20/32', state }], at: Date.now() });
+    const ask = async (s: RunningDns) => (await kdig(s.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+    await store.put(KEYS.agent('dub'), report('UP'), { leaseMs: 30_000 });
+    for (const s of servers) {
+      const t0 = Date.now();
+      while ((await ask(s)) !== '198.51.100.20') if (Date.now() - t0 > 5000) throw new Error('server never saw the UP report');
+    }
+    const t0 = Date.now();
+    await store.put(KEYS.agent('dub'), report('DRAINING'), { leaseMs: 30_000 });
+    for (const s of servers) {
+      while ((await ask(s)) !== '198.51.100.10') if (Date.now() - t0 > 3000) throw new Error('server did not follow the drain');
+    }
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await store.close();
+  });
+});
