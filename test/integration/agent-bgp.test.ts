@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
 import { addAddress, addNs, delNs, fetchIn, ip, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
+import { FileStateStore, KEYS, type AgentReport } from '../../src/control/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
 
 const ID = `gt${process.pid % 100000}`;
@@ -84,6 +85,7 @@ async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boo
 }
 
 const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === proto);
+const heartbeat = async (pop: string) => (await new FileStateStore(join(dir, 'state.json')).get<AgentReport>(KEYS.agent(pop)))?.value;
 
 function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessionUp: boolean }; vips: { prefix: string; state: string }[] } {
   return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body);
@@ -92,7 +94,11 @@ function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessi
 beforeAll(async () => {
   const example = readFileSync(EXAMPLE, 'utf8');
   config = join(dir, 'config.yaml');
-  writeFileSync(config, `${example}\npops:\n${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}`);
+  // Agents publish heartbeats into a shared file store, as DNS servers would consume them.
+  writeFileSync(
+    config,
+    `${example}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  lease_ms: 2000\n  heartbeat_ms: 200\npops:\n${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}`,
+  );
   for (const ns of Object.values(NS)) addNs(ns);
   link(NS.rtr, 'r-a', ['10.100.1.1/24', 'fd00:100:1::1/64'], NS.a, 'a-r', ['10.100.1.2/24', 'fd00:100:1::2/64']);
   link(NS.rtr, 'r-b', ['10.100.2.1/24', 'fd00:100:2::1/64'], NS.b, 'b-r', ['10.100.2.2/24', 'fd00:100:2::2/64']);
@@ -143,6 +149,7 @@ describe('agent + gobgpd + BIRD', () => {
     const v4 = await routes(V4);
     expect(from(v4, 'popa')).toMatchObject({ nextHop: '10.100.1.2', med: 100, asPath: [65001] });
     expect(status(NS.a)).toMatchObject({ serving: true, bgp: { sessionUp: true } });
+    await until('pop-a heartbeat says serving', () => heartbeat('pop-a'), (r) => r?.serving === true && r.vips.every((v) => v.state === 'UP'));
   });
 
   it('keeps the path while enough LB nodes are healthy, withdraws when the cluster fails, re-announces on recovery', async () => {
@@ -163,6 +170,9 @@ describe('agent + gobgpd + BIRD', () => {
       // The IPv6 VIP is probed on its own schedule: wait for it too before judging `serving`.
       await until('pop-a v6 withdrawn', () => routes(V6), (rs) => !from(rs, 'popa'));
       await until('pop-a no longer claims to serve', () => status(NS.a), (st) => !st.serving, 3000);
+      // ...and says so in its heartbeat, which is what takes the region out of DNS.
+      const hb = await until('pop-a heartbeat says DOWN', () => heartbeat('pop-a'), (r) => r?.serving === false && r.vips.every((v) => v.state === 'DOWN'), 3000);
+      expect(hb?.region).toBe('us-east');
     } finally {
       startLb(NS.a, 'lb1', '10.100.1.11');
       startLb(NS.a, 'lb2', '10.100.1.12');
