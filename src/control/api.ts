@@ -47,6 +47,10 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
   const feed = new RegionFeed(config, store, state, log);
   feed.start();
+  // Guard-rail checks need the full stored state, not a half-read one.
+  if (!(await Promise.race([feed.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]))) {
+    log.warn({ store: control.store }, 'shared state not readable yet; the control API starts anyway');
+  }
   const audit = new AuditLog(control.api.auditLog);
   // removeAdditional off: an unknown field is a 400, not silently dropped.
   const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });

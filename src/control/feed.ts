@@ -25,6 +25,10 @@ export class RegionFeed {
   private readonly stops: (() => void)[] = [];
   private timer?: NodeJS.Timeout;
   private lastHeld = '';
+  /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
+  private loaded = { agents: false, overrides: false };
+  private resolveReady?: () => void;
+  readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
   constructor(private config: Config, private readonly store: StateStore, private readonly state: InMemoryRegionState, private readonly log: Logger) {}
 
@@ -32,10 +36,12 @@ export class RegionFeed {
     this.stops.push(
       this.store.watch<AgentReport>(KEYS.agents, (entries) => {
         this.agents = new Map(entries.map((e) => [e.value.pop, e.value]));
+        this.loaded.agents = true;
         this.apply();
       }),
       this.store.watch<RegionOverride>(KEYS.regionOverrides, (entries: Entry<RegionOverride>[]) => {
         this.overrides = new Map(entries.map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+        this.loaded.overrides = true;
         this.apply();
       }),
     );
@@ -50,6 +56,7 @@ export class RegionFeed {
   }
 
   private apply(): void {
+    if (!this.loaded.agents || !this.loaded.overrides) return;
     const previous = new Map<string, RegionView>();
     for (const r of this.config.regions.keys()) {
       const v = this.state.get(r);
@@ -73,6 +80,7 @@ export class RegionFeed {
         if (!old || old.status !== v.status) this.log.info({ region, from: old?.status, to: v.status, reason: v.reason }, 'region state changed');
       }
     }
+    this.resolveReady?.();
     const heldKey = held.join(',');
     if (heldKey !== this.lastHeld) {
       this.lastHeld = heldKey;

@@ -42,12 +42,14 @@ describe('file state store', () => {
 describe('state to DNS', () => {
   let dns: RunningDns;
   let store: FileStateStore;
+  let cfgPath: string;
   const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
 
   beforeAll(async () => {
     const dir = tempDir();
     const statePath = join(dir, 'state.json');
     const cfg = testConfig(dir);
+    cfgPath = cfg;
     // us-east and eu-west have agents; ap-southeast has none (configured status).
     writeFileSync(
       cfg,
@@ -120,5 +122,18 @@ pops:
     expect(await ask()).toBe('198.51.100.10');
     expect(dns.log()).toMatch(/guard rail: keeping regions in DNS/);
     expect(dns.log()).toMatch(/"held":\["us-east"\]/);
+  });
+
+  it('nothing is lost when the DNS server restarts: it starts from the stored state', async () => {
+    await store.put(KEYS.regionOverride('us-east'), { status: 'draining', reason: 'kept across restart', who: 'ci', at: Date.now(), force: true });
+    await store.delete(KEYS.regionOverride('ap-southeast'));
+    const t0 = Date.now();
+    while ((await ask()) === '198.51.100.10') if (Date.now() - t0 > 2000) throw new Error('override not followed');
+    await dns.stop();
+    dns = await startDns(cfgPath, 2);
+    expect(await ask()).not.toBe('198.51.100.10');
+    // Straight to the stored state: no transient from a half-read store.
+    expect(dns.log()).toMatch(/"region":"us-east","from":"up","to":"draining"/);
+    expect(dns.log()).not.toMatch(/"region":"us-east","from":"up","to":"down"/);
   });
 });
