@@ -128,6 +128,31 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     return send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, user));
   });
 
+  const svcParams = { type: 'object', required: ['service', 'name'], properties: { service: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, name: nameParam.properties.name } } as const;
+  app.put(
+    '/api/v1/services/:service/regions/:name/weight',
+    { schema: doc('Weight of one region for one steered name', { params: svcParams, body: { type: 'object', required: ['weight', 'reason'], additionalProperties: false, properties: { weight: overrideBody.properties.weight, reason: overrideBody.properties.reason, expires_in_s: overrideBody.properties.expires_in_s } }, response: { 401: errorBody, 404: errorBody } }) },
+    async (req, reply) => {
+      const user = who(req);
+      if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
+      const p = req.params as { service: string; name: string };
+      const b = req.body as { weight: number; reason: string; expires_in_s?: number };
+      const r = await changes.setServiceWeight(p.service, p.name, b.weight, b.reason, user, b.expires_in_s);
+      return r.ok ? reply.send({ service: p.service, region: p.name, weight: b.weight }) : reply.code(r.code).send({ error: r.error });
+    },
+  );
+  app.delete(
+    '/api/v1/services/:service/regions/:name/weight',
+    { schema: doc('Remove the weight for one steered name', { params: svcParams, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) },
+    async (req, reply) => {
+      const user = who(req);
+      if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
+      const p = req.params as { service: string; name: string };
+      const r = await changes.setServiceWeight(p.service, p.name, null, (req.query as { reason: string }).reason, user);
+      return r.ok ? reply.send({ service: p.service, region: p.name, weight: null }) : reply.code(r.code).send({ error: r.error });
+    },
+  );
+
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'").send(STATUS_PAGE));
 
   app.get('/openapi.json', async () => ({

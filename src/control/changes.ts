@@ -3,7 +3,7 @@
 import type { Config, RegionStatus } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import type { AuditLog } from './audit.js';
-import { KEYS } from './feed.js';
+import { KEYS, type ServiceWeightOverride } from './feed.js';
 import { exceedsGuardRail, type RegionOverride } from './merge.js';
 import type { InMemoryRegionState, RegionView } from './region-state.js';
 import type { StateStore } from './store.js';
@@ -49,6 +49,22 @@ export class Changes {
     await this.store.delete(KEYS.regionOverride(region));
     this.audit.append({ at: new Date(this.now()).toISOString(), who, action: 'clear-override', target: region, why: reason, change: null });
     this.log.info({ who, region, reason }, 'region override cleared');
+    return { ok: true, override: null };
+  }
+
+  /** Weight of one region for one steered name (service key); null clears it. */
+  async setServiceWeight(service: string, region: string, weight: number | null, reason: string, who: string, expiresInS?: number): Promise<ChangeResult> {
+    const svc = this.config.services.find((x) => x.key === service);
+    if (!svc) return { ok: false, code: 404, error: `no service ${service}` };
+    if (!svc.pools.some((p) => p.region === region)) return { ok: false, code: 404, error: `service ${service} has no pool in ${region}` };
+    const t = this.now();
+    if (weight === null) await this.store.delete(KEYS.serviceWeight(service, region));
+    else {
+      const w: ServiceWeightOverride = { weight, reason, who, at: t, expiresAt: expiresInS ? t + expiresInS * 1000 : undefined };
+      await this.store.put(KEYS.serviceWeight(service, region), w);
+    }
+    this.audit.append({ at: new Date(t).toISOString(), who, action: weight === null ? 'clear-service-weight' : 'service-weight', target: `${service}/${region}`, why: reason, change: weight === null ? null : { weight, expiresInS } });
+    this.log.info({ who, service, region, weight, reason }, 'service weight changed');
     return { ok: true, override: null };
   }
 }

@@ -11,7 +11,17 @@ export const KEYS = {
   agents: 'agents/',
   regionOverride: (region: string) => `overrides/regions/${region}`,
   regionOverrides: 'overrides/regions/',
+  serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
+  serviceWeights: 'overrides/weights/',
 };
+
+export interface ServiceWeightOverride {
+  weight: number;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt?: number;
+}
 
 export async function openStore(s: ControlSettings['store']): Promise<StateStore> {
   if (s.kind === 'file') return new FileStateStore(s.path);
@@ -22,6 +32,7 @@ export async function openStore(s: ControlSettings['store']): Promise<StateStore
 export class RegionFeed {
   private agents = new Map<string, AgentReport>();
   private overrides = new Map<string, RegionOverride>();
+  private weights = new Map<string, ServiceWeightOverride>();
   private readonly stops: (() => void)[] = [];
   private timer?: NodeJS.Timeout;
   private lastHeld = '';
@@ -42,6 +53,12 @@ export class RegionFeed {
       this.store.watch<RegionOverride>(KEYS.regionOverrides, (entries: Entry<RegionOverride>[]) => {
         this.overrides = new Map(entries.map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
         this.loaded.overrides = true;
+        this.apply();
+      }),
+    );
+    this.stops.push(
+      this.store.watch<ServiceWeightOverride>(KEYS.serviceWeights, (entries) => {
+        this.weights = new Map(entries.map((e) => [e.key.slice(KEYS.serviceWeights.length), e.value]));
         this.apply();
       }),
     );
@@ -80,6 +97,8 @@ export class RegionFeed {
         if (!old || old.status !== v.status) this.log.info({ region, from: old?.status, to: v.status, reason: v.reason }, 'region state changed');
       }
     }
+    const now = Date.now();
+    this.state.setServiceWeights(Object.fromEntries([...this.weights].filter(([, w]) => w.expiresAt === undefined || w.expiresAt > now).map(([k, w]) => [k, w.weight])));
     this.resolveReady?.();
     const heldKey = held.join(',');
     if (heldKey !== this.lastHeld) {

@@ -13,6 +13,8 @@ export interface RegionView {
 
 export interface RegionStateSource {
   get(region: string): RegionView | undefined;
+  /** Operator weight for one steered name (service key) in one region, if set. */
+  serviceWeight(service: string, region: string): number | undefined;
   /** Called after every change, with the region that changed. */
   subscribe(listener: (region: string, view: RegionView) => void): () => void;
 }
@@ -23,6 +25,8 @@ export type RegionSnapshot = Record<string, RegionView>;
 export class InMemoryRegionState implements RegionStateSource {
   private readonly views = new Map<string, RegionView>();
   private readonly listeners = new Set<(region: string, view: RegionView) => void>();
+  private serviceWeights: Record<string, number> = {};
+  private readonly weightListeners = new Set<(weights: Record<string, number>) => void>();
 
   constructor(initial: Iterable<[string, { status: RegionStatus; weight?: number }]> = []) {
     for (const [name, v] of initial) this.views.set(name, { status: v.status, since: Date.now() });
@@ -56,6 +60,26 @@ export class InMemoryRegionState implements RegionStateSource {
       this.views.set(region, view);
       for (const l of this.listeners) l(region, view);
     }
+  }
+
+  serviceWeight(service: string, region: string): number | undefined {
+    return this.serviceWeights[`${service}/${region}`];
+  }
+
+  /** Replaces the per-service weights ("service/region" -> weight). */
+  setServiceWeights(weights: Record<string, number>): void {
+    if (JSON.stringify(weights) === JSON.stringify(this.serviceWeights)) return;
+    this.serviceWeights = { ...weights };
+    for (const l of this.weightListeners) l(this.serviceWeights);
+  }
+
+  allServiceWeights(): Record<string, number> {
+    return { ...this.serviceWeights };
+  }
+
+  onServiceWeights(listener: (weights: Record<string, number>) => void): () => void {
+    this.weightListeners.add(listener);
+    return () => this.weightListeners.delete(listener);
   }
 
   subscribe(listener: (region: string, view: RegionView) => void): () => void {

@@ -215,12 +215,11 @@ export class Authority {
     return r;
   }
 
-  /** Pool weights override region weights; runtime overrides beat both. */
+  /** Weight order: operator weight for this name, operator weight for the region, pool weight. */
   private ctxFor(service: Service): PolicyContext {
-    if (!service.pools.some((p) => p.weight !== this.config.regions.get(p.region)?.weight)) return this.ctx;
     return {
       ...this.ctx,
-      weightOf: (r) => this.state.get(r)?.weight ?? service.pools.find((p) => p.region === r)?.weight ?? 0,
+      weightOf: (r) => this.state.serviceWeight(service.key, r) ?? this.state.get(r)?.weight ?? service.pools.find((p) => p.region === r)?.weight ?? 0,
     };
   }
 

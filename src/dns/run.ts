@@ -20,7 +20,7 @@ export interface RunOptions {
   workers?: number;
 }
 
-type ToWorker = { type: 'reload'; text: string; reopenGeo?: boolean } | { type: 'state'; snapshot: RegionSnapshot };
+type ToWorker = { type: 'reload'; text: string; reopenGeo?: boolean } | { type: 'state'; snapshot: RegionSnapshot } | { type: 'weights'; weights: Record<string, number> };
 type FromWorker = { type: 'ready'; port: number } | { type: 'reloaded'; ok: boolean; error?: string };
 
 export interface DnsHandle {
@@ -72,6 +72,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
       w.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
           w.send({ type: 'state', snapshot: state.snapshot() } satisfies ToWorker);
+          w.send({ type: 'weights', weights: state.allServiceWeights() } satisfies ToWorker);
           resolve(m.port);
         }
       });
@@ -94,6 +95,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   port = await fork();
   await Promise.all(Array.from({ length: count - 1 }, fork));
   state.subscribe(() => send({ type: 'state', snapshot: state.snapshot() }));
+  state.onServiceWeights((weights) => send({ type: 'weights', weights }));
   log.info({ listen: `${listen.host}:${port}`, workers: count, config: opts.configPath }, 'dns server listening (udp+tcp)');
 
   const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
@@ -201,6 +203,7 @@ async function runWorker(opts: RunOptions): Promise<void> {
   const { port } = await server.start();
   process.on('message', (m: ToWorker) => {
     if (m.type === 'state') state.load(m.snapshot);
+    if (m.type === 'weights') state.setServiceWeights(m.weights);
     if (m.type === 'reload') {
       try {
         const next = parseConfigText(m.text, opts.configPath);

@@ -18,7 +18,7 @@ let auditPath: string;
 
 beforeAll(async () => {
   const dir = tempDir();
-  const cfg = testConfig(dir);
+  const cfg = testConfig(dir, { services: '  w:\n    name: w.example.test\n    ttl: 5\n    pools: [us-east, eu-west, ap-southeast]\n    policy: weighted\n' });
   auditPath = join(dir, 'audit.jsonl');
   writeFileSync(
     cfg,
@@ -104,9 +104,29 @@ describe('control API', () => {
     expect(regions.find((x) => x.name === 'eu-west')?.weight).toBe(7);
   });
 
+  it('sets weights per steered name, which the weighted policy follows', async () => {
+    const askW = async () => (await kdig(dns.port, ['+short', 'w.example.test', 'A'])).trim();
+    for (const [region, weight] of [['us-east', 0], ['ap-southeast', 0], ['eu-west', 1]] as const) {
+      expect((await call('PUT', `/api/v1/services/w/regions/${region}/weight`, { weight, reason: 'canary in eu-west' })).status).toBe(200);
+    }
+    const t0 = Date.now();
+    while ((await askW()) !== '198.51.100.20') if (Date.now() - t0 > 2000) throw new Error('weights not followed');
+    for (let i = 0; i < 30; i++) expect(await askW()).toBe('198.51.100.20');
+    // The region-wide weight of eu-west (7, set above) did not decide this: the per-name one did.
+    expect((await call('PUT', '/api/v1/services/w/regions/mars/weight', { weight: 1, reason: 'x' })).status).toBe(404);
+    expect((await call('PUT', '/api/v1/services/nope/regions/eu-west/weight', { weight: 1, reason: 'x' })).status).toBe(404);
+    for (const region of ['us-east', 'ap-southeast', 'eu-west']) {
+      expect((await call('DELETE', `/api/v1/services/w/regions/${region}/weight?reason=canary%20done`)).status).toBe(200);
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && seen.size < 2; i++) seen.add(await askW());
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
   it('audits every change: who, what, why, when', async () => {
     const audit = (await call('GET', '/api/v1/audit?limit=50')).body as { who: string; action: string; target: string; why: string; at: string }[];
-    expect(audit[0]).toMatchObject({ who: 'alice', action: 'override', target: 'eu-west', why: 'shift load' });
+    expect(audit[0]).toMatchObject({ who: 'alice', action: 'clear-service-weight', target: 'w/eu-west', why: 'canary done' });
+    expect(audit.some((a) => a.action === 'override' && a.target === 'eu-west' && a.why === 'shift load')).toBe(true);
     expect(audit.some((a) => a.action === 'drain' && a.why === 'planned maintenance')).toBe(true);
     expect(audit.some((a) => a.action === 'clear-override' && a.why === 'done')).toBe(true);
     expect(readFileSync(auditPath, 'utf8').trim().split('\n').length).toBe(audit.length);
