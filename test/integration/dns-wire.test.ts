@@ -2,6 +2,7 @@
 // real `gtm dns` process (two workers sharing the port), over UDP and TCP.
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Double, MmdbWriter } from '../../geodata/mmdb-writer.js';
 import { buildQuery, TYPE } from '../../src/dns/index.js';
 import { decode, dig, kdig, startDns, tcpExchange, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
 
@@ -208,6 +209,25 @@ describe('operations', () => {
     writeFileSync(`${config}.tmp`, text.replace('value: 192.0.2.25', 'value: 192.0.2.26'));
     renameSync(`${config}.tmp`, config);
     await waitFor(async () => (await ask()) === '192.0.2.26');
+  });
+
+  it('re-reads a geo database updated in place (SIGHUP, as geo.reload_cron does)', async () => {
+    const db = /database: (\S+)/.exec(readFileSync(config, 'utf8'))?.[1] as string;
+    const original = readFileSync(db);
+    const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+    expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
+    const moved = new MmdbWriter('GeoIP2-City', 'moved');
+    moved.insert('198.18.1.0/24', { country: { iso_code: 'SG' }, continent: { code: 'AS' }, location: { latitude: new Double(1.35), longitude: new Double(103.82) } });
+    writeFileSync(`${db}.new`, moved.toBuffer());
+    renameSync(`${db}.new`, db);
+    dns.proc.kill('SIGHUP');
+    try {
+      await waitFor(async () => (await ask()) === '198.51.100.30');
+    } finally {
+      writeFileSync(db, original);
+      dns.proc.kill('SIGHUP');
+    }
+    await waitFor(async () => (await ask()) === '198.51.100.20');
   });
 
   it('reloads on SIGHUP', async () => {
