@@ -10,7 +10,7 @@ import { basename, dirname } from 'node:path';
 import { loadConfigFile, parseConfigText, ConfigError, type Config, type RegionStatus } from '../config/index.js';
 import { InMemoryRegionState, RegionFeed, openStore, type RegionSnapshot } from '../control/index.js';
 import { GeoResolver } from '../geo/index.js';
-import { AggregatorRegistry, createDnsMetrics, createLogger, globalRegistry, serveMetrics, type Logger } from '../observability/index.js';
+import { AggregatorRegistry, createDnsMetrics, createLogger, globalRegistry, serveMetrics } from '../observability/index.js';
 import { Authority } from './authority.js';
 import { DnsServer } from './server.js';
 
@@ -221,4 +221,3 @@ async function runWorker(opts: RunOptions): Promise<void> {
   process.send?.({ type: 'ready', port } satisfies FromWorker);
 }
 
-export type { Logger };
