@@ -18,6 +18,8 @@ commands:
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
+  lab up [--config FILE] | lab status | lab down
+                                         the failover lab in network namespaces (root)
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await agentCommand(rest);
       case 'control':
         return await controlCommand(rest);
+      case 'lab':
+        return await labCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -136,4 +140,27 @@ async function controlCommand(args: string[]): Promise<number | undefined> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return undefined;
+}
+
+async function labCommand(args: string[]): Promise<number | undefined> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
+  const lab = await import('../../lab/lab.js');
+  switch (positionals[0]) {
+    case 'up': {
+      const l = await lab.up(values.config);
+      process.stdout.write(`lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API token: ${l.token} (also in ${l.dir}/token)\n`);
+      return 0;
+    }
+    case 'status': {
+      const s = await lab.status(lab.loadLab());
+      process.stdout.write(values.json ? `${JSON.stringify(s, null, 2)}\n` : `${lab.formatStatus(s)}\n`);
+      return 0;
+    }
+    case 'down':
+      await lab.down();
+      return 0;
+    default:
+      process.stderr.write('usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down\n');
+      return 2;
+  }
 }

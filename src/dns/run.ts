@@ -218,6 +218,8 @@ async function runWorker(opts: RunOptions): Promise<void> {
     }
   });
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  // A primary that died (even by SIGKILL) must not leave workers answering on its port.
+  process.on('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', port } satisfies FromWorker);
 }
 

@@ -1,0 +1,62 @@
+// A lab client standing for users in one place: every INTERVAL ms it resolves NAME at the
+// DNS server with ECS for its subnet, then fetches http://ANSWER/ and prints one JSON line
+// per outcome change, plus a summary when DURATION ends (bounded: it always stops).
+// Usage: node dist/lab/client.js DNS_IP NAME ECS_SUBNET INTERVAL_MS DURATION_MS
+import dgram from 'node:dgram';
+import http from 'node:http';
+import dns2 from 'dns2';
+import { parseCidr } from '../src/config/index.js';
+import { buildQuery, TYPE } from '../src/dns/wire.js';
+
+const [dnsIp = '127.0.0.1', name = 'www.example.test', subnet = '198.18.1.0/24', intervalText = '100', durationText = '10000'] = process.argv.slice(2);
+const interval = Number(intervalText);
+const duration = Math.min(Number(durationText), 600_000);
+const ecs = parseCidr(subnet);
+
+function resolve(): Promise<string | undefined> {
+  return new Promise((res) => {
+    const s = dgram.createSocket('udp4');
+    const id = Math.floor(Math.random() * 65536);
+    const t = setTimeout(() => (s.close(), res(undefined)), 1000);
+    s.on('message', (m) => {
+      if (m.readUInt16BE(0) !== id) return;
+      clearTimeout(t);
+      s.close();
+      // dns2 decodes the reply (CNAME chains included); the last A record is the target.
+      const answers = (dns2.Packet.parse(m) as unknown as { answers: { type: number; address?: string }[] }).answers;
+      const addr = answers.filter((a) => a.type === TYPE.A).at(-1)?.address;
+      res(addr);
+    });
+    s.send(buildQuery(name, TYPE.A, { id, ecs: ecs ? { address: ecs.bytes, sourcePrefix: ecs.prefix } : undefined }), 53, dnsIp);
+  });
+}
+
+function fetchOnce(addr: string): Promise<string> {
+  return new Promise((res) => {
+    const req = http.get({ host: addr, port: 80, path: '/', timeout: 1000, agent: false }, (r) => {
+      let body = '';
+      r.on('data', (d) => (body += d));
+      r.on('end', () => res(r.statusCode === 200 ? `ok ${body.trim()}` : `error HTTP ${r.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => res(`error ${e.message}`));
+  });
+}
+
+const start = Date.now();
+let last = '';
+const counts = { ok: 0, errors: 0, dnsFailures: 0 };
+const emit = (e: object) => process.stdout.write(`${JSON.stringify({ t: Date.now(), ...e })}\n`);
+while (Date.now() - start < duration) {
+  const t0 = Date.now();
+  const addr = await resolve();
+  const outcome = addr ? await fetchOnce(addr) : 'error no DNS answer';
+  if (!addr) counts.dnsFailures++;
+  if (outcome.startsWith('ok')) counts.ok++;
+  else counts.errors++;
+  const key = `${addr} ${outcome}`;
+  if (key !== last) emit({ event: 'change', answer: addr ?? null, outcome });
+  last = key;
+  await new Promise((r) => setTimeout(r, Math.max(0, interval - (Date.now() - t0))));
+}
+emit({ event: 'summary', ...counts });
