@@ -36,7 +36,8 @@ function fetchOnce(addr: string): Promise<string> {
     const req = http.get({ host: addr, port: 80, path: '/', timeout: 1000, agent: false }, (r) => {
       let body = '';
       r.on('data', (d) => (body += d));
-      r.on('end', () => res(r.statusCode === 200 ? `ok ${body.trim()}` : `error HTTP ${r.statusCode}`));
+      // Report the region that served, not the node: node alternation is not an event.
+      r.on('end', () => res(r.statusCode === 200 ? `ok ${body.trim().replace(/-lb\d+$/, '')}` : `error HTTP ${r.statusCode}`));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => res(`error ${e.message}`));

@@ -252,7 +252,9 @@ export class Agent {
       if (m.flaps > before.flaps) this.m.flaps.inc({ vip: v.spec.prefix });
       for (const s of ['INIT', 'UP', 'DRAINING', 'DOWN', 'DISABLED']) this.m.state.set({ vip: v.spec.prefix, state: s }, s === m.state ? 1 : 0);
       this.log.info({ vip: v.spec.prefix, from: before.state, to: m.state, reason: m.reason, announce: announceOf(m) }, 'vip state changed');
-      void this.publish();
+      // When the announcement changes, the reconcile publishes once gobgpd holds the new
+      // paths (milliseconds later): publishing now would report UP with nothing announced.
+      if (announceOf(m) === announceOf(before)) void this.publish();
     }
     if (announceOf(m) !== announceOf(before)) this.requestReconcile();
   }

@@ -18,8 +18,9 @@ commands:
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
-  lab up [--config FILE] | lab status | lab down
+  lab up [--config FILE] | lab status [--json] | lab down
                                          the failover lab in network namespaces (root)
+  lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -159,8 +160,24 @@ async function labCommand(args: string[]): Promise<number | undefined> {
     case 'down':
       await lab.down();
       return 0;
+    case 'drill': {
+      const drills = await import('../../lab/drills.js');
+      const names = positionals.slice(1).flatMap((n) => (n === 'all' ? drills.DRILL_NAMES : [n]));
+      if (!names.length) {
+        process.stderr.write(`usage: gtm lab drill NAME... | all [--json]   (drills: ${drills.DRILL_NAMES.join(', ')})\n`);
+        return 2;
+      }
+      const l = lab.loadLab();
+      let failed = 0;
+      for (const name of names) {
+        const r = await drills.runDrill(l, name);
+        if (!r.passed) failed++;
+        process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${drills.formatDrill(r)}\n\n`);
+      }
+      return failed ? 1 : 0;
+    }
     default:
-      process.stderr.write('usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down\n');
+      process.stderr.write('usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json]\n');
       return 2;
   }
 }

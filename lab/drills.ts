@@ -1,0 +1,335 @@
+// Drills: break the running lab on purpose while clients keep resolving and fetching,
+// then print what happened when, and whether it met the stated expectations.
+// Timeline sources: the router's control socket (polled), the agents' and DNS server's
+// own JSON logs (timestamped state changes), and the clients' outcome changes.
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BirdClient } from './bird.js';
+import { CONTROL, DNS_IP, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
+import { fetchIn, ip, killPid, spawnIn } from './netns.js';
+import { packageRoot } from '../src/geo/index.js';
+
+export interface TimelineEvent {
+  ms: number;
+  what: string;
+}
+
+export interface DrillResult {
+  name: string;
+  description: string;
+  passed: boolean;
+  timeline: TimelineEvent[];
+  expectations: { text: string; ok: boolean; detail: string }[];
+  clients: Record<string, { ok: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
+}
+
+interface Observed {
+  t0: number;
+  /** Recovery drills: when the precondition (path withdrawn) was reached. */
+  downAt?: number;
+  withdrawnAt?: number;
+  deprefAt?: number;
+  backAt?: number;
+  restoreAt?: number;
+  clientEvents: { client: string; t: number; answer: string | null; outcome: string }[];
+  logEvents: { t: number; what: string }[];
+}
+
+interface Drill {
+  description: string;
+  /** Injects the failure; returns how to undo it. */
+  inject(lab: Lab, pop: LabPop): Promise<() => Promise<void>>;
+  /** Waits until the drill has shown what it should (or times out). */
+  settle(o: Observed): boolean;
+  /** Restore first, then observe the return (recovery drills). */
+  restoreEarly?: boolean;
+  expect(o: Observed, pop: LabPop, r: DrillResult): void;
+  timeoutMs: number;
+}
+
+const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks
+
+const agentStatus = (pop: LabPop) => JSON.parse(fetchIn(pop.ns, 'http://127.0.0.1:9180/status').body) as { bgp: { gobgpdPid: number } };
+
+function expectation(r: DrillResult, text: string, ok: boolean, detail: string): void {
+  r.expectations.push({ text, ok, detail });
+}
+
+const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
+const firstAnswerChange = (o: Observed, pop: LabPop) => o.clientEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== pop.vip);
+const errorsOf = (o: Observed, client: string) => o.clientEvents.filter((e) => e.client === client && e.outcome.startsWith('error'));
+
+const DRILLS: Record<string, Drill> = {
+  'lb-node-down': {
+    description: 'one LB node of us-east dies; the cluster still serves',
+    timeoutMs: 3000,
+    async inject(lab, pop) {
+      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+      return async () => void startLbNode(lab, pop, 1);
+    },
+    settle: () => false,
+    expect(o, pop, r) {
+      expectation(r, 'path stays announced', o.withdrawnAt === undefined, o.withdrawnAt ? `withdrawn at +${rel(o, o.withdrawnAt)} ms` : 'never withdrawn');
+      expectation(r, 'DNS answers unchanged', !firstAnswerChange(o, pop), firstAnswerChange(o, pop) ? 'answer changed' : 'unchanged');
+      expectation(r, 'zero client errors', r.clients[AFFECTED]?.errors === 0, `${r.clients[AFFECTED]?.errors} errors`);
+    },
+  },
+  'cluster-down': {
+    description: "us-east's whole LB cluster dies",
+    timeoutMs: 8000,
+    async inject(lab, pop) {
+      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+      killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
+      return async () => {
+        startLbNode(lab, pop, 1);
+        startLbNode(lab, pop, 2);
+      };
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    expect(o, pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path withdrawn at the router within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      expectation(r, 'the New York client is answered another region within 2 s', moved !== undefined && moved < 2000, moved === undefined ? 'never' : `+${moved} ms`);
+      const last = r.clients[AFFECTED]?.lastErrorMs;
+      expectation(r, 'client errors stop within 2 s', last === undefined || last < 2000, last === undefined ? 'no errors' : `last error at +${last} ms`);
+      expectation(r, 'clients elsewhere unaffected', (r.clients.gb?.errors ?? 0) + (r.clients.sg?.errors ?? 0) === 0, `gb ${r.clients.gb?.errors}, sg ${r.clients.sg?.errors}`);
+    },
+  },
+  'gobgpd-killed': {
+    description: "us-east's gobgpd is killed; the agent restarts it and re-announces",
+    timeoutMs: 10000,
+    async inject(_lab, pop) {
+      killPid(agentStatus(pop).bgp.gobgpdPid, 'SIGKILL');
+      return async () => undefined;
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.backAt !== undefined,
+    expect(o, _pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path withdrawn within 1 s (TCP FIN)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const b = rel(o, o.backAt);
+      expectation(r, 're-announced within 10 s', b !== undefined, b === undefined ? 'never' : `+${b} ms`);
+    },
+  },
+  'agent-killed': {
+    description: "us-east's agent is SIGKILLed (policy: withdraw)",
+    timeoutMs: 8000,
+    async inject(lab, pop) {
+      killPid(pidOf(lab, `${pop.name}-agent`), 'SIGKILL');
+      return async () => void startAgent(lab, pop);
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    expect(o, pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path withdrawn within 1 s (watchdog stops gobgpd)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      expectation(r, 'DNS moves the New York client within 3 s (lease 1.5 s)', moved !== undefined && moved < 3000, moved === undefined ? 'never' : `+${moved} ms`);
+    },
+  },
+  'link-cut': {
+    description: "the router's link to us-east goes down",
+    timeoutMs: 15000,
+    async inject(_lab, pop) {
+      ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'down');
+      return async () => void ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'up');
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    expect(o, pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path withdrawn within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      expectation(r, 'DNS moves the New York client (agent loses its session)', moved !== undefined, moved === undefined ? 'never' : `+${moved} ms`);
+    },
+  },
+  blackhole: {
+    description: 'us-east silently stops answering on its link (no FIN, no NOTIFICATION)',
+    timeoutMs: 15000,
+    async inject(_lab, pop) {
+      ip('-n', pop.ns, 'addr', 'del', `10.20.${pop.n}.2/24`, 'dev', `p${pop.n}-r`);
+      return async () => {
+        ip('-n', pop.ns, 'addr', 'add', `10.20.${pop.n}.2/24`, 'dev', `p${pop.n}-r`);
+        ip('-n', pop.ns, 'route', 'replace', 'default', 'via', `10.20.${pop.n}.1`);
+      };
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    expect(o, _pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+    },
+  },
+  drain: {
+    description: 'planned drain of us-east (agent maintenance): DNS moves first, then BGP de-prefers and withdraws',
+    timeoutMs: 8000,
+    async inject(_lab, pop) {
+      fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'drill' });
+      return async () => void fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    },
+    settle: (o) => o.withdrawnAt !== undefined,
+    expect(o, pop, r) {
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      const d = rel(o, o.deprefAt);
+      const w = rel(o, o.withdrawnAt);
+      expectation(r, 'path de-preferred (local-pref 0) before it is withdrawn', d !== undefined && (w === undefined || d <= w), `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`);
+      expectation(r, 'DNS moves clients before the path is withdrawn', moved !== undefined && w !== undefined && moved < w, `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`);
+      expectation(r, 'zero client errors', Object.values(r.clients).every((c) => c.errors === 0), Object.entries(r.clients).map(([k, c]) => `${k} ${c.errors}`).join(', '));
+    },
+  },
+  recovery: {
+    description: "us-east's cluster comes back: rise, hold-down, re-announce, DNS returns",
+    timeoutMs: 10000,
+    restoreEarly: true,
+    async inject(lab, pop) {
+      // Precondition: us-east down (its cluster dead, path withdrawn, DNS moved away).
+      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+      killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
+      return async () => {
+        startLbNode(lab, pop, 1);
+        startLbNode(lab, pop, 2);
+      };
+    },
+    settle: (o) => o.backAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.answer !== null && e.outcome.startsWith('ok')),
+    expect(o, pop, r) {
+      const back = rel(o, o.backAt);
+      const sinceDown = o.backAt !== undefined && o.downAt !== undefined ? o.backAt - o.downAt : undefined;
+      // Rise: 2 healthy probes at the 50 ms fast interval; hold-down: 1 s after the withdrawal.
+      expectation(r, 'path re-announced only after rise (2 probes)', back !== undefined && back >= 50, back === undefined ? 'never' : `+${back} ms after the cluster came back`);
+      expectation(r, 'and not before the 1 s hold-down since the withdrawal', sinceDown !== undefined && sinceDown >= 1000, sinceDown === undefined ? 'never' : `${sinceDown} ms after the withdrawal`);
+      const home = o.clientEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip);
+      expectation(r, 'DNS returns the New York client to us-east', home !== undefined, home ? `+${home.t - o.t0} ms` : 'never');
+      const errs = errorsOf(o, AFFECTED).filter((e) => e.t >= o.t0).length;
+      expectation(r, 'no client errors during the return', errs === 0, `${errs} errors`);
+    },
+  },
+};
+
+export const DRILL_NAMES = Object.keys(DRILLS);
+
+function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
+  const out: { t: number; what: string }[] = [];
+  const files = [...lab.pops.map((p) => [`${p.name}-agent.log`, `agent ${p.name}`]), ['dns.log', 'DNS']] as const;
+  for (const [file, who] of files) {
+    const path = join(lab.dir, 'logs', file);
+    if (!existsSync(path)) continue;
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const j = JSON.parse(line) as { time: number; msg: string; vip?: string; from?: string; to?: string; reason?: string; region?: string; node?: string; state?: string; prefix?: string };
+        if (j.time < t0) continue;
+        if (j.msg === 'vip state changed') out.push({ t: j.time, what: `${who}: VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})` });
+        else if (j.msg === 'lb node health changed') out.push({ t: j.time, what: `${who}: LB node ${j.node} ${j.state}` });
+        else if (j.msg === 'withdrew path') out.push({ t: j.time, what: `${who}: withdrew ${j.prefix}` });
+        else if (j.msg === 'region state changed') out.push({ t: j.time, what: `${who}: region ${j.region} ${j.from} -> ${j.to} (${j.reason})` });
+        else if (j.msg === 'gobgpd started' || j.msg.startsWith('gobgpd exited')) out.push({ t: j.time, what: `${who}: ${j.msg}` });
+      } catch {
+        /* partial line */
+      }
+    }
+  }
+  return out;
+}
+
+export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
+  const drill = DRILLS[name];
+  if (!drill) throw new Error(`unknown drill ${name} (have: ${DRILL_NAMES.join(', ')})`);
+  const pop = lab.pops.find((p) => p.name === 'us-east') ?? (lab.pops[0] as LabPop);
+  const bird = await BirdClient.connect(lab.birdSocket);
+  const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
+  const budget = drill.timeoutMs + 12_000;
+  const o: Observed = { t0: 0, clientEvents: [], logEvents: [] };
+  const probers: ChildProcess[] = lab.clients.map((c) => {
+    const p = spawnIn(c.ns, process.execPath, [join(packageRoot(), 'dist', 'lab', 'client.js'), DNS_IP, 'www.example.test', c.subnet, '50', String(budget)]);
+    let buf = '';
+    p.stdout?.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const e = JSON.parse(line) as { t: number; event: string; answer: string | null; outcome: string };
+          if (e.event === 'change') o.clientEvents.push({ client: c.name, t: e.t, answer: e.answer, outcome: e.outcome });
+        } catch {
+          /* ignore */
+        }
+      }
+    });
+    return p;
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // baseline: every client answered and served
+    let undo: () => Promise<void>;
+    if (drill.restoreEarly) {
+      // Recovery: break it first, wait until it is down, then t0 is the restore.
+      undo = await drill.inject(lab, pop);
+      const end = Date.now() + 10_000;
+      while ((await present()) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      o.downAt = Date.now();
+      await new Promise((r) => setTimeout(r, 300));
+      o.t0 = Date.now();
+      await undo();
+      undo = async () => undefined;
+    } else {
+      o.t0 = Date.now();
+      undo = await drill.inject(lab, pop);
+    }
+    const end = o.t0 + drill.timeoutMs;
+    let wasPresent = !!(await present());
+    while (Date.now() < end && !drill.settle(o)) {
+      const r = await present();
+      const now = Date.now();
+      if (!r && wasPresent && o.withdrawnAt === undefined) o.withdrawnAt = now;
+      if (r && r.localPref === 0 && o.deprefAt === undefined) o.deprefAt = now;
+      if (r && !wasPresent && o.backAt === undefined) o.backAt = now;
+      wasPresent = !!r;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    o.restoreAt = Date.now();
+    await undo();
+    // Let the lab return to steady state before the next drill.
+    const steady = Date.now() + 15_000;
+    while (Date.now() < steady) {
+      const r = await present();
+      if (r && r.localPref === 100 && o.clientEvents.filter((e) => e.client === AFFECTED).at(-1)?.answer === pop.vip) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  } finally {
+    for (const p of probers) killPid(p.pid, 'SIGTERM');
+    bird.close();
+  }
+  o.logEvents = logEventsSince(lab, o.t0 - 100);
+
+  const result: DrillResult = { name, description: drill.description, passed: false, timeline: [], expectations: [], clients: {} };
+  for (const c of lab.clients) {
+    const evs = o.clientEvents.filter((e) => e.client === c.name && e.t >= o.t0 && e.t <= (o.restoreAt ?? Infinity));
+    const errs = evs.filter((e) => e.outcome.startsWith('error'));
+    // A change event marks the start of a run of identical outcomes; count runs as errors.
+    const lastErr = errs.at(-1);
+    const afterLast = lastErr ? evs.find((e) => e.t > lastErr.t) : undefined;
+    result.clients[c.name] = { ok: evs.length - errs.length, errors: errs.length, firstErrorMs: errs[0] ? errs[0].t - o.t0 : undefined, lastErrorMs: lastErr ? (afterLast?.t ?? lastErr.t) - o.t0 : undefined };
+  }
+  const tl: TimelineEvent[] = [{ ms: 0, what: drill.restoreEarly ? 'failure repaired (cluster restarted)' : `failure injected: ${drill.description}` }];
+  if (o.deprefAt) tl.push({ ms: o.deprefAt - o.t0, what: `router: path to ${pop.vip} de-preferred (local-pref 0)` });
+  if (o.withdrawnAt) tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${pop.vip} withdrawn` });
+  if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${pop.vip} announced again` });
+  for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
+  for (const e of o.clientEvents.filter((x) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity))) tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
+  if (o.restoreAt && !drill.restoreEarly) tl.push({ ms: o.restoreAt - o.t0, what: 'failure repaired' });
+  result.timeline = tl.sort((a, b) => a.ms - b.ms);
+  drill.expect(o, pop, result);
+  result.passed = result.expectations.every((e) => e.ok);
+  return result;
+}
+
+export function formatDrill(r: DrillResult): string {
+  const lines = [`drill ${r.name}: ${r.description}`, ''];
+  for (const e of r.timeline) lines.push(`  ${`${e.ms >= 0 ? '+' : ''}${e.ms} ms`.padStart(10)}  ${e.what}`);
+  lines.push('', '  clients (during the failure):');
+  for (const [k, c] of Object.entries(r.clients)) lines.push(`    ${k}: ${c.errors === 0 ? 'no errors' : `errors from +${c.firstErrorMs} ms to +${c.lastErrorMs} ms`}`);
+  lines.push('', '  expectations:');
+  for (const e of r.expectations) lines.push(`    ${e.ok ? 'PASS' : 'FAIL'}  ${e.text}: ${e.detail}`);
+  lines.push('', `  ${r.passed ? 'PASSED' : 'FAILED'}`);
+  return lines.join('\n');
+}
+
+export { CONTROL };
