@@ -1,6 +1,7 @@
 // A lab client standing for users in one place: every INTERVAL ms it resolves NAME at the
 // DNS server with ECS for its subnet, then fetches http://ANSWER/ and prints one JSON line
-// per outcome change, plus a summary when DURATION ends (bounded: it always stops).
+// per outcome change, plus a summary when DURATION ends (bounded: it always stops). It
+// resolves every time (no cache), so it shows the authoritative answer, not a TTL.
 // Usage: node dist/lab/client.js DNS_IP NAME ECS_SUBNET INTERVAL_MS DURATION_MS
 import dgram from 'node:dgram';
 import http from 'node:http';
@@ -44,20 +45,39 @@ function fetchOnce(addr: string): Promise<string> {
   });
 }
 
+// Two bounded loops: what the authoritative server answers right now (every INTERVAL), and
+// what a user gets (resolve, then fetch; a hung connect holds this loop, as it would a user).
 const start = Date.now();
-let last = '';
 const counts = { ok: 0, errors: 0, dnsFailures: 0 };
 const emit = (e: object) => process.stdout.write(`${JSON.stringify({ t: Date.now(), ...e })}\n`);
-while (Date.now() - start < duration) {
-  const t0 = Date.now();
-  const addr = await resolve();
-  const outcome = addr ? await fetchOnce(addr) : 'error no DNS answer';
-  if (!addr) counts.dnsFailures++;
-  if (outcome.startsWith('ok')) counts.ok++;
-  else counts.errors++;
-  const key = `${addr} ${outcome}`;
-  if (key !== last) emit({ event: 'change', answer: addr ?? null, outcome });
-  last = key;
-  await new Promise((r) => setTimeout(r, Math.max(0, interval - (Date.now() - t0))));
+const pace = (t0: number) => new Promise((r) => setTimeout(r, Math.max(0, interval - (Date.now() - t0))));
+
+async function watchAnswers(): Promise<void> {
+  let last: string | undefined | null = null;
+  while (Date.now() - start < duration) {
+    const t0 = Date.now();
+    const addr = await resolve();
+    if (addr !== last) emit({ event: 'answer', answer: addr ?? null });
+    last = addr;
+    await pace(t0);
+  }
 }
+
+async function actLikeAUser(): Promise<void> {
+  let last = '';
+  while (Date.now() - start < duration) {
+    const t0 = Date.now();
+    const addr = await resolve();
+    const outcome = addr ? await fetchOnce(addr) : 'error no DNS answer';
+    if (!addr) counts.dnsFailures++;
+    if (outcome.startsWith('ok')) counts.ok++;
+    else counts.errors++;
+    const key = `${addr} ${outcome}`;
+    if (key !== last) emit({ event: 'change', answer: addr ?? null, outcome });
+    last = key;
+    await pace(t0);
+  }
+}
+
+await Promise.all([watchAnswers(), actLikeAUser()]);
 emit({ event: 'summary', ...counts });

@@ -6,7 +6,7 @@ import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BirdClient } from './bird.js';
-import { CONTROL, DNS_IP, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
+import { DNS_IP, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
 import { fetchIn, ip, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/geo/index.js';
 
@@ -32,7 +32,10 @@ interface Observed {
   deprefAt?: number;
   backAt?: number;
   restoreAt?: number;
+  /** What each client's user loop saw (resolve, then fetch). */
   clientEvents: { client: string; t: number; answer: string | null; outcome: string }[];
+  /** What the DNS server answered each client, polled on its own (not held by a hung fetch). */
+  answerEvents: { client: string; t: number; answer: string | null }[];
   logEvents: { t: number; what: string }[];
 }
 
@@ -41,7 +44,7 @@ interface Drill {
   /** Injects the failure; returns how to undo it. */
   inject(lab: Lab, pop: LabPop): Promise<() => Promise<void>>;
   /** Waits until the drill has shown what it should (or times out). */
-  settle(o: Observed): boolean;
+  settle(o: Observed, pop: LabPop): boolean;
   /** Restore first, then observe the return (recovery drills). */
   restoreEarly?: boolean;
   expect(o: Observed, pop: LabPop, r: DrillResult): void;
@@ -57,7 +60,7 @@ function expectation(r: DrillResult, text: string, ok: boolean, detail: string):
 }
 
 const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
-const firstAnswerChange = (o: Observed, pop: LabPop) => o.clientEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== pop.vip);
+const firstAnswerChange = (o: Observed, pop: LabPop) => o.answerEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== pop.vip);
 const errorsOf = (o: Observed, client: string) => o.clientEvents.filter((e) => e.client === client && e.outcome.startsWith('error'));
 
 const DRILLS: Record<string, Drill> = {
@@ -139,7 +142,7 @@ const DRILLS: Record<string, Drill> = {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
       const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'DNS moves the New York client (agent loses its session)', moved !== undefined, moved === undefined ? 'never' : `+${moved} ms`);
+      expectation(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
     },
   },
   blackhole: {
@@ -153,9 +156,13 @@ const DRILLS: Record<string, Drill> = {
       };
     },
     settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
-    expect(o, _pop, r) {
+    expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      expectation(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
+      const last = r.clients[AFFECTED]?.lastErrorMs;
+      expectation(r, 'client errors stop within 2 s', last === undefined || last < 2000, last === undefined ? 'no errors' : `last error at +${last} ms`);
     },
   },
   drain: {
@@ -188,14 +195,17 @@ const DRILLS: Record<string, Drill> = {
         startLbNode(lab, pop, 2);
       };
     },
-    settle: (o) => o.backAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.answer !== null && e.outcome.startsWith('ok')),
+    settle: (o, pop) =>
+      o.backAt !== undefined &&
+      o.answerEvents.some((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip) &&
+      o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.outcome.startsWith('ok')),
     expect(o, pop, r) {
       const back = rel(o, o.backAt);
       const sinceDown = o.backAt !== undefined && o.downAt !== undefined ? o.backAt - o.downAt : undefined;
       // Rise: 2 healthy probes at the 50 ms fast interval; hold-down: 1 s after the withdrawal.
       expectation(r, 'path re-announced only after rise (2 probes)', back !== undefined && back >= 50, back === undefined ? 'never' : `+${back} ms after the cluster came back`);
-      expectation(r, 'and not before the 1 s hold-down since the withdrawal', sinceDown !== undefined && sinceDown >= 1000, sinceDown === undefined ? 'never' : `${sinceDown} ms after the withdrawal`);
-      const home = o.clientEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip);
+      expectation(r, 'and not before the 1 s hold-down since the agent withdrew it', sinceDown !== undefined && sinceDown >= 1000, sinceDown === undefined ? 'never' : `${sinceDown} ms after the agent withdrew it`);
+      const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip);
       expectation(r, 'DNS returns the New York client to us-east', home !== undefined, home ? `+${home.t - o.t0} ms` : 'never');
       const errs = errorsOf(o, AFFECTED).filter((e) => e.t >= o.t0).length;
       expectation(r, 'no client errors during the return', errs === 0, `${errs} errors`);
@@ -204,6 +214,21 @@ const DRILLS: Record<string, Drill> = {
 };
 
 export const DRILL_NAMES = Object.keys(DRILLS);
+
+function agentWentDownAt(lab: Lab, pop: LabPop, since: number): number | undefined {
+  const path = join(lab.dir, 'logs', `${pop.name}-agent.log`);
+  if (!existsSync(path)) return undefined;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.includes('"vip state changed"')) continue;
+    try {
+      const j = JSON.parse(line) as { time: number; to?: string };
+      if (j.time >= since && j.to === 'DOWN') return j.time;
+    } catch {
+      /* a line still being written */
+    }
+  }
+  return undefined;
+}
 
 function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
   const out: { t: number; what: string }[] = [];
@@ -214,13 +239,15 @@ function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       if (!line.startsWith('{')) continue;
       try {
-        const j = JSON.parse(line) as { time: number; msg: string; vip?: string; from?: string; to?: string; reason?: string; region?: string; node?: string; state?: string; prefix?: string };
+        const j = JSON.parse(line) as { time: number; msg: string; vip?: string; from?: string; to?: string; reason?: string; region?: string; node?: string; state?: string; prefix?: string; peer?: string };
         if (j.time < t0) continue;
         if (j.msg === 'vip state changed') out.push({ t: j.time, what: `${who}: VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})` });
         else if (j.msg === 'lb node health changed') out.push({ t: j.time, what: `${who}: LB node ${j.node} ${j.state}` });
         else if (j.msg === 'withdrew path') out.push({ t: j.time, what: `${who}: withdrew ${j.prefix}` });
         else if (j.msg === 'region state changed') out.push({ t: j.time, what: `${who}: region ${j.region} ${j.from} -> ${j.to} (${j.reason})` });
         else if (j.msg === 'gobgpd started' || j.msg.startsWith('gobgpd exited')) out.push({ t: j.time, what: `${who}: ${j.msg}` });
+        else if (j.msg === 'bfd session state') out.push({ t: j.time, what: `${who}: BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}` });
+        else if (j.msg === 'bgp session state') out.push({ t: j.time, what: `${who}: BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}` });
       } catch {
         /* partial line */
       }
@@ -236,7 +263,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const bird = await BirdClient.connect(lab.birdSocket);
   const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
   const budget = drill.timeoutMs + 12_000;
-  const o: Observed = { t0: 0, clientEvents: [], logEvents: [] };
+  const o: Observed = { t0: 0, clientEvents: [], answerEvents: [], logEvents: [] };
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [join(packageRoot(), 'dist', 'lab', 'client.js'), DNS_IP, 'www.example.test', c.subnet, '50', String(budget)]);
     let buf = '';
@@ -249,6 +276,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
         try {
           const e = JSON.parse(line) as { t: number; event: string; answer: string | null; outcome: string };
           if (e.event === 'change') o.clientEvents.push({ client: c.name, t: e.t, answer: e.answer, outcome: e.outcome });
+          else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
         } catch {
           /* ignore */
         }
@@ -257,14 +285,22 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     return p;
   });
   try {
-    await new Promise((r) => setTimeout(r, 1500)); // baseline: every client answered and served
+    // Baseline: the path is at the router and the New York client is served by us-east.
+    await new Promise((r) => setTimeout(r, 1500));
+    const ready = Date.now() + 15_000;
+    while (!((await present())?.localPref === 100 && o.clientEvents.filter((e) => e.client === AFFECTED).at(-1)?.outcome === `ok served by ${pop.name}`)) {
+      if (Date.now() > ready) throw new Error(`drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     let undo: () => Promise<void>;
     if (drill.restoreEarly) {
       // Recovery: break it first, wait until it is down, then t0 is the restore.
       undo = await drill.inject(lab, pop);
-      const end = Date.now() + 10_000;
+      const injectedAt = Date.now();
+      const end = injectedAt + 10_000;
       while ((await present()) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-      o.downAt = Date.now();
+      // The hold-down runs from the agent's own DOWN decision: take that time from its log.
+      o.downAt = agentWentDownAt(lab, pop, injectedAt) ?? Date.now();
       await new Promise((r) => setTimeout(r, 300));
       o.t0 = Date.now();
       await undo();
@@ -274,8 +310,9 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       undo = await drill.inject(lab, pop);
     }
     const end = o.t0 + drill.timeoutMs;
-    let wasPresent = !!(await present());
-    while (Date.now() < end && !drill.settle(o)) {
+    // Judged against the state before the injection: a link cut withdraws within the inject call.
+    let wasPresent = !drill.restoreEarly;
+    while (Date.now() < end && !drill.settle(o, pop)) {
       const r = await present();
       const now = Date.now();
       if (!r && wasPresent && o.withdrawnAt === undefined) o.withdrawnAt = now;
@@ -313,7 +350,9 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   if (o.withdrawnAt) tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${pop.vip} withdrawn` });
   if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${pop.vip} announced again` });
   for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
-  for (const e of o.clientEvents.filter((x) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity))) tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
+  const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);
+  for (const e of o.answerEvents.filter(during)) tl.push({ ms: e.t - o.t0, what: `DNS answers client ${e.client}: ${e.answer ?? 'nothing'}` });
+  for (const e of o.clientEvents.filter(during)) tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
   if (o.restoreAt && !drill.restoreEarly) tl.push({ ms: o.restoreAt - o.t0, what: 'failure repaired' });
   result.timeline = tl.sort((a, b) => a.ms - b.ms);
   drill.expect(o, pop, result);
@@ -332,4 +371,3 @@ export function formatDrill(r: DrillResult): string {
   return lines.join('\n');
 }
 
-export { CONTROL };

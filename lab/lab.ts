@@ -95,6 +95,8 @@ function labConfig(base: string, dir: string, cityDb: string): string {
             med: 100,
             hold_down_ms: 1000,
             drain: { duration_ms: 3000, med: 1000 },
+            // The BFD-only BIRD beside gobgpd: a cut link takes the PoP out of DNS in BFD time.
+            bfd_socket: join(dir, 'bird', `bfd-p${n}.ctl`),
           },
           vips: [
             {

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, Pop, Vip } from '../config/index.js';
 import { KEYS, openStore, type AgentReport, type StateStore } from '../control/index.js';
-import { GobgpClient, type AnnouncedPath, reconcile, startGobgpd, type Sidecar } from '../bgp/index.js';
+import { BirdClient, GobgpClient, PeerLiveness, type AnnouncedPath, reconcile, startGobgpd, type Sidecar } from '../bgp/index.js';
 import { clusterVerdict, feed, isChanging, newRiseFall, probe, readErrorRate, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
 import { announceOf, newVipMachine, step, type VipMachine } from './vip-state.js';
@@ -44,6 +44,10 @@ export class Agent {
   private sidecar?: Sidecar;
   private gobgpdPid = -1;
   private readonly peers = new Map<string, string>();
+  private readonly liveness = new PeerLiveness();
+  private bfd?: BirdClient;
+  private bfdTimer?: NodeJS.Timeout;
+  private bfdLost = false;
   private bgpApiUp = false;
   private announced: AnnouncedPath[] = [];
   private maintenanceApi?: { reason: string; since: number };
@@ -57,6 +61,7 @@ export class Agent {
   private api?: FastifyInstance;
   private store?: StateStore;
   private publishing = false;
+  private publishAgain = false;
   readonly registry = new Registry();
   private readonly m;
 
@@ -80,6 +85,7 @@ export class Agent {
       bgpSeconds: new Histogram({ name: 'gtm_agent_bgp_op_seconds', help: 'gRPC AddPath/DeletePath latency', labelNames: ['op'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [r] }),
       grpcErrors: new Counter({ name: 'gtm_agent_grpc_errors_total', help: 'gRPC errors talking to gobgpd', labelNames: ['method'], registers: [r] }),
       session: new Gauge({ name: 'gtm_agent_bgp_session_up', help: '1 when the BGP session to the peer is Established', labelNames: ['peer'], registers: [r] }),
+      bfd: new Gauge({ name: 'gtm_agent_bfd_session_up', help: '1 when the BFD session to the peer is Up (bgp.bfd_socket)', labelNames: ['peer'], registers: [r] }),
       announcedPaths: new Gauge({ name: 'gtm_agent_announced_paths', help: 'Paths announced through gobgpd', registers: [r] }),
     };
   }
@@ -92,6 +98,7 @@ export class Agent {
     mkdirSync(this.opts.stateDir, { recursive: true });
     if (this.pop.bgp.manageGobgpd) this.superviseGobgpd();
     this.watchBgp();
+    if (this.pop.bgp.bfdSocket) this.watchBfd(this.pop.bgp.bfdSocket);
     for (const v of this.vips) {
       for (const n of v.nodes) this.scheduleProbe(v, n, 0);
       if (v.spec.passive) this.pollPassive(v);
@@ -162,13 +169,61 @@ export class Agent {
     if (!address) return;
     const old = this.peers.get(address);
     if (old === state) return;
+    const wasUp = this.sessionUp;
     this.peers.set(address, state);
+    this.liveness.setBgp(address, state);
     this.m.session.set({ peer: address }, state === 'ESTABLISHED' ? 1 : 0);
     if (old !== undefined || state === 'ESTABLISHED') this.log.info({ peer: address, from: old, to: state }, 'bgp session state');
+    if (this.sessionUp !== wasUp) void this.publish();
   }
 
+  /** A session counts when gobgpd has it Established and BFD (if watched) agrees. */
   private get sessionUp(): boolean {
-    return [...this.peers.values()].some((s) => s === 'ESTABLISHED');
+    const now = Date.now();
+    return [...this.peers].some(([addr, state]) => this.liveness.usable(addr, state, this.holdTimeMs(addr), now));
+  }
+
+  private holdTimeMs(addr: string): number {
+    return (this.pop.bgp.neighbors.find((n) => n.address === addr)?.holdTime ?? 9) * 1000;
+  }
+
+  /**
+   * Polls the BFD-only BIRD's control socket every 100 ms (a local unix socket: cheap), so a
+   * cut or blackholed link takes the PoP out of DNS in BFD time, not gobgpd's hold time.
+   */
+  private watchBfd(socket: string): void {
+    const poll = async (): Promise<void> => {
+      if (this.stopped) return;
+      let states: Record<string, string> | undefined;
+      try {
+        this.bfd ??= await BirdClient.connect(socket, 1000);
+        states = await this.bfd.bfdSessions();
+        if (this.bfdLost) this.log.info({ socket }, 'BFD helper reachable again');
+        this.bfdLost = false;
+      } catch (err) {
+        if (!this.bfdLost) this.log.warn({ socket, err: (err as Error).message }, 'cannot read the BFD helper; using BGP state alone');
+        this.bfdLost = true;
+        this.bfd?.close();
+        this.bfd = undefined;
+      }
+      const wasUp = this.sessionUp;
+      const now = Date.now();
+      for (const n of this.pop.bgp.neighbors) {
+        const old = this.liveness.bfdStates()[n.address];
+        // The helper drops a session whose interface address went away: that is Down too.
+        const state = states ? (states[n.address] ?? 'Down') : undefined;
+        if (this.liveness.setBfd(n.address, state, now)) {
+          this.m.bfd.set({ peer: n.address }, state === 'Up' ? 1 : 0);
+          this.log.info({ peer: n.address, from: old ?? null, to: state ?? null }, 'bfd session state');
+        }
+      }
+      if (this.sessionUp !== wasUp) {
+        this.log.info({ sessionUp: this.sessionUp, bgp: Object.fromEntries(this.peers), bfd: this.liveness.bfdStates() }, 'bgp session usability changed');
+        void this.publish();
+      }
+      if (!this.stopped) this.bfdTimer = setTimeout(() => void poll(), states ? 100 : 1000);
+    };
+    void poll();
   }
 
   // ---- health ---------------------------------------------------------------------------
@@ -274,12 +329,22 @@ export class Agent {
 
   /** Publishes this PoP's state with a lease; DNS treats an expired lease as down. */
   private async publish(): Promise<void> {
-    if (!this.store || !this.config.control || this.publishing) return;
+    if (!this.store || !this.config.control) return;
+    // A change during a write is published right after it, never dropped.
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
     this.publishing = true;
     try {
-      await this.store.put(KEYS.agent(this.pop.name), this.report(), { leaseMs: this.config.control.leaseMs });
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
+      do {
+        this.publishAgain = false;
+        try {
+          await this.store.put(KEYS.agent(this.pop.name), this.report(), { leaseMs: this.config.control.leaseMs });
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
+        }
+      } while (this.publishAgain && !this.stopped);
     } finally {
       this.publishing = false;
     }
@@ -366,7 +431,7 @@ export class Agent {
       pop: this.pop.name,
       region: this.pop.region,
       serving,
-      bgp: { api: this.pop.bgp.api, apiUp: this.bgpApiUp, gobgpdPid: this.gobgpdPid, sessions: Object.fromEntries(this.peers), sessionUp: this.sessionUp },
+      bgp: { api: this.pop.bgp.api, apiUp: this.bgpApiUp, gobgpdPid: this.gobgpdPid, sessions: Object.fromEntries(this.peers), bfd: this.liveness.bfdStates(), sessionUp: this.sessionUp },
       maintenance: { on: this.maintenance, file: this.maintenanceFile, api: this.maintenanceApi ?? null },
       shuttingDown: this.shuttingDown,
       announced: this.announced,
@@ -444,6 +509,8 @@ export class Agent {
   async close(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.bfdTimer);
+    this.bfd?.close();
     for (const v of this.vips) {
       clearTimeout(v.drainTimer);
       clearTimeout(v.passiveTimer);

@@ -52,6 +52,7 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
   const b = obj(p, path, v, [
     'asn', 'router_id', 'api', 'manage_gobgpd', 'gobgpd_binary', 'proto_dir', 'listen_port', 'listen_addresses', 'neighbors',
     'next_hop', 'next_hop6', 'med', 'communities', 'large_communities', 'origin', 'hold_down_ms', 'drain', 'on_agent_death',
+    'bfd_socket',
   ]) ?? {};
   const drain = (b.drain === undefined ? {} : obj(p, join(path, 'drain'), b.drain, ['duration_ms', 'communities', 'med', 'prepend'])) ?? {};
   const origin = b.origin ?? 'igp';
@@ -94,6 +95,7 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
       prepend: int(p, join(path, 'drain.prepend'), drain.prepend, 0, 10, 0) ?? 0,
     },
     onAgentDeath: death as BgpSettings['onAgentDeath'],
+    bfdSocket: str(p, join(path, 'bfd_socket'), b.bfd_socket, { optional: true }),
   };
 }
 

@@ -180,6 +180,8 @@ export interface BgpSettings {
   drain: DrainSettings;
   /** What happens to announcements if the agent dies without draining. */
   onAgentDeath: 'withdraw' | 'keep';
+  /** Control socket of a BFD-only BIRD beside gobgpd: BFD down = session down at once. */
+  bfdSocket?: string;
 }
 
 export interface Pop {

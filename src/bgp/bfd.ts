@@ -1,0 +1,48 @@
+// Whether a BGP session to a neighbor can be trusted, combining gobgpd's session state with
+// BFD from a BFD-only BIRD beside it (gobgpd has no BFD). Pure: the agent feeds it states.
+//
+// Why: when the link to the router is cut or silently blackholed, the router drops the
+// session in ~300 ms (BFD), but gobgpd keeps calling it ESTABLISHED until its hold timer
+// (9 s by default). Without BFD the agent would tell DNS "serving" all that time.
+// After BFD went down the old TCP session is dead even if gobgpd has not noticed, so the
+// session only counts again once BGP has re-established, or once BFD has stayed Up for a
+// whole hold time (a router that does not tie BGP to BFD keeps the session).
+// A BFD session that has never been Up is ignored: a router without BFD must not make a
+// healthy PoP look dead.
+export class PeerLiveness {
+  private readonly bfd = new Map<string, string>();
+  private readonly everUp = new Set<string>();
+  /** Peers whose BFD went down during the current BGP session -> when BFD came back Up. */
+  private readonly stale = new Map<string, number | undefined>();
+
+  /** Records a BFD state (undefined = not known: no session or no helper). Returns true on change. */
+  setBfd(addr: string, state: string | undefined, now: number): boolean {
+    const old = this.bfd.get(addr);
+    if (old === state) return false;
+    if (state === undefined) this.bfd.delete(addr);
+    else this.bfd.set(addr, state);
+    if (state === 'Up') this.everUp.add(addr);
+    if (old === 'Up' && state !== undefined) this.stale.set(addr, undefined);
+    // BFD back Up (or no longer known): start the hold-time clock of a stale session.
+    if (this.stale.has(addr) && this.stale.get(addr) === undefined && (state === 'Up' || state === undefined)) this.stale.set(addr, now);
+    return true;
+  }
+
+  /** Any BGP state other than ESTABLISHED ends the session: the next one is fresh. */
+  setBgp(addr: string, state: string): void {
+    if (state !== 'ESTABLISHED') this.stale.delete(addr);
+  }
+
+  usable(addr: string, bgpState: string, holdTimeMs: number, now: number): boolean {
+    if (bgpState !== 'ESTABLISHED') return false;
+    const bfd = this.bfd.get(addr);
+    if (bfd !== undefined && bfd !== 'Up' && this.everUp.has(addr)) return false;
+    if (!this.stale.has(addr)) return true;
+    const upSince = this.stale.get(addr);
+    return upSince !== undefined && now - upSince >= holdTimeMs;
+  }
+
+  bfdStates(): Record<string, string> {
+    return Object.fromEntries(this.bfd);
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { PeerLiveness, parseBfdSessions } from '../../src/bgp/index.js';
+
+const R = '10.20.1.1';
+const HOLD = 9000;
+
+describe('PeerLiveness (BGP session state combined with BFD)', () => {
+  it('without BFD the BGP state decides', () => {
+    const l = new PeerLiveness();
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 0)).toBe(true);
+    expect(l.usable(R, 'ACTIVE', HOLD, 0)).toBe(false);
+  });
+
+  it('BFD down makes an ESTABLISHED session unusable at once', () => {
+    const l = new PeerLiveness();
+    expect(l.setBfd(R, 'Up', 0)).toBe(true);
+    expect(l.setBfd(R, 'Up', 10)).toBe(false);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 10)).toBe(true);
+    l.setBfd(R, 'Down', 100);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 100)).toBe(false);
+  });
+
+  it('after BFD returns, the stale session counts only once BGP re-establishes', () => {
+    const l = new PeerLiveness();
+    l.setBfd(R, 'Up', 0);
+    l.setBfd(R, 'Down', 100);
+    l.setBfd(R, 'Up', 2000);
+    // gobgpd still reports the old session: not trusted.
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 2500)).toBe(false);
+    l.setBgp(R, 'ACTIVE');
+    l.setBgp(R, 'ESTABLISHED');
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 2600)).toBe(true);
+  });
+
+  it('or once BFD has stayed Up for a whole hold time (the router kept the session)', () => {
+    const l = new PeerLiveness();
+    l.setBfd(R, 'Up', 0);
+    l.setBfd(R, 'Down', 100);
+    l.setBfd(R, 'Init', 500);
+    l.setBfd(R, 'Up', 1000);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD - 1)).toBe(false);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD)).toBe(true);
+  });
+
+  it('a BFD session that never came up is ignored (router without BFD)', () => {
+    const l = new PeerLiveness();
+    l.setBfd(R, 'Down', 0);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 0)).toBe(true);
+    l.setBfd(R, 'Init', 10);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 10)).toBe(true);
+  });
+
+  it('losing the BFD helper is no evidence either way', () => {
+    const l = new PeerLiveness();
+    l.setBfd(R, 'Up', 0);
+    l.setBfd(R, undefined, 50);
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 50)).toBe(true);
+    expect(l.bfdStates()).toEqual({});
+  });
+});
+
+describe('parseBfdSessions', () => {
+  it('reads the session table of `show bfd sessions` from the control socket', () => {
+    const lines = [
+      '1020-bfd1:',
+      ' IP address                Interface  State      Since         Interval  Timeout',
+      ' 10.20.1.1                 p1-r       Up         20:59:30.560    0.100    0.300',
+      ' 2001:db8::1               p1-r       Down       20:59:30.560    1.000    0.000',
+      '0000 ',
+    ];
+    expect(parseBfdSessions(lines)).toEqual({ '10.20.1.1': 'Up', '2001:db8::1': 'Down' });
+    expect(parseBfdSessions(['0000 '])).toEqual({});
+  });
+});
