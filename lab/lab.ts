@@ -1,7 +1,7 @@
 // The failover lab in network namespaces: an upstream BIRD router (ECMP, BFD), one PoP per
 // region (gobgpd + agent + two LB nodes behind an LB frontend on the VIP + a BFD-only
 // BIRD), the GeoDNS server and control plane, and clients standing for users in different
-// countries. Everything it creates carries the `gtmlab-` prefix or is recorded by PID in
+// countries. Everything it creates carries the `gtmlab-` prefix (GTM_LAB_PREFIX) or is recorded by PID in
 // the lab directory, so `down` removes it all, even after the lab itself crashed.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,9 @@ import { packageRoot } from '../src/geo/index.js';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
 import { addAddress, addNs, delNs, execIn, fetchIn, ip, killPid, link } from './netns.js';
 
-export const PREFIX = 'gtmlab-';
+// Both can be overridden so a test lab never touches an operator's running lab.
+export const PREFIX = process.env.GTM_LAB_PREFIX ?? 'gtmlab-';
+if (!/^[a-z][a-z0-9-]{0,7}$/.test(PREFIX)) throw new Error(`GTM_LAB_PREFIX must be 1-8 lowercase letters, digits or dashes (got ${JSON.stringify(PREFIX)})`);
 export const LAB_DIR = process.env.GTM_LAB_DIR ?? '/run/gtm-lab';
 const ROOT = packageRoot();
 export const DNS_IP = '10.20.100.2';
@@ -206,7 +208,7 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
   for (;;) {
     const s = await status(lab).catch(() => undefined);
     if (s && s.pops.every((p) => p.routerPaths > 0) && s.clients.every((c) => c.answer)) break;
-    if (Date.now() > deadline) throw new Error(`the lab did not converge in 60 s; see ${join(LAB_DIR, 'logs')}`);
+    if (Date.now() > deadline) throw new Error(`the lab did not converge in 60 s; see ${join(LAB_DIR, 'logs')} (gtm lab down removes it)`);
     await new Promise((r) => setTimeout(r, 250));
   }
   return lab;

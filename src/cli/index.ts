@@ -149,7 +149,10 @@ async function labCommand(args: string[]): Promise<number | undefined> {
   switch (positionals[0]) {
     case 'up': {
       const l = await lab.up(values.config);
-      process.stdout.write(`lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API token: ${l.token} (also in ${l.dir}/token)\n`);
+      process.stdout.write(
+        `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API token: ${l.token} (also in ${l.dir}/token)\n` +
+          `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,
+      );
       return 0;
     }
     case 'status': {

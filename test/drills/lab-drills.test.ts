@@ -1,0 +1,78 @@
+// The drills CI runs on every push: a whole lab (BIRD router, three PoPs with gobgpd, agents,
+// BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
+// cluster-down, planned drain and recovery drills. Their timelines go to the log.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/dns.js';
+
+// Set before the lab module loads: its own namespace prefix and directory, so a lab an
+// operator has running on this machine is never touched.
+process.env.GTM_LAB_PREFIX = `gtd${process.pid % 10000}-`;
+process.env.GTM_LAB_DIR = tempDir('gtm-lab-ci-');
+const labMod = await import('../../lab/lab.js');
+const drills = await import('../../lab/drills.js');
+const { ip } = await import('../../lab/netns.js');
+
+type Lab = Awaited<ReturnType<typeof labMod.up>>;
+let lab: Lab | undefined;
+let pids: number[] = [];
+let isDown = false;
+
+const ours = () => ip('netns', 'list').split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(labMod.PREFIX));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+beforeAll(async () => {
+  lab = await labMod.up(undefined, (s) => console.log(s));
+}, 90_000);
+
+afterAll(async () => {
+  if (!isDown) await labMod.down((s) => console.log(s));
+}, 30_000);
+
+describe('failover lab', () => {
+  it('comes up with every PoP serving and each client answered by its nearest region', async () => {
+    const s = await labMod.status(lab as Lab);
+    console.log(labMod.formatStatus(s));
+    expect(s.pops.map((p) => [p.name, p.agent, p.routerPaths, p.serving])).toEqual([
+      ['us-east', 'UP', 1, true],
+      ['eu-west', 'UP', 1, true],
+      ['ap-southeast', 'UP', 1, true],
+    ]);
+    const vipOf = Object.fromEntries(s.pops.map((p) => [p.name, p.vip]));
+    expect(s.clients.map((c) => [c.name, c.answer, c.http.replace(/-lb\d$/, '')])).toEqual([
+      ['gb', vipOf['eu-west'], 'served by eu-west'],
+      ['us', vipOf['us-east'], 'served by us-east'],
+      ['sg', vipOf['ap-southeast'], 'served by ap-southeast'],
+    ]);
+  });
+
+  for (const name of ['cluster-down', 'drain', 'recovery']) {
+    it(`drill ${name} meets its expectations`, async () => {
+      const r = await drills.runDrill(lab as Lab, name);
+      console.log(drills.formatDrill(r));
+      expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
+      expect(r.expectations.length).toBeGreaterThan(2);
+      expect(r.passed).toBe(true);
+    }, 90_000);
+  }
+
+  it('down removes every namespace and process it made', async () => {
+    const dir = (lab as Lab).dir;
+    pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1])).filter((p) => p > 0);
+    expect(pids.length).toBeGreaterThan(15);
+    expect(ours().length).toBe(8);
+    await labMod.down((s) => console.log(s));
+    isDown = true;
+    expect(ours()).toEqual([]);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  }, 30_000);
+});
