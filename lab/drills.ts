@@ -62,7 +62,7 @@ function expectation(r: DrillResult, text: string, ok: boolean, detail: string):
 const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
 /** The first answer away from the PoP that either client loop saw (the watcher polls every 50 ms). */
 const firstAnswerChange = (o: Observed, pop: LabPop) =>
-  [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== pop.vip).sort((a, b) => a.t - b.t)[0];
+  [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== null && e.answer !== pop.vip).sort((a, b) => a.t - b.t)[0];
 const errorsOf = (o: Observed, client: string) => o.clientEvents.filter((e) => e.client === client && e.outcome.startsWith('error'));
 
 const DRILLS: Record<string, Drill> = {
