@@ -67,12 +67,13 @@ export function loadLab(dir = LAB_DIR): Lab {
 }
 
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
-function labConfig(base: string, dir: string, cityDb: string): string {
+function labConfig(base: string, dir: string, cityDb: string, etcd?: string): string {
   const doc = parseDocument(readFileSync(base, 'utf8')).toJS() as Record<string, any>;
   doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 1 };
   doc.geo = { database: cityDb };
   doc.control = {
-    store: { file: join(dir, 'state.json') },
+    // One machine: a file every namespace sees. Containers: etcd, as across machines.
+    store: etcd ? { etcd: [etcd] } : { file: join(dir, 'state.json') },
     lease_ms: 1500,
     heartbeat_ms: 250,
     max_regions_out: 0.7,
@@ -145,6 +146,32 @@ export function startAgent(lab: Lab, pop: LabPop): number {
   return daemon(lab, `${pop.name}-agent`, pop.ns, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'agent', '--config', lab.config, '--pop', pop.name, '--state-dir', join(lab.dir, 'pops', pop.name)]);
 }
 
+/**
+ * Writes everything the lab's processes read into DIR: config.yaml (the base config plus PoPs,
+ * shared state and lab addresses), the geo database that places the clients, and the BIRD
+ * configs of the router and of each PoP's BFD helper. `gtm lab up` uses it, and so do the
+ * container images (`gtm lab render`), so both labs run the very same files.
+ */
+export function renderLab(dir: string, baseConfig = join(ROOT, 'examples', 'three-regions.yaml'), opts: { etcd?: string } = {}): Config {
+  for (const d of ['logs', 'bird', 'pops']) mkdirSync(join(dir, d), { recursive: true });
+  const { city } = buildTestDatabases(join(dir, 'geo'));
+  writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd));
+  // Validate it now. The API token comes from GTM_LAB_TOKEN at run time (containers get
+  // theirs from compose); when rendering an image there is none yet, so check with a stand-in.
+  const had = process.env.GTM_LAB_TOKEN;
+  process.env.GTM_LAB_TOKEN ??= randomBytes(18).toString('hex');
+  let config: Config;
+  try {
+    config = loadConfigFile(join(dir, 'config.yaml'));
+  } finally {
+    if (had === undefined) delete process.env.GTM_LAB_TOKEN;
+  }
+  const pops = labOf(config, dir, '').pops;
+  writeFileSync(join(dir, 'bird', 'rtr.conf'), renderBirdConfig({ routerId: '10.20.0.1', asn: 65000, logFile: join(dir, 'logs', 'bird-rtr.log'), kernel: true, peers: pops.map((p) => ({ name: `p${p.n}`, neighbor: `10.20.${p.n}.2`, asn: 65000 + p.n, bfd: true })) }));
+  for (const p of pops) writeFileSync(join(dir, 'bird', `bfd-p${p.n}.conf`), renderBfdOnlyConfig({ routerId: `10.20.${p.n}.2`, neighbor: `10.20.${p.n}.1`, logFile: join(dir, 'logs', `bfd-${p.name}.log`) }));
+  return config;
+}
+
 export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml'), log: (s: string) => void = console.log): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
   for (const tool of ['bird', 'gobgpd', 'kdig', 'curl']) {
@@ -152,15 +179,12 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
   }
   if (ip('netns', 'list').split('\n').some((l) => l.startsWith(PREFIX))) throw new Error('a lab is already up: gtm lab down first');
   rmSync(LAB_DIR, { recursive: true, force: true });
-  for (const d of ['logs', 'bird', 'pops']) mkdirSync(join(LAB_DIR, d), { recursive: true });
+  mkdirSync(LAB_DIR, { recursive: true });
   const token = randomBytes(18).toString('hex');
   writeFileSync(join(LAB_DIR, 'token'), `${token}\n`, { mode: 0o600 });
   // Every lab process loads the same config, whose control API token comes from here.
   process.env.GTM_LAB_TOKEN = token;
-  const { city } = buildTestDatabases(join(LAB_DIR, 'geo'));
-  writeFileSync(join(LAB_DIR, 'config.yaml'), labConfig(baseConfig, LAB_DIR, city));
-  const config = loadConfigFile(join(LAB_DIR, 'config.yaml'));
-  const lab = labOf(config, LAB_DIR, token);
+  const lab = labOf(renderLab(LAB_DIR, baseConfig), LAB_DIR, token);
   log(`lab directory ${LAB_DIR}`);
 
   // Topology.
@@ -186,7 +210,6 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
   log(`namespaces: ${[rtr, ...lab.pops.map((p) => p.ns), dnsNs, ...lab.clients.map((c) => c.ns)].join(' ')}`);
 
   // Upstream router.
-  writeFileSync(join(LAB_DIR, 'bird', 'rtr.conf'), renderBirdConfig({ routerId: '10.20.0.1', asn: 65000, logFile: join(LAB_DIR, 'logs', 'bird-rtr.log'), kernel: true, peers: lab.pops.map((p) => ({ name: `p${p.n}`, neighbor: `10.20.${p.n}.2`, asn: 65000 + p.n, bfd: true })) }));
   daemon(lab, 'bird-rtr', rtr, 'bird', ['-f', '-c', join(LAB_DIR, 'bird', 'rtr.conf'), '-s', lab.birdSocket]);
 
   // PoPs.
@@ -194,7 +217,6 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
     startLbNode(lab, p, 1);
     startLbNode(lab, p, 2);
     daemon(lab, `${p.name}-frontend`, p.ns, process.execPath, [join(ROOT, 'dist', 'lab', 'lb-frontend.js'), p.vip, '80', `10.20.${p.n}.11:8080`, `10.20.${p.n}.12:8080`]);
-    writeFileSync(join(LAB_DIR, 'bird', `bfd-p${p.n}.conf`), renderBfdOnlyConfig({ routerId: `10.20.${p.n}.2`, neighbor: `10.20.${p.n}.1`, logFile: join(LAB_DIR, 'logs', `bfd-${p.name}.log`) }));
     daemon(lab, `${p.name}-bfd`, p.ns, 'bird', ['-f', '-c', join(LAB_DIR, 'bird', `bfd-p${p.n}.conf`), '-s', join(LAB_DIR, 'bird', `bfd-p${p.n}.ctl`)]);
     startAgent(lab, p);
   }

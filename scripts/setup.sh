@@ -10,6 +10,7 @@ DEBS=(
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
   exabgp iproute2 procps curl                     # failover comparison peer, namespaces
   etcd-server chromium                            # shared state across machines; status page tests
+  docker-compose                                  # validates docker-compose.yml (no engine needed)
 )
 missing=()
 for p in "${DEBS[@]}"; do
@@ -25,9 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   # policy-rc.d keeps Debian from starting gdnsd/bird/gobgpd system services on install:
   # the project starts its own instances on its own ports.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  # An operator's own policy-rc.d is left alone.
+  ours=no
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    ours=yes
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+  [ "$ours" = no ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 # `npm install`, not `npm ci`: with this machine's npm 11 and omit-lockfile-registry-resolved,

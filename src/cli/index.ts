@@ -21,6 +21,7 @@ commands:
   lab up [--config FILE] | lab status [--json] | lab down
                                          the failover lab in network namespaces (root)
   lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails
+  lab render --dir DIR [--etcd URL]      write the lab's config, geo DB and BIRD configs (containers)
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -144,7 +145,7 @@ async function controlCommand(args: string[]): Promise<number | undefined> {
 }
 
 async function labCommand(args: string[]): Promise<number | undefined> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' }, dir: { type: 'string' }, etcd: { type: 'string' } } });
   const lab = await import('../../lab/lab.js');
   switch (positionals[0]) {
     case 'up': {
@@ -163,6 +164,16 @@ async function labCommand(args: string[]): Promise<number | undefined> {
     case 'down':
       await lab.down();
       return 0;
+    case 'render': {
+      // The container labs (docker-compose.yml, lab/containerlab) run these files.
+      if (!values.dir) {
+        process.stderr.write('usage: gtm lab render --dir DIR [--config FILE] [--etcd URL]\n');
+        return 2;
+      }
+      lab.renderLab(values.dir, values.config, { etcd: values.etcd });
+      process.stdout.write(`lab files written to ${values.dir}\n`);
+      return 0;
+    }
     case 'drill': {
       const drills = await import('../../lab/drills.js');
       const names = positionals.slice(1).flatMap((n) => (n === 'all' ? drills.DRILL_NAMES : [n]));
