@@ -63,6 +63,11 @@ const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0
 /** The first answer away from the PoP that either client loop saw (the watcher polls every 50 ms). */
 const firstAnswerChange = (o: Observed, pop: LabPop) =>
   [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== null && e.answer !== pop.vip).sort((a, b) => a.t - b.t)[0];
+/** The New York user's latest fetch was served by another region. */
+const servedElsewhere = (o: Observed, pop: LabPop) => {
+  const last = o.clientEvents.filter((e) => e.client === AFFECTED && e.t >= o.t0).at(-1);
+  return !!last && last.outcome.startsWith('ok') && last.answer !== pop.vip;
+};
 const errorsOf = (o: Observed, client: string) => o.clientEvents.filter((e) => e.client === client && e.outcome.startsWith('error'));
 
 const DRILLS: Record<string, Drill> = {
@@ -91,7 +96,7 @@ const DRILLS: Record<string, Drill> = {
         startLbNode(lab, pop, 2);
       };
     },
-    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn at the router within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
@@ -109,12 +114,17 @@ const DRILLS: Record<string, Drill> = {
       killPid(agentStatus(pop).bgp.gobgpdPid, 'SIGKILL');
       return async () => undefined;
     },
-    settle: (o) => o.withdrawnAt !== undefined && o.backAt !== undefined,
-    expect(o, _pop, r) {
+    settle: (o, pop) => o.backAt !== undefined && o.answerEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.answer === pop.vip),
+    expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn within 1 s (TCP FIN)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      expectation(r, 'DNS stops answering us-east within 1 s (no session)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
       const b = rel(o, o.backAt);
       expectation(r, 're-announced within 10 s', b !== undefined, b === undefined ? 'never' : `+${b} ms`);
+      const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t > (o.backAt ?? Infinity) && e.answer === pop.vip);
+      const after = home && o.backAt ? home.t - o.backAt : undefined;
+      expectation(r, 'DNS returns the New York client within 2 s of the re-announcement', after !== undefined && after < 2000, after === undefined ? 'never' : `${after} ms after`);
     },
   },
   'agent-killed': {
@@ -124,7 +134,7 @@ const DRILLS: Record<string, Drill> = {
       killPid(pidOf(lab, `${pop.name}-agent`), 'SIGKILL');
       return async () => void startAgent(lab, pop);
     },
-    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn within 1 s (watchdog stops gobgpd)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
@@ -139,7 +149,7 @@ const DRILLS: Record<string, Drill> = {
       ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'down');
       return async () => void ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'up');
     },
-    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
@@ -157,7 +167,7 @@ const DRILLS: Record<string, Drill> = {
         ip('-n', pop.ns, 'route', 'replace', 'default', 'via', `10.20.${pop.n}.1`);
       };
     },
-    settle: (o) => o.withdrawnAt !== undefined && o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.withdrawnAt ?? 0) && e.outcome.startsWith('ok')),
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);

@@ -1,6 +1,7 @@
 // The PoP agent: probes the LB nodes of each VIP, turns the results into a per-VIP state,
 // and keeps gobgpd announcing exactly the paths those states call for.
 import { existsSync, mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -166,7 +167,8 @@ export class Agent {
   }
 
   private setPeer(address: string, state: string): void {
-    if (!address) return;
+    // gobgpd's event stream also reports a peer "<nil>" (its own init events): not a neighbor.
+    if (!isIP(address)) return;
     const old = this.peers.get(address);
     if (old === state) return;
     const wasUp = this.sessionUp;

@@ -11,6 +11,7 @@
 // healthy PoP look dead.
 export class PeerLiveness {
   private readonly bfd = new Map<string, string>();
+  private readonly bgp = new Map<string, string>();
   private readonly everUp = new Set<string>();
   /** Peers whose BFD went down during the current BGP session -> when BFD came back Up. */
   private readonly stale = new Map<string, number | undefined>();
@@ -22,15 +23,17 @@ export class PeerLiveness {
     if (state === undefined) this.bfd.delete(addr);
     else this.bfd.set(addr, state);
     if (state === 'Up') this.everUp.add(addr);
-    if (old === 'Up' && state !== undefined) this.stale.set(addr, undefined);
+    // Only the session gobgpd holds now can outlive a BFD failure unnoticed.
+    if (old === 'Up' && state !== undefined && this.bgp.get(addr) === 'ESTABLISHED') this.stale.set(addr, undefined);
     // BFD back Up (or no longer known): start the hold-time clock of a stale session.
     if (this.stale.has(addr) && this.stale.get(addr) === undefined && (state === 'Up' || state === undefined)) this.stale.set(addr, now);
     return true;
   }
 
-  /** Any BGP state other than ESTABLISHED ends the session: the next one is fresh. */
+  /** Any BGP state change ends the session BFD saw fail: the next one is fresh. */
   setBgp(addr: string, state: string): void {
-    if (state !== 'ESTABLISHED') this.stale.delete(addr);
+    if (this.bgp.get(addr) !== state) this.stale.delete(addr);
+    this.bgp.set(addr, state);
   }
 
   usable(addr: string, bgpState: string, holdTimeMs: number, now: number): boolean {

@@ -13,6 +13,7 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
 
   it('BFD down makes an ESTABLISHED session unusable at once', () => {
     const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
     expect(l.setBfd(R, 'Up', 0)).toBe(true);
     expect(l.setBfd(R, 'Up', 10)).toBe(false);
     expect(l.usable(R, 'ESTABLISHED', HOLD, 10)).toBe(true);
@@ -22,6 +23,7 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
 
   it('after BFD returns, the stale session counts only once BGP re-establishes', () => {
     const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
     l.setBfd(R, 'Up', 0);
     l.setBfd(R, 'Down', 100);
     l.setBfd(R, 'Up', 2000);
@@ -34,12 +36,24 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
 
   it('or once BFD has stayed Up for a whole hold time (the router kept the session)', () => {
     const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
     l.setBfd(R, 'Up', 0);
     l.setBfd(R, 'Down', 100);
     l.setBfd(R, 'Init', 500);
     l.setBfd(R, 'Up', 1000);
     expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD - 1)).toBe(false);
     expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD)).toBe(true);
+  });
+
+  it('a session established after the BFD failure is fresh (gobgpd restarted meanwhile)', () => {
+    const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
+    l.setBfd(R, 'Up', 0);
+    l.setBgp(R, 'UNKNOWN'); // gobgpd died; the router drops the session and its BFD
+    l.setBfd(R, 'Down', 250);
+    l.setBfd(R, 'Up', 800);
+    l.setBgp(R, 'ESTABLISHED');
+    expect(l.usable(R, 'ESTABLISHED', HOLD, 1600)).toBe(true);
   });
 
   it('a BFD session that never came up is ignored (router without BFD)', () => {
