@@ -6,7 +6,7 @@ import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BirdClient } from './bird.js';
-import { DNS_IP, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
+import { DNS_IP, PREFIX, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
 import { fetchIn, ip, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/geo/index.js';
 
@@ -60,6 +60,26 @@ function expectation(r: DrillResult, text: string, ok: boolean, detail: string):
 }
 
 const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
+
+/** "It happened within LIMIT ms of the injection" (ms undefined: it never happened). */
+function within(r: DrillResult, text: string, ms: number | undefined, limit: number): void {
+  expectation(r, text, ms !== undefined && ms < limit, ms === undefined ? 'never' : `+${ms} ms`);
+}
+
+function errorsStopWithin(r: DrillResult, limit: number): void {
+  const last = r.clients[AFFECTED]?.lastErrorMs;
+  expectation(r, `client errors stop within ${limit / 1000} s`, last === undefined || last < limit, last === undefined ? 'no errors' : `last error at +${last} ms`);
+}
+
+/** Kills both LB nodes of the PoP; returns how to start them again. */
+function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
+  killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+  killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
+  return async () => {
+    startLbNode(lab, pop, 1);
+    startLbNode(lab, pop, 2);
+  };
+}
 /** The first answer away from the PoP that either client loop saw (the watcher polls every 50 ms). */
 const firstAnswerChange = (o: Observed, pop: LabPop) =>
   [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== null && e.answer !== pop.vip).sort((a, b) => a.t - b.t)[0];
@@ -89,21 +109,13 @@ const DRILLS: Record<string, Drill> = {
     description: "us-east's whole LB cluster dies",
     timeoutMs: 8000,
     async inject(lab, pop) {
-      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
-      killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
-      return async () => {
-        startLbNode(lab, pop, 1);
-        startLbNode(lab, pop, 2);
-      };
+      return killCluster(lab, pop);
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
-      const w = rel(o, o.withdrawnAt);
-      expectation(r, 'path withdrawn at the router within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'the New York client is answered another region within 2 s', moved !== undefined && moved < 2000, moved === undefined ? 'never' : `+${moved} ms`);
-      const last = r.clients[AFFECTED]?.lastErrorMs;
-      expectation(r, 'client errors stop within 2 s', last === undefined || last < 2000, last === undefined ? 'no errors' : `last error at +${last} ms`);
+      within(r, 'path withdrawn at the router within 1 s', rel(o, o.withdrawnAt), 1000);
+      within(r, 'the New York client is answered another region within 2 s', rel(o, firstAnswerChange(o, pop)?.t), 2000);
+      errorsStopWithin(r, 2000);
       expectation(r, 'clients elsewhere unaffected', (r.clients.gb?.errors ?? 0) + (r.clients.sg?.errors ?? 0) === 0, `gb ${r.clients.gb?.errors}, sg ${r.clients.sg?.errors}`);
     },
   },
@@ -116,10 +128,8 @@ const DRILLS: Record<string, Drill> = {
     },
     settle: (o, pop) => o.backAt !== undefined && o.answerEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.answer === pop.vip),
     expect(o, pop, r) {
-      const w = rel(o, o.withdrawnAt);
-      expectation(r, 'path withdrawn within 1 s (TCP FIN)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'DNS stops answering us-east within 1 s (no session)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
+      within(r, 'path withdrawn within 1 s (TCP FIN)', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS stops answering us-east within 1 s (no session)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
       const b = rel(o, o.backAt);
       expectation(r, 're-announced within 10 s', b !== undefined, b === undefined ? 'never' : `+${b} ms`);
       const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t > (o.backAt ?? Infinity) && e.answer === pop.vip);
@@ -136,25 +146,21 @@ const DRILLS: Record<string, Drill> = {
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
-      const w = rel(o, o.withdrawnAt);
-      expectation(r, 'path withdrawn within 1 s (watchdog stops gobgpd)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'DNS moves the New York client within 3 s (lease 1.5 s)', moved !== undefined && moved < 3000, moved === undefined ? 'never' : `+${moved} ms`);
+      within(r, 'path withdrawn within 1 s (watchdog stops gobgpd)', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS moves the New York client within 3 s (lease 1.5 s)', rel(o, firstAnswerChange(o, pop)?.t), 3000);
     },
   },
   'link-cut': {
     description: "the router's link to us-east goes down",
     timeoutMs: 15000,
     async inject(_lab, pop) {
-      ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'down');
-      return async () => void ip('-n', 'gtmlab-rtr', 'link', 'set', `r-p${pop.n}`, 'up');
+      ip('-n', `${PREFIX}rtr`, 'link', 'set', `r-p${pop.n}`, 'down');
+      return async () => void ip('-n', `${PREFIX}rtr`, 'link', 'set', `r-p${pop.n}`, 'up');
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
-      const w = rel(o, o.withdrawnAt);
-      expectation(r, 'path withdrawn within 1 s', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
+      within(r, 'path withdrawn within 1 s', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
     },
   },
   blackhole: {
@@ -169,12 +175,9 @@ const DRILLS: Record<string, Drill> = {
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
-      const w = rel(o, o.withdrawnAt);
-      expectation(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', w !== undefined && w < 1000, w === undefined ? 'never' : `+${w} ms`);
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      expectation(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', moved !== undefined && moved < 1000, moved === undefined ? 'never' : `+${moved} ms`);
-      const last = r.clients[AFFECTED]?.lastErrorMs;
-      expectation(r, 'client errors stop within 2 s', last === undefined || last < 2000, last === undefined ? 'no errors' : `last error at +${last} ms`);
+      within(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS moves the New York client within 1 s (the agent sees BFD down)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
+      errorsStopWithin(r, 2000);
     },
   },
   drain: {
@@ -200,12 +203,7 @@ const DRILLS: Record<string, Drill> = {
     restoreEarly: true,
     async inject(lab, pop) {
       // Precondition: us-east down (its cluster dead, path withdrawn, DNS moved away).
-      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
-      killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
-      return async () => {
-        startLbNode(lab, pop, 1);
-        startLbNode(lab, pop, 2);
-      };
+      return killCluster(lab, pop);
     },
     settle: (o, pop) =>
       o.backAt !== undefined &&
