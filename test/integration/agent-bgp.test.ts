@@ -37,7 +37,7 @@ function popYaml(name: string, n: number, asn: number, region: string): string {
       next_hop6: fd00:100:${n}::2
       med: 100
       hold_down_ms: 300
-      drain: { duration_ms: 1500, med: 500 }
+      drain: { duration_ms: 1500, med: 500 }${name === 'pop-b' ? `\n      bfd_socket: ${join(dir, 'bird', 'bfd-b.ctl')}` : ''}
     vips:
 ${[V4, V6]
   .map(
@@ -87,7 +87,7 @@ async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boo
 const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === proto);
 const heartbeat = async (pop: string) => (await new FileStateStore(join(dir, 'state.json')).get<AgentReport>(KEYS.agent(pop)))?.value;
 
-function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessionUp: boolean }; vips: { prefix: string; state: string }[] } {
+function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessionUp: boolean; sessions: Record<string, string>; bfd: Record<string, string> }; vips: { prefix: string; state: string }[] } {
   return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body);
 }
 
@@ -222,15 +222,25 @@ describe('agent + gobgpd + BIRD', () => {
     expect(status(NS.b).serving).toBe(true);
   });
 
-  it('withdraws a silently blackholed PoP through BFD, well before the 9 s BGP hold time', async () => {
+  it('withdraws a silently blackholed PoP through BFD, well before the 9 s BGP hold time, and its agent (reading BFD) stops claiming to serve at once', async () => {
     await until('BFD session up', async () => (await bird.command('show bfd sessions')).join('\n'), (t) => /10\.100\.2\.2\s+\S+\s+Up/.test(t));
+    await until('pop-b agent sees BFD up', async () => status(NS.b), (st) => st.bgp.bfd['10.100.2.1'] === 'Up' && st.serving);
     const t0 = Date.now();
     // No FIN, no NOTIFICATION: the PoP's address just stops answering.
     ip('-n', NS.b, 'addr', 'del', '10.100.2.2/24', 'dev', 'b-r');
+    // The agent reads its BFD helper (bgp.bfd_socket): not serving although gobgpd still
+    // calls the session Established (until its 9 s hold time).
+    await until('pop-b agent stops claiming to serve', async () => status(NS.b), (st) => !st.serving, 3000);
+    const st = status(NS.b);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(st.bgp.sessions['10.100.2.1']).toBe('ESTABLISHED');
+    expect(st.bgp.bfd['10.100.2.1']).toBe('Down');
+    expect(st.bgp.sessionUp).toBe(false);
     await until('pop-b withdrawn by BFD', () => routes(V4), (rs) => !from(rs, 'popb'), 8000);
     expect(Date.now() - t0).toBeLessThan(3000);
     ip('-n', NS.b, 'addr', 'add', '10.100.2.2/24', 'dev', 'b-r');
     await until('pop-b back after the link returns', () => routes(V4), (rs) => !!from(rs, 'popb'), 30_000);
+    await until('pop-b agent serving again', async () => status(NS.b), (s2) => s2.serving && s2.bgp.bfd['10.100.2.1'] === 'Up', 10_000);
   });
 
   it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
