@@ -1,6 +1,6 @@
 // A lab client standing for users in one place: every INTERVAL ms it resolves NAME at the
 // DNS server with ECS for its subnet, then fetches http://ANSWER/ and prints one JSON line
-// per outcome change, plus a summary when DURATION ends (bounded: it always stops). It
+// per DNS answer change and one per fetch, plus a summary when DURATION ends (bounded: it always stops). It
 // resolves every time (no cache), so it shows the authoritative answer, not a TTL.
 // Usage: node dist/lab/client.js DNS_IP NAME ECS_SUBNET INTERVAL_MS DURATION_MS
 import dgram from 'node:dgram';
@@ -64,7 +64,6 @@ async function watchAnswers(): Promise<void> {
 }
 
 async function actLikeAUser(): Promise<void> {
-  let last = '';
   while (Date.now() - start < duration) {
     const t0 = Date.now();
     const addr = await resolve();
@@ -72,9 +71,8 @@ async function actLikeAUser(): Promise<void> {
     if (!addr) counts.dnsFailures++;
     if (outcome.startsWith('ok')) counts.ok++;
     else counts.errors++;
-    const key = `${addr} ${outcome}`;
-    if (key !== last) emit({ event: 'change', answer: addr ?? null, outcome });
-    last = key;
+    // Every fetch, so a drill counts them exactly (at most 20 a second: small).
+    emit({ event: 'fetch', answer: addr ?? null, outcome });
     await pace(t0);
   }
 }

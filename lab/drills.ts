@@ -21,7 +21,8 @@ export interface DrillResult {
   passed: boolean;
   timeline: TimelineEvent[];
   expectations: { text: string; ok: boolean; detail: string }[];
-  clients: Record<string, { ok: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
+  /** Fetches each client made while the failure lasted; the times are when failing fetches ended. */
+  clients: Record<string, { fetches: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
 }
 
 interface Observed {
@@ -32,7 +33,9 @@ interface Observed {
   deprefAt?: number;
   backAt?: number;
   restoreAt?: number;
-  /** What each client's user loop saw (resolve, then fetch). */
+  /** Every fetch of each client's user loop (resolve, then fetch). */
+  fetches: { client: string; t: number; answer: string | null; outcome: string }[];
+  /** The same, only where the outcome changed (for the timeline). */
   clientEvents: { client: string; t: number; answer: string | null; outcome: string }[];
   /** What the DNS server answered each client, polled on its own (not held by a hung fetch). */
   answerEvents: { client: string; t: number; answer: string | null }[];
@@ -88,7 +91,6 @@ const servedElsewhere = (o: Observed, pop: LabPop) => {
   const last = o.clientEvents.filter((e) => e.client === AFFECTED && e.t >= o.t0).at(-1);
   return !!last && last.outcome.startsWith('ok') && last.answer !== pop.vip;
 };
-const errorsOf = (o: Observed, client: string) => o.clientEvents.filter((e) => e.client === client && e.outcome.startsWith('error'));
 
 const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -102,7 +104,7 @@ const DRILLS: Record<string, Drill> = {
     expect(o, pop, r) {
       expectation(r, 'path stays announced', o.withdrawnAt === undefined, o.withdrawnAt ? `withdrawn at +${rel(o, o.withdrawnAt)} ms` : 'never withdrawn');
       expectation(r, 'DNS answers unchanged', !firstAnswerChange(o, pop), firstAnswerChange(o, pop) ? 'answer changed' : 'unchanged');
-      expectation(r, 'zero client errors', r.clients[AFFECTED]?.errors === 0, `${r.clients[AFFECTED]?.errors} errors`);
+      expectation(r, 'zero client errors', r.clients[AFFECTED]?.errors === 0, `${r.clients[AFFECTED]?.errors} of ${r.clients[AFFECTED]?.fetches} fetches failed`);
     },
   },
   'cluster-down': {
@@ -135,6 +137,28 @@ const DRILLS: Record<string, Drill> = {
       const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t > (o.backAt ?? Infinity) && e.answer === pop.vip);
       const after = home && o.backAt ? home.t - o.backAt : undefined;
       expectation(r, 'DNS returns the New York client within 2 s of the re-announcement', after !== undefined && after < 2000, after === undefined ? 'never' : `${after} ms after`);
+    },
+  },
+  'gobgpd-frozen': {
+    description: "us-east's gobgpd hangs (SIGSTOP): the data plane works until the router's hold time runs out",
+    timeoutMs: 14000,
+    async inject(_lab, pop) {
+      const pid = agentStatus(pop).bgp.gobgpdPid;
+      killPid(pid, 'SIGSTOP');
+      return async () => killPid(pid, 'SIGCONT');
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      // Keepalives every 3 s, hold time 9 s: the router gives up 6 to 9 s after the freeze.
+      expectation(r, 'path kept while the PoP still forwards, withdrawn at the hold time (6-10 s)', w !== undefined && w >= 5000 && w < 10_000, w === undefined ? 'never' : `+${w} ms`);
+      const moved = firstAnswerChange(o, pop)?.t;
+      const lag = moved !== undefined && o.withdrawnAt !== undefined ? moved - o.withdrawnAt : undefined;
+      expectation(r, 'DNS moves within 1 s of the withdrawal (the agent sees BFD go down with the session)', lag !== undefined && lag < 1000, lag === undefined ? 'never' : `${lag} ms after`);
+      const first = r.clients[AFFECTED]?.firstErrorMs;
+      expectation(r, 'no client error before the withdrawal', first === undefined || (w !== undefined && first >= w), first === undefined ? 'no errors' : `first error at +${first} ms`);
+      const last = r.clients[AFFECTED]?.lastErrorMs;
+      expectation(r, 'client errors stop within 2 s of the withdrawal', last === undefined || (w !== undefined && last - w < 2000), last === undefined ? 'no errors' : `last error at +${last} ms`);
     },
   },
   'agent-killed': {
@@ -194,7 +218,7 @@ const DRILLS: Record<string, Drill> = {
       const w = rel(o, o.withdrawnAt);
       expectation(r, 'path de-preferred (local-pref 0) before it is withdrawn', d !== undefined && (w === undefined || d <= w), `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`);
       expectation(r, 'DNS moves clients before the path is withdrawn', moved !== undefined && w !== undefined && moved < w, `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`);
-      expectation(r, 'zero client errors', Object.values(r.clients).every((c) => c.errors === 0), Object.entries(r.clients).map(([k, c]) => `${k} ${c.errors}`).join(', '));
+      expectation(r, 'zero client errors', Object.values(r.clients).every((c) => c.errors === 0), Object.entries(r.clients).map(([k, c]) => `${k} ${c.errors}/${c.fetches}`).join(', '));
     },
   },
   recovery: {
@@ -217,8 +241,8 @@ const DRILLS: Record<string, Drill> = {
       expectation(r, 'and not before the 1 s hold-down since the agent withdrew it', sinceDown !== undefined && sinceDown >= 1000, sinceDown === undefined ? 'never' : `${sinceDown} ms after the agent withdrew it`);
       const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip);
       expectation(r, 'DNS returns the New York client to us-east', home !== undefined, home ? `+${home.t - o.t0} ms` : 'never');
-      const errs = errorsOf(o, AFFECTED).filter((e) => e.t >= o.t0).length;
-      expectation(r, 'no client errors during the return', errs === 0, `${errs} errors`);
+      const errs = o.fetches.filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.outcome.startsWith('error')).length;
+      expectation(r, 'no client errors during the return', errs === 0, `${errs} failed fetches`);
     },
   },
 };
@@ -273,10 +297,11 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const bird = await BirdClient.connect(lab.birdSocket);
   const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
   const budget = drill.timeoutMs + 12_000;
-  const o: Observed = { t0: 0, clientEvents: [], answerEvents: [], logEvents: [] };
+  const o: Observed = { t0: 0, fetches: [], clientEvents: [], answerEvents: [], logEvents: [] };
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [join(packageRoot(), 'dist', 'lab', 'client.js'), DNS_IP, 'www.example.test', c.subnet, '50', String(budget)]);
     let buf = '';
+    let lastKey = '';
     p.stdout?.on('data', (d) => {
       buf += d;
       let nl;
@@ -285,7 +310,12 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
         buf = buf.slice(nl + 1);
         try {
           const e = JSON.parse(line) as { t: number; event: string; answer: string | null; outcome: string };
-          if (e.event === 'change') o.clientEvents.push({ client: c.name, t: e.t, answer: e.answer, outcome: e.outcome });
+          if (e.event === 'fetch') {
+            const f = { client: c.name, t: e.t, answer: e.answer, outcome: e.outcome };
+            o.fetches.push(f);
+            if (`${f.answer} ${f.outcome}` !== lastKey) o.clientEvents.push(f);
+            lastKey = `${f.answer} ${f.outcome}`;
+          }
           else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
         } catch {
           /* ignore */
@@ -294,6 +324,13 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     });
     return p;
   });
+  // Whatever happens, a fault this drill injected is repaired before it returns.
+  let undo: (() => Promise<void>) | undefined;
+  const repair = async () => {
+    const u = undo;
+    undo = undefined;
+    await u?.();
+  };
   try {
     // Baseline: the path is at the router and the New York client is served by us-east.
     await new Promise((r) => setTimeout(r, 1500));
@@ -302,7 +339,6 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       if (Date.now() > ready) throw new Error(`drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    let undo: () => Promise<void>;
     if (drill.restoreEarly) {
       // Recovery: break it first, wait until it is down, then t0 is the restore.
       undo = await drill.inject(lab, pop);
@@ -313,8 +349,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       o.downAt = agentWentDownAt(lab, pop, injectedAt) ?? Date.now();
       await new Promise((r) => setTimeout(r, 300));
       o.t0 = Date.now();
-      await undo();
-      undo = async () => undefined;
+      await repair();
     } else {
       o.t0 = Date.now();
       undo = await drill.inject(lab, pop);
@@ -332,7 +367,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       await new Promise((res) => setTimeout(res, 10));
     }
     o.restoreAt = Date.now();
-    await undo();
+    await repair();
     // Let the lab return to steady state before the next drill.
     const steady = Date.now() + 15_000;
     while (Date.now() < steady) {
@@ -341,6 +376,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       await new Promise((res) => setTimeout(res, 50));
     }
   } finally {
+    await repair().catch(() => undefined);
     for (const p of probers) killPid(p.pid, 'SIGTERM');
     bird.close();
   }
@@ -348,12 +384,9 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
 
   const result: DrillResult = { name, description: drill.description, passed: false, timeline: [], expectations: [], clients: {} };
   for (const c of lab.clients) {
-    const evs = o.clientEvents.filter((e) => e.client === c.name && e.t >= o.t0 && e.t <= (o.restoreAt ?? Infinity));
-    const errs = evs.filter((e) => e.outcome.startsWith('error'));
-    // A change event marks the start of a run of identical outcomes; count runs as errors.
-    const lastErr = errs.at(-1);
-    const afterLast = lastErr ? evs.find((e) => e.t > lastErr.t) : undefined;
-    result.clients[c.name] = { ok: evs.length - errs.length, errors: errs.length, firstErrorMs: errs[0] ? errs[0].t - o.t0 : undefined, lastErrorMs: lastErr ? (afterLast?.t ?? lastErr.t) - o.t0 : undefined };
+    const fetches = o.fetches.filter((e) => e.client === c.name && e.t >= o.t0 && e.t <= (o.restoreAt ?? Infinity));
+    const errs = fetches.filter((e) => e.outcome.startsWith('error'));
+    result.clients[c.name] = { fetches: fetches.length, errors: errs.length, firstErrorMs: rel(o, errs[0]?.t), lastErrorMs: rel(o, errs.at(-1)?.t) };
   }
   const tl: TimelineEvent[] = [{ ms: 0, what: drill.restoreEarly ? 'failure repaired (cluster restarted)' : `failure injected: ${drill.description}` }];
   if (o.deprefAt) tl.push({ ms: o.deprefAt - o.t0, what: `router: path to ${pop.vip} de-preferred (local-pref 0)` });
@@ -374,7 +407,7 @@ export function formatDrill(r: DrillResult): string {
   const lines = [`drill ${r.name}: ${r.description}`, ''];
   for (const e of r.timeline) lines.push(`  ${`${e.ms >= 0 ? '+' : ''}${e.ms} ms`.padStart(10)}  ${e.what}`);
   lines.push('', '  clients (during the failure):');
-  for (const [k, c] of Object.entries(r.clients)) lines.push(`    ${k}: ${c.errors === 0 ? 'no errors' : `errors from +${c.firstErrorMs} ms to +${c.lastErrorMs} ms`}`);
+  for (const [k, c] of Object.entries(r.clients)) lines.push(`    ${k}: ${c.errors === 0 ? `${c.fetches} fetches, no errors` : `${c.errors} of ${c.fetches} fetches failed, from +${c.firstErrorMs} ms to +${c.lastErrorMs} ms`}`);
   lines.push('', '  expectations:');
   for (const e of r.expectations) lines.push(`    ${e.ok ? 'PASS' : 'FAIL'}  ${e.text}: ${e.detail}`);
   lines.push('', `  ${r.passed ? 'PASSED' : 'FAILED'}`);

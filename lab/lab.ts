@@ -237,7 +237,7 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
 }
 
 export interface LabStatus {
-  pops: { name: string; vip: string; agent: string; nodes: string; routerPaths: number; localPref?: number; serving: boolean }[];
+  pops: { name: string; vip: string; agent: string; nodes: string; session: string; routerPaths: number; localPref?: number; serving: boolean }[];
   clients: { name: string; where: string; answer?: string; http: string }[];
 }
 
@@ -248,17 +248,25 @@ export async function status(lab: Lab): Promise<LabStatus> {
     for (const p of lab.pops) {
       let agent = 'unreachable';
       let nodes = '';
+      let session = '-';
       let serving = false;
       try {
-        const st = JSON.parse(fetchIn(p.ns, 'http://127.0.0.1:9180/status').body) as { serving: boolean; vips: { state: string; nodes: { name: string; state: string }[] }[] };
+        const st = JSON.parse(fetchIn(p.ns, 'http://127.0.0.1:9180/status').body) as {
+          serving: boolean;
+          bgp: { sessions: Record<string, string>; bfd?: Record<string, string> };
+          vips: { state: string; nodes: { name: string; state: string }[] }[];
+        };
         agent = st.vips.map((v) => v.state).join('/');
         nodes = st.vips[0]?.nodes.map((n) => `${n.name}:${n.state}`).join(' ') ?? '';
+        // As the agent sees its router: gobgpd's BGP state and the BFD helper's.
+        const router = `10.20.${p.n}.1`;
+        session = `${(st.bgp.sessions[router] ?? '-').toLowerCase()}/${(st.bgp.bfd?.[router] ?? '-').toLowerCase()}`;
         serving = st.serving;
       } catch {
         /* agent down */
       }
       const routes = (await bird.routes(`${p.vip}/32`)).filter((r) => r.protocol === `p${p.n}`);
-      pops.push({ name: p.name, vip: p.vip, agent, nodes, routerPaths: routes.length, localPref: routes[0]?.localPref, serving });
+      pops.push({ name: p.name, vip: p.vip, agent, nodes, session, routerPaths: routes.length, localPref: routes[0]?.localPref, serving });
     }
     const clients = lab.clients.map((c) => {
       let answer: string | undefined;
@@ -278,8 +286,11 @@ export async function status(lab: Lab): Promise<LabStatus> {
 }
 
 export function formatStatus(s: LabStatus): string {
-  const lines = ['PoP            VIP             agent      LB nodes            router paths  serving'];
-  for (const p of s.pops) lines.push(`${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${String(p.routerPaths).padEnd(2)}${p.localPref !== undefined ? ` (lp ${p.localPref})` : ''}`.padEnd(80) + (p.serving ? 'yes' : 'no'));
+  const lines = ['PoP            VIP             agent      LB nodes            BGP/BFD          router paths  serving'];
+  for (const p of s.pops) {
+    const router = `${p.routerPaths}${p.localPref !== undefined ? ` (lp ${p.localPref})` : ''}`;
+    lines.push(`${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${p.session.padEnd(16)} ${router.padEnd(13)} ${p.serving ? 'yes' : 'no'}`);
+  }
   lines.push('', 'client  where        DNS answer       HTTP');
   for (const c of s.clients) lines.push(`${c.name.padEnd(7)} ${c.where.padEnd(12)} ${(c.answer ?? '-').padEnd(16)} ${c.http}`);
   return lines.join('\n');
