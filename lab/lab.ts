@@ -313,7 +313,16 @@ export async function down(log: (s: string) => void = console.log): Promise<void
   while (alive().length && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
   for (const pid of alive()) killPid(pid, 'SIGKILL');
   const namespaces = ip('netns', 'list').split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(PREFIX));
+  // Anything still running inside the lab's own namespaces was started by the lab (a gobgpd
+  // whose agent died, a process whose PID was never recorded because `up` crashed).
+  let strays = 0;
+  for (const ns of namespaces) {
+    for (const pid of ip('netns', 'pids', ns).split('\n').filter(Boolean)) {
+      killPid(Number(pid), 'SIGKILL');
+      strays++;
+    }
+  }
   for (const ns of namespaces) delNs(ns);
   rmSync(LAB_DIR, { recursive: true, force: true });
-  log(`lab down: stopped ${pids.length} processes, removed ${namespaces.length} namespaces`);
+  log(`lab down: stopped ${pids.length} processes${strays ? ` and ${strays} strays` : ''}, removed ${namespaces.length} namespaces`);
 }

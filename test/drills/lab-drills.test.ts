@@ -12,12 +12,13 @@ process.env.GTM_LAB_PREFIX = `gtd${process.pid % 10000}-`;
 process.env.GTM_LAB_DIR = tempDir('gtm-lab-ci-');
 const labMod = await import('../../lab/lab.js');
 const drills = await import('../../lab/drills.js');
-const { ip } = await import('../../lab/netns.js');
+const { ip, killPid, spawnIn } = await import('../../lab/netns.js');
 
 type Lab = Awaited<ReturnType<typeof labMod.up>>;
 let lab: Lab | undefined;
 let pids: number[] = [];
 let isDown = false;
+let stray: import('node:child_process').ChildProcess | undefined;
 
 const ours = () => ip('netns', 'list').split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(labMod.PREFIX));
 const alive = (pid: number) => {
@@ -35,6 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!isDown) await labMod.down((s) => console.log(s));
+  // Our own stray child, only if `down` failed to end it.
+  if (stray && stray.exitCode === null && stray.signalCode === null) killPid(stray.pid, 'SIGKILL');
 }, 30_000);
 
 describe('failover lab', () => {
@@ -69,8 +72,18 @@ describe('failover lab', () => {
     pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1])).filter((p) => p > 0);
     expect(pids.length).toBeGreaterThan(15);
     expect(ours().length).toBe(8);
+    // A process the lab never recorded (as after a crash of `lab up`) goes too.
+    const child = spawnIn(`${labMod.PREFIX}p1`, 'sleep', ['300']);
+    stray = child;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(child.pid as number)).toBe(true);
+    pids.push(child.pid as number);
     await labMod.down((s) => console.log(s));
     isDown = true;
+    // Our own child: wait for its exit (reaped here, else it lingers as a zombie), without
+    // killing it ourselves, so only `down` can have ended it.
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => (child.once('exit', r), setTimeout(r, 2000)));
+    expect(child.signalCode).toBe('SIGKILL');
     expect(ours()).toEqual([]);
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
