@@ -68,7 +68,10 @@ export function loadLab(dir = LAB_DIR): Lab {
 
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
 function labConfig(base: string, dir: string, cityDb: string, etcd?: string): string {
-  const doc = parseDocument(readFileSync(base, 'utf8')).toJS() as Record<string, any>;
+  const parsed = parseDocument(readFileSync(base, 'utf8'));
+  if (parsed.errors.length) throw new Error(`not valid YAML: ${parsed.errors[0]?.message}`);
+  const doc = parsed.toJS() as Record<string, any> | null;
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('must be a YAML mapping (zones, regions, services, ...)');
   doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 1 };
   doc.geo = { database: cityDb };
   doc.control = {
@@ -184,7 +187,15 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
   writeFileSync(join(LAB_DIR, 'token'), `${token}\n`, { mode: 0o600 });
   // Every lab process loads the same config, whose control API token comes from here.
   process.env.GTM_LAB_TOKEN = token;
-  const lab = labOf(renderLab(LAB_DIR, baseConfig), LAB_DIR, token);
+  let config: Config;
+  try {
+    config = renderLab(LAB_DIR, baseConfig);
+  } catch (err) {
+    // Nothing was started yet: leave nothing behind.
+    rmSync(LAB_DIR, { recursive: true, force: true });
+    throw new Error(`cannot build the lab from ${baseConfig}: ${(err as Error).message}`);
+  }
+  const lab = labOf(config, LAB_DIR, token);
   log(`lab directory ${LAB_DIR}`);
 
   // Topology.

@@ -1,10 +1,11 @@
 // The drills CI runs on every push: a whole lab (BIRD router, three PoPs with gobgpd, agents,
 // BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
 // cluster-down, planned drain and recovery drills. Their timelines go to the log.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/dns.js';
+import { ROOT, tempDir } from '../helpers/dns.js';
 
 // Set before the lab module loads: its own namespace prefix and directory, so a lab an
 // operator has running on this machine is never touched.
@@ -88,4 +89,25 @@ describe('failover lab', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   }, 30_000);
+});
+
+describe('gtm lab up with a bad config', () => {
+  it('says what is wrong with the file and leaves nothing behind', () => {
+    const dir = tempDir('gtm-lab-bad-');
+    const env = { ...process.env, GTM_LAB_PREFIX: `gtb${process.pid % 10000}-`, GTM_LAB_DIR: join(dir, 'lab') };
+    const cases: [string, string, RegExp][] = [
+      ['empty.yaml', '', /must be a YAML mapping/],
+      ['broken.yaml', 'regions: [\n', /not valid YAML/],
+      ['wrong.yaml', 'zones: 5\n', /regions: must be a mapping/],
+    ];
+    for (const [name, text, message] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'lab', 'up', '--config', join(dir, name)], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, name).toBe(1);
+      expect(r.stderr, name).toContain(`cannot build the lab from ${join(dir, name)}`);
+      expect(r.stderr, name).toMatch(message);
+      expect(existsSync(join(dir, 'lab')), name).toBe(false);
+      expect(ip('netns', 'list'), name).not.toContain(env.GTM_LAB_PREFIX);
+    }
+  }, 60_000);
 });
