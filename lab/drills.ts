@@ -83,9 +83,10 @@ function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
     startLbNode(lab, pop, 2);
   };
 }
-/** The first answer away from the PoP that either client loop saw (the watcher polls every 50 ms). */
-const firstAnswerChange = (o: Observed, pop: LabPop) =>
-  [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer !== null && e.answer !== pop.vip).sort((a, b) => a.t - b.t)[0];
+/** The first answer to the New York client after `after` that either of its loops saw (the watcher polls every 50 ms). */
+const firstAnswer = (o: Observed, after: number, ok: (answer: string) => boolean) =>
+  [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= after && e.answer !== null && ok(e.answer)).sort((a, b) => a.t - b.t)[0];
+const firstAnswerChange = (o: Observed, pop: LabPop) => firstAnswer(o, o.t0, (a) => a !== pop.vip);
 /** The New York user's latest fetch was served by another region. */
 const servedElsewhere = (o: Observed, pop: LabPop) => {
   const last = o.clientEvents.filter((e) => e.client === AFFECTED && e.t >= o.t0).at(-1);
@@ -134,7 +135,7 @@ const DRILLS: Record<string, Drill> = {
       within(r, 'DNS stops answering us-east within 1 s (no session)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
       const b = rel(o, o.backAt);
       expectation(r, 're-announced within 10 s', b !== undefined, b === undefined ? 'never' : `+${b} ms`);
-      const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t > (o.backAt ?? Infinity) && e.answer === pop.vip);
+      const home = firstAnswer(o, o.backAt ?? Infinity, (a) => a === pop.vip);
       const after = home && o.backAt ? home.t - o.backAt : undefined;
       expectation(r, 'DNS returns the New York client within 2 s of the re-announcement', after !== undefined && after < 2000, after === undefined ? 'never' : `${after} ms after`);
     },
@@ -239,7 +240,7 @@ const DRILLS: Record<string, Drill> = {
       // Rise: 2 healthy probes at the 50 ms fast interval; hold-down: 1 s after the withdrawal.
       expectation(r, 'path re-announced only after rise (2 probes)', back !== undefined && back >= 50, back === undefined ? 'never' : `+${back} ms after the cluster came back`);
       expectation(r, 'and not before the 1 s hold-down since the agent withdrew it', sinceDown !== undefined && sinceDown >= 1000, sinceDown === undefined ? 'never' : `${sinceDown} ms after the agent withdrew it`);
-      const home = o.answerEvents.find((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip);
+      const home = firstAnswer(o, o.t0, (a) => a === pop.vip);
       expectation(r, 'DNS returns the New York client to us-east', home !== undefined, home ? `+${home.t - o.t0} ms` : 'never');
       const errs = o.fetches.filter((e) => e.client === AFFECTED && e.t >= o.t0 && e.outcome.startsWith('error')).length;
       expectation(r, 'no client errors during the return', errs === 0, `${errs} failed fetches`);
