@@ -44,7 +44,7 @@ export class Agent {
   private readonly client: GobgpClient;
   private sidecar?: Sidecar;
   private gobgpdPid = -1;
-  private readonly peers = new Map<string, string>();
+  /** BGP sessions (from gobgpd) and BFD (from the helper) per neighbor. */
   private readonly liveness = new PeerLiveness();
   private bfd?: BirdClient;
   private bfdTimer?: NodeJS.Timeout;
@@ -61,7 +61,7 @@ export class Agent {
   private cancelWatch?: () => void;
   private api?: FastifyInstance;
   private store?: StateStore;
-  private publishing = false;
+  private publishing?: Promise<void>;
   private publishAgain = false;
   readonly registry = new Registry();
   private readonly m;
@@ -155,7 +155,7 @@ export class Agent {
         (e) => this.setPeer(e.address, e.state),
         (err) => {
           this.bgpApiUp = false;
-          for (const p of this.peers.keys()) this.setPeer(p, 'UNKNOWN');
+          for (const p of Object.keys(this.liveness.bgpStates())) this.setPeer(p, 'UNKNOWN');
           if (!this.stopped) {
             if (err) this.m.grpcErrors.inc({ method: 'WatchEvent' });
             this.log.warn({ err: err?.message }, 'lost the gobgpd event stream; reconnecting');
@@ -169,10 +169,9 @@ export class Agent {
   private setPeer(address: string, state: string): void {
     // gobgpd's event stream also reports a peer "<nil>" (its own init events): not a neighbor.
     if (!isIP(address)) return;
-    const old = this.peers.get(address);
+    const old = this.liveness.bgpOf(address);
     if (old === state) return;
     const wasUp = this.sessionUp;
-    this.peers.set(address, state);
     this.liveness.setBgp(address, state);
     this.m.session.set({ peer: address }, state === 'ESTABLISHED' ? 1 : 0);
     if (old !== undefined || state === 'ESTABLISHED') this.log.info({ peer: address, from: old, to: state }, 'bgp session state');
@@ -181,8 +180,12 @@ export class Agent {
 
   /** A session counts when gobgpd has it Established and BFD (if watched) agrees. */
   private get sessionUp(): boolean {
-    const now = Date.now();
-    return [...this.peers].some(([addr, state]) => this.liveness.usable(addr, state, this.holdTimeMs(addr), now));
+    return this.liveness.anyUsable((addr) => this.holdTimeMs(addr), Date.now());
+  }
+
+  /** Serving: a trusted session, gobgpd reachable, and something announced through it. */
+  private get serving(): boolean {
+    return this.sessionUp && this.bgpApiUp && this.announced.length > 0;
   }
 
   private holdTimeMs(addr: string): number {
@@ -211,7 +214,7 @@ export class Agent {
       const wasUp = this.sessionUp;
       const now = Date.now();
       for (const n of this.pop.bgp.neighbors) {
-        const old = this.liveness.bfdStates()[n.address];
+        const old = this.liveness.bfdOf(n.address);
         // The helper drops a session whose interface address went away: that is Down too.
         const state = states ? (states[n.address] ?? 'Down') : undefined;
         if (this.liveness.setBfd(n.address, state, now)) {
@@ -220,7 +223,7 @@ export class Agent {
         }
       }
       if (this.sessionUp !== wasUp) {
-        this.log.info({ sessionUp: this.sessionUp, bgp: Object.fromEntries(this.peers), bfd: this.liveness.bfdStates() }, 'bgp session usability changed');
+        this.log.info({ sessionUp: this.sessionUp, bgp: this.liveness.bgpStates(), bfd: this.liveness.bfdStates() }, 'bgp session usability changed');
         void this.publish();
       }
       if (!this.stopped) this.bfdTimer = setTimeout(() => void poll(), states ? 100 : 1000);
@@ -322,7 +325,7 @@ export class Agent {
     return {
       pop: this.pop.name,
       region: this.pop.region,
-      serving: this.sessionUp && this.bgpApiUp && this.announced.length > 0,
+      serving: this.serving,
       sessionUp: this.sessionUp,
       vips: this.vips.map((v) => ({ prefix: v.spec.prefix, state: v.machine.state })),
       at: Date.now(),
@@ -330,26 +333,31 @@ export class Agent {
   }
 
   /** Publishes this PoP's state with a lease; DNS treats an expired lease as down. */
-  private async publish(): Promise<void> {
-    if (!this.store || !this.config.control) return;
-    // A change during a write is published right after it, never dropped.
+  private publish(): Promise<void> {
+    const store = this.store;
+    const control = this.config.control;
+    if (!store || !control) return Promise.resolve();
+    // A change during a write is published right after it, never dropped; callers that
+    // await get the write that includes their change.
     if (this.publishing) {
       this.publishAgain = true;
-      return;
+      return this.publishing;
     }
-    this.publishing = true;
-    try {
-      do {
-        this.publishAgain = false;
-        try {
-          await this.store.put(KEYS.agent(this.pop.name), this.report(), { leaseMs: this.config.control.leaseMs });
-        } catch (err) {
-          this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
-        }
-      } while (this.publishAgain && !this.stopped);
-    } finally {
-      this.publishing = false;
-    }
+    this.publishing = (async () => {
+      try {
+        do {
+          this.publishAgain = false;
+          try {
+            await store.put(KEYS.agent(this.pop.name), this.report(), { leaseMs: control.leaseMs });
+          } catch (err) {
+            this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
+          }
+        } while (this.publishAgain && !this.stopped);
+      } finally {
+        this.publishing = undefined;
+      }
+    })();
+    return this.publishing;
   }
 
   // ---- announcing -----------------------------------------------------------------------
@@ -428,12 +436,11 @@ export class Agent {
   // ---- API ------------------------------------------------------------------------------
 
   status(): Record<string, unknown> {
-    const serving = this.sessionUp && this.bgpApiUp && this.announced.length > 0;
     return {
       pop: this.pop.name,
       region: this.pop.region,
-      serving,
-      bgp: { api: this.pop.bgp.api, apiUp: this.bgpApiUp, gobgpdPid: this.gobgpdPid, sessions: Object.fromEntries(this.peers), bfd: this.liveness.bfdStates(), sessionUp: this.sessionUp },
+      serving: this.serving,
+      bgp: { api: this.pop.bgp.api, apiUp: this.bgpApiUp, gobgpdPid: this.gobgpdPid, sessions: this.liveness.bgpStates(), bfd: this.liveness.bfdStates(), sessionUp: this.sessionUp },
       maintenance: { on: this.maintenance, file: this.maintenanceFile, api: this.maintenanceApi ?? null },
       shuttingDown: this.shuttingDown,
       announced: this.announced,
@@ -456,7 +463,7 @@ export class Agent {
     const app = Fastify({ logger: false });
     app.get('/healthz', async (_req, reply) => {
       // Alive, and honest about serving: no session or no gobgpd means not serving.
-      const body = { ok: this.bgpApiUp, serving: this.sessionUp && this.announced.length > 0, bgpApiUp: this.bgpApiUp, sessionUp: this.sessionUp };
+      const body = { ok: this.bgpApiUp, serving: this.serving, bgpApiUp: this.bgpApiUp, sessionUp: this.sessionUp };
       return reply.code(this.bgpApiUp ? 200 : 503).send(body);
     });
     app.get('/status', async () => this.status());
@@ -503,7 +510,6 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 100));
     }
     this.log.info({ remaining: this.announced.length }, 'withdrawn; stopping');
-    this.publishing = false;
     await this.publish();
     await this.close();
   }

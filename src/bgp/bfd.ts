@@ -1,5 +1,6 @@
 // Whether a BGP session to a neighbor can be trusted, combining gobgpd's session state with
-// BFD from a BFD-only BIRD beside it (gobgpd has no BFD). Pure: the agent feeds it states.
+// BFD from a BFD-only BIRD beside it (gobgpd has no BFD). Pure: the agent feeds it states,
+// and this is where the agent keeps both (one record per neighbor).
 //
 // Why: when the link to the router is cut or silently blackholed, the router drops the
 // session in ~300 ms (BFD), but gobgpd keeps calling it ESTABLISHED until its hold timer
@@ -36,13 +37,31 @@ export class PeerLiveness {
     this.bgp.set(addr, state);
   }
 
-  usable(addr: string, bgpState: string, holdTimeMs: number, now: number): boolean {
-    if (bgpState !== 'ESTABLISHED') return false;
+  bgpOf(addr: string): string | undefined {
+    return this.bgp.get(addr);
+  }
+
+  bfdOf(addr: string): string | undefined {
+    return this.bfd.get(addr);
+  }
+
+  /** Established in gobgpd, and BFD (if known) agrees. */
+  usable(addr: string, holdTimeMs: number, now: number): boolean {
+    if (this.bgp.get(addr) !== 'ESTABLISHED') return false;
     const bfd = this.bfd.get(addr);
     if (bfd !== undefined && bfd !== 'Up' && this.everUp.has(addr)) return false;
     if (!this.stale.has(addr)) return true;
     const upSince = this.stale.get(addr);
     return upSince !== undefined && now - upSince >= holdTimeMs;
+  }
+
+  /** Whether any neighbor's session can be trusted. */
+  anyUsable(holdTimeMs: (addr: string) => number, now: number): boolean {
+    return [...this.bgp.keys()].some((addr) => this.usable(addr, holdTimeMs(addr), now));
+  }
+
+  bgpStates(): Record<string, string> {
+    return Object.fromEntries(this.bgp);
   }
 
   bfdStates(): Record<string, string> {

@@ -7,8 +7,10 @@ const HOLD = 9000;
 describe('PeerLiveness (BGP session state combined with BFD)', () => {
   it('without BFD the BGP state decides', () => {
     const l = new PeerLiveness();
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 0)).toBe(true);
-    expect(l.usable(R, 'ACTIVE', HOLD, 0)).toBe(false);
+    l.setBgp(R, 'ESTABLISHED');
+    expect(l.usable(R, HOLD, 0)).toBe(true);
+    l.setBgp(R, 'ACTIVE');
+    expect(l.usable(R, HOLD, 0)).toBe(false);
   });
 
   it('BFD down makes an ESTABLISHED session unusable at once', () => {
@@ -16,9 +18,9 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
     l.setBgp(R, 'ESTABLISHED');
     expect(l.setBfd(R, 'Up', 0)).toBe(true);
     expect(l.setBfd(R, 'Up', 10)).toBe(false);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 10)).toBe(true);
+    expect(l.usable(R, HOLD, 10)).toBe(true);
     l.setBfd(R, 'Down', 100);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 100)).toBe(false);
+    expect(l.usable(R, HOLD, 100)).toBe(false);
   });
 
   it('after BFD returns, the stale session counts only once BGP re-establishes', () => {
@@ -28,10 +30,10 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
     l.setBfd(R, 'Down', 100);
     l.setBfd(R, 'Up', 2000);
     // gobgpd still reports the old session: not trusted.
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 2500)).toBe(false);
+    expect(l.usable(R, HOLD, 2500)).toBe(false);
     l.setBgp(R, 'ACTIVE');
     l.setBgp(R, 'ESTABLISHED');
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 2600)).toBe(true);
+    expect(l.usable(R, HOLD, 2600)).toBe(true);
   });
 
   it('or once BFD has stayed Up for a whole hold time (the router kept the session)', () => {
@@ -41,8 +43,8 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
     l.setBfd(R, 'Down', 100);
     l.setBfd(R, 'Init', 500);
     l.setBfd(R, 'Up', 1000);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD - 1)).toBe(false);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 1000 + HOLD)).toBe(true);
+    expect(l.usable(R, HOLD, 1000 + HOLD - 1)).toBe(false);
+    expect(l.usable(R, HOLD, 1000 + HOLD)).toBe(true);
   });
 
   it('a session established after the BFD failure is fresh (gobgpd restarted meanwhile)', () => {
@@ -53,22 +55,24 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
     l.setBfd(R, 'Down', 250);
     l.setBfd(R, 'Up', 800);
     l.setBgp(R, 'ESTABLISHED');
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 1600)).toBe(true);
+    expect(l.usable(R, HOLD, 1600)).toBe(true);
   });
 
   it('a BFD session that never came up is ignored (router without BFD)', () => {
     const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
     l.setBfd(R, 'Down', 0);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 0)).toBe(true);
+    expect(l.usable(R, HOLD, 0)).toBe(true);
     l.setBfd(R, 'Init', 10);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 10)).toBe(true);
+    expect(l.usable(R, HOLD, 10)).toBe(true);
   });
 
   it('losing the BFD helper is no evidence either way', () => {
     const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED');
     l.setBfd(R, 'Up', 0);
     l.setBfd(R, undefined, 50);
-    expect(l.usable(R, 'ESTABLISHED', HOLD, 50)).toBe(true);
+    expect(l.usable(R, HOLD, 50)).toBe(true);
     expect(l.bfdStates()).toEqual({});
   });
 });
