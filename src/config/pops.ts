@@ -1,21 +1,12 @@
 // The `pops` section: each PoP's agent, its BGP sidecar, VIPs, LB nodes and checks.
-import { isIPv4, isIPv6 } from 'node:net';
 import type { BgpSettings, Check, Pop, Region, Vip } from './types.js';
-import { Problems, bool, hostPort, int, ipv4, join, list, num, obj, str } from './validate.js';
+import { Problems, bool, hostPort, int, ip, ipv4, join, list, num, obj, str } from './validate.js';
 
 const COMMUNITY = /^\d{1,5}:\d{1,5}$/;
 const LARGE = /^\d{1,10}:\d{1,10}:\d{1,10}$/;
 
 function strings(p: Problems, path: string, v: unknown, pattern: RegExp, what: string): string[] {
   return (list(p, path, v, { optional: true }) ?? []).map((x, i) => str(p, join(path, i), x, { pattern, what })).filter((x): x is string => x !== undefined);
-}
-
-function ip(p: Problems, path: string, v: unknown): string | undefined {
-  if (typeof v !== 'string' || !(isIPv4(v) || isIPv6(v))) {
-    p.add(path, 'not an IP address');
-    return undefined;
-  }
-  return v;
 }
 
 export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>): Pop[] {

@@ -88,6 +88,14 @@ export function ipv4(p: Problems, path: string, v: unknown): string | undefined 
   return v;
 }
 
+export function ip(p: Problems, path: string, v: unknown): string | undefined {
+  if (typeof v !== 'string' || !(isIPv4(v) || isIPv6(v))) {
+    p.add(path, 'not an IP address');
+    return undefined;
+  }
+  return v;
+}
+
 export function ipv6(p: Problems, path: string, v: unknown): string | undefined {
   if (typeof v !== 'string' || !isIPv6(v)) {
     p.add(path, 'not an IPv6 address');

@@ -1,7 +1,7 @@
 // `gtm control`: the operators' HTTP API over the shared state. Reads are open; writes
 // need a bearer token, pass the guard rail (unless forced) and are audited.
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchema } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { KEYS, RegionFeed } from './feed.js';
@@ -48,7 +48,7 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   const feed = new RegionFeed(config, store, state, log);
   feed.start();
   // Guard-rail checks need the full stored state, not a half-read one.
-  if (!(await Promise.race([feed.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]))) {
+  if (!(await feed.waitReady(3000))) {
     log.warn({ store: control.store }, 'shared state not readable yet; the control API starts anyway');
   }
   const audit = new AuditLog(control.api.auditLog);
@@ -69,6 +69,17 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     }
     return undefined;
   };
+
+  // Every write under /api/ needs a token; checked once here (after body validation, as
+  // fastify runs preHandler hooks), and the token's name is what the audit log records.
+  const operators = new WeakMap<FastifyRequest, string>();
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || !req.url.startsWith('/api/')) return;
+    const user = who(req);
+    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
+    operators.set(req, user);
+  });
+  const operator = (req: FastifyRequest) => operators.get(req) as string;
 
   const views = async () => {
     const overrides = new Map((await store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
@@ -93,12 +104,9 @@ export async function startControl(config: Config, store: StateStore, log: Logge
 
   const changes = new Changes(config, store, audit, state, log, now);
   const schedules = startSchedules(control.schedules, changes, log);
-  const send = (reply: import('fastify').FastifyReply, r: ChangeResult) => (r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error }));
-  const change = async (req: FastifyRequest, reply: import('fastify').FastifyReply, region: string, body: { status?: ChangeRequest['status']; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) => {
-    const user = who(req);
-    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
-    return send(reply, await changes.set(region, { status: body.status, weight: body.weight, reason: body.reason, expiresInS: body.expires_in_s, force: body.force }, user, action));
-  };
+  const send = (reply: FastifyReply, r: ChangeResult) => (r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error }));
+  const change = async (req: FastifyRequest, reply: FastifyReply, region: string, body: { status?: ChangeRequest['status']; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) =>
+    send(reply, await changes.set(region, { status: body.status, weight: body.weight, reason: body.reason, expiresInS: body.expires_in_s, force: body.force }, operator(req), action));
 
   const overrideBody = {
     type: 'object',
@@ -122,22 +130,18 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     change(req, reply, (req.params as { name: string }).name, { ...(req.body as { reason: string }), status: 'draining' }, 'drain'),
   );
 
-  app.delete('/api/v1/regions/:name/override', { schema: doc('Remove the override (undrain): health decides again', { params: nameParam, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) }, async (req, reply) => {
-    const user = who(req);
-    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
-    return send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, user));
-  });
+  app.delete('/api/v1/regions/:name/override', { schema: doc('Remove the override (undrain): health decides again', { params: nameParam, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) }, async (req, reply) =>
+    send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, operator(req))),
+  );
 
   const svcParams = { type: 'object', required: ['service', 'name'], properties: { service: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, name: nameParam.properties.name } } as const;
   app.put(
     '/api/v1/services/:service/regions/:name/weight',
     { schema: doc('Weight of one region for one steered name', { params: svcParams, body: { type: 'object', required: ['weight', 'reason'], additionalProperties: false, properties: { weight: overrideBody.properties.weight, reason: overrideBody.properties.reason, expires_in_s: overrideBody.properties.expires_in_s } }, response: { 401: errorBody, 404: errorBody } }) },
     async (req, reply) => {
-      const user = who(req);
-      if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
       const p = req.params as { service: string; name: string };
       const b = req.body as { weight: number; reason: string; expires_in_s?: number };
-      const r = await changes.setServiceWeight(p.service, p.name, b.weight, b.reason, user, b.expires_in_s);
+      const r = await changes.setServiceWeight(p.service, p.name, b.weight, b.reason, operator(req), b.expires_in_s);
       return r.ok ? reply.send({ service: p.service, region: p.name, weight: b.weight }) : reply.code(r.code).send({ error: r.error });
     },
   );
@@ -145,10 +149,8 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     '/api/v1/services/:service/regions/:name/weight',
     { schema: doc('Remove the weight for one steered name', { params: svcParams, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) },
     async (req, reply) => {
-      const user = who(req);
-      if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
       const p = req.params as { service: string; name: string };
-      const r = await changes.setServiceWeight(p.service, p.name, null, (req.query as { reason: string }).reason, user);
+      const r = await changes.setServiceWeight(p.service, p.name, null, (req.query as { reason: string }).reason, operator(req));
       return r.ok ? reply.send({ service: p.service, region: p.name, weight: null }) : reply.code(r.code).send({ error: r.error });
     },
   );

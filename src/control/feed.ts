@@ -39,7 +39,7 @@ export class RegionFeed {
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
   private loaded = { agents: false, overrides: false };
   private resolveReady?: () => void;
-  readonly ready = new Promise<void>((r) => (this.resolveReady = r));
+  private readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
   constructor(private config: Config, private readonly store: StateStore, private readonly state: InMemoryRegionState, private readonly log: Logger) {}
 
@@ -65,6 +65,13 @@ export class RegionFeed {
     // Override expiry is evaluated here; lease expiry shows up through the watch.
     this.timer = setInterval(() => this.apply(), 250);
     this.timer.unref();
+  }
+
+  /** Resolves true once the stored state is fully read, false if that takes over `ms`. */
+  waitReady(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+    return Promise.race([this.ready.then(() => true), timeout]).finally(() => clearTimeout(timer));
   }
 
   setConfig(config: Config): void {

@@ -1,6 +1,6 @@
-// The one interface through which DNS learns region health and weight overrides.
-// Today it is fed from the config and an in-process API; agents and the control plane
-// feed the same interface later (heartbeats, operator overrides).
+// The one interface through which DNS learns region health and weight overrides. It starts
+// from the config; a RegionFeed keeps it following the shared store (agents' heartbeats,
+// operators' overrides), and tests set it directly.
 import type { RegionStatus } from '../config/index.js';
 
 export interface RegionView {

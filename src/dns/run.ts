@@ -87,8 +87,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   if (feed) {
     // Answer from the stored state from the first query; if the store cannot be read in
     // time, start from the config (fail open) and follow the store when it answers.
-    const loaded = await Promise.race([feed.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
-    if (!loaded) log.warn({ store: config.control?.store }, 'shared state not readable yet; starting from the configured region states');
+    if (!(await feed.waitReady(3000))) log.warn({ store: config.control?.store }, 'shared state not readable yet; starting from the configured region states');
   }
 
   // The first worker picks the port when 0 was asked for; the rest share it.
