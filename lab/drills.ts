@@ -1,7 +1,7 @@
 // Drills: break the running lab on purpose while clients keep resolving and fetching,
 // then print what happened when, and whether it met the stated expectations.
 // Timeline sources: the router's control socket (polled), the agents' and DNS server's
-// own JSON logs (timestamped state changes), and the clients' outcome changes.
+// own JSON logs (timestamped state changes), and the clients' fetches and DNS answers.
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +25,13 @@ export interface DrillResult {
   clients: Record<string, { fetches: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
 }
 
+interface Fetch {
+  client: string;
+  t: number;
+  answer: string | null;
+  outcome: string;
+}
+
 interface Observed {
   t0: number;
   /** Recovery drills: when the precondition (path withdrawn) was reached. */
@@ -34,9 +41,7 @@ interface Observed {
   backAt?: number;
   restoreAt?: number;
   /** Every fetch of each client's user loop (resolve, then fetch). */
-  fetches: { client: string; t: number; answer: string | null; outcome: string }[];
-  /** The same, only where the outcome changed (for the timeline). */
-  clientEvents: { client: string; t: number; answer: string | null; outcome: string }[];
+  fetches: Fetch[];
   /** What the DNS server answered each client, polled on its own (not held by a hung fetch). */
   answerEvents: { client: string; t: number; answer: string | null }[];
   logEvents: { t: number; what: string }[];
@@ -85,13 +90,25 @@ function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
 }
 /** The first answer to the New York client after `after` that either of its loops saw (the watcher polls every 50 ms). */
 const firstAnswer = (o: Observed, after: number, ok: (answer: string) => boolean) =>
-  [...o.answerEvents, ...o.clientEvents].filter((e) => e.client === AFFECTED && e.t >= after && e.answer !== null && ok(e.answer)).sort((a, b) => a.t - b.t)[0];
+  [...o.answerEvents, ...o.fetches].filter((e) => e.client === AFFECTED && e.t >= after && e.answer !== null && ok(e.answer)).sort((a, b) => a.t - b.t)[0];
 const firstAnswerChange = (o: Observed, pop: LabPop) => firstAnswer(o, o.t0, (a) => a !== pop.vip);
-/** The New York user's latest fetch was served by another region. */
+/** The New York user's latest fetch. */
+const lastFetch = (o: Observed) => o.fetches.filter((e) => e.client === AFFECTED).at(-1);
+/** ... and it was served by another region, after the injection. */
 const servedElsewhere = (o: Observed, pop: LabPop) => {
-  const last = o.clientEvents.filter((e) => e.client === AFFECTED && e.t >= o.t0).at(-1);
-  return !!last && last.outcome.startsWith('ok') && last.answer !== pop.vip;
+  const last = lastFetch(o);
+  return !!last && last.t >= o.t0 && last.outcome.startsWith('ok') && last.answer !== pop.vip;
 };
+/** Fetches where a client's outcome changed (what the timeline shows). */
+function outcomeChanges(fetches: Fetch[]): Fetch[] {
+  const last = new Map<string, string>();
+  return fetches.filter((f) => {
+    const key = `${f.answer} ${f.outcome}`;
+    const changed = last.get(f.client) !== key;
+    last.set(f.client, key);
+    return changed;
+  });
+}
 
 const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -129,7 +146,7 @@ const DRILLS: Record<string, Drill> = {
       killPid(agentStatus(pop).bgp.gobgpdPid, 'SIGKILL');
       return async () => undefined;
     },
-    settle: (o, pop) => o.backAt !== undefined && o.answerEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.answer === pop.vip),
+    settle: (o, pop) => o.backAt !== undefined && firstAnswer(o, o.backAt, (a) => a === pop.vip) !== undefined,
     expect(o, pop, r) {
       within(r, 'path withdrawn within 1 s (TCP FIN)', rel(o, o.withdrawnAt), 1000);
       within(r, 'DNS stops answering us-east within 1 s (no session)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
@@ -232,8 +249,8 @@ const DRILLS: Record<string, Drill> = {
     },
     settle: (o, pop) =>
       o.backAt !== undefined &&
-      o.answerEvents.some((e) => e.client === AFFECTED && e.t >= o.t0 && e.answer === pop.vip) &&
-      o.clientEvents.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.outcome.startsWith('ok')),
+      firstAnswer(o, o.t0, (a) => a === pop.vip) !== undefined &&
+      o.fetches.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.outcome.startsWith('ok')),
     expect(o, pop, r) {
       const back = rel(o, o.backAt);
       const sinceDown = o.backAt !== undefined && o.downAt !== undefined ? o.backAt - o.downAt : undefined;
@@ -250,42 +267,51 @@ const DRILLS: Record<string, Drill> = {
 
 export const DRILL_NAMES = Object.keys(DRILLS);
 
-function agentWentDownAt(lab: Lab, pop: LabPop, since: number): number | undefined {
-  const path = join(lab.dir, 'logs', `${pop.name}-agent.log`);
-  if (!existsSync(path)) return undefined;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.includes('"vip state changed"')) continue;
+interface LogLine {
+  time: number;
+  msg: string;
+  vip?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  region?: string;
+  node?: string;
+  state?: string;
+  prefix?: string;
+  peer?: string;
+}
+
+/** The JSON lines of one lab process's log (pino), skipping anything else. */
+function readLog(lab: Lab, file: string): LogLine[] {
+  const path = join(lab.dir, 'logs', file);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
     try {
-      const j = JSON.parse(line) as { time: number; to?: string };
-      if (j.time >= since && j.to === 'DOWN') return j.time;
+      return [JSON.parse(line) as LogLine];
     } catch {
-      /* a line still being written */
+      return []; // a line still being written
     }
-  }
-  return undefined;
+  });
+}
+
+function agentWentDownAt(lab: Lab, pop: LabPop, since: number): number | undefined {
+  return readLog(lab, `${pop.name}-agent.log`).find((j) => j.msg === 'vip state changed' && j.time >= since && j.to === 'DOWN')?.time;
 }
 
 function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
   const out: { t: number; what: string }[] = [];
   const files = [...lab.pops.map((p) => [`${p.name}-agent.log`, `agent ${p.name}`]), ['dns.log', 'DNS']] as const;
   for (const [file, who] of files) {
-    const path = join(lab.dir, 'logs', file);
-    if (!existsSync(path)) continue;
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const j = JSON.parse(line) as { time: number; msg: string; vip?: string; from?: string; to?: string; reason?: string; region?: string; node?: string; state?: string; prefix?: string; peer?: string };
-        if (j.time < t0) continue;
-        if (j.msg === 'vip state changed') out.push({ t: j.time, what: `${who}: VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})` });
-        else if (j.msg === 'lb node health changed') out.push({ t: j.time, what: `${who}: LB node ${j.node} ${j.state}` });
-        else if (j.msg === 'withdrew path') out.push({ t: j.time, what: `${who}: withdrew ${j.prefix}` });
-        else if (j.msg === 'region state changed') out.push({ t: j.time, what: `${who}: region ${j.region} ${j.from} -> ${j.to} (${j.reason})` });
-        else if (j.msg === 'gobgpd started' || j.msg.startsWith('gobgpd exited')) out.push({ t: j.time, what: `${who}: ${j.msg}` });
-        else if (j.msg === 'bfd session state') out.push({ t: j.time, what: `${who}: BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}` });
-        else if (j.msg === 'bgp session state') out.push({ t: j.time, what: `${who}: BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}` });
-      } catch {
-        /* partial line */
-      }
+    for (const j of readLog(lab, file)) {
+      if (j.time < t0) continue;
+      if (j.msg === 'vip state changed') out.push({ t: j.time, what: `${who}: VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})` });
+      else if (j.msg === 'lb node health changed') out.push({ t: j.time, what: `${who}: LB node ${j.node} ${j.state}` });
+      else if (j.msg === 'withdrew path') out.push({ t: j.time, what: `${who}: withdrew ${j.prefix}` });
+      else if (j.msg === 'region state changed') out.push({ t: j.time, what: `${who}: region ${j.region} ${j.from} -> ${j.to} (${j.reason})` });
+      else if (j.msg === 'gobgpd started' || j.msg.startsWith('gobgpd exited')) out.push({ t: j.time, what: `${who}: ${j.msg}` });
+      else if (j.msg === 'bfd session state') out.push({ t: j.time, what: `${who}: BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}` });
+      else if (j.msg === 'bgp session state') out.push({ t: j.time, what: `${who}: BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}` });
     }
   }
   return out;
@@ -298,11 +324,10 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const bird = await BirdClient.connect(lab.birdSocket);
   const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
   const budget = drill.timeoutMs + 12_000;
-  const o: Observed = { t0: 0, fetches: [], clientEvents: [], answerEvents: [], logEvents: [] };
+  const o: Observed = { t0: 0, fetches: [], answerEvents: [], logEvents: [] };
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [join(packageRoot(), 'dist', 'lab', 'client.js'), DNS_IP, 'www.example.test', c.subnet, '50', String(budget)]);
     let buf = '';
-    let lastKey = '';
     p.stdout?.on('data', (d) => {
       buf += d;
       let nl;
@@ -311,12 +336,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
         buf = buf.slice(nl + 1);
         try {
           const e = JSON.parse(line) as { t: number; event: string; answer: string | null; outcome: string };
-          if (e.event === 'fetch') {
-            const f = { client: c.name, t: e.t, answer: e.answer, outcome: e.outcome };
-            o.fetches.push(f);
-            if (`${f.answer} ${f.outcome}` !== lastKey) o.clientEvents.push(f);
-            lastKey = `${f.answer} ${f.outcome}`;
-          }
+          if (e.event === 'fetch') o.fetches.push({ client: c.name, t: e.t, answer: e.answer, outcome: e.outcome });
           else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
         } catch {
           /* ignore */
@@ -336,7 +356,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     // Baseline: the path is at the router and the New York client is served by us-east.
     await new Promise((r) => setTimeout(r, 1500));
     const ready = Date.now() + 15_000;
-    while (!((await present())?.localPref === 100 && o.clientEvents.filter((e) => e.client === AFFECTED).at(-1)?.outcome === `ok served by ${pop.name}`)) {
+    while (!((await present())?.localPref === 100 && lastFetch(o)?.outcome === `ok served by ${pop.name}`)) {
       if (Date.now() > ready) throw new Error(`drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -373,7 +393,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     const steady = Date.now() + 15_000;
     while (Date.now() < steady) {
       const r = await present();
-      if (r && r.localPref === 100 && o.clientEvents.filter((e) => e.client === AFFECTED).at(-1)?.answer === pop.vip) break;
+      if (r && r.localPref === 100 && lastFetch(o)?.answer === pop.vip) break;
       await new Promise((res) => setTimeout(res, 50));
     }
   } finally {
@@ -396,7 +416,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
   const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);
   for (const e of o.answerEvents.filter(during)) tl.push({ ms: e.t - o.t0, what: `DNS answers client ${e.client}: ${e.answer ?? 'nothing'}` });
-  for (const e of o.clientEvents.filter(during)) tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
+  for (const e of outcomeChanges(o.fetches).filter(during)) tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
   if (o.restoreAt && !drill.restoreEarly) tl.push({ ms: o.restoreAt - o.t0, what: 'failure repaired' });
   result.timeline = tl.sort((a, b) => a.ms - b.ms);
   drill.expect(o, pop, result);

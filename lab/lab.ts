@@ -1,8 +1,8 @@
 // The failover lab in network namespaces: an upstream BIRD router (ECMP, BFD), one PoP per
 // region (gobgpd + agent + two LB nodes behind an LB frontend on the VIP + a BFD-only
 // BIRD), the GeoDNS server and control plane, and clients standing for users in different
-// countries. Everything it creates carries the `gtmlab-` prefix (GTM_LAB_PREFIX) or is recorded by PID in
-// the lab directory, so `down` removes it all, even after the lab itself crashed.
+// countries. Everything it creates carries the `gtmlab-` prefix (GTM_LAB_PREFIX) or is
+// recorded by PID in the lab directory, so `down` removes it all, even after a crash.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -19,8 +19,11 @@ export const PREFIX = process.env.GTM_LAB_PREFIX ?? 'gtmlab-';
 if (!/^[a-z][a-z0-9-]{0,7}$/.test(PREFIX)) throw new Error(`GTM_LAB_PREFIX must be 1-8 lowercase letters, digits or dashes (got ${JSON.stringify(PREFIX)})`);
 export const LAB_DIR = process.env.GTM_LAB_DIR ?? '/run/gtm-lab';
 const ROOT = packageRoot();
+const EXAMPLE_CONFIG = join(ROOT, 'examples', 'three-regions.yaml');
 export const DNS_IP = '10.20.100.2';
-export const CONTROL = `http://${DNS_IP}:9190`;
+
+/** The BFD-only BIRD beside PoP n's gobgpd: its config and control socket. */
+const bfdHelper = (dir: string, n: number) => ({ conf: join(dir, 'bird', `bfd-p${n}.conf`), socket: join(dir, 'bird', `bfd-p${n}.ctl`) });
 
 export interface LabClient {
   name: string;
@@ -102,7 +105,7 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string): st
             hold_down_ms: 1000,
             drain: { duration_ms: 3000, med: 1000 },
             // The BFD-only BIRD beside gobgpd: a cut link takes the PoP out of DNS in BFD time.
-            bfd_socket: join(dir, 'bird', `bfd-p${n}.ctl`),
+            bfd_socket: bfdHelper(dir, n).socket,
           },
           vips: [
             {
@@ -127,9 +130,9 @@ function record(dir: string, name: string, pid: number | undefined): void {
 }
 
 /** Starts a long-running process in a namespace, detached, logging to the lab directory. */
-function daemon(lab: Lab, name: string, ns: string, cmd: string, args: string[], env: Record<string, string> = {}): number {
+function daemon(lab: Lab, name: string, ns: string, cmd: string, args: string[]): number {
   const log = openSync(join(lab.dir, 'logs', `${name}.log`), 'a');
-  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { detached: true, stdio: ['ignore', log, log] });
   p.unref();
   record(lab.dir, name, p.pid);
   return p.pid ?? -1;
@@ -155,7 +158,7 @@ export function startAgent(lab: Lab, pop: LabPop): number {
  * configs of the router and of each PoP's BFD helper. `gtm lab up` uses it, and so do the
  * container images (`gtm lab render`), so both labs run the very same files.
  */
-export function renderLab(dir: string, baseConfig = join(ROOT, 'examples', 'three-regions.yaml'), opts: { etcd?: string } = {}): Config {
+export function renderLab(dir: string, baseConfig = EXAMPLE_CONFIG, opts: { etcd?: string } = {}): Config {
   for (const d of ['logs', 'bird', 'pops']) mkdirSync(join(dir, d), { recursive: true });
   const { city } = buildTestDatabases(join(dir, 'geo'));
   writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd));
@@ -171,11 +174,11 @@ export function renderLab(dir: string, baseConfig = join(ROOT, 'examples', 'thre
   }
   const pops = labOf(config, dir, '').pops;
   writeFileSync(join(dir, 'bird', 'rtr.conf'), renderBirdConfig({ routerId: '10.20.0.1', asn: 65000, logFile: join(dir, 'logs', 'bird-rtr.log'), kernel: true, peers: pops.map((p) => ({ name: `p${p.n}`, neighbor: `10.20.${p.n}.2`, asn: 65000 + p.n, bfd: true })) }));
-  for (const p of pops) writeFileSync(join(dir, 'bird', `bfd-p${p.n}.conf`), renderBfdOnlyConfig({ routerId: `10.20.${p.n}.2`, neighbor: `10.20.${p.n}.1`, logFile: join(dir, 'logs', `bfd-${p.name}.log`) }));
+  for (const p of pops) writeFileSync(bfdHelper(dir, p.n).conf, renderBfdOnlyConfig({ routerId: `10.20.${p.n}.2`, neighbor: `10.20.${p.n}.1`, logFile: join(dir, 'logs', `bfd-${p.name}.log`) }));
   return config;
 }
 
-export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml'), log: (s: string) => void = console.log): Promise<Lab> {
+export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void = console.log): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
   for (const tool of ['bird', 'gobgpd', 'kdig', 'curl']) {
     if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, tool)))) throw new Error(`${tool} is missing: run bash scripts/setup.sh as root`);
@@ -228,13 +231,14 @@ export async function up(baseConfig = join(ROOT, 'examples', 'three-regions.yaml
     startLbNode(lab, p, 1);
     startLbNode(lab, p, 2);
     daemon(lab, `${p.name}-frontend`, p.ns, process.execPath, [join(ROOT, 'dist', 'lab', 'lb-frontend.js'), p.vip, '80', `10.20.${p.n}.11:8080`, `10.20.${p.n}.12:8080`]);
-    daemon(lab, `${p.name}-bfd`, p.ns, 'bird', ['-f', '-c', join(LAB_DIR, 'bird', `bfd-p${p.n}.conf`), '-s', join(LAB_DIR, 'bird', `bfd-p${p.n}.ctl`)]);
+    const bfd = bfdHelper(LAB_DIR, p.n);
+    daemon(lab, `${p.name}-bfd`, p.ns, 'bird', ['-f', '-c', bfd.conf, '-s', bfd.socket]);
     startAgent(lab, p);
   }
 
-  // GeoDNS and control plane.
-  daemon(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config], { GTM_LAB_TOKEN: token });
-  daemon(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config], { GTM_LAB_TOKEN: token });
+  // GeoDNS and control plane (like every lab process, they inherit GTM_LAB_TOKEN).
+  daemon(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
+  daemon(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
 
   // Ready when the router has every VIP and every client gets an answer.
   const deadline = Date.now() + 60_000;

@@ -16,27 +16,26 @@ GTM="node $APP/bin/gtm.js"
 role=${1:?role: router | pop REGION N VIP | dns | control | etcd | client GATEWAY}
 shift
 
-for pair in ${LAB_LINKS:-}; do
-  ifname=${pair%%=*}
+# Waits up to 60 s for a condition (a command), else gives up naming what never appeared.
+wait_for() {
+  what=$1
+  shift
   i=0
-  until ip link show "$ifname" >/dev/null 2>&1; do
+  until "$@"; do
     i=$((i + 1))
-    [ "$i" -le 600 ] || { echo "entry: interface $ifname never appeared" >&2; exit 1; }
-    sleep 0.1
-  done
-  ip addr replace "${pair#*=}" dev "$ifname"
-  ip link set "$ifname" up
-done
-
-# Roles that share another container's network wait for the address they bind.
-wait_addr() {
-  i=0
-  until ip -o addr show | grep -q " inet $1/"; do
-    i=$((i + 1))
-    [ "$i" -le 600 ] || { echo "entry: address $1 never appeared" >&2; exit 1; }
+    [ "$i" -le 600 ] || { echo "entry: $what never appeared" >&2; exit 1; }
     sleep 0.1
   done
 }
+has_link() { ip link show "$1" >/dev/null 2>&1; }
+has_addr() { ip -o addr show | grep -q " inet $1/"; }
+
+for pair in ${LAB_LINKS:-}; do
+  ifname=${pair%%=*}
+  wait_for "interface $ifname" has_link "$ifname"
+  ip addr replace "${pair#*=}" dev "$ifname"
+  ip link set "$ifname" up
+done
 
 case "$role" in
   router)
@@ -58,11 +57,12 @@ case "$role" in
     exec $GTM dns --config "$LAB/config.yaml"
     ;;
   control)
-    wait_addr 10.20.100.2
+    # Shares the DNS container's network: waits for the address it binds.
+    wait_for "address 10.20.100.2" has_addr 10.20.100.2
     exec $GTM control --config "$LAB/config.yaml"
     ;;
   etcd)
-    wait_addr 10.20.100.3
+    wait_for "address 10.20.100.3" has_addr 10.20.100.3
     ip route replace default via 10.20.100.1
     exec etcd --name lab --data-dir "${GTM_ETCD_DIR:-/var/lib/etcd}" \
       --listen-client-urls http://10.20.100.3:2379 --advertise-client-urls http://10.20.100.3:2379 \

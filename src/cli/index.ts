@@ -113,6 +113,14 @@ async function dnsCommand(args: string[]): Promise<number | undefined> {
   return undefined;
 }
 
+/** A TCP port given on the command line (0 = any free port). */
+function portOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new Error(`${flag} must be 0-65535`);
+  return port;
+}
+
 async function agentCommand(args: string[]): Promise<number | undefined> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, pop: { type: 'string' }, 'state-dir': { type: 'string' }, 'api-port': { type: 'string' } } });
   if (!values.config) {
@@ -120,9 +128,7 @@ async function agentCommand(args: string[]): Promise<number | undefined> {
     return 2;
   }
   const config = loadConfigFile(values.config);
-  const apiPort = values['api-port'] === undefined ? undefined : Number(values['api-port']);
-  if (apiPort !== undefined && !(Number.isInteger(apiPort) && apiPort >= 0 && apiPort <= 65535)) throw new Error('--api-port must be 0-65535');
-  await runAgent(config, values.pop, { stateDir: values['state-dir'], apiPort });
+  await runAgent(config, values.pop, { stateDir: values['state-dir'], apiPort: portOption(values['api-port'], '--api-port') });
   return undefined;
 }
 
@@ -134,7 +140,7 @@ async function controlCommand(args: string[]): Promise<number | undefined> {
   }
   const config = loadConfigFile(values.config);
   if (!config.control) throw new Error(`${values.config}: no control section (control.store is needed)`);
-  const port = values.port === undefined ? undefined : Number(values.port);
+  const port = portOption(values.port, '--port');
   const log = createLogger('gtm-control');
   const store = await openStore(config.control.store);
   const server = await startControl(config, store, log, { port });
