@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dns2 from 'dns2';
 import { buildTestDatabases } from '../../geodata/build-test-db.js';
+import { waitFor } from './wait.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const EXAMPLE = join(ROOT, 'examples', 'three-regions.yaml');
@@ -52,6 +53,8 @@ export interface RunningDns {
   port: number;
   proc: ChildProcess;
   log: () => string;
+  /** Waits until the log matches (the child writes asynchronously: never read it just once). */
+  waitLog(re: RegExp, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export async function startDns(config: string, workers = 2): Promise<RunningDns>
     port,
     proc,
     log: () => out,
+    waitLog: (re, timeoutMs = 5000) => waitFor(() => re.test(out), `gtm dns to log ${re}`, timeoutMs),
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

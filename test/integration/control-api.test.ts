@@ -7,6 +7,7 @@ import { parseConfigText } from '../../src/config/index.js';
 import { FileStateStore, startControl, type ControlServer } from '../../src/control/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 process.env.GTM_TEST_TOKEN = TOKEN;
@@ -48,6 +49,7 @@ const call = async (method: string, path: string, body?: unknown, token: string 
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & unknown[] };
 };
+const regionView = async (name: string) => ((await call('GET', '/api/v1/regions')).body as { name: string; status: string; weight: number | null }[]).find((x) => x.name === name);
 const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
 
 describe('control API', () => {
@@ -87,7 +89,7 @@ describe('control API', () => {
 
   it('the guard rail refuses a change that takes too many regions out, unless forced', async () => {
     expect((await call('PUT', '/api/v1/regions/us-east/override', { status: 'down', reason: 'a' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor(async () => (await regionView('us-east'))?.status === 'down', 'the control plane to see us-east down');
     const refused = await call('POST', '/api/v1/regions/ap-southeast/drain', { reason: 'b' });
     expect(refused.status).toBe(409);
     expect(String(refused.body.error)).toMatch(/guard rail/);
@@ -99,9 +101,7 @@ describe('control API', () => {
   it('sets weights with a reason', async () => {
     const r = await call('PUT', '/api/v1/regions/eu-west/override', { weight: 7, reason: 'shift load' });
     expect(r.status).toBe(200);
-    await new Promise((res) => setTimeout(res, 400));
-    const regions = (await call('GET', '/api/v1/regions')).body as { name: string; weight: number | null }[];
-    expect(regions.find((x) => x.name === 'eu-west')?.weight).toBe(7);
+    await waitFor(async () => (await regionView('eu-west'))?.weight === 7, 'the weight to reach the region view');
   });
 
   it('sets weights per steered name, which the weighted policy follows', async () => {

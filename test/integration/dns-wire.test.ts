@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Double, MmdbWriter } from '../../geodata/mmdb-writer.js';
 import { buildQuery, TYPE } from '../../src/dns/index.js';
 import { decode, dig, kdig, startDns, tcpExchange, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BIG_TXT = Array.from({ length: 10 }, (_, i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`).join('');
 const EXTRA = {
@@ -202,13 +203,13 @@ describe('operations', () => {
     // A bad file is refused: the server keeps answering from the previous config.
     writeFileSync(`${config}.tmp`, text.replace('value: 192.0.2.25', 'value: 999.1.1.1'));
     renameSync(`${config}.tmp`, config);
-    await waitFor(() => dns.log().includes('new configuration refused'));
-    expect(dns.log()).toMatch(/zones\.example\.test\.records\[\d+\]\.value: not an IPv4 address/);
+    await dns.waitLog(/new configuration refused/);
+    await dns.waitLog(/zones\.example\.test\.records\[\d+\]\.value: not an IPv4 address/);
     expect(await ask()).toBe('192.0.2.25');
     // A good file is applied.
     writeFileSync(`${config}.tmp`, text.replace('value: 192.0.2.25', 'value: 192.0.2.26'));
     renameSync(`${config}.tmp`, config);
-    await waitFor(async () => (await ask()) === '192.0.2.26');
+    await waitFor(async () => (await ask()) === '192.0.2.26', 'the reload to take effect');
   });
 
   it('re-reads a geo database updated in place (SIGHUP, as geo.reload_cron does)', async () => {
@@ -222,26 +223,19 @@ describe('operations', () => {
     renameSync(`${db}.new`, db);
     dns.proc.kill('SIGHUP');
     try {
-      await waitFor(async () => (await ask()) === '198.51.100.30');
+      await waitFor(async () => (await ask()) === '198.51.100.30', 'the reload to take effect');
     } finally {
       writeFileSync(db, original);
       dns.proc.kill('SIGHUP');
     }
-    await waitFor(async () => (await ask()) === '198.51.100.20');
+    await waitFor(async () => (await ask()) === '198.51.100.20', 'the reload to take effect');
   });
 
   it('reloads on SIGHUP', async () => {
     const before = (dns.log().match(/configuration reloaded/g) ?? []).length;
     dns.proc.kill('SIGHUP');
-    await waitFor(() => (dns.log().match(/configuration reloaded/g) ?? []).length > before);
+    await waitFor(() => (dns.log().match(/configuration reloaded/g) ?? []).length > before, 'the reload to take effect');
   });
 });
 
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore, KEYS, type AgentReport } from '../../src/control/index.js';
 import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('file state store', () => {
   it('keeps every write from two processes writing at once (lock + atomic rename)', async () => {
@@ -24,10 +25,9 @@ describe('file state store', () => {
     const stop = s.watch('agents/', (e) => seen.push(e.length));
     await s.put('agents/x', { ok: true }, { leaseMs: 300 });
     expect(await s.get('agents/x')).toBeDefined();
-    await new Promise((r) => setTimeout(r, 600));
-    expect(await s.get('agents/x')).toBeUndefined();
+    await waitFor(async () => (await s.get('agents/x')) === undefined, 'the 300 ms lease to expire', 3000);
+    await waitFor(() => seen.at(-1) === 0, 'watchers to see the expiry', 3000);
     expect(seen).toContain(1);
-    expect(seen.at(-1)).toBe(0);
     stop();
     await s.close();
   });
@@ -89,7 +89,7 @@ pops:
       if (Date.now() - t0 > 3000) throw new Error('DNS did not follow');
     }
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(dns.log()).toMatch(/"region":"eu-west","from":"up","to":"draining"/);
+    await dns.waitLog(/"region":"eu-west","from":"up","to":"draining"/);
   });
 
   it('an expired heartbeat lease takes the region out; a fresh one brings it back', async () => {
@@ -98,7 +98,7 @@ pops:
     while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 3000) throw new Error('region did not come back');
     while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 5000) throw new Error('lease expiry not followed');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
-    expect(dns.log()).toMatch(/lease expired/);
+    await dns.waitLog(/lease expired/);
   });
 
   it('an operator override with an expiry wins, then ends', async () => {
@@ -118,10 +118,9 @@ pops:
     while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 2000) throw new Error('eu-west out not followed');
     // 3 of 3 would be out on health: us-east is held in DNS instead of going dark.
     await down('nyc', 'us-east');
-    await new Promise((r) => setTimeout(r, 600));
-    expect(await ask()).toBe('198.51.100.10');
+    await dns.waitLog(/"held":\["us-east"\]/);
     expect(dns.log()).toMatch(/guard rail: keeping regions in DNS/);
-    expect(dns.log()).toMatch(/"held":\["us-east"\]/);
+    expect(await ask()).toBe('198.51.100.10');
   });
 
   it('nothing is lost when the DNS server restarts: it starts from the stored state', async () => {
@@ -133,7 +132,7 @@ pops:
     dns = await startDns(cfgPath, 2);
     expect(await ask()).not.toBe('198.51.100.10');
     // Straight to the stored state: no transient from a half-read store.
-    expect(dns.log()).toMatch(/"region":"us-east","from":"up","to":"draining"/);
+    await dns.waitLog(/"region":"us-east","from":"up","to":"draining"/);
     expect(dns.log()).not.toMatch(/"region":"us-east","from":"up","to":"down"/);
   });
 });

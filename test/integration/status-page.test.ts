@@ -9,6 +9,7 @@ import { FileStateStore, KEYS, startControl, type ControlServer } from '../../sr
 import { createLogger } from '../../src/observability/index.js';
 import { EXAMPLE, tempDir } from '../helpers/dns.js';
 import { countColour, decodePng } from '../helpers/png.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'page-token-0123456789abcdef';
 process.env.GTM_PAGE_TOKEN = TOKEN;
@@ -41,7 +42,8 @@ pops:
     body: JSON.stringify({ reason: 'window <img src=x onerror=alert(1)>' }),
   });
   expect(res.status).toBe(200);
-  await new Promise((r) => setTimeout(r, 400));
+  const draining = async () => ((await (await fetch(`http://127.0.0.1:${control.port}/api/v1/regions`)).json()) as { name: string; status: string }[]).some((r) => r.name === 'ap-southeast' && r.status === 'draining');
+  await waitFor(draining, 'the drain to reach the region view');
 });
 afterAll(async () => {
   await control?.close();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStateStore, FileStateStore, KEYS, type StateStore } from '../../src/control/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
+import { waitFor } from '../helpers/wait.js';
 
 let etcd: RunningEtcd;
 beforeAll(async () => {
@@ -39,13 +40,16 @@ describe.each(stores)('%s store contract', (_name, make) => {
   it('drops a leased key when its lease is not renewed, keeps it while it is', async () => {
     const s = make();
     await s.put('agents/x', { beat: 1 }, { leaseMs: 1000 });
-    for (let i = 2; i <= 4; i++) {
-      await new Promise((r) => setTimeout(r, 500));
+    // Renewed at a third of the lease, so a busy machine cannot make the key lapse between beats.
+    for (let i = 2; i <= 5; i++) {
+      await new Promise((r) => setTimeout(r, 300));
       await s.put('agents/x', { beat: i }, { leaseMs: 1000 });
     }
-    expect((await s.get<{ beat: number }>('agents/x'))?.value.beat).toBe(4);
-    await new Promise((r) => setTimeout(r, 2600));
-    expect(await s.get('agents/x')).toBeUndefined();
+    expect((await s.get<{ beat: number }>('agents/x'))?.value.beat).toBe(5);
+    const renewedAt = Date.now();
+    await waitFor(async () => (await s.get('agents/x')) === undefined, 'the unrenewed lease to expire', 8000, 100);
+    // Not before the lease ran out (etcd rounds leases up to whole seconds).
+    expect(Date.now() - renewedAt).toBeGreaterThanOrEqual(900);
     await s.close();
   });
 
@@ -53,7 +57,7 @@ describe.each(stores)('%s store contract', (_name, make) => {
     const s = make();
     const seen: string[][] = [];
     const stop = s.watch('w/', (entries) => seen.push(entries.map((e) => e.key)));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => seen.length > 0, 'the watch to deliver its first (empty) list');
     await s.put('w/a', 1);
     await s.put('other', 1);
     await s.put('w/b', 2);
