@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import dns2 from 'dns2';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { parseConfigText, type Service } from '../src/config/index.js';
-import { InMemoryRegionState } from '../src/control/index.js';
+import { InMemoryRegionState } from '../src/state/index.js';
 import { Authority, buildQuery, parseQuery, TYPE } from '../src/dns/index.js';
-import { GeoResolver, packageRoot } from '../src/geo/index.js';
+import { GeoResolver } from '../src/geo/index.js';
+import { packageRoot } from '../src/runtime/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROOT = packageRoot();

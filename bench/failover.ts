@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BirdClient, renderBirdConfig } from '../lab/bird.js';
 import { addAddress, addNs, delNs, killPid, link, spawnIn, waitExit } from '../lab/netns.js';
-import { packageRoot } from '../src/geo/index.js';
+import { packageRoot } from '../src/runtime/index.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const INTERVAL_MS = 100;

@@ -3,7 +3,7 @@
 // GeoIP2/GeoLite2 files; this exists so tests and the lab never depend on a download.
 // Format facts: MaxMind DB File Format Specification v2.0 (search tree of 32-bit records,
 // 16-byte separator, data section, metadata after "\xAB\xCD\xEFMaxMind.com").
-import { ipv6Bytes, parseCidr } from '../src/config/index.js';
+import { ipv6Bytes, parseCidr } from '../src/net/index.js';
 
 export type MmdbValue = string | number | boolean | MmdbValue[] | { [k: string]: MmdbValue } | Double;
 

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import dns2 from 'dns2';
-import { parseCidr } from '../src/config/index.js';
+import { parseCidr } from '../src/net/index.js';
 import { buildQuery, TYPE } from '../src/dns/wire.js';
 
 const [dnsIp = '127.0.0.1', name = 'www.example.test', subnet = '198.18.1.0/24', intervalText = '100', durationText = '10000'] = process.argv.slice(2);

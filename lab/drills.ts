@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BirdClient } from './bird.js';
 import { DNS_IP, PREFIX, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
 import { fetchIn, ip, killPid, spawnIn } from './netns.js';
-import { packageRoot } from '../src/geo/index.js';
+import { packageRoot } from '../src/runtime/index.js';
 
 export interface TimelineEvent {
   ms: number;

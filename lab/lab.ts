@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { loadConfigFile, type Config } from '../src/config/index.js';
-import { packageRoot } from '../src/geo/index.js';
+import { packageRoot } from '../src/runtime/index.js';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
 import { addAddress, addNs, delNs, execIn, fetchIn, ip, killPid, link } from './netns.js';
 

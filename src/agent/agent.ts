@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config, Pop, Vip } from '../config/index.js';
-import { KEYS, openStore, type AgentReport, type StateStore } from '../control/index.js';
+import { KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
 import { BirdClient, GobgpClient, PeerLiveness, type AnnouncedPath, reconcile, startGobgpd, type Sidecar } from '../bgp/index.js';
 import { clusterVerdict, feed, isChanging, newRiseFall, probe, readErrorRate, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';

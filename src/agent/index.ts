@@ -1,7 +1,7 @@
 // Public entry of the agent capability.
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { packageRoot } from '../geo/index.js';
+import { packageRoot } from '../runtime/index.js';
 import { createLogger } from '../observability/index.js';
 import { Agent, defaultStateDir } from './agent.js';
 

@@ -1,7 +1,8 @@
 // Public entry of the cli capability: `gtm <command>`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
-import { InMemoryRegionState, openStore, startControl } from '../control/index.js';
+import { startControl } from '../control/index.js';
+import { InMemoryRegionState, openStore } from '../state/index.js';
 import { createLogger } from '../observability/index.js';
 import { runAgent } from '../agent/index.js';
 import { explain, runDns } from '../dns/index.js';
@@ -106,7 +107,6 @@ async function dnsCommand(args: string[]): Promise<number | undefined> {
   const workers = values.workers ? Number(values.workers) : undefined;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 64)) throw new Error('--workers must be 1-64');
   const handle = await runDns({ configPath: values.config, listen, workers });
-  if (!handle) return undefined; // a worker process: it keeps running
   const stop = () => void handle.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -2,6 +2,10 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import cron from 'node-cron';
 import type { Config, ControlSettings, RegionStatus, Schedule, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES, type RegionStatus as Status } from '../state/contract.js';
+
+const isRegionStatus = (v: unknown): v is Status => REGION_STATUSES.includes(v as Status);
+import { parseCidr } from '../net/index.js';
 import { parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
 
@@ -98,8 +102,8 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       status: 'up',
     };
     if (r.state !== undefined) {
-      if (r.state === 'up' || r.state === 'down' || r.state === 'draining') region.status = r.state;
-      else p.add(join(path, 'state'), 'must be up, down or draining');
+      if (isRegionStatus(r.state)) region.status = r.state;
+      else p.add(join(path, 'state'), `must be ${REGION_STATUSES.join(', ')}`);
     }
     out.set(name, region);
   }
@@ -415,39 +419,6 @@ function parseLatency(p: Problems, path: string, body: unknown, pools: string[])
   return { kind: 'latency', networks, countries, regions: regionList(p, join(path, 'regions'), b.regions, pools, true) };
 }
 
-export function parseCidr(cidr: string): { family: 4 | 6; bytes: Uint8Array; prefix: number } | undefined {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
-  if (!m) return undefined;
-  const addr = m[1] as string;
-  const prefix = Number(m[2]);
-  const family = isIP(addr);
-  if (family === 4 && prefix <= 32 && isIPv4(addr)) return { family: 4, bytes: Uint8Array.from(addr.split('.').map(Number)), prefix };
-  if (family === 6 && prefix <= 128 && isIPv6(addr)) return { family: 6, bytes: ipv6Bytes(addr), prefix };
-  return undefined;
-}
-
-export function ipv6Bytes(addr: string): Uint8Array {
-  const out = new Uint8Array(16);
-  let s = addr;
-  // Embedded IPv4 tail (::ffff:1.2.3.4).
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const b = (v4[1] as string).split('.').map(Number);
-    s = s.slice(0, -(v4[1] as string).length) + `${(((b[0] as number) << 8) | (b[1] as number)).toString(16)}:${(((b[2] as number) << 8) | (b[3] as number)).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => {
-    const n = parseInt(g, 16);
-    out[i * 2] = n >> 8;
-    out[i * 2 + 1] = n & 0xff;
-  });
-  return out;
-}
-
-
 function cronExpr(p: Problems, path: string, v: unknown): string | undefined {
   const s = str(p, path, v);
   if (s !== undefined && !cron.validate(s)) {
@@ -470,8 +441,8 @@ function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): 
     const clear = bool(p, join(path, 'clear'), s.clear, false);
     let status: RegionStatus | undefined;
     if (s.status !== undefined) {
-      if (s.status === 'up' || s.status === 'down' || s.status === 'draining') status = s.status;
-      else p.add(join(path, 'status'), 'must be up, down or draining');
+      if (isRegionStatus(s.status)) status = s.status;
+      else p.add(join(path, 'status'), `must be ${REGION_STATUSES.join(', ')}`);
     }
     const weight = s.weight === undefined ? undefined : num(p, join(path, 'weight'), s.weight, 0, 1_000_000);
     if (!clear && status === undefined && weight === undefined) p.add(path, 'needs status, weight, or clear: true');
@@ -526,7 +497,7 @@ function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): Co
     store,
     leaseMs,
     heartbeatMs,
-    maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, 0.5) ?? 0.5,
+    maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
     schedules: parseSchedules(p, c.schedules, regions),
     api: {
       listen: (a.listen === undefined ? { host: '127.0.0.1', port: 9190 } : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },

@@ -1,7 +1,9 @@
 // The validated, normalised shape of the configuration file. Names are absolute,
 // lower case and without the trailing dot ("www.example.test").
 
-export type RegionStatus = 'up' | 'down' | 'draining';
+import type { RegionStatus } from '../state/contract.js';
+
+export type { RegionStatus };
 
 export interface Region {
   name: string;

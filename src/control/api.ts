@@ -4,20 +4,17 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { KEYS, RegionFeed } from './feed.js';
+import { InMemoryRegionState, KEYS, REGION_STATUSES, RegionFeed, type AgentReport, type RegionOverride, type RegionView, type StateStore } from '../state/index.js';
 import { AuditLog } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
-import type { AgentReport, RegionOverride } from './merge.js';
 import { startSchedules } from './schedules.js';
 import { STATUS_PAGE } from './status-page.js';
-import { InMemoryRegionState, type RegionView } from './region-state.js';
-import type { StateStore } from './store.js';
 
 const regionView = {
   type: 'object',
   properties: {
     name: { type: 'string' },
-    status: { type: 'string', enum: ['up', 'down', 'draining'] },
+    status: { type: 'string', enum: REGION_STATUSES },
     weight: { type: ['number', 'null'] },
     reason: { type: 'string' },
     since: { type: 'string' },
@@ -44,7 +41,7 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   const control = config.control;
   if (!control) throw new Error('the config has no control section');
   const now = opts.now ?? Date.now;
-  const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  const state = InMemoryRegionState.fromConfig(config);
   const feed = new RegionFeed(config, store, state, log);
   feed.start();
   // Guard-rail checks need the full stored state, not a half-read one.
@@ -113,7 +110,7 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     required: ['reason'],
     additionalProperties: false,
     properties: {
-      status: { type: 'string', enum: ['up', 'down', 'draining'] },
+      status: { type: 'string', enum: REGION_STATUSES },
       weight: { type: 'number', minimum: 0, maximum: 1000000 },
       reason: { type: 'string', minLength: 1, maxLength: 500 },
       expires_in_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },

@@ -2,11 +2,8 @@
 // rail, written to the store, audited.
 import type { Config, RegionStatus } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
+import { DEFAULT_MAX_REGIONS_OUT, KEYS, exceedsGuardRail, type InMemoryRegionState, type RegionOverride, type RegionView, type ServiceWeightOverride, type StateStore } from '../state/index.js';
 import type { AuditLog } from './audit.js';
-import { KEYS, type ServiceWeightOverride } from './feed.js';
-import { exceedsGuardRail, type RegionOverride } from './merge.js';
-import type { InMemoryRegionState, RegionView } from './region-state.js';
-import type { StateStore } from './store.js';
 
 export interface ChangeRequest {
   status?: RegionStatus;
@@ -30,7 +27,7 @@ export class Changes {
 
   async set(region: string, req: ChangeRequest, who: string, action: string): Promise<ChangeResult> {
     if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
-    const maxOut = this.config.control?.maxRegionsOut ?? 0.5;
+    const maxOut = this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT;
     const current = new Map([...this.config.regions.keys()].map((r) => [r, this.state.get(r) as RegionView]));
     if (req.status && req.status !== 'up' && !req.force && exceedsGuardRail(current, region, req.status, maxOut)) {
       this.log.warn({ who, region, status: req.status }, 'guard rail refused a change');

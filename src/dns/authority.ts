@@ -1,10 +1,11 @@
 // The authoritative answer logic: query bytes in, response bytes out. No sockets here,
 // so every wire rule is testable in-process and the same code serves UDP and TCP.
 import type { Config, RegionStatus, Service } from '../config/index.js';
-import type { RegionStateSource } from '../control/index.js';
+import { addressRdata, formatAddress } from '../net/index.js';
+import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver, GeoResult } from '../geo/index.js';
 import { order, select, type Client, type Ordering, type PolicyContext, type Selection } from './policy.js';
-import { compileZones, findZone, addressRdata, type CompiledZone } from './zone.js';
+import { compileZones, findZone, type CompiledZone } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
 
 export interface QueryInfo {
@@ -238,11 +239,4 @@ export class Authority {
     const geo = this.lookup(addr, () => addr);
     return { client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'resolver' };
   }
-}
-
-export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  return groups.join(':');
 }

@@ -2,8 +2,9 @@
 // same Authority the server uses and reports the traced decision and the decoded answer.
 import dns2 from 'dns2';
 import { isIP } from 'node:net';
-import { parseCidr, type Config } from '../config/index.js';
-import type { RegionStateSource } from '../control/index.js';
+import type { Config } from '../config/index.js';
+import { parseCidr } from '../net/index.js';
+import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import { Authority, type Decision } from './authority.js';
 import { RCODE_NAME, TYPE, TYPE_NAME, buildQuery } from './wire.js';

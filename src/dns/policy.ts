@@ -1,7 +1,9 @@
 // Pure answer policy: no sockets, no timers. A policy orders candidate regions for a
 // client; `select` then filters by health and applies the fail-open rule.
 import type { Policy, Pool, Region, RegionStatus, Service } from '../config/index.js';
-import { distanceKm, type Location } from '../geo/index.js';
+import { distanceKm } from '../geo/distance.js';
+import type { Location } from '../geo/index.js';
+import { prefixMatch } from '../net/index.js';
 
 export interface Client {
   /** Address bytes (4 or 16) that the decision is made from (ECS subnet or resolver). */
@@ -138,15 +140,6 @@ function byRtt(rtt: Map<string, number>, regions: string[]): { candidates: strin
 
 function fmtRtt(rtt: Map<string, number>): string {
   return [...rtt].map(([r, ms]) => `${r} ${ms} ms`).join(', ');
-}
-
-export function prefixMatch(addr: Uint8Array, net: Uint8Array, prefix: number): boolean {
-  const full = prefix >> 3;
-  for (let i = 0; i < full; i++) if (addr[i] !== net[i]) return false;
-  const rest = prefix & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((addr[full] as number) & mask) === ((net[full] as number) & mask);
 }
 
 export interface Selection {

@@ -3,16 +3,17 @@
 // metrics endpoint; workers only answer. A reload is validated once in the primary and
 // then swapped in by each worker between two queries, so none is dropped.
 import cluster, { type Worker } from 'node:cluster';
-import cron from 'node-cron';
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname } from 'node:path';
-import { loadConfigFile, parseConfigText, ConfigError, type Config, type RegionStatus } from '../config/index.js';
-import { InMemoryRegionState, RegionFeed, openStore, type RegionSnapshot } from '../control/index.js';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile, parseConfigText, ConfigError } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
-import { AggregatorRegistry, createDnsMetrics, createLogger, globalRegistry, serveMetrics } from '../observability/index.js';
-import { Authority } from './authority.js';
-import { DnsServer } from './server.js';
+import { AggregatorRegistry, createDnsMetrics, createLogger, serveMetrics } from '../observability/index.js';
+import { InMemoryRegionState, RegionFeed, emit, openStore } from '../state/index.js';
+import type { FromWorker, ToWorker } from './ipc.js';
 
 export interface RunOptions {
   configPath: string;
@@ -20,25 +21,17 @@ export interface RunOptions {
   workers?: number;
 }
 
-type ToWorker = { type: 'reload'; text: string; reopenGeo?: boolean } | { type: 'state'; snapshot: RegionSnapshot } | { type: 'weights'; weights: Record<string, number> };
-type FromWorker = { type: 'ready'; port: number } | { type: 'reloaded'; ok: boolean; error?: string };
-
 export interface DnsHandle {
   port: number;
   reload(): Promise<boolean>;
-  setRegion(region: string, change: { status?: RegionStatus; weight?: number | null; reason?: string }): void;
   close(): Promise<void>;
 }
 
-function seedState(config: Config): InMemoryRegionState {
-  return new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
-}
+/** Workers run their own entry (never the CLI) and get Maps and byte arrays over IPC as they are. */
+const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
-export async function runDns(opts: RunOptions): Promise<DnsHandle | undefined> {
-  if (cluster.isWorker) {
-    await runWorker(opts);
-    return undefined;
-  }
+export async function runDns(opts: RunOptions): Promise<DnsHandle> {
+  if (cluster.isWorker) throw new Error('runDns runs in the primary; workers start from worker.js');
   return runPrimary(opts);
 }
 
@@ -48,31 +41,39 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const listen = opts.listen ?? config.dns.listen;
   const count = opts.workers ?? (config.dns.workers || availableParallelism());
-  const state = seedState(config);
+  const state = InMemoryRegionState.fromConfig(config);
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], serialization: 'advanced' });
   const metrics = createDnsMetrics();
   const aggregator = new AggregatorRegistry();
   let closing = false;
-  let port = listen.port;
+  // Port 0 with several workers: the cluster keys shared UDP handles by the asked port, so
+  // every worker must ask for the same real one. Pick it here.
+  let port = listen.port === 0 && count > 1 ? await freeUdpPort(listen.host) : listen.port;
 
   const workers = new Set<Worker>();
   const send = (msg: ToWorker) => {
     for (const w of workers) if (w.isConnected()) w.send(msg);
   };
+  // Every worker starts from the primary's current, validated config (never the file).
   const fork = (): Promise<number> => {
-    const w = cluster.fork({ GTM_DNS_LISTEN: `${listen.host}|${port}` });
-    workers.add(w);
+    const w = cluster.fork();
     w.on('exit', (code, signal) => {
       workers.delete(w);
       if (!closing) {
-        log.error({ worker: w.process.pid, code, signal }, 'dns worker exited; starting a new one');
-        void fork().catch((err) => log.error({ err }, 'could not restart a dns worker'));
+        emit(log, 'dns.worker.exited', { worker: w.process.pid ?? -1, code, signal }, 'dns worker exited; starting a new one', 'error');
+        setTimeout(() => void fork().catch((err) => log.error({ err }, 'could not restart a dns worker')), 100);
       }
     });
     return new Promise((resolve, reject) => {
       w.on('message', (m: FromWorker) => {
+        // The worker listens now (messages sent earlier would be lost): it gets the current
+        // config and state, and from here on every change, in order.
+        if (m.type === 'hello') {
+          w.send({ type: 'init', config, host: listen.host, port, snapshot: state.snapshot(), weights: state.allServiceWeights() } satisfies ToWorker);
+          workers.add(w);
+        }
         if (m.type === 'ready') {
-          w.send({ type: 'state', snapshot: state.snapshot() } satisfies ToWorker);
-          w.send({ type: 'weights', weights: state.allServiceWeights() } satisfies ToWorker);
+          emit(log, 'dns.worker.ready', { worker: w.process.pid ?? -1 }, 'dns worker answering');
           resolve(m.port);
         }
       });
@@ -95,32 +96,31 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   await Promise.all(Array.from({ length: count - 1 }, fork));
   state.subscribe(() => send({ type: 'state', snapshot: state.snapshot() }));
   state.onServiceWeights((weights) => send({ type: 'weights', weights }));
-  log.info({ listen: `${listen.host}:${port}`, workers: count, config: opts.configPath }, 'dns server listening (udp+tcp)');
+  emit(log, 'dns.listening', { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath }, 'dns server listening (udp+tcp)');
 
   const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
-    let text: string;
     try {
-      text = readFileSync(opts.configPath, 'utf8');
-      const next = parseConfigText(text, opts.configPath);
+      const next = parseConfigText(readFileSync(opts.configPath, 'utf8'), opts.configPath);
       GeoResolver.open(next.geo.database);
       config = next;
     } catch (err) {
       metrics.reloads.inc({ result: 'refused' });
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      log.error({ why, problems }, 'new configuration refused; still serving the previous one');
+      emit(log, 'config.refused', { why, problems }, 'new configuration refused; still serving the previous one', 'error');
       return false;
     }
-    for (const r of config.regions.values()) if (!state.get(r.name)) state.set(r.name, { status: r.status });
+    state.addMissing(config);
     feed?.setConfig(config);
-    send({ type: 'reload', text, reopenGeo });
+    send({ type: 'reload', config, reopenGeo });
     metrics.reloads.inc({ result: 'applied' });
-    log.info({ why }, 'configuration reloaded');
+    emit(log, 'config.reloaded', { why }, 'configuration reloaded');
     return true;
   };
 
   const onHup = () => void reload('SIGHUP', true);
   // A geo database updated in place (e.g. weekly GeoLite2) is re-read on its schedule.
-  const geoTask = config.geo.reloadCron ? cron.schedule(config.geo.reloadCron, () => void reload('scheduled geo database reload', true), { name: 'geo-reload' }) : undefined;
+  // node-cron is loaded only when a schedule is configured.
+  const geoTask = config.geo.reloadCron ? (await import('node-cron')).default.schedule(config.geo.reloadCron, () => void reload('scheduled geo database reload', true), { name: 'geo-reload' }) : undefined;
   process.on('SIGHUP', onHup);
   // Watch the directory: editors and config managers replace files by rename.
   let debounce: NodeJS.Timeout | undefined;
@@ -172,53 +172,17 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
       ),
     );
   };
-  return {
-    port,
-    reload: () => reload('api'),
-    setRegion: (region, change) => {
-      state.set(region, change);
-      log.info({ region, ...change }, 'region state changed');
-    },
-    close,
-  };
+  return { port, reload: () => reload('api'), close };
 }
 
-async function runWorker(opts: RunOptions): Promise<void> {
-  const log = createLogger('gtm-dns-worker');
-  const [host, portText] = (process.env.GTM_DNS_LISTEN ?? '').split('|');
-  let config = loadConfigFile(opts.configPath);
-  let geo = GeoResolver.open(config.geo.database);
-  const state = seedState(config);
-  const authority = new Authority(config, geo, state);
-  const metrics = createDnsMetrics(globalRegistry);
-  const server = new DnsServer(authority, {
-    host: host || config.dns.listen.host,
-    port: Number(portText ?? config.dns.listen.port),
-    tcpIdleMs: config.dns.tcpIdleMs,
-    queryLogSample: config.dns.queryLogSample,
-    logger: log,
-    metrics,
+/** A UDP port free on `host` now (the workers bind it a moment later; TCP follows UDP's port). */
+function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    s.once('error', reject);
+    s.bind(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
-  const { port } = await server.start();
-  process.on('message', (m: ToWorker) => {
-    if (m.type === 'state') state.load(m.snapshot);
-    if (m.type === 'weights') state.setServiceWeights(m.weights);
-    if (m.type === 'reload') {
-      try {
-        const next = parseConfigText(m.text, opts.configPath);
-        if (m.reopenGeo || next.geo.database !== config.geo.database) geo = GeoResolver.open(next.geo.database);
-        authority.reload(next, geo);
-        config = next;
-        process.send?.({ type: 'reloaded', ok: true } satisfies FromWorker);
-      } catch (err) {
-        log.error({ err }, 'reload failed in worker; keeping the previous configuration');
-        process.send?.({ type: 'reloaded', ok: false, error: (err as Error).message } satisfies FromWorker);
-      }
-    }
-  });
-  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
-  // A primary that died (even by SIGKILL) must not leave workers answering on its port.
-  process.on('disconnect', () => process.exit(0));
-  process.send?.({ type: 'ready', port } satisfies FromWorker);
 }
-

@@ -1,6 +1,6 @@
 // Compiles configured zones into a lookup table with RDATA encoded once at load time.
-import { isIPv4 } from 'node:net';
-import { ipv6Bytes, type Config, type Service, type StaticRecord, type Zone } from '../config/index.js';
+import { addressRdata } from '../net/index.js';
+import { type Config, type Service, type StaticRecord, type Zone } from '../config/index.js';
 import { TYPE, encodeName } from './wire.js';
 
 export interface RRset {
@@ -24,23 +24,6 @@ export interface CompiledZone {
   negativeTtl: number;
   /** Every name with data, plus empty non-terminals (mapped to an empty node). */
   nodes: Map<string, ZoneNode>;
-}
-
-export function ipv4Bytes(addr: string): Uint8Array {
-  return Uint8Array.from(addr.split('.').map(Number));
-}
-
-const rdataCache = new Map<string, Uint8Array>();
-
-/** Address bytes for A/AAAA RDATA; memoised because VIPs and resolvers repeat. */
-export function addressRdata(addr: string): Uint8Array {
-  let b = rdataCache.get(addr);
-  if (!b) {
-    if (rdataCache.size > 50_000) rdataCache.clear();
-    b = isIPv4(addr) ? ipv4Bytes(addr) : ipv6Bytes(addr);
-    rdataCache.set(addr, b);
-  }
-  return b;
 }
 
 function u16(n: number): number[] {

@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Reader } from 'maxmind';
+import { packageRoot } from '../runtime/index.js';
+
+export { distanceKm } from './distance.js';
 
 export interface Location {
   country?: string;
@@ -33,15 +36,6 @@ export interface CountryInfo {
 
 const require = createRequire(import.meta.url);
 
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the package root');
-    dir = up;
-  }
-  return dir;
-}
 
 export const EMBEDDED_DATABASE = 'embedded:geo-whois-asn-country';
 
@@ -142,13 +136,4 @@ function normalise(raw: Raw): Location {
     lon: precise ? lon : info?.lon,
     coarse: !precise,
   };
-}
-
-/** Great-circle distance in km (haversine). */
-export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const rad = Math.PI / 180;
-  const dLat = (lat2 - lat1) * rad;
-  const dLon = (lon2 - lon1) * rad;
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
 }

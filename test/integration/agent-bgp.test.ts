@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
 import { addAddress, addNs, delNs, fetchIn, ip, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
-import { FileStateStore, KEYS, type AgentReport } from '../../src/control/index.js';
+import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
 
 const ID = `gt${process.pid % 100000}`;

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
-import { FileStateStore, startControl, type ControlServer } from '../../src/control/index.js';
+import { startControl, type ControlServer } from '../../src/control/index.js';
+import { FileStateStore } from '../../src/state/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
@@ -56,7 +57,7 @@ describe('control API', () => {
   it('lists regions as DNS sees them', async () => {
     const r = await call('GET', '/api/v1/regions', undefined, null);
     expect(r.status).toBe(200);
-    expect(r.body.map((x: { name: string }) => x.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+    expect((r.body as { name: string }[]).map((x) => x.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
   });
 
   it('refuses writes without a valid token', async () => {

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
-import { InMemoryRegionState } from '../../src/control/index.js';
+import { InMemoryRegionState } from '../../src/state/index.js';
 import { Authority, buildQuery, TYPE } from '../../src/dns/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { kdig, startDns, tcpExchange, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStateStore, KEYS, type AgentReport } from '../../src/control/index.js';
+import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
 import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 

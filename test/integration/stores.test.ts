@@ -3,7 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdStateStore, FileStateStore, KEYS, type StateStore } from '../../src/control/index.js';
+import { FileStateStore, KEYS, type StateStore } from '../../src/state/index.js';
+import { EtcdStateStore } from '../../src/state/etcd-store.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,11 +1,11 @@
 // The state merge and guard rail, with no I/O.
 import { describe, expect, it } from 'vitest';
 import type { RegionStatus } from '../../src/config/index.js';
-import { exceedsGuardRail, mergeRegionState, type AgentReport, type MergeInput, type RegionView } from '../../src/control/index.js';
+import { exceedsGuardRail, mergeRegionState, type AgentReport, type MergeInput, type RegionView, type VipState } from '../../src/state/index.js';
 
 const regions = new Map<string, RegionStatus>([['us-east', 'up'], ['eu-west', 'up'], ['ap-southeast', 'up'], ['sa-east', 'up']]);
 const pops = new Map([['us-east', ['nyc']], ['eu-west', ['dub']], ['ap-southeast', ['sin']]]);
-const report = (pop: string, state: string, serving = true): AgentReport => ({ pop, region: '', serving, sessionUp: serving, vips: [{ prefix: 'x/32', state }], at: 0 });
+const report = (pop: string, state: VipState, serving = true): AgentReport => ({ pop, region: '', serving, sessionUp: serving, vips: [{ prefix: 'x/32', state }], at: 0 });
 const allUp = () => new Map([['nyc', report('nyc', 'UP')], ['dub', report('dub', 'UP')], ['sin', report('sin', 'UP')]]);
 
 function input(over: Partial<MergeInput> = {}): MergeInput {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTestDatabases } from '../../geodata/build-test-db.js';
 import { parseConfigText } from '../../src/config/index.js';
-import { InMemoryRegionState } from '../../src/control/index.js';
+import { InMemoryRegionState } from '../../src/state/index.js';
 import { explain } from '../../src/dns/index.js';
 import { GeoResolver, countries, distanceKm } from '../../src/geo/index.js';
 import { EXAMPLE, ROOT, run, tempDir, testConfig } from '../helpers/dns.js';

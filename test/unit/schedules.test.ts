@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText, ConfigError } from '../../src/config/index.js';
-import { AuditLog, Changes, FileStateStore, InMemoryRegionState, KEYS, startSchedules, type RegionOverride } from '../../src/control/index.js';
+import { AuditLog, Changes, startSchedules } from '../../src/control/index.js';
+import { FileStateStore, InMemoryRegionState, KEYS, type RegionOverride } from '../../src/state/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { EXAMPLE, tempDir } from '../helpers/dns.js';
 

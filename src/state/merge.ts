@@ -1,27 +1,11 @@
 // Pure: agents' heartbeats + operators' overrides -> the region state DNS hands out,
 // with the guard rail that never lets a shared false signal take too many regions dark.
-import type { RegionStatus } from '../config/index.js';
-import type { RegionView } from './region-state.js';
+import type { AgentReport, RegionOverride, RegionSource, RegionStatus, RegionView, VipState } from './contract.js';
 
-export interface AgentReport {
-  pop: string;
-  region: string;
-  serving: boolean;
-  sessionUp: boolean;
-  vips: { prefix: string; state: string }[];
-  at: number;
-}
+export type { AgentReport, RegionOverride };
 
-export interface RegionOverride {
-  status?: RegionStatus;
-  weight?: number;
-  reason: string;
-  who: string;
-  at: number;
-  expiresAt?: number;
-  /** Forced changes pass the guard rail. */
-  force?: boolean;
-}
+/** VIP states in which a PoP is on its way out on purpose (maintenance, shutdown). */
+const DRAINING_STATES: readonly VipState[] = ['DRAINING', 'DISABLED'];
 
 export interface MergeInput {
   /** Every configured region with its configured status. */
@@ -43,35 +27,35 @@ export interface MergeResult {
   held: string[];
 }
 
-function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string } {
+function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string; source: RegionSource } {
   const pops = input.pops.get(region) ?? [];
-  if (pops.length === 0) return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)' };
+  if (pops.length === 0) return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)', source: 'config' };
   const reports = pops.map((p) => input.agents.get(p)).filter((r): r is AgentReport => r !== undefined);
-  if (reports.length === 0) return { status: 'down', reason: `no live agent heartbeat from ${pops.join(', ')} (lease expired)` };
+  if (reports.length === 0) return { status: 'down', reason: `no live agent heartbeat from ${pops.join(', ')} (lease expired)`, source: 'health' };
   const serving = reports.filter((r) => r.serving && r.vips.some((v) => v.state === 'UP'));
-  if (serving.length) return { status: 'up', reason: `serving: ${serving.map((r) => r.pop).join(', ')}` };
-  const draining = reports.filter((r) => r.vips.some((v) => v.state === 'DRAINING' || v.state === 'DISABLED'));
-  if (draining.length) return { status: 'draining', reason: `draining: ${draining.map((r) => r.pop).join(', ')}` };
-  return { status: 'down', reason: `not serving: ${reports.map((r) => `${r.pop} ${r.vips.map((v) => v.state).join('/')}${r.sessionUp ? '' : ' no BGP session'}`).join('; ')}` };
+  if (serving.length) return { status: 'up', reason: `serving: ${serving.map((r) => r.pop).join(', ')}`, source: 'health' };
+  const draining = reports.filter((r) => r.vips.some((v) => DRAINING_STATES.includes(v.state)));
+  if (draining.length) return { status: 'draining', reason: `draining: ${draining.map((r) => r.pop).join(', ')}`, source: 'health' };
+  return { status: 'down', source: 'health', reason: `not serving: ${reports.map((r) => `${r.pop} ${r.vips.map((v) => v.state).join('/')}${r.sessionUp ? '' : ' no BGP session'}`).join('; ')}` };
 }
 
 export function mergeRegionState(input: MergeInput): MergeResult {
   const views = new Map<string, RegionView>();
-  const healthDerived = new Set<string>();
   for (const region of input.regions.keys()) {
     const o = input.overrides.get(region);
     const live = o && (o.expiresAt === undefined || o.expiresAt > input.now) ? o : undefined;
     let status: RegionStatus;
     let reason: string;
+    let source: RegionSource;
     if (live?.status) {
       status = live.status;
       reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
+      source = 'override';
     } else {
-      ({ status, reason } = fromHealth(region, input));
-      healthDerived.add(region);
+      ({ status, reason, source } = fromHealth(region, input));
     }
     const prev = input.previous.get(region);
-    views.set(region, { status, weight: live?.weight, reason, since: prev && prev.status === status ? prev.since : input.now });
+    views.set(region, { status, weight: live?.weight, reason, since: prev && prev.status === status ? prev.since : input.now, source, held: false });
   }
 
   // Guard rail: if health would take more than the allowed share out at once, hold the
@@ -82,9 +66,9 @@ export function mergeRegionState(input: MergeInput): MergeResult {
   if (total > 0 && out / total > input.maxOutShare) {
     for (const [region, v] of views) {
       const prev = input.previous.get(region);
-      if (v.status !== 'up' && healthDerived.has(region) && (prev === undefined || prev.status === 'up' || prev.reason?.startsWith('held'))) {
+      if (v.status !== 'up' && v.source !== 'override' && (prev === undefined || prev.status === 'up' || prev.held)) {
         held.push(region);
-        views.set(region, { ...v, status: 'up', reason: `held in DNS by the guard rail (${out}/${total} regions would be out; max ${Math.round(input.maxOutShare * 100)}%): ${v.reason}`, since: prev?.since ?? input.now });
+        views.set(region, { ...v, status: 'up', held: true, reason: `held in DNS by the guard rail (${out}/${total} regions would be out; max ${Math.round(input.maxOutShare * 100)}%): ${v.reason}`, since: prev?.since ?? input.now });
       }
     }
   }

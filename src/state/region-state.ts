@@ -1,22 +1,17 @@
 // The one interface through which DNS learns region health and weight overrides. It starts
 // from the config; a RegionFeed keeps it following the shared store (agents' heartbeats,
 // operators' overrides), and tests set it directly.
-import type { RegionStatus } from '../config/index.js';
+import type { Config } from '../config/index.js';
+import type { RegionSource, RegionStatus, RegionView } from './contract.js';
 
-export interface RegionView {
-  status: RegionStatus;
-  /** Weight override; undefined means "use the configured weight". */
-  weight?: number;
-  reason?: string;
-  since: number;
-}
+export type { RegionView };
 
 export interface RegionStateSource {
   get(region: string): RegionView | undefined;
   /** Operator weight for one steered name (service key) in one region, if set. */
   serviceWeight(service: string, region: string): number | undefined;
-  /** Called after every change, with the region that changed. */
-  subscribe(listener: (region: string, view: RegionView) => void): () => void;
+  /** Called once after every change or batch of changes, with the regions that changed. */
+  subscribe(listener: (regions: string[]) => void): () => void;
 }
 
 export type RegionSnapshot = Record<string, RegionView>;
@@ -24,19 +19,31 @@ export type RegionSnapshot = Record<string, RegionView>;
 /** In-memory state, seeded from the config; the DNS server's default source. */
 export class InMemoryRegionState implements RegionStateSource {
   private readonly views = new Map<string, RegionView>();
-  private readonly listeners = new Set<(region: string, view: RegionView) => void>();
+  private readonly listeners = new Set<(regions: string[]) => void>();
+  /** Set while a batch is applied: listeners hear once at its end. */
+  private batch?: string[];
   private serviceWeights: Record<string, number> = {};
   private readonly weightListeners = new Set<(weights: Record<string, number>) => void>();
 
   constructor(initial: Iterable<[string, { status: RegionStatus; weight?: number }]> = []) {
-    for (const [name, v] of initial) this.views.set(name, { status: v.status, since: Date.now() });
+    for (const [name, v] of initial) this.views.set(name, { status: v.status, since: Date.now(), source: 'config' });
+  }
+
+  /** Every configured region at its configured (start-up) status. */
+  static fromConfig(config: Pick<Config, 'regions'>): InMemoryRegionState {
+    return new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  }
+
+  /** Adds regions a reloaded config introduced, at their configured status. */
+  addMissing(config: Pick<Config, 'regions'>): void {
+    for (const r of config.regions.values()) if (!this.views.has(r.name)) this.set(r.name, { status: r.status, source: 'config' });
   }
 
   get(region: string): RegionView | undefined {
     return this.views.get(region);
   }
 
-  set(region: string, change: { status?: RegionStatus; weight?: number | null; reason?: string }): RegionView {
+  set(region: string, change: { status?: RegionStatus; weight?: number | null; reason?: string; source?: RegionSource; held?: boolean }): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
     const status = change.status ?? old.status;
     const view: RegionView = {
@@ -44,10 +51,26 @@ export class InMemoryRegionState implements RegionStateSource {
       weight: change.weight === null ? undefined : (change.weight ?? old.weight),
       reason: change.reason ?? old.reason,
       since: status === old.status ? old.since : Date.now(),
+      source: change.source ?? old.source,
+      held: change.held ?? old.held,
     };
     this.views.set(region, view);
-    for (const l of this.listeners) l(region, view);
+    if (this.batch) this.batch.push(region);
+    else for (const l of this.listeners) l([region]);
     return view;
+  }
+
+  /** Applies several changes and tells listeners once (one snapshot per merge, not per region). */
+  setMany(changes: [string, Parameters<InMemoryRegionState['set']>[1]][]): void {
+    if (changes.length === 0) return;
+    const batch: string[] = [];
+    this.batch = batch;
+    try {
+      for (const [region, change] of changes) this.set(region, change);
+    } finally {
+      this.batch = undefined;
+    }
+    for (const l of this.listeners) l(batch);
   }
 
   snapshot(): RegionSnapshot {
@@ -56,10 +79,9 @@ export class InMemoryRegionState implements RegionStateSource {
 
   /** Replaces every view at once (e.g. a snapshot sent to a DNS worker process). */
   load(snapshot: RegionSnapshot): void {
-    for (const [region, view] of Object.entries(snapshot)) {
-      this.views.set(region, view);
-      for (const l of this.listeners) l(region, view);
-    }
+    for (const [region, view] of Object.entries(snapshot)) this.views.set(region, view);
+    const regions = Object.keys(snapshot);
+    if (regions.length) for (const l of this.listeners) l(regions);
   }
 
   serviceWeight(service: string, region: string): number | undefined {
@@ -82,7 +104,7 @@ export class InMemoryRegionState implements RegionStateSource {
     return () => this.weightListeners.delete(listener);
   }
 
-  subscribe(listener: (region: string, view: RegionView) => void): () => void {
+  subscribe(listener: (regions: string[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -2,27 +2,13 @@
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { mergeRegionState, type AgentReport, type RegionOverride } from './merge.js';
-import type { InMemoryRegionState, RegionView } from './region-state.js';
+import { DEFAULT_MAX_REGIONS_OUT, KEYS, type AgentReport, type RegionOverride, type RegionView, type ServiceWeightOverride } from './contract.js';
+import { emit } from './events.js';
+import { mergeRegionState } from './merge.js';
+import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
 
-export const KEYS = {
-  agent: (pop: string) => `agents/${pop}`,
-  agents: 'agents/',
-  regionOverride: (region: string) => `overrides/regions/${region}`,
-  regionOverrides: 'overrides/regions/',
-  serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
-  serviceWeights: 'overrides/weights/',
-};
-
-export interface ServiceWeightOverride {
-  weight: number;
-  reason: string;
-  who: string;
-  at: number;
-  expiresAt?: number;
-}
-
+/** Opens the configured store; etcd3 is loaded only when etcd is configured. */
 export async function openStore(s: ControlSettings['store']): Promise<StateStore> {
   if (s.kind === 'file') return new FileStateStore(s.path);
   const { EtcdStateStore } = await import('./etcd-store.js');
@@ -95,14 +81,20 @@ export class RegionFeed {
       overrides: this.overrides,
       previous,
       now: Date.now(),
-      maxOutShare: this.config.control?.maxRegionsOut ?? 0.5,
+      maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
     });
+    // One batch per merge: DNS workers get one snapshot, not one per changed region.
+    const changes: Parameters<InMemoryRegionState['setMany']>[0] = [];
     for (const [region, v] of views) {
       const old = previous.get(region);
-      if (!old || old.status !== v.status || old.weight !== v.weight || old.reason !== v.reason) {
-        this.state.set(region, { status: v.status, weight: v.weight ?? null, reason: v.reason });
-        if (!old || old.status !== v.status) this.log.info({ region, from: old?.status, to: v.status, reason: v.reason }, 'region state changed');
+      if (!old || old.status !== v.status || old.weight !== v.weight || old.reason !== v.reason || old.held !== v.held || old.source !== v.source) {
+        changes.push([region, { status: v.status, weight: v.weight ?? null, reason: v.reason, source: v.source, held: v.held }]);
       }
+    }
+    this.state.setMany(changes);
+    for (const [region, change] of changes) {
+      const old = previous.get(region);
+      if (!old || old.status !== change.status) emit(this.log, 'region.state', { region, from: old?.status, to: change.status as RegionView['status'], reason: change.reason, source: change.source }, 'region state changed');
     }
     const now = Date.now();
     this.state.setServiceWeights(Object.fromEntries([...this.weights].filter(([, w]) => w.expiresAt === undefined || w.expiresAt > now).map(([k, w]) => [k, w.weight])));
@@ -110,7 +102,7 @@ export class RegionFeed {
     const heldKey = held.join(',');
     if (heldKey !== this.lastHeld) {
       this.lastHeld = heldKey;
-      if (held.length) this.log.warn({ held }, 'guard rail: keeping regions in DNS although their health says out');
+      if (held.length) emit(this.log, 'guardrail.held', { held }, 'guard rail: keeping regions in DNS although their health says out', 'warn');
     }
   }
 

@@ -1,0 +1,14 @@
+// Messages between the DNS primary and its workers. The channel uses Node's 'advanced'
+// serialization (structured clone), so a validated Config (Maps, byte arrays) crosses as it
+// is: workers never read or parse the config file themselves.
+import type { Config } from '../config/index.js';
+import type { RegionSnapshot } from '../state/index.js';
+
+export type ToWorker =
+  /** First message: everything a worker needs to start answering. */
+  | { type: 'init'; config: Config; host: string; port: number; snapshot: RegionSnapshot; weights: Record<string, number> }
+  | { type: 'reload'; config: Config; reopenGeo: boolean }
+  | { type: 'state'; snapshot: RegionSnapshot }
+  | { type: 'weights'; weights: Record<string, number> };
+
+export type FromWorker = { type: 'hello' } | { type: 'ready'; port: number } | { type: 'start-failed'; error: string } | { type: 'reloaded'; ok: boolean; error?: string };

@@ -1,0 +1,69 @@
+// IP addresses and CIDR networks as bytes: the one home for these helpers (pure, no I/O).
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+
+export function ipv4Bytes(addr: string): Uint8Array {
+  return Uint8Array.from(addr.split('.').map(Number));
+}
+
+export function parseCidr(cidr: string): { family: 4 | 6; bytes: Uint8Array; prefix: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  if (!m) return undefined;
+  const addr = m[1] as string;
+  const prefix = Number(m[2]);
+  const family = isIP(addr);
+  if (family === 4 && prefix <= 32 && isIPv4(addr)) return { family: 4, bytes: ipv4Bytes(addr), prefix };
+  if (family === 6 && prefix <= 128 && isIPv6(addr)) return { family: 6, bytes: ipv6Bytes(addr), prefix };
+  return undefined;
+}
+
+export function ipv6Bytes(addr: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let s = addr;
+  // Embedded IPv4 tail (::ffff:1.2.3.4).
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const b = (v4[1] as string).split('.').map(Number);
+    s = s.slice(0, -(v4[1] as string).length) + `${(((b[0] as number) << 8) | (b[1] as number)).toString(16)}:${(((b[2] as number) << 8) | (b[3] as number)).toString(16)}`;
+  }
+  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  return out;
+}
+
+const rdataCache = new Map<string, Uint8Array>();
+
+/** Address bytes for A/AAAA RDATA; memoised because VIPs and resolvers repeat. */
+export function addressRdata(addr: string): Uint8Array {
+  let b = rdataCache.get(addr);
+  if (!b) {
+    if (rdataCache.size > 50_000) rdataCache.clear();
+    b = isIPv4(addr) ? ipv4Bytes(addr) : ipv6Bytes(addr);
+    rdataCache.set(addr, b);
+  }
+  return b;
+}
+
+/** Presentation form of 4 or 16 address bytes (IPv6 without zero compression). */
+export function formatAddress(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  return groups.join(':');
+}
+
+/** Whether the first `prefix` bits of `addr` equal those of `net`. */
+export function prefixMatch(addr: Uint8Array, net: Uint8Array, prefix: number): boolean {
+  const full = prefix >> 3;
+  for (let i = 0; i < full; i++) if (addr[i] !== net[i]) return false;
+  const rest = prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((addr[full] as number) & mask) === ((net[full] as number) & mask);
+}

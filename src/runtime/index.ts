@@ -1,0 +1,15 @@
+// Where the installed package lives (for files shipped beside the code: geodata, gobgp, lab).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The directory holding package.json, found upward from this module (src/ or dist/src/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the package root');
+    dir = up;
+  }
+  return dir;
+}

@@ -1,0 +1,73 @@
+// The contract between processes: what agents, DNS servers and the control plane write to
+// and read from the shared store. Every value crossing a process boundary is typed here,
+// so renaming a state is a compile error, not a silent mismatch in another process.
+
+/** How DNS treats a region. */
+export const REGION_STATUSES = ['up', 'down', 'draining'] as const;
+export type RegionStatus = (typeof REGION_STATUSES)[number];
+
+/** Per-VIP state of a PoP agent (see src/agent/vip-state.ts for the transitions). */
+export const VIP_STATES = ['INIT', 'UP', 'DRAINING', 'DOWN', 'DISABLED'] as const;
+export type VipState = (typeof VIP_STATES)[number];
+
+/** Which signal decided a region's status. */
+export const REGION_SOURCES = ['override', 'health', 'config'] as const;
+export type RegionSource = (typeof REGION_SOURCES)[number];
+
+/** Store keys. Values under each are the types below. */
+export const KEYS = {
+  agent: (pop: string) => `agents/${pop}`,
+  agents: 'agents/',
+  regionOverride: (region: string) => `overrides/regions/${region}`,
+  regionOverrides: 'overrides/regions/',
+  serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
+  serviceWeights: 'overrides/weights/',
+} as const;
+
+/** An agent's heartbeat (`agents/<pop>`, written with a lease). */
+export interface AgentReport {
+  pop: string;
+  region: string;
+  serving: boolean;
+  sessionUp: boolean;
+  vips: { prefix: string; state: VipState }[];
+  at: number;
+}
+
+/** An operator's change to a region (`overrides/regions/<region>`). */
+export interface RegionOverride {
+  status?: RegionStatus;
+  weight?: number;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt?: number;
+  /** Forced changes pass the guard rail. */
+  force?: boolean;
+}
+
+/** An operator's weight for one steered name in one region (`overrides/weights/<service>/<region>`). */
+export interface ServiceWeightOverride {
+  weight: number;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt?: number;
+}
+
+/** A region as DNS hands it out: the merged result of config, health and operators. */
+export interface RegionView {
+  status: RegionStatus;
+  /** Weight override; undefined means "use the configured weight". */
+  weight?: number;
+  /** For people (logs, API, status page); decisions read `source` and `held`. */
+  reason?: string;
+  since: number;
+  /** Which signal decided the status (absent only for views set directly, as in tests). */
+  source?: RegionSource;
+  /** Kept in DNS by the guard rail although its health says out. */
+  held?: boolean;
+}
+
+/** Default guard rail: at most half the regions out of DNS at once without force. */
+export const DEFAULT_MAX_REGIONS_OUT = 0.5;

@@ -1,0 +1,66 @@
+// Named events: everything one process does that another reads back (the drills' timelines,
+// operators' log queries). Each is logged with its name in the `event` field and a typed
+// payload; readers match the name, never the human message, which may be reworded freely.
+import type { RegionSource, RegionStatus, VipState } from './contract.js';
+
+export interface EventPayloads {
+  'agent.started': { pop: string; vips: string[]; api: string };
+  'agent.vip.state': { vip: string; from: VipState; to: VipState; reason: string; announce: 'normal' | 'drain' | 'none' };
+  'agent.lb.node': { vip: string; node: string; state: 'unknown' | 'up' | 'down'; detail: string };
+  'agent.maintenance': { source: 'api' | 'file'; enabled: boolean; reason?: string; who?: string };
+  'bgp.path.announced': { prefix: string; med?: number; communities: string[]; prepend: number; ms: number };
+  'bgp.path.withdrawn': { prefix: string; ms: number };
+  'bgp.session': { peer: string; from?: string; to: string };
+  'bfd.session': { peer: string; from: string | null; to: string | null };
+  'gobgpd.started': { pid: number; policy: 'withdraw' | 'keep' };
+  'gobgpd.exited': { code: number | null };
+  'region.state': { region: string; from?: RegionStatus; to: RegionStatus; reason?: string; source?: RegionSource };
+  'guardrail.held': { held: string[] };
+  'dns.listening': { listen: string; workers: number; config: string };
+  'dns.worker.ready': { worker: number };
+  'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
+  'config.reloaded': { why: string };
+  'config.refused': { why: string; problems: string[] };
+}
+
+export type EventName = keyof EventPayloads;
+
+/** Every event name, for readers that list or validate them. */
+export const EVENT_NAMES = [
+  'agent.started',
+  'agent.vip.state',
+  'agent.lb.node',
+  'agent.maintenance',
+  'bgp.path.announced',
+  'bgp.path.withdrawn',
+  'bgp.session',
+  'bfd.session',
+  'gobgpd.started',
+  'gobgpd.exited',
+  'region.state',
+  'guardrail.held',
+  'dns.listening',
+  'dns.worker.ready',
+  'dns.worker.exited',
+  'config.reloaded',
+  'config.refused',
+] as const satisfies readonly EventName[];
+
+/** The part of a pino logger an event needs (kept structural so pure code can take a fake). */
+export interface EventSink {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Logs one named event: `{event, ...payload}` with a human message. */
+export function emit<E extends EventName>(log: EventSink, event: E, payload: EventPayloads[E], msg: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  log[level]({ event, ...payload }, msg);
+}
+
+/** A parsed log line that carries event `E` (for readers such as the drills). */
+export type LoggedEvent<E extends EventName> = EventPayloads[E] & { event: E; time: number; msg: string };
+
+export function isEvent<E extends EventName>(line: { event?: unknown }, event: E): line is LoggedEvent<E> {
+  return line.event === event;
+}

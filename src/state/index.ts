@@ -1,0 +1,9 @@
+// Public entry of the state capability: the cross-process contract, the shared stores, the
+// region state DNS reads, and the pure merge that turns heartbeats and overrides into it.
+// Nothing here loads fastify, node-cron or etcd3 (etcd3 only once an etcd store is opened).
+export * from './contract.js';
+export * from './events.js';
+export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from './region-state.js';
+export { FileStateStore, type Entry, type StateStore } from './store.js';
+export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
+export { RegionFeed, openStore } from './feed.js';

@@ -1,0 +1,73 @@
+// The DNS primary and its workers: workers take their config from the primary (never the
+// file), a dead worker is replaced and serves, and /metrics aggregates every worker.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildQuery, TYPE } from '../../src/dns/index.js';
+import { kdig, startDns, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
+
+let dns: RunningDns;
+let config: string;
+let original: string;
+
+/** PIDs of the primary's children (its workers), from /proc. */
+function workerPids(primary: number): number[] {
+  return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+const readyCount = () => (dns.log().match(/"event":"dns\.worker\.ready"/g) ?? []).length;
+
+beforeAll(async () => {
+  config = testConfig(tempDir());
+  original = readFileSync(config, 'utf8');
+  dns = await startDns(config, 2);
+  await waitFor(() => readyCount() === 2, 'both workers to answer');
+});
+afterAll(async () => {
+  await dns?.stop();
+});
+
+describe('dns workers', () => {
+  it('a worker killed after a refused reload comes back on the config the primary serves, not the bad file', async () => {
+    const before = workerPids(dns.proc.pid as number);
+    expect(before).toHaveLength(2);
+    appendFileSync(config, 'not_a_key: 1\n');
+    await dns.waitLog(/"event":"config\.refused"/);
+    process.kill(before[0] as number, 'SIGKILL');
+    await waitFor(() => readyCount() === 3, 'the replacement worker to answer', 10_000);
+    const after = workerPids(dns.proc.pid as number);
+    expect(after).toHaveLength(2);
+    expect(after).not.toContain(before[0]);
+    expect(dns.log()).not.toMatch(/ConfigError|not_a_key.*worker/);
+    // Every worker answers (the kernel spreads these over both).
+    for (let i = 0; i < 40; i++) {
+      const r = await udpExchange(dns.port, buildQuery('www.example.test', TYPE.A, { id: i }));
+      expect(r?.readUInt16BE(0)).toBe(i);
+    }
+    // Fixing the file is a normal reload; still two workers, no stragglers.
+    writeFileSync(config, original.replace('value: 192.0.2.25', 'value: 192.0.2.27'));
+    await waitFor(async () => (await kdig(dns.port, ['+short', 'mail.example.test', 'A'])).trim() === '192.0.2.27', 'the fixed file to be applied');
+    expect(workerPids(dns.proc.pid as number)).toEqual(after);
+  });
+
+  it('serves /metrics aggregated across both workers within a second, with counters that moved', async () => {
+    const m = /"metrics":"(http:\/\/[^"]+)"/.exec(dns.log());
+    expect(m).not.toBeNull();
+    const url = (m as RegExpExecArray)[1] as string;
+    for (let i = 0; i < 100; i++) await udpExchange(dns.port, buildQuery('www.example.test', TYPE.A, { id: i }));
+    const scrape = async () => {
+      const t0 = Date.now();
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      const body = await res.text();
+      return { status: res.status, body, ms: Date.now() - t0 };
+    };
+    const answered = (body: string) =>
+      [...body.matchAll(/^gtm_dns_queries_total\{[^}]*qtype="A"[^}]*\} (\d+)$/gm)].reduce((n, x) => n + Number(x[1]), 0);
+    // Workers flush their counters every second; wait for this test's queries to show.
+    await waitFor(async () => answered((await scrape()).body) >= 100, 'the queries to be counted', 5000, 200);
+    const r = await scrape();
+    expect(r.status).toBe(200);
+    expect(r.ms).toBeLessThan(1000);
+    expect(r.body).toMatch(/^gtm_dns_answer_seconds_count\{transport="udp"\} \d+/m);
+    expect(r.body).toMatch(/^gtm_dns_reloads_total\{result="refused"\} 1$/m);
+  });
+});
