@@ -9,6 +9,7 @@ import { BirdClient } from './bird.js';
 import { DNS_IP, PREFIX, pidOf, startAgent, startLbNode, type Lab, type LabPop } from './lab.js';
 import { fetchIn, ip, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
+import { isEvent } from '../src/state/events.js';
 
 export interface TimelineEvent {
   ms: number;
@@ -267,19 +268,8 @@ const DRILLS: Record<string, Drill> = {
 
 export const DRILL_NAMES = Object.keys(DRILLS);
 
-interface LogLine {
-  time: number;
-  msg: string;
-  vip?: string;
-  from?: string;
-  to?: string;
-  reason?: string;
-  region?: string;
-  node?: string;
-  state?: string;
-  prefix?: string;
-  peer?: string;
-}
+/** A pino line of a lab process; named events carry `event` (see src/state/events.ts). */
+type LogLine = { time: number; msg: string; event?: string } & Record<string, unknown>;
 
 /** The JSON lines of one lab process's log (pino), skipping anything else. */
 function readLog(lab: Lab, file: string): LogLine[] {
@@ -296,7 +286,20 @@ function readLog(lab: Lab, file: string): LogLine[] {
 }
 
 function agentWentDownAt(lab: Lab, pop: LabPop, since: number): number | undefined {
-  return readLog(lab, `${pop.name}-agent.log`).find((j) => j.msg === 'vip state changed' && j.time >= since && j.to === 'DOWN')?.time;
+  return readLog(lab, `${pop.name}-agent.log`).find((j) => isEvent(j, 'agent.vip.state') && j.time >= since && j.to === 'DOWN')?.time;
+}
+
+/** One timeline line per named event the drills show; other lines are not shown. */
+function describeEvent(j: LogLine): string | undefined {
+  if (isEvent(j, 'agent.vip.state')) return `VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})`;
+  if (isEvent(j, 'agent.lb.node')) return `LB node ${j.node} ${j.state}`;
+  if (isEvent(j, 'bgp.path.withdrawn')) return `withdrew ${j.prefix}`;
+  if (isEvent(j, 'region.state')) return `region ${j.region} ${j.from} -> ${j.to} (${j.reason})`;
+  if (isEvent(j, 'gobgpd.started')) return 'gobgpd started';
+  if (isEvent(j, 'gobgpd.exited')) return `gobgpd exited (code ${j.code}); restarting it`;
+  if (isEvent(j, 'bfd.session')) return `BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}`;
+  if (isEvent(j, 'bgp.session')) return `BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}`;
+  return undefined;
 }
 
 function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
@@ -305,13 +308,8 @@ function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
   for (const [file, who] of files) {
     for (const j of readLog(lab, file)) {
       if (j.time < t0) continue;
-      if (j.msg === 'vip state changed') out.push({ t: j.time, what: `${who}: VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})` });
-      else if (j.msg === 'lb node health changed') out.push({ t: j.time, what: `${who}: LB node ${j.node} ${j.state}` });
-      else if (j.msg === 'withdrew path') out.push({ t: j.time, what: `${who}: withdrew ${j.prefix}` });
-      else if (j.msg === 'region state changed') out.push({ t: j.time, what: `${who}: region ${j.region} ${j.from} -> ${j.to} (${j.reason})` });
-      else if (j.msg === 'gobgpd started' || j.msg.startsWith('gobgpd exited')) out.push({ t: j.time, what: `${who}: ${j.msg}` });
-      else if (j.msg === 'bfd session state') out.push({ t: j.time, what: `${who}: BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}` });
-      else if (j.msg === 'bgp session state') out.push({ t: j.time, what: `${who}: BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}` });
+      const what = describeEvent(j);
+      if (what) out.push({ t: j.time, what: `${who}: ${what}` });
     }
   }
   return out;

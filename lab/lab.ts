@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
+import type { AgentStatus } from '../src/agent/index.js';
 import { loadConfigFile, type Config } from '../src/config/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
@@ -266,11 +267,7 @@ export async function status(lab: Lab): Promise<LabStatus> {
       let session = '-';
       let serving = false;
       try {
-        const st = JSON.parse(fetchIn(p.ns, 'http://127.0.0.1:9180/status').body) as {
-          serving: boolean;
-          bgp: { sessions: Record<string, string>; bfd?: Record<string, string> };
-          vips: { state: string; nodes: { name: string; state: string }[] }[];
-        };
+        const st = JSON.parse(fetchIn(p.ns, 'http://127.0.0.1:9180/status').body) as AgentStatus;
         agent = st.vips.map((v) => v.state).join('/');
         nodes = st.vips[0]?.nodes.map((n) => `${n.name}:${n.state}`).join(' ') ?? '';
         // As the agent sees its router: gobgpd's BGP state and the BFD helper's.

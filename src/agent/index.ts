@@ -5,7 +5,9 @@ import { packageRoot } from '../runtime/index.js';
 import { createLogger } from '../observability/index.js';
 import { Agent, defaultStateDir } from './agent.js';
 
-export { Agent } from './agent.js';
+export { Agent, type AgentInput, type AgentOptions } from './agent.js';
+export type { AgentStatus } from './status.js';
+export type { Speaker, SpeakerEvents, PathClient } from './speaker.js';
 export { step, newVipMachine, announceOf, type VipMachine, type VipState, type Announce } from './vip-state.js';
 
 /** Runs the agent for one PoP until SIGTERM/SIGINT, which drain and withdraw first. */

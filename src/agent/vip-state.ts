@@ -5,8 +5,9 @@
 // - Re-announcing after a withdraw waits for the hold-down (flap control).
 // - Maintenance and shutdown drain first (less preferred for the drain period), then withdraw.
 import type { Verdict } from '../health/state.js';
+import type { VipState } from '../state/contract.js';
 
-export type VipState = 'INIT' | 'UP' | 'DRAINING' | 'DOWN' | 'DISABLED';
+export type { VipState };
 export type Announce = 'normal' | 'drain' | 'none';
 
 export interface VipMachine {
@@ -19,6 +20,13 @@ export interface VipMachine {
   everUp: boolean;
   flaps: number;
   degraded: boolean;
+  /** DOWN but healthy again, waiting for the hold-down to end before re-announcing. */
+  heldDown?: boolean;
+  /**
+   * When the machine wants to be stepped again even if no input changes: the end of a drain
+   * or of the hold-down of a healthy-again VIP. The runtime sets a timer; nothing parses reasons.
+   */
+  wakeAt?: number;
 }
 
 export interface StepInput {
@@ -41,7 +49,19 @@ export function announceOf(m: VipMachine): Announce {
 }
 
 export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
-  const next = { ...m, degraded: i.verdict === 'degraded' };
+  const r = stepInner(m, i);
+  return { m: { ...r.m, wakeAt: wakeOf(r.m, i) }, changed: r.changed };
+}
+
+/** A draining VIP wakes when the drain ends; a healthy-again DOWN VIP when its hold-down ends. */
+function wakeOf(m: VipMachine, i: StepInput): number | undefined {
+  if (m.state === 'DRAINING' && m.drainUntil !== undefined) return m.drainUntil;
+  if (m.state === 'DOWN' && m.heldDown) return m.lastFlip + i.holdDownMs;
+  return undefined;
+}
+
+function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
+  const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false };
   const go = (state: VipState, reason: string): { m: VipMachine; changed: boolean } => {
     const wasAnnounced = announceOf(m) !== 'none';
     const n: VipMachine = { ...next, state, reason, since: state === m.state ? m.since : i.now };
@@ -82,7 +102,7 @@ export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boo
       const wait = m.lastFlip + i.holdDownMs - i.now;
       if (m.state === 'DOWN' && wait > 0) {
         const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;
-        return m.reason === reason ? { m: next, changed: false } : { m: { ...next, reason }, changed: false };
+        return { m: { ...next, reason, heldDown: true }, changed: false };
       }
       return go('UP', `${i.verdict}: ${i.verdictReason}`);
     }

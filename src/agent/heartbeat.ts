@@ -1,0 +1,54 @@
+// Publishes this PoP's report to the shared store with a lease (DNS treats an expired lease
+// as down): every heartbeat_ms and on every change. A change during a write is published
+// right after it, never dropped; callers that await get the write that includes their change.
+import type { ControlSettings } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import { KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
+
+export class Heartbeat {
+  private store?: StateStore;
+  private timer?: NodeJS.Timeout;
+  private publishing?: Promise<void>;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly pop: string, private readonly control: ControlSettings | undefined, private readonly report: () => AgentReport, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    if (!this.control) return;
+    this.store = await openStore(this.control.store);
+    this.timer = setInterval(() => void this.publish(), this.control.heartbeatMs);
+    void this.publish();
+  }
+
+  publish(): Promise<void> {
+    const store = this.store;
+    const control = this.control;
+    if (!store || !control) return Promise.resolve();
+    if (this.publishing) {
+      this.again = true;
+      return this.publishing;
+    }
+    this.publishing = (async () => {
+      try {
+        do {
+          this.again = false;
+          try {
+            await store.put(KEYS.agent(this.pop), this.report(), { leaseMs: control.leaseMs });
+          } catch (err) {
+            this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
+          }
+        } while (this.again && !this.stopped);
+      } finally {
+        this.publishing = undefined;
+      }
+    })();
+    return this.publishing;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.store?.close();
+  }
+}

@@ -1,0 +1,81 @@
+// Probes every LB node of every VIP on its own timer (fast while a node is changing state)
+// and polls the passive error-rate URLs. It decides nothing: each result goes to the agent.
+import type { Vip } from '../config/index.js';
+import { isChanging, probe, readErrorRate, type RiseFall } from '../health/index.js';
+
+export interface ProbeResult {
+  vip: number;
+  node: number;
+  ok: boolean;
+  detail: string;
+  ms: number;
+}
+
+export interface ProberEvents {
+  onProbe(r: ProbeResult): void;
+  onErrorRate(vip: number, rate: number | undefined): void;
+  /** The node's current rise/fall state, which sets the next probe's interval. */
+  riseFall(vip: number, node: number): RiseFall;
+}
+
+export class Prober {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly vips: Vip[], private readonly events: ProberEvents) {}
+
+  start(): void {
+    this.vips.forEach((v, vi) => {
+      v.nodes.forEach((_, ni) => this.schedule(vi, ni, 0));
+      if (v.passive) this.pollPassive(vi);
+    });
+  }
+
+  private later(f: () => Promise<void>, ms: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void f();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private schedule(vi: number, ni: number, delay: number): void {
+    const v = this.vips[vi] as Vip;
+    const n = v.nodes[ni] as Vip['nodes'][number];
+    this.later(async () => {
+      let ok = true;
+      let detail = '';
+      let ms = 0;
+      for (const check of v.checks) {
+        const r = await probe(n.address, check);
+        ms += r.ms;
+        detail = `${check.type}: ${r.detail}`;
+        if (!r.ok) {
+          ok = false;
+          break;
+        }
+      }
+      if (this.stopped) return;
+      this.events.onProbe({ vip: vi, node: ni, ok, detail, ms });
+      this.schedule(vi, ni, isChanging(this.events.riseFall(vi, ni)) ? v.fastIntervalMs : v.intervalMs);
+    }, delay);
+  }
+
+  private pollPassive(vi: number): void {
+    const passive = (this.vips[vi] as Vip).passive;
+    if (!passive) return;
+    this.later(async () => {
+      const rate = await readErrorRate(passive.url, Math.min(2000, passive.intervalMs));
+      if (this.stopped) return;
+      this.events.onErrorRate(vi, rate);
+      this.pollPassive(vi);
+    }, passive.intervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
