@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs what is missing (Debian
-# packages need root), builds, then runs unit, integration and drill tests.
+# packages need root), builds, checks types (tests included) and layering, then runs unit,
+# integration and drill tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run --silent build
+npx tsc -p tsconfig.check.json
+node scripts/check-layers.mjs
 npx vitest run "$@"

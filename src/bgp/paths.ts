@@ -1,6 +1,6 @@
 // The paths the agent announces, independent of GoBGP's API shapes, plus the pure
 // reconciliation of desired against announced. No sockets here.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../net/index.js';
 
 export type Origin = 'igp' | 'egp' | 'incomplete';
 

@@ -1,5 +1,37 @@
-// IP addresses and CIDR networks as bytes: the one home for these helpers (pure, no I/O).
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+// IP addresses and CIDR networks as bytes: the one home for these helpers. Pure: no I/O and
+// no node:net (its isIP is the same rules; pure modules must not load socket modules).
+
+const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX = /^[0-9a-f]{1,4}$/i;
+
+export function isIPv4(s: string): boolean {
+  return V4.test(s);
+}
+
+/** RFC 4291 text forms: eight groups, one '::', an optional dotted IPv4 tail (no zone index). */
+export function isIPv6(s: string): boolean {
+  if (s.length > 45 || !s.includes(':')) return false;
+  let body = s;
+  let tailGroups = 0;
+  const lastColon = s.lastIndexOf(':');
+  if (s.slice(lastColon + 1).includes('.')) {
+    if (!isIPv4(s.slice(lastColon + 1))) return false;
+    body = s.slice(0, lastColon + 1) + '0';
+    tailGroups = 1; // the IPv4 tail is two groups; '0' above stands for one of them
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) return false;
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const all = halves.flatMap(groups);
+  if (!all.every((g) => HEX.test(g))) return false;
+  const count = all.length + tailGroups;
+  return halves.length === 2 ? count <= 7 : count === 8;
+}
+
+/** 4 or 6 for an address literal, 0 otherwise (as node:net's isIP). */
+export function isIP(s: string): 0 | 4 | 6 {
+  return isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0;
+}
 
 export function ipv4Bytes(addr: string): Uint8Array {
   return Uint8Array.from(addr.split('.').map(Number));
