@@ -24,7 +24,7 @@ export function familyOf(prefix: string): 4 | 6 {
 
 /**
  * Refuses anything that could announce the wrong route. GoBGP accepts a path whose prefix
- * length was lost and announces 0.0.0.0/0 (see shared notes): never let that through.
+ * length was lost and announces 0.0.0.0/0 (measured: a path decoded with the wrong field case, `prefixLen` for `prefix_len`, loses the length): never let that through.
  */
 export function validatePath(p: AnnouncedPath): string[] {
   const problems: string[] = [];
