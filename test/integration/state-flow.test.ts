@@ -12,7 +12,7 @@ describe('file state store', () => {
   it('keeps every write from two processes writing at once (lock + atomic rename)', async () => {
     const path = join(tempDir(), 'state.json');
     const script = (tag: string) =>
-      `import('${join(ROOT, 'dist', 'src', 'control', 'index.js')}').then(async ({ FileStateStore }) => { const s = new FileStateStore('${path}'); for (let i = 0; i < 150; i++) await s.put('k/${tag}' + i, { i }); })`;
+      `import('${join(ROOT, 'dist', 'src', 'state', 'index.js')}').then(async ({ FileStateStore }) => { const s = new FileStateStore('${path}'); for (let i = 0; i < 150; i++) await s.put('k/${tag}' + i, { i }); })`;
     await Promise.all(['a', 'b'].map((t) => new Promise<void>((res, rej) => execFile(process.execPath, ['-e', script(t)], (err) => (err ? rej(err) : res())))));
     const s = new FileStateStore(path);
     expect(await s.list('k/')).toHaveLength(300);
