@@ -6,7 +6,7 @@ import { parseConfigObject } from './schema.js';
 import type { Config } from './types.js';
 
 export type * from './types.js';
-export { absoluteName } from './schema.js';
+export { absoluteName, MAX_CNAME_CHAIN } from './schema.js';
 export { parseHostPort } from './validate.js';
 
 /** Thrown when a config is refused; `problems` lists every problem by path. */

@@ -130,6 +130,7 @@ function parseZones(p: Problems, v: unknown): Zone[] {
       if (!inZone(r.name, name)) p.add(join(join(path, 'records'), i), `name ${r.name} is outside zone ${name}`);
     }
     checkCnameExclusive(p, path, records, name);
+    checkCnameChains(p, path, records);
     zones.push({ name, soa: soa ?? defaultSoa(name), ns, nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400, records });
   }
   const seen = new Set<string>();
@@ -252,6 +253,34 @@ function checkCnameExclusive(p: Problems, path: string, records: StaticRecord[],
   for (const [name, types] of byName) {
     if (types.includes('CNAME') && types.length > 1) p.add(join(path, 'records'), `${name} has a CNAME and other data`);
     if (name === zone && types.includes('CNAME')) p.add(join(path, 'records'), 'the zone apex cannot be a CNAME');
+  }
+}
+
+/** Longest CNAME chain the server follows inside a zone; longer ones are refused here. */
+export const MAX_CNAME_CHAIN = 8;
+
+/** CNAME loops and over-long chains are refused (the server would otherwise repeat records). */
+function checkCnameChains(p: Problems, path: string, records: StaticRecord[]): void {
+  const target = new Map<string, string>();
+  const index = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (r.type === 'CNAME') (target.set(r.name, r.target), index.set(r.name, i));
+  });
+  for (const start of target.keys()) {
+    const chain = [start];
+    for (let next = target.get(start); next !== undefined; next = target.get(next)) {
+      if (chain.includes(next)) {
+        // Reported once, at the loop's first name in record order.
+        const loop = chain.slice(chain.indexOf(next));
+        if (Math.min(...loop.map((n) => index.get(n) as number)) === index.get(start)) p.add(join(join(path, 'records'), index.get(start) as number), `CNAME loop: ${[...loop, next].join(' -> ')}`);
+        break;
+      }
+      chain.push(next);
+      if (chain.length > MAX_CNAME_CHAIN + 1) {
+        p.add(join(join(path, 'records'), index.get(start) as number), `CNAME chain longer than ${MAX_CNAME_CHAIN}: ${chain.join(' -> ')} ...`);
+        break;
+      }
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // The authoritative answer logic: query bytes in, response bytes out. No sockets here,
 // so every wire rule is testable in-process and the same code serves UDP and TCP.
-import type { Config, RegionStatus, Service } from '../config/index.js';
+import { MAX_CNAME_CHAIN, type Config, type RegionStatus, type Service } from '../config/index.js';
 import { addressRdata, formatAddress } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver, GeoResult } from '../geo/index.js';
@@ -37,7 +37,7 @@ function locationOnly(p: Service['policy']): boolean {
   if (p.kind === 'failover') return p.tiers.every(locationOnly);
   return p.kind !== 'weighted' && p.kind !== 'latency';
 }
-const MAX_CHAIN = 8;
+
 
 export class Authority {
   private zones: CompiledZone[];
@@ -106,23 +106,37 @@ export class Authority {
       rcode = RCODE.REFUSED;
     } else {
       let name = q.qname;
+      // The answer ends in data of the asked type, or in a CNAME we do not follow (out of
+      // zone, too deep): no SOA then. Otherwise it is NODATA or NXDOMAIN, at the end of any
+      // chain too, and the SOA goes in authority (RFC 2308 §2.1, §2.2).
+      let answered = false;
       for (let depth = 0; ; depth++) {
         const node = zone.nodes.get(name);
         if (!node) {
           rcode = RCODE.NXDOMAIN;
           break;
         }
+        const cname = node.rrsets.get(TYPE.CNAME);
+        if (q.qtype === TYPE.ANY && cname) {
+          // ANY at an alias is the alias (RFC 8482 §4.1): a HINFO there would be "CNAME and other data".
+          w.nameRecord(1, name, TYPE.CNAME, cname.ttl, (cname.targets as string[])[0] as string);
+          answered = true;
+          break;
+        }
         if (q.qtype === TYPE.ANY) {
           // RFC 8482: answer ANY minimally with one synthesized HINFO.
           w.record(1, name, TYPE.HINFO, zone.zone.soa.ttl, HINFO_RFC8482);
+          answered = true;
           break;
         }
-        const cname = node.rrsets.get(TYPE.CNAME);
         if (cname && q.qtype !== TYPE.CNAME) {
           const target = (cname.targets as string[])[0] as string;
           w.nameRecord(1, name, TYPE.CNAME, cname.ttl, target);
           // Follow the chain while it stays inside this zone.
-          if (depth + 1 >= MAX_CHAIN || !(target === zone.zone.name || target.endsWith(`.${zone.zone.name}`))) break;
+          if (depth + 1 >= MAX_CNAME_CHAIN || !(target === zone.zone.name || target.endsWith(`.${zone.zone.name}`))) {
+            answered = true;
+            break;
+          }
           name = target;
           continue;
         }
@@ -133,26 +147,31 @@ export class Authority {
           ecsScope = d.ecsScope;
           for (const p of d.selection.pools) {
             const addr = q.qtype === TYPE.A ? p.vip4 : p.vip6;
-            if (addr) w.record(1, name, q.qtype, node.service.ttl, addressRdata(addr));
+            if (addr) {
+              w.record(1, name, q.qtype, node.service.ttl, addressRdata(addr));
+              answered = true;
+            }
           }
           break;
         }
         const set = node.rrsets.get(q.qtype);
         if (set) {
+          answered = true;
           set.rdata.forEach((rd, i) => (set.targets ? w.nameRecord(1, name, set.type, set.ttl, set.targets[i] as string) : w.record(1, name, set.type, set.ttl, rd)));
           if (set.type === TYPE.NS) this.glue(zone, set.targets as string[]);
         }
         break;
       }
       // NXDOMAIN or NODATA: the SOA goes in authority with the negative TTL (RFC 2308).
-      if (w.counts[1] === 0 || rcode === RCODE.NXDOMAIN) w.record(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soaRdata);
+      if (!answered || rcode === RCODE.NXDOMAIN) w.record(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soaRdata);
     }
 
     info.rcode = rcode;
     const flags = 0x8000 | (aa ? 0x0400 : 0) | (q.rd ? 0x0100 : 0) | (q.cd ? 0x0010 : 0) | rcode;
     w.setFlags(flags);
     const edns = q.edns;
-    const ecsEcho = edns?.ecs && this.config.dns.ecs ? { ecs: edns.ecs, scope: ecsScope } : undefined;
+    // SOURCE PREFIX-LENGTH 0 (the client asks for no tailoring) is answered with SCOPE 0 (RFC 7871 §7.1.2).
+    const ecsEcho = edns?.ecs && this.config.dns.ecs ? { ecs: edns.ecs, scope: edns.ecs.sourcePrefix === 0 ? 0 : ecsScope } : undefined;
     if (edns) w.opt(this.config.dns.maxUdpSize, 0, edns.dnssecOk, ecsEcho);
     if (!tcp) {
       const limit = edns ? Math.min(Math.max(512, edns.udpSize), this.config.dns.maxUdpSize) : 512;

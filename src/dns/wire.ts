@@ -100,7 +100,12 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   const an = u16(buf, 6);
   const ns = u16(buf, 8);
   const ar = u16(buf, 10);
-  const fail = (rcode: number, questionEnd = 12, edns?: Edns): ParseResult => ({ kind: 'error', id, opcode, rd, rcode, questionEnd, edns });
+  // An error answer to a query that carried OPT carries OPT too (RFC 6891 §6.1.1), even when
+  // that OPT or something else in the query is malformed; a version above 0 is BADVERS first.
+  const fail = (rcode: number, questionEnd = 12, edns?: Edns): ParseResult => {
+    const seen = edns ?? sniffOpt(buf, qd, an + ns + ar);
+    return { kind: 'error', id, opcode, rd, rcode: seen && seen.version > 0 ? RCODE.BADVERS : rcode, questionEnd, edns: seen };
+  };
 
   if (opcode !== 0) {
     // NOTIMP; echo the question when it is a well-formed single one.
@@ -130,8 +135,9 @@ export function parseQuery(buf: Uint8Array): ParseResult {
       // RFC 6891: one OPT, owner is the root, only in the additional section.
       if (edns || i < an + ns || buf[nameStart] !== 0) return fail(RCODE.FORMERR, questionEnd);
       const parsed = parseOpt(buf, pos, rdata, rdlen);
-      if (!parsed) return fail(RCODE.FORMERR, questionEnd);
+      if (!parsed) return fail(RCODE.FORMERR, questionEnd, { ...optHeader(buf, pos) });
       edns = parsed;
+      if (edns.version > 0) return fail(RCODE.BADVERS, questionEnd, edns);
     }
     pos = rdata + rdlen;
   }
@@ -139,12 +145,38 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   return { kind: 'query', query: { id, opcode, rd, cd, qname, qtype, qclass, questionEnd, edns } };
 }
 
-function parseOpt(buf: Uint8Array, typePos: number, rdata: number, rdlen: number): Edns | undefined {
-  const edns: Edns = {
+/**
+ * Finds an OPT record anywhere after the question(s), leniently: for error answers, which must
+ * echo OPT even when the query is malformed. Only the fixed fields are read, never options.
+ */
+function sniffOpt(buf: Uint8Array, qd: number, records: number): Edns | undefined {
+  let pos = 12;
+  for (let i = 0; i < qd; i++) {
+    pos = skipName(buf, pos);
+    if (pos < 0 || pos + 4 > buf.length) return undefined;
+    pos += 4;
+  }
+  for (let i = 0; i < records; i++) {
+    pos = skipName(buf, pos);
+    if (pos < 0 || pos + 10 > buf.length) return undefined;
+    if (u16(buf, pos) === TYPE.OPT) return optHeader(buf, pos);
+    pos += 10 + u16(buf, pos + 8);
+  }
+  return undefined;
+}
+
+function optHeader(buf: Uint8Array, typePos: number): Edns {
+  return {
     udpSize: Math.max(512, u16(buf, typePos + 2)),
     version: buf[typePos + 5] as number,
     dnssecOk: ((buf[typePos + 6] as number) & 0x80) !== 0,
   };
+}
+
+function parseOpt(buf: Uint8Array, typePos: number, rdata: number, rdlen: number): Edns | undefined {
+  const edns = optHeader(buf, typePos);
+  // Options of an unknown EDNS version mean nothing to us: the answer is BADVERS.
+  if (edns.version > 0) return edns;
   let pos = rdata;
   const end = rdata + rdlen;
   while (pos < end) {

@@ -1,0 +1,111 @@
+// Wire rules of Authority.respond in-process (no sockets): query bytes in, response bytes out,
+// decoded by dns2 (an independent decoder) and by hand where dns2 hides a field.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../../src/config/index.js';
+import { Authority, buildQuery, RCODE, TYPE } from '../../src/dns/index.js';
+import { GeoResolver } from '../../src/geo/index.js';
+import { InMemoryRegionState } from '../../src/state/index.js';
+import { decode, EXAMPLE, tempDir, testConfig } from '../helpers/dns.js';
+
+const configPath = testConfig(tempDir());
+const config = parseConfigText(readFileSync(configPath, 'utf8'));
+const authority = new Authority(config, GeoResolver.open(config.geo.database), InMemoryRegionState.fromConfig(config));
+const ask = (msg: Buffer, tcp = false) => authority.respond(msg, '127.0.0.1', tcp).response as Buffer;
+const rcodeOf = (r: Buffer) => (r[3] as number) & 0xf;
+const counts = (r: Buffer) => [r.readUInt16BE(4), r.readUInt16BE(6), r.readUInt16BE(8), r.readUInt16BE(10)];
+/** The OPT record's TTL field (extended rcode, version, DO) if the reply has one. */
+const optOf = (r: Buffer) => {
+  const opt = decode(r).additionals.find((a) => a.type === TYPE.OPT) as { ttl?: number; class?: number } | undefined;
+  return opt;
+};
+const withOpt = (q: Buffer, optBytes: Buffer) => {
+  const b = Buffer.concat([q, optBytes]);
+  b.writeUInt16BE(b.readUInt16BE(10) + 1, 10);
+  return b;
+};
+const OPT = (opts: Buffer = Buffer.alloc(0), version = 0) => {
+  const h = Buffer.alloc(11);
+  h.writeUInt16BE(TYPE.OPT, 1);
+  h.writeUInt16BE(1232, 3);
+  h[6] = version;
+  h.writeUInt16BE(opts.length, 9);
+  return Buffer.concat([h, opts]);
+};
+
+describe('error answers to EDNS queries carry OPT (RFC 6891 §6.1.1)', () => {
+  const base = buildQuery('www.example.test', TYPE.A, { id: 9 });
+  it('malformed ECS option -> FORMERR with OPT', () => {
+    const r = ask(withOpt(base, OPT(Buffer.from([0, 8, 0, 5, 0, 3, 8, 0, 1]))));
+    expect(rcodeOf(r)).toBe(RCODE.FORMERR);
+    expect(optOf(r)).toBeDefined();
+  });
+  it('NOTIFY opcode -> NOTIMP with OPT', () => {
+    const q = withOpt(buildQuery('example.test', TYPE.SOA, { id: 10 }), OPT());
+    q.writeUInt16BE(4 << 11, 2);
+    const r = ask(q);
+    expect(rcodeOf(r)).toBe(RCODE.NOTIMP);
+    expect(optOf(r)).toBeDefined();
+  });
+  it('two OPT records, a bad OPT length, QDCOUNT 0 -> FORMERR with OPT', () => {
+    expect(optOf(ask(withOpt(withOpt(base, OPT()), OPT())))).toBeDefined();
+    const bad = withOpt(base, OPT(Buffer.from([0, 10, 0, 9, 1])));
+    expect(rcodeOf(ask(bad))).toBe(RCODE.FORMERR);
+    expect(optOf(ask(bad))).toBeDefined();
+    const noQuestion = Buffer.concat([Buffer.from([0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), OPT()]);
+    const r = ask(noQuestion);
+    expect(rcodeOf(r)).toBe(RCODE.FORMERR);
+    expect(counts(r)[3]).toBe(1);
+  });
+  it('EDNS version 1 is BADVERS before the opcode and options are looked at', () => {
+    const q = withOpt(buildQuery('example.test', TYPE.SOA, { id: 12 }), OPT(Buffer.from([0, 8, 0, 5, 0, 3, 8, 0, 1]), 1));
+    q.writeUInt16BE(4 << 11, 2);
+    const r = ask(q);
+    expect(rcodeOf(r)).toBe(0); // BADVERS = 16: low bits 0 in the header ...
+    expect(((optOf(r)?.ttl ?? 0) >>> 24) & 0xff).toBe(1); // ... high bits 1 in OPT
+  });
+});
+
+describe('negative answers', () => {
+  it('a CNAME chain ending in NODATA carries the SOA (RFC 2308 §2.2)', () => {
+    const d = decode(ask(buildQuery('docs.example.test', TYPE.TXT, { id: 1 })));
+    expect(d.answers.map((a) => a.type)).toEqual([TYPE.CNAME, TYPE.CNAME]);
+    expect(d.authorities.map((a) => a.type)).toEqual([TYPE.SOA]);
+  });
+  it('a chain ending in data carries no SOA', () => {
+    const d = decode(ask(buildQuery('docs.example.test', TYPE.A, { id: 2 })));
+    expect(d.answers.map((a) => a.type)).toEqual([TYPE.CNAME, TYPE.CNAME, TYPE.A]);
+    expect(d.authorities).toEqual([]);
+  });
+});
+
+describe('ANY and ECS', () => {
+  it('ANY at a CNAME owner is answered with the CNAME, not a HINFO', () => {
+    const d = decode(ask(buildQuery('app.example.test', TYPE.ANY, { id: 3 })));
+    expect(d.answers.map((a) => a.type)).toEqual([TYPE.CNAME]);
+  });
+  it('SOURCE PREFIX-LENGTH 0 is answered with SCOPE 0', () => {
+    const r = ask(buildQuery('www.example.test', TYPE.A, { id: 4, ecs: { address: Uint8Array.from([0, 0, 0, 0]), sourcePrefix: 0 } }));
+    const ecs = decode(r).additionals.find((a) => a.type === TYPE.OPT)?.rdata?.find((o) => o.ednsCode === 8);
+    expect(ecs?.sourcePrefixLength).toBe(0);
+    expect(ecs?.scopePrefixLength).toBe(0);
+  });
+});
+
+describe('CNAME chains refused at config time', () => {
+  const withRecords = (records: string) => readFileSync(EXAMPLE, 'utf8').replace('    records:\n', `    records:\n${records}`);
+  it('a loop is listed by path, with the names', () => {
+    let err: unknown;
+    try {
+      parseConfigText(withRecords('      - { name: loop1, type: CNAME, value: loop2 }\n      - { name: loop2, type: CNAME, value: loop1 }\n'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual(['zones.example.test.records[0]: CNAME loop: loop1.example.test -> loop2.example.test -> loop1.example.test']);
+  });
+  it('a chain longer than 8 is refused', () => {
+    const chain = Array.from({ length: 10 }, (_, i) => `      - { name: c${i}, type: CNAME, value: c${i + 1} }\n`).join('');
+    expect(() => parseConfigText(withRecords(chain))).toThrow(/CNAME chain longer than 8/);
+  });
+});
