@@ -65,7 +65,7 @@ function latencyAt(port: number, queryFile: string, ecs: boolean, qps: number): 
 function inProcess(configText: string, dbPath?: string): Record<string, number> {
   const config = parseConfigText(configText);
   const geo = GeoResolver.open(dbPath);
-  const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  const state = InMemoryRegionState.fromConfig(config);
   const authority = new Authority(config, geo, state);
   const service = config.services[0] as Service;
   const ecsQuery = (a: number) => ({ edns: { udpSize: 1232, version: 0, dnssecOk: false, ecs: { family: 1 as const, sourcePrefix: 24, address: Uint8Array.from([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, 0]) } } });

@@ -90,7 +90,7 @@ function explainCommand(args: string[]): number {
   }
   const config = loadConfigFile(values.config);
   const geo = GeoResolver.open(config.geo.database);
-  const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+  const state = InMemoryRegionState.fromConfig(config);
   process.stdout.write(`geo database: ${geo.description}\n`);
   for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs })) process.stdout.write(`${line}\n`);
   return 0;

@@ -2,11 +2,14 @@
 // that declares zones, regions and steered services.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { describePolicy } from '../policy/index.js';
 import { parseConfigObject } from './schema.js';
 import type { Config } from './types.js';
 
 export type * from './types.js';
-export { absoluteName, MAX_CNAME_CHAIN } from './schema.js';
+export { absoluteName } from './schema.js';
+export { MAX_CNAME_CHAIN } from './limits.js';
+export { describePolicy } from '../policy/index.js';
 export { parseHostPort } from './validate.js';
 
 /** Thrown when a config is refused; `problems` lists every problem by path. */
@@ -49,8 +52,4 @@ export function summarise(config: Config): string[] {
     lines.push(`service ${s.key}: ${s.name} policy ${describePolicy(s.policy)} over ${s.pools.map((p) => p.region).join(', ')}, ttl ${s.ttl}, answers ${s.answers || 'all'}`);
   }
   return lines;
-}
-
-export function describePolicy(p: Config['services'][number]['policy']): string {
-  return p.kind === 'failover' ? `failover(${p.tiers.map(describePolicy).join(' > ')})` : p.kind === 'static' ? p.regions.join('') : p.kind;
 }

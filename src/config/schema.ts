@@ -1,11 +1,13 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import cron from 'node-cron';
-import type { Config, ControlSettings, RegionStatus, Schedule, DnsSettings, LatencyNetwork, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import type { Config, ControlSettings, RegionStatus, Schedule, DnsSettings, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES, type RegionStatus as Status } from '../state/contract.js';
 
 const isRegionStatus = (v: unknown): v is Status => REGION_STATUSES.includes(v as Status);
-import { parseCidr } from '../net/index.js';
+import { parsePolicy } from '../policy/index.js';
+import { MAX_CNAME_CHAIN } from './limits.js';
+import { regionRef } from '../policy/common.js';
 import { parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from './validate.js';
 
@@ -256,9 +258,6 @@ function checkCnameExclusive(p: Problems, path: string, records: StaticRecord[],
   }
 }
 
-/** Longest CNAME chain the server follows inside a zone; longer ones are refused here. */
-export const MAX_CNAME_CHAIN = 8;
-
 /** CNAME loops and over-long chains are refused (the server would otherwise repeat records). */
 function checkCnameChains(p: Problems, path: string, records: StaticRecord[]): void {
   const target = new Map<string, string>();
@@ -340,112 +339,6 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
     out.push({ region: region.name, vip4, vip6, weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1 });
   }
   return out;
-}
-
-function regionRef(p: Problems, path: string, v: unknown, pools: string[]): string | undefined {
-  if (typeof v !== 'string' || !pools.includes(v)) {
-    p.add(path, `must name one of this service's pool regions (${pools.join(', ')})`);
-    return undefined;
-  }
-  return v;
-}
-
-function regionList(p: Problems, path: string, v: unknown, pools: string[], optional = false): string[] | undefined {
-  const l = list(p, path, v, { optional, nonEmpty: true });
-  if (!l) return undefined;
-  return l.map((r, i) => regionRef(p, join(path, i), r, pools)).filter((r): r is string => r !== undefined);
-}
-
-const POLICY_KINDS = ['geo', 'nearest', 'latency', 'weighted', 'failover', 'all-healthy'] as const;
-
-export function parsePolicy(p: Problems, path: string, v: unknown, pools: string[]): Policy {
-  if (typeof v === 'string') {
-    if (v === 'nearest' || v === 'weighted' || v === 'all-healthy') return { kind: v };
-    if (pools.includes(v)) return { kind: 'static', regions: [v] };
-    p.add(path, `unknown policy ${JSON.stringify(v)} (expected ${POLICY_KINDS.join(', ')} or a region name)`);
-    return { kind: 'nearest' };
-  }
-  const o = obj(p, path, v);
-  if (!o) return { kind: 'nearest' };
-  const keys = Object.keys(o);
-  if (keys.length !== 1 || !(POLICY_KINDS as readonly string[]).includes(keys[0] as string)) {
-    p.add(path, `must have exactly one of: ${POLICY_KINDS.join(', ')}`);
-    return { kind: 'nearest' };
-  }
-  const kind = keys[0] as (typeof POLICY_KINDS)[number];
-  const kp = join(path, kind);
-  const body = o[kind] ?? {};
-  switch (kind) {
-    case 'nearest':
-    case 'weighted':
-    case 'all-healthy': {
-      const b = obj(p, kp, body, ['regions']);
-      return { kind, regions: b ? regionList(p, join(kp, 'regions'), b.regions, pools, true) : undefined };
-    }
-    case 'failover': {
-      const tiers = list(p, kp, body, { nonEmpty: true }) ?? [];
-      return { kind, tiers: tiers.map((t, i) => parsePolicy(p, join(kp, i), t, pools)) };
-    }
-    case 'geo':
-      return parseGeo(p, kp, body, pools);
-    case 'latency':
-      return parseLatency(p, kp, body, pools);
-  }
-}
-
-function parseGeo(p: Problems, path: string, body: unknown, pools: string[]): Policy {
-  const b = obj(p, path, body, ['countries', 'continents', 'subdivisions', 'default']) ?? {};
-  const table = (key: string, keyPattern: RegExp, what: string): Map<string, string[]> => {
-    const m = new Map<string, string[]>();
-    if (b[key] === undefined) return m;
-    const t = obj(p, join(path, key), b[key]);
-    for (const [k, rv] of Object.entries(t ?? {})) {
-      if (!keyPattern.test(k)) p.add(join(join(path, key), k), `not ${what}`);
-      m.set(k.toUpperCase(), regionList(p, join(join(path, key), k), rv, pools) ?? []);
-    }
-    return m;
-  };
-  return {
-    kind: 'geo',
-    countries: table('countries', /^[A-Za-z]{2}$/, 'an ISO 3166-1 country code'),
-    continents: table('continents', /^(AF|AN|AS|EU|NA|OC|SA)$/i, 'a continent code (AF AN AS EU NA OC SA)'),
-    subdivisions: table('subdivisions', /^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$/, 'an ISO 3166-2 subdivision code (e.g. US-CA)'),
-    default: regionList(p, join(path, 'default'), b.default, pools, true) ?? pools,
-  };
-}
-
-function parseLatency(p: Problems, path: string, body: unknown, pools: string[]): Policy {
-  const b = obj(p, path, body, ['networks', 'countries', 'regions']) ?? {};
-  const rtts = (rp: string, rv: unknown): Map<string, number> => {
-    const m = new Map<string, number>();
-    const o = obj(p, rp, rv);
-    for (const [region, ms] of Object.entries(o ?? {})) {
-      if (regionRef(p, join(rp, region), region, pools) === undefined) continue;
-      const n = num(p, join(rp, region), ms, 0, 100_000);
-      if (n !== undefined) m.set(region, n);
-    }
-    return m;
-  };
-  const networks: LatencyNetwork[] = [];
-  const nets = b.networks === undefined ? {} : obj(p, join(path, 'networks'), b.networks);
-  for (const [cidr, rv] of Object.entries(nets ?? {})) {
-    const np = join(join(path, 'networks'), cidr);
-    const parsed = parseCidr(cidr);
-    if (!parsed) {
-      p.add(np, 'not a CIDR network (e.g. 192.0.2.0/24)');
-      continue;
-    }
-    networks.push({ ...parsed, cidr, rtt: rtts(np, rv) });
-  }
-  // Longest prefix first so the first match is the most specific.
-  networks.sort((a, b2) => b2.prefix - a.prefix);
-  const countries = new Map<string, Map<string, number>>();
-  const cs = b.countries === undefined ? {} : obj(p, join(path, 'countries'), b.countries);
-  for (const [cc, rv] of Object.entries(cs ?? {})) {
-    if (!/^[A-Za-z]{2}$/.test(cc)) p.add(join(join(path, 'countries'), cc), 'not an ISO 3166-1 country code');
-    countries.set(cc.toUpperCase(), rtts(join(join(path, 'countries'), cc), rv));
-  }
-  return { kind: 'latency', networks, countries, regions: regionList(p, join(path, 'regions'), b.regions, pools, true) };
 }
 
 function cronExpr(p: Problems, path: string, v: unknown): string | undefined {

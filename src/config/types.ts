@@ -44,24 +44,9 @@ export interface Zone {
   records: StaticRecord[];
 }
 
-/** A policy node; policies nest through `failover` tiers. */
-export type Policy =
-  | { kind: 'geo'; countries: Map<string, string[]>; continents: Map<string, string[]>; subdivisions: Map<string, string[]>; default: string[] }
-  | { kind: 'nearest'; regions?: string[] }
-  | { kind: 'latency'; networks: LatencyNetwork[]; countries: Map<string, Map<string, number>>; regions?: string[] }
-  | { kind: 'weighted'; regions?: string[] }
-  | { kind: 'failover'; tiers: Policy[] }
-  | { kind: 'static'; regions: string[] }
-  | { kind: 'all-healthy'; regions?: string[] };
-
-export interface LatencyNetwork {
-  /** Network address bytes (4 or 16) and prefix length. */
-  family: 4 | 6;
-  bytes: Uint8Array;
-  prefix: number;
-  cidr: string;
-  rtt: Map<string, number>;
-}
+/** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */
+export type { Policy, LatencyNetwork } from '../policy/index.js';
+import type { Policy } from '../policy/index.js';
 
 export interface Pool {
   region: string;

@@ -1,7 +1,7 @@
 // A small path-tracking validator. Every problem is collected with the path where it
 // was found (e.g. `services.www.pools[2].vip: not an IPv4 address`) so an operator sees
 // all of them at once instead of fixing a file one error at a time.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../net/index.js';
 
 export class Problems {
   readonly list: string[] = [];

@@ -1,10 +1,11 @@
 // The authoritative answer logic: query bytes in, response bytes out. No sockets here,
 // so every wire rule is testable in-process and the same code serves UDP and TCP.
-import { MAX_CNAME_CHAIN, type Config, type RegionStatus, type Service } from '../config/index.js';
+import type { Config, RegionStatus, Service } from '../config/index.js';
+import { MAX_CNAME_CHAIN } from '../config/limits.js';
 import { addressRdata, formatAddress } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver, GeoResult } from '../geo/index.js';
-import { order, select, type Client, type Ordering, type PolicyContext, type Selection } from './policy.js';
+import { locationOnly, order, select, type Client, type Ordering, type PolicyContext, type Selection } from '../policy/index.js';
 import { compileZones, findZone, type CompiledZone } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
 
@@ -31,13 +32,6 @@ const HINFO_RFC8482 = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
 /** Cache key for clients whose location is unknown. */
 const NO_LOCATION = {};
 const GEO_CACHE_MAX = 100_000;
-
-/** Policies whose ordering depends only on the client's location (not address, not chance). */
-function locationOnly(p: Service['policy']): boolean {
-  if (p.kind === 'failover') return p.tiers.every(locationOnly);
-  return p.kind !== 'weighted' && p.kind !== 'latency';
-}
-
 
 export class Authority {
   private zones: CompiledZone[];

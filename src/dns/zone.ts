@@ -1,6 +1,6 @@
 // Compiles configured zones into a lookup table with RDATA encoded once at load time.
 import { addressRdata } from '../net/index.js';
-import { type Config, type Service, type StaticRecord, type Zone } from '../config/index.js';
+import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 import { TYPE, encodeName } from './wire.js';
 
 export interface RRset {

@@ -11,22 +11,8 @@ import { packageRoot } from '../runtime/index.js';
 
 export { distanceKm } from './distance.js';
 
-export interface Location {
-  country?: string;
-  continent?: string;
-  /** ISO 3166-2 code such as "US-CA". */
-  subdivision?: string;
-  lat?: number;
-  lon?: number;
-  /** True when lat/lon came from the country table rather than the database. */
-  coarse: boolean;
-}
-
-export interface GeoResult {
-  location?: Location;
-  /** Length of the database network that contains the address (for ECS scope). */
-  prefixLen: number;
-}
+export type { Location, GeoResult } from './types.js';
+import type { GeoResult, Location } from './types.js';
 
 export interface CountryInfo {
   continent: string;

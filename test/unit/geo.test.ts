@@ -59,7 +59,7 @@ describe('explain', () => {
     const dir = tempDir();
     const config = parseConfigText(readFileSync(testConfig(dir), 'utf8'));
     const geo = GeoResolver.open(config.geo.database);
-    const state = new InMemoryRegionState([...config.regions.values()].map((r) => [r.name, { status: r.status }]));
+    const state = InMemoryRegionState.fromConfig(config);
     state.set('eu-west', { status: 'down', reason: 'drill' });
     const out = explain(config, geo, state, { name: 'www.example.test', type: 'A', client: '127.0.0.1', ecs: '198.18.1.0/24' }).join('\n');
     expect(out).toMatch(/client \(from ecs\): country GB, continent EU, subdivision GB-ENG, at 51.51,-0.13; database network \/24/);

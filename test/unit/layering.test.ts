@@ -1,36 +1,67 @@
 // What each process loads: a DNS worker or an agent must not pay for the operators' API,
 // the schedules or etcd unless configured for them; and the layering rules CI enforces.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { isIP } from '../../src/net/index.js';
 import { ROOT } from '../helpers/dns.js';
 
-/** npm packages loaded after importing `modules` (dist) in a fresh Node process. */
-function packagesLoadedBy(modules: string[], then = ''): string[] {
+/**
+ * Packages and our own modules loaded after importing `modules` (dist) in a fresh Node
+ * process: ESM loads are recorded by a resolve hook, CommonJS ones read from the require cache.
+ */
+function loadedBy(modules: string[], then = ''): { packages: string[]; own: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'gtm-loads-'));
+  const log = join(dir, 'loads.log');
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `import { appendFileSync } from 'node:fs';
+     let out;
+     export async function initialize(data) { out = data.out; }
+     export async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(out, r.url + '\\n'); return r; }`,
+  );
+  writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { out: ${JSON.stringify(log)} } });`);
   const script = `
     import { createRequire } from 'node:module';
     const Module = createRequire(import.meta.url)('node:module');
     for (const m of ${JSON.stringify(modules)}) await import(${JSON.stringify(`${ROOT}/dist/`)} + m);
     ${then}
-    const names = Object.keys(Module._cache).filter((k) => k.includes('/node_modules/')).map((k) => k.split('/node_modules/').at(-1).split('/').slice(0, k.split('/node_modules/').at(-1).startsWith('@') ? 2 : 1).join('/'));
-    console.log(JSON.stringify([...new Set(names)]));`;
-  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as string[];
+    console.log(JSON.stringify(Object.keys(Module._cache)));`;
+  const cjs = JSON.parse(execFileSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as string[];
+  const files = [...cjs, ...readFileSync(log, 'utf8').split('\n').filter(Boolean).map((u) => (u.startsWith('file:') ? fileURLToPath(u) : u))];
+  const pkg = (f: string) => {
+    const rest = f.split('/node_modules/').at(-1) as string;
+    return rest.split('/').slice(0, rest.startsWith('@') ? 2 : 1).join('/');
+  };
+  return {
+    packages: [...new Set(files.filter((f) => f.includes('/node_modules/')).map(pkg))],
+    own: [...new Set(files.filter((f) => f.startsWith(`${ROOT}/dist/`)).map((f) => f.slice(ROOT.length + 6)))],
+  };
 }
 
 describe('what a process loads', () => {
-  it('a DNS worker and the DNS primary load neither fastify, node-cron nor etcd3', () => {
-    const loaded = packagesLoadedBy(['src/dns/worker.js', 'src/dns/run.js', 'src/state/index.js']);
-    expect(loaded).toContain('maxmind'); // the check sees real loads
-    for (const p of ['fastify', 'node-cron', 'etcd3']) expect(loaded).not.toContain(p);
+  it('a DNS worker loads no config parser, fastify, node-cron or etcd3; the primary no fastify or etcd3', () => {
+    const worker = loadedBy(['src/dns/worker.js']);
+    expect(worker.packages).toContain('maxmind'); // the check sees real loads, CommonJS ...
+    expect(worker.own).toContain('src/dns/authority.js'); // ... and ESM
+    for (const p of ['fastify', 'node-cron', 'etcd3', 'yaml']) expect(worker.packages).not.toContain(p);
+    expect(worker.own.filter((f) => /^src\/(control|config\/schema)/.test(f))).toEqual([]);
+    const primary = loadedBy(['src/dns/run.js']);
+    for (const p of ['fastify', 'etcd3']) expect(primary.packages).not.toContain(p);
+    expect(primary.own.filter((f) => f.startsWith('src/control/'))).toEqual([]);
   });
 
-  it('an agent loads fastify for its own API, but not node-cron, and etcd3 only for an etcd store', () => {
-    const loaded = packagesLoadedBy(['src/agent/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); await openStore({ kind: 'file', path: '/tmp/gtm-layering-test/state.json' });`);
-    expect(loaded).toContain('fastify');
-    for (const p of ['node-cron', 'etcd3']) expect(loaded).not.toContain(p);
-    const withEtcd = packagesLoadedBy(['src/state/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); const s = await openStore({ kind: 'etcd', endpoints: ['127.0.0.1:1'], prefix: '/x/' }); await s.close();`);
-    expect(withEtcd).toContain('etcd3');
+  it('an agent loads fastify for its own API but not the control API, and etcd3 only for an etcd store', () => {
+    const agent = loadedBy(['src/agent/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); await openStore({ kind: 'file', path: '/tmp/gtm-layering-test/state.json' });`);
+    expect(agent.packages).toContain('fastify');
+    expect(agent.packages).not.toContain('etcd3');
+    expect(agent.own.filter((f) => f.startsWith('src/control/'))).toEqual([]);
+    const withEtcd = loadedBy(['src/state/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); const s = await openStore({ kind: 'etcd', endpoints: ['127.0.0.1:1'], prefix: '/x/' }); await s.close();`);
+    expect(withEtcd.packages).toContain('etcd3');
   });
 
   it('the layering rules hold (scripts/check-layers.mjs, also run by CI)', () => {

@@ -1,0 +1,32 @@
+// `failover`: a priority chain of tiers, each a region or a policy: `[us-east, { nearest: {} }]`.
+import { join, list } from '../config/validate.js';
+import type { Policy } from './index.js';
+import type { PolicyPlugin } from './types.js';
+
+export interface FailoverPolicy {
+  kind: 'failover';
+  tiers: Policy[];
+}
+
+export const failover: PolicyPlugin<FailoverPolicy> = {
+  kind: 'failover',
+  bareWord: false,
+  parse(env, path, body) {
+    const tiers = list(env.p, path, body ?? {}, { nonEmpty: true }) ?? [];
+    return { kind: 'failover', tiers: tiers.map((t, i) => env.policy(join(path, i), t) as Policy) };
+  },
+  order(policy, env) {
+    const seen = new Set<string>();
+    const candidates: string[] = [];
+    const rules: string[] = [];
+    let scope = 0;
+    for (const tier of policy.tiers) {
+      const o = env.sub(tier);
+      rules.push(o.rule);
+      scope = Math.max(scope, o.scope);
+      for (const r of o.candidates) if (!seen.has(r)) (seen.add(r), candidates.push(r));
+    }
+    return { candidates, rule: `failover [${rules.join(' > ')}]`, scope };
+  },
+  locationOnly: (policy, sub) => policy.tiers.every(sub),
+};

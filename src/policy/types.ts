@@ -1,0 +1,54 @@
+// What every policy plugin sees and returns. Pure: no sockets, no timers, no geo reader.
+import type { Region } from '../config/types.js';
+import type { Problems } from '../config/validate.js';
+import type { Location } from '../geo/types.js';
+
+export interface Client {
+  /** Address bytes (4 or 16) that the decision is made from (ECS subnet or resolver). */
+  address: Uint8Array;
+  family: 4 | 6;
+  location?: Location;
+  /** Database network length containing the address. */
+  geoPrefix: number;
+}
+
+export interface PolicyContext {
+  regions: Map<string, Region>;
+  weightOf(region: string): number;
+  random(): number;
+}
+
+export interface Ordering {
+  candidates: string[];
+  /** Human-readable rule that decided (for `gtm explain` and logs). */
+  rule: string;
+  /** Bits of the client address the ordering depends on; 0 = same for every client. */
+  scope: number;
+}
+
+/** Parsing one policy's config: where problems go, and the service's pool regions. */
+export interface ParseEnv {
+  p: Problems;
+  pools: string[];
+  /** Parses a nested policy (failover tiers). */
+  policy(path: string, v: unknown): { kind: string };
+}
+
+/** Ordering one policy for one client; `sub` orders a nested policy (failover tiers). */
+export interface OrderEnv {
+  pools: string[];
+  client: Client | undefined;
+  ctx: PolicyContext;
+  sub(policy: { kind: string }): Ordering;
+}
+
+export interface PolicyPlugin<P extends { kind: string }> {
+  kind: P['kind'];
+  /** `policy: nearest` (a bare word) is allowed and means the defaults. */
+  bareWord: boolean;
+  /** Parses the body under `{ <kind>: body }` (undefined for the bare word). */
+  parse(env: ParseEnv, path: string, body: unknown): P;
+  order(policy: P, env: OrderEnv): Ordering;
+  /** Whether the ordering depends only on the client's location (cacheable per geo record). */
+  locationOnly(policy: P, sub: (p: { kind: string }) => boolean): boolean;
+}
