@@ -28,7 +28,16 @@ process.on('SIGINT', () => (cleanup(), process.exit(130)));
 async function waitForAnswer(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
-      const out = execFileSync('kdig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+retry=0', 'static.example.test', 'A']).toString();
+      const out = execFileSync('kdig', [
+        '@127.0.0.1',
+        '-p',
+        String(port),
+        '+short',
+        '+time=1',
+        '+retry=0',
+        'static.example.test',
+        'A',
+      ]).toString();
       if (out.includes('192.0.2.80')) return;
     } catch {
       /* not up yet */
@@ -39,7 +48,9 @@ async function waitForAnswer(port: number): Promise<void> {
 }
 
 function dnsperf(port: number, queryFile: string, extra: string[]): string {
-  return execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra], { maxBuffer: 512 << 20 }).toString();
+  return execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra], {
+    maxBuffer: 512 << 20,
+  }).toString();
 }
 
 interface Throughput {
@@ -49,14 +60,38 @@ interface Throughput {
 }
 
 function saturate(port: number, queryFile: string, ecs: boolean): Throughput {
-  const out = dnsperf(port, queryFile, ['-l', String(SECONDS), '-c', '4', '-q', '200', ...(ecs ? ['-E', ECS_OPTION] : [])]);
+  const out = dnsperf(port, queryFile, [
+    '-l',
+    String(SECONDS),
+    '-c',
+    '4',
+    '-q',
+    '200',
+    ...(ecs ? ['-E', ECS_OPTION] : []),
+  ]);
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
-  return { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, lost: num(/Queries lost:\s+(\d+)/) };
+  return {
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    lost: num(/Queries lost:\s+(\d+)/),
+  };
 }
 
 /** Per-query latencies at a fixed rate below saturation, from dnsperf -v. */
-function latencyAt(port: number, queryFile: string, ecs: boolean, qps: number): { p50: number; p90: number; p99: number; n: number } {
-  const out = dnsperf(port, queryFile, ['-l', '4', '-Q', String(Math.round(qps)), '-v', ...(ecs ? ['-E', ECS_OPTION] : [])]);
+function latencyAt(
+  port: number,
+  queryFile: string,
+  ecs: boolean,
+  qps: number,
+): { p50: number; p90: number; p99: number; n: number } {
+  const out = dnsperf(port, queryFile, [
+    '-l',
+    '4',
+    '-Q',
+    String(Math.round(qps)),
+    '-v',
+    ...(ecs ? ['-E', ECS_OPTION] : []),
+  ]);
   const lat = [...out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
   return { p50: pct(50), p90: pct(90), p99: pct(99), n: lat.length };
@@ -68,7 +103,18 @@ function inProcess(configText: string, dbPath?: string): Record<string, number> 
   const state = InMemoryRegionState.fromConfig(config);
   const authority = new Authority(config, geo, state);
   const service = config.services[0] as Service;
-  const ecsQuery = (a: number) => ({ edns: { udpSize: 1232, version: 0, dnssecOk: false, ecs: { family: 1 as const, sourcePrefix: 24, address: Uint8Array.from([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, 0]) } } });
+  const ecsQuery = (a: number) => ({
+    edns: {
+      udpSize: 1232,
+      version: 0,
+      dnssecOk: false,
+      ecs: {
+        family: 1 as const,
+        sourcePrefix: 24,
+        address: Uint8Array.from([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, 0]),
+      },
+    },
+  });
   // Cold: every query from a different /24 spread over the address space (geo caches miss).
   const cold = Array.from({ length: 1 << 20 }, (_, i) => ecsQuery(Math.imul(i + 1, 2654435761) >>> 0));
   // Warm: 4096 client networks repeating, as behind a set of busy resolvers.
@@ -79,7 +125,10 @@ function inProcess(configText: string, dbPath?: string): Record<string, number> 
     for (let i = 0; i < n; i++) f(i);
     return Number(process.hrtime.bigint() - t0) / n / 1000; // µs per op
   };
-  const query = buildQuery('www.example.test', TYPE.A, { id: 1, ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 } });
+  const query = buildQuery('www.example.test', TYPE.A, {
+    id: 1,
+    ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 },
+  });
   const located = cold.filter((q) => geo.lookup(`${q.edns.ecs.address.join('.')}`).location).length / cold.length;
   return {
     located,
@@ -95,7 +144,12 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-'));
   const { city } = buildTestDatabases(dir);
   const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
-  const ourConfig = example.replace('# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data', `database: ${city}`).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
+  const ourConfig = example
+    .replace(
+      '# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data',
+      `database: ${city}`,
+    )
+    .replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
   writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
   const ourPort = 25353 + Math.floor(Math.random() * 1000);
   const gdnsdPort = ourPort + 1000;
@@ -105,11 +159,25 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'gdnsd', 'config'), `options => { listen => [ 127.0.0.1:${gdnsdPort} ] }\n`);
   writeFileSync(
     join(dir, 'gdnsd', 'zones', 'example.test'),
-    ['$TTL 3600', '@ 60 SOA ns1 hostmaster 2026112201 3600 600 604800 60', '@ 86400 NS ns1', '@ 86400 NS ns2', 'ns1 300 A 192.0.2.53', 'ns2 300 A 192.0.2.54', 'static 300 A 192.0.2.80', 'www 30 A 198.51.100.30', ''].join('\n'),
+    [
+      '$TTL 3600',
+      '@ 60 SOA ns1 hostmaster 2026112201 3600 600 604800 60',
+      '@ 86400 NS ns1',
+      '@ 86400 NS ns2',
+      'ns1 300 A 192.0.2.53',
+      'ns2 300 A 192.0.2.54',
+      'static 300 A 192.0.2.80',
+      'www 30 A 198.51.100.30',
+      '',
+    ].join('\n'),
   );
   const gdnsd = spawn('gdnsd', ['-c', join(dir, 'gdnsd'), '-f', 'start'], { stdio: 'ignore' });
   children.push(gdnsd);
-  const ours = spawn(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', join(dir, 'gtm.yaml'), '--listen', `127.0.0.1:${ourPort}`], { stdio: 'ignore' });
+  const ours = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', join(dir, 'gtm.yaml'), '--listen', `127.0.0.1:${ourPort}`],
+    { stdio: 'ignore' },
+  );
   children.push(ours);
   await Promise.all([waitForAnswer(gdnsdPort), waitForAnswer(ourPort)]);
 
@@ -120,7 +188,9 @@ async function main(): Promise<void> {
     ['gtm static', ourPort, 'static.txt', false],
     ['gtm geo-steered + ECS', ourPort, 'geo.txt', true],
   ];
-  console.log(`dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${(await import('node:os')).availableParallelism()} cores shared with dnsperf`);
+  console.log(
+    `dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${(await import('node:os')).availableParallelism()} cores shared with dnsperf`,
+  );
   // Interleaved rounds, median per server: a shared 2-core VM drifts between runs.
   const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
   const samples = new Map<string, Throughput[]>(runs.map(([name]) => [name, []]));
@@ -136,9 +206,13 @@ async function main(): Promise<void> {
     results.set(name, { ...median, ...l, all: all.map((t) => Math.round(t.qps)) });
   }
   const ref = (results.get('gdnsd static') as Throughput).qps;
-  console.log(`\nserver                    QPS (median of ${ROUNDS})  vs gdnsd   p50 ms  p90 ms  p99 ms   (latency at 50% of own saturation; all QPS samples)`);
+  console.log(
+    `\nserver                    QPS (median of ${ROUNDS})  vs gdnsd   p50 ms  p90 ms  p99 ms   (latency at 50% of own saturation; all QPS samples)`,
+  );
   for (const [name, r] of results) {
-    console.log(`${name.padEnd(24)}  ${r.qps.toFixed(0).padStart(14)}  ${((r.qps / ref) * 100).toFixed(1).padStart(6)}%  ${r.p50.toFixed(3).padStart(6)}  ${r.p90.toFixed(3).padStart(6)}  ${r.p99.toFixed(3).padStart(6)}   [${r.all.join(', ')}]`);
+    console.log(
+      `${name.padEnd(24)}  ${r.qps.toFixed(0).padStart(14)}  ${((r.qps / ref) * 100).toFixed(1).padStart(6)}%  ${r.p50.toFixed(3).padStart(6)}  ${r.p90.toFixed(3).padStart(6)}  ${r.p99.toFixed(3).padStart(6)}   [${r.all.join(', ')}]`,
+    );
   }
   const geoRatio = (results.get('gtm geo-steered + ECS') as Throughput).qps / ref;
   const p99 = results.get('gtm geo-steered + ECS')?.p99 ?? NaN;
@@ -147,15 +221,27 @@ async function main(): Promise<void> {
   const ip = inProcess(ourConfig.replace(`database: ${city}`, ''));
   const ipCity = inProcess(ourConfig, city);
   console.log('\nin-process (one core, µs per operation; policy nearest over 3 regions)');
-  console.log(`  decision (geo lookup + policy + health), embedded country DB, ${((ip.located as number) * 100).toFixed(0)}% of clients located:`);
-  console.log(`    cold (a new /24 every query): ${ip.decideColdUs?.toFixed(3)} µs   warm (4096 networks): ${ip.decideWarmUs?.toFixed(3)} µs`);
-  console.log(`  decision with the test City DB (few networks, mostly unknown clients): cold ${ipCity.decideColdUs?.toFixed(3)} µs`);
+  console.log(
+    `  decision (geo lookup + policy + health), embedded country DB, ${((ip.located as number) * 100).toFixed(0)}% of clients located:`,
+  );
+  console.log(
+    `    cold (a new /24 every query): ${ip.decideColdUs?.toFixed(3)} µs   warm (4096 networks): ${ip.decideWarmUs?.toFixed(3)} µs`,
+  );
+  console.log(
+    `  decision with the test City DB (few networks, mostly unknown clients): cold ${ipCity.decideColdUs?.toFixed(3)} µs`,
+  );
   console.log(`  full respond() for a geo-steered ECS query: ${ipCity.respondUs?.toFixed(3)} µs`);
-  console.log(`  parse a query: ours ${ip.ourParseUs?.toFixed(3)} µs, dns2 Packet.parse ${ip.dns2ParseUs?.toFixed(3)} µs (x${((ip.dns2ParseUs as number) / (ip.ourParseUs as number)).toFixed(1)})`);
+  console.log(
+    `  parse a query: ours ${ip.ourParseUs?.toFixed(3)} µs, dns2 Packet.parse ${ip.dns2ParseUs?.toFixed(3)} µs (x${((ip.dns2ParseUs as number) / (ip.ourParseUs as number)).toFixed(1)})`,
+  );
   console.log('\ntargets');
-  console.log(`  geo-steered QPS >= 40% of gdnsd static: ${(geoRatio * 100).toFixed(1)}% ${geoRatio >= 0.4 ? 'MET' : 'NOT MET'}`);
+  console.log(
+    `  geo-steered QPS >= 40% of gdnsd static: ${(geoRatio * 100).toFixed(1)}% ${geoRatio >= 0.4 ? 'MET' : 'NOT MET'}`,
+  );
   console.log(`  p99 < 2 ms below saturation:            ${p99.toFixed(3)} ms ${p99 < 2 ? 'MET' : 'NOT MET'}`);
-  console.log(`  decision < 5 µs (cold, located clients): ${ip.decideColdUs?.toFixed(3)} µs ${(ip.decideColdUs as number) < 5 ? 'MET' : 'NOT MET'}`);
+  console.log(
+    `  decision < 5 µs (cold, located clients): ${ip.decideColdUs?.toFixed(3)} µs ${(ip.decideColdUs as number) < 5 ? 'MET' : 'NOT MET'}`,
+  );
 }
 
 main().catch((err) => {

@@ -34,7 +34,12 @@ process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 function startLbs(which: 'gtm' | 'exa', n: number): void {
   lbs[which] = [11, 12].map((h) => {
-    const p = spawnIn(NS[which], process.execPath, [join(ROOT, 'dist', 'lab', 'lb-node.js'), `${which}-lb${h}`, `10.101.${n}.${h}`, '8080']);
+    const p = spawnIn(NS[which], process.execPath, [
+      join(ROOT, 'dist', 'lab', 'lb-node.js'),
+      `${which}-lb${h}`,
+      `10.101.${n}.${h}`,
+      '8080',
+    ]);
     procs.push(p);
     return p;
   });
@@ -52,12 +57,27 @@ async function main(): Promise<void> {
   for (const ns of Object.values(NS)) addNs(ns);
   link(NS.rtr, 'r-g', ['10.101.1.1/24'], NS.gtm, 'g-r', ['10.101.1.2/24']);
   link(NS.rtr, 'r-x', ['10.101.2.1/24'], NS.exa, 'x-r', ['10.101.2.2/24']);
-  for (const [ns, n] of [[NS.gtm, 1], [NS.exa, 2]] as const) for (const h of [11, 12]) addAddress(ns, 'lo', `10.101.${n}.${h}/32`);
+  for (const [ns, n] of [
+    [NS.gtm, 1],
+    [NS.exa, 2],
+  ] as const)
+    for (const h of [11, 12]) addAddress(ns, 'lo', `10.101.${n}.${h}/32`);
   startLbs('gtm', 1);
   startLbs('exa', 2);
 
   mkdirSync(join(dir, 'bird'));
-  writeFileSync(join(dir, 'bird', 'bird.conf'), renderBirdConfig({ routerId: '10.101.0.1', asn: 65000, logFile: join(dir, 'bird', 'bird.log'), peers: [{ name: 'gtm', neighbor: '10.101.1.2', asn: 65001 }, { name: 'exa', neighbor: '10.101.2.2', asn: 65002 }] }));
+  writeFileSync(
+    join(dir, 'bird', 'bird.conf'),
+    renderBirdConfig({
+      routerId: '10.101.0.1',
+      asn: 65000,
+      logFile: join(dir, 'bird', 'bird.log'),
+      peers: [
+        { name: 'gtm', neighbor: '10.101.1.2', asn: 65001 },
+        { name: 'exa', neighbor: '10.101.2.2', asn: 65002 },
+      ],
+    }),
+  );
   const sock = join(dir, 'bird', 'bird.ctl');
   procs.push(spawnIn(NS.rtr, 'bird', ['-f', '-c', join(dir, 'bird', 'bird.conf'), '-s', sock]));
   await until(async () => existsSync(sock), 5000, 'bird socket');
@@ -88,7 +108,12 @@ pops:
         fall: ${FALL}
 `,
   );
-  const agent = spawnIn(NS.gtm, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'agent', '--config', join(dir, 'gtm.yaml'), '--state-dir', join(dir, 'agent')], { stdio: 'ignore' });
+  const agent = spawnIn(
+    NS.gtm,
+    process.execPath,
+    [join(ROOT, 'bin', 'gtm.js'), 'agent', '--config', join(dir, 'gtm.yaml'), '--state-dir', join(dir, 'agent')],
+    { stdio: 'ignore' },
+  );
   procs.push(agent);
 
   // ExaBGP with its healthcheck, same interval, fast interval and thresholds; one node
@@ -110,7 +135,19 @@ neighbor 10.101.2.1 {
 }
 `,
   );
-  const exa = spawnIn(NS.exa, 'env', ['exabgp_daemon_user=root', 'exabgp_api_cli=false', 'exabgp_log_destination=stderr', 'exabgp_log_level=WARNING', '/usr/sbin/exabgp', join(dir, 'exabgp.conf')], { stdio: 'ignore' });
+  const exa = spawnIn(
+    NS.exa,
+    'env',
+    [
+      'exabgp_daemon_user=root',
+      'exabgp_api_cli=false',
+      'exabgp_log_destination=stderr',
+      'exabgp_log_level=WARNING',
+      '/usr/sbin/exabgp',
+      join(dir, 'exabgp.conf'),
+    ],
+    { stdio: 'ignore' },
+  );
   procs.push(exa);
 
   const present = async (which: 'gtm' | 'exa') => (await bird.routes(VIP[which])).some((r) => r.protocol === which);
@@ -136,17 +173,30 @@ neighbor 10.101.2.1 {
 
   const stats = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
-    return { median: s[Math.floor(s.length / 2)] as number, min: s[0] as number, max: s[s.length - 1] as number, all: xs.map((x) => Math.round(x)) };
+    return {
+      median: s[Math.floor(s.length / 2)] as number,
+      min: s[0] as number,
+      max: s[s.length - 1] as number,
+      all: xs.map((x) => Math.round(x)),
+    };
   };
   const g = stats(results.gtm);
   const e = stats(results.exa);
   console.log(`LB cluster failure -> path gone at the upstream BIRD router (${ROUNDS} rounds each, interleaved)`);
-  console.log(`settings: interval ${INTERVAL_MS} ms, fast interval ${FAST_MS} ms, fall ${FALL}, rise ${RISE}, HTTP checks of 2 LB nodes, cluster down when none answers\n`);
-  console.log(`gtm agent + gobgpd     median ${g.median.toFixed(1)} ms  min ${g.min.toFixed(1)}  max ${g.max.toFixed(1)}   [${g.all.join(', ')}]`);
-  console.log(`ExaBGP healthcheck     median ${e.median.toFixed(1)} ms  min ${e.min.toFixed(1)}  max ${e.max.toFixed(1)}   [${e.all.join(', ')}]`);
+  console.log(
+    `settings: interval ${INTERVAL_MS} ms, fast interval ${FAST_MS} ms, fall ${FALL}, rise ${RISE}, HTTP checks of 2 LB nodes, cluster down when none answers\n`,
+  );
+  console.log(
+    `gtm agent + gobgpd     median ${g.median.toFixed(1)} ms  min ${g.min.toFixed(1)}  max ${g.max.toFixed(1)}   [${g.all.join(', ')}]`,
+  );
+  console.log(
+    `ExaBGP healthcheck     median ${e.median.toFixed(1)} ms  min ${e.min.toFixed(1)}  max ${e.max.toFixed(1)}   [${e.all.join(', ')}]`,
+  );
   console.log(`ratio gtm / ExaBGP     ${(g.median / e.median).toFixed(2)}`);
   const budget = FALL * INTERVAL_MS + 50;
-  console.log(`\ntarget: gone within ${budget} ms (${FALL} probes + 50 ms): ${g.max < budget ? 'MET (every round)' : g.median < budget ? 'MET at the median, not every round' : 'NOT MET'}`);
+  console.log(
+    `\ntarget: gone within ${budget} ms (${FALL} probes + 50 ms): ${g.max < budget ? 'MET (every round)' : g.median < budget ? 'MET at the median, not every round' : 'NOT MET'}`,
+  );
   console.log(`target: faster than ExaBGP's healthcheck: ${g.median < e.median ? 'MET' : 'NOT MET'}`);
 }
 

@@ -21,7 +21,10 @@ export class MmdbWriter {
   private readonly data: Buffer[] = [];
   private dataSize = 0;
 
-  constructor(private readonly databaseType: string, private readonly description: string) {}
+  constructor(
+    private readonly databaseType: string,
+    private readonly description: string,
+  ) {}
 
   /** Adds a network (IPv4 networks go in the IPv4-mapped ::/96 subtree). */
   insert(cidr: string, value: MmdbValue): void {
@@ -63,7 +66,8 @@ export class MmdbWriter {
     const tree = Buffer.alloc(nodeCount * 8);
     nodes.forEach((n, i) => {
       n.children.forEach((c, side) => {
-        const record = c === undefined ? nodeCount : typeof c === 'number' ? nodeCount + 16 + c : (index.get(c) as number);
+        const record =
+          c === undefined ? nodeCount : typeof c === 'number' ? nodeCount + 16 + c : (index.get(c) as number);
         tree.writeUInt32BE(record, i * 8 + side * 4);
       });
     });
@@ -78,13 +82,20 @@ export class MmdbWriter {
       build_epoch: Math.floor(Date.now() / 1000),
       description: { en: this.description },
     });
-    return Buffer.concat([tree, Buffer.alloc(16), ...this.data, Buffer.from([0xab, 0xcd, 0xef]), Buffer.from('MaxMind.com'), metadata]);
+    return Buffer.concat([
+      tree,
+      Buffer.alloc(16),
+      ...this.data,
+      Buffer.from([0xab, 0xcd, 0xef]),
+      Buffer.from('MaxMind.com'),
+      metadata,
+    ]);
   }
 }
 
 function control(type: number, size: number): Buffer {
   const ext = type > 7;
-  const first = (ext ? 0 : type << 5);
+  const first = ext ? 0 : type << 5;
   let sizeBytes: number[] = [];
   let sizeBits: number;
   if (size < 29) sizeBits = size;
@@ -115,4 +126,3 @@ function encode(v: MmdbValue): Buffer {
   const entries = Object.entries(v);
   return Buffer.concat([control(7, entries.length), ...entries.flatMap(([k, x]) => [encode(k), encode(x)])]);
 }
-

@@ -10,7 +10,13 @@ export interface BirdPeer {
   bfd?: boolean;
 }
 
-export function renderBirdConfig(o: { routerId: string; asn: number; peers: BirdPeer[]; logFile: string; kernel?: boolean }): string {
+export function renderBirdConfig(o: {
+  routerId: string;
+  asn: number;
+  peers: BirdPeer[];
+  logFile: string;
+  kernel?: boolean;
+}): string {
   const peers = o.peers
     .map(
       (p) => `protocol bgp ${p.name} from pop {
@@ -46,7 +52,13 @@ ${peers}
  * address so the router's `bfd on` session detects a dead link or frozen host in about
  * interval x multiplier, well before the BGP hold time.
  */
-export function renderBfdOnlyConfig(o: { routerId: string; neighbor: string; logFile: string; intervalMs?: number; multiplier?: number }): string {
+export function renderBfdOnlyConfig(o: {
+  routerId: string;
+  neighbor: string;
+  logFile: string;
+  intervalMs?: number;
+  multiplier?: number;
+}): string {
   return `router id ${o.routerId};
 log "${o.logFile}" all;
 protocol device { scan time 1; }

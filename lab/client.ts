@@ -9,7 +9,13 @@ import dns2 from 'dns2';
 import { parseCidr } from '../src/net/index.js';
 import { buildQuery, TYPE } from '../src/dns/wire.js';
 
-const [dnsIp = '127.0.0.1', name = 'www.example.test', subnet = '198.18.1.0/24', intervalText = '100', durationText = '10000'] = process.argv.slice(2);
+const [
+  dnsIp = '127.0.0.1',
+  name = 'www.example.test',
+  subnet = '198.18.1.0/24',
+  intervalText = '100',
+  durationText = '10000',
+] = process.argv.slice(2);
 const interval = Number(intervalText);
 const duration = Math.min(Number(durationText), 600_000);
 const ecs = parseCidr(subnet);
@@ -28,7 +34,11 @@ function resolve(): Promise<string | undefined> {
       const addr = answers.filter((a) => a.type === TYPE.A).at(-1)?.address;
       res(addr);
     });
-    s.send(buildQuery(name, TYPE.A, { id, ecs: ecs ? { address: ecs.bytes, sourcePrefix: ecs.prefix } : undefined }), 53, dnsIp);
+    s.send(
+      buildQuery(name, TYPE.A, { id, ecs: ecs ? { address: ecs.bytes, sourcePrefix: ecs.prefix } : undefined }),
+      53,
+      dnsIp,
+    );
   });
 }
 
@@ -38,7 +48,9 @@ function fetchOnce(addr: string): Promise<string> {
       let body = '';
       r.on('data', (d) => (body += d));
       // Report the region that served, not the node: node alternation is not an event.
-      r.on('end', () => res(r.statusCode === 200 ? `ok ${body.trim().replace(/-lb\d+$/, '')}` : `error HTTP ${r.statusCode}`));
+      r.on('end', () =>
+        res(r.statusCode === 200 ? `ok ${body.trim().replace(/-lb\d+$/, '')}` : `error HTTP ${r.statusCode}`),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => res(`error ${e.message}`));

@@ -11,7 +11,9 @@ const server = createServer((req, res) => {
   if (url.pathname === '/healthz') return void res.writeHead(200).end('ok\n');
   if (url.pathname === '/errors') {
     if (req.method === 'POST') errorRate = Number(url.searchParams.get('rate') ?? 0);
-    return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ error_rate: errorRate }));
+    return void res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error_rate: errorRate }));
   }
   res.writeHead(200, { 'content-type': 'text/plain' }).end(`served by ${name}\n`);
 });

@@ -7,7 +7,9 @@ export function ip(...args: string[]): string {
 }
 
 export function nsExists(name: string): boolean {
-  return ip('netns', 'list').split('\n').some((l) => l.split(' ')[0] === name);
+  return ip('netns', 'list')
+    .split('\n')
+    .some((l) => l.split(' ')[0] === name);
 }
 
 export function addNs(name: string): void {
@@ -39,7 +41,11 @@ export function spawnIn(ns: string, cmd: string, args: string[], opts: SpawnOpti
 }
 
 export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_000): string {
-  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** GET a URL from inside a namespace (the agents' APIs live there). */

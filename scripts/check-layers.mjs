@@ -27,11 +27,31 @@ const PURE = [
 const IO = /^(node:(fs|net|dgram|child_process|http|https|cluster)|fastify|maxmind|etcd3|node-cron|@grpc\/grpc-js)$/;
 
 const RULES = [
-  { what: 'pure modules do no I/O and load no server or database library', files: (f) => PURE.includes(f) || f.startsWith('src/policy/'), banned: (spec) => IO.test(spec) },
-  { what: 'src/ does not import the lab (only the CLI\'s lab command may)', files: (f) => f.startsWith('src/') && f !== 'src/cli/index.ts', banned: (_s, target) => target?.startsWith('lab/') },
-  { what: 'DNS and agent do not import the operators\' control API', files: (f) => f.startsWith('src/dns/') || f.startsWith('src/agent/'), banned: (_s, target) => target?.startsWith('src/control/') },
-  { what: 'shared state does not import the control API, DNS or the agent', files: (f) => f.startsWith('src/state/'), banned: (_s, target) => /^src\/(control|dns|agent)\//.test(target ?? '') },
-  { what: 'etcd3 is loaded only by the etcd store (lazily)', files: (f) => f !== 'src/state/etcd-store.ts', banned: (spec) => spec === 'etcd3' },
+  {
+    what: 'pure modules do no I/O and load no server or database library',
+    files: (f) => PURE.includes(f) || f.startsWith('src/policy/'),
+    banned: (spec) => IO.test(spec),
+  },
+  {
+    what: "src/ does not import the lab (only the CLI's lab command may)",
+    files: (f) => f.startsWith('src/') && f !== 'src/cli/index.ts',
+    banned: (_s, target) => target?.startsWith('lab/'),
+  },
+  {
+    what: "DNS and agent do not import the operators' control API",
+    files: (f) => f.startsWith('src/dns/') || f.startsWith('src/agent/'),
+    banned: (_s, target) => target?.startsWith('src/control/'),
+  },
+  {
+    what: 'shared state does not import the control API, DNS or the agent',
+    files: (f) => f.startsWith('src/state/'),
+    banned: (_s, target) => /^src\/(control|dns|agent)\//.test(target ?? ''),
+  },
+  {
+    what: 'etcd3 is loaded only by the etcd store (lazily)',
+    files: (f) => f !== 'src/state/etcd-store.ts',
+    banned: (spec) => spec === 'etcd3',
+  },
 ];
 
 function* walk(dir) {
@@ -54,7 +74,9 @@ for (const top of ['src', 'lab', 'bench', 'geodata']) {
       const spec = m[1] ?? m[2];
       // Type-only imports vanish at run time; layering is about what is loaded.
       const typeOnly = /^\s*(?:import|export)\s+type\s/.test(m[0].replace(/^\n/, ''));
-      const target = spec.startsWith('.') ? relative(ROOT, resolve(dirname(abs), spec)).replace(/\.js$/, '.ts') : undefined;
+      const target = spec.startsWith('.')
+        ? relative(ROOT, resolve(dirname(abs), spec)).replace(/\.js$/, '.ts')
+        : undefined;
       for (const r of RULES) {
         if (r.files(file) && !typeOnly && r.banned(spec, target)) problems.push(`${file}: imports ${spec} — ${r.what}`);
       }

@@ -7,10 +7,12 @@
 #   dns | control | etcd         GeoDNS server, control API, shared state
 #   client GATEWAY               a user's machine: default route via the router
 # LAB_LINKS="eth1=10.20.1.2/24 ..." (containerlab) waits for each interface and addresses
-# it; with docker-compose the addresses come from the networks' IPAM instead.
+# it; with docker-compose the addresses come from the networks' IPAM instead. Every other
+# address comes from addresses.env, rendered from lab/address-plan.ts by `gtm lab render`.
 set -eu
 # Paths in the image; the namespace test of this script points them at a checkout.
 LAB=${GTM_LAB_FILES:-/var/lib/gtm-lab}
+. "$LAB/addresses.env"
 APP=${GTM_APP:-/opt/gtm}
 GTM="node $APP/bin/gtm.js"
 role=${1:?role: router | pop REGION N VIP | dns | control | etcd | client GATEWAY}
@@ -44,28 +46,29 @@ case "$role" in
     ;;
   pop)
     region=$1 n=$2 vip=$3
-    ip route replace default via "10.20.$n.1"
-    for a in "10.20.$n.11/32" "10.20.$n.12/32" "$vip/32"; do ip addr replace "$a" dev lo; done
-    node $APP/dist/lab/lb-node.js "$region-lb1" "10.20.$n.11" 8080 &
-    node $APP/dist/lab/lb-node.js "$region-lb2" "10.20.$n.12" 8080 &
-    node $APP/dist/lab/lb-frontend.js "$vip" 80 "10.20.$n.11:8080" "10.20.$n.12:8080" &
+    eval "gw=\$POP${n}_ROUTER lb1=\$POP${n}_LB1 lb2=\$POP${n}_LB2"
+    ip route replace default via "$gw"
+    for a in "$lb1/32" "$lb2/32" "$vip/32"; do ip addr replace "$a" dev lo; done
+    node $APP/dist/lab/lb-node.js "$region-lb1" "$lb1" 8080 &
+    node $APP/dist/lab/lb-node.js "$region-lb2" "$lb2" 8080 &
+    node $APP/dist/lab/lb-frontend.js "$vip" 80 "$lb1:8080" "$lb2:8080" &
     bird -c "$LAB/bird/bfd-p$n.conf" -s "$LAB/bird/bfd-p$n.ctl"
     exec $GTM agent --config "$LAB/config.yaml" --pop "$region" --state-dir "$LAB/pops/$region"
     ;;
   dns)
-    ip route replace default via 10.20.100.1
+    ip route replace default via "$ROUTER_ON_DNS"
     exec $GTM dns --config "$LAB/config.yaml"
     ;;
   control)
     # Shares the DNS container's network: waits for the address it binds.
-    wait_for "address 10.20.100.2" has_addr 10.20.100.2
+    wait_for "address $DNS_IP" has_addr "$DNS_IP"
     exec $GTM control --config "$LAB/config.yaml"
     ;;
   etcd)
-    wait_for "address 10.20.100.3" has_addr 10.20.100.3
-    ip route replace default via 10.20.100.1
+    wait_for "address $ETCD_IP" has_addr "$ETCD_IP"
+    ip route replace default via "$ROUTER_ON_DNS"
     exec etcd --name lab --data-dir "${GTM_ETCD_DIR:-/var/lib/etcd}" \
-      --listen-client-urls http://10.20.100.3:2379 --advertise-client-urls http://10.20.100.3:2379 \
+      --listen-client-urls "http://$ETCD_IP:2379" --advertise-client-urls "http://$ETCD_IP:2379" \
       --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
       --initial-cluster lab=http://127.0.0.1:2380
     ;;

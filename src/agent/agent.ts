@@ -67,7 +67,11 @@ export class Agent {
   private api?: FastifyInstance;
   readonly metrics = new AgentMetrics();
 
-  constructor(private readonly config: Config, readonly pop: Pop, private readonly opts: AgentOptions) {
+  constructor(
+    private readonly config: Config,
+    readonly pop: Pop,
+    private readonly opts: AgentOptions,
+  ) {
     const now = Date.now();
     this.vips = pop.vips.map((spec) => ({
       spec,
@@ -77,7 +81,13 @@ export class Agent {
       verdictReason: 'no probe yet',
     }));
     this.speaker = opts.speaker ?? new GobgpSpeaker(pop, opts.stateDir, opts.wrapper, opts.log, this.metrics);
-    this.announcer = new Announcer(this.speaker.client, () => this.desiredPaths(), () => this.handle({ kind: 'paths-changed' }), opts.log, this.metrics);
+    this.announcer = new Announcer(
+      this.speaker.client,
+      () => this.desiredPaths(),
+      () => this.handle({ kind: 'paths-changed' }),
+      opts.log,
+      this.metrics,
+    );
     this.heartbeat = new Heartbeat(pop.name, config.control, () => this.report(), opts.log);
     this.prober = new Prober(pop.vips, {
       onProbe: (result) => this.handle({ kind: 'probe', result }),
@@ -102,9 +112,17 @@ export class Agent {
     // Periodic verification against ListPath also retries after gRPC errors.
     this.timers.push(setInterval(() => void this.announcer.request(), 5000));
     this.api = await startAgentApi(this.pop.api.host, this.opts.apiPort ?? this.pop.api.port, {
-      health: () => ({ ok: this.speaker.apiUp, serving: this.serving, bgpApiUp: this.speaker.apiUp, sessionUp: this.speaker.sessionUp }),
+      health: () => ({
+        ok: this.speaker.apiUp,
+        serving: this.serving,
+        bgpApiUp: this.speaker.apiUp,
+        sessionUp: this.speaker.sessionUp,
+      }),
       status: () => this.status(),
-      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      metrics: async () => ({
+        contentType: this.metrics.registry.contentType,
+        body: await this.metrics.registry.metrics(),
+      }),
       setMaintenance: (enabled, reason) => {
         this.handle({ kind: 'maintenance-api', enabled, reason });
         return { maintenance: this.maintenance };
@@ -112,7 +130,12 @@ export class Agent {
     });
     await this.heartbeat.start();
     const api = `${this.pop.api.host}:${this.opts.apiPort ?? this.pop.api.port}`;
-    emit(this.log, 'agent.started', { pop: this.pop.name, vips: this.vips.map((v) => v.spec.prefix), api }, 'agent started');
+    emit(
+      this.log,
+      'agent.started',
+      { pop: this.pop.name, vips: this.vips.map((v) => v.spec.prefix), api },
+      'agent started',
+    );
   }
 
   /** The one place inputs change the agent's state. */
@@ -125,7 +148,13 @@ export class Agent {
         this.metrics.probeSeconds.observe({ vip: v.spec.prefix, node: n.name, result: ok ? 'ok' : 'fail' }, ms / 1000);
         const { rf, changed } = feed(n.rf, ok, v.spec.rise, v.spec.fall);
         n.rf = { ...rf, last: { ok, detail, at: Date.now(), ms } };
-        if (changed) emit(this.log, 'agent.lb.node', { vip: v.spec.prefix, node: n.name, state: rf.state, detail }, 'lb node health changed');
+        if (changed)
+          emit(
+            this.log,
+            'agent.lb.node',
+            { vip: v.spec.prefix, node: n.name, state: rf.state, detail },
+            'lb node health changed',
+          );
         return this.evaluate(v);
       }
       case 'error-rate': {
@@ -139,7 +168,12 @@ export class Agent {
         return this.evaluateAll();
       case 'maintenance-api':
         this.maintenanceApi = e.enabled ? { reason: e.reason ?? 'set through the API', since: Date.now() } : undefined;
-        emit(this.log, 'agent.maintenance', { source: 'api', enabled: e.enabled, reason: e.reason }, 'maintenance set through the API');
+        emit(
+          this.log,
+          'agent.maintenance',
+          { source: 'api', enabled: e.enabled, reason: e.reason },
+          'maintenance set through the API',
+        );
         return this.evaluateAll();
       case 'wake':
         return this.evaluate(this.vips[e.vip] as VipRuntime);
@@ -176,7 +210,12 @@ export class Agent {
 
   /** Steps one VIP's machine; reconciles BGP when what should be announced changed. */
   private evaluate(v: VipRuntime): void {
-    const c = clusterVerdict({ nodes: v.nodes.map((n) => n.rf.state), minHealthy: v.spec.minHealthy, errorRate: v.errorRate, maxErrorRate: v.spec.passive?.maxErrorRate });
+    const c = clusterVerdict({
+      nodes: v.nodes.map((n) => n.rf.state),
+      minHealthy: v.spec.minHealthy,
+      errorRate: v.errorRate,
+      maxErrorRate: v.spec.passive?.maxErrorRate,
+    });
     v.verdict = c.verdict;
     v.verdictReason = c.reason;
     const before = v.machine;
@@ -196,17 +235,26 @@ export class Agent {
       v.wakeTimer = undefined;
       const vi = this.vips.indexOf(v);
       if (m.wakeAt !== undefined && !this.stopped) {
-        v.wakeTimer = setTimeout(() => {
-          v.wakeTimer = undefined;
-          this.handle({ kind: 'wake', vip: vi });
-        }, Math.max(1, m.wakeAt - Date.now() + 1));
+        v.wakeTimer = setTimeout(
+          () => {
+            v.wakeTimer = undefined;
+            this.handle({ kind: 'wake', vip: vi });
+          },
+          Math.max(1, m.wakeAt - Date.now() + 1),
+        );
       }
     }
     if (changed) {
-      if (m.state !== before.state) this.metrics.transitions.inc({ vip: v.spec.prefix, from: before.state, to: m.state });
+      if (m.state !== before.state)
+        this.metrics.transitions.inc({ vip: v.spec.prefix, from: before.state, to: m.state });
       if (m.flaps > before.flaps) this.metrics.flaps.inc({ vip: v.spec.prefix });
       this.metrics.setVipState(v.spec.prefix, m.state);
-      emit(this.log, 'agent.vip.state', { vip: v.spec.prefix, from: before.state, to: m.state, reason: m.reason, announce: announceOf(m) }, 'vip state changed');
+      emit(
+        this.log,
+        'agent.vip.state',
+        { vip: v.spec.prefix, from: before.state, to: m.state, reason: m.reason, announce: announceOf(m) },
+        'vip state changed',
+      );
       // When the announcement changes, the reconcile publishes once gobgpd holds the new
       // paths (milliseconds later): publishing now would report UP with nothing announced.
       if (announceOf(m) === announceOf(before)) void this.heartbeat.publish();

@@ -62,13 +62,29 @@ export class Announcer {
       const t0 = performance.now();
       await this.client.deletePath(p);
       this.m.bgpSeconds.observe({ op: 'delete' }, (performance.now() - t0) / 1000);
-      emit(this.log, 'bgp.path.withdrawn', { prefix: p.prefix, ms: +(performance.now() - t0).toFixed(2) }, 'withdrew path');
+      emit(
+        this.log,
+        'bgp.path.withdrawn',
+        { prefix: p.prefix, ms: +(performance.now() - t0).toFixed(2) },
+        'withdrew path',
+      );
     }
     for (const p of plan.add) {
       const t0 = performance.now();
       await this.client.addPath(p);
       this.m.bgpSeconds.observe({ op: 'add' }, (performance.now() - t0) / 1000);
-      emit(this.log, 'bgp.path.announced', { prefix: p.prefix, med: p.med, communities: p.communities, prepend: p.prepend, ms: +(performance.now() - t0).toFixed(2) }, 'announced path');
+      emit(
+        this.log,
+        'bgp.path.announced',
+        {
+          prefix: p.prefix,
+          med: p.med,
+          communities: p.communities,
+          prepend: p.prepend,
+          ms: +(performance.now() - t0).toFixed(2),
+        },
+        'announced path',
+      );
     }
     // Verify: what gobgpd holds now is what /status reports as announced.
     const changed = plan.add.length > 0 || plan.remove.length > 0;
@@ -76,6 +92,9 @@ export class Announcer {
     this.m.announcedPaths.set(this.announced.length);
     if (changed) this.onChanged();
     const left = reconcile(desired, this.announced);
-    if (left.add.length || left.remove.length) throw new Error(`gobgpd does not hold the desired paths after reconciling (${left.add.length} missing, ${left.remove.length} extra)`);
+    if (left.add.length || left.remove.length)
+      throw new Error(
+        `gobgpd does not hold the desired paths after reconciling (${left.add.length} missing, ${left.remove.length} extra)`,
+      );
   }
 }

@@ -12,7 +12,12 @@ export class Heartbeat {
   private again = false;
   private stopped = false;
 
-  constructor(private readonly pop: string, private readonly control: ControlSettings | undefined, private readonly report: () => AgentReport, private readonly log: Logger) {}
+  constructor(
+    private readonly pop: string,
+    private readonly control: ControlSettings | undefined,
+    private readonly report: () => AgentReport,
+    private readonly log: Logger,
+  ) {}
 
   async start(): Promise<void> {
     if (!this.control) return;

@@ -11,14 +11,27 @@ export type { Speaker, SpeakerEvents, PathClient } from './speaker.js';
 export { step, newVipMachine, announceOf, type VipMachine, type VipState, type Announce } from './vip-state.js';
 
 /** Runs the agent for one PoP until SIGTERM/SIGINT, which drain and withdraw first. */
-export async function runAgent(config: Config, popName: string | undefined, opts: { stateDir?: string; apiPort?: number } = {}): Promise<Agent> {
-  const pop = popName ? config.pops.find((p) => p.name === popName) : config.pops.length === 1 ? config.pops[0] : undefined;
+export async function runAgent(
+  config: Config,
+  popName: string | undefined,
+  opts: { stateDir?: string; apiPort?: number } = {},
+): Promise<Agent> {
+  const pop = popName
+    ? config.pops.find((p) => p.name === popName)
+    : config.pops.length === 1
+      ? config.pops[0]
+      : undefined;
   if (!pop) {
     const names = config.pops.map((p) => p.name).join(', ') || 'none configured';
     throw new Error(popName ? `no PoP named ${popName} (have: ${names})` : `choose a PoP with --pop (have: ${names})`);
   }
   const log = createLogger(`gtm-agent-${pop.name}`);
-  const agent = new Agent(config, pop, { stateDir: opts.stateDir ?? defaultStateDir(pop.name), wrapper: join(packageRoot(), 'gobgp', 'run-gobgpd.sh'), log, apiPort: opts.apiPort });
+  const agent = new Agent(config, pop, {
+    stateDir: opts.stateDir ?? defaultStateDir(pop.name),
+    wrapper: join(packageRoot(), 'gobgp', 'run-gobgpd.sh'),
+    log,
+    apiPort: opts.apiPort,
+  });
   await agent.start();
   let stopping = false;
   const stop = (signal: string) => {

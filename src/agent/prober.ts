@@ -22,7 +22,10 @@ export class Prober {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
-  constructor(private readonly vips: Vip[], private readonly events: ProberEvents) {}
+  constructor(
+    private readonly vips: Vip[],
+    private readonly events: ProberEvents,
+  ) {}
 
   start(): void {
     this.vips.forEach((v, vi) => {

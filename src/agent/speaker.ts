@@ -30,7 +30,14 @@ export interface Speaker {
   /** A trusted session: gobgpd has it Established and BFD (if watched) agrees. */
   readonly sessionUp: boolean;
   readonly apiUp: boolean;
-  status(): { api: string; apiUp: boolean; gobgpdPid: number; sessions: Record<string, string>; bfd: Record<string, string>; sessionUp: boolean };
+  status(): {
+    api: string;
+    apiUp: boolean;
+    gobgpdPid: number;
+    sessions: Record<string, string>;
+    bfd: Record<string, string>;
+    sessionUp: boolean;
+  };
   start(events: SpeakerEvents): void;
   stop(): Promise<void>;
 }
@@ -67,7 +74,14 @@ export class GobgpSpeaker implements Speaker {
   }
 
   status() {
-    return { api: this.pop.bgp.api, apiUp: this.bgpApiUp, gobgpdPid: this.gobgpdPid, sessions: this.liveness.bgpStates(), bfd: this.liveness.bfdStates(), sessionUp: this.sessionUp };
+    return {
+      api: this.pop.bgp.api,
+      apiUp: this.bgpApiUp,
+      gobgpdPid: this.gobgpdPid,
+      sessions: this.liveness.bgpStates(),
+      bfd: this.liveness.bfdStates(),
+      sessionUp: this.sessionUp,
+    };
   }
 
   start(events: SpeakerEvents): void {
@@ -142,7 +156,8 @@ export class GobgpSpeaker implements Speaker {
     const wasUp = this.sessionUp;
     this.liveness.setBgp(address, state);
     this.m.session.set({ peer: address }, state === 'ESTABLISHED' ? 1 : 0);
-    if (old !== undefined || state === 'ESTABLISHED') emit(this.log, 'bgp.session', { peer: address, from: old, to: state }, 'bgp session state');
+    if (old !== undefined || state === 'ESTABLISHED')
+      emit(this.log, 'bgp.session', { peer: address, from: old, to: state }, 'bgp session state');
     if (this.sessionUp !== wasUp) this.events.onLiveness();
   }
 
@@ -160,7 +175,8 @@ export class GobgpSpeaker implements Speaker {
         if (this.bfdLost) this.log.info({ socket }, 'BFD helper reachable again');
         this.bfdLost = false;
       } catch (err) {
-        if (!this.bfdLost) this.log.warn({ socket, err: (err as Error).message }, 'cannot read the BFD helper; using BGP state alone');
+        if (!this.bfdLost)
+          this.log.warn({ socket, err: (err as Error).message }, 'cannot read the BFD helper; using BGP state alone');
         this.bfdLost = true;
         this.bfd?.close();
         this.bfd = undefined;
@@ -177,7 +193,10 @@ export class GobgpSpeaker implements Speaker {
         }
       }
       if (this.sessionUp !== wasUp) {
-        this.log.info({ sessionUp: this.sessionUp, bgp: this.liveness.bgpStates(), bfd: this.liveness.bfdStates() }, 'bgp session usability changed');
+        this.log.info(
+          { sessionUp: this.sessionUp, bgp: this.liveness.bgpStates(), bfd: this.liveness.bfdStates() },
+          'bgp session usability changed',
+        );
         this.events.onLiveness();
       }
       if (!this.stopped) this.bfdTimer = setTimeout(() => void poll(), states ? 100 : 1000);

@@ -8,7 +8,14 @@ export interface AgentStatus {
   pop: string;
   region: string;
   serving: boolean;
-  bgp: { api: string; apiUp: boolean; gobgpdPid: number; sessions: Record<string, string>; bfd: Record<string, string>; sessionUp: boolean };
+  bgp: {
+    api: string;
+    apiUp: boolean;
+    gobgpdPid: number;
+    sessions: Record<string, string>;
+    bfd: Record<string, string>;
+    sessionUp: boolean;
+  };
   maintenance: { on: boolean; file: boolean; api: { reason: string; since: number } | null };
   shuttingDown: boolean;
   announced: AnnouncedPath[];
@@ -22,6 +29,11 @@ export interface AgentStatus {
     verdictReason: string;
     flaps: number;
     errorRate: number | null;
-    nodes: { name: string; address: string; state: NodeHealth; last: { ok: boolean; detail: string; at: number; ms: number } | null }[];
+    nodes: {
+      name: string;
+      address: string;
+      state: NodeHealth;
+      last: { ok: boolean; detail: string; at: number; ms: number } | null;
+    }[];
   }[];
 }

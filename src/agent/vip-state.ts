@@ -40,7 +40,15 @@ export interface StepInput {
 }
 
 export function newVipMachine(now: number): VipMachine {
-  return { state: 'INIT', since: now, reason: 'waiting for the first health verdict', lastFlip: -Infinity, everUp: false, flaps: 0, degraded: false };
+  return {
+    state: 'INIT',
+    since: now,
+    reason: 'waiting for the first health verdict',
+    lastFlip: -Infinity,
+    everUp: false,
+    flaps: 0,
+    degraded: false,
+  };
 }
 
 export function announceOf(m: VipMachine): Announce {
@@ -91,14 +99,20 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
 
   switch (i.verdict) {
     case 'unknown':
-      if (m.state === 'DISABLED' || m.state === 'DRAINING') return go('INIT', 'maintenance ended; waiting for a health verdict');
+      if (m.state === 'DISABLED' || m.state === 'DRAINING')
+        return go('INIT', 'maintenance ended; waiting for a health verdict');
       return { m: next, changed: next.degraded !== m.degraded };
     case 'unhealthy':
       if (m.state !== 'DOWN') return go('DOWN', `unhealthy: ${i.verdictReason}`);
-      return m.reason === `unhealthy: ${i.verdictReason}` ? { m: next, changed: false } : go('DOWN', `unhealthy: ${i.verdictReason}`);
+      return m.reason === `unhealthy: ${i.verdictReason}`
+        ? { m: next, changed: false }
+        : go('DOWN', `unhealthy: ${i.verdictReason}`);
     case 'healthy':
     case 'degraded': {
-      if (m.state === 'UP') return next.degraded !== m.degraded ? go('UP', `${i.verdict}: ${i.verdictReason}`) : { m: next, changed: false };
+      if (m.state === 'UP')
+        return next.degraded !== m.degraded
+          ? go('UP', `${i.verdict}: ${i.verdictReason}`)
+          : { m: next, changed: false };
       const wait = m.lastFlip + i.holdDownMs - i.now;
       if (m.state === 'DOWN' && wait > 0) {
         const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;

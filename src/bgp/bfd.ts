@@ -27,7 +27,8 @@ export class PeerLiveness {
     // Only the session gobgpd holds now can outlive a BFD failure unnoticed.
     if (old === 'Up' && state !== undefined && this.bgp.get(addr) === 'ESTABLISHED') this.stale.set(addr, undefined);
     // BFD back Up (or no longer known): start the hold-time clock of a stale session.
-    if (this.stale.has(addr) && this.stale.get(addr) === undefined && (state === 'Up' || state === undefined)) this.stale.set(addr, now);
+    if (this.stale.has(addr) && this.stale.get(addr) === undefined && (state === 'Up' || state === undefined))
+      this.stale.set(addr, now);
     return true;
   }
 

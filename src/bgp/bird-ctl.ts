@@ -110,8 +110,10 @@ export class BirdClient {
       if ((m = /BGP\.next_hop: (\S+)/.exec(line))) cur.nextHop = m[1];
       else if ((m = /BGP\.local_pref: (\d+)/.exec(line))) cur.localPref = Number(m[1]);
       else if ((m = /BGP\.med: (\d+)/.exec(line))) cur.med = Number(m[1]);
-      else if ((m = /BGP\.as_path: ?(.*)$/.exec(line))) cur.asPath = (m[1] as string).trim().split(/\s+/).filter(Boolean).map(Number);
-      else if ((m = /BGP\.community: (.*)$/.exec(line))) cur.communities = [...(m[1] as string).matchAll(/\((\d+),(\d+)\)/g)].map((x) => `${x[1]}:${x[2]}`);
+      else if ((m = /BGP\.as_path: ?(.*)$/.exec(line)))
+        cur.asPath = (m[1] as string).trim().split(/\s+/).filter(Boolean).map(Number);
+      else if ((m = /BGP\.community: (.*)$/.exec(line)))
+        cur.communities = [...(m[1] as string).matchAll(/\((\d+),(\d+)\)/g)].map((x) => `${x[1]}:${x[2]}`);
     }
     return routes;
   }
@@ -121,7 +123,10 @@ export class BirdClient {
     const lines = await this.command('show protocols');
     const out: Record<string, string> = {};
     for (const raw of lines) {
-      const cols = raw.replace(/^\d{4}[- ]/, '').trim().split(/\s+/);
+      const cols = raw
+        .replace(/^\d{4}[- ]/, '')
+        .trim()
+        .split(/\s+/);
       if (cols[1] === 'BGP') out[cols[0] as string] = cols[5] ?? cols[3] ?? '';
     }
     return out;
@@ -136,8 +141,12 @@ export class BirdClient {
 export function parseBfdSessions(lines: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of lines) {
-    const cols = raw.replace(/^\d{4}[- ]/, '').trim().split(/\s+/);
-    if (cols.length >= 3 && net.isIP(cols[0] as string) && /^(Up|Down|Init|AdminDown)$/.test(cols[2] as string)) out[cols[0] as string] = cols[2] as string;
+    const cols = raw
+      .replace(/^\d{4}[- ]/, '')
+      .trim()
+      .split(/\s+/);
+    if (cols.length >= 3 && net.isIP(cols[0] as string) && /^(Up|Down|Init|AdminDown)$/.test(cols[2] as string))
+      out[cols[0] as string] = cols[2] as string;
   }
   return out;
 }

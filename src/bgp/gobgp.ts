@@ -29,7 +29,11 @@ export interface PeerEvent {
 }
 
 export class GobgpError extends Error {
-  constructor(readonly method: string, readonly code: number | undefined, message: string) {
+  constructor(
+    readonly method: string,
+    readonly code: number | undefined,
+    message: string,
+  ) {
     super(`gobgp ${method}: ${message}`);
     this.name = 'GobgpError';
   }
@@ -55,7 +59,8 @@ export function toApiPath(p: AnnouncedPath, localAsn: number): ApiPath {
   if (fam === 4) pattrs.push({ '@type': `${ANY}NextHopAttribute`, next_hop: p.nextHop });
   else pattrs.push({ '@type': `${ANY}MpReachNLRIAttribute`, family: family(6), next_hops: [p.nextHop], nlris: [nlri] });
   if (p.med !== undefined) pattrs.push({ '@type': `${ANY}MultiExitDiscAttribute`, med: p.med });
-  if (p.communities.length) pattrs.push({ '@type': `${ANY}CommunitiesAttribute`, communities: p.communities.map(communityToU32) });
+  if (p.communities.length)
+    pattrs.push({ '@type': `${ANY}CommunitiesAttribute`, communities: p.communities.map(communityToU32) });
   if (p.largeCommunities.length) {
     pattrs.push({
       '@type': `${ANY}LargeCommunitiesAttribute`,
@@ -65,7 +70,11 @@ export function toApiPath(p: AnnouncedPath, localAsn: number): ApiPath {
       }),
     });
   }
-  if (p.prepend > 0) pattrs.push({ '@type': `${ANY}AsPathAttribute`, segments: [{ type: 'AS_SEQUENCE', numbers: Array(p.prepend).fill(localAsn) }] });
+  if (p.prepend > 0)
+    pattrs.push({
+      '@type': `${ANY}AsPathAttribute`,
+      segments: [{ type: 'AS_SEQUENCE', numbers: Array(p.prepend).fill(localAsn) }],
+    });
   return { family: family(fam), nlri, pattrs };
 }
 
@@ -73,7 +82,14 @@ export function toApiPath(p: AnnouncedPath, localAsn: number): ApiPath {
 export function fromApiPath(api: ApiPath): AnnouncedPath | undefined {
   const n = api.nlri;
   if (!n || n['@type'] !== `${ANY}IPAddressPrefix`) return undefined;
-  const p: AnnouncedPath = { prefix: `${n.prefix}/${n.prefix_len ?? 0}`, nextHop: '', origin: 'igp', communities: [], largeCommunities: [], prepend: 0 };
+  const p: AnnouncedPath = {
+    prefix: `${n.prefix}/${n.prefix_len ?? 0}`,
+    nextHop: '',
+    origin: 'igp',
+    communities: [],
+    largeCommunities: [],
+    prepend: 0,
+  };
   for (const a of api.pattrs ?? []) {
     switch (a['@type'].slice(ANY.length)) {
       case 'OriginAttribute':
@@ -92,10 +108,15 @@ export function fromApiPath(api: ApiPath): AnnouncedPath | undefined {
         p.communities = ((a.communities as number[] | undefined) ?? []).map((c) => `${c >>> 16}:${c & 0xffff}`);
         break;
       case 'LargeCommunitiesAttribute':
-        p.largeCommunities = ((a.communities as { global_admin?: number; local_data1?: number; local_data2?: number }[] | undefined) ?? []).map((c) => `${c.global_admin ?? 0}:${c.local_data1 ?? 0}:${c.local_data2 ?? 0}`);
+        p.largeCommunities = (
+          (a.communities as { global_admin?: number; local_data1?: number; local_data2?: number }[] | undefined) ?? []
+        ).map((c) => `${c.global_admin ?? 0}:${c.local_data1 ?? 0}:${c.local_data2 ?? 0}`);
         break;
       case 'AsPathAttribute':
-        p.prepend = ((a.segments as { numbers?: number[] }[] | undefined) ?? []).reduce((n2, s) => n2 + (s.numbers?.length ?? 0), 0);
+        p.prepend = ((a.segments as { numbers?: number[] }[] | undefined) ?? []).reduce(
+          (n2, s) => n2 + (s.numbers?.length ?? 0),
+          0,
+        );
         break;
     }
   }
@@ -108,20 +129,43 @@ function loadApi(protoDir: string): grpc.GrpcObject {
   if (cachedDefinition) return cachedDefinition;
   const files = ['gobgp.proto', 'attribute.proto', 'capability.proto'].map((f) => join(protoDir, f));
   const missing = files.filter((f) => !existsSync(f));
-  if (missing.length) throw new Error(`GoBGP API definitions not found (${missing.join(', ')}): install golang-github-osrg-gobgp-dev (scripts/setup.sh)`);
-  const def = protoLoader.loadSync(files, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, json: true, includeDirs: [protoDir] });
+  if (missing.length)
+    throw new Error(
+      `GoBGP API definitions not found (${missing.join(', ')}): install golang-github-osrg-gobgp-dev (scripts/setup.sh)`,
+    );
+  const def = protoLoader.loadSync(files, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: true,
+    json: true,
+    includeDirs: [protoDir],
+  });
   cachedDefinition = grpc.loadPackageDefinition(def);
   return cachedDefinition;
 }
 
-type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res: unknown) => void,
+) => void;
 type Streaming = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>;
 
 export class GobgpClient {
   private readonly client: grpc.Client & Record<string, unknown>;
 
-  constructor(readonly address: string, private readonly localAsn: number, protoDir = DEFAULT_PROTO_DIR, private readonly timeoutMs = 3000) {
-    const api = loadApi(protoDir) as unknown as { apipb: { GobgpApi: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, unknown> } };
+  constructor(
+    readonly address: string,
+    private readonly localAsn: number,
+    protoDir = DEFAULT_PROTO_DIR,
+    private readonly timeoutMs = 3000,
+  ) {
+    const api = loadApi(protoDir) as unknown as {
+      apipb: { GobgpApi: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, unknown> };
+    };
     this.client = new api.apipb.GobgpApi(address, grpc.credentials.createInsecure());
   }
 
@@ -153,13 +197,19 @@ export class GobgpClient {
 
   /** Announces (or replaces) a path; returns GoBGP's uuid as hex. */
   async addPath(p: AnnouncedPath): Promise<string> {
-    const r = await this.unary<{ uuid?: Buffer }>('AddPath', { table_type: 'GLOBAL', path: toApiPath(p, this.localAsn) });
+    const r = await this.unary<{ uuid?: Buffer }>('AddPath', {
+      table_type: 'GLOBAL',
+      path: toApiPath(p, this.localAsn),
+    });
     return r.uuid ? Buffer.from(r.uuid).toString('hex') : '';
   }
 
   /** Withdraws one path, always by prefix and family (never an empty DeletePath: that removes all). */
   async deletePath(p: AnnouncedPath): Promise<void> {
-    const api = toApiPath({ ...p, nextHop: p.nextHop || (familyOf(p.prefix) === 4 ? '0.0.0.0' : '::1') }, this.localAsn);
+    const api = toApiPath(
+      { ...p, nextHop: p.nextHop || (familyOf(p.prefix) === 4 ? '0.0.0.0' : '::1') },
+      this.localAsn,
+    );
     if (!api.nlri || !api.family) throw new Error('refusing an unqualified DeletePath');
     await this.unary('DeletePath', { table_type: 'GLOBAL', family: api.family, path: { ...api, is_withdraw: true } });
   }
@@ -168,7 +218,10 @@ export class GobgpClient {
   async listLocalPaths(): Promise<AnnouncedPath[]> {
     const out: AnnouncedPath[] = [];
     for (const f of [4, 6] as const) {
-      const dests = await this.stream<{ destination: { paths?: ApiPath[] } }>('ListPath', { table_type: 'GLOBAL', family: family(f) });
+      const dests = await this.stream<{ destination: { paths?: ApiPath[] } }>('ListPath', {
+        table_type: 'GLOBAL',
+        family: family(f),
+      });
       for (const d of dests) {
         for (const p of d.destination.paths ?? []) {
           if (p.neighbor_ip && p.neighbor_ip !== '<nil>') continue; // learned from a peer
@@ -181,24 +234,52 @@ export class GobgpClient {
   }
 
   async listPeers(): Promise<PeerEvent[]> {
-    const r = await this.stream<{ peer: { conf?: { neighbor_address?: string }; state?: { session_state?: string } } }>('ListPeer', {});
-    return r.map((x) => ({ address: x.peer.conf?.neighbor_address ?? '', state: x.peer.state?.session_state ?? 'UNKNOWN', type: 'LIST' }));
+    const r = await this.stream<{ peer: { conf?: { neighbor_address?: string }; state?: { session_state?: string } } }>(
+      'ListPeer',
+      {},
+    );
+    return r.map((x) => ({
+      address: x.peer.conf?.neighbor_address ?? '',
+      state: x.peer.state?.session_state ?? 'UNKNOWN',
+      type: 'LIST',
+    }));
   }
 
   /** Streams peer state changes until cancelled or the connection breaks (then `onEnd`). */
   watchPeers(onEvent: (e: PeerEvent) => void, onEnd: (err?: Error) => void): () => void {
     const fn = this.client.WatchEvent as Streaming;
     const s = fn.call(this.client, { peer: {} }, new grpc.Metadata(), {});
-    s.on('data', (d: { peer?: { type?: string; peer?: { conf?: { neighbor_address?: string }; state?: { session_state?: string; neighbor_address?: string } } } }) => {
-      const pe = d.peer;
-      if (!pe) return;
-      onEvent({ address: pe.peer?.state?.neighbor_address ?? pe.peer?.conf?.neighbor_address ?? '', state: pe.peer?.state?.session_state ?? 'UNKNOWN', type: pe.type ?? 'UNKNOWN' });
-    });
+    s.on(
+      'data',
+      (d: {
+        peer?: {
+          type?: string;
+          peer?: {
+            conf?: { neighbor_address?: string };
+            state?: { session_state?: string; neighbor_address?: string };
+          };
+        };
+      }) => {
+        const pe = d.peer;
+        if (!pe) return;
+        onEvent({
+          address: pe.peer?.state?.neighbor_address ?? pe.peer?.conf?.neighbor_address ?? '',
+          state: pe.peer?.state?.session_state ?? 'UNKNOWN',
+          type: pe.type ?? 'UNKNOWN',
+        });
+      },
+    );
     let ended = false;
     const end = (err?: Error) => {
-      if (!ended) (ended = true), onEnd(err);
+      if (!ended) ((ended = true), onEnd(err));
     };
-    s.on('error', (err: grpc.ServiceError) => end(err.code === grpc.status.CANCELLED ? undefined : new GobgpError('WatchEvent', err.code, err.details || err.message)));
+    s.on('error', (err: grpc.ServiceError) =>
+      end(
+        err.code === grpc.status.CANCELLED
+          ? undefined
+          : new GobgpError('WatchEvent', err.code, err.details || err.message),
+      ),
+    );
     s.on('end', () => end());
     return () => s.cancel();
   }

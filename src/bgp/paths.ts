@@ -32,20 +32,37 @@ export function validatePath(p: AnnouncedPath): string[] {
   const addr = m?.[1] ?? '';
   const len = Number(m?.[2]);
   if (!m) problems.push(`prefix ${p.prefix}: not ADDRESS/LENGTH`);
-  else if (isIPv4(addr) ? len !== 32 : isIPv6(addr) ? len !== 128 : true) problems.push(`prefix ${p.prefix}: a VIP must be a /32 or /128 host route`);
+  else if (isIPv4(addr) ? len !== 32 : isIPv6(addr) ? len !== 128 : true)
+    problems.push(`prefix ${p.prefix}: a VIP must be a /32 or /128 host route`);
   const fam = familyOf(p.prefix);
-  if (fam === 4 ? !isIPv4(p.nextHop) : !isIPv6(p.nextHop)) problems.push(`next hop ${p.nextHop}: must be an IPv${fam} address for ${p.prefix}`);
-  if (fam === 6 && (p.nextHop === '::' || p.nextHop.startsWith('::ffff:'))) problems.push(`next hop ${p.nextHop}: give an explicit IPv6 next hop`);
-  for (const c of p.communities) if (!/^\d{1,5}:\d{1,5}$/.test(c) || c.split(':').some((x) => Number(x) > 65535)) problems.push(`community ${c}: expected ASN:VALUE (16-bit each)`);
-  for (const c of p.largeCommunities) if (!/^\d{1,10}:\d{1,10}:\d{1,10}$/.test(c) || c.split(':').some((x) => Number(x) > 0xffffffff)) problems.push(`large community ${c}: expected A:B:C (32-bit each)`);
-  if (p.med !== undefined && (!Number.isInteger(p.med) || p.med < 0 || p.med > 0xffffffff)) problems.push(`med ${p.med}: must be 0-4294967295`);
-  if (!Number.isInteger(p.prepend) || p.prepend < 0 || p.prepend > 10) problems.push(`prepend ${p.prepend}: must be 0-10`);
+  if (fam === 4 ? !isIPv4(p.nextHop) : !isIPv6(p.nextHop))
+    problems.push(`next hop ${p.nextHop}: must be an IPv${fam} address for ${p.prefix}`);
+  if (fam === 6 && (p.nextHop === '::' || p.nextHop.startsWith('::ffff:')))
+    problems.push(`next hop ${p.nextHop}: give an explicit IPv6 next hop`);
+  for (const c of p.communities)
+    if (!/^\d{1,5}:\d{1,5}$/.test(c) || c.split(':').some((x) => Number(x) > 65535))
+      problems.push(`community ${c}: expected ASN:VALUE (16-bit each)`);
+  for (const c of p.largeCommunities)
+    if (!/^\d{1,10}:\d{1,10}:\d{1,10}$/.test(c) || c.split(':').some((x) => Number(x) > 0xffffffff))
+      problems.push(`large community ${c}: expected A:B:C (32-bit each)`);
+  if (p.med !== undefined && (!Number.isInteger(p.med) || p.med < 0 || p.med > 0xffffffff))
+    problems.push(`med ${p.med}: must be 0-4294967295`);
+  if (!Number.isInteger(p.prepend) || p.prepend < 0 || p.prepend > 10)
+    problems.push(`prepend ${p.prepend}: must be 0-10`);
   return problems;
 }
 
 /** Attribute identity, order-insensitive where BGP is (communities are sets). */
 export function pathSignature(p: AnnouncedPath): string {
-  return JSON.stringify([p.prefix, p.nextHop, p.origin, p.med ?? null, [...p.communities].sort(), [...p.largeCommunities].sort(), p.prepend]);
+  return JSON.stringify([
+    p.prefix,
+    p.nextHop,
+    p.origin,
+    p.med ?? null,
+    [...p.communities].sort(),
+    [...p.largeCommunities].sort(),
+    p.prepend,
+  ]);
 }
 
 export interface ReconcilePlan {

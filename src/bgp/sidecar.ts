@@ -6,7 +6,8 @@ import type { BgpSettings } from '../config/index.js';
 
 export function renderGobgpdToml(b: BgpSettings): string {
   const lines = ['[global.config]', `  as = ${b.asn}`, `  router-id = "${b.routerId}"`, `  port = ${b.listenPort}`];
-  if (b.listenAddresses.length) lines.push(`  local-address-list = [${b.listenAddresses.map((a) => `"${a}"`).join(', ')}]`);
+  if (b.listenAddresses.length)
+    lines.push(`  local-address-list = [${b.listenAddresses.map((a) => `"${a}"`).join(', ')}]`);
   for (const n of b.neighbors) {
     lines.push(
       '',
@@ -21,7 +22,8 @@ export function renderGobgpdToml(b: BgpSettings): string {
       '  [neighbors.transport.config]',
       `    passive-mode = ${n.passive}`,
     );
-    for (const afi of ['ipv4-unicast', 'ipv6-unicast']) lines.push('  [[neighbors.afi-safis]]', '    [neighbors.afi-safis.config]', `      afi-safi-name = "${afi}"`);
+    for (const afi of ['ipv4-unicast', 'ipv6-unicast'])
+      lines.push('  [[neighbors.afi-safis]]', '    [neighbors.afi-safis.config]', `      afi-safi-name = "${afi}"`);
   }
   return `${lines.join('\n')}\n`;
 }

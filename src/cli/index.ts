@@ -73,7 +73,11 @@ function checkConfig(args: string[]): number {
   }
   const config = loadConfigFile(file);
   GeoResolver.open(config.geo.database);
-  process.stdout.write(`${file}: OK\n${summarise(config).map((l) => `  ${l}\n`).join('')}`);
+  process.stdout.write(
+    `${file}: OK\n${summarise(config)
+      .map((l) => `  ${l}\n`)
+      .join('')}`,
+  );
   return 0;
 }
 
@@ -92,12 +96,16 @@ function explainCommand(args: string[]): number {
   const geo = GeoResolver.open(config.geo.database);
   const state = InMemoryRegionState.fromConfig(config);
   process.stdout.write(`geo database: ${geo.description}\n`);
-  for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs })) process.stdout.write(`${line}\n`);
+  for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs }))
+    process.stdout.write(`${line}\n`);
   return 0;
 }
 
 async function dnsCommand(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } },
+  });
   if (!values.config) {
     process.stderr.write('usage: gtm dns --config FILE [--listen HOST:PORT] [--workers N]\n');
     return 2;
@@ -105,7 +113,8 @@ async function dnsCommand(args: string[]): Promise<number | undefined> {
   const listen = values.listen ? parseHostPort(values.listen) : undefined;
   if (values.listen && !listen) throw new Error(`--listen ${values.listen}: expected HOST:PORT`);
   const workers = values.workers ? Number(values.workers) : undefined;
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 64)) throw new Error('--workers must be 1-64');
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 64))
+    throw new Error('--workers must be 1-64');
   const handle = await runDns({ configPath: values.config, listen, workers });
   const stop = () => void handle.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
@@ -122,13 +131,24 @@ function portOption(value: string | undefined, flag: string): number | undefined
 }
 
 async function agentCommand(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, pop: { type: 'string' }, 'state-dir': { type: 'string' }, 'api-port': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      pop: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'api-port': { type: 'string' },
+    },
+  });
   if (!values.config) {
     process.stderr.write('usage: gtm agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]\n');
     return 2;
   }
   const config = loadConfigFile(values.config);
-  await runAgent(config, values.pop, { stateDir: values['state-dir'], apiPort: portOption(values['api-port'], '--api-port') });
+  await runAgent(config, values.pop, {
+    stateDir: values['state-dir'],
+    apiPort: portOption(values['api-port'], '--api-port'),
+  });
   return undefined;
 }
 
@@ -144,14 +164,27 @@ async function controlCommand(args: string[]): Promise<number | undefined> {
   const log = createLogger('gtm-control');
   const store = await openStore(config.control.store);
   const server = await startControl(config, store, log, { port });
-  const stop = () => void server.close().then(() => store.close()).then(() => process.exit(0));
+  const stop = () =>
+    void server
+      .close()
+      .then(() => store.close())
+      .then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return undefined;
 }
 
 async function labCommand(args: string[]): Promise<number | undefined> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' }, dir: { type: 'string' }, etcd: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      dir: { type: 'string' },
+      etcd: { type: 'string' },
+    },
+  });
   const lab = await import('../../lab/lab.js');
   switch (positionals[0]) {
     case 'up': {
@@ -184,7 +217,9 @@ async function labCommand(args: string[]): Promise<number | undefined> {
       const drills = await import('../../lab/drills.js');
       const names = positionals.slice(1).flatMap((n) => (n === 'all' ? drills.DRILL_NAMES : [n]));
       if (!names.length) {
-        process.stderr.write(`usage: gtm lab drill NAME... | all [--json]   (drills: ${drills.DRILL_NAMES.join(', ')})\n`);
+        process.stderr.write(
+          `usage: gtm lab drill NAME... | all [--json]   (drills: ${drills.DRILL_NAMES.join(', ')})\n`,
+        );
         return 2;
       }
       const l = lab.loadLab();
@@ -197,7 +232,9 @@ async function labCommand(args: string[]): Promise<number | undefined> {
       return failed ? 1 : 0;
     }
     default:
-      process.stderr.write('usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json]\n');
+      process.stderr.write(
+        'usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json]\n',
+      );
       return 2;
   }
 }

@@ -14,7 +14,10 @@ export { parseHostPort } from './validate.js';
 
 /** Thrown when a config is refused; `problems` lists every problem by path. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[], readonly file?: string) {
+  constructor(
+    readonly problems: string[],
+    readonly file?: string,
+  ) {
     super(`${file ? `${file}: ` : ''}invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
@@ -23,7 +26,10 @@ export class ConfigError extends Error {
 export function parseConfigText(text: string, file?: string): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`), file);
+    throw new ConfigError(
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
+      file,
+    );
   }
   const { config, problems } = parseConfigObject(doc.toJS({ maxAliasCount: 100 }));
   if (!config) throw new ConfigError(problems, file);
@@ -44,12 +50,17 @@ export function loadConfigFile(file: string): Config {
 /** One line per zone, region and service, for `gtm check-config`. */
 export function summarise(config: Config): string[] {
   const lines: string[] = [];
-  for (const z of config.zones) lines.push(`zone ${z.name}: ${z.ns.length} NS, ${z.records.length} static records, SOA serial ${z.soa.serial}`);
+  for (const z of config.zones)
+    lines.push(`zone ${z.name}: ${z.ns.length} NS, ${z.records.length} static records, SOA serial ${z.soa.serial}`);
   for (const r of config.regions.values()) {
-    lines.push(`region ${r.name}: ${[r.vip4, r.vip6].filter(Boolean).join(' ')} at ${r.lat},${r.lon} (${r.status}, weight ${r.weight})`);
+    lines.push(
+      `region ${r.name}: ${[r.vip4, r.vip6].filter(Boolean).join(' ')} at ${r.lat},${r.lon} (${r.status}, weight ${r.weight})`,
+    );
   }
   for (const s of config.services) {
-    lines.push(`service ${s.key}: ${s.name} policy ${describePolicy(s.policy)} over ${s.pools.map((p) => p.region).join(', ')}, ttl ${s.ttl}, answers ${s.answers || 'all'}`);
+    lines.push(
+      `service ${s.key}: ${s.name} policy ${describePolicy(s.policy)} over ${s.pools.map((p) => p.region).join(', ')}, ttl ${s.ttl}, answers ${s.answers || 'all'}`,
+    );
   }
   return lines;
 }

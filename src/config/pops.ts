@@ -6,7 +6,9 @@ const COMMUNITY = /^\d{1,5}:\d{1,5}$/;
 const LARGE = /^\d{1,10}:\d{1,10}:\d{1,10}$/;
 
 function strings(p: Problems, path: string, v: unknown, pattern: RegExp, what: string): string[] {
-  return (list(p, path, v, { optional: true }) ?? []).map((x, i) => str(p, join(path, i), x, { pattern, what })).filter((x): x is string => x !== undefined);
+  return (list(p, path, v, { optional: true }) ?? [])
+    .map((x, i) => str(p, join(path, i), x, { pattern, what }))
+    .filter((x): x is string => x !== undefined);
 }
 
 export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>): Pop[] {
@@ -20,7 +22,9 @@ export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>)
     const region = typeof o.region === 'string' ? regions.get(o.region) : undefined;
     if (!region) p.add(join(path, 'region'), `unknown region ${JSON.stringify(o.region)}`);
     const bgp = parseBgp(p, join(path, 'bgp'), o.bgp);
-    const vips = (list(p, join(path, 'vips'), o.vips, { nonEmpty: true }) ?? []).map((x, i) => parseVip(p, join(join(path, 'vips'), i), x, region));
+    const vips = (list(p, join(path, 'vips'), o.vips, { nonEmpty: true }) ?? []).map((x, i) =>
+      parseVip(p, join(join(path, 'vips'), i), x, region),
+    );
     for (const vip of vips) {
       if (!vip) continue;
       const fam = vip.prefix.includes(':') ? 6 : 4;
@@ -30,7 +34,10 @@ export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>)
     out.push({
       name,
       region: region?.name ?? '',
-      api: (o.api === undefined ? { host: '127.0.0.1', port: 9180 } : hostPort(p, join(path, 'api'), o.api)) ?? { host: '127.0.0.1', port: 9180 },
+      api: (o.api === undefined ? { host: '127.0.0.1', port: 9180 } : hostPort(p, join(path, 'api'), o.api)) ?? {
+        host: '127.0.0.1',
+        port: 9180,
+      },
       maintenanceFile: str(p, join(path, 'maintenance_file'), o.maintenance_file, { optional: true }),
       bgp,
       vips: vips.filter((x): x is Vip => x !== undefined),
@@ -40,14 +47,35 @@ export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>)
 }
 
 function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
-  const b = obj(p, path, v, [
-    'asn', 'router_id', 'api', 'manage_gobgpd', 'gobgpd_binary', 'proto_dir', 'listen_port', 'listen_addresses', 'neighbors',
-    'next_hop', 'next_hop6', 'med', 'communities', 'large_communities', 'origin', 'hold_down_ms', 'drain', 'on_agent_death',
-    'bfd_socket',
-  ]) ?? {};
-  const drain = (b.drain === undefined ? {} : obj(p, join(path, 'drain'), b.drain, ['duration_ms', 'communities', 'med', 'prepend'])) ?? {};
+  const b =
+    obj(p, path, v, [
+      'asn',
+      'router_id',
+      'api',
+      'manage_gobgpd',
+      'gobgpd_binary',
+      'proto_dir',
+      'listen_port',
+      'listen_addresses',
+      'neighbors',
+      'next_hop',
+      'next_hop6',
+      'med',
+      'communities',
+      'large_communities',
+      'origin',
+      'hold_down_ms',
+      'drain',
+      'on_agent_death',
+      'bfd_socket',
+    ]) ?? {};
+  const drain =
+    (b.drain === undefined
+      ? {}
+      : obj(p, join(path, 'drain'), b.drain, ['duration_ms', 'communities', 'med', 'prepend'])) ?? {};
   const origin = b.origin ?? 'igp';
-  if (origin !== 'igp' && origin !== 'egp' && origin !== 'incomplete') p.add(join(path, 'origin'), 'must be igp, egp or incomplete');
+  if (origin !== 'igp' && origin !== 'egp' && origin !== 'incomplete')
+    p.add(join(path, 'origin'), 'must be igp, egp or incomplete');
   const death = b.on_agent_death ?? 'withdraw';
   if (death !== 'withdraw' && death !== 'keep') p.add(join(path, 'on_agent_death'), 'must be withdraw or keep');
   const neighbors = (list(p, join(path, 'neighbors'), b.neighbors, { nonEmpty: true }) ?? []).map((nv, i) => {
@@ -69,19 +97,30 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
     gobgpdBinary: str(p, join(path, 'gobgpd_binary'), b.gobgpd_binary ?? 'gobgpd') ?? 'gobgpd',
     protoDir: str(p, join(path, 'proto_dir'), b.proto_dir ?? '/usr/share/gocode/src/github.com/osrg/gobgp/api') ?? '',
     listenPort: int(p, join(path, 'listen_port'), b.listen_port, -1, 65535, 179) ?? 179,
-    listenAddresses: (list(p, join(path, 'listen_addresses'), b.listen_addresses, { optional: true }) ?? []).map((x, i) => ip(p, join(join(path, 'listen_addresses'), i), x) ?? ''),
+    listenAddresses: (list(p, join(path, 'listen_addresses'), b.listen_addresses, { optional: true }) ?? []).map(
+      (x, i) => ip(p, join(join(path, 'listen_addresses'), i), x) ?? '',
+    ),
     neighbors,
     nextHop: b.next_hop === undefined ? undefined : ipv4(p, join(path, 'next_hop'), b.next_hop),
     nextHop6: b.next_hop6 === undefined ? undefined : ip(p, join(path, 'next_hop6'), b.next_hop6),
     med: b.med === undefined ? undefined : int(p, join(path, 'med'), b.med, 0, 4294967295),
     communities: strings(p, join(path, 'communities'), b.communities, COMMUNITY, 'a community ASN:VALUE'),
-    largeCommunities: strings(p, join(path, 'large_communities'), b.large_communities, LARGE, 'a large community A:B:C'),
+    largeCommunities: strings(
+      p,
+      join(path, 'large_communities'),
+      b.large_communities,
+      LARGE,
+      'a large community A:B:C',
+    ),
     origin: origin as BgpSettings['origin'],
     holdDownMs: int(p, join(path, 'hold_down_ms'), b.hold_down_ms, 0, 3_600_000, 2000) ?? 2000,
     drain: {
       durationMs: int(p, join(path, 'drain.duration_ms'), drain.duration_ms, 0, 3_600_000, 5000) ?? 5000,
       // RFC 8326 GRACEFUL_SHUTDOWN by default; the router's policy turns it into local-pref 0.
-      communities: drain.communities === undefined ? ['65535:0'] : strings(p, join(path, 'drain.communities'), drain.communities, COMMUNITY, 'a community ASN:VALUE'),
+      communities:
+        drain.communities === undefined
+          ? ['65535:0']
+          : strings(p, join(path, 'drain.communities'), drain.communities, COMMUNITY, 'a community ASN:VALUE'),
       med: drain.med === undefined ? undefined : int(p, join(path, 'drain.med'), drain.med, 0, 4294967295),
       prepend: int(p, join(path, 'drain.prepend'), drain.prepend, 0, 10, 0) ?? 0,
     },
@@ -91,7 +130,17 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
 }
 
 function parseVip(p: Problems, path: string, v: unknown, region: Region | undefined): Vip | undefined {
-  const o = obj(p, path, v, ['address', 'nodes', 'checks', 'min_healthy', 'interval_ms', 'fast_interval_ms', 'rise', 'fall', 'passive']);
+  const o = obj(p, path, v, [
+    'address',
+    'nodes',
+    'checks',
+    'min_healthy',
+    'interval_ms',
+    'fast_interval_ms',
+    'rise',
+    'fall',
+    'passive',
+  ]);
   if (!o) return undefined;
   // `address: vip` / `address: vip6` take the region's VIPs.
   const raw = o.address === 'vip' ? region?.vip4 : o.address === 'vip6' ? region?.vip6 : o.address;
@@ -99,13 +148,27 @@ function parseVip(p: Problems, path: string, v: unknown, region: Region | undefi
   const nodes = (list(p, join(path, 'nodes'), o.nodes, { nonEmpty: true }) ?? []).map((nv, i) => {
     const n = obj(p, join(join(path, 'nodes'), i), nv, ['name', 'address']) ?? {};
     const np = join(join(path, 'nodes'), i);
-    return { name: str(p, join(np, 'name'), n.name) ?? `node${i}`, address: ip(p, join(np, 'address'), n.address) ?? '' };
+    return {
+      name: str(p, join(np, 'name'), n.name) ?? `node${i}`,
+      address: ip(p, join(np, 'address'), n.address) ?? '',
+    };
   });
-  const checks = (list(p, join(path, 'checks'), o.checks, { nonEmpty: true }) ?? []).map((cv, i) => parseCheck(p, join(join(path, 'checks'), i), cv)).filter((c): c is Check => c !== undefined);
+  const checks = (list(p, join(path, 'checks'), o.checks, { nonEmpty: true }) ?? [])
+    .map((cv, i) => parseCheck(p, join(join(path, 'checks'), i), cv))
+    .filter((c): c is Check => c !== undefined);
   let minHealthy: number | string = 1;
-  if (typeof o.min_healthy === 'string' && /^\d{1,3}%$/.test(o.min_healthy) && Number(o.min_healthy.slice(0, -1)) <= 100) minHealthy = o.min_healthy;
-  else if (o.min_healthy !== undefined) minHealthy = int(p, join(path, 'min_healthy'), o.min_healthy, 1, Math.max(1, nodes.length)) ?? 1;
-  const passive = o.passive === undefined ? undefined : obj(p, join(path, 'passive'), o.passive, ['url', 'max_error_rate', 'interval_ms']);
+  if (
+    typeof o.min_healthy === 'string' &&
+    /^\d{1,3}%$/.test(o.min_healthy) &&
+    Number(o.min_healthy.slice(0, -1)) <= 100
+  )
+    minHealthy = o.min_healthy;
+  else if (o.min_healthy !== undefined)
+    minHealthy = int(p, join(path, 'min_healthy'), o.min_healthy, 1, Math.max(1, nodes.length)) ?? 1;
+  const passive =
+    o.passive === undefined
+      ? undefined
+      : obj(p, join(path, 'passive'), o.passive, ['url', 'max_error_rate', 'interval_ms']);
   if (!address) return undefined;
   const intervalMs = int(p, join(path, 'interval_ms'), o.interval_ms, 10, 600_000, 1000) ?? 1000;
   return {
@@ -115,17 +178,41 @@ function parseVip(p: Problems, path: string, v: unknown, region: Region | undefi
     minHealthy,
     intervalMs,
     // While a node changes state it is probed faster, so rise/fall complete sooner.
-    fastIntervalMs: int(p, join(path, 'fast_interval_ms'), o.fast_interval_ms, 10, 600_000, Math.max(10, Math.floor(intervalMs / 2))) ?? intervalMs,
+    fastIntervalMs:
+      int(
+        p,
+        join(path, 'fast_interval_ms'),
+        o.fast_interval_ms,
+        10,
+        600_000,
+        Math.max(10, Math.floor(intervalMs / 2)),
+      ) ?? intervalMs,
     rise: int(p, join(path, 'rise'), o.rise, 1, 100, 2) ?? 2,
     fall: int(p, join(path, 'fall'), o.fall, 1, 100, 3) ?? 3,
     passive: passive
-      ? { url: str(p, join(path, 'passive.url'), passive.url) ?? '', maxErrorRate: num(p, join(path, 'passive.max_error_rate'), passive.max_error_rate, 0, 1, 0.05) ?? 0.05, intervalMs: int(p, join(path, 'passive.interval_ms'), passive.interval_ms, 100, 600_000, 5000) ?? 5000 }
+      ? {
+          url: str(p, join(path, 'passive.url'), passive.url) ?? '',
+          maxErrorRate: num(p, join(path, 'passive.max_error_rate'), passive.max_error_rate, 0, 1, 0.05) ?? 0.05,
+          intervalMs: int(p, join(path, 'passive.interval_ms'), passive.interval_ms, 100, 600_000, 5000) ?? 5000,
+        }
       : undefined,
   };
 }
 
 function parseCheck(p: Problems, path: string, v: unknown): Check | undefined {
-  const c = obj(p, path, v, ['type', 'port', 'path', 'method', 'expect_status', 'body', 'host', 'timeout_ms', 'name', 'qtype', 'command']);
+  const c = obj(p, path, v, [
+    'type',
+    'port',
+    'path',
+    'method',
+    'expect_status',
+    'body',
+    'host',
+    'timeout_ms',
+    'name',
+    'qtype',
+    'command',
+  ]);
   if (!c) return undefined;
   const timeoutMs = int(p, join(path, 'timeout_ms'), c.timeout_ms, 1, 60_000, 1000) ?? 1000;
   switch (c.type) {
@@ -135,7 +222,8 @@ function parseCheck(p: Problems, path: string, v: unknown): Check | undefined {
         type: c.type,
         port: int(p, join(path, 'port'), c.port, 1, 65535, c.type === 'http' ? 80 : 443) ?? 80,
         path: str(p, join(path, 'path'), c.path ?? '/', { pattern: /^\//, what: 'a path starting with /' }) ?? '/',
-        method: str(p, join(path, 'method'), c.method ?? 'GET', { pattern: /^[A-Z]+$/, what: 'an HTTP method' }) ?? 'GET',
+        method:
+          str(p, join(path, 'method'), c.method ?? 'GET', { pattern: /^[A-Z]+$/, what: 'an HTTP method' }) ?? 'GET',
         expectStatus: int(p, join(path, 'expect_status'), c.expect_status, 100, 599, 200) ?? 200,
         body: str(p, join(path, 'body'), c.body, { optional: true }),
         host: str(p, join(path, 'host'), c.host, { optional: true }),
@@ -144,10 +232,17 @@ function parseCheck(p: Problems, path: string, v: unknown): Check | undefined {
     case 'tcp':
       return { type: 'tcp', port: int(p, join(path, 'port'), c.port, 1, 65535) ?? 0, timeoutMs };
     case 'dns':
-      return { type: 'dns', port: int(p, join(path, 'port'), c.port, 1, 65535, 53) ?? 53, name: str(p, join(path, 'name'), c.name) ?? '', qtype: str(p, join(path, 'qtype'), c.qtype ?? 'A') ?? 'A', timeoutMs };
+      return {
+        type: 'dns',
+        port: int(p, join(path, 'port'), c.port, 1, 65535, 53) ?? 53,
+        name: str(p, join(path, 'name'), c.name) ?? '',
+        qtype: str(p, join(path, 'qtype'), c.qtype ?? 'A') ?? 'A',
+        timeoutMs,
+      };
     case 'exec': {
       const cmd = list(p, join(path, 'command'), c.command, { nonEmpty: true }) ?? [];
-      if (!cmd.every((x) => typeof x === 'string')) p.add(join(path, 'command'), 'must be a list of strings (no shell)');
+      if (!cmd.every((x) => typeof x === 'string'))
+        p.add(join(path, 'command'), 'must be a list of strings (no shell)');
       return { type: 'exec', command: cmd as string[], timeoutMs };
     }
     default:

@@ -1,7 +1,20 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import cron from 'node-cron';
-import type { Config, ControlSettings, RegionStatus, Schedule, DnsSettings, Policy, Pool, Region, Service, Soa, StaticRecord, Zone } from './types.js';
+import type {
+  Config,
+  ControlSettings,
+  RegionStatus,
+  Schedule,
+  DnsSettings,
+  Policy,
+  Pool,
+  Region,
+  Service,
+  Soa,
+  StaticRecord,
+  Zone,
+} from './types.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES, type RegionStatus as Status } from '../state/contract.js';
 
 const isRegionStatus = (v: unknown): v is Status => REGION_STATUSES.includes(v as Status);
@@ -48,7 +61,8 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
   if (!root) return { problems: p.list };
 
   const dns = parseDns(p, root.dns);
-  const geoObj = root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database', 'reload_cron']);
+  const geoObj =
+    root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database', 'reload_cron']);
   const geo = {
     database: geoObj ? str(p, 'geo.database', geoObj.database, { optional: true }) : undefined,
     reloadCron: geoObj?.reload_cron === undefined ? undefined : cronExpr(p, 'geo.reload_cron', geoObj.reload_cron),
@@ -64,7 +78,20 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
 }
 
 function parseDns(p: Problems, v: unknown): DnsSettings {
-  const d = (v === undefined || v === null ? {} : obj(p, 'dns', v, ['listen', 'workers', 'max_udp_size', 'ecs', 'query_log_sample', 'metrics', 'tcp_idle_ms', 'max_scope_v4', 'max_scope_v6'])) ?? {};
+  const d =
+    (v === undefined || v === null
+      ? {}
+      : obj(p, 'dns', v, [
+          'listen',
+          'workers',
+          'max_udp_size',
+          'ecs',
+          'query_log_sample',
+          'metrics',
+          'tcp_idle_ms',
+          'max_scope_v4',
+          'max_scope_v6',
+        ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
   if (d.workers === undefined || d.workers === 'auto') workers = 0;
@@ -99,7 +126,11 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       vip6: r.vip6 === undefined ? undefined : ipv6(p, join(path, 'vip6'), r.vip6),
       lat: (loc && num(p, join(path, 'location.lat'), loc.lat, -90, 90)) ?? 0,
       lon: (loc && num(p, join(path, 'location.lon'), loc.lon, -180, 180)) ?? 0,
-      country: str(p, join(path, 'country'), r.country, { optional: true, pattern: /^[A-Z]{2}$/, what: 'an ISO 3166 country code' }),
+      country: str(p, join(path, 'country'), r.country, {
+        optional: true,
+        pattern: /^[A-Z]{2}$/,
+        what: 'an ISO 3166 country code',
+      }),
       weight: num(p, join(path, 'weight'), r.weight, 0, 1_000_000, 1) ?? 1,
       status: 'up',
     };
@@ -124,7 +155,9 @@ function parseZones(p: Problems, v: unknown): Zone[] {
     if (!z) continue;
     const soa = parseSoa(p, join(path, 'soa'), z.soa, name);
     const nsList = list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? [];
-    const ns = nsList.map((n, i) => domain(p, join(join(path, 'ns'), i), n, name)).filter((n): n is string => n !== undefined);
+    const ns = nsList
+      .map((n, i) => domain(p, join(join(path, 'ns'), i), n, name))
+      .filter((n): n is string => n !== undefined);
     const records = (list(p, join(path, 'records'), z.records, { optional: true }) ?? [])
       .map((rv, i) => parseRecord(p, join(join(path, 'records'), i), rv, name))
       .filter((r): r is StaticRecord => r !== undefined);
@@ -133,7 +166,13 @@ function parseZones(p: Problems, v: unknown): Zone[] {
     }
     checkCnameExclusive(p, path, records, name);
     checkCnameChains(p, path, records);
-    zones.push({ name, soa: soa ?? defaultSoa(name), ns, nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400, records });
+    zones.push({
+      name,
+      soa: soa ?? defaultSoa(name),
+      ns,
+      nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
+      records,
+    });
   }
   const seen = new Set<string>();
   for (const z of zones) {
@@ -144,7 +183,16 @@ function parseZones(p: Problems, v: unknown): Zone[] {
 }
 
 function defaultSoa(zone: string): Soa {
-  return { mname: `ns1.${zone}`, rname: `hostmaster.${zone}`, serial: 1, refresh: 3600, retry: 600, expire: 604800, minimum: 60, ttl: 3600 };
+  return {
+    mname: `ns1.${zone}`,
+    rname: `hostmaster.${zone}`,
+    serial: 1,
+    refresh: 3600,
+    retry: 600,
+    expire: 604800,
+    minimum: 60,
+    ttl: 3600,
+  };
 }
 
 function parseSoa(p: Problems, path: string, v: unknown, zone: string): Soa | undefined {
@@ -223,7 +271,11 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
     }
     case 'TXT': {
       const strings = typeof r.value === 'string' ? splitTxt(r.value) : Array.isArray(r.value) ? r.value : undefined;
-      if (!strings || strings.length === 0 || !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)) {
+      if (
+        !strings ||
+        strings.length === 0 ||
+        !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)
+      ) {
         p.add(vp, 'TXT value must be a string or a list of strings of at most 255 bytes each');
         return undefined;
       }
@@ -271,19 +323,29 @@ function checkCnameChains(p: Problems, path: string, records: StaticRecord[]): v
       if (chain.includes(next)) {
         // Reported once, at the loop's first name in record order.
         const loop = chain.slice(chain.indexOf(next));
-        if (Math.min(...loop.map((n) => index.get(n) as number)) === index.get(start)) p.add(join(join(path, 'records'), index.get(start) as number), `CNAME loop: ${[...loop, next].join(' -> ')}`);
+        if (Math.min(...loop.map((n) => index.get(n) as number)) === index.get(start))
+          p.add(join(join(path, 'records'), index.get(start) as number), `CNAME loop: ${[...loop, next].join(' -> ')}`);
         break;
       }
       chain.push(next);
       if (chain.length > MAX_CNAME_CHAIN + 1) {
-        p.add(join(join(path, 'records'), index.get(start) as number), `CNAME chain longer than ${MAX_CNAME_CHAIN}: ${chain.join(' -> ')} ...`);
+        p.add(
+          join(join(path, 'records'), index.get(start) as number),
+          `CNAME chain longer than ${MAX_CNAME_CHAIN}: ${chain.join(' -> ')} ...`,
+        );
         break;
       }
     }
   }
 }
 
-function parseServices(p: Problems, v: unknown, regions: Map<string, Region>, zones: Zone[], ecsDefault: boolean): Service[] {
+function parseServices(
+  p: Problems,
+  v: unknown,
+  regions: Map<string, Region>,
+  zones: Zone[],
+  ecsDefault: boolean,
+): Service[] {
   const out: Service[] = [];
   if (v === undefined) return out;
   const ss = obj(p, 'services', v);
@@ -297,19 +359,28 @@ function parseServices(p: Problems, v: unknown, regions: Map<string, Region>, zo
     if (name) {
       const zone = zones.find((z) => inZone(name, z.name));
       if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
-      else if (zone.records.some((r) => r.name === name && r.type === 'CNAME')) p.add(join(path, 'name'), `${name} is also a CNAME`);
+      else if (zone.records.some((r) => r.name === name && r.type === 'CNAME'))
+        p.add(join(path, 'name'), `${name} is also a CNAME`);
       if (names.has(name)) p.add(join(path, 'name'), `${name} is steered by two services`);
       names.add(name);
     }
     const pools = parsePools(p, join(path, 'pools'), s.pools, regions);
     const poolRegions = pools.map((x) => x.region);
-    const policy = s.policy === undefined ? ({ kind: 'nearest' } as Policy) : parsePolicy(p, join(path, 'policy'), s.policy, poolRegions);
-    const lastResort = (list(p, join(path, 'last_resort'), s.last_resort, { optional: true }) ?? []).map((r, i) => regionRef(p, join(join(path, 'last_resort'), i), r, poolRegions));
+    const policy =
+      s.policy === undefined
+        ? ({ kind: 'nearest' } as Policy)
+        : parsePolicy(p, join(path, 'policy'), s.policy, poolRegions);
+    const lastResort = (list(p, join(path, 'last_resort'), s.last_resort, { optional: true }) ?? []).map((r, i) =>
+      regionRef(p, join(join(path, 'last_resort'), i), r, poolRegions),
+    );
     out.push({
       key,
       name: name ?? '',
       ttl: int(p, join(path, 'ttl'), s.ttl, 0, TTL_MAX, 30) ?? 30,
-      answers: s.answers === 'all' ? 0 : (int(p, join(path, 'answers'), s.answers, 1, 16, policy.kind === 'all-healthy' ? 0 : 1) ?? 1),
+      answers:
+        s.answers === 'all'
+          ? 0
+          : (int(p, join(path, 'answers'), s.answers, 1, 16, policy.kind === 'all-healthy' ? 0 : 1) ?? 1),
       pools,
       policy,
       lastResort: lastResort.filter((r): r is string => r !== undefined),
@@ -334,9 +405,15 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
     }
     const vip4 = po.vip === undefined ? region.vip4 : ipv4(p, join(pp, 'vip'), po.vip);
     const vip6 = po.vip6 === undefined ? region.vip6 : ipv6(p, join(pp, 'vip6'), po.vip6);
-    if (!vip4 && !vip6 && po.vip === undefined && po.vip6 === undefined) p.add(pp, `region ${region.name} has no VIP and the pool sets none`);
+    if (!vip4 && !vip6 && po.vip === undefined && po.vip6 === undefined)
+      p.add(pp, `region ${region.name} has no VIP and the pool sets none`);
     if (out.some((x) => x.region === region.name)) p.add(join(pp, 'region'), `region ${region.name} listed twice`);
-    out.push({ region: region.name, vip4, vip6, weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1 });
+    out.push({
+      region: region.name,
+      vip4,
+      vip6,
+      weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1,
+    });
   }
   return out;
 }
@@ -353,7 +430,18 @@ function cronExpr(p: Problems, path: string, v: unknown): string | undefined {
 function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): Schedule[] {
   return (list(p, 'control.schedules', v, { optional: true }) ?? []).flatMap((sv, i) => {
     const path = join('control.schedules', i);
-    const s = obj(p, path, sv, ['name', 'cron', 'timezone', 'region', 'status', 'weight', 'for_s', 'force', 'clear', 'reason']);
+    const s = obj(p, path, sv, [
+      'name',
+      'cron',
+      'timezone',
+      'region',
+      'status',
+      'weight',
+      'for_s',
+      'force',
+      'clear',
+      'reason',
+    ]);
     if (!s) return [];
     const name = str(p, join(path, 'name'), s.name) ?? `schedule${i}`;
     const expr = cronExpr(p, join(path, 'cron'), s.cron);
@@ -368,7 +456,8 @@ function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): 
     }
     const weight = s.weight === undefined ? undefined : num(p, join(path, 'weight'), s.weight, 0, 1_000_000);
     if (!clear && status === undefined && weight === undefined) p.add(path, 'needs status, weight, or clear: true');
-    if (clear && (status !== undefined || weight !== undefined)) p.add(path, 'clear: true cannot also set status or weight');
+    if (clear && (status !== undefined || weight !== undefined))
+      p.add(path, 'clear: true cannot also set status or weight');
     if (s.timezone !== undefined && typeof s.timezone === 'string') {
       try {
         new Intl.DateTimeFormat('en', { timeZone: s.timezone });
@@ -377,14 +466,24 @@ function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): 
       }
     }
     if (!expr || !region) return [];
-    return [{
-      name,
-      cron: expr,
-      timezone: str(p, join(path, 'timezone'), s.timezone, { optional: true }),
-      region,
-      reason,
-      action: clear ? { kind: 'clear' as const } : { kind: 'set' as const, status, weight, forS: s.for_s === undefined ? undefined : int(p, join(path, 'for_s'), s.for_s, 1, 31_536_000), force: bool(p, join(path, 'force'), s.force, false) },
-    }];
+    return [
+      {
+        name,
+        cron: expr,
+        timezone: str(p, join(path, 'timezone'), s.timezone, { optional: true }),
+        region,
+        reason,
+        action: clear
+          ? { kind: 'clear' as const }
+          : {
+              kind: 'set' as const,
+              status,
+              weight,
+              forS: s.for_s === undefined ? undefined : int(p, join(path, 'for_s'), s.for_s, 1, 31_536_000),
+              force: bool(p, join(path, 'force'), s.force, false),
+            },
+      },
+    ];
   });
 }
 
@@ -395,14 +494,24 @@ function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): Co
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
   if (s.etcd !== undefined) {
-    const endpoints = (list(p, 'control.store.etcd', s.etcd, { nonEmpty: true }) ?? []).map((e, i) => str(p, join('control.store.etcd', i), e, { pattern: /^https?:\/\/[^/]+$/, what: 'an endpoint URL like http://127.0.0.1:2379' }) ?? '');
+    const endpoints = (list(p, 'control.store.etcd', s.etcd, { nonEmpty: true }) ?? []).map(
+      (e, i) =>
+        str(p, join('control.store.etcd', i), e, {
+          pattern: /^https?:\/\/[^/]+$/,
+          what: 'an endpoint URL like http://127.0.0.1:2379',
+        }) ?? '',
+    );
     store = { kind: 'etcd', endpoints, prefix: str(p, 'control.store.prefix', s.prefix ?? '/gtm/') ?? '/gtm/' };
   } else if (s.file !== undefined) {
     store = { kind: 'file', path: str(p, 'control.store.file', s.file) ?? '' };
   } else p.add('control.store', 'needs file: PATH or etcd: [URL, ...]');
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
   const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
-  if (leaseMs < 2 * heartbeatMs) p.add('control.lease_ms', `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`);
+  if (leaseMs < 2 * heartbeatMs)
+    p.add(
+      'control.lease_ms',
+      `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`,
+    );
   const a = (c.api === undefined ? {} : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log'])) ?? {};
   // Tokens come from the environment, never from the file itself.
   const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i) => {
@@ -411,18 +520,23 @@ function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): Co
     const name = str(p, join(tp, 'name'), t.name);
     const env = str(p, join(tp, 'env'), t.env, { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' });
     const token = env ? process.env[env] : undefined;
-    if (env && (!token || token.length < 16)) p.add(join(tp, 'env'), `environment variable ${env} must hold a token of at least 16 characters`);
+    if (env && (!token || token.length < 16))
+      p.add(join(tp, 'env'), `environment variable ${env} must hold a token of at least 16 characters`);
     return name && token && token.length >= 16 ? [{ name, token }] : [];
   });
-  const defaultAudit = store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
+  const defaultAudit =
+    store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
   return {
     store,
     leaseMs,
     heartbeatMs,
-    maxRegionsOut: num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
+    maxRegionsOut:
+      num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
     schedules: parseSchedules(p, c.schedules, regions),
     api: {
-      listen: (a.listen === undefined ? { host: '127.0.0.1', port: 9190 } : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
+      listen: (a.listen === undefined
+        ? { host: '127.0.0.1', port: 9190 }
+        : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
       tokens,
       auditLog: str(p, 'control.api.audit_log', a.audit_log ?? defaultAudit) ?? defaultAudit,
     },

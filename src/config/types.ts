@@ -114,7 +114,16 @@ export interface Config {
 }
 
 export type Check =
-  | { type: 'http' | 'https'; port: number; path: string; method: string; expectStatus: number; body?: string; host?: string; timeoutMs: number }
+  | {
+      type: 'http' | 'https';
+      port: number;
+      path: string;
+      method: string;
+      expectStatus: number;
+      body?: string;
+      host?: string;
+      timeoutMs: number;
+    }
   | { type: 'tcp'; port: number; timeoutMs: number }
   | { type: 'dns'; port: number; name: string; qtype: string; timeoutMs: number }
   | { type: 'exec'; command: string[]; timeoutMs: number };

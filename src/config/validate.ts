@@ -40,7 +40,12 @@ export function obj(p: Problems, path: string, v: unknown, allowed?: readonly st
   return v;
 }
 
-export function str(p: Problems, path: string, v: unknown, opts: { optional?: boolean; pattern?: RegExp; what?: string } = {}): string | undefined {
+export function str(
+  p: Problems,
+  path: string,
+  v: unknown,
+  opts: { optional?: boolean; pattern?: RegExp; what?: string } = {},
+): string | undefined {
   if (v === undefined && opts.optional) return undefined;
   if (typeof v !== 'string' || v.length === 0) {
     p.add(path, 'must be a non-empty string');
@@ -53,7 +58,14 @@ export function str(p: Problems, path: string, v: unknown, opts: { optional?: bo
   return v;
 }
 
-export function int(p: Problems, path: string, v: unknown, min: number, max: number, fallback?: number): number | undefined {
+export function int(
+  p: Problems,
+  path: string,
+  v: unknown,
+  min: number,
+  max: number,
+  fallback?: number,
+): number | undefined {
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     p.add(path, `must be an integer from ${min} to ${max}`);
@@ -62,7 +74,14 @@ export function int(p: Problems, path: string, v: unknown, min: number, max: num
   return v;
 }
 
-export function num(p: Problems, path: string, v: unknown, min: number, max: number, fallback?: number): number | undefined {
+export function num(
+  p: Problems,
+  path: string,
+  v: unknown,
+  min: number,
+  max: number,
+  fallback?: number,
+): number | undefined {
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
     p.add(path, `must be a number from ${min} to ${max}`);
@@ -104,7 +123,12 @@ export function ipv6(p: Problems, path: string, v: unknown): string | undefined 
   return v;
 }
 
-export function list(p: Problems, path: string, v: unknown, opts: { optional?: boolean; nonEmpty?: boolean } = {}): unknown[] | undefined {
+export function list(
+  p: Problems,
+  path: string,
+  v: unknown,
+  opts: { optional?: boolean; nonEmpty?: boolean } = {},
+): unknown[] | undefined {
   if (v === undefined && opts.optional) return undefined;
   if (!Array.isArray(v)) {
     p.add(path, 'must be a list');

@@ -4,7 +4,16 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { InMemoryRegionState, KEYS, REGION_STATUSES, RegionFeed, type AgentReport, type RegionOverride, type RegionView, type StateStore } from '../state/index.js';
+import {
+  InMemoryRegionState,
+  KEYS,
+  REGION_STATUSES,
+  RegionFeed,
+  type AgentReport,
+  type RegionOverride,
+  type RegionView,
+  type StateStore,
+} from '../state/index.js';
 import { AuditLog } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 import { startSchedules } from './schedules.js';
@@ -28,7 +37,11 @@ function doc(summary: string, schema: Record<string, unknown> = {}): FastifySche
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
-const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } } as const;
+const nameParam = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
+} as const;
 
 export interface ControlServer {
   app: FastifyInstance;
@@ -37,7 +50,12 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export async function startControl(config: Config, store: StateStore, log: Logger, opts: { port?: number; now?: () => number } = {}): Promise<ControlServer> {
+export async function startControl(
+  config: Config,
+  store: StateStore,
+  log: Logger,
+  opts: { port?: number; now?: () => number } = {},
+): Promise<ControlServer> {
   const control = config.control;
   if (!control) throw new Error('the config has no control section');
   const now = opts.now ?? Date.now;
@@ -54,7 +72,9 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   const routes: { method: string; url: string; schema?: Record<string, unknown> }[] = [];
   app.addHook('onRoute', (r) => {
     if (!r.url.startsWith('/api/')) return;
-    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown> | undefined });
+    for (const m of [r.method].flat())
+      if (m !== 'HEAD')
+        routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown> | undefined });
   });
 
   const who = (req: FastifyRequest): string | undefined => {
@@ -79,31 +99,80 @@ export async function startControl(config: Config, store: StateStore, log: Logge
   const operator = (req: FastifyRequest) => operators.get(req) as string;
 
   const views = async () => {
-    const overrides = new Map((await store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+    const overrides = new Map(
+      (await store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [
+        e.key.slice(KEYS.regionOverrides.length),
+        e.value,
+      ]),
+    );
     return [...config.regions.keys()].map((name) => {
       const v = state.get(name) as RegionView;
       const o = overrides.get(name);
-      return { name, status: v.status, weight: v.weight ?? null, reason: v.reason ?? '', since: new Date(v.since).toISOString(), override: o && (o.expiresAt === undefined || o.expiresAt > now()) ? o : null };
+      return {
+        name,
+        status: v.status,
+        weight: v.weight ?? null,
+        reason: v.reason ?? '',
+        since: new Date(v.since).toISOString(),
+        override: o && (o.expiresAt === undefined || o.expiresAt > now()) ? o : null,
+      };
     });
   };
 
-  app.get('/api/v1/regions', { schema: doc('Every region as DNS sees it', { response: { 200: { type: 'array', items: regionView } } }) }, async () => views());
+  app.get(
+    '/api/v1/regions',
+    { schema: doc('Every region as DNS sees it', { response: { 200: { type: 'array', items: regionView } } }) },
+    async () => views(),
+  );
 
   app.get('/api/v1/state', { schema: doc('Regions, agents (PoPs and VIPs) and overrides') }, async () => ({
     regions: await views(),
-    agents: (await store.list<AgentReport>(KEYS.agents)).map((e) => ({ ...e.value, leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null })),
+    agents: (await store.list<AgentReport>(KEYS.agents)).map((e) => ({
+      ...e.value,
+      leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
+    })),
     pops: config.pops.map((p) => ({ name: p.name, region: p.region, vips: p.vips.map((v) => v.prefix) })),
   }));
 
-  app.get('/api/v1/audit', { schema: doc('Recent changes, newest first', { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } }) }, async (req) =>
-    audit.tail((req.query as { limit: number }).limit),
+  app.get(
+    '/api/v1/audit',
+    {
+      schema: doc('Recent changes, newest first', {
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        },
+      }),
+    },
+    async (req) => audit.tail((req.query as { limit: number }).limit),
   );
 
   const changes = new Changes(config, store, audit, state, log, now);
   const schedules = startSchedules(control.schedules, changes, log);
-  const send = (reply: FastifyReply, r: ChangeResult) => (r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error }));
-  const change = async (req: FastifyRequest, reply: FastifyReply, region: string, body: { status?: ChangeRequest['status']; weight?: number; reason: string; expires_in_s?: number; force?: boolean }, action: string) =>
-    send(reply, await changes.set(region, { status: body.status, weight: body.weight, reason: body.reason, expiresInS: body.expires_in_s, force: body.force }, operator(req), action));
+  const send = (reply: FastifyReply, r: ChangeResult) =>
+    r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error });
+  const change = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    region: string,
+    body: { status?: ChangeRequest['status']; weight?: number; reason: string; expires_in_s?: number; force?: boolean },
+    action: string,
+  ) =>
+    send(
+      reply,
+      await changes.set(
+        region,
+        {
+          status: body.status,
+          weight: body.weight,
+          reason: body.reason,
+          expiresInS: body.expires_in_s,
+          force: body.force,
+        },
+        operator(req),
+        action,
+      ),
+    );
 
   const overrideBody = {
     type: 'object',
@@ -118,41 +187,124 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     },
   } as const;
 
-  app.put('/api/v1/regions/:name/override', { schema: doc('Force a status and/or set a weight, with a reason and an optional expiry', { params: nameParam, body: overrideBody, response: { 401: errorBody, 404: errorBody, 409: errorBody } }) }, async (req, reply) =>
-    change(req, reply, (req.params as { name: string }).name, req.body as never, 'override'),
+  app.put(
+    '/api/v1/regions/:name/override',
+    {
+      schema: doc('Force a status and/or set a weight, with a reason and an optional expiry', {
+        params: nameParam,
+        body: overrideBody,
+        response: { 401: errorBody, 404: errorBody, 409: errorBody },
+      }),
+    },
+    async (req, reply) => change(req, reply, (req.params as { name: string }).name, req.body as never, 'override'),
   );
 
-  const drainBody = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: overrideBody.properties.reason, expires_in_s: overrideBody.properties.expires_in_s, force: { type: 'boolean' } } } as const;
-  app.post('/api/v1/regions/:name/drain', { schema: doc('Stop handing the region out (draining)', { params: nameParam, body: drainBody }) }, async (req, reply) =>
-    change(req, reply, (req.params as { name: string }).name, { ...(req.body as { reason: string }), status: 'draining' }, 'drain'),
+  const drainBody = {
+    type: 'object',
+    required: ['reason'],
+    additionalProperties: false,
+    properties: {
+      reason: overrideBody.properties.reason,
+      expires_in_s: overrideBody.properties.expires_in_s,
+      force: { type: 'boolean' },
+    },
+  } as const;
+  app.post(
+    '/api/v1/regions/:name/drain',
+    { schema: doc('Stop handing the region out (draining)', { params: nameParam, body: drainBody }) },
+    async (req, reply) =>
+      change(
+        req,
+        reply,
+        (req.params as { name: string }).name,
+        { ...(req.body as { reason: string }), status: 'draining' },
+        'drain',
+      ),
   );
 
-  app.delete('/api/v1/regions/:name/override', { schema: doc('Remove the override (undrain): health decides again', { params: nameParam, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) }, async (req, reply) =>
-    send(reply, await changes.clear((req.params as { name: string }).name, (req.query as { reason: string }).reason, operator(req))),
+  app.delete(
+    '/api/v1/regions/:name/override',
+    {
+      schema: doc('Remove the override (undrain): health decides again', {
+        params: nameParam,
+        querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } },
+      }),
+    },
+    async (req, reply) =>
+      send(
+        reply,
+        await changes.clear(
+          (req.params as { name: string }).name,
+          (req.query as { reason: string }).reason,
+          operator(req),
+        ),
+      ),
   );
 
-  const svcParams = { type: 'object', required: ['service', 'name'], properties: { service: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, name: nameParam.properties.name } } as const;
+  const svcParams = {
+    type: 'object',
+    required: ['service', 'name'],
+    properties: { service: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, name: nameParam.properties.name },
+  } as const;
   app.put(
     '/api/v1/services/:service/regions/:name/weight',
-    { schema: doc('Weight of one region for one steered name', { params: svcParams, body: { type: 'object', required: ['weight', 'reason'], additionalProperties: false, properties: { weight: overrideBody.properties.weight, reason: overrideBody.properties.reason, expires_in_s: overrideBody.properties.expires_in_s } }, response: { 401: errorBody, 404: errorBody } }) },
+    {
+      schema: doc('Weight of one region for one steered name', {
+        params: svcParams,
+        body: {
+          type: 'object',
+          required: ['weight', 'reason'],
+          additionalProperties: false,
+          properties: {
+            weight: overrideBody.properties.weight,
+            reason: overrideBody.properties.reason,
+            expires_in_s: overrideBody.properties.expires_in_s,
+          },
+        },
+        response: { 401: errorBody, 404: errorBody },
+      }),
+    },
     async (req, reply) => {
       const p = req.params as { service: string; name: string };
       const b = req.body as { weight: number; reason: string; expires_in_s?: number };
       const r = await changes.setServiceWeight(p.service, p.name, b.weight, b.reason, operator(req), b.expires_in_s);
-      return r.ok ? reply.send({ service: p.service, region: p.name, weight: b.weight }) : reply.code(r.code).send({ error: r.error });
+      return r.ok
+        ? reply.send({ service: p.service, region: p.name, weight: b.weight })
+        : reply.code(r.code).send({ error: r.error });
     },
   );
   app.delete(
     '/api/v1/services/:service/regions/:name/weight',
-    { schema: doc('Remove the weight for one steered name', { params: svcParams, querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } } }) },
+    {
+      schema: doc('Remove the weight for one steered name', {
+        params: svcParams,
+        querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } },
+      }),
+    },
     async (req, reply) => {
       const p = req.params as { service: string; name: string };
-      const r = await changes.setServiceWeight(p.service, p.name, null, (req.query as { reason: string }).reason, operator(req));
-      return r.ok ? reply.send({ service: p.service, region: p.name, weight: null }) : reply.code(r.code).send({ error: r.error });
+      const r = await changes.setServiceWeight(
+        p.service,
+        p.name,
+        null,
+        (req.query as { reason: string }).reason,
+        operator(req),
+      );
+      return r.ok
+        ? reply.send({ service: p.service, region: p.name, weight: null })
+        : reply.code(r.code).send({ error: r.error });
     },
   );
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'").send(STATUS_PAGE));
+  app.get('/', async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header(
+        'content-security-policy',
+        "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'",
+      )
+      .send(STATUS_PAGE),
+  );
 
   app.get('/openapi.json', async () => ({
     openapi: '3.0.3',
@@ -167,11 +319,25 @@ export async function startControl(config: Config, store: StateStore, log: Logge
           summary: s.summary,
           ...(r.method === 'get' ? {} : { security: [{ bearer: [] }] }),
           parameters: [
-            ...Object.keys((s.params as { properties?: object } | undefined)?.properties ?? {}).map((n) => ({ name: n, in: 'path', required: true, schema: { type: 'string' } })),
-            ...Object.entries((s.querystring as { properties?: Record<string, object> } | undefined)?.properties ?? {}).map(([n, sch]) => ({ name: n, in: 'query', schema: sch })),
+            ...Object.keys((s.params as { properties?: object } | undefined)?.properties ?? {}).map((n) => ({
+              name: n,
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            })),
+            ...Object.entries(
+              (s.querystring as { properties?: Record<string, object> } | undefined)?.properties ?? {},
+            ).map(([n, sch]) => ({ name: n, in: 'query', schema: sch })),
           ],
           ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body } } } } : {}),
-          responses: { 200: { description: 'OK' }, ...Object.fromEntries(Object.keys((s.response as object | undefined) ?? {}).filter((c) => c !== '200').map((c) => [c, { description: 'error', content: { 'application/json': { schema: errorBody } } }])) },
+          responses: {
+            200: { description: 'OK' },
+            ...Object.fromEntries(
+              Object.keys((s.response as object | undefined) ?? {})
+                .filter((c) => c !== '200')
+                .map((c) => [c, { description: 'error', content: { 'application/json': { schema: errorBody } } }]),
+            ),
+          },
         },
       };
       return acc;
@@ -180,7 +346,10 @@ export async function startControl(config: Config, store: StateStore, log: Logge
 
   await app.listen({ host: control.api.listen.host, port: opts.port ?? control.api.listen.port });
   const port = (app.server.address() as { port: number }).port;
-  log.info({ listen: `${control.api.listen.host}:${port}`, tokens: control.api.tokens.map((t) => t.name) }, 'control API listening');
+  log.info(
+    { listen: `${control.api.listen.host}:${port}`, tokens: control.api.tokens.map((t) => t.name) },
+    'control API listening',
+  );
   return {
     app,
     port,
@@ -192,5 +361,3 @@ export async function startControl(config: Config, store: StateStore, log: Logge
     },
   };
 }
-
-

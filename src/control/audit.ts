@@ -28,6 +28,9 @@ export class AuditLog {
   tail(limit: number): AuditEntry[] {
     if (!existsSync(this.path)) return [];
     const lines = readFileSync(this.path, 'utf8').trim().split('\n').filter(Boolean);
-    return lines.slice(-limit).map((l) => JSON.parse(l) as AuditEntry).reverse();
+    return lines
+      .slice(-limit)
+      .map((l) => JSON.parse(l) as AuditEntry)
+      .reverse();
   }
 }

@@ -14,7 +14,18 @@ export function startSchedules(schedules: Schedule[], changes: Changes, log: Log
         const r =
           s.action.kind === 'clear'
             ? await changes.clear(s.region, s.reason, who)
-            : await changes.set(s.region, { status: s.action.status, weight: s.action.weight, reason: s.reason, expiresInS: s.action.forS, force: s.action.force }, who, 'schedule');
+            : await changes.set(
+                s.region,
+                {
+                  status: s.action.status,
+                  weight: s.action.weight,
+                  reason: s.reason,
+                  expiresInS: s.action.forS,
+                  force: s.action.force,
+                },
+                who,
+                'schedule',
+              );
         if (!r.ok) log.error({ schedule: s.name, error: r.error }, 'scheduled change refused');
       },
       { name: s.name, timezone: s.timezone, noOverlap: true },

@@ -5,7 +5,15 @@ import { MAX_CNAME_CHAIN } from '../config/limits.js';
 import { addressRdata, formatAddress } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver, GeoResult } from '../geo/index.js';
-import { locationOnly, order, select, type Client, type Ordering, type PolicyContext, type Selection } from '../policy/index.js';
+import {
+  locationOnly,
+  order,
+  select,
+  type Client,
+  type Ordering,
+  type PolicyContext,
+  type Selection,
+} from '../policy/index.js';
 import { compileZones, findZone, type CompiledZone } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
 
@@ -44,7 +52,11 @@ export class Authority {
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
-  constructor(private config: Config, private geo: GeoResolver, private readonly state: RegionStateSource) {
+  constructor(
+    private config: Config,
+    private geo: GeoResolver,
+    private readonly state: RegionStateSource,
+  ) {
     this.zones = compileZones(config);
     this.ctx = {
       regions: config.regions,
@@ -94,7 +106,8 @@ export class Authority {
     let ecsScope = 0;
     w.begin(msg, q.id, 0, q.questionEnd, q.qname);
 
-    const zone = q.qclass === 1 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR ? findZone(this.zones, q.qname) : undefined;
+    const zone =
+      q.qclass === 1 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR ? findZone(this.zones, q.qname) : undefined;
     if (!zone) {
       aa = false;
       rcode = RCODE.REFUSED;
@@ -151,7 +164,11 @@ export class Authority {
         const set = node.rrsets.get(q.qtype);
         if (set) {
           answered = true;
-          set.rdata.forEach((rd, i) => (set.targets ? w.nameRecord(1, name, set.type, set.ttl, set.targets[i] as string) : w.record(1, name, set.type, set.ttl, rd)));
+          set.rdata.forEach((rd, i) =>
+            set.targets
+              ? w.nameRecord(1, name, set.type, set.ttl, set.targets[i] as string)
+              : w.record(1, name, set.type, set.ttl, rd),
+          );
           if (set.type === TYPE.NS) this.glue(zone, set.targets as string[]);
         }
         break;
@@ -165,7 +182,10 @@ export class Authority {
     w.setFlags(flags);
     const edns = q.edns;
     // SOURCE PREFIX-LENGTH 0 (the client asks for no tailoring) is answered with SCOPE 0 (RFC 7871 §7.1.2).
-    const ecsEcho = edns?.ecs && this.config.dns.ecs ? { ecs: edns.ecs, scope: edns.ecs.sourcePrefix === 0 ? 0 : ecsScope } : undefined;
+    const ecsEcho =
+      edns?.ecs && this.config.dns.ecs
+        ? { ecs: edns.ecs, scope: edns.ecs.sourcePrefix === 0 ? 0 : ecsScope }
+        : undefined;
     if (edns) w.opt(this.config.dns.maxUdpSize, 0, edns.dnssecOk, ecsEcho);
     if (!tcp) {
       const limit = edns ? Math.min(Math.max(512, edns.udpSize), this.config.dns.maxUdpSize) : 512;
@@ -197,13 +217,26 @@ export class Authority {
     const ordering = this.order(service, client);
     const selection = select(service, ordering.candidates, family, (r) => this.statusOf(r));
     const maxScope = client?.family === 6 ? this.config.dns.maxScope6 : this.config.dns.maxScope4;
-    const d: Decision = { service, client, clientSource: source, ordering, selection, ecsScope: Math.min(ordering.scope, maxScope) };
+    const d: Decision = {
+      service,
+      client,
+      clientSource: source,
+      ordering,
+      selection,
+      ecsScope: Math.min(ordering.scope, maxScope),
+    };
     this.onDecision?.(d);
     return d;
   }
 
   private order(service: Service, client: Client | undefined): Ordering {
-    if (!locationOnly(service.policy)) return order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+    if (!locationOnly(service.policy))
+      return order(
+        service.policy,
+        service.pools.map((p) => p.region),
+        client,
+        this.ctxFor(service),
+      );
     let perService = this.orderCache.get(service);
     if (!perService) {
       perService = new WeakMap();
@@ -212,7 +245,12 @@ export class Authority {
     const key = client?.location ?? NO_LOCATION;
     let o = perService.get(key);
     if (!o) {
-      o = order(service.policy, service.pools.map((p) => p.region), client, this.ctxFor(service));
+      o = order(
+        service.policy,
+        service.pools.map((p) => p.region),
+        client,
+        this.ctxFor(service),
+      );
       perService.set(key, o);
     }
     // The ordering is shared; the scope is the client's own database network.
@@ -233,23 +271,41 @@ export class Authority {
   private ctxFor(service: Service): PolicyContext {
     return {
       ...this.ctx,
-      weightOf: (r) => this.state.serviceWeight(service.key, r) ?? this.state.get(r)?.weight ?? service.pools.find((p) => p.region === r)?.weight ?? 0,
+      weightOf: (r) =>
+        this.state.serviceWeight(service.key, r) ??
+        this.state.get(r)?.weight ??
+        service.pools.find((p) => p.region === r)?.weight ??
+        0,
     };
   }
 
-  private client(service: Service, edns: Edns | undefined, remoteAddress: string): { client?: Client; source: Decision['clientSource'] } {
+  private client(
+    service: Service,
+    edns: Edns | undefined,
+    remoteAddress: string,
+  ): { client?: Client; source: Decision['clientSource'] } {
     const ecs = edns?.ecs;
     if (ecs && ecs.sourcePrefix > 0 && service.ecs && this.config.dns.ecs) {
       const family = ecs.family === 1 ? 4 : 6;
       const a = ecs.address;
-      const key = family === 4 ? (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0 : formatAddress(a);
+      const key =
+        family === 4
+          ? (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0
+          : formatAddress(a);
       const geo = this.lookup(key, () => formatAddress(a));
-      return { client: { address: ecs.address, family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'ecs' };
+      return {
+        client: { address: ecs.address, family, location: geo.location, geoPrefix: geo.prefixLen },
+        source: 'ecs',
+      };
     }
-    const addr = remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+    const addr =
+      remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
     if (!addr) return { source: 'none' };
     const family = addr.includes(':') ? 6 : 4;
     const geo = this.lookup(addr, () => addr);
-    return { client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen }, source: 'resolver' };
+    return {
+      client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen },
+      source: 'resolver',
+    };
   }
 }

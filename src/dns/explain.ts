@@ -31,13 +31,21 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
   authority.onDecision = (d) => (decision = d);
   const query = buildQuery(req.name, qtype, { id: 1, edns: { udpSize: 4096 }, ecs });
   const { response, info } = authority.respond(query, req.client, true);
-  const out: string[] = [`query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`];
+  const out: string[] = [
+    `query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`,
+  ];
   if (decision) out.push(...describeDecision(decision, authority));
   else out.push('steering: none (static data or no steered name here)');
   out.push(`rcode: ${RCODE_NAME[info.rcode] ?? info.rcode}`);
   if (response) {
-    const packet = dns2.Packet.parse(response) as unknown as { answers: { name: string; type: number; ttl: number; address?: string; domain?: string; data?: unknown }[]; authorities: { name: string; type: number; ttl: number }[] };
-    for (const a of packet.answers) out.push(`answer: ${a.name} ${a.ttl} ${TYPE_NAME[a.type] ?? a.type} ${a.address ?? a.domain ?? JSON.stringify(a.data ?? '')}`);
+    const packet = dns2.Packet.parse(response) as unknown as {
+      answers: { name: string; type: number; ttl: number; address?: string; domain?: string; data?: unknown }[];
+      authorities: { name: string; type: number; ttl: number }[];
+    };
+    for (const a of packet.answers)
+      out.push(
+        `answer: ${a.name} ${a.ttl} ${TYPE_NAME[a.type] ?? a.type} ${a.address ?? a.domain ?? JSON.stringify(a.data ?? '')}`,
+      );
     for (const a of packet.authorities) out.push(`authority: ${a.name} ${a.ttl} ${TYPE_NAME[a.type] ?? a.type}`);
   }
   return out;
@@ -45,20 +53,32 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
 
 function describeDecision(d: Decision, authority: Authority): string[] {
   const loc = d.client?.location;
-  const lines = [`service: ${d.service.key} (${d.service.name}), policy ${d.service.policy.kind}, ttl ${d.service.ttl}`];
+  const lines = [
+    `service: ${d.service.key} (${d.service.name}), policy ${d.service.policy.kind}, ttl ${d.service.ttl}`,
+  ];
   if (!d.client) lines.push('client: unknown');
   else {
     const where = loc
-      ? [loc.country && `country ${loc.country}`, loc.continent && `continent ${loc.continent}`, loc.subdivision && `subdivision ${loc.subdivision}`, loc.lat !== undefined && `at ${loc.lat},${loc.lon}${loc.coarse ? ' (country centre)' : ''}`].filter(Boolean).join(', ')
+      ? [
+          loc.country && `country ${loc.country}`,
+          loc.continent && `continent ${loc.continent}`,
+          loc.subdivision && `subdivision ${loc.subdivision}`,
+          loc.lat !== undefined && `at ${loc.lat},${loc.lon}${loc.coarse ? ' (country centre)' : ''}`,
+        ]
+          .filter(Boolean)
+          .join(', ')
       : 'not in the geo database';
     lines.push(`client (from ${d.clientSource}): ${where}; database network /${d.client.geoPrefix}`);
   }
   lines.push(`rule: ${d.ordering.rule}`);
-  lines.push(`candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`);
-  if (d.selection.failOpen !== 'none') lines.push(`fail-open: no candidate is up; answering ${d.selection.failOpen === 'last-resort' ? 'the last resort' : 'every candidate'}`);
+  lines.push(
+    `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,
+  );
+  if (d.selection.failOpen !== 'none')
+    lines.push(
+      `fail-open: no candidate is up; answering ${d.selection.failOpen === 'last-resort' ? 'the last resort' : 'every candidate'}`,
+    );
   lines.push(`chosen: ${d.selection.pools.map((p) => p.region).join(', ') || '(none with an address of this family)'}`);
   lines.push(`ecs scope: /${d.ecsScope}${d.clientSource === 'ecs' ? '' : ' (only sent when the query carries ECS)'}`);
   return lines;
 }
-
-

@@ -4,5 +4,15 @@ export { DnsServer, type ServerOptions } from './server.js';
 export { runDns, type DnsHandle, type RunOptions } from './run.js';
 export { explain, type ExplainRequest } from './explain.js';
 export { order, select, type Client, type Ordering, type PolicyContext, type Selection } from '../policy/index.js';
-export { buildQuery, parseQuery, encodeName, RCODE, RCODE_NAME, TYPE, TYPE_NAME, type Query, type ParseResult } from './wire.js';
+export {
+  buildQuery,
+  parseQuery,
+  encodeName,
+  RCODE,
+  RCODE_NAME,
+  TYPE,
+  TYPE_NAME,
+  type Query,
+  type ParseResult,
+} from './wire.js';
 export { compileZones, findZone } from './zone.js';

@@ -6,9 +6,20 @@ import type { RegionSnapshot } from '../state/index.js';
 
 export type ToWorker =
   /** First message: everything a worker needs to start answering. */
-  | { type: 'init'; config: Config; host: string; port: number; snapshot: RegionSnapshot; weights: Record<string, number> }
+  | {
+      type: 'init';
+      config: Config;
+      host: string;
+      port: number;
+      snapshot: RegionSnapshot;
+      weights: Record<string, number>;
+    }
   | { type: 'reload'; config: Config; reopenGeo: boolean }
   | { type: 'state'; snapshot: RegionSnapshot }
   | { type: 'weights'; weights: Record<string, number> };
 
-export type FromWorker = { type: 'hello' } | { type: 'ready'; port: number } | { type: 'start-failed'; error: string } | { type: 'reloaded'; ok: boolean; error?: string };
+export type FromWorker =
+  | { type: 'hello' }
+  | { type: 'ready'; port: number }
+  | { type: 'start-failed'; error: string }
+  | { type: 'reloaded'; ok: boolean; error?: string };

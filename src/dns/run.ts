@@ -60,7 +60,13 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     w.on('exit', (code, signal) => {
       workers.delete(w);
       if (!closing) {
-        emit(log, 'dns.worker.exited', { worker: w.process.pid ?? -1, code, signal }, 'dns worker exited; starting a new one', 'error');
+        emit(
+          log,
+          'dns.worker.exited',
+          { worker: w.process.pid ?? -1, code, signal },
+          'dns worker exited; starting a new one',
+          'error',
+        );
         setTimeout(() => void fork().catch((err) => log.error({ err }, 'could not restart a dns worker')), 100);
       }
     });
@@ -69,7 +75,14 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
         // The worker listens now (messages sent earlier would be lost): it gets the current
         // config and state, and from here on every change, in order.
         if (m.type === 'hello') {
-          w.send({ type: 'init', config, host: listen.host, port, snapshot: state.snapshot(), weights: state.allServiceWeights() } satisfies ToWorker);
+          w.send({
+            type: 'init',
+            config,
+            host: listen.host,
+            port,
+            snapshot: state.snapshot(),
+            weights: state.allServiceWeights(),
+          } satisfies ToWorker);
           workers.add(w);
         }
         if (m.type === 'ready') {
@@ -88,7 +101,11 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   if (feed) {
     // Answer from the stored state from the first query; if the store cannot be read in
     // time, start from the config (fail open) and follow the store when it answers.
-    if (!(await feed.waitReady(3000))) log.warn({ store: config.control?.store }, 'shared state not readable yet; starting from the configured region states');
+    if (!(await feed.waitReady(3000)))
+      log.warn(
+        { store: config.control?.store },
+        'shared state not readable yet; starting from the configured region states',
+      );
   }
 
   // The first worker picks the port when 0 was asked for; the rest share it.
@@ -96,7 +113,12 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   await Promise.all(Array.from({ length: count - 1 }, fork));
   state.subscribe(() => send({ type: 'state', snapshot: state.snapshot() }));
   state.onServiceWeights((weights) => send({ type: 'weights', weights }));
-  emit(log, 'dns.listening', { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath }, 'dns server listening (udp+tcp)');
+  emit(
+    log,
+    'dns.listening',
+    { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath },
+    'dns server listening (udp+tcp)',
+  );
 
   const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
     try {
@@ -106,7 +128,13 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     } catch (err) {
       metrics.reloads.inc({ result: 'refused' });
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      emit(log, 'config.refused', { why, problems }, 'new configuration refused; still serving the previous one', 'error');
+      emit(
+        log,
+        'config.refused',
+        { why, problems },
+        'new configuration refused; still serving the previous one',
+        'error',
+      );
       return false;
     }
     state.addMissing(config);
@@ -120,7 +148,13 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const onHup = () => void reload('SIGHUP', true);
   // A geo database updated in place (e.g. weekly GeoLite2) is re-read on its schedule.
   // node-cron is loaded only when a schedule is configured.
-  const geoTask = config.geo.reloadCron ? (await import('node-cron')).default.schedule(config.geo.reloadCron, () => void reload('scheduled geo database reload', true), { name: 'geo-reload' }) : undefined;
+  const geoTask = config.geo.reloadCron
+    ? (await import('node-cron')).default.schedule(
+        config.geo.reloadCron,
+        () => void reload('scheduled geo database reload', true),
+        { name: 'geo-reload' },
+      )
+    : undefined;
   process.on('SIGHUP', onHup);
   // Watch the directory: editors and config managers replace files by rename.
   let debounce: NodeJS.Timeout | undefined;

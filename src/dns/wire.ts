@@ -7,7 +7,23 @@
 // parses only what an authoritative server needs, validates all of it, and never throws:
 // every outcome is a value.
 
-export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255, CAA: 257 } as const;
+export const TYPE = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  IXFR: 251,
+  AXFR: 252,
+  ANY: 255,
+  CAA: 257,
+} as const;
 export const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
 export const RCODE_NAME: Record<number, string> = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, k]));
@@ -65,7 +81,8 @@ function readQuestionName(buf: Uint8Array, start: number): [string, number] | un
     for (let i = pos + 1; i <= pos + len; i++) {
       const c = buf[i] as number;
       if (c >= 0x41 && c <= 0x5a) name += String.fromCharCode(c + 32);
-      else if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2a) name += String.fromCharCode(c);
+      else if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2a)
+        name += String.fromCharCode(c);
       // Any other byte (including '.') is escaped so it can never alias a configured name.
       else name += `\\${c.toString().padStart(3, '0')}`;
     }
@@ -104,7 +121,15 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   // that OPT or something else in the query is malformed; a version above 0 is BADVERS first.
   const fail = (rcode: number, questionEnd = 12, edns?: Edns): ParseResult => {
     const seen = edns ?? sniffOpt(buf, qd, an + ns + ar);
-    return { kind: 'error', id, opcode, rd, rcode: seen && seen.version > 0 ? RCODE.BADVERS : rcode, questionEnd, edns: seen };
+    return {
+      kind: 'error',
+      id,
+      opcode,
+      rd,
+      rcode: seen && seen.version > 0 ? RCODE.BADVERS : rcode,
+      questionEnd,
+      edns: seen,
+    };
   };
 
   if (opcode !== 0) {
@@ -414,7 +439,8 @@ export function buildQuery(name: string, qtype: number, opts: QueryOptions = {})
       options[6] = opts.ecs.sourcePrefix;
       Buffer.from(opts.ecs.address.subarray(0, addrLen)).copy(options, 8);
       // Clear host bits past the prefix, as RFC 7871 requires of senders.
-      if (opts.ecs.sourcePrefix % 8 && addrLen) options[8 + addrLen - 1] = (options[8 + addrLen - 1] as number) & (0xff << (8 - (opts.ecs.sourcePrefix % 8)));
+      if (opts.ecs.sourcePrefix % 8 && addrLen)
+        options[8 + addrLen - 1] = (options[8 + addrLen - 1] as number) & (0xff << (8 - (opts.ecs.sourcePrefix % 8)));
     }
     const opt = Buffer.alloc(11);
     opt.writeUInt16BE(TYPE.OPT, 1);

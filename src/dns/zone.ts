@@ -92,7 +92,7 @@ export function compileZones(config: Config): CompiledZone[] {
     }
     // Empty non-terminals exist (NODATA, not NXDOMAIN) per RFC 8020.
     for (const name of [...nodes.keys()]) {
-      for (let n = name; n !== zone.name; ) {
+      for (let n = name; n !== zone.name;) {
         const dot = n.indexOf('.');
         n = n.slice(dot + 1);
         if (!nodes.has(n)) nodes.set(n, { rrsets: new Map() });
@@ -107,7 +107,10 @@ export function findZone(zones: CompiledZone[], qname: string): CompiledZone | u
   let best: CompiledZone | undefined;
   for (const z of zones) {
     const n = z.zone.name;
-    if ((qname === n || (qname.length > n.length && qname.endsWith(n) && qname[qname.length - n.length - 1] === '.')) && (!best || n.length > best.zone.name.length)) {
+    if (
+      (qname === n || (qname.length > n.length && qname.endsWith(n) && qname[qname.length - n.length - 1] === '.')) &&
+      (!best || n.length > best.zone.name.length)
+    ) {
       best = z;
     }
   }

@@ -22,7 +22,6 @@ export interface CountryInfo {
 
 const require = createRequire(import.meta.url);
 
-
 export const EMBEDDED_DATABASE = 'embedded:geo-whois-asn-country';
 
 export function embeddedDatabasePath(): string {
@@ -74,7 +73,10 @@ export class GeoResolver {
   private readonly normalised = new WeakMap<object, Location>();
   readonly description: string;
 
-  private constructor(buffer: Buffer, readonly path: string) {
+  private constructor(
+    buffer: Buffer,
+    readonly path: string,
+  ) {
     this.reader = new Reader<any>(buffer, { cache: new BoundedCache(20_000) });
     this.description = `${this.reader.metadata.databaseType} (${path})`;
   }

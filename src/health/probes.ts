@@ -41,7 +41,16 @@ function httpProbe(address: string, c: Extract<Check, { type: 'http' | 'https' }
   return new Promise((resolve) => {
     const lib = c.type === 'https' ? https : http;
     const req = lib.request(
-      { host: address, port: c.port, path: c.path, method: c.method, headers: c.host ? { host: c.host } : {}, timeout: c.timeoutMs, rejectUnauthorized: false, agent: false },
+      {
+        host: address,
+        port: c.port,
+        path: c.path,
+        method: c.method,
+        headers: c.host ? { host: c.host } : {},
+        timeout: c.timeoutMs,
+        rejectUnauthorized: false,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -49,8 +58,10 @@ function httpProbe(address: string, c: Extract<Check, { type: 'http' | 'https' }
           if (body.length < 65536) body += d;
         });
         res.on('end', () => {
-          if (res.statusCode !== c.expectStatus) return resolve(done(false, `HTTP ${res.statusCode}, expected ${c.expectStatus}`));
-          if (c.body !== undefined && !body.includes(c.body)) return resolve(done(false, `HTTP ${res.statusCode} but body lacks ${JSON.stringify(c.body)}`));
+          if (res.statusCode !== c.expectStatus)
+            return resolve(done(false, `HTTP ${res.statusCode}, expected ${c.expectStatus}`));
+          if (c.body !== undefined && !body.includes(c.body))
+            return resolve(done(false, `HTTP ${res.statusCode} but body lacks ${JSON.stringify(c.body)}`));
           resolve(done(true, `HTTP ${res.statusCode}`));
         });
         res.on('error', (err) => resolve(done(false, err.message)));
@@ -96,7 +107,14 @@ function execProbe(address: string, c: Extract<Check, { type: 'exec' }>, done: D
     const [cmd, ...args] = c.command.map((a) => a.replaceAll('{address}', address)) as [string, ...string[]];
     execFile(cmd, args, { timeout: c.timeoutMs }, (err) => {
       if (!err) return resolve(done(true, 'exit 0'));
-      resolve(done(false, err.killed ? `timeout after ${c.timeoutMs} ms` : `exit ${(err as { code?: unknown }).code ?? '?'}: ${err.message.split('\n')[0]}`));
+      resolve(
+        done(
+          false,
+          err.killed
+            ? `timeout after ${c.timeoutMs} ms`
+            : `exit ${(err as { code?: unknown }).code ?? '?'}: ${err.message.split('\n')[0]}`,
+        ),
+      );
     });
   });
 }

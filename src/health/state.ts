@@ -52,11 +52,15 @@ export function clusterVerdict(c: ClusterInput): { verdict: Verdict; reason: str
   const need = requiredHealthy(c.minHealthy, c.nodes.length);
   if (up >= need) {
     if (c.maxErrorRate !== undefined && c.errorRate !== undefined && c.errorRate > c.maxErrorRate) {
-      return { verdict: 'degraded', reason: `${up}/${c.nodes.length} nodes up but LB error rate ${(c.errorRate * 100).toFixed(1)}% > ${(c.maxErrorRate * 100).toFixed(1)}%` };
+      return {
+        verdict: 'degraded',
+        reason: `${up}/${c.nodes.length} nodes up but LB error rate ${(c.errorRate * 100).toFixed(1)}% > ${(c.maxErrorRate * 100).toFixed(1)}%`,
+      };
     }
     return { verdict: 'healthy', reason: `${up}/${c.nodes.length} nodes up (need ${need})` };
   }
   const unknown = c.nodes.filter((n) => n === 'unknown').length;
-  if (up + unknown >= need) return { verdict: 'unknown', reason: `${up} up, ${unknown} not yet checked (need ${need})` };
+  if (up + unknown >= need)
+    return { verdict: 'unknown', reason: `${up} up, ${unknown} not yet checked (need ${need})` };
   return { verdict: 'unhealthy', reason: `${up}/${c.nodes.length} nodes up (need ${need})` };
 }

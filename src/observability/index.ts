@@ -24,7 +24,12 @@ export interface DnsMetrics {
 export function createDnsMetrics(registry = new Registry()): DnsMetrics {
   return {
     registry,
-    queries: new Counter({ name: 'gtm_dns_queries_total', help: 'DNS queries answered, by type, rcode, policy and chosen region', labelNames: ['qtype', 'rcode', 'policy', 'region'], registers: [registry] }),
+    queries: new Counter({
+      name: 'gtm_dns_queries_total',
+      help: 'DNS queries answered, by type, rcode, policy and chosen region',
+      labelNames: ['qtype', 'rcode', 'policy', 'region'],
+      registers: [registry],
+    }),
     answerSeconds: new Histogram({
       name: 'gtm_dns_answer_seconds',
       help: 'Time from receiving a query to handing the answer to the socket',
@@ -32,15 +37,38 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
       registers: [registry],
     }),
-    dropped: new Counter({ name: 'gtm_dns_dropped_total', help: 'Messages dropped without an answer', labelNames: ['reason'], registers: [registry] }),
-    truncated: new Counter({ name: 'gtm_dns_truncated_total', help: 'UDP answers sent with TC set', registers: [registry] }),
-    reloads: new Counter({ name: 'gtm_dns_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers: [registry] }),
-    errors: new Counter({ name: 'gtm_dns_internal_errors_total', help: 'Unexpected exceptions caught while answering', labelNames: ['where'], registers: [registry] }),
+    dropped: new Counter({
+      name: 'gtm_dns_dropped_total',
+      help: 'Messages dropped without an answer',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    truncated: new Counter({
+      name: 'gtm_dns_truncated_total',
+      help: 'UDP answers sent with TC set',
+      registers: [registry],
+    }),
+    reloads: new Counter({
+      name: 'gtm_dns_reloads_total',
+      help: 'Configuration reloads by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'gtm_dns_internal_errors_total',
+      help: 'Unexpected exceptions caught while answering',
+      labelNames: ['where'],
+      registers: [registry],
+    }),
   };
 }
 
 /** Serves GET /metrics from `collect` (text exposition format). */
-export function serveMetrics(host: string, port: number, collect: () => Promise<{ contentType: string; body: string }>): Promise<Server> {
+export function serveMetrics(
+  host: string,
+  port: number,
+  collect: () => Promise<{ contentType: string; body: string }>,
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('not found\n');

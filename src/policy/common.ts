@@ -9,7 +9,13 @@ export function regionRef(p: Problems, path: string, v: unknown, pools: string[]
   return v;
 }
 
-export function regionList(p: Problems, path: string, v: unknown, pools: string[], optional = false): string[] | undefined {
+export function regionList(
+  p: Problems,
+  path: string,
+  v: unknown,
+  pools: string[],
+  optional = false,
+): string[] | undefined {
   const l = list(p, path, v, { optional, nonEmpty: true });
   if (!l) return undefined;
   return l.map((r, i) => regionRef(p, join(path, i), r, pools)).filter((r): r is string => r !== undefined);

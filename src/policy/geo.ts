@@ -31,7 +31,11 @@ export const geo: PolicyPlugin<GeoPolicy> = {
       kind: 'geo',
       countries: table('countries', /^[A-Za-z]{2}$/, 'an ISO 3166-1 country code'),
       continents: table('continents', /^(AF|AN|AS|EU|NA|OC|SA)$/i, 'a continent code (AF AN AS EU NA OC SA)'),
-      subdivisions: table('subdivisions', /^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$/, 'an ISO 3166-2 subdivision code (e.g. US-CA)'),
+      subdivisions: table(
+        'subdivisions',
+        /^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$/,
+        'an ISO 3166-2 subdivision code (e.g. US-CA)',
+      ),
       default: regionList(p, join(path, 'default'), b.default, pools, true) ?? pools,
     };
   },

@@ -16,10 +16,13 @@ export type { LatencyNetwork } from './latency.js';
 export { select, type Selection } from './select.js';
 
 /** Every policy kind: adding one is a new file, a line here and a row in the README. */
-export type Policy = NearestPolicy | GeoPolicy | LatencyPolicy | WeightedPolicy | FailoverPolicy | StaticPolicy | AllHealthyPolicy;
+export type Policy =
+  NearestPolicy | GeoPolicy | LatencyPolicy | WeightedPolicy | FailoverPolicy | StaticPolicy | AllHealthyPolicy;
 const PLUGINS = [nearest, geo, latency, weighted, failover, allHealthy, staticRegion] as const;
 
-const byKind = new Map<string, PolicyPlugin<Policy>>(PLUGINS.map((p) => [p.kind, p as unknown as PolicyPlugin<Policy>]));
+const byKind = new Map<string, PolicyPlugin<Policy>>(
+  PLUGINS.map((p) => [p.kind, p as unknown as PolicyPlugin<Policy>]),
+);
 /** The kinds a config may name as `{ <kind>: ... }`. */
 export const POLICY_KINDS = PLUGINS.filter((p) => p !== staticRegion).map((p) => p.kind);
 const BARE_WORDS = PLUGINS.filter((p) => p.bareWord).map((p) => p.kind);
@@ -62,5 +65,9 @@ export function locationOnly(policy: Policy): boolean {
 
 /** One word per policy for summaries: `failover(us-east > nearest)`. */
 export function describePolicy(p: Policy): string {
-  return p.kind === 'failover' ? `failover(${p.tiers.map(describePolicy).join(' > ')})` : p.kind === 'static' ? p.regions.join('') : p.kind;
+  return p.kind === 'failover'
+    ? `failover(${p.tiers.map(describePolicy).join(' > ')})`
+    : p.kind === 'static'
+      ? p.regions.join('')
+      : p.kind;
 }

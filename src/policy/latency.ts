@@ -63,19 +63,29 @@ export const latency: PolicyPlugin<LatencyPolicy> = {
       if (!/^[A-Za-z]{2}$/.test(cc)) p.add(join(join(path, 'countries'), cc), 'not an ISO 3166-1 country code');
       countries.set(cc.toUpperCase(), rtts(join(join(path, 'countries'), cc), rv));
     }
-    return { kind: 'latency', networks, countries, regions: regionList(p, join(path, 'regions'), b.regions, pools, true) };
+    return {
+      kind: 'latency',
+      networks,
+      countries,
+      regions: regionList(p, join(path, 'regions'), b.regions, pools, true),
+    };
   },
   order(policy, { pools, client, ctx }) {
     const regions = policy.regions ?? pools;
     if (client) {
       for (const net of policy.networks) {
         if (net.family === client.family && prefixMatch(client.address, net.bytes, net.prefix)) {
-          return { ...byRtt(net.rtt, regions), rule: `latency table ${net.cidr}: ${fmtRtt(net.rtt)}`, scope: net.prefix };
+          return {
+            ...byRtt(net.rtt, regions),
+            rule: `latency table ${net.cidr}: ${fmtRtt(net.rtt)}`,
+            scope: net.prefix,
+          };
         }
       }
       const cc = client.location?.country;
       const row = cc ? policy.countries.get(cc) : undefined;
-      if (row) return { ...byRtt(row, regions), rule: `latency table country ${cc}: ${fmtRtt(row)}`, scope: client.geoPrefix };
+      if (row)
+        return { ...byRtt(row, regions), rule: `latency table country ${cc}: ${fmtRtt(row)}`, scope: client.geoPrefix };
     }
     const fallback = nearestOrder(regions, client, ctx);
     return { ...fallback, rule: `latency: no measurement for client, ${fallback.rule}` };

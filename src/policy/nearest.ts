@@ -11,7 +11,11 @@ export interface NearestPolicy {
 export function nearestOrder(regions: string[], client: Client | undefined, ctx: PolicyContext): Ordering {
   const loc = client?.location;
   if (!loc || loc.lat === undefined || loc.lon === undefined) {
-    return { candidates: regions, rule: 'nearest: client location unknown, configured order', scope: client ? client.geoPrefix : 0 };
+    return {
+      candidates: regions,
+      rule: 'nearest: client location unknown, configured order',
+      scope: client ? client.geoPrefix : 0,
+    };
   }
   const { lat, lon } = loc;
   const withDist = regions.map((r) => {

@@ -13,13 +13,21 @@ export interface Selection {
  * candidate is up the answer fails open: to the service's last resort, else to every
  * candidate. It is never empty while some pool has an address of the asked family.
  */
-export function select(service: Service, candidates: string[], family: 4 | 6, statusOf: (region: string) => RegionStatus): Selection {
+export function select(
+  service: Service,
+  candidates: string[],
+  family: 4 | 6,
+  statusOf: (region: string) => RegionStatus,
+): Selection {
   const usable = (r: string): Pool | undefined => {
     const p = service.pools.find((x) => x.region === r);
     return p && (family === 4 ? p.vip4 : p.vip6) ? p : undefined;
   };
   const health = candidates.map((region) => ({ region, status: statusOf(region) }));
-  const up = health.filter((h) => h.status === 'up').map((h) => usable(h.region)).filter((p): p is Pool => p !== undefined);
+  const up = health
+    .filter((h) => h.status === 'up')
+    .map((h) => usable(h.region))
+    .filter((p): p is Pool => p !== undefined);
   const take = (list: Pool[]) => (service.answers === 0 ? list : list.slice(0, service.answers));
   if (up.length) return { pools: take(up), health, failOpen: 'none' };
   const resort = service.lastResort.map(usable).filter((p): p is Pool => p !== undefined);

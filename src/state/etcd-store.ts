@@ -11,7 +11,10 @@ export class EtcdStateStore implements StateStore {
   private readonly leases = new Map<string, { lease: Lease; ttl: number }>();
   private readonly cancels = new Set<() => void>();
 
-  constructor(readonly endpoints: string[], readonly prefix: string) {
+  constructor(
+    readonly endpoints: string[],
+    readonly prefix: string,
+  ) {
     this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
   }
 
@@ -28,7 +31,11 @@ export class EtcdStateStore implements StateStore {
   async list<T>(prefix: string): Promise<Entry<T>[]> {
     const r = await this.client.getAll().prefix(this.k(prefix)).exec();
     return r.kvs
-      .map((kv) => ({ key: kv.key.toString().slice(this.prefix.length), value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) }))
+      .map((kv) => ({
+        key: kv.key.toString().slice(this.prefix.length),
+        value: JSON.parse(kv.value.toString()) as T,
+        rev: Number(kv.mod_revision),
+      }))
       .sort((a, b) => a.key.localeCompare(b.key));
   }
 

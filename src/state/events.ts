@@ -5,7 +5,13 @@ import type { RegionSource, RegionStatus, VipState } from './contract.js';
 
 export interface EventPayloads {
   'agent.started': { pop: string; vips: string[]; api: string };
-  'agent.vip.state': { vip: string; from: VipState; to: VipState; reason: string; announce: 'normal' | 'drain' | 'none' };
+  'agent.vip.state': {
+    vip: string;
+    from: VipState;
+    to: VipState;
+    reason: string;
+    announce: 'normal' | 'drain' | 'none';
+  };
   'agent.lb.node': { vip: string; node: string; state: 'unknown' | 'up' | 'down'; detail: string };
   'agent.maintenance': { source: 'api' | 'file'; enabled: boolean; reason?: string; who?: string };
   'bgp.path.announced': { prefix: string; med?: number; communities: string[]; prepend: number; ms: number };
@@ -54,7 +60,13 @@ export interface EventSink {
 }
 
 /** Logs one named event: `{event, ...payload}` with a human message. */
-export function emit<E extends EventName>(log: EventSink, event: E, payload: EventPayloads[E], msg: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+export function emit<E extends EventName>(
+  log: EventSink,
+  event: E,
+  payload: EventPayloads[E],
+  msg: string,
+  level: 'info' | 'warn' | 'error' = 'info',
+): void {
   log[level]({ event, ...payload }, msg);
 }
 

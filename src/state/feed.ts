@@ -2,7 +2,14 @@
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { DEFAULT_MAX_REGIONS_OUT, KEYS, type AgentReport, type RegionOverride, type RegionView, type ServiceWeightOverride } from './contract.js';
+import {
+  DEFAULT_MAX_REGIONS_OUT,
+  KEYS,
+  type AgentReport,
+  type RegionOverride,
+  type RegionView,
+  type ServiceWeightOverride,
+} from './contract.js';
 import { emit } from './events.js';
 import { mergeRegionState } from './merge.js';
 import type { InMemoryRegionState } from './region-state.js';
@@ -27,7 +34,12 @@ export class RegionFeed {
   private resolveReady?: () => void;
   private readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
-  constructor(private config: Config, private readonly store: StateStore, private readonly state: InMemoryRegionState, private readonly log: Logger) {}
+  constructor(
+    private config: Config,
+    private readonly store: StateStore,
+    private readonly state: InMemoryRegionState,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.stops.push(
@@ -87,22 +99,57 @@ export class RegionFeed {
     const changes: Parameters<InMemoryRegionState['setMany']>[0] = [];
     for (const [region, v] of views) {
       const old = previous.get(region);
-      if (!old || old.status !== v.status || old.weight !== v.weight || old.reason !== v.reason || old.held !== v.held || old.source !== v.source) {
-        changes.push([region, { status: v.status, weight: v.weight ?? null, reason: v.reason, source: v.source, held: v.held }]);
+      if (
+        !old ||
+        old.status !== v.status ||
+        old.weight !== v.weight ||
+        old.reason !== v.reason ||
+        old.held !== v.held ||
+        old.source !== v.source
+      ) {
+        changes.push([
+          region,
+          { status: v.status, weight: v.weight ?? null, reason: v.reason, source: v.source, held: v.held },
+        ]);
       }
     }
     this.state.setMany(changes);
     for (const [region, change] of changes) {
       const old = previous.get(region);
-      if (!old || old.status !== change.status) emit(this.log, 'region.state', { region, from: old?.status, to: change.status as RegionView['status'], reason: change.reason, source: change.source }, 'region state changed');
+      if (!old || old.status !== change.status)
+        emit(
+          this.log,
+          'region.state',
+          {
+            region,
+            from: old?.status,
+            to: change.status as RegionView['status'],
+            reason: change.reason,
+            source: change.source,
+          },
+          'region state changed',
+        );
     }
     const now = Date.now();
-    this.state.setServiceWeights(Object.fromEntries([...this.weights].filter(([, w]) => w.expiresAt === undefined || w.expiresAt > now).map(([k, w]) => [k, w.weight])));
+    this.state.setServiceWeights(
+      Object.fromEntries(
+        [...this.weights]
+          .filter(([, w]) => w.expiresAt === undefined || w.expiresAt > now)
+          .map(([k, w]) => [k, w.weight]),
+      ),
+    );
     this.resolveReady?.();
     const heldKey = held.join(',');
     if (heldKey !== this.lastHeld) {
       this.lastHeld = heldKey;
-      if (held.length) emit(this.log, 'guardrail.held', { held }, 'guard rail: keeping regions in DNS although their health says out', 'warn');
+      if (held.length)
+        emit(
+          this.log,
+          'guardrail.held',
+          { held },
+          'guard rail: keeping regions in DNS although their health says out',
+          'warn',
+        );
     }
   }
 

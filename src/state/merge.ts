@@ -29,14 +29,26 @@ export interface MergeResult {
 
 function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string; source: RegionSource } {
   const pops = input.pops.get(region) ?? [];
-  if (pops.length === 0) return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)', source: 'config' };
+  if (pops.length === 0)
+    return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)', source: 'config' };
   const reports = pops.map((p) => input.agents.get(p)).filter((r): r is AgentReport => r !== undefined);
-  if (reports.length === 0) return { status: 'down', reason: `no live agent heartbeat from ${pops.join(', ')} (lease expired)`, source: 'health' };
+  if (reports.length === 0)
+    return {
+      status: 'down',
+      reason: `no live agent heartbeat from ${pops.join(', ')} (lease expired)`,
+      source: 'health',
+    };
   const serving = reports.filter((r) => r.serving && r.vips.some((v) => v.state === 'UP'));
-  if (serving.length) return { status: 'up', reason: `serving: ${serving.map((r) => r.pop).join(', ')}`, source: 'health' };
+  if (serving.length)
+    return { status: 'up', reason: `serving: ${serving.map((r) => r.pop).join(', ')}`, source: 'health' };
   const draining = reports.filter((r) => r.vips.some((v) => DRAINING_STATES.includes(v.state)));
-  if (draining.length) return { status: 'draining', reason: `draining: ${draining.map((r) => r.pop).join(', ')}`, source: 'health' };
-  return { status: 'down', source: 'health', reason: `not serving: ${reports.map((r) => `${r.pop} ${r.vips.map((v) => v.state).join('/')}${r.sessionUp ? '' : ' no BGP session'}`).join('; ')}` };
+  if (draining.length)
+    return { status: 'draining', reason: `draining: ${draining.map((r) => r.pop).join(', ')}`, source: 'health' };
+  return {
+    status: 'down',
+    source: 'health',
+    reason: `not serving: ${reports.map((r) => `${r.pop} ${r.vips.map((v) => v.state).join('/')}${r.sessionUp ? '' : ' no BGP session'}`).join('; ')}`,
+  };
 }
 
 export function mergeRegionState(input: MergeInput): MergeResult {
@@ -55,7 +67,14 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       ({ status, reason, source } = fromHealth(region, input));
     }
     const prev = input.previous.get(region);
-    views.set(region, { status, weight: live?.weight, reason, since: prev && prev.status === status ? prev.since : input.now, source, held: false });
+    views.set(region, {
+      status,
+      weight: live?.weight,
+      reason,
+      since: prev && prev.status === status ? prev.since : input.now,
+      source,
+      held: false,
+    });
   }
 
   // Guard rail: if health would take more than the allowed share out at once, hold the
@@ -68,7 +87,13 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       const prev = input.previous.get(region);
       if (v.status !== 'up' && v.source !== 'override' && (prev === undefined || prev.status === 'up' || prev.held)) {
         held.push(region);
-        views.set(region, { ...v, status: 'up', held: true, reason: `held in DNS by the guard rail (${out}/${total} regions would be out; max ${Math.round(input.maxOutShare * 100)}%): ${v.reason}`, since: prev?.since ?? input.now });
+        views.set(region, {
+          ...v,
+          status: 'up',
+          held: true,
+          reason: `held in DNS by the guard rail (${out}/${total} regions would be out; max ${Math.round(input.maxOutShare * 100)}%): ${v.reason}`,
+          since: prev?.since ?? input.now,
+        });
       }
     }
   }
@@ -76,7 +101,12 @@ export function mergeRegionState(input: MergeInput): MergeResult {
 }
 
 /** Would this operator change take more than the allowed share of regions out? */
-export function exceedsGuardRail(current: Map<string, RegionView>, region: string, status: RegionStatus, maxOutShare: number): boolean {
+export function exceedsGuardRail(
+  current: Map<string, RegionView>,
+  region: string,
+  status: RegionStatus,
+  maxOutShare: number,
+): boolean {
   const after = new Map(current);
   const prev = after.get(region);
   after.set(region, { ...(prev ?? { since: 0 }), status });

@@ -36,14 +36,18 @@ export class InMemoryRegionState implements RegionStateSource {
 
   /** Adds regions a reloaded config introduced, at their configured status. */
   addMissing(config: Pick<Config, 'regions'>): void {
-    for (const r of config.regions.values()) if (!this.views.has(r.name)) this.set(r.name, { status: r.status, source: 'config' });
+    for (const r of config.regions.values())
+      if (!this.views.has(r.name)) this.set(r.name, { status: r.status, source: 'config' });
   }
 
   get(region: string): RegionView | undefined {
     return this.views.get(region);
   }
 
-  set(region: string, change: { status?: RegionStatus; weight?: number | null; reason?: string; source?: RegionSource; held?: boolean }): RegionView {
+  set(
+    region: string,
+    change: { status?: RegionStatus; weight?: number | null; reason?: string; source?: RegionSource; held?: boolean },
+  ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
     const status = change.status ?? old.status;
     const view: RegionView = {

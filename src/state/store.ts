@@ -1,6 +1,19 @@
 // Shared state: one interface, an embedded file implementation for a single machine
 // (agents, DNS servers and the control plane on one host share it) and etcd for several.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  watch,
+  writeSync,
+  type FSWatcher,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export interface Entry<T = unknown> {
@@ -123,7 +136,8 @@ export class FileStateStore implements StateStore {
     await this.locked((doc) => {
       const now = Date.now();
       // Drop expired leases while we hold the lock, so the file does not grow.
-      for (const [k, e] of Object.entries(doc.entries)) if (e.expiresAt !== undefined && e.expiresAt <= now) delete doc.entries[k];
+      for (const [k, e] of Object.entries(doc.entries))
+        if (e.expiresAt !== undefined && e.expiresAt <= now) delete doc.entries[k];
       doc.entries[key] = { value, rev: doc.rev + 1, ...(opts.leaseMs ? { expiresAt: now + opts.leaseMs } : {}) };
     });
     this.notify();

@@ -21,7 +21,11 @@ let pids: number[] = [];
 let isDown = false;
 let stray: import('node:child_process').ChildProcess | undefined;
 
-const ours = () => ip('netns', 'list').split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(labMod.PREFIX));
+const ours = () =>
+  ip('netns', 'list')
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(labMod.PREFIX));
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -70,7 +74,11 @@ describe('failover lab', () => {
 
   it('down removes every namespace and process it made', async () => {
     const dir = (lab as Lab).dir;
-    pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1])).filter((p) => p > 0);
+    pids = readFileSync(join(dir, 'pids'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.split(' ')[1]))
+      .filter((p) => p > 0);
     expect(pids.length).toBeGreaterThan(15);
     expect(ours().length).toBe(8);
     // A process the lab never recorded (as after a crash of `lab up`) goes too.
@@ -83,7 +91,8 @@ describe('failover lab', () => {
     isDown = true;
     // Our own child: wait for its exit (reaped here, else it lingers as a zombie), without
     // killing it ourselves, so only `down` can have ended it.
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => (child.once('exit', r), setTimeout(r, 2000)));
+    if (child.exitCode === null && child.signalCode === null)
+      await new Promise((r) => (child.once('exit', r), setTimeout(r, 2000)));
     expect(child.signalCode).toBe('SIGKILL');
     expect(ours()).toEqual([]);
     expect(pids.filter(alive)).toEqual([]);
@@ -102,7 +111,11 @@ describe('gtm lab up with a bad config', () => {
     ];
     for (const [name, text, message] of cases) {
       writeFileSync(join(dir, name), text);
-      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'lab', 'up', '--config', join(dir, name)], { env, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'lab', 'up', '--config', join(dir, name)], {
+        env,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.status, name).toBe(1);
       expect(r.stderr, name).toContain(`cannot build the lab from ${join(dir, name)}`);
       expect(r.stderr, name).toMatch(message);

@@ -22,7 +22,10 @@ export function tempDir(prefix = 'gtm-test-'): string {
  */
 export function testConfig(dir: string, extra: { records?: string; services?: string } = {}): string {
   const { city } = buildTestDatabases(dir);
-  let text = readFileSync(EXAMPLE, 'utf8').replace('# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data', `database: ${city}`);
+  let text = readFileSync(EXAMPLE, 'utf8').replace(
+    '# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data',
+    `database: ${city}`,
+  );
   text = text.replace(/metrics: 127\.0\.0\.1:9153/, 'metrics: 127.0.0.1:0');
   if (extra.records) text = text.replace('    records:\n', `    records:\n${extra.records}`);
   const file = join(dir, 'config.yaml');
@@ -61,9 +64,22 @@ export interface RunningDns {
 /** Starts the real CLI server (`node bin/gtm.js dns`) and waits until it listens. */
 export async function startDns(config: string, workers = 2): Promise<RunningDns> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', config, '--listen', `127.0.0.1:${port}`, '--workers', String(workers)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin', 'gtm.js'),
+      'dns',
+      '--config',
+      config,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--workers',
+      String(workers),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));
@@ -86,10 +102,18 @@ export async function startDns(config: string, workers = 2): Promise<RunningDns>
   };
 }
 
-export function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<{ stdout: string; stderr: string; code: number }> {
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ stdout, stderr, code });
     });
   });
@@ -121,7 +145,12 @@ export function udpExchange(port: number, msg: Uint8Array, timeoutMs = 1000): Pr
 }
 
 /** Sends length-prefixed messages over one TCP connection and collects the replies. */
-export function tcpExchange(port: number, msgs: Uint8Array[], expect = msgs.length, timeoutMs = 2000): Promise<Buffer[]> {
+export function tcpExchange(
+  port: number,
+  msgs: Uint8Array[],
+  expect = msgs.length,
+  timeoutMs = 2000,
+): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const replies: Buffer[] = [];
     let buf = Buffer.alloc(0);
@@ -150,7 +179,18 @@ export interface Decoded {
   questions: { name: string; type: number }[];
   answers: { name: string; type: number; ttl: number; address?: string; domain?: string }[];
   authorities: { name: string; type: number; ttl: number }[];
-  additionals: { name: string; type: number; class?: number; rdata?: { ednsCode: number; family?: number; sourcePrefixLength?: number; scopePrefixLength?: number; ip?: string }[] }[];
+  additionals: {
+    name: string;
+    type: number;
+    class?: number;
+    rdata?: {
+      ednsCode: number;
+      family?: number;
+      sourcePrefixLength?: number;
+      scopePrefixLength?: number;
+      ip?: string;
+    }[];
+  }[];
 }
 
 /** Decodes with dns2's parser: an independent decoder from the server's own codec. */

@@ -13,12 +13,28 @@ export async function startEtcd(): Promise<RunningEtcd> {
   const [client, peer] = [await freePort(), await freePort()];
   const dir = tempDir('gtm-etcd-');
   const endpoint = `http://127.0.0.1:${client}`;
-  const proc = spawn('etcd', [
-    '--name', 'test', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `test=http://127.0.0.1:${peer}`, '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    'etcd',
+    [
+      '--name',
+      'test',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `test=http://127.0.0.1:${peer}`,
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let err = '';
   proc.stderr?.on('data', (d) => (err += d));
   const deadline = Date.now() + 20_000;

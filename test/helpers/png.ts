@@ -8,7 +8,8 @@ export interface Image {
 }
 
 export function decodePng(buf: Buffer): Image {
-  if (!buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) throw new Error('not a PNG');
+  if (!buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    throw new Error('not a PNG');
   let pos = 8;
   let width = 0;
   let height = 0;
@@ -43,13 +44,23 @@ export function decodePng(buf: Buffer): Image {
       else if (filter === 3) pred = (a + b) >> 1;
       else if (filter === 4) {
         const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       }
       out[y * stride + x] = (v + pred) & 0xff;
     }
   }
-  return { width, height, pixel: (x, y) => [out[y * stride + x * channels] as number, out[y * stride + x * channels + 1] as number, out[y * stride + x * channels + 2] as number] };
+  return {
+    width,
+    height,
+    pixel: (x, y) => [
+      out[y * stride + x * channels] as number,
+      out[y * stride + x * channels + 1] as number,
+      out[y * stride + x * channels + 2] as number,
+    ],
+  };
 }
 
 export function countColour(img: Image, rgb: [number, number, number], tolerance = 6): number {
@@ -57,7 +68,12 @@ export function countColour(img: Image, rgb: [number, number, number], tolerance
   for (let y = 0; y < img.height; y++) {
     for (let x = 0; x < img.width; x++) {
       const p = img.pixel(x, y);
-      if (Math.abs(p[0] - rgb[0]) <= tolerance && Math.abs(p[1] - rgb[1]) <= tolerance && Math.abs(p[2] - rgb[2]) <= tolerance) n++;
+      if (
+        Math.abs(p[0] - rgb[0]) <= tolerance &&
+        Math.abs(p[1] - rgb[1]) <= tolerance &&
+        Math.abs(p[2] - rgb[2]) <= tolerance
+      )
+        n++;
     }
   }
   return n;

@@ -60,7 +60,16 @@ function startLb(ns: string, name: string, addr: string): void {
 }
 
 function startAgent(pop: string, ns: string): ChildProcess {
-  const p = spawnIn(ns, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'agent', '--config', config, '--pop', pop, '--state-dir', join(dir, pop)]);
+  const p = spawnIn(ns, process.execPath, [
+    join(ROOT, 'bin', 'gtm.js'),
+    'agent',
+    '--config',
+    config,
+    '--pop',
+    pop,
+    '--state-dir',
+    join(dir, pop),
+  ]);
   agentLogs[pop] = '';
   p.stdout?.on('data', (d) => (agentLogs[pop] += d));
   p.stderr?.on('data', (d) => (agentLogs[pop] += d));
@@ -77,7 +86,10 @@ async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boo
   const end = Date.now() + timeoutMs;
   let v = await f();
   while (!ok(v)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}\nlogs: ${JSON.stringify(agentLogs).slice(-3000)}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}; last: ${JSON.stringify(v)}\nlogs: ${JSON.stringify(agentLogs).slice(-3000)}`,
+      );
     await new Promise((r) => setTimeout(r, 25));
     v = await f();
   }
@@ -85,9 +97,14 @@ async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boo
 }
 
 const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === proto);
-const heartbeat = async (pop: string) => (await new FileStateStore(join(dir, 'state.json')).get<AgentReport>(KEYS.agent(pop)))?.value;
+const heartbeat = async (pop: string) =>
+  (await new FileStateStore(join(dir, 'state.json')).get<AgentReport>(KEYS.agent(pop)))?.value;
 
-function status(ns: string): { serving: boolean; bgp: { gobgpdPid: number; sessionUp: boolean; sessions: Record<string, string>; bfd: Record<string, string> }; vips: { prefix: string; state: string }[] } {
+function status(ns: string): {
+  serving: boolean;
+  bgp: { gobgpdPid: number; sessionUp: boolean; sessions: Record<string, string>; bfd: Record<string, string> };
+  vips: { prefix: string; state: string }[];
+} {
   return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body);
 }
 
@@ -102,7 +119,10 @@ beforeAll(async () => {
   for (const ns of Object.values(NS)) addNs(ns);
   link(NS.rtr, 'r-a', ['10.100.1.1/24', 'fd00:100:1::1/64'], NS.a, 'a-r', ['10.100.1.2/24', 'fd00:100:1::2/64']);
   link(NS.rtr, 'r-b', ['10.100.2.1/24', 'fd00:100:2::1/64'], NS.b, 'b-r', ['10.100.2.2/24', 'fd00:100:2::2/64']);
-  for (const [ns, n] of [[NS.a, 1], [NS.b, 2]] as const) {
+  for (const [ns, n] of [
+    [NS.a, 1],
+    [NS.b, 2],
+  ] as const) {
     for (const host of [11, 12]) {
       addAddress(ns, 'lo', `10.100.${n}.${host}/32`);
       startLb(ns, `lb${host - 10}`, `10.100.${n}.${host}`);
@@ -122,10 +142,25 @@ beforeAll(async () => {
     }),
   );
   // pop-b: a BFD-only BIRD beside gobgpd, so the router detects a dead link fast.
-  writeFileSync(join(dir, 'bird', 'bfd-b.conf'), renderBfdOnlyConfig({ routerId: '10.100.2.2', neighbor: '10.100.2.1', logFile: join(dir, 'bird', 'bfd-b.log') }));
-  procs.push(spawnIn(NS.b, 'bird', ['-f', '-c', join(dir, 'bird', 'bfd-b.conf'), '-s', join(dir, 'bird', 'bfd-b.ctl')]));
+  writeFileSync(
+    join(dir, 'bird', 'bfd-b.conf'),
+    renderBfdOnlyConfig({ routerId: '10.100.2.2', neighbor: '10.100.2.1', logFile: join(dir, 'bird', 'bfd-b.log') }),
+  );
+  procs.push(
+    spawnIn(NS.b, 'bird', ['-f', '-c', join(dir, 'bird', 'bfd-b.conf'), '-s', join(dir, 'bird', 'bfd-b.ctl')]),
+  );
   const sock = join(dir, 'bird', 'bird.ctl');
-  procs.push(spawnIn(NS.rtr, 'bird', ['-f', '-c', join(dir, 'bird', 'bird.conf'), '-s', sock, '-P', join(dir, 'bird', 'bird.pid')]));
+  procs.push(
+    spawnIn(NS.rtr, 'bird', [
+      '-f',
+      '-c',
+      join(dir, 'bird', 'bird.conf'),
+      '-s',
+      sock,
+      '-P',
+      join(dir, 'bird', 'bird.pid'),
+    ]),
+  );
   await until('bird control socket', () => existsSync(sock), Boolean, 5000);
   bird = await BirdClient.connect(sock);
   startAgent('pop-a', NS.a);
@@ -143,13 +178,26 @@ afterAll(async () => {
 
 describe('agent + gobgpd + BIRD', () => {
   it('announces the anycast VIP (IPv4 and IPv6) from both PoPs', async () => {
-    await until('both PoPs announce v4', () => routes(V4), (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'), 30_000);
-    const v6 = await until('both PoPs announce v6', () => routes(V6), (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'));
+    await until(
+      'both PoPs announce v4',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'),
+      30_000,
+    );
+    const v6 = await until(
+      'both PoPs announce v6',
+      () => routes(V6),
+      (rs) => !!from(rs, 'popa') && !!from(rs, 'popb'),
+    );
     expect(from(v6, 'popa')?.nextHop).toBe('fd00:100:1::2');
     const v4 = await routes(V4);
     expect(from(v4, 'popa')).toMatchObject({ nextHop: '10.100.1.2', med: 100, asPath: [65001] });
     expect(status(NS.a)).toMatchObject({ serving: true, bgp: { sessionUp: true } });
-    await until('pop-a heartbeat says serving', () => heartbeat('pop-a'), (r) => r?.serving === true && r.vips.every((v) => v.state === 'UP'));
+    await until(
+      'pop-a heartbeat says serving',
+      () => heartbeat('pop-a'),
+      (r) => r?.serving === true && r.vips.every((v) => v.state === 'UP'),
+    );
   });
 
   it('keeps the path while enough LB nodes are healthy, withdraws when the cluster fails, re-announces on recovery', async () => {
@@ -157,7 +205,10 @@ describe('agent + gobgpd + BIRD', () => {
     // Longer than fall x interval: lb1 is down by now, and pop-a must have stayed announced.
     const end = Date.now() + 800;
     while (Date.now() < end) {
-      if (!from(await routes(V4), 'popa')) throw new Error(`pop-a withdrawn with lb2 still up; pop-a log:\n${agentLogs['pop-a']?.split('\n').slice(-40).join('\n')}`);
+      if (!from(await routes(V4), 'popa'))
+        throw new Error(
+          `pop-a withdrawn with lb2 still up; pop-a log:\n${agentLogs['pop-a']?.split('\n').slice(-40).join('\n')}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(JSON.stringify(status(NS.a).vips)).toContain('"state":"UP"');
@@ -165,35 +216,69 @@ describe('agent + gobgpd + BIRD', () => {
     const t0 = Date.now();
     killPid(lb[`${NS.a}/lb2`]?.pid);
     try {
-      await until('pop-a withdrawn', () => routes(V4), (rs) => !from(rs, 'popa') && !!from(rs, 'popb'));
+      await until(
+        'pop-a withdrawn',
+        () => routes(V4),
+        (rs) => !from(rs, 'popa') && !!from(rs, 'popb'),
+      );
       expect(Date.now() - t0).toBeLessThan(5000); // the figure itself is measured by npm run bench:failover
       // The IPv6 VIP is probed on its own schedule: wait for it too before judging `serving`.
-      await until('pop-a v6 withdrawn', () => routes(V6), (rs) => !from(rs, 'popa'));
-      await until('pop-a no longer claims to serve', () => status(NS.a), (st) => !st.serving, 3000);
+      await until(
+        'pop-a v6 withdrawn',
+        () => routes(V6),
+        (rs) => !from(rs, 'popa'),
+      );
+      await until(
+        'pop-a no longer claims to serve',
+        () => status(NS.a),
+        (st) => !st.serving,
+        3000,
+      );
       // ...and says so in its heartbeat, which is what takes the region out of DNS.
-      const hb = await until('pop-a heartbeat says DOWN', () => heartbeat('pop-a'), (r) => r?.serving === false && r.vips.every((v) => v.state === 'DOWN'), 3000);
+      const hb = await until(
+        'pop-a heartbeat says DOWN',
+        () => heartbeat('pop-a'),
+        (r) => r?.serving === false && r.vips.every((v) => v.state === 'DOWN'),
+        3000,
+      );
       expect(hb?.region).toBe('us-east');
     } finally {
       startLb(NS.a, 'lb1', '10.100.1.11');
       startLb(NS.a, 'lb2', '10.100.1.12');
     }
-    await until('pop-a back', () => routes(V4), (rs) => !!from(rs, 'popa'));
+    await until(
+      'pop-a back',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popa'),
+    );
     expect(agentLogs['pop-a']).toMatch(/"from":"UP","to":"DOWN"/);
   });
 
   it('drains through the API: less preferred (GRACEFUL_SHUTDOWN, MED) first, then withdrawn', async () => {
     const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'test drain' });
     expect(r.status).toBe(200);
-    const drained = await until('pop-a de-preferred', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 0);
+    const drained = await until(
+      'pop-a de-preferred',
+      () => routes(V4),
+      (rs) => from(rs, 'popa')?.localPref === 0,
+    );
     expect(from(drained, 'popa')).toMatchObject({ med: 500 });
     expect(from(drained, 'popa')?.communities).toContain('65535:0');
     expect(from(drained, 'popb')?.best).toBe(true);
     try {
-      await until('pop-a withdrawn after the drain period', () => routes(V4), (rs) => !from(rs, 'popa'));
+      await until(
+        'pop-a withdrawn after the drain period',
+        () => routes(V4),
+        (rs) => !from(rs, 'popa'),
+      );
     } finally {
       fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
     }
-    await until('pop-a back after maintenance', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 100);
+    await until(
+      'pop-a back after maintenance',
+      () => routes(V4),
+      (rs) => from(rs, 'popa')?.localPref === 100,
+    );
   });
 
   it('rejects a malformed maintenance request with 400 and changes nothing', async () => {
@@ -206,49 +291,106 @@ describe('agent + gobgpd + BIRD', () => {
     const f = join(dir, 'pop-b.maintenance');
     writeFileSync(f, 'planned work\n');
     try {
-      await until('pop-b de-preferred', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 0);
-      await until('pop-b withdrawn', () => routes(V4), (rs) => !from(rs, 'popb'));
+      await until(
+        'pop-b de-preferred',
+        () => routes(V4),
+        (rs) => from(rs, 'popb')?.localPref === 0,
+      );
+      await until(
+        'pop-b withdrawn',
+        () => routes(V4),
+        (rs) => !from(rs, 'popb'),
+      );
     } finally {
       rmSync(f);
     }
-    await until('pop-b back', () => routes(V4), (rs) => from(rs, 'popb')?.localPref === 100);
+    await until(
+      'pop-b back',
+      () => routes(V4),
+      (rs) => from(rs, 'popb')?.localPref === 100,
+    );
   });
 
   it('reports an upstream session that is down and does not claim to serve', async () => {
     await bird.command('disable popb');
-    await until('pop-b reports no session', () => status(NS.b), (s) => !s.bgp.sessionUp && !s.serving);
+    await until(
+      'pop-b reports no session',
+      () => status(NS.b),
+      (s) => !s.bgp.sessionUp && !s.serving,
+    );
     await bird.command('enable popb');
-    await until('pop-b session back', () => routes(V4), (rs) => !!from(rs, 'popb'));
+    await until(
+      'pop-b session back',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popb'),
+    );
     expect(status(NS.b).serving).toBe(true);
   });
 
   it('withdraws a silently blackholed PoP through BFD, well before the 9 s BGP hold time, and its agent (reading BFD) stops claiming to serve at once', async () => {
-    await until('BFD session up', async () => (await bird.command('show bfd sessions')).join('\n'), (t) => /10\.100\.2\.2\s+\S+\s+Up/.test(t));
-    await until('pop-b agent sees BFD up', async () => status(NS.b), (st) => st.bgp.bfd['10.100.2.1'] === 'Up' && st.serving);
+    await until(
+      'BFD session up',
+      async () => (await bird.command('show bfd sessions')).join('\n'),
+      (t) => /10\.100\.2\.2\s+\S+\s+Up/.test(t),
+    );
+    await until(
+      'pop-b agent sees BFD up',
+      async () => status(NS.b),
+      (st) => st.bgp.bfd['10.100.2.1'] === 'Up' && st.serving,
+    );
     const t0 = Date.now();
     // No FIN, no NOTIFICATION: the PoP's address just stops answering.
     ip('-n', NS.b, 'addr', 'del', '10.100.2.2/24', 'dev', 'b-r');
     // The agent reads its BFD helper (bgp.bfd_socket): not serving although gobgpd still
     // calls the session Established (until its 9 s hold time).
-    await until('pop-b agent stops claiming to serve', async () => status(NS.b), (st) => !st.serving, 3000);
+    await until(
+      'pop-b agent stops claiming to serve',
+      async () => status(NS.b),
+      (st) => !st.serving,
+      3000,
+    );
     const st = status(NS.b);
     expect(Date.now() - t0).toBeLessThan(1500);
     expect(st.bgp.sessions['10.100.2.1']).toBe('ESTABLISHED');
     expect(st.bgp.bfd['10.100.2.1']).toBe('Down');
     expect(st.bgp.sessionUp).toBe(false);
-    await until('pop-b withdrawn by BFD', () => routes(V4), (rs) => !from(rs, 'popb'), 8000);
+    await until(
+      'pop-b withdrawn by BFD',
+      () => routes(V4),
+      (rs) => !from(rs, 'popb'),
+      8000,
+    );
     expect(Date.now() - t0).toBeLessThan(3000);
     ip('-n', NS.b, 'addr', 'add', '10.100.2.2/24', 'dev', 'b-r');
-    await until('pop-b back after the link returns', () => routes(V4), (rs) => !!from(rs, 'popb'), 30_000);
-    await until('pop-b agent serving again', async () => status(NS.b), (s2) => s2.serving && s2.bgp.bfd['10.100.2.1'] === 'Up', 10_000);
+    await until(
+      'pop-b back after the link returns',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popb'),
+      30_000,
+    );
+    await until(
+      'pop-b agent serving again',
+      async () => status(NS.b),
+      (s2) => s2.serving && s2.bgp.bfd['10.100.2.1'] === 'Up',
+      10_000,
+    );
   });
 
   it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
     const pid = status(NS.a).bgp.gobgpdPid;
     expect(pid).toBeGreaterThan(0);
     killPid(pid, 'SIGKILL');
-    await until('pop-a gone with gobgpd', () => routes(V4), (rs) => !from(rs, 'popa'));
-    await until('pop-a re-announced', () => routes(V4), (rs) => !!from(rs, 'popa'), 20_000);
+    await until(
+      'pop-a gone with gobgpd',
+      () => routes(V4),
+      (rs) => !from(rs, 'popa'),
+    );
+    await until(
+      'pop-a re-announced',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popa'),
+      20_000,
+    );
     expect(status(NS.a).bgp.gobgpdPid).not.toBe(pid);
     expect((await routes(V4)).filter((r) => r.protocol === 'popa')).toHaveLength(1);
     expect(from(await routes(V6), 'popa')).toBeDefined();
@@ -258,8 +400,16 @@ describe('agent + gobgpd + BIRD', () => {
     const gobgpd = status(NS.a).bgp.gobgpdPid;
     const agent = agents['pop-a'] as ChildProcess;
     agent.kill('SIGTERM');
-    await until('pop-a de-preferred on shutdown', () => routes(V4), (rs) => from(rs, 'popa')?.localPref === 0);
-    await until('pop-a withdrawn on shutdown', () => routes(V4), (rs) => !from(rs, 'popa'));
+    await until(
+      'pop-a de-preferred on shutdown',
+      () => routes(V4),
+      (rs) => from(rs, 'popa')?.localPref === 0,
+    );
+    await until(
+      'pop-a withdrawn on shutdown',
+      () => routes(V4),
+      (rs) => !from(rs, 'popa'),
+    );
     await waitExit(agent, 10_000);
     expect(agent.exitCode).toBe(0);
     expect(() => process.kill(gobgpd, 0)).toThrow();
@@ -268,14 +418,22 @@ describe('agent + gobgpd + BIRD', () => {
   it('withdraws when the agent is SIGKILLed (policy: withdraw, enforced by the gobgpd watchdog)', async () => {
     const gobgpd = status(NS.b).bgp.gobgpdPid;
     killPid(agents['pop-b']?.pid, 'SIGKILL');
-    await until('pop-b withdrawn after agent death', () => routes(V4), (rs) => !from(rs, 'popb'));
-    await until('gobgpd stopped', () => {
-      try {
-        process.kill(gobgpd, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, Boolean);
+    await until(
+      'pop-b withdrawn after agent death',
+      () => routes(V4),
+      (rs) => !from(rs, 'popb'),
+    );
+    await until(
+      'gobgpd stopped',
+      () => {
+        try {
+          process.kill(gobgpd, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      Boolean,
+    );
   });
 });

@@ -20,7 +20,10 @@ let auditPath: string;
 
 beforeAll(async () => {
   const dir = tempDir();
-  const cfg = testConfig(dir, { services: '  w:\n    name: w.example.test\n    ttl: 5\n    pools: [us-east, eu-west, ap-southeast]\n    policy: weighted\n' });
+  const cfg = testConfig(dir, {
+    services:
+      '  w:\n    name: w.example.test\n    ttl: 5\n    pools: [us-east, eu-west, ap-southeast]\n    policy: weighted\n',
+  });
   auditPath = join(dir, 'audit.jsonl');
   writeFileSync(
     cfg,
@@ -45,12 +48,18 @@ afterAll(async () => {
 const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & unknown[] };
 };
-const regionView = async (name: string) => ((await call('GET', '/api/v1/regions')).body as { name: string; status: string; weight: number | null }[]).find((x) => x.name === name);
+const regionView = async (name: string) =>
+  ((await call('GET', '/api/v1/regions')).body as { name: string; status: string; weight: number | null }[]).find(
+    (x) => x.name === name,
+  );
 const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
 
 describe('control API', () => {
@@ -62,12 +71,16 @@ describe('control API', () => {
 
   it('refuses writes without a valid token', async () => {
     expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, null)).status).toBe(401);
-    expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, 'wrong-token-0123456789abcdef')).status).toBe(401);
+    expect(
+      (await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, 'wrong-token-0123456789abcdef')).status,
+    ).toBe(401);
   });
 
   it('validates bodies and names', async () => {
     expect((await call('POST', '/api/v1/regions/eu-west/drain', {})).status).toBe(400);
-    expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', status: 'sideways' })).status).toBe(400);
+    expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', status: 'sideways' })).status).toBe(
+      400,
+    );
     expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', colour: 'red' })).status).toBe(400);
     expect((await call('PUT', '/api/v1/regions/eu-west/override', { reason: 'x', weight: -1 })).status).toBe(400);
     expect((await call('POST', '/api/v1/regions/mars/drain', { reason: 'x' })).status).toBe(404);
@@ -77,20 +90,28 @@ describe('control API', () => {
   it('a drain through the API changes DNS answers within 1 s, and undrain restores them', async () => {
     expect(await ask()).toBe('198.51.100.20');
     const t0 = Date.now();
-    const r = await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'planned maintenance', expires_in_s: 3600 });
+    const r = await call('POST', '/api/v1/regions/eu-west/drain', {
+      reason: 'planned maintenance',
+      expires_in_s: 3600,
+    });
     expect(r.status).toBe(200);
-    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 3000) throw new Error('DNS did not follow the drain');
+    while ((await ask()) !== '198.51.100.10')
+      if (Date.now() - t0 > 3000) throw new Error('DNS did not follow the drain');
     const ms = Date.now() - t0;
     expect(ms).toBeLessThan(1000);
     const t1 = Date.now();
     expect((await call('DELETE', '/api/v1/regions/eu-west/override?reason=done')).status).toBe(200);
-    while ((await ask()) !== '198.51.100.20') if (Date.now() - t1 > 3000) throw new Error('DNS did not follow the undrain');
+    while ((await ask()) !== '198.51.100.20')
+      if (Date.now() - t1 > 3000) throw new Error('DNS did not follow the undrain');
     expect(Date.now() - t1).toBeLessThan(1000);
   });
 
   it('the guard rail refuses a change that takes too many regions out, unless forced', async () => {
     expect((await call('PUT', '/api/v1/regions/us-east/override', { status: 'down', reason: 'a' })).status).toBe(200);
-    await waitFor(async () => (await regionView('us-east'))?.status === 'down', 'the control plane to see us-east down');
+    await waitFor(
+      async () => (await regionView('us-east'))?.status === 'down',
+      'the control plane to see us-east down',
+    );
     const refused = await call('POST', '/api/v1/regions/ap-southeast/drain', { reason: 'b' });
     expect(refused.status).toBe(409);
     expect(String(refused.body.error)).toMatch(/guard rail/);
@@ -107,17 +128,28 @@ describe('control API', () => {
 
   it('sets weights per steered name, which the weighted policy follows', async () => {
     const askW = async () => (await kdig(dns.port, ['+short', 'w.example.test', 'A'])).trim();
-    for (const [region, weight] of [['us-east', 0], ['ap-southeast', 0], ['eu-west', 1]] as const) {
-      expect((await call('PUT', `/api/v1/services/w/regions/${region}/weight`, { weight, reason: 'canary in eu-west' })).status).toBe(200);
+    for (const [region, weight] of [
+      ['us-east', 0],
+      ['ap-southeast', 0],
+      ['eu-west', 1],
+    ] as const) {
+      expect(
+        (await call('PUT', `/api/v1/services/w/regions/${region}/weight`, { weight, reason: 'canary in eu-west' }))
+          .status,
+      ).toBe(200);
     }
     const t0 = Date.now();
     while ((await askW()) !== '198.51.100.20') if (Date.now() - t0 > 2000) throw new Error('weights not followed');
     for (let i = 0; i < 30; i++) expect(await askW()).toBe('198.51.100.20');
     // The region-wide weight of eu-west (7, set above) did not decide this: the per-name one did.
     expect((await call('PUT', '/api/v1/services/w/regions/mars/weight', { weight: 1, reason: 'x' })).status).toBe(404);
-    expect((await call('PUT', '/api/v1/services/nope/regions/eu-west/weight', { weight: 1, reason: 'x' })).status).toBe(404);
+    expect((await call('PUT', '/api/v1/services/nope/regions/eu-west/weight', { weight: 1, reason: 'x' })).status).toBe(
+      404,
+    );
     for (const region of ['us-east', 'ap-southeast', 'eu-west']) {
-      expect((await call('DELETE', `/api/v1/services/w/regions/${region}/weight?reason=canary%20done`)).status).toBe(200);
+      expect((await call('DELETE', `/api/v1/services/w/regions/${region}/weight?reason=canary%20done`)).status).toBe(
+        200,
+      );
     }
     const seen = new Set<string>();
     for (let i = 0; i < 60 && seen.size < 2; i++) seen.add(await askW());
@@ -125,8 +157,19 @@ describe('control API', () => {
   });
 
   it('audits every change: who, what, why, when', async () => {
-    const audit = (await call('GET', '/api/v1/audit?limit=50')).body as { who: string; action: string; target: string; why: string; at: string }[];
-    expect(audit[0]).toMatchObject({ who: 'alice', action: 'clear-service-weight', target: 'w/eu-west', why: 'canary done' });
+    const audit = (await call('GET', '/api/v1/audit?limit=50')).body as {
+      who: string;
+      action: string;
+      target: string;
+      why: string;
+      at: string;
+    }[];
+    expect(audit[0]).toMatchObject({
+      who: 'alice',
+      action: 'clear-service-weight',
+      target: 'w/eu-west',
+      why: 'canary done',
+    });
     expect(audit.some((a) => a.action === 'override' && a.target === 'eu-west' && a.why === 'shift load')).toBe(true);
     expect(audit.some((a) => a.action === 'drain' && a.why === 'planned maintenance')).toBe(true);
     expect(audit.some((a) => a.action === 'clear-override' && a.why === 'done')).toBe(true);
@@ -134,9 +177,19 @@ describe('control API', () => {
   });
 
   it('publishes an OpenAPI document for its routes', async () => {
-    const doc = (await call('GET', '/openapi.json')).body as unknown as { openapi: string; paths: Record<string, Record<string, { security?: unknown }>> };
+    const doc = (await call('GET', '/openapi.json')).body as unknown as {
+      openapi: string;
+      paths: Record<string, Record<string, { security?: unknown }>>;
+    };
     expect(doc.openapi).toBe('3.0.3');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/regions', '/api/v1/regions/{name}/drain', '/api/v1/regions/{name}/override', '/api/v1/audit']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/regions',
+        '/api/v1/regions/{name}/drain',
+        '/api/v1/regions/{name}/override',
+        '/api/v1/audit',
+      ]),
+    );
     expect(doc.paths['/api/v1/regions/{name}/drain']?.post?.security).toEqual([{ bearer: [] }]);
   });
 });

@@ -4,10 +4,23 @@ import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Double, MmdbWriter } from '../../geodata/mmdb-writer.js';
 import { buildQuery, TYPE } from '../../src/dns/index.js';
-import { decode, dig, kdig, startDns, tcpExchange, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
+import {
+  decode,
+  dig,
+  kdig,
+  startDns,
+  tcpExchange,
+  tempDir,
+  testConfig,
+  udpExchange,
+  type RunningDns,
+} from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
-const BIG_TXT = Array.from({ length: 10 }, (_, i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`).join('');
+const BIG_TXT = Array.from(
+  { length: 10 },
+  (_, i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`,
+).join('');
 const EXTRA = {
   records: `${BIG_TXT}      - { name: ext, type: CNAME, value: www.example.org. }\n      - { name: a.b.deep, type: A, value: 192.0.2.99 }\n`,
   services: `  geo:
@@ -35,7 +48,10 @@ afterAll(async () => {
   await dns?.stop();
 });
 
-const transports = [['udp', []], ['tcp', ['+tcp']]] as const;
+const transports = [
+  ['udp', []],
+  ['tcp', ['+tcp']],
+] as const;
 
 describe.each(transports)('over %s', (_name, tx) => {
   it('answers a steered name with AA from the geo-nearest region (ECS)', async () => {
@@ -60,7 +76,11 @@ describe.each(transports)('over %s', (_name, tx) => {
   });
 
   it('gives NODATA (NOERROR, empty answer, SOA) for a missing type and for empty non-terminals', async () => {
-    for (const [name, type] of [['mail.example.test', 'AAAA'], ['b.deep.example.test', 'A'], ['www.example.test', 'MX']]) {
+    for (const [name, type] of [
+      ['mail.example.test', 'AAAA'],
+      ['b.deep.example.test', 'A'],
+      ['www.example.test', 'MX'],
+    ]) {
       const out = await kdig(dns.port, [...tx, name as string, type as string]);
       expect(out).toMatch(/status: NOERROR/);
       expect(out).toMatch(/ANSWER: 0/);
@@ -102,7 +122,13 @@ describe.each(transports)('over %s', (_name, tx) => {
 
   it('answers BADVERS for EDNS version 1 and echoes an OPT', async () => {
     // dig, not kdig: it can turn off EDNS version negotiation to see the BADVERS itself.
-    const out = await dig(dns.port, [...(tx.length ? ['+tcp'] : []), '+edns=1', '+noednsnegotiation', 'www.example.test', 'A']);
+    const out = await dig(dns.port, [
+      ...(tx.length ? ['+tcp'] : []),
+      '+edns=1',
+      '+noednsnegotiation',
+      'www.example.test',
+      'A',
+    ]);
     expect(out).toMatch(/status: BADVERS/);
     expect(out).toMatch(/OPT PSEUDOSECTION:\s*\n; EDNS: version: 0/);
   });
@@ -113,7 +139,8 @@ describe.each(transports)('over %s', (_name, tx) => {
   });
 
   it('uses the geo policy: subdivision > country > continent > default', async () => {
-    const ask = async (subnet: string) => (await kdig(dns.port, [...tx, '+short', `+subnet=${subnet}`, 'geo.example.test', 'A'])).trim();
+    const ask = async (subnet: string) =>
+      (await kdig(dns.port, [...tx, '+short', `+subnet=${subnet}`, 'geo.example.test', 'A'])).trim();
     expect(await ask('198.18.1.0/24')).toBe('198.51.100.20'); // GB
     expect(await ask('198.18.4.0/24')).toBe('198.51.100.30'); // SG
     expect(await ask('198.18.5.0/24')).toBe('198.51.100.20'); // DE -> continent EU
@@ -169,8 +196,14 @@ describe('raw wire rules', () => {
   });
 
   it('answers FORMERR for a malformed ECS option (bits set past the source prefix)', async () => {
-    const q = buildQuery('www.example.test', TYPE.A, { id: 9, ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 } });
-    const q2 = buildQuery('www.example.test', TYPE.A, { id: 10, ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 20 } });
+    const q = buildQuery('www.example.test', TYPE.A, {
+      id: 9,
+      ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 },
+    });
+    const q2 = buildQuery('www.example.test', TYPE.A, {
+      id: 10,
+      ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 20 },
+    });
     q2[q2.length - 1] = 0x0f; // low 4 bits of the third byte lie past /20
     expect(decode((await udpExchange(dns.port, q2)) as Buffer).header.rcode).toBe(1);
     expect(decode((await udpExchange(dns.port, q)) as Buffer).header.rcode).toBe(0);
@@ -218,7 +251,11 @@ describe('operations', () => {
     const ask = async () => (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
     expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
     const moved = new MmdbWriter('GeoIP2-City', 'moved');
-    moved.insert('198.18.1.0/24', { country: { iso_code: 'SG' }, continent: { code: 'AS' }, location: { latitude: new Double(1.35), longitude: new Double(103.82) } });
+    moved.insert('198.18.1.0/24', {
+      country: { iso_code: 'SG' },
+      continent: { code: 'AS' },
+      location: { latitude: new Double(1.35), longitude: new Double(103.82) },
+    });
     writeFileSync(`${db}.new`, moved.toBuffer());
     renameSync(`${db}.new`, db);
     dns.proc.kill('SIGHUP');
@@ -234,8 +271,9 @@ describe('operations', () => {
   it('reloads on SIGHUP', async () => {
     const before = (dns.log().match(/configuration reloaded/g) ?? []).length;
     dns.proc.kill('SIGHUP');
-    await waitFor(() => (dns.log().match(/configuration reloaded/g) ?? []).length > before, 'the reload to take effect');
+    await waitFor(
+      () => (dns.log().match(/configuration reloaded/g) ?? []).length > before,
+      'the reload to take effect',
+    );
   });
 });
-
-

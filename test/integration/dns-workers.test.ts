@@ -12,7 +12,11 @@ let original: string;
 
 /** PIDs of the primary's children (its workers), from /proc. */
 function workerPids(primary: number): number[] {
-  return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
 }
 const readyCount = () => (dns.log().match(/"event":"dns\.worker\.ready"/g) ?? []).length;
 
@@ -45,7 +49,10 @@ describe('dns workers', () => {
     }
     // Fixing the file is a normal reload; still two workers, no stragglers.
     writeFileSync(config, original.replace('value: 192.0.2.25', 'value: 192.0.2.27'));
-    await waitFor(async () => (await kdig(dns.port, ['+short', 'mail.example.test', 'A'])).trim() === '192.0.2.27', 'the fixed file to be applied');
+    await waitFor(
+      async () => (await kdig(dns.port, ['+short', 'mail.example.test', 'A'])).trim() === '192.0.2.27',
+      'the fixed file to be applied',
+    );
     expect(workerPids(dns.proc.pid as number)).toEqual(after);
   });
 
@@ -61,7 +68,10 @@ describe('dns workers', () => {
       return { status: res.status, body, ms: Date.now() - t0 };
     };
     const answered = (body: string) =>
-      [...body.matchAll(/^gtm_dns_queries_total\{[^}]*qtype="A"[^}]*\} (\d+)$/gm)].reduce((n, x) => n + Number(x[1]), 0);
+      [...body.matchAll(/^gtm_dns_queries_total\{[^}]*qtype="A"[^}]*\} (\d+)$/gm)].reduce(
+        (n, x) => n + Number(x[1]),
+        0,
+      );
     // Workers flush their counters every second; wait for this test's queries to show.
     await waitFor(async () => answered((await scrape()).body) >= 100, 'the queries to be counted', 5000, 200);
     const r = await scrape();

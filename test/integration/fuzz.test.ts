@@ -29,15 +29,27 @@ function rng(seed: number): () => number {
 }
 
 function corpus(): Buffer[] {
-  const names = ['www.example.test', 'example.test', 'docs.example.test', 'nope.example.test', 'a.b.c.d.e.f.example.test', 'other.org', ''];
+  const names = [
+    'www.example.test',
+    'example.test',
+    'docs.example.test',
+    'nope.example.test',
+    'a.b.c.d.e.f.example.test',
+    'other.org',
+    '',
+  ];
   const types = [TYPE.A, TYPE.AAAA, TYPE.NS, TYPE.SOA, TYPE.ANY, TYPE.TXT, TYPE.MX, TYPE.CNAME, TYPE.AXFR, 65535];
   const out: Buffer[] = [];
   for (const n of names) {
     for (const t of types) {
       out.push(buildQuery(n, t, { id: out.length }));
       out.push(buildQuery(n, t, { id: out.length, edns: { udpSize: 4096, dnssecOk: true } }));
-      out.push(buildQuery(n, t, { id: out.length, ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 } }));
-      out.push(buildQuery(n, t, { id: out.length, ecs: { address: new Uint8Array(16).fill(0x20, 0, 6), sourcePrefix: 48 } }));
+      out.push(
+        buildQuery(n, t, { id: out.length, ecs: { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 } }),
+      );
+      out.push(
+        buildQuery(n, t, { id: out.length, ecs: { address: new Uint8Array(16).fill(0x20, 0, 6), sourcePrefix: 48 } }),
+      );
     }
   }
   return out;
@@ -52,7 +64,8 @@ function mutate(base: Buffer, r: () => number): Buffer {
       for (let i = 0; i < 1 + r() * 4; i++) b[at()] = (b[at()] as number) ^ (1 << Math.floor(r() * 8));
       return b;
     case 1: // boundary bytes: compression pointers, max lengths, zero
-      for (let i = 0; i < 1 + r() * 3; i++) b[at()] = [0, 0xff, 0xc0, 0xc0 | 0x0c, 63, 64, 0x29][Math.floor(r() * 7)] as number;
+      for (let i = 0; i < 1 + r() * 3; i++)
+        b[at()] = [0, 0xff, 0xc0, 0xc0 | 0x0c, 63, 64, 0x29][Math.floor(r() * 7)] as number;
       return b;
     case 2: // truncate
       return b.subarray(0, at());
@@ -132,7 +145,8 @@ describe('fuzz', () => {
     let sent = 0;
     while (sent < WIRE_PACKETS && Date.now() < deadline) {
       const burst = Math.min(200, WIRE_PACKETS - sent);
-      for (let i = 0; i < burst; i++) sock.send(mutate(base[Math.floor(r() * base.length)] as Buffer, r), dns.port, '127.0.0.1');
+      for (let i = 0; i < burst; i++)
+        sock.send(mutate(base[Math.floor(r() * base.length)] as Buffer, r), dns.port, '127.0.0.1');
       sent += burst;
       for (let tries = 0; tries < 10; tries++) {
         const caughtUp = await new Promise<boolean>((res) => {
@@ -144,21 +158,31 @@ describe('fuzz', () => {
       }
     }
     const secs = (Date.now() - t0) / 1000;
-    console.log(`fuzz flood: ${sent} UDP packets in ${secs.toFixed(1)} s (${Math.round(sent / secs)}/s), ${replies} replies`);
+    console.log(
+      `fuzz flood: ${sent} UDP packets in ${secs.toFixed(1)} s (${Math.round(sent / secs)}/s), ${replies} replies`,
+    );
     expect(sent).toBe(WIRE_PACKETS);
     // TCP: connections that send junk frames, half frames, or oversized length prefixes.
     await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        new Promise<void>((res) => {
-          const c = net.connect(dns.port, '127.0.0.1', () => {
-            const junk = mutate(base[i % base.length] as Buffer, r);
-            const frame = Buffer.concat([Buffer.from([junk.length >> 8, junk.length & 0xff]), junk]);
-            c.write(i % 3 === 0 ? frame.subarray(0, Math.floor(frame.length / 2)) : i % 3 === 1 ? Buffer.from([0xff, 0xff, 1, 2, 3]) : frame);
-            setTimeout(() => c.destroy(), 50);
-          });
-          c.on('error', () => undefined);
-          c.on('close', () => res());
-        }),
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<void>((res) => {
+            const c = net.connect(dns.port, '127.0.0.1', () => {
+              const junk = mutate(base[i % base.length] as Buffer, r);
+              const frame = Buffer.concat([Buffer.from([junk.length >> 8, junk.length & 0xff]), junk]);
+              c.write(
+                i % 3 === 0
+                  ? frame.subarray(0, Math.floor(frame.length / 2))
+                  : i % 3 === 1
+                    ? Buffer.from([0xff, 0xff, 1, 2, 3])
+                    : frame,
+              );
+              setTimeout(() => c.destroy(), 50);
+            });
+            c.on('error', () => undefined);
+            c.on('close', () => res());
+          }),
       ),
     );
     sock.close();
@@ -166,7 +190,9 @@ describe('fuzz', () => {
     expect(replies).toBeGreaterThan(WIRE_PACKETS / 2);
 
     // Still answering correctly on both transports, and no worker died or threw.
-    expect(await kdig(dns.port, ['+short', '+subnet=198.18.4.0/24', 'www.example.test', 'A'])).toMatch(/^198\.51\.100\.30\s*$/);
+    expect(await kdig(dns.port, ['+short', '+subnet=198.18.4.0/24', 'www.example.test', 'A'])).toMatch(
+      /^198\.51\.100\.30\s*$/,
+    );
     const [tcpReply] = await tcpExchange(dns.port, [buildQuery('www.example.test', TYPE.AAAA, { id: 77 })]);
     expect(tcpReply?.readUInt16BE(0)).toBe(77);
     expect(dns.log()).not.toMatch(/dns worker exited|failed to answer a message/);

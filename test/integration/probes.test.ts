@@ -29,10 +29,19 @@ const httpCheck = { type: 'http' as const, port: 0, path: '/', method: 'GET', ex
 
 describe('probes', () => {
   it('http: status, body match, Host header and timeout', async () => {
-    expect(await probe('127.0.0.1', { ...httpCheck, port: httpPort, host: 'www.example.test', body: 'ok' })).toMatchObject({ ok: true });
-    expect(await probe('127.0.0.1', { ...httpCheck, port: httpPort })).toMatchObject({ ok: false, detail: 'HTTP 421, expected 200' });
-    expect((await probe('127.0.0.1', { ...httpCheck, port: httpPort, host: 'www.example.test', body: 'nope' })).detail).toMatch(/body lacks/);
-    expect((await probe('127.0.0.1', { ...httpCheck, port: httpPort, path: '/slow' })).detail).toMatch(/timeout after 300 ms/);
+    expect(
+      await probe('127.0.0.1', { ...httpCheck, port: httpPort, host: 'www.example.test', body: 'ok' }),
+    ).toMatchObject({ ok: true });
+    expect(await probe('127.0.0.1', { ...httpCheck, port: httpPort })).toMatchObject({
+      ok: false,
+      detail: 'HTTP 421, expected 200',
+    });
+    expect(
+      (await probe('127.0.0.1', { ...httpCheck, port: httpPort, host: 'www.example.test', body: 'nope' })).detail,
+    ).toMatch(/body lacks/);
+    expect((await probe('127.0.0.1', { ...httpCheck, port: httpPort, path: '/slow' })).detail).toMatch(
+      /timeout after 300 ms/,
+    );
   });
   it('tcp: connect succeeds on a listening port and fails on a closed one', async () => {
     expect((await probe('127.0.0.1', { type: 'tcp', port: httpPort, timeoutMs: 300 })).ok).toBe(true);
@@ -40,15 +49,32 @@ describe('probes', () => {
     expect((await probe('127.0.0.1', { type: 'tcp', port: closed, timeoutMs: 300 })).detail).toMatch(/ECONNREFUSED/);
   });
   it('dns: NOERROR passes, NXDOMAIN and silence fail', async () => {
-    expect(await probe('127.0.0.1', { type: 'dns', port: dns.port, name: 'www.example.test', qtype: 'A', timeoutMs: 500 })).toMatchObject({ ok: true, detail: 'rcode 0, 1 answers' });
-    expect(await probe('127.0.0.1', { type: 'dns', port: dns.port, name: 'nope.example.test', qtype: 'A', timeoutMs: 500 })).toMatchObject({ ok: false, detail: 'rcode 3, 0 answers' });
-    expect((await probe('127.0.0.1', { type: 'dns', port: await freePort(), name: 'x.test', qtype: 'A', timeoutMs: 200 })).ok).toBe(false);
+    expect(
+      await probe('127.0.0.1', { type: 'dns', port: dns.port, name: 'www.example.test', qtype: 'A', timeoutMs: 500 }),
+    ).toMatchObject({ ok: true, detail: 'rcode 0, 1 answers' });
+    expect(
+      await probe('127.0.0.1', { type: 'dns', port: dns.port, name: 'nope.example.test', qtype: 'A', timeoutMs: 500 }),
+    ).toMatchObject({ ok: false, detail: 'rcode 3, 0 answers' });
+    expect(
+      (await probe('127.0.0.1', { type: 'dns', port: await freePort(), name: 'x.test', qtype: 'A', timeoutMs: 200 }))
+        .ok,
+    ).toBe(false);
   });
   it('exec: exit 0 passes, {address} is substituted, timeouts fail', async () => {
-    expect(await probe('127.0.0.9', { type: 'exec', command: ['sh', '-c', 'test "$0" = 127.0.0.9', '{address}'], timeoutMs: 1000 })).toMatchObject({ ok: true });
+    expect(
+      await probe('127.0.0.9', {
+        type: 'exec',
+        command: ['sh', '-c', 'test "$0" = 127.0.0.9', '{address}'],
+        timeoutMs: 1000,
+      }),
+    ).toMatchObject({ ok: true });
     expect((await probe('127.0.0.1', { type: 'exec', command: ['false'], timeoutMs: 1000 })).ok).toBe(false);
-    expect((await probe('127.0.0.1', { type: 'exec', command: ['sleep', '5'], timeoutMs: 100 })).detail).toMatch(/timeout/);
-    expect((await probe('127.0.0.1', { type: 'exec', command: ['/nonexistent/check'], timeoutMs: 100 })).ok).toBe(false);
+    expect((await probe('127.0.0.1', { type: 'exec', command: ['sleep', '5'], timeoutMs: 100 })).detail).toMatch(
+      /timeout/,
+    );
+    expect((await probe('127.0.0.1', { type: 'exec', command: ['/nonexistent/check'], timeoutMs: 100 })).ok).toBe(
+      false,
+    );
   });
   it('reads the passive error-rate signal', async () => {
     expect(await readErrorRate(`http://127.0.0.1:${httpPort}/errors`, 500)).toBe(0.25);

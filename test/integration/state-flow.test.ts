@@ -13,7 +13,14 @@ describe('file state store', () => {
     const path = join(tempDir(), 'state.json');
     const script = (tag: string) =>
       `import('${join(ROOT, 'dist', 'src', 'state', 'index.js')}').then(async ({ FileStateStore }) => { const s = new FileStateStore('${path}'); for (let i = 0; i < 150; i++) await s.put('k/${tag}' + i, { i }); })`;
-    await Promise.all(['a', 'b'].map((t) => new Promise<void>((res, rej) => execFile(process.execPath, ['-e', script(t)], (err) => (err ? rej(err) : res())))));
+    await Promise.all(
+      ['a', 'b'].map(
+        (t) =>
+          new Promise<void>((res, rej) =>
+            execFile(process.execPath, ['-e', script(t)], (err) => (err ? rej(err) : res())),
+          ),
+      ),
+    );
     const s = new FileStateStore(path);
     expect(await s.list('k/')).toHaveLength(300);
     expect(JSON.parse(readFileSync(path, 'utf8')).rev).toBe(300);
@@ -71,7 +78,14 @@ pops:
 `,
     );
     store = new FileStateStore(statePath);
-    const up = (pop: string, region: string): AgentReport => ({ pop, region, serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() });
+    const up = (pop: string, region: string): AgentReport => ({
+      pop,
+      region,
+      serving: true,
+      sessionUp: true,
+      vips: [{ prefix: 'v/32', state: 'UP' }],
+      at: Date.now(),
+    });
     await store.put(KEYS.agent('dub'), up('dub', 'eu-west'), { leaseMs: 60_000 });
     await store.put(KEYS.agent('nyc'), up('nyc', 'us-east'), { leaseMs: 60_000 });
     dns = await startDns(cfg, 2);
@@ -84,7 +98,18 @@ pops:
   it('an agent reporting DRAINING moves DNS answers within 1 s', async () => {
     expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
     const t0 = Date.now();
-    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DRAINING' }], at: Date.now() }, { leaseMs: 60_000 });
+    await store.put(
+      KEYS.agent('dub'),
+      {
+        pop: 'dub',
+        region: 'eu-west',
+        serving: true,
+        sessionUp: true,
+        vips: [{ prefix: 'v/32', state: 'DRAINING' }],
+        at: Date.now(),
+      },
+      { leaseMs: 60_000 },
+    );
     while ((await ask()) !== '198.51.100.10') {
       if (Date.now() - t0 > 3000) throw new Error('DNS did not follow');
     }
@@ -93,7 +118,18 @@ pops:
   });
 
   it('an expired heartbeat lease takes the region out; a fresh one brings it back', async () => {
-    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() }, { leaseMs: 1000 });
+    await store.put(
+      KEYS.agent('dub'),
+      {
+        pop: 'dub',
+        region: 'eu-west',
+        serving: true,
+        sessionUp: true,
+        vips: [{ prefix: 'v/32', state: 'UP' }],
+        at: Date.now(),
+      },
+      { leaseMs: 1000 },
+    );
     const t0 = Date.now();
     while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 3000) throw new Error('region did not come back');
     while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 5000) throw new Error('lease expiry not followed');
@@ -102,17 +138,46 @@ pops:
   });
 
   it('an operator override with an expiry wins, then ends', async () => {
-    await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: 'v/32', state: 'UP' }], at: Date.now() }, { leaseMs: 60_000 });
-    await store.put(KEYS.regionOverride('eu-west'), { status: 'down', reason: 'test', who: 'ci', at: Date.now(), expiresAt: Date.now() + 1500 });
+    await store.put(
+      KEYS.agent('dub'),
+      {
+        pop: 'dub',
+        region: 'eu-west',
+        serving: true,
+        sessionUp: true,
+        vips: [{ prefix: 'v/32', state: 'UP' }],
+        at: Date.now(),
+      },
+      { leaseMs: 60_000 },
+    );
+    await store.put(KEYS.regionOverride('eu-west'), {
+      status: 'down',
+      reason: 'test',
+      who: 'ci',
+      at: Date.now(),
+      expiresAt: Date.now() + 1500,
+    });
     const t0 = Date.now();
-    while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 1000) throw new Error('override not followed in 1 s');
+    while ((await ask()) !== '198.51.100.10')
+      if (Date.now() - t0 > 1000) throw new Error('override not followed in 1 s');
     while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 5000) throw new Error('override did not expire');
   });
 
   it('guard rail: the health signal that would take a region past the limit is held (fail open)', async () => {
-    const down = (pop: string, region: string) => store.put(KEYS.agent(pop), { pop, region, serving: false, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DOWN' }], at: Date.now() }, { leaseMs: 60_000 });
+    const down = (pop: string, region: string) =>
+      store.put(
+        KEYS.agent(pop),
+        { pop, region, serving: false, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DOWN' }], at: Date.now() },
+        { leaseMs: 60_000 },
+      );
     // 1 of 3 out (forced), then 2 of 3 (67% <= 70%): both followed.
-    await store.put(KEYS.regionOverride('ap-southeast'), { status: 'down', reason: 'forced in test', who: 'ci', at: Date.now(), force: true });
+    await store.put(KEYS.regionOverride('ap-southeast'), {
+      status: 'down',
+      reason: 'forced in test',
+      who: 'ci',
+      at: Date.now(),
+      force: true,
+    });
     await down('dub', 'eu-west');
     const t0 = Date.now();
     while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 2000) throw new Error('eu-west out not followed');
@@ -124,7 +189,13 @@ pops:
   });
 
   it('nothing is lost when the DNS server restarts: it starts from the stored state', async () => {
-    await store.put(KEYS.regionOverride('us-east'), { status: 'draining', reason: 'kept across restart', who: 'ci', at: Date.now(), force: true });
+    await store.put(KEYS.regionOverride('us-east'), {
+      status: 'draining',
+      reason: 'kept across restart',
+      who: 'ci',
+      at: Date.now(),
+      force: true,
+    });
     await store.delete(KEYS.regionOverride('ap-southeast'));
     const t0 = Date.now();
     while ((await ask()) === '198.51.100.10') if (Date.now() - t0 > 2000) throw new Error('override not followed');

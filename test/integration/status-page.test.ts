@@ -18,8 +18,22 @@ let control: ControlServer;
 let dir: string;
 
 function chromium(args: string[]): Promise<string> {
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, `profile-${Math.random()}`)}`];
-  return new Promise((resolve, reject) => execFile('chromium', [...flags, ...args], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  const flags = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--user-data-dir=${join(dir, `profile-${Math.random()}`)}`,
+  ];
+  return new Promise((resolve, reject) =>
+    execFile('chromium', [...flags, ...args], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    ),
+  );
 }
 
 beforeAll(async () => {
@@ -35,7 +49,18 @@ pops:
     vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
 `);
   const store = new FileStateStore(join(dir, 'state.json'));
-  await store.put(KEYS.agent('dub'), { pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: '198.51.100.20/32', state: 'UP' }], at: Date.now() }, { leaseMs: 600_000 });
+  await store.put(
+    KEYS.agent('dub'),
+    {
+      pop: 'dub',
+      region: 'eu-west',
+      serving: true,
+      sessionUp: true,
+      vips: [{ prefix: '198.51.100.20/32', state: 'UP' }],
+      at: Date.now(),
+    },
+    { leaseMs: 600_000 },
+  );
   control = await startControl(config, store, createLogger('t', 'silent'));
   const res = await fetch(`http://127.0.0.1:${control.port}/api/v1/regions/ap-southeast/drain`, {
     method: 'POST',
@@ -43,7 +68,13 @@ pops:
     body: JSON.stringify({ reason: 'window <img src=x onerror=alert(1)>' }),
   });
   expect(res.status).toBe(200);
-  const draining = async () => ((await (await fetch(`http://127.0.0.1:${control.port}/api/v1/regions`)).json()) as { name: string; status: string }[]).some((r) => r.name === 'ap-southeast' && r.status === 'draining');
+  const draining = async () =>
+    (
+      (await (await fetch(`http://127.0.0.1:${control.port}/api/v1/regions`)).json()) as {
+        name: string;
+        status: string;
+      }[]
+    ).some((r) => r.name === 'ap-southeast' && r.status === 'draining');
   await waitFor(draining, 'the drain to reach the region view');
 });
 afterAll(async () => {
@@ -54,7 +85,9 @@ describe('status page in headless Chromium', () => {
   it('renders regions, agents and recent changes from the live API, escaping operator text', async () => {
     const dom = await chromium(['--virtual-time-budget=3000', '--dump-dom', `http://127.0.0.1:${control.port}/`]);
     expect(dom).toMatch(/<tr data-key="eu-west"><td>eu-west<\/td><td><span class="badge up">up<\/span>/);
-    expect(dom).toMatch(/<tr data-key="ap-southeast"><td>ap-southeast<\/td><td><span class="badge draining">draining<\/span>/);
+    expect(dom).toMatch(
+      /<tr data-key="ap-southeast"><td>ap-southeast<\/td><td><span class="badge draining">draining<\/span>/,
+    );
     expect(dom).toMatch(/<tr data-key="dub"><td>dub<\/td><td>eu-west<\/td><td><span class="badge up">yes<\/span>/);
     expect(dom).toContain('alice drain ap-southeast: window &lt;img src=x onerror=alert(1)&gt;');
     expect(dom).not.toContain('<img src=x');
@@ -62,7 +95,12 @@ describe('status page in headless Chromium', () => {
 
   it('shows the state as colour in a screenshot', async () => {
     const file = join(dir, 'status.png');
-    await chromium(['--window-size=1200,800', '--virtual-time-budget=3000', `--screenshot=${file}`, `http://127.0.0.1:${control.port}/`]);
+    await chromium([
+      '--window-size=1200,800',
+      '--virtual-time-budget=3000',
+      `--screenshot=${file}`,
+      `http://127.0.0.1:${control.port}/`,
+    ]);
     const img = decodePng(readFileSync(file));
     expect([img.width, img.height]).toEqual([1200, 800]);
     // Badge backgrounds: green for up (us-east, eu-west, the serving agent), amber for draining.

@@ -64,7 +64,8 @@ describe.each(stores)('%s store contract', (_name, make) => {
     await s.put('w/b', 2);
     await s.delete('w/a');
     const deadline = Date.now() + 3000;
-    while (JSON.stringify(seen.at(-1)) !== JSON.stringify(['w/b']) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (JSON.stringify(seen.at(-1)) !== JSON.stringify(['w/b']) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect(seen.at(-1)).toEqual(['w/b']);
     expect(seen.some((l) => l.includes('other'))).toBe(false);
     stop();
@@ -98,17 +99,27 @@ pops:
       servers.push(await startDns(cfg, 1));
     }
     const store = new EtcdStateStore([etcd.endpoint], prefix);
-    const report = (state: string) => ({ pop: 'dub', region: 'eu-west', serving: true, sessionUp: true, vips: [{ prefix: '198.51.100.20/32', state }], at: Date.now() });
-    const ask = async (s: RunningDns) => (await kdig(s.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+    const report = (state: string) => ({
+      pop: 'dub',
+      region: 'eu-west',
+      serving: true,
+      sessionUp: true,
+      vips: [{ prefix: '198.51.100.20/32', state }],
+      at: Date.now(),
+    });
+    const ask = async (s: RunningDns) =>
+      (await kdig(s.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
     await store.put(KEYS.agent('dub'), report('UP'), { leaseMs: 30_000 });
     for (const s of servers) {
       const t0 = Date.now();
-      while ((await ask(s)) !== '198.51.100.20') if (Date.now() - t0 > 5000) throw new Error('server never saw the UP report');
+      while ((await ask(s)) !== '198.51.100.20')
+        if (Date.now() - t0 > 5000) throw new Error('server never saw the UP report');
     }
     const t0 = Date.now();
     await store.put(KEYS.agent('dub'), report('DRAINING'), { leaseMs: 30_000 });
     for (const s of servers) {
-      while ((await ask(s)) !== '198.51.100.10') if (Date.now() - t0 > 3000) throw new Error('server did not follow the drain');
+      while ((await ask(s)) !== '198.51.100.10')
+        if (Date.now() - t0 > 3000) throw new Error('server did not follow the drain');
     }
     expect(Date.now() - t0).toBeLessThan(1000);
     await store.close();

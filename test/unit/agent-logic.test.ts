@@ -2,8 +2,23 @@
 // path validation and reconciliation, GoBGP API shape conversion.
 import { describe, expect, it } from 'vitest';
 import { announceOf, newVipMachine, step, type VipMachine } from '../../src/agent/index.js';
-import { fromApiPath, reconcile, toApiPath, validatePath, renderGobgpdToml, type AnnouncedPath } from '../../src/bgp/index.js';
-import { clusterVerdict, feed, isChanging, newRiseFall, requiredHealthy, type RiseFall, type Verdict } from '../../src/health/index.js';
+import {
+  fromApiPath,
+  reconcile,
+  toApiPath,
+  validatePath,
+  renderGobgpdToml,
+  type AnnouncedPath,
+} from '../../src/bgp/index.js';
+import {
+  clusterVerdict,
+  feed,
+  isChanging,
+  newRiseFall,
+  requiredHealthy,
+  type RiseFall,
+  type Verdict,
+} from '../../src/health/index.js';
 
 describe('rise/fall', () => {
   const run = (results: boolean[], rise = 2, fall = 3): RiseFall[] => {
@@ -49,7 +64,8 @@ describe('cluster verdict', () => {
 
 describe('VIP state machine', () => {
   const base = { verdictReason: 'r', maintenance: false, shuttingDown: false, holdDownMs: 1000, drainMs: 500 };
-  const drive = (m: VipMachine, verdict: Verdict, now: number, extra: Partial<typeof base> = {}) => step(m, { ...base, ...extra, verdict, now }).m;
+  const drive = (m: VipMachine, verdict: Verdict, now: number, extra: Partial<typeof base> = {}) =>
+    step(m, { ...base, ...extra, verdict, now }).m;
 
   it('INIT announces nothing until a verdict; healthy goes UP at once', () => {
     let m = newVipMachine(0);
@@ -99,7 +115,16 @@ describe('VIP state machine', () => {
   });
 });
 
-const path = (over: Partial<AnnouncedPath> = {}): AnnouncedPath => ({ prefix: '198.51.100.10/32', nextHop: '10.0.0.1', origin: 'igp', med: 100, communities: [], largeCommunities: [], prepend: 0, ...over });
+const path = (over: Partial<AnnouncedPath> = {}): AnnouncedPath => ({
+  prefix: '198.51.100.10/32',
+  nextHop: '10.0.0.1',
+  origin: 'igp',
+  med: 100,
+  communities: [],
+  largeCommunities: [],
+  prepend: 0,
+  ...over,
+});
 
 describe('reconciler', () => {
   it('adds what is missing and removes what should not be there', () => {
@@ -110,7 +135,9 @@ describe('reconciler', () => {
     expect(plan.remove).toEqual([stray]);
   });
   it('does nothing when already converged (communities compared as a set)', () => {
-    expect(reconcile([path({ communities: ['1:1', '65535:0'] })], [path({ communities: ['65535:0', '1:1'] })])).toEqual({ add: [], remove: [] });
+    expect(reconcile([path({ communities: ['1:1', '65535:0'] })], [path({ communities: ['65535:0', '1:1'] })])).toEqual(
+      { add: [], remove: [] },
+    );
   });
   it('replaces a path with wrong attributes by AddPath alone (no withdraw gap)', () => {
     const plan = reconcile([path({ med: 500, communities: ['65535:0'] })], [path()]);
@@ -131,7 +158,9 @@ describe('path validation and GoBGP shapes', () => {
   it('refuses anything but a host route, wrong-family next hops and bad communities', () => {
     expect(validatePath(path())).toEqual([]);
     expect(validatePath(path({ prefix: '198.51.100.0/0' }))[0]).toMatch(/host route/);
-    expect(validatePath(path({ prefix: '2001:db8::1/128' }))[0]).toMatch(/next hop 10\.0\.0\.1: must be an IPv6 address/);
+    expect(validatePath(path({ prefix: '2001:db8::1/128' }))[0]).toMatch(
+      /next hop 10\.0\.0\.1: must be an IPv6 address/,
+    );
     expect(validatePath(path({ prefix: '2001:db8::1/128', nextHop: '::' })).join()).toMatch(/explicit IPv6 next hop/);
     expect(validatePath(path({ communities: ['70000:1'] }))[0]).toMatch(/community 70000:1/);
     expect(() => toApiPath(path({ prefix: '0.0.0.0/0' }), 65001)).toThrow(/refusing to announce/);
@@ -139,19 +168,37 @@ describe('path validation and GoBGP shapes', () => {
   it('round-trips IPv4 and IPv6 paths through the API shapes with keepCase field names', () => {
     const p4 = path({ communities: ['65535:0'], largeCommunities: ['65001:1:2'], prepend: 2 });
     const api4 = toApiPath(p4, 65001);
-    expect(api4.nlri).toEqual({ '@type': 'type.googleapis.com/apipb.IPAddressPrefix', prefix: '198.51.100.10', prefix_len: 32 });
+    expect(api4.nlri).toEqual({
+      '@type': 'type.googleapis.com/apipb.IPAddressPrefix',
+      prefix: '198.51.100.10',
+      prefix_len: 32,
+    });
     expect(fromApiPath(api4)).toEqual(p4);
     const p6 = path({ prefix: '2001:db8:10::10/128', nextHop: 'fd00::1', med: undefined });
     const api6 = toApiPath(p6, 65001);
     expect(api6.family).toEqual({ afi: 'AFI_IP6', safi: 'SAFI_UNICAST' });
-    expect(api6.pattrs?.find((a) => a['@type'].endsWith('MpReachNLRIAttribute'))).toMatchObject({ next_hops: ['fd00::1'] });
+    expect(api6.pattrs?.find((a) => a['@type'].endsWith('MpReachNLRIAttribute'))).toMatchObject({
+      next_hops: ['fd00::1'],
+    });
     expect(fromApiPath(api6)).toEqual(p6);
   });
   it('renders a gobgpd config with passive neighbors and both address families', () => {
     const toml = renderGobgpdToml({
-      asn: 65001, routerId: '10.0.0.2', api: '127.0.0.1:50051', manageGobgpd: true, gobgpdBinary: 'gobgpd', protoDir: '', listenPort: 179, listenAddresses: ['10.0.0.2'],
-      neighbors: [{ address: '10.0.0.1', asn: 65000, passive: true, holdTime: 9 }], communities: [], largeCommunities: [], origin: 'igp', holdDownMs: 0,
-      drain: { durationMs: 0, communities: ['65535:0'], prepend: 0 }, onAgentDeath: 'withdraw',
+      asn: 65001,
+      routerId: '10.0.0.2',
+      api: '127.0.0.1:50051',
+      manageGobgpd: true,
+      gobgpdBinary: 'gobgpd',
+      protoDir: '',
+      listenPort: 179,
+      listenAddresses: ['10.0.0.2'],
+      neighbors: [{ address: '10.0.0.1', asn: 65000, passive: true, holdTime: 9 }],
+      communities: [],
+      largeCommunities: [],
+      origin: 'igp',
+      holdDownMs: 0,
+      drain: { durationMs: 0, communities: ['65535:0'], prepend: 0 },
+      onAgentDeath: 'withdraw',
     });
     expect(toml).toMatch(/neighbor-address = "10\.0\.0\.1"/);
     expect(toml).toMatch(/passive-mode = true/);

@@ -49,7 +49,8 @@ const pop = config.pops[0] as (typeof config.pops)[number];
 
 let speaker: FakeSpeaker;
 let agent: Agent;
-const probe = (node: number, ok: boolean) => agent.handle({ kind: 'probe', result: { vip: 0, node, ok, detail: ok ? 'ok' : 'refused', ms: 1 } });
+const probe = (node: number, ok: boolean) =>
+  agent.handle({ kind: 'probe', result: { vip: 0, node, ok, detail: ok ? 'ok' : 'refused', ms: 1 } });
 const both = (ok: boolean, times: number) => {
   for (let i = 0; i < times; i++) (probe(0, ok), probe(1, ok));
 };
@@ -57,7 +58,13 @@ const both = (ok: boolean, times: number) => {
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
   speaker = new FakeSpeaker();
-  agent = new Agent(config, pop, { stateDir: '/nonexistent', wrapper: '', log: createLogger('t', 'silent'), speaker, probe: false });
+  agent = new Agent(config, pop, {
+    stateDir: '/nonexistent',
+    wrapper: '',
+    log: createLogger('t', 'silent'),
+    speaker,
+    probe: false,
+  });
 });
 afterEach(async () => {
   await agent.close();

@@ -58,7 +58,10 @@ describe('error answers to EDNS queries carry OPT (RFC 6891 §6.1.1)', () => {
     expect(counts(r)[3]).toBe(1);
   });
   it('EDNS version 1 is BADVERS before the opcode and options are looked at', () => {
-    const q = withOpt(buildQuery('example.test', TYPE.SOA, { id: 12 }), OPT(Buffer.from([0, 8, 0, 5, 0, 3, 8, 0, 1]), 1));
+    const q = withOpt(
+      buildQuery('example.test', TYPE.SOA, { id: 12 }),
+      OPT(Buffer.from([0, 8, 0, 5, 0, 3, 8, 0, 1]), 1),
+    );
     q.writeUInt16BE(4 << 11, 2);
     const r = ask(q);
     expect(rcodeOf(r)).toBe(0); // BADVERS = 16: low bits 0 in the header ...
@@ -85,27 +88,43 @@ describe('ANY and ECS', () => {
     expect(d.answers.map((a) => a.type)).toEqual([TYPE.CNAME]);
   });
   it('SOURCE PREFIX-LENGTH 0 is answered with SCOPE 0', () => {
-    const r = ask(buildQuery('www.example.test', TYPE.A, { id: 4, ecs: { address: Uint8Array.from([0, 0, 0, 0]), sourcePrefix: 0 } }));
-    const ecs = decode(r).additionals.find((a) => a.type === TYPE.OPT)?.rdata?.find((o) => o.ednsCode === 8);
+    const r = ask(
+      buildQuery('www.example.test', TYPE.A, {
+        id: 4,
+        ecs: { address: Uint8Array.from([0, 0, 0, 0]), sourcePrefix: 0 },
+      }),
+    );
+    const ecs = decode(r)
+      .additionals.find((a) => a.type === TYPE.OPT)
+      ?.rdata?.find((o) => o.ednsCode === 8);
     expect(ecs?.sourcePrefixLength).toBe(0);
     expect(ecs?.scopePrefixLength).toBe(0);
   });
 });
 
 describe('CNAME chains refused at config time', () => {
-  const withRecords = (records: string) => readFileSync(EXAMPLE, 'utf8').replace('    records:\n', `    records:\n${records}`);
+  const withRecords = (records: string) =>
+    readFileSync(EXAMPLE, 'utf8').replace('    records:\n', `    records:\n${records}`);
   it('a loop is listed by path, with the names', () => {
     let err: unknown;
     try {
-      parseConfigText(withRecords('      - { name: loop1, type: CNAME, value: loop2 }\n      - { name: loop2, type: CNAME, value: loop1 }\n'));
+      parseConfigText(
+        withRecords(
+          '      - { name: loop1, type: CNAME, value: loop2 }\n      - { name: loop2, type: CNAME, value: loop1 }\n',
+        ),
+      );
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual(['zones.example.test.records[0]: CNAME loop: loop1.example.test -> loop2.example.test -> loop1.example.test']);
+    expect((err as ConfigError).problems).toEqual([
+      'zones.example.test.records[0]: CNAME loop: loop1.example.test -> loop2.example.test -> loop1.example.test',
+    ]);
   });
   it('a chain longer than 8 is refused', () => {
-    const chain = Array.from({ length: 10 }, (_, i) => `      - { name: c${i}, type: CNAME, value: c${i + 1} }\n`).join('');
+    const chain = Array.from({ length: 10 }, (_, i) => `      - { name: c${i}, type: CNAME, value: c${i + 1} }\n`).join(
+      '',
+    );
     expect(() => parseConfigText(withRecords(chain))).toThrow(/CNAME chain longer than 8/);
   });
 });

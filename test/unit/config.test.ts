@@ -31,10 +31,16 @@ describe('config', () => {
 
   it('lists every problem with its path', () => {
     const bad = base
-      .replace('    pools: [us-east, eu-west, ap-southeast]', '    pools: [us-east, eu-west, { region: ap-southeast, vip: 10.0.0.300 }]')
+      .replace(
+        '    pools: [us-east, eu-west, ap-southeast]',
+        '    pools: [us-east, eu-west, { region: ap-southeast, vip: 10.0.0.300 }]',
+      )
       .replace('vip6: 2001:db8:20::20', 'vip6: not-an-address')
       .replace('ttl: 30', 'ttl: -5')
-      .replace('{ name: mail, type: A, value: 192.0.2.25 }', '{ name: mail, type: A, value: 192.0.2.25, colour: blue }');
+      .replace(
+        '{ name: mail, type: A, value: 192.0.2.25 }',
+        '{ name: mail, type: A, value: 192.0.2.25, colour: blue }',
+      );
     const p = problems(bad);
     expect(p).toContain('services.www.pools[2].vip: not an IPv4 address');
     expect(p).toContain('regions.eu-west.vip6: not an IPv6 address');
@@ -56,7 +62,12 @@ describe('config', () => {
   });
 
   it('refuses a CNAME beside other data', () => {
-    const p = problems(base.replace('      - { name: static, type: A, value: 192.0.2.80 }', '      - { name: static, type: A, value: 192.0.2.80 }\n      - { name: static, type: CNAME, value: www }'));
+    const p = problems(
+      base.replace(
+        '      - { name: static, type: A, value: 192.0.2.80 }',
+        '      - { name: static, type: A, value: 192.0.2.80 }\n      - { name: static, type: CNAME, value: www }',
+      ),
+    );
     expect(p).toContain('zones.example.test.records: static.example.test has a CNAME and other data');
   });
 
@@ -92,7 +103,14 @@ describe('config', () => {
     expect(p).toContain('pops.nyc.bgp.communities[0]: not a community ASN:VALUE');
     expect(p).toContain('pops.nyc.bgp.on_agent_death: must be withdraw or keep');
     expect(p).toContain('pops.nyc.vips[0].checks[0].type: must be http, https, tcp, dns or exec');
-    const ok = parseConfigText(`${base}${pops.replace('mars', 'us-east').replace('not-an-ip', '10.0.0.254').replace('"65535:0:1"', '"65001:7"').replace('maybe', 'keep').replace('type: ping', 'type: tcp, port: 443').replace('      on_agent_death', '      next_hop: 10.0.0.1\n      on_agent_death')}`);
-    expect(ok.pops[0]).toMatchObject({ name: 'nyc', region: 'us-east', bgp: { onAgentDeath: 'keep', drain: { communities: ['65535:0'] } }, vips: [{ prefix: '198.51.100.10/32', rise: 2, fall: 3 }] });
+    const ok = parseConfigText(
+      `${base}${pops.replace('mars', 'us-east').replace('not-an-ip', '10.0.0.254').replace('"65535:0:1"', '"65001:7"').replace('maybe', 'keep').replace('type: ping', 'type: tcp, port: 443').replace('      on_agent_death', '      next_hop: 10.0.0.1\n      on_agent_death')}`,
+    );
+    expect(ok.pops[0]).toMatchObject({
+      name: 'nyc',
+      region: 'us-east',
+      bgp: { onAgentDeath: 'keep', drain: { communities: ['65535:0'] } },
+      vips: [{ prefix: '198.51.100.10/32', rise: 2, fall: 3 }],
+    });
   });
 });

@@ -14,7 +14,10 @@ describe('geo', () => {
 
   it('reads City databases: country, continent, subdivision, coordinates, network length', () => {
     const geo = GeoResolver.open(dbs.city);
-    expect(geo.lookup('198.18.2.9')).toEqual({ prefixLen: 24, location: { country: 'US', continent: 'NA', subdivision: 'US-CA', lat: 37.77, lon: -122.42, coarse: false } });
+    expect(geo.lookup('198.18.2.9')).toEqual({
+      prefixLen: 24,
+      location: { country: 'US', continent: 'NA', subdivision: 'US-CA', lat: 37.77, lon: -122.42, coarse: false },
+    });
     expect(geo.lookup('198.18.17.1').prefixLen).toBe(21);
     expect(geo.lookup('2001:db8:4::1').location?.country).toBe('SG');
     expect(geo.lookup('10.9.9.9').location).toBeUndefined();
@@ -22,7 +25,13 @@ describe('geo', () => {
 
   it('fills coordinates and continent from the country table for Country databases', () => {
     const geo = GeoResolver.open(dbs.country);
-    expect(geo.lookup('198.18.5.1').location).toMatchObject({ country: 'DE', continent: 'EU', lat: 52.52, lon: 13.4, coarse: true });
+    expect(geo.lookup('198.18.5.1').location).toMatchObject({
+      country: 'DE',
+      continent: 'EU',
+      lat: 52.52,
+      lon: 13.4,
+      coarse: true,
+    });
   });
 
   it('works out of the box with the embedded database', () => {
@@ -61,8 +70,15 @@ describe('explain', () => {
     const geo = GeoResolver.open(config.geo.database);
     const state = InMemoryRegionState.fromConfig(config);
     state.set('eu-west', { status: 'down', reason: 'drill' });
-    const out = explain(config, geo, state, { name: 'www.example.test', type: 'A', client: '127.0.0.1', ecs: '198.18.1.0/24' }).join('\n');
-    expect(out).toMatch(/client \(from ecs\): country GB, continent EU, subdivision GB-ENG, at 51.51,-0.13; database network \/24/);
+    const out = explain(config, geo, state, {
+      name: 'www.example.test',
+      type: 'A',
+      client: '127.0.0.1',
+      ecs: '198.18.1.0/24',
+    }).join('\n');
+    expect(out).toMatch(
+      /client \(from ecs\): country GB, continent EU, subdivision GB-ENG, at 51.51,-0.13; database network \/24/,
+    );
     expect(out).toMatch(/rule: nearest to 51\.51,-0\.13: eu-west \d+ km, us-east \d+ km, ap-southeast \d+ km/);
     expect(out).toMatch(/1\. eu-west \[down, skipped\]\s+2\. us-east \[up\]/);
     expect(out).toMatch(/chosen: us-east/);
@@ -72,7 +88,15 @@ describe('explain', () => {
   });
 
   it('runs as gtm explain', async () => {
-    const r = await run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'explain', '--config', EXAMPLE, '--client', '192.0.2.1', 'nope.example.test']);
+    const r = await run(process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'explain',
+      '--config',
+      EXAMPLE,
+      '--client',
+      '192.0.2.1',
+      'nope.example.test',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/rcode: NXDOMAIN/);
     expect(r.stdout).toMatch(/authority: example\.test 60 SOA/);

@@ -29,6 +29,7 @@ describe('rendered configs match their golden files', () => {
 
   it('the lab config (gtm lab up / gtm lab render)', () => {
     golden('lab-config.yaml', stable(readFileSync(join(dir, 'config.yaml'), 'utf8')));
+    golden('lab-addresses.env', readFileSync(join(dir, 'addresses.env'), 'utf8'));
   });
 
   it('the upstream BIRD router and a PoP BFD helper', () => {
@@ -41,7 +42,24 @@ describe('rendered configs match their golden files', () => {
   });
 
   it('the renderers on their own (no lab): IPv6 neighbor, no BFD, custom timers', () => {
-    golden('bird-custom.conf', renderBirdConfig({ routerId: '192.0.2.1', asn: 64500, logFile: '/var/log/bird.log', peers: [{ name: 'edge', neighbor: '2001:db8::2', asn: 64501, bfd: false }] }));
-    golden('bird-bfd-custom.conf', renderBfdOnlyConfig({ routerId: '192.0.2.2', neighbor: '192.0.2.1', logFile: '/var/log/bfd.log', intervalMs: 300, multiplier: 5 }));
+    golden(
+      'bird-custom.conf',
+      renderBirdConfig({
+        routerId: '192.0.2.1',
+        asn: 64500,
+        logFile: '/var/log/bird.log',
+        peers: [{ name: 'edge', neighbor: '2001:db8::2', asn: 64501, bfd: false }],
+      }),
+    );
+    golden(
+      'bird-bfd-custom.conf',
+      renderBfdOnlyConfig({
+        routerId: '192.0.2.2',
+        neighbor: '192.0.2.1',
+        logFile: '/var/log/bfd.log',
+        intervalMs: 300,
+        multiplier: 5,
+      }),
+    );
   });
 });

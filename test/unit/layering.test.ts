@@ -24,18 +24,36 @@ function loadedBy(modules: string[], then = ''): { packages: string[]; own: stri
      export async function initialize(data) { out = data.out; }
      export async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(out, r.url + '\\n'); return r; }`,
   );
-  writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { out: ${JSON.stringify(log)} } });`);
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { out: ${JSON.stringify(log)} } });`,
+  );
   const script = `
     import { createRequire } from 'node:module';
     const Module = createRequire(import.meta.url)('node:module');
     for (const m of ${JSON.stringify(modules)}) await import(${JSON.stringify(`${ROOT}/dist/`)} + m);
     ${then}
     console.log(JSON.stringify(Object.keys(Module._cache)));`;
-  const cjs = JSON.parse(execFileSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as string[];
-  const files = [...cjs, ...readFileSync(log, 'utf8').split('\n').filter(Boolean).map((u) => (u.startsWith('file:') ? fileURLToPath(u) : u))];
+  const cjs = JSON.parse(
+    execFileSync(
+      process.execPath,
+      ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', script],
+      { cwd: ROOT, encoding: 'utf8' },
+    ),
+  ) as string[];
+  const files = [
+    ...cjs,
+    ...readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((u) => (u.startsWith('file:') ? fileURLToPath(u) : u)),
+  ];
   const pkg = (f: string) => {
     const rest = f.split('/node_modules/').at(-1) as string;
-    return rest.split('/').slice(0, rest.startsWith('@') ? 2 : 1).join('/');
+    return rest
+      .split('/')
+      .slice(0, rest.startsWith('@') ? 2 : 1)
+      .join('/');
   };
   return {
     packages: [...new Set(files.filter((f) => f.includes('/node_modules/')).map(pkg))],
@@ -56,22 +74,53 @@ describe('what a process loads', () => {
   });
 
   it('an agent loads fastify for its own API but not the control API, and etcd3 only for an etcd store', () => {
-    const agent = loadedBy(['src/agent/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); await openStore({ kind: 'file', path: '/tmp/gtm-layering-test/state.json' });`);
+    const agent = loadedBy(
+      ['src/agent/index.js'],
+      `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); await openStore({ kind: 'file', path: '/tmp/gtm-layering-test/state.json' });`,
+    );
     expect(agent.packages).toContain('fastify');
     expect(agent.packages).not.toContain('etcd3');
     expect(agent.own.filter((f) => f.startsWith('src/control/'))).toEqual([]);
-    const withEtcd = loadedBy(['src/state/index.js'], `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); const s = await openStore({ kind: 'etcd', endpoints: ['127.0.0.1:1'], prefix: '/x/' }); await s.close();`);
+    const withEtcd = loadedBy(
+      ['src/state/index.js'],
+      `const { openStore } = await import(${JSON.stringify(`${ROOT}/dist/src/state/index.js`)}); const s = await openStore({ kind: 'etcd', endpoints: ['127.0.0.1:1'], prefix: '/x/' }); await s.close();`,
+    );
     expect(withEtcd.packages).toContain('etcd3');
   });
 
   it('the layering rules hold (scripts/check-layers.mjs, also run by CI)', () => {
-    expect(execFileSync(process.execPath, [`${ROOT}/scripts/check-layers.mjs`], { encoding: 'utf8' })).toMatch(/no problems/);
+    expect(execFileSync(process.execPath, [`${ROOT}/scripts/check-layers.mjs`], { encoding: 'utf8' })).toMatch(
+      /no problems/,
+    );
   });
 });
 
 describe('pure IP helpers', () => {
   it('agree with node:net on literals, edge cases and random strings', () => {
-    const cases = ['1.2.3.4', '255.255.255.255', '256.1.1.1', '01.2.3.4', '::', '::1', '1::', '2001:db8::1', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::', '::ffff:1.2.3.4', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3.4', ':::', '1::2::3', '12345::', 'g::1', '', '1.2.3', '1:2:3:4:5::1.2.3.4'];
+    const cases = [
+      '1.2.3.4',
+      '255.255.255.255',
+      '256.1.1.1',
+      '01.2.3.4',
+      '::',
+      '::1',
+      '1::',
+      '2001:db8::1',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7::',
+      '::ffff:1.2.3.4',
+      '1:2:3:4:5:6:1.2.3.4',
+      '1:2:3:4:5:6:7:1.2.3.4',
+      '::1.2.3.4',
+      ':::',
+      '1::2::3',
+      '12345::',
+      'g::1',
+      '',
+      '1.2.3',
+      '1:2:3:4:5::1.2.3.4',
+    ];
     let x = 7;
     const alphabet = '0123456789abcdef:.:';
     for (let i = 0; i < 20_000; i++) {

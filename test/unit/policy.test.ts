@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 const base = readFileSync(EXAMPLE, 'utf8');
 
 function serviceWith(policyYaml: string, extra = ''): { config: Config; service: Service } {
-  const config = parseConfigText(`${base}  t:\n    name: t.example.test\n    pools: [us-east, eu-west, ap-southeast]\n${extra}    policy:\n${policyYaml}`);
+  const config = parseConfigText(
+    `${base}  t:\n    name: t.example.test\n    pools: [us-east, eu-west, ap-southeast]\n${extra}    policy:\n${policyYaml}`,
+  );
   return { config, service: config.services.find((s) => s.key === 't') as Service };
 }
 
@@ -20,16 +22,34 @@ function client(ip: number[], loc: Client['location'], geoPrefix = 24): Client {
   return { address: Uint8Array.from(ip), family: 4, location: loc, geoPrefix };
 }
 
-const london = client([198, 18, 1, 1], { country: 'GB', continent: 'EU', subdivision: 'GB-ENG', lat: 51.5, lon: -0.12, coarse: false });
+const london = client([198, 18, 1, 1], {
+  country: 'GB',
+  continent: 'EU',
+  subdivision: 'GB-ENG',
+  lat: 51.5,
+  lon: -0.12,
+  coarse: false,
+});
 const tokyo = client([198, 18, 7, 1], { country: 'JP', continent: 'AS', lat: 35.68, lon: 139.69, coarse: false });
-const california = client([198, 18, 2, 1], { country: 'US', continent: 'NA', subdivision: 'US-CA', lat: 37.77, lon: -122.42, coarse: false });
+const california = client([198, 18, 2, 1], {
+  country: 'US',
+  continent: 'NA',
+  subdivision: 'US-CA',
+  lat: 37.77,
+  lon: -122.42,
+  coarse: false,
+});
 const berlin = client([198, 18, 5, 1], { country: 'DE', continent: 'EU', lat: 52.5, lon: 13.4, coarse: true });
 const pools = ['us-east', 'eu-west', 'ap-southeast'];
 
 describe('nearest', () => {
   it('orders regions by great-circle distance from the client', () => {
     const { config, service } = serviceWith('      nearest: {}\n');
-    expect(order(service.policy, pools, london, ctx(config)).candidates).toEqual(['eu-west', 'us-east', 'ap-southeast']);
+    expect(order(service.policy, pools, london, ctx(config)).candidates).toEqual([
+      'eu-west',
+      'us-east',
+      'ap-southeast',
+    ]);
     // Tokyo is nearer Dublin (~9,600 km) than New York (~10,850 km).
     expect(order(service.policy, pools, tokyo, ctx(config)).candidates).toEqual(['ap-southeast', 'eu-west', 'us-east']);
     expect(order(service.policy, pools, california, ctx(config)).candidates[0]).toBe('us-east');
@@ -52,9 +72,18 @@ describe('geo', () => {
   it('prefers subdivision, then country, then continent, then default', () => {
     const { config, service } = serviceWith(policy);
     const c = ctx(config);
-    expect(order(service.policy, pools, california, c)).toMatchObject({ candidates: ['ap-southeast', 'us-east'], rule: 'geo subdivision US-CA' });
-    expect(order(service.policy, pools, london, c)).toMatchObject({ candidates: ['eu-west', 'us-east'], rule: 'geo country GB' });
-    expect(order(service.policy, pools, berlin, c)).toMatchObject({ candidates: ['eu-west', 'ap-southeast'], rule: 'geo continent EU' });
+    expect(order(service.policy, pools, california, c)).toMatchObject({
+      candidates: ['ap-southeast', 'us-east'],
+      rule: 'geo subdivision US-CA',
+    });
+    expect(order(service.policy, pools, london, c)).toMatchObject({
+      candidates: ['eu-west', 'us-east'],
+      rule: 'geo country GB',
+    });
+    expect(order(service.policy, pools, berlin, c)).toMatchObject({
+      candidates: ['eu-west', 'ap-southeast'],
+      rule: 'geo continent EU',
+    });
     expect(order(service.policy, pools, tokyo, c).candidates).toEqual(['us-east', 'eu-west']);
     expect(order(service.policy, pools, undefined, c).rule).toMatch(/location unknown/);
   });
@@ -71,7 +100,10 @@ describe('latency', () => {
   it('uses the most specific network, then the country row, then nearest', () => {
     const { config, service } = serviceWith(policy);
     const c = ctx(config);
-    expect(order(service.policy, pools, london, c)).toMatchObject({ candidates: ['eu-west', 'us-east', 'ap-southeast'], scope: 24 });
+    expect(order(service.policy, pools, london, c)).toMatchObject({
+      candidates: ['eu-west', 'us-east', 'ap-southeast'],
+      scope: 24,
+    });
     const o16 = order(service.policy, pools, client([198, 18, 9, 9], undefined), c);
     expect(o16).toMatchObject({ candidates: ['eu-west', 'us-east', 'ap-southeast'], scope: 16 });
     expect(o16.rule).toMatch(/198\.18\.0\.0\/16/);
@@ -87,7 +119,7 @@ describe('weighted', () => {
   it('draws the first candidate in proportion to weight and never picks weight 0 first', () => {
     const { config, service } = serviceWith('      weighted: {}\n');
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const c = ctx(config, { 'us-east': 3, 'eu-west': 1, 'ap-southeast': 0 }, random);
     const firsts: Record<string, number> = {};
     for (let i = 0; i < 20_000; i++) {
@@ -112,7 +144,9 @@ describe('failover', () => {
     const o = order(service.policy, pools, tokyo, ctx(config));
     expect(o.candidates).toEqual(['eu-west', 'ap-southeast', 'us-east']);
     const status: Record<string, RegionStatus> = { 'eu-west': 'down', 'ap-southeast': 'up', 'us-east': 'up' };
-    expect(select(service, o.candidates, 4, (r) => status[r] as RegionStatus).pools.map((p) => p.region)).toEqual(['ap-southeast']);
+    expect(select(service, o.candidates, 4, (r) => status[r] as RegionStatus).pools.map((p) => p.region)).toEqual([
+      'ap-southeast',
+    ]);
   });
 });
 
@@ -129,7 +163,9 @@ describe('all-healthy', () => {
 describe('health filter and fail-open', () => {
   it('skips down and draining regions', () => {
     const { service } = serviceWith('      nearest: {}\n');
-    const s = select(service, ['eu-west', 'us-east', 'ap-southeast'], 4, (r) => (r === 'eu-west' ? 'down' : r === 'us-east' ? 'draining' : 'up'));
+    const s = select(service, ['eu-west', 'us-east', 'ap-southeast'], 4, (r) =>
+      r === 'eu-west' ? 'down' : r === 'us-east' ? 'draining' : 'up',
+    );
     expect(s.pools.map((p) => p.region)).toEqual(['ap-southeast']);
     expect(s.failOpen).toBe('none');
   });

@@ -12,7 +12,9 @@ const base = readFileSync(EXAMPLE, 'utf8');
 
 function setup(schedules: string) {
   const dir = tempDir();
-  const config = parseConfigText(`${base}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  schedules:\n${schedules}`);
+  const config = parseConfigText(
+    `${base}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  schedules:\n${schedules}`,
+  );
   const store = new FileStateStore(join(dir, 'state.json'));
   const audit = new AuditLog(join(dir, 'audit.jsonl'));
   const state = new InMemoryRegionState([...config.regions.keys()].map((r) => [r, { status: 'up' }]));
@@ -26,7 +28,8 @@ describe('schedules', () => {
   it('applies follow-the-sun weights and a maintenance window at their times', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     vi.setSystemTime(new Date('2026-11-23T06:58:30Z')); // a Monday
-    const { config, store, audit, changes } = setup(`    - { name: eu-day, cron: "0 7 * * 1-5", timezone: UTC, region: eu-west, weight: 5, reason: EU business hours }
+    const { config, store, audit, changes } =
+      setup(`    - { name: eu-day, cron: "0 7 * * 1-5", timezone: UTC, region: eu-west, weight: 5, reason: EU business hours }
     - { name: apac-window, cron: "0 8 * * 1", timezone: UTC, region: ap-southeast, status: draining, for_s: 3600, reason: weekly maintenance }
 `);
     const schedules = startSchedules(config.control?.schedules ?? [], changes, createLogger('t', 'silent'));
@@ -40,14 +43,19 @@ describe('schedules', () => {
     expect(ap?.value).toMatchObject({ status: 'draining', who: 'schedule:apac-window' });
     // The window ends by itself: the override expires an hour later.
     expect(ap?.value.expiresAt).toBe(Date.parse('2026-11-23T09:00:00Z'));
-    expect(audit.tail(10).map((a) => `${a.who} ${a.action} ${a.target}`)).toEqual(['schedule:apac-window schedule ap-southeast', 'schedule:eu-day schedule eu-west']);
+    expect(audit.tail(10).map((a) => `${a.who} ${a.action} ${a.target}`)).toEqual([
+      'schedule:apac-window schedule ap-southeast',
+      'schedule:eu-day schedule eu-west',
+    ]);
     schedules.stop();
   });
 
   it('refuses bad schedule declarations with their paths', () => {
     let problems: string[] = [];
     try {
-      parseConfigText(`${base}\ncontrol:\n  store: { file: /tmp/x.json }\n  schedules:\n    - { name: a, cron: "every day", region: mars, reason: x }\n    - { name: b, cron: "0 7 * * *", region: eu-west, timezone: Mars/Olympus, reason: x, weight: 1 }\n`);
+      parseConfigText(
+        `${base}\ncontrol:\n  store: { file: /tmp/x.json }\n  schedules:\n    - { name: a, cron: "every day", region: mars, reason: x }\n    - { name: b, cron: "0 7 * * *", region: eu-west, timezone: Mars/Olympus, reason: x, weight: 1 }\n`,
+      );
     } catch (err) {
       problems = (err as ConfigError).problems;
     }

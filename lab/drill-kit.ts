@@ -1,0 +1,111 @@
+// Drills: the shapes of a drill and its result, and the checks and helpers the scenarios share.
+import { pidOf, startLbNode, type Lab, type LabPop } from './lab.js';
+import { fetchIn, killPid } from './netns.js';
+
+export interface TimelineEvent {
+  ms: number;
+  what: string;
+}
+
+export interface DrillResult {
+  name: string;
+  description: string;
+  passed: boolean;
+  timeline: TimelineEvent[];
+  expectations: { text: string; ok: boolean; detail: string }[];
+  /** Fetches each client made while the failure lasted; the times are when failing fetches ended. */
+  clients: Record<string, { fetches: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
+}
+
+export interface Fetch {
+  client: string;
+  t: number;
+  answer: string | null;
+  outcome: string;
+}
+
+export interface Observed {
+  t0: number;
+  /** Recovery drills: when the precondition (path withdrawn) was reached. */
+  downAt?: number;
+  withdrawnAt?: number;
+  deprefAt?: number;
+  backAt?: number;
+  restoreAt?: number;
+  /** Every fetch of each client's user loop (resolve, then fetch). */
+  fetches: Fetch[];
+  /** What the DNS server answered each client, polled on its own (not held by a hung fetch). */
+  answerEvents: { client: string; t: number; answer: string | null }[];
+  logEvents: { t: number; what: string }[];
+}
+
+export interface Drill {
+  description: string;
+  /** Injects the failure; returns how to undo it. */
+  inject(lab: Lab, pop: LabPop): Promise<() => Promise<void>>;
+  /** Waits until the drill has shown what it should (or times out). */
+  settle(o: Observed, pop: LabPop): boolean;
+  /** Restore first, then observe the return (recovery drills). */
+  restoreEarly?: boolean;
+  expect(o: Observed, pop: LabPop, r: DrillResult): void;
+  timeoutMs: number;
+}
+
+export const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks
+
+export const agentStatus = (pop: LabPop) =>
+  JSON.parse(fetchIn(pop.ns, 'http://127.0.0.1:9180/status').body) as { bgp: { gobgpdPid: number } };
+
+export function expectation(r: DrillResult, text: string, ok: boolean, detail: string): void {
+  r.expectations.push({ text, ok, detail });
+}
+
+export const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
+
+/** "It happened within LIMIT ms of the injection" (ms undefined: it never happened). */
+export function within(r: DrillResult, text: string, ms: number | undefined, limit: number): void {
+  expectation(r, text, ms !== undefined && ms < limit, ms === undefined ? 'never' : `+${ms} ms`);
+}
+
+export function errorsStopWithin(r: DrillResult, limit: number): void {
+  const last = r.clients[AFFECTED]?.lastErrorMs;
+  expectation(
+    r,
+    `client errors stop within ${limit / 1000} s`,
+    last === undefined || last < limit,
+    last === undefined ? 'no errors' : `last error at +${last} ms`,
+  );
+}
+
+/** Kills both LB nodes of the PoP; returns how to start them again. */
+export function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
+  killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+  killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
+  return async () => {
+    startLbNode(lab, pop, 1);
+    startLbNode(lab, pop, 2);
+  };
+}
+/** The first answer to the New York client after `after` that either of its loops saw (the watcher polls every 50 ms). */
+export const firstAnswer = (o: Observed, after: number, ok: (answer: string) => boolean) =>
+  [...o.answerEvents, ...o.fetches]
+    .filter((e) => e.client === AFFECTED && e.t >= after && e.answer !== null && ok(e.answer))
+    .sort((a, b) => a.t - b.t)[0];
+export const firstAnswerChange = (o: Observed, pop: LabPop) => firstAnswer(o, o.t0, (a) => a !== pop.vip);
+/** The New York user's latest fetch. */
+export const lastFetch = (o: Observed) => o.fetches.filter((e) => e.client === AFFECTED).at(-1);
+/** ... and it was served by another region, after the injection. */
+export const servedElsewhere = (o: Observed, pop: LabPop) => {
+  const last = lastFetch(o);
+  return !!last && last.t >= o.t0 && last.outcome.startsWith('ok') && last.answer !== pop.vip;
+};
+/** Fetches where a client's outcome changed (what the timeline shows). */
+export function outcomeChanges(fetches: Fetch[]): Fetch[] {
+  const last = new Map<string, string>();
+  return fetches.filter((f) => {
+    const key = `${f.answer} ${f.outcome}`;
+    const changed = last.get(f.client) !== key;
+    last.set(f.client, key);
+    return changed;
+  });
+}

@@ -1,0 +1,56 @@
+// Drills: reading the lab processes' JSON logs for their named events (src/state/events.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Lab, type LabPop } from './lab.js';
+import { isEvent } from '../src/state/events.js';
+
+/** A pino line of a lab process; named events carry `event` (see src/state/events.ts). */
+export type LogLine = { time: number; msg: string; event?: string } & Record<string, unknown>;
+
+/** The JSON lines of one lab process's log (pino), skipping anything else. */
+export function readLog(lab: Lab, file: string): LogLine[] {
+  const path = join(lab.dir, 'logs', file);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      if (!line.startsWith('{')) return [];
+      try {
+        return [JSON.parse(line) as LogLine];
+      } catch {
+        return []; // a line still being written
+      }
+    });
+}
+
+export function agentWentDownAt(lab: Lab, pop: LabPop, since: number): number | undefined {
+  return readLog(lab, `${pop.name}-agent.log`).find(
+    (j) => isEvent(j, 'agent.vip.state') && j.time >= since && j.to === 'DOWN',
+  )?.time;
+}
+
+/** One timeline line per named event the drills show; other lines are not shown. */
+export function describeEvent(j: LogLine): string | undefined {
+  if (isEvent(j, 'agent.vip.state')) return `VIP ${j.vip} ${j.from} -> ${j.to} (${j.reason})`;
+  if (isEvent(j, 'agent.lb.node')) return `LB node ${j.node} ${j.state}`;
+  if (isEvent(j, 'bgp.path.withdrawn')) return `withdrew ${j.prefix}`;
+  if (isEvent(j, 'region.state')) return `region ${j.region} ${j.from} -> ${j.to} (${j.reason})`;
+  if (isEvent(j, 'gobgpd.started')) return 'gobgpd started';
+  if (isEvent(j, 'gobgpd.exited')) return `gobgpd exited (code ${j.code}); restarting it`;
+  if (isEvent(j, 'bfd.session')) return `BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}`;
+  if (isEvent(j, 'bgp.session')) return `BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}`;
+  return undefined;
+}
+
+export function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
+  const out: { t: number; what: string }[] = [];
+  const files = [...lab.pops.map((p) => [`${p.name}-agent.log`, `agent ${p.name}`]), ['dns.log', 'DNS']] as const;
+  for (const [file, who] of files) {
+    for (const j of readLog(lab, file)) {
+      if (j.time < t0) continue;
+      const what = describeEvent(j);
+      if (what) out.push({ t: j.time, what: `${who}: ${what}` });
+    }
+  }
+  return out;
+}

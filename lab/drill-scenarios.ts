@@ -1,0 +1,266 @@
+// Drills: each scenario, what it injects, when it has settled, and what it expects.
+import { PREFIX, pidOf, startAgent, startLbNode } from './lab.js';
+import { fetchIn, ip, killPid } from './netns.js';
+import { PLAN } from './address-plan.js';
+import {
+  type Drill,
+  AFFECTED,
+  agentStatus,
+  expectation,
+  rel,
+  within,
+  errorsStopWithin,
+  killCluster,
+  firstAnswer,
+  firstAnswerChange,
+  servedElsewhere,
+} from './drill-kit.js';
+
+export const DRILLS: Record<string, Drill> = {
+  'lb-node-down': {
+    description: 'one LB node of us-east dies; the cluster still serves',
+    timeoutMs: 3000,
+    async inject(lab, pop) {
+      killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
+      return async () => void startLbNode(lab, pop, 1);
+    },
+    settle: () => false,
+    expect(o, pop, r) {
+      expectation(
+        r,
+        'path stays announced',
+        o.withdrawnAt === undefined,
+        o.withdrawnAt ? `withdrawn at +${rel(o, o.withdrawnAt)} ms` : 'never withdrawn',
+      );
+      expectation(
+        r,
+        'DNS answers unchanged',
+        !firstAnswerChange(o, pop),
+        firstAnswerChange(o, pop) ? 'answer changed' : 'unchanged',
+      );
+      expectation(
+        r,
+        'zero client errors',
+        r.clients[AFFECTED]?.errors === 0,
+        `${r.clients[AFFECTED]?.errors} of ${r.clients[AFFECTED]?.fetches} fetches failed`,
+      );
+    },
+  },
+  'cluster-down': {
+    description: "us-east's whole LB cluster dies",
+    timeoutMs: 8000,
+    async inject(lab, pop) {
+      return killCluster(lab, pop);
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      within(r, 'path withdrawn at the router within 1 s', rel(o, o.withdrawnAt), 1000);
+      within(
+        r,
+        'the New York client is answered another region within 2 s',
+        rel(o, firstAnswerChange(o, pop)?.t),
+        2000,
+      );
+      errorsStopWithin(r, 2000);
+      expectation(
+        r,
+        'clients elsewhere unaffected',
+        (r.clients.gb?.errors ?? 0) + (r.clients.sg?.errors ?? 0) === 0,
+        `gb ${r.clients.gb?.errors}, sg ${r.clients.sg?.errors}`,
+      );
+    },
+  },
+  'gobgpd-killed': {
+    description: "us-east's gobgpd is killed; the agent restarts it and re-announces",
+    timeoutMs: 10000,
+    async inject(_lab, pop) {
+      killPid(agentStatus(pop).bgp.gobgpdPid, 'SIGKILL');
+      return async () => undefined;
+    },
+    settle: (o, pop) => o.backAt !== undefined && firstAnswer(o, o.backAt, (a) => a === pop.vip) !== undefined,
+    expect(o, pop, r) {
+      within(r, 'path withdrawn within 1 s (TCP FIN)', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS stops answering us-east within 1 s (no session)', rel(o, firstAnswerChange(o, pop)?.t), 1000);
+      const b = rel(o, o.backAt);
+      expectation(r, 're-announced within 10 s', b !== undefined, b === undefined ? 'never' : `+${b} ms`);
+      const home = firstAnswer(o, o.backAt ?? Infinity, (a) => a === pop.vip);
+      const after = home && o.backAt ? home.t - o.backAt : undefined;
+      expectation(
+        r,
+        'DNS returns the New York client within 2 s of the re-announcement',
+        after !== undefined && after < 2000,
+        after === undefined ? 'never' : `${after} ms after`,
+      );
+    },
+  },
+  'gobgpd-frozen': {
+    description: "us-east's gobgpd hangs (SIGSTOP): the data plane works until the router's hold time runs out",
+    timeoutMs: 14000,
+    async inject(_lab, pop) {
+      const pid = agentStatus(pop).bgp.gobgpdPid;
+      killPid(pid, 'SIGSTOP');
+      return async () => killPid(pid, 'SIGCONT');
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      const w = rel(o, o.withdrawnAt);
+      // Keepalives every 3 s, hold time 9 s: the router gives up 6 to 9 s after the freeze.
+      expectation(
+        r,
+        'path kept while the PoP still forwards, withdrawn at the hold time (6-10 s)',
+        w !== undefined && w >= 5000 && w < 10_000,
+        w === undefined ? 'never' : `+${w} ms`,
+      );
+      const moved = firstAnswerChange(o, pop)?.t;
+      const lag = moved !== undefined && o.withdrawnAt !== undefined ? moved - o.withdrawnAt : undefined;
+      expectation(
+        r,
+        'DNS moves within 1 s of the withdrawal (the agent sees BFD go down with the session)',
+        lag !== undefined && lag < 1000,
+        lag === undefined ? 'never' : `${lag} ms after`,
+      );
+      const first = r.clients[AFFECTED]?.firstErrorMs;
+      expectation(
+        r,
+        'no client error before the withdrawal',
+        first === undefined || (w !== undefined && first >= w),
+        first === undefined ? 'no errors' : `first error at +${first} ms`,
+      );
+      const last = r.clients[AFFECTED]?.lastErrorMs;
+      expectation(
+        r,
+        'client errors stop within 2 s of the withdrawal',
+        last === undefined || (w !== undefined && last - w < 2000),
+        last === undefined ? 'no errors' : `last error at +${last} ms`,
+      );
+    },
+  },
+  'agent-killed': {
+    description: "us-east's agent is SIGKILLed (policy: withdraw)",
+    timeoutMs: 8000,
+    async inject(lab, pop) {
+      killPid(pidOf(lab, `${pop.name}-agent`), 'SIGKILL');
+      return async () => void startAgent(lab, pop);
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      within(r, 'path withdrawn within 1 s (watchdog stops gobgpd)', rel(o, o.withdrawnAt), 1000);
+      within(r, 'DNS moves the New York client within 3 s (lease 1.5 s)', rel(o, firstAnswerChange(o, pop)?.t), 3000);
+    },
+  },
+  'link-cut': {
+    description: "the router's link to us-east goes down",
+    timeoutMs: 15000,
+    async inject(_lab, pop) {
+      ip('-n', `${PREFIX}rtr`, 'link', 'set', `r-p${pop.n}`, 'down');
+      return async () => void ip('-n', `${PREFIX}rtr`, 'link', 'set', `r-p${pop.n}`, 'up');
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      within(r, 'path withdrawn within 1 s', rel(o, o.withdrawnAt), 1000);
+      within(
+        r,
+        'DNS moves the New York client within 1 s (the agent sees BFD down)',
+        rel(o, firstAnswerChange(o, pop)?.t),
+        1000,
+      );
+    },
+  },
+  blackhole: {
+    description: 'us-east silently stops answering on its link (no FIN, no NOTIFICATION)',
+    timeoutMs: 15000,
+    async inject(_lab, pop) {
+      ip('-n', pop.ns, 'addr', 'del', `${PLAN.pop(pop.n)}/24`, 'dev', `p${pop.n}-r`);
+      return async () => {
+        ip('-n', pop.ns, 'addr', 'add', `${PLAN.pop(pop.n)}/24`, 'dev', `p${pop.n}-r`);
+        ip('-n', pop.ns, 'route', 'replace', 'default', 'via', PLAN.routerOn(pop.n));
+      };
+    },
+    settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      within(r, 'path withdrawn by BFD within 1 s (hold time is 9 s)', rel(o, o.withdrawnAt), 1000);
+      within(
+        r,
+        'DNS moves the New York client within 1 s (the agent sees BFD down)',
+        rel(o, firstAnswerChange(o, pop)?.t),
+        1000,
+      );
+      errorsStopWithin(r, 2000);
+    },
+  },
+  drain: {
+    description: 'planned drain of us-east (agent maintenance): DNS moves first, then BGP de-prefers and withdraws',
+    timeoutMs: 8000,
+    async inject(_lab, pop) {
+      fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'drill' });
+      return async () => void fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    },
+    settle: (o) => o.withdrawnAt !== undefined,
+    expect(o, pop, r) {
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      const d = rel(o, o.deprefAt);
+      const w = rel(o, o.withdrawnAt);
+      expectation(
+        r,
+        'path de-preferred (local-pref 0) before it is withdrawn',
+        d !== undefined && (w === undefined || d <= w),
+        `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+      );
+      expectation(
+        r,
+        'DNS moves clients before the path is withdrawn',
+        moved !== undefined && w !== undefined && moved < w,
+        `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+      );
+      expectation(
+        r,
+        'zero client errors',
+        Object.values(r.clients).every((c) => c.errors === 0),
+        Object.entries(r.clients)
+          .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
+          .join(', '),
+      );
+    },
+  },
+  recovery: {
+    description: "us-east's cluster comes back: rise, hold-down, re-announce, DNS returns",
+    timeoutMs: 10000,
+    restoreEarly: true,
+    async inject(lab, pop) {
+      // Precondition: us-east down (its cluster dead, path withdrawn, DNS moved away).
+      return killCluster(lab, pop);
+    },
+    settle: (o, pop) =>
+      o.backAt !== undefined &&
+      firstAnswer(o, o.t0, (a) => a === pop.vip) !== undefined &&
+      o.fetches.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.outcome.startsWith('ok')),
+    expect(o, pop, r) {
+      const back = rel(o, o.backAt);
+      const sinceDown = o.backAt !== undefined && o.downAt !== undefined ? o.backAt - o.downAt : undefined;
+      // Rise: 2 healthy probes at the 50 ms fast interval; hold-down: 1 s after the withdrawal.
+      expectation(
+        r,
+        'path re-announced only after rise (2 probes)',
+        back !== undefined && back >= 50,
+        back === undefined ? 'never' : `+${back} ms after the cluster came back`,
+      );
+      expectation(
+        r,
+        'and not before the 1 s hold-down since the agent withdrew it',
+        sinceDown !== undefined && sinceDown >= 1000,
+        sinceDown === undefined ? 'never' : `${sinceDown} ms after the agent withdrew it`,
+      );
+      const home = firstAnswer(o, o.t0, (a) => a === pop.vip);
+      expectation(
+        r,
+        'DNS returns the New York client to us-east',
+        home !== undefined,
+        home ? `+${home.t - o.t0} ms` : 'never',
+      );
+      const errs = o.fetches.filter(
+        (e) => e.client === AFFECTED && e.t >= o.t0 && e.outcome.startsWith('error'),
+      ).length;
+      expectation(r, 'no client errors during the return', errs === 0, `${errs} failed fetches`);
+    },
+  },
+};

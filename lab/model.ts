@@ -1,0 +1,74 @@
+// The lab as data: where it lives, its PoPs and clients (from the config and the address plan).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigFile, type Config } from '../src/config/index.js';
+import { packageRoot } from '../src/runtime/index.js';
+import { CLIENT_PLAN, PLAN } from './address-plan.js';
+
+// Both can be overridden so a test lab never touches an operator's running lab.
+export const PREFIX = process.env.GTM_LAB_PREFIX ?? 'gtmlab-';
+if (!/^[a-z][a-z0-9-]{0,7}$/.test(PREFIX))
+  throw new Error(`GTM_LAB_PREFIX must be 1-8 lowercase letters, digits or dashes (got ${JSON.stringify(PREFIX)})`);
+export const LAB_DIR = process.env.GTM_LAB_DIR ?? '/run/gtm-lab';
+export const ROOT = packageRoot();
+export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'three-regions.yaml');
+export const DNS_IP = PLAN.dns;
+
+/** The BFD-only BIRD beside PoP n's gobgpd: its config and control socket. */
+export const bfdHelper = (dir: string, n: number) => ({
+  conf: join(dir, 'bird', `bfd-p${n}.conf`),
+  socket: join(dir, 'bird', `bfd-p${n}.ctl`),
+});
+
+export interface LabClient {
+  name: string;
+  ns: string;
+  subnet: string;
+  address: string;
+  where: string;
+}
+
+export interface LabPop {
+  name: string;
+  region: string;
+  ns: string;
+  n: number;
+  vip: string;
+}
+
+export interface Lab {
+  dir: string;
+  config: string;
+  token: string;
+  pops: LabPop[];
+  clients: LabClient[];
+  birdSocket: string;
+}
+
+/** Users in three places; their subnets are located by the lab's geo database. */
+export const CLIENTS: LabClient[] = CLIENT_PLAN.map((c) => ({ ...c, ns: `${PREFIX}c-${c.name}` }));
+
+export function labOf(config: Config, dir: string, token: string): Lab {
+  const pops = [...config.regions.values()].map((r, i) => ({
+    name: r.name,
+    region: r.name,
+    ns: `${PREFIX}p${i + 1}`,
+    n: i + 1,
+    vip: r.vip4 as string,
+  }));
+  return {
+    dir,
+    config: join(dir, 'config.yaml'),
+    token,
+    pops,
+    clients: CLIENTS,
+    birdSocket: join(dir, 'bird', 'rtr.ctl'),
+  };
+}
+
+export function loadLab(dir = LAB_DIR): Lab {
+  if (!existsSync(join(dir, 'config.yaml'))) throw new Error(`no lab in ${dir} (gtm lab up first)`);
+  const token = readFileSync(join(dir, 'token'), 'utf8').trim();
+  process.env.GTM_LAB_TOKEN = token;
+  return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token);
+}

@@ -1,0 +1,48 @@
+// Lab processes: started detached in a namespace, logged and recorded by PID in the lab directory.
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ip } from './netns.js';
+import { ROOT, type LabPop, type Lab } from './model.js';
+import { PLAN } from './address-plan.js';
+
+function record(dir: string, name: string, pid: number | undefined): void {
+  appendFileSync(join(dir, 'pids'), `${name} ${pid ?? -1}\n`);
+}
+
+/** Starts a long-running process in a namespace, detached, logging to the lab directory. */
+export function daemon(lab: Lab, name: string, ns: string, cmd: string, args: string[]): number {
+  const log = openSync(join(lab.dir, 'logs', `${name}.log`), 'a');
+  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { detached: true, stdio: ['ignore', log, log] });
+  p.unref();
+  record(lab.dir, name, p.pid);
+  return p.pid ?? -1;
+}
+
+export function pidOf(lab: Lab, name: string): number | undefined {
+  const lines = existsSync(join(lab.dir, 'pids')) ? readFileSync(join(lab.dir, 'pids'), 'utf8').trim().split('\n') : [];
+  const hit = lines.reverse().find((l) => l.split(' ')[0] === name);
+  return hit ? Number(hit.split(' ')[1]) : undefined;
+}
+
+export function startLbNode(lab: Lab, pop: LabPop, node: 1 | 2): number {
+  return daemon(lab, `${pop.name}-lb${node}`, pop.ns, process.execPath, [
+    join(ROOT, 'dist', 'lab', 'lb-node.js'),
+    `${pop.name}-lb${node}`,
+    PLAN.lbNode(pop.n, node),
+    '8080',
+  ]);
+}
+
+export function startAgent(lab: Lab, pop: LabPop): number {
+  return daemon(lab, `${pop.name}-agent`, pop.ns, process.execPath, [
+    join(ROOT, 'bin', 'gtm.js'),
+    'agent',
+    '--config',
+    lab.config,
+    '--pop',
+    pop.name,
+    '--state-dir',
+    join(lab.dir, 'pops', pop.name),
+  ]);
+}

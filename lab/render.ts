@@ -1,0 +1,119 @@
+// Renders the files every lab process reads (gtm lab up and the container images alike).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseDocument, stringify } from 'yaml';
+import { buildTestDatabases } from '../geodata/build-test-db.js';
+import { loadConfigFile, type Config } from '../src/config/index.js';
+import { renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
+import { link } from './netns.js';
+import { EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
+import { PLAN, addressesEnv } from './address-plan.js';
+
+/** The lab's config: the given one plus PoPs, shared state and lab addresses. */
+function labConfig(base: string, dir: string, cityDb: string, etcd?: string): string {
+  const parsed = parseDocument(readFileSync(base, 'utf8'));
+  if (parsed.errors.length) throw new Error(`not valid YAML: ${parsed.errors[0]?.message}`);
+  const doc = parsed.toJS() as Record<string, any> | null;
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new Error('must be a YAML mapping (zones, regions, services, ...)');
+  doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 1 };
+  doc.geo = { database: cityDb };
+  doc.control = {
+    // One machine: a file every namespace sees. Containers: etcd, as across machines.
+    store: etcd ? { etcd: [etcd] } : { file: join(dir, 'state.json') },
+    lease_ms: 1500,
+    heartbeat_ms: 250,
+    max_regions_out: 0.7,
+    api: {
+      listen: `${DNS_IP}:9190`,
+      tokens: [{ name: 'lab', env: 'GTM_LAB_TOKEN' }],
+      audit_log: join(dir, 'audit.jsonl'),
+    },
+  };
+  const regions = Object.keys(doc.regions ?? {});
+  doc.pops = Object.fromEntries(
+    regions.map((region, i) => {
+      const n = i + 1;
+      return [
+        region,
+        {
+          region,
+          api: '127.0.0.1:9180',
+          maintenance_file: join(dir, `${region}.maintenance`),
+          bgp: {
+            asn: PLAN.popAsn(n),
+            router_id: PLAN.pop(n),
+            listen_addresses: [PLAN.pop(n)],
+            neighbors: [{ address: PLAN.routerOn(n), asn: PLAN.routerAsn }],
+            next_hop: PLAN.pop(n),
+            med: 100,
+            hold_down_ms: 1000,
+            drain: { duration_ms: 3000, med: 1000 },
+            // The BFD-only BIRD beside gobgpd: a cut link takes the PoP out of DNS in BFD time.
+            bfd_socket: bfdHelper(dir, n).socket,
+          },
+          vips: [
+            {
+              address: 'vip',
+              nodes: [
+                { name: 'lb1', address: PLAN.lbNode(n, 1) },
+                { name: 'lb2', address: PLAN.lbNode(n, 2) },
+              ],
+              checks: [{ type: 'http', port: 8080, path: '/healthz', timeout_ms: 300 }],
+              interval_ms: 100,
+              fast_interval_ms: 50,
+              rise: 2,
+              fall: 3,
+            },
+          ],
+        },
+      ];
+    }),
+  );
+  return stringify(doc);
+}
+
+/**
+ * Writes everything the lab's processes read into DIR: config.yaml (the base config plus PoPs,
+ * shared state and lab addresses), the geo database that places the clients, and the BIRD
+ * configs of the router and of each PoP's BFD helper. `gtm lab up` uses it, and so do the
+ * container images (`gtm lab render`), so both labs run the very same files.
+ */
+export function renderLab(dir: string, baseConfig = EXAMPLE_CONFIG, opts: { etcd?: string } = {}): Config {
+  for (const d of ['logs', 'bird', 'pops']) mkdirSync(join(dir, d), { recursive: true });
+  const { city } = buildTestDatabases(join(dir, 'geo'));
+  writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd));
+  // Validate it now. The API token comes from GTM_LAB_TOKEN at run time (containers get
+  // theirs from compose); when rendering an image there is none yet, so check with a stand-in.
+  const had = process.env.GTM_LAB_TOKEN;
+  process.env.GTM_LAB_TOKEN ??= randomBytes(18).toString('hex');
+  let config: Config;
+  try {
+    config = loadConfigFile(join(dir, 'config.yaml'));
+  } finally {
+    if (had === undefined) delete process.env.GTM_LAB_TOKEN;
+  }
+  const pops = labOf(config, dir, '').pops;
+  writeFileSync(
+    join(dir, 'bird', 'rtr.conf'),
+    renderBirdConfig({
+      routerId: PLAN.routerId,
+      asn: PLAN.routerAsn,
+      logFile: join(dir, 'logs', 'bird-rtr.log'),
+      kernel: true,
+      peers: pops.map((p) => ({ name: `p${p.n}`, neighbor: PLAN.pop(p.n), asn: PLAN.popAsn(p.n), bfd: true })),
+    }),
+  );
+  for (const p of pops)
+    writeFileSync(
+      bfdHelper(dir, p.n).conf,
+      renderBfdOnlyConfig({
+        routerId: PLAN.pop(p.n),
+        neighbor: PLAN.routerOn(p.n),
+        logFile: join(dir, 'logs', `bfd-${p.name}.log`),
+      }),
+    );
+  writeFileSync(join(dir, 'addresses.env'), addressesEnv(pops.length));
+  return config;
+}
