@@ -17,6 +17,7 @@ import { AgentMetrics } from './metrics.js';
 import { Prober, type ProbeResult } from './prober.js';
 import { GobgpSpeaker, type Speaker } from './speaker.js';
 import type { AgentStatus } from './status.js';
+import { desiredPaths } from './desired.js';
 import { announceOf, newVipMachine, step, type VipMachine } from './vip-state.js';
 
 interface VipRuntime {
@@ -274,24 +275,10 @@ export class Agent {
   }
 
   desiredPaths(): AnnouncedPath[] {
-    const b = this.pop.bgp;
-    const out: AnnouncedPath[] = [];
-    for (const v of this.vips) {
-      const mode = announceOf(v.machine);
-      if (mode === 'none') continue;
-      const six = v.spec.prefix.includes(':');
-      const drain = mode === 'drain';
-      out.push({
-        prefix: v.spec.prefix,
-        nextHop: (six ? b.nextHop6 : b.nextHop) as string,
-        origin: b.origin,
-        med: drain ? (b.drain.med ?? b.med) : b.med,
-        communities: drain ? [...new Set([...b.communities, ...b.drain.communities])] : b.communities,
-        largeCommunities: b.largeCommunities,
-        prepend: drain ? b.drain.prepend : 0,
-      });
-    }
-    return out;
+    return desiredPaths(
+      this.pop.bgp,
+      this.vips.map((v) => ({ prefix: v.spec.prefix, announce: announceOf(v.machine) })),
+    );
   }
 
   /** Reconciles now (tests and shutdown await it). */

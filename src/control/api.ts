@@ -14,34 +14,11 @@ import {
   type RegionView,
   type StateStore,
 } from '../state/index.js';
+import { regionView, doc, errorBody, nameParam, overrideBody, drainBody } from './api-schemas.js';
 import { AuditLog } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 import { startSchedules } from './schedules.js';
 import { STATUS_PAGE } from './status-page.js';
-
-const regionView = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    status: { type: 'string', enum: REGION_STATUSES },
-    weight: { type: ['number', 'null'] },
-    reason: { type: 'string' },
-    since: { type: 'string' },
-    override: { type: ['object', 'null'], additionalProperties: true },
-  },
-} as const;
-
-/** Route schemas also carry a summary for the OpenAPI document (fastify ignores it). */
-function doc(summary: string, schema: Record<string, unknown> = {}): FastifySchema {
-  return { ...schema, summary } as FastifySchema;
-}
-
-const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
-const nameParam = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
-} as const;
 
 export interface ControlServer {
   app: FastifyInstance;
@@ -174,19 +151,6 @@ export async function startControl(
       ),
     );
 
-  const overrideBody = {
-    type: 'object',
-    required: ['reason'],
-    additionalProperties: false,
-    properties: {
-      status: { type: 'string', enum: REGION_STATUSES },
-      weight: { type: 'number', minimum: 0, maximum: 1000000 },
-      reason: { type: 'string', minLength: 1, maxLength: 500 },
-      expires_in_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
-      force: { type: 'boolean' },
-    },
-  } as const;
-
   app.put(
     '/api/v1/regions/:name/override',
     {
@@ -199,16 +163,6 @@ export async function startControl(
     async (req, reply) => change(req, reply, (req.params as { name: string }).name, req.body as never, 'override'),
   );
 
-  const drainBody = {
-    type: 'object',
-    required: ['reason'],
-    additionalProperties: false,
-    properties: {
-      reason: overrideBody.properties.reason,
-      expires_in_s: overrideBody.properties.expires_in_s,
-      force: { type: 'boolean' },
-    },
-  } as const;
   app.post(
     '/api/v1/regions/:name/drain',
     { schema: doc('Stop handing the region out (draining)', { params: nameParam, body: drainBody }) },

@@ -1,0 +1,131 @@
+// control: the shared store, leases, guard rail, operators' API and schedules.
+import cron from 'node-cron';
+import type { ControlSettings, RegionStatus, Schedule, Region } from './types.js';
+import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../state/contract.js';
+import { Problems, bool, hostPort, int, join, list, num, obj, str } from './validate.js';
+import { isRegionStatus } from './names.js';
+
+export function cronExpr(p: Problems, path: string, v: unknown): string | undefined {
+  const s = str(p, path, v);
+  if (s !== undefined && !cron.validate(s)) {
+    p.add(path, 'not a cron expression (e.g. "0 7 * * 1-5")');
+    return undefined;
+  }
+  return s;
+}
+
+function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): Schedule[] {
+  return (list(p, 'control.schedules', v, { optional: true }) ?? []).flatMap((sv, i) => {
+    const path = join('control.schedules', i);
+    const s = obj(p, path, sv, [
+      'name',
+      'cron',
+      'timezone',
+      'region',
+      'status',
+      'weight',
+      'for_s',
+      'force',
+      'clear',
+      'reason',
+    ]);
+    if (!s) return [];
+    const name = str(p, join(path, 'name'), s.name) ?? `schedule${i}`;
+    const expr = cronExpr(p, join(path, 'cron'), s.cron);
+    const region = typeof s.region === 'string' && regions.has(s.region) ? s.region : undefined;
+    if (!region) p.add(join(path, 'region'), `unknown region ${JSON.stringify(s.region)}`);
+    const reason = str(p, join(path, 'reason'), s.reason) ?? '';
+    const clear = bool(p, join(path, 'clear'), s.clear, false);
+    let status: RegionStatus | undefined;
+    if (s.status !== undefined) {
+      if (isRegionStatus(s.status)) status = s.status;
+      else p.add(join(path, 'status'), `must be ${REGION_STATUSES.join(', ')}`);
+    }
+    const weight = s.weight === undefined ? undefined : num(p, join(path, 'weight'), s.weight, 0, 1_000_000);
+    if (!clear && status === undefined && weight === undefined) p.add(path, 'needs status, weight, or clear: true');
+    if (clear && (status !== undefined || weight !== undefined))
+      p.add(path, 'clear: true cannot also set status or weight');
+    if (s.timezone !== undefined && typeof s.timezone === 'string') {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: s.timezone });
+      } catch {
+        p.add(join(path, 'timezone'), 'not an IANA time zone (e.g. Europe/Dublin)');
+      }
+    }
+    if (!expr || !region) return [];
+    return [
+      {
+        name,
+        cron: expr,
+        timezone: str(p, join(path, 'timezone'), s.timezone, { optional: true }),
+        region,
+        reason,
+        action: clear
+          ? { kind: 'clear' as const }
+          : {
+              kind: 'set' as const,
+              status,
+              weight,
+              forS: s.for_s === undefined ? undefined : int(p, join(path, 'for_s'), s.for_s, 1, 31_536_000),
+              force: bool(p, join(path, 'force'), s.force, false),
+            },
+      },
+    ];
+  });
+}
+
+export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
+  if (v === undefined || v === null) return undefined;
+  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api', 'schedules']) ?? {};
+  const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
+  let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
+  if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
+  if (s.etcd !== undefined) {
+    const endpoints = (list(p, 'control.store.etcd', s.etcd, { nonEmpty: true }) ?? []).map(
+      (e, i) =>
+        str(p, join('control.store.etcd', i), e, {
+          pattern: /^https?:\/\/[^/]+$/,
+          what: 'an endpoint URL like http://127.0.0.1:2379',
+        }) ?? '',
+    );
+    store = { kind: 'etcd', endpoints, prefix: str(p, 'control.store.prefix', s.prefix ?? '/gtm/') ?? '/gtm/' };
+  } else if (s.file !== undefined) {
+    store = { kind: 'file', path: str(p, 'control.store.file', s.file) ?? '' };
+  } else p.add('control.store', 'needs file: PATH or etcd: [URL, ...]');
+  const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
+  const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
+  if (leaseMs < 2 * heartbeatMs)
+    p.add(
+      'control.lease_ms',
+      `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`,
+    );
+  const a = (c.api === undefined ? {} : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log'])) ?? {};
+  // Tokens come from the environment, never from the file itself.
+  const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i) => {
+    const tp = join('control.api.tokens', i);
+    const t = obj(p, tp, tv, ['name', 'env']) ?? {};
+    const name = str(p, join(tp, 'name'), t.name);
+    const env = str(p, join(tp, 'env'), t.env, { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' });
+    const token = env ? process.env[env] : undefined;
+    if (env && (!token || token.length < 16))
+      p.add(join(tp, 'env'), `environment variable ${env} must hold a token of at least 16 characters`);
+    return name && token && token.length >= 16 ? [{ name, token }] : [];
+  });
+  const defaultAudit =
+    store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
+  return {
+    store,
+    leaseMs,
+    heartbeatMs,
+    maxRegionsOut:
+      num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
+    schedules: parseSchedules(p, c.schedules, regions),
+    api: {
+      listen: (a.listen === undefined
+        ? { host: '127.0.0.1', port: 9190 }
+        : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
+      tokens,
+      auditLog: str(p, 'control.api.audit_log', a.audit_log ?? defaultAudit) ?? defaultAudit,
+    },
+  };
+}

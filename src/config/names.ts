@@ -1,0 +1,35 @@
+// Names in the config: absolute, lower case, valid; the region-status and TTL limits.
+import { REGION_STATUSES, type RegionStatus as Status } from '../state/contract.js';
+import { Problems, str } from './validate.js';
+
+export const isRegionStatus = (v: unknown): v is Status => REGION_STATUSES.includes(v as Status);
+const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/i;
+export const REGION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const TTL_MAX = 2147483647;
+
+/** Makes a configured name absolute: relative names hang off the zone, '@' is the apex. */
+export function absoluteName(name: string, origin: string): string {
+  if (name === '@') return origin;
+  if (name.endsWith('.')) return name.slice(0, -1).toLowerCase();
+  return origin ? `${name}.${origin}`.toLowerCase() : name.toLowerCase();
+}
+
+export function validDomainName(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+export function domain(p: Problems, path: string, v: unknown, origin: string): string | undefined {
+  const s = str(p, path, v);
+  if (s === undefined) return undefined;
+  const abs = absoluteName(s, origin);
+  if (!validDomainName(abs)) {
+    p.add(path, 'not a valid domain name');
+    return undefined;
+  }
+  return abs;
+}
+
+export function inZone(name: string, zone: string): boolean {
+  return name === zone || name.endsWith(`.${zone}`);
+}

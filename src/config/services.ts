@@ -1,0 +1,85 @@
+// services: steered names, their pools, policy (src/policy) and fail-open regions.
+import type { Policy, Pool, Region, Service, Zone } from './types.js';
+import { parsePolicy } from '../policy/index.js';
+import { regionRef } from '../policy/common.js';
+import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from './validate.js';
+import { TTL_MAX, domain, inZone } from './names.js';
+
+export function parseServices(
+  p: Problems,
+  v: unknown,
+  regions: Map<string, Region>,
+  zones: Zone[],
+  ecsDefault: boolean,
+): Service[] {
+  const out: Service[] = [];
+  if (v === undefined) return out;
+  const ss = obj(p, 'services', v);
+  if (!ss) return out;
+  const names = new Set<string>();
+  for (const [key, sv] of Object.entries(ss)) {
+    const path = join('services', key);
+    const s = obj(p, path, sv, ['name', 'ttl', 'answers', 'pools', 'policy', 'last_resort', 'ecs']);
+    if (!s) continue;
+    const name = domain(p, join(path, 'name'), s.name, '');
+    if (name) {
+      const zone = zones.find((z) => inZone(name, z.name));
+      if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
+      else if (zone.records.some((r) => r.name === name && r.type === 'CNAME'))
+        p.add(join(path, 'name'), `${name} is also a CNAME`);
+      if (names.has(name)) p.add(join(path, 'name'), `${name} is steered by two services`);
+      names.add(name);
+    }
+    const pools = parsePools(p, join(path, 'pools'), s.pools, regions);
+    const poolRegions = pools.map((x) => x.region);
+    const policy =
+      s.policy === undefined
+        ? ({ kind: 'nearest' } as Policy)
+        : parsePolicy(p, join(path, 'policy'), s.policy, poolRegions);
+    const lastResort = (list(p, join(path, 'last_resort'), s.last_resort, { optional: true }) ?? []).map((r, i) =>
+      regionRef(p, join(join(path, 'last_resort'), i), r, poolRegions),
+    );
+    out.push({
+      key,
+      name: name ?? '',
+      ttl: int(p, join(path, 'ttl'), s.ttl, 0, TTL_MAX, 30) ?? 30,
+      answers:
+        s.answers === 'all'
+          ? 0
+          : (int(p, join(path, 'answers'), s.answers, 1, 16, policy.kind === 'all-healthy' ? 0 : 1) ?? 1),
+      pools,
+      policy,
+      lastResort: lastResort.filter((r): r is string => r !== undefined),
+      ecs: bool(p, join(path, 'ecs'), s.ecs, ecsDefault),
+    });
+  }
+  return out;
+}
+
+function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, Region>): Pool[] {
+  const out: Pool[] = [];
+  const items = list(p, path, v, { nonEmpty: true }) ?? [];
+  for (const [i, pv] of items.entries()) {
+    const pp = join(path, i);
+    // Shorthand: a bare region name uses the region's VIPs.
+    const po = typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'weight']);
+    if (!po) continue;
+    const region = typeof po.region === 'string' ? regions.get(po.region) : undefined;
+    if (!region) {
+      p.add(join(pp, 'region'), `unknown region ${JSON.stringify(po.region)}`);
+      continue;
+    }
+    const vip4 = po.vip === undefined ? region.vip4 : ipv4(p, join(pp, 'vip'), po.vip);
+    const vip6 = po.vip6 === undefined ? region.vip6 : ipv6(p, join(pp, 'vip6'), po.vip6);
+    if (!vip4 && !vip6 && po.vip === undefined && po.vip6 === undefined)
+      p.add(pp, `region ${region.name} has no VIP and the pool sets none`);
+    if (out.some((x) => x.region === region.name)) p.add(join(pp, 'region'), `region ${region.name} listed twice`);
+    out.push({
+      region: region.name,
+      vip4,
+      vip6,
+      weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,201 @@
+// zones: SOA, NS and static records, with the checks a record set must pass (CNAME rules).
+import type { Soa, StaticRecord, Zone } from './types.js';
+import { MAX_CNAME_CHAIN } from './limits.js';
+import { Problems, int, ipv4, ipv6, join, list, obj } from './validate.js';
+import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
+
+export function parseZones(p: Problems, v: unknown): Zone[] {
+  const zones: Zone[] = [];
+  const zs = obj(p, 'zones', v);
+  if (!zs) return zones;
+  for (const [rawName, zv] of Object.entries(zs)) {
+    const path = join('zones', rawName);
+    const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
+    if (!validDomainName(name)) p.add(path, 'not a valid zone name');
+    const z = obj(p, path, zv, ['soa', 'ns', 'ns_ttl', 'records']);
+    if (!z) continue;
+    const soa = parseSoa(p, join(path, 'soa'), z.soa, name);
+    const nsList = list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? [];
+    const ns = nsList
+      .map((n, i) => domain(p, join(join(path, 'ns'), i), n, name))
+      .filter((n): n is string => n !== undefined);
+    const records = (list(p, join(path, 'records'), z.records, { optional: true }) ?? [])
+      .map((rv, i) => parseRecord(p, join(join(path, 'records'), i), rv, name))
+      .filter((r): r is StaticRecord => r !== undefined);
+    for (const [i, r] of records.entries()) {
+      if (!inZone(r.name, name)) p.add(join(join(path, 'records'), i), `name ${r.name} is outside zone ${name}`);
+    }
+    checkCnameExclusive(p, path, records, name);
+    checkCnameChains(p, path, records);
+    zones.push({
+      name,
+      soa: soa ?? defaultSoa(name),
+      ns,
+      nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
+      records,
+    });
+  }
+  const seen = new Set<string>();
+  for (const z of zones) {
+    if (seen.has(z.name)) p.add(join('zones', z.name), 'zone declared twice');
+    seen.add(z.name);
+  }
+  return zones;
+}
+
+function defaultSoa(zone: string): Soa {
+  return {
+    mname: `ns1.${zone}`,
+    rname: `hostmaster.${zone}`,
+    serial: 1,
+    refresh: 3600,
+    retry: 600,
+    expire: 604800,
+    minimum: 60,
+    ttl: 3600,
+  };
+}
+
+function parseSoa(p: Problems, path: string, v: unknown, zone: string): Soa | undefined {
+  const s = obj(p, path, v, ['mname', 'rname', 'serial', 'refresh', 'retry', 'expire', 'minimum', 'ttl']);
+  if (!s) return undefined;
+  const u32 = (k: string, fallback?: number) => int(p, join(path, k), s[k], 0, 0xffffffff, fallback);
+  return {
+    mname: domain(p, join(path, 'mname'), s.mname, zone) ?? '',
+    rname: domain(p, join(path, 'rname'), s.rname, zone) ?? '',
+    serial: u32('serial') ?? 0,
+    refresh: u32('refresh', 3600) ?? 0,
+    retry: u32('retry', 600) ?? 0,
+    expire: u32('expire', 604800) ?? 0,
+    minimum: u32('minimum', 60) ?? 0,
+    ttl: u32('ttl', 3600) ?? 0,
+  };
+}
+
+const RECORD_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'PTR', 'MX', 'TXT', 'SRV', 'CAA'] as const;
+
+function parseRecord(p: Problems, path: string, v: unknown, zone: string): StaticRecord | undefined {
+  const r = obj(p, path, v, ['name', 'type', 'ttl', 'value']);
+  if (!r) return undefined;
+  const name = domain(p, join(path, 'name'), r.name, zone);
+  const type = typeof r.type === 'string' ? r.type.toUpperCase() : undefined;
+  if (!type || !(RECORD_TYPES as readonly string[]).includes(type)) {
+    p.add(join(path, 'type'), `must be one of ${RECORD_TYPES.join(', ')}`);
+    return undefined;
+  }
+  const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
+  const vp = join(path, 'value');
+  if (name === undefined) return undefined;
+  const fields = typeof r.value === 'string' ? r.value.trim().split(/\s+/) : [];
+  const needFields = (n: number): boolean => {
+    if (typeof r.value !== 'string' || fields.length !== n) {
+      p.add(vp, `${type} needs ${n} field(s)`);
+      return false;
+    }
+    return true;
+  };
+  const u16 = (s: string | undefined, what: string): number | undefined => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      p.add(vp, `${what} must be 0-65535`);
+      return undefined;
+    }
+    return n;
+  };
+  switch (type) {
+    case 'A': {
+      const address = ipv4(p, vp, r.value);
+      return address ? { type, name, ttl, address } : undefined;
+    }
+    case 'AAAA': {
+      const address = ipv6(p, vp, r.value);
+      return address ? { type, name, ttl, address } : undefined;
+    }
+    case 'NS':
+    case 'CNAME':
+    case 'PTR': {
+      const target = domain(p, vp, r.value, zone);
+      return target ? { type, name, ttl, target } : undefined;
+    }
+    case 'MX': {
+      if (!needFields(2)) return undefined;
+      const preference = u16(fields[0], 'preference');
+      const exchange = domain(p, vp, fields[1], zone);
+      return preference !== undefined && exchange ? { type, name, ttl, preference, exchange } : undefined;
+    }
+    case 'SRV': {
+      if (!needFields(4)) return undefined;
+      const [priority, weight, port] = [u16(fields[0], 'priority'), u16(fields[1], 'weight'), u16(fields[2], 'port')];
+      const target = domain(p, vp, fields[3], zone);
+      if (priority === undefined || weight === undefined || port === undefined || !target) return undefined;
+      return { type, name, ttl, priority, weight, port, target };
+    }
+    case 'TXT': {
+      const strings = typeof r.value === 'string' ? splitTxt(r.value) : Array.isArray(r.value) ? r.value : undefined;
+      if (
+        !strings ||
+        strings.length === 0 ||
+        !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)
+      ) {
+        p.add(vp, 'TXT value must be a string or a list of strings of at most 255 bytes each');
+        return undefined;
+      }
+      return { type, name, ttl, strings: strings as string[] };
+    }
+    case 'CAA': {
+      const m = typeof r.value === 'string' ? /^(\d+)\s+([A-Za-z0-9]+)\s+"?([^"]*)"?$/.exec(r.value.trim()) : null;
+      if (!m || Number(m[1]) > 255) {
+        p.add(vp, 'CAA value must look like: 0 issue "ca.example"');
+        return undefined;
+      }
+      return { type, name, ttl, flags: Number(m[1]), tag: m[2] as string, value: m[3] as string };
+    }
+  }
+  return undefined;
+}
+
+/** Long TXT values are split in 255-byte character-strings, as zone files do. */
+function splitTxt(s: string): string[] {
+  const buf = Buffer.from(s);
+  const out: string[] = [];
+  for (let i = 0; i < buf.length; i += 255) out.push(buf.subarray(i, i + 255).toString());
+  return out.length ? out : [''];
+}
+
+function checkCnameExclusive(p: Problems, path: string, records: StaticRecord[], zone: string): void {
+  const byName = new Map<string, string[]>();
+  for (const r of records) byName.set(r.name, [...(byName.get(r.name) ?? []), r.type]);
+  for (const [name, types] of byName) {
+    if (types.includes('CNAME') && types.length > 1) p.add(join(path, 'records'), `${name} has a CNAME and other data`);
+    if (name === zone && types.includes('CNAME')) p.add(join(path, 'records'), 'the zone apex cannot be a CNAME');
+  }
+}
+
+/** CNAME loops and over-long chains are refused (the server would otherwise repeat records). */
+function checkCnameChains(p: Problems, path: string, records: StaticRecord[]): void {
+  const target = new Map<string, string>();
+  const index = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (r.type === 'CNAME') (target.set(r.name, r.target), index.set(r.name, i));
+  });
+  for (const start of target.keys()) {
+    const chain = [start];
+    for (let next = target.get(start); next !== undefined; next = target.get(next)) {
+      if (chain.includes(next)) {
+        // Reported once, at the loop's first name in record order.
+        const loop = chain.slice(chain.indexOf(next));
+        if (Math.min(...loop.map((n) => index.get(n) as number)) === index.get(start))
+          p.add(join(join(path, 'records'), index.get(start) as number), `CNAME loop: ${[...loop, next].join(' -> ')}`);
+        break;
+      }
+      chain.push(next);
+      if (chain.length > MAX_CNAME_CHAIN + 1) {
+        p.add(
+          join(join(path, 'records'), index.get(start) as number),
+          `CNAME chain longer than ${MAX_CNAME_CHAIN}: ${chain.join(' -> ')} ...`,
+        );
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// JSON schemas of the control API's routes (validation and the OpenAPI document).
+import { type FastifySchema } from 'fastify';
+import { REGION_STATUSES } from '../state/index.js';
+
+export const regionView = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    status: { type: 'string', enum: REGION_STATUSES },
+    weight: { type: ['number', 'null'] },
+    reason: { type: 'string' },
+    since: { type: 'string' },
+    override: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
+/** Route schemas also carry a summary for the OpenAPI document (fastify ignores it). */
+export function doc(summary: string, schema: Record<string, unknown> = {}): FastifySchema {
+  return { ...schema, summary } as FastifySchema;
+}
+
+export const errorBody = { type: 'object', properties: { error: { type: 'string' } } } as const;
+export const nameParam = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
+} as const;
+
+export const overrideBody = {
+  type: 'object',
+  required: ['reason'],
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: REGION_STATUSES },
+    weight: { type: 'number', minimum: 0, maximum: 1000000 },
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+    expires_in_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+    force: { type: 'boolean' },
+  },
+} as const;
+
+export const drainBody = {
+  type: 'object',
+  required: ['reason'],
+  additionalProperties: false,
+  properties: {
+    reason: overrideBody.properties.reason,
+    expires_in_s: overrideBody.properties.expires_in_s,
+    force: { type: 'boolean' },
+  },
+} as const;

@@ -1,0 +1,38 @@
+// DNS constants and the EDNS values the parser produces (RFC 1035, 6891, 7871).
+
+export const TYPE = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  IXFR: 251,
+  AXFR: 252,
+  ANY: 255,
+  CAA: 257,
+} as const;
+export const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
+export const RCODE_NAME: Record<number, string> = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, k]));
+export const CLASS_IN = 1;
+export const OPTION_ECS = 8;
+
+export interface Ecs {
+  family: 1 | 2;
+  sourcePrefix: number;
+  /** The address padded to full length (4 or 16 bytes), bits past the prefix zero. */
+  address: Uint8Array;
+}
+
+export interface Edns {
+  udpSize: number;
+  version: number;
+  dnssecOk: boolean;
+  ecs?: Ecs;
+}
