@@ -4,6 +4,7 @@ import { parsePolicy } from '../policy/index.js';
 import { regionRef } from '../policy/common.js';
 import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from './validate.js';
 import { TTL_MAX, domain, inZone } from './names.js';
+import { cutAbove, delegationsOf } from './zones.js';
 
 export function parseServices(
   p: Problems,
@@ -27,6 +28,10 @@ export function parseServices(
       if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
       else if (zone.records.some((r) => r.name === name && r.type === 'CNAME'))
         p.add(join(path, 'name'), `${name} is also a CNAME`);
+      else {
+        const cut = cutAbove(delegationsOf(zone), name, zone.name);
+        if (cut) p.add(join(path, 'name'), `${name} is inside the delegation at ${cut}: a child zone answers for it`);
+      }
       if (names.has(name)) p.add(join(path, 'name'), `${name} is steered by two services`);
       names.add(name);
     }

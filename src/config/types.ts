@@ -23,7 +23,9 @@ export type StaticRecord =
   | { type: 'MX'; name: string; ttl: number; preference: number; exchange: string }
   | { type: 'TXT'; name: string; ttl: number; strings: string[] }
   | { type: 'SRV'; name: string; ttl: number; priority: number; weight: number; port: number; target: string }
-  | { type: 'CAA'; name: string; ttl: number; flags: number; tag: string; value: string };
+  | { type: 'CAA'; name: string; ttl: number; flags: number; tag: string; value: string }
+  /** Delegation signer at a zone cut (RFC 4034 §5): served by this, the parent side. */
+  | { type: 'DS'; name: string; ttl: number; keyTag: number; algorithm: number; digestType: number; digest: string };
 
 export interface Soa {
   mname: string;

@@ -27,6 +27,7 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
     }
     checkCnameExclusive(p, path, records, name);
     checkCnameChains(p, path, records);
+    checkDelegations(p, path, records, name);
     zones.push({
       name,
       soa: soa ?? defaultSoa(name),
@@ -72,7 +73,9 @@ function parseSoa(p: Problems, path: string, v: unknown, zone: string): Soa | un
   };
 }
 
-const RECORD_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'PTR', 'MX', 'TXT', 'SRV', 'CAA'] as const;
+const RECORD_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'PTR', 'MX', 'TXT', 'SRV', 'CAA', 'DS'] as const;
+/** Digest length in hex per DS digest type (RFC 4509, 6605 registry): SHA-1, SHA-256, SHA-384. */
+const DS_DIGEST_HEX: Record<number, number> = { 1: 40, 2: 64, 4: 96 };
 
 function parseRecord(p: Problems, path: string, v: unknown, zone: string): StaticRecord | undefined {
   const r = obj(p, path, v, ['name', 'type', 'ttl', 'value']);
@@ -142,6 +145,18 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
       }
       return { type, name, ttl, strings: strings as string[] };
     }
+    case 'DS': {
+      if (!needFields(4)) return undefined;
+      const keyTag = u16(fields[0], 'key tag');
+      const [algorithm, digestType] = [Number(fields[1]), Number(fields[2])];
+      const digest = (fields[3] as string).toLowerCase();
+      if (!Number.isInteger(algorithm) || algorithm < 0 || algorithm > 255) p.add(vp, 'algorithm must be 0-255');
+      else if (!DS_DIGEST_HEX[digestType]) p.add(vp, 'digest type must be 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384)');
+      else if (!/^[0-9a-f]+$/.test(digest) || digest.length !== DS_DIGEST_HEX[digestType])
+        p.add(vp, `digest must be ${DS_DIGEST_HEX[digestType]} hex digits for digest type ${digestType}`);
+      else if (keyTag !== undefined) return { type, name, ttl, keyTag, algorithm, digestType, digest };
+      return undefined;
+    }
     case 'CAA': {
       const m = typeof r.value === 'string' ? /^(\d+)\s+([A-Za-z0-9]+)\s+"?([^"]*)"?$/.exec(r.value.trim()) : null;
       if (!m || Number(m[1]) > 255) {
@@ -160,6 +175,60 @@ function splitTxt(s: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < buf.length; i += 255) out.push(buf.subarray(i, i + 255).toString());
   return out.length ? out : [''];
+}
+
+/** Names below the apex that own NS records: the zone cuts (delegations to child zones). */
+export function delegationsOf(zone: Pick<Zone, 'name' | 'records'>): Set<string> {
+  return new Set(zone.records.filter((r) => r.type === 'NS' && r.name !== zone.name).map((r) => r.name));
+}
+
+/** The delegation at or above `name`, if any (RFC 1034 §4.2.1: data below a cut is not ours). */
+export function cutAbove(cuts: { has(name: string): boolean }, name: string, zone: string): string | undefined {
+  let found: string | undefined;
+  for (let n = name; n !== zone && n.includes('.'); n = n.slice(n.indexOf('.') + 1)) if (cuts.has(n)) found = n;
+  return found;
+}
+
+/**
+ * At a cut only NS and DS may be; below it only glue (A/AAAA of the cut's own name servers).
+ * Anything else would be occluded (never served, RFC 2181 §6.1): refused, with the reason.
+ */
+function checkDelegations(p: Problems, path: string, records: StaticRecord[], zone: string): void {
+  const cuts = delegationsOf({ name: zone, records });
+  const servers = new Map<string, Set<string>>();
+  for (const r of records)
+    if (r.type === 'NS' && cuts.has(r.name)) servers.set(r.name, (servers.get(r.name) ?? new Set()).add(r.target));
+  records.forEach((r, i) => {
+    const at = join(join(path, 'records'), i);
+    if (r.type === 'DS' && !cuts.has(r.name))
+      return p.add(at, `DS belongs at a delegation (a name below the apex with NS records); ${r.name} is none`);
+    const cut = cutAbove(cuts, r.name, zone);
+    if (!cut) return;
+    if (r.name === cut) {
+      if (r.type !== 'NS' && r.type !== 'DS')
+        p.add(at, `${r.name} is delegated: only NS and DS records may be at a delegation, not ${r.type}`);
+      return;
+    }
+    const glue = (r.type === 'A' || r.type === 'AAAA') && servers.get(cut)?.has(r.name);
+    if (!glue)
+      p.add(
+        at,
+        `${r.name} is below the delegation at ${cut}: only glue (A/AAAA of its name servers) may be there; this ${r.type} would never be served`,
+      );
+  });
+  // A name server inside its own delegation is unreachable without glue.
+  for (const [cut, targets] of servers) {
+    for (const t of targets) {
+      if (
+        (t === cut || t.endsWith(`.${cut}`)) &&
+        !records.some((r) => r.name === t && (r.type === 'A' || r.type === 'AAAA'))
+      )
+        p.add(
+          join(path, 'records'),
+          `name server ${t} of the delegation at ${cut} is inside it and needs glue (an A or AAAA record)`,
+        );
+    }
+  }
 }
 
 function checkCnameExclusive(p: Problems, path: string, records: StaticRecord[], zone: string): void {

@@ -14,7 +14,7 @@ import {
   type PolicyContext,
   type Selection,
 } from '../policy/index.js';
-import { compileZones, findZone, type CompiledZone } from './zone.js';
+import { compileZones, cutOf, findZone, type CompiledZone, type RRset } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
 
 export interface QueryInfo {
@@ -118,6 +118,16 @@ export class Authority {
       // chain too, and the SOA goes in authority (RFC 2308 §2.1, §2.2).
       let answered = false;
       for (let depth = 0; ; depth++) {
+        // At or below a delegation the child zone answers: a referral (RFC 1034 §4.3.2 step 3b),
+        // except for DS at the cut, which is the parent's (ours) to answer (RFC 4034 §5).
+        const cut = cutOf(zone, name);
+        if (cut && !(q.qtype === TYPE.DS && name === cut.name)) {
+          this.referral(zone, cut.name, cut.ns);
+          // Not authoritative for the child's data, unless a CNAME of ours led here.
+          if (depth === 0) aa = false;
+          answered = true;
+          break;
+        }
         const node = zone.nodes.get(name);
         if (!node) {
           rcode = RCODE.NXDOMAIN;
@@ -126,7 +136,7 @@ export class Authority {
         const cname = node.rrsets.get(TYPE.CNAME);
         if (q.qtype === TYPE.ANY && cname) {
           // ANY at an alias is the alias (RFC 8482 §4.1): a HINFO there would be "CNAME and other data".
-          w.nameRecord(1, name, TYPE.CNAME, cname.ttl, (cname.targets as string[])[0] as string);
+          this.rrset(1, name, cname);
           answered = true;
           break;
         }
@@ -138,7 +148,7 @@ export class Authority {
         }
         if (cname && q.qtype !== TYPE.CNAME) {
           const target = (cname.targets as string[])[0] as string;
-          w.nameRecord(1, name, TYPE.CNAME, cname.ttl, target);
+          this.rrset(1, name, cname);
           // Follow the chain while it stays inside this zone.
           if (depth + 1 >= MAX_CNAME_CHAIN || !(target === zone.zone.name || target.endsWith(`.${zone.zone.name}`))) {
             answered = true;
@@ -164,17 +174,15 @@ export class Authority {
         const set = node.rrsets.get(q.qtype);
         if (set) {
           answered = true;
-          set.rdata.forEach((rd, i) =>
-            set.targets
-              ? w.nameRecord(1, name, set.type, set.ttl, set.targets[i] as string)
-              : w.record(1, name, set.type, set.ttl, rd),
-          );
+          this.rrset(1, name, set);
           if (set.type === TYPE.NS) this.glue(zone, set.targets as string[]);
         }
         break;
       }
       // NXDOMAIN or NODATA: the SOA goes in authority with the negative TTL (RFC 2308).
-      if (!answered || rcode === RCODE.NXDOMAIN) w.record(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soaRdata);
+      if (!answered || rcode === RCODE.NXDOMAIN) {
+        w.composite(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soa.pre, zone.soa.names, zone.soa.post);
+      }
     }
 
     info.rcode = rcode;
@@ -198,6 +206,19 @@ export class Authority {
       }
     }
     return { response: w.finish(), info };
+  }
+
+  /** Writes one RRset, compressing the names in its RDATA where the type allows it. */
+  private rrset(section: 1 | 2 | 3, owner: string, set: RRset): void {
+    const w = this.writer;
+    if (set.parts) for (const p of set.parts) w.composite(section, owner, set.type, set.ttl, p.pre, p.names, p.post);
+    else for (const rd of set.rdata) w.record(section, owner, set.type, set.ttl, rd);
+  }
+
+  /** A referral: the cut's NS set in authority, addresses of its name servers we hold in additional. */
+  private referral(zone: CompiledZone, cut: string, ns: RRset): void {
+    this.rrset(2, cut, ns);
+    this.glue(zone, ns.targets as string[]);
   }
 
   private glue(zone: CompiledZone, targets: string[]): void {

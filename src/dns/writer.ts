@@ -117,6 +117,32 @@ export class ResponseWriter {
     this.counts[section] = (this.counts[section] as number) + 1;
   }
 
+  /** A record whose RDATA holds domain names (NS, CNAME, PTR, MX, SOA), written compressed. */
+  composite(
+    section: 1 | 2 | 3,
+    owner: string,
+    type: number,
+    ttl: number,
+    pre: Uint8Array,
+    names: string[],
+    post: Uint8Array,
+  ): void {
+    this.name(owner);
+    this.buf.writeUInt16BE(type, this.pos);
+    this.buf.writeUInt16BE(CLASS_IN, this.pos + 2);
+    this.buf.writeUInt32BE(ttl >>> 0, this.pos + 4);
+    const lenAt = this.pos + 8;
+    this.pos += 10;
+    const start = this.pos;
+    this.buf.set(pre, this.pos);
+    this.pos += pre.length;
+    for (const n of names) this.name(n);
+    this.buf.set(post, this.pos);
+    this.pos += post.length;
+    this.buf.writeUInt16BE(this.pos - start, lenAt);
+    this.counts[section] = (this.counts[section] as number) + 1;
+  }
+
   /** A record whose RDATA is a single domain name (CNAME, NS), compressed. */
   nameRecord(section: 1 | 2 | 3, owner: string, type: number, ttl: number, target: string): void {
     this.name(owner);

@@ -8,7 +8,15 @@ import { GeoResolver } from '../../src/geo/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { decode, EXAMPLE, tempDir, testConfig } from '../helpers/dns.js';
 
-const configPath = testConfig(tempDir());
+const DELEGATION = [
+  '      - { name: deleg, type: NS, value: ns1.deleg }',
+  '      - { name: deleg, type: NS, value: ns2 }',
+  '      - { name: ns1.deleg, type: A, value: 192.0.2.200 }',
+  '      - { name: signed, type: NS, value: ns1 }',
+  '      - { name: signed, type: DS, value: 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef }',
+  '      - { name: to-deleg, type: CNAME, value: www.deleg }',
+].join('\n');
+const configPath = testConfig(tempDir(), { records: `${DELEGATION}\n` });
 const config = parseConfigText(readFileSync(configPath, 'utf8'));
 const authority = new Authority(config, GeoResolver.open(config.geo.database), InMemoryRegionState.fromConfig(config));
 const ask = (msg: Buffer, tcp = false) => authority.respond(msg, '127.0.0.1', tcp).response as Buffer;
@@ -69,6 +77,55 @@ describe('error answers to EDNS queries carry OPT (RFC 6891 §6.1.1)', () => {
   });
 });
 
+describe('delegations (zone cuts)', () => {
+  const flagsOf = (r: Buffer) => r.readUInt16BE(2);
+  it('a name below a cut gets a referral: NOERROR, AA clear, NS in authority, glue in additional', () => {
+    const r = ask(buildQuery('x.deleg.example.test', TYPE.A, { id: 20 }));
+    const d = decode(r);
+    expect(rcodeOf(r)).toBe(RCODE.NOERROR);
+    expect(flagsOf(r) & 0x0400).toBe(0);
+    expect(d.answers).toEqual([]);
+    expect(d.authorities.map((a) => [a.name, a.type])).toEqual([
+      ['deleg.example.test', TYPE.NS],
+      ['deleg.example.test', TYPE.NS],
+    ]);
+    // In-zone glue below the cut and sibling glue elsewhere in the zone.
+    expect(d.additionals.map((a) => [a.name, a.type]).sort()).toEqual([
+      ['ns1.deleg.example.test', TYPE.A],
+      ['ns2.example.test', TYPE.A],
+      ['ns2.example.test', TYPE.AAAA],
+    ]);
+  });
+  it('the NS query at the cut and the glue name itself are referrals too, not authoritative answers', () => {
+    for (const [name, type] of [
+      ['deleg.example.test', TYPE.NS],
+      ['ns1.deleg.example.test', TYPE.A],
+      ['deleg.example.test', TYPE.ANY],
+    ] as const) {
+      const r = ask(buildQuery(name, type, { id: 21 }));
+      expect(flagsOf(r) & 0x0400).toBe(0);
+      expect(counts(r)[1]).toBe(0);
+      expect(decode(r).authorities[0]?.type).toBe(TYPE.NS);
+    }
+  });
+  it('DS at the cut is answered by the parent side, authoritatively; no DS is NODATA with the SOA', () => {
+    const signed = ask(buildQuery('signed.example.test', TYPE.DS, { id: 22 }));
+    expect(flagsOf(signed) & 0x0400).toBe(0x0400);
+    expect(decode(signed).answers.map((a) => a.type)).toEqual([TYPE.DS]);
+    const unsigned = ask(buildQuery('deleg.example.test', TYPE.DS, { id: 23 }));
+    expect(flagsOf(unsigned) & 0x0400).toBe(0x0400);
+    expect(counts(unsigned)[1]).toBe(0);
+    expect(decode(unsigned).authorities.map((a) => a.type)).toEqual([TYPE.SOA]);
+  });
+  it('a CNAME into a delegation: our CNAME (authoritative), then the referral', () => {
+    const r = ask(buildQuery('to-deleg.example.test', TYPE.A, { id: 24 }));
+    const d = decode(r);
+    expect(flagsOf(r) & 0x0400).toBe(0x0400);
+    expect(d.answers.map((a) => a.type)).toEqual([TYPE.CNAME]);
+    expect(d.authorities.map((a) => a.type)).toEqual([TYPE.NS, TYPE.NS]);
+  });
+});
+
 describe('negative answers', () => {
   it('a CNAME chain ending in NODATA carries the SOA (RFC 2308 §2.2)', () => {
     const d = decode(ask(buildQuery('docs.example.test', TYPE.TXT, { id: 1 })));
@@ -99,6 +156,43 @@ describe('ANY and ECS', () => {
       ?.rdata?.find((o) => o.ednsCode === 8);
     expect(ecs?.sourcePrefixLength).toBe(0);
     expect(ecs?.scopePrefixLength).toBe(0);
+  });
+});
+
+describe('delegations checked at config time', () => {
+  const withRecords = (records: string) =>
+    readFileSync(EXAMPLE, 'utf8').replace('    records:\n', `    records:\n${records}`);
+  const problems = (records: string, extra = '') => {
+    try {
+      parseConfigText(withRecords(records) + extra);
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+  const cut =
+    '      - { name: deleg, type: NS, value: ns1.deleg }\n      - { name: ns1.deleg, type: A, value: 192.0.2.200 }\n';
+  it('accepts a delegation with its glue', () => {
+    expect(problems(cut)).toEqual([]);
+  });
+  it('refuses data that the cut would hide, by path, saying why', () => {
+    expect(problems(`${cut}      - { name: www.deleg, type: TXT, value: hidden }\n`)).toEqual([
+      'zones.example.test.records[2]: www.deleg.example.test is below the delegation at deleg.example.test: only glue (A/AAAA of its name servers) may be there; this TXT would never be served',
+    ]);
+    expect(problems(`${cut}      - { name: deleg, type: A, value: 192.0.2.1 }\n`)[0]).toMatch(
+      /only NS and DS records may be at a delegation, not A/,
+    );
+    expect(problems('      - { name: deleg, type: NS, value: ns1.deleg }\n')[0]).toMatch(
+      /ns1\.deleg\.example\.test .* needs glue/,
+    );
+    expect(
+      problems(
+        '      - { name: nocut, type: DS, value: 1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef }\n',
+      )[0],
+    ).toMatch(/DS belongs at a delegation/);
+    expect(problems(cut, '  inner:\n    name: app.deleg.example.test\n    pools: [us-east]\n')).toEqual([
+      'services.inner.name: app.deleg.example.test is inside the delegation at deleg.example.test: a child zone answers for it',
+    ]);
   });
 });
 
