@@ -96,7 +96,9 @@ export class Authority {
     if (parsed.kind === 'error') {
       const flags = 0x8000 | (parsed.opcode << 11) | (parsed.rd ? 0x0100 : 0) | (parsed.rcode & 0xf);
       w.begin(msg, parsed.id, flags, parsed.questionEnd, undefined);
-      if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk);
+      // A valid ECS option is echoed with SCOPE 0: nothing in this answer depends on the client.
+      const ecs = parsed.edns?.ecs && this.config.dns.ecs ? { ecs: parsed.edns.ecs, scope: 0 } : undefined;
+      if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs);
       return { response: w.finish(), info: { rcode: parsed.rcode } };
     }
     const q = parsed.query;
@@ -107,7 +109,10 @@ export class Authority {
     w.begin(msg, q.id, 0, q.questionEnd, q.qname);
 
     const zone =
-      q.qclass === 1 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR ? findZone(this.zones, q.qname) : undefined;
+      // QCLASS * (255) asks for any class: ours is IN (RFC 1035 §3.2.5).
+      (q.qclass === 1 || q.qclass === 255) && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR
+        ? findZone(this.zones, q.qname)
+        : undefined;
     if (!zone) {
       aa = false;
       rcode = RCODE.REFUSED;

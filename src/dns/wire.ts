@@ -89,7 +89,7 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   // An error answer to a query that carried OPT carries OPT too (RFC 6891 §6.1.1), even when
   // that OPT or something else in the query is malformed; a version above 0 is BADVERS first.
   const fail = (rcode: number, questionEnd = 12, edns?: Edns): ParseResult => {
-    const seen = edns ?? sniffOpt(buf, qd, an + ns + ar);
+    const seen = edns ?? sniffOpt(buf, qd, an + ns + ar)?.edns;
     return {
       kind: 'error',
       id,
@@ -102,9 +102,11 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   };
 
   if (opcode !== 0) {
-    // NOTIMP; echo the question when it is a well-formed single one.
+    // NOTIMP; echo the question when it is a well-formed single one. A malformed OPT is
+    // FORMERR first (as gdnsd answers), an unknown EDNS version BADVERS first of all.
     const q = qd === 1 ? readQuestionName(buf, 12) : undefined;
-    return fail(RCODE.NOTIMP, q && q[1] + 4 <= buf.length ? q[1] + 4 : 12);
+    const opt = sniffOpt(buf, qd, an + ns + ar);
+    return fail(opt?.malformed ? RCODE.FORMERR : RCODE.NOTIMP, q && q[1] + 4 <= buf.length ? q[1] + 4 : 12, opt?.edns);
   }
   if (qd !== 1) return fail(RCODE.FORMERR);
   const q = readQuestionName(buf, 12);
@@ -143,7 +145,7 @@ export function parseQuery(buf: Uint8Array): ParseResult {
  * Finds an OPT record anywhere after the question(s), leniently: for error answers, which must
  * echo OPT even when the query is malformed. Only the fixed fields are read, never options.
  */
-function sniffOpt(buf: Uint8Array, qd: number, records: number): Edns | undefined {
+function sniffOpt(buf: Uint8Array, qd: number, records: number): { edns: Edns; malformed: boolean } | undefined {
   let pos = 12;
   for (let i = 0; i < qd; i++) {
     pos = skipName(buf, pos);
@@ -153,7 +155,11 @@ function sniffOpt(buf: Uint8Array, qd: number, records: number): Edns | undefine
   for (let i = 0; i < records; i++) {
     pos = skipName(buf, pos);
     if (pos < 0 || pos + 10 > buf.length) return undefined;
-    if (u16(buf, pos) === TYPE.OPT) return optHeader(buf, pos);
+    if (u16(buf, pos) === TYPE.OPT) {
+      const rdlen = u16(buf, pos + 8);
+      const full = pos + 10 + rdlen <= buf.length ? parseOpt(buf, pos, pos + 10, rdlen) : undefined;
+      return { edns: full ?? optHeader(buf, pos), malformed: !full };
+    }
     pos += 10 + u16(buf, pos + 8);
   }
   return undefined;

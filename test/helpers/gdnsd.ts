@@ -1,0 +1,80 @@
+// gdnsd (Debian) as a reference server: the same zone as a gtm config, written as an RFC 1035
+// zone file, steered names pinned to the addresses gtm gives them (static policies).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config, StaticRecord, Zone } from '../../src/config/index.js';
+
+const abs = (name: string) => `${name}.`;
+
+function rdata(r: StaticRecord): string {
+  switch (r.type) {
+    case 'A':
+    case 'AAAA':
+      return r.address;
+    case 'NS':
+    case 'CNAME':
+    case 'PTR':
+      return abs(r.target);
+    case 'MX':
+      return `${r.preference} ${abs(r.exchange)}`;
+    case 'SRV':
+      return `${r.priority} ${r.weight} ${r.port} ${abs(r.target)}`;
+    case 'TXT':
+      return r.strings.map((s) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' ');
+    case 'CAA':
+      return `${r.flags} ${r.tag} "${r.value}"`;
+    case 'DS':
+      return `${r.keyTag} ${r.algorithm} ${r.digestType} ${r.digest}`;
+  }
+}
+
+/** The zone as gdnsd reads it; services must use a fixed region (their answer is then static). */
+export function zoneFile(config: Config, zone: Zone): string {
+  const s = zone.soa;
+  const lines = [
+    `$TTL 300`,
+    `${abs(zone.name)} ${s.ttl} SOA ${abs(s.mname)} ${abs(s.rname)} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`,
+  ];
+  for (const ns of zone.ns) lines.push(`${abs(zone.name)} ${zone.nsTtl} NS ${abs(ns)}`);
+  // gdnsd has no DNSSEC: it refuses DS at a delegation, so the reference zone has none.
+  for (const r of zone.records) if (r.type !== 'DS') lines.push(`${abs(r.name)} ${r.ttl} ${r.type} ${rdata(r)}`);
+  for (const svc of config.services) {
+    if (svc.policy.kind !== 'static') throw new Error(`service ${svc.key}: the reference zone needs a static policy`);
+    for (const region of svc.policy.regions) {
+      const pool = svc.pools.find((p) => p.region === region);
+      if (pool?.vip4) lines.push(`${abs(svc.name)} ${svc.ttl} A ${pool.vip4}`);
+      if (pool?.vip6) lines.push(`${abs(svc.name)} ${svc.ttl} AAAA ${pool.vip6}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface RunningGdnsd {
+  port: number;
+  proc: ChildProcess;
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts gdnsd in the foreground on 127.0.0.1:PORT with the config's zones. */
+export function startGdnsd(dir: string, config: Config, port: number): RunningGdnsd {
+  mkdirSync(join(dir, 'zones'), { recursive: true });
+  writeFileSync(join(dir, 'config'), `options => { listen => [ 127.0.0.1:${port} ] }\n`);
+  for (const z of config.zones) writeFileSync(join(dir, 'zones', z.name), zoneFile(config, z));
+  const proc = spawn('gdnsd', ['-c', dir, '-f', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  return {
+    port,
+    proc,
+    log: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
