@@ -22,7 +22,7 @@ const BIG_TXT = Array.from(
   (_, i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`,
 ).join('');
 const EXTRA = {
-  records: `${BIG_TXT}      - { name: ext, type: CNAME, value: www.example.org. }\n      - { name: a.b.deep, type: A, value: 192.0.2.99 }\n`,
+  records: `${BIG_TXT}      - { name: ext, type: CNAME, value: www.example.org. }\n      - { name: a.b.deep, type: A, value: 192.0.2.99 }\n      - { name: deleg, type: NS, value: ns1.deleg }\n      - { name: ns1.deleg, type: A, value: 192.0.2.200 }\n`,
   services: `  geo:
     name: geo.example.test
     ttl: 20
@@ -136,6 +136,37 @@ describe.each(transports)('over %s', (_name, tx) => {
   it('answers NOTIMP for other opcodes', async () => {
     const out = await dig(dns.port, [...(tx.length ? ['+tcp'] : []), '+opcode=2', 'www.example.test', 'A']);
     expect(out).toMatch(/status: NOTIMP/);
+  });
+
+  it('error answers to EDNS queries carry OPT (NOTIFY, malformed ECS): no "retry with +noedns"', async () => {
+    const tcp = tx.length ? ['+tcp'] : [];
+    const notify = await dig(dns.port, [...tcp, '+opcode=notify', 'example.test', 'SOA']);
+    expect(notify).toMatch(/status: NOTIMP/);
+    expect(notify).toMatch(/OPT PSEUDOSECTION/);
+    expect(notify).not.toMatch(/noedns/);
+    const ecs = await dig(dns.port, [...tcp, '+ednsopt=8:0003080001', 'www.example.test', 'A']);
+    expect(ecs).toMatch(/status: FORMERR/);
+    expect(ecs).toMatch(/OPT PSEUDOSECTION/);
+  });
+
+  it('answers below a delegation with a referral: NOERROR, no AA, NS in authority, glue', async () => {
+    const out = await kdig(dns.port, [...tx, '+norec', 'x.deleg.example.test', 'A']);
+    expect(out).toMatch(/status: NOERROR/);
+    expect(out).toMatch(/;; Flags: qr;/);
+    expect(out).toMatch(/AUTHORITY SECTION:\s*\ndeleg\.example\.test\.\s+\d+\s+IN\s+NS\s+ns1\.deleg\.example\.test\./);
+    expect(out).toMatch(/ADDITIONAL SECTION:[\s\S]*ns1\.deleg\.example\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.200/);
+    const ns = await kdig(dns.port, [...tx, '+norec', 'deleg.example.test', 'NS']);
+    expect(ns).toMatch(/;; Flags: qr;/);
+    expect(ns).toMatch(/ANSWER: 0; AUTHORITY: 1/);
+  });
+
+  it('ends a CNAME chain that reaches NODATA with the SOA, and answers ANY at an alias with the CNAME', async () => {
+    const out = await kdig(dns.port, [...tx, 'docs.example.test', 'TXT']);
+    expect(out).toMatch(/ANSWER: 2; AUTHORITY: 1/);
+    expect(out).toMatch(/AUTHORITY SECTION:\s*\nexample\.test\.\s+\d+\s+IN\s+SOA/);
+    const any = await kdig(dns.port, [...tx, 'app.example.test', 'ANY']);
+    expect(any).toMatch(/ANSWER: 1/);
+    expect(any).toMatch(/app\.example\.test\.\s+\d+\s+IN\s+CNAME\s+www\.example\.test\./);
   });
 
   it('uses the geo policy: subdivision > country > continent > default', async () => {

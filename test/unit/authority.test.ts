@@ -126,6 +126,32 @@ describe('delegations (zone cuts)', () => {
   });
 });
 
+describe('name compression in RDATA (RFC 3597 §4: the RFC 1035 types)', () => {
+  /** RDLENGTH of the first record of `type` in the reply (walking the wire by hand). */
+  const rdlengthOf = (r: Buffer, type: number) => {
+    let pos = 12;
+    while ((r[pos] as number) !== 0) pos += (r[pos] as number) + 1;
+    pos += 5;
+    for (;;) {
+      while ((r[pos] as number) !== 0 && ((r[pos] as number) & 0xc0) !== 0xc0) pos += (r[pos] as number) + 1;
+      pos += ((r[pos] as number) & 0xc0) === 0xc0 ? 2 : 1;
+      const t = r.readUInt16BE(pos);
+      const len = r.readUInt16BE(pos + 8);
+      if (t === type) return len;
+      pos += 10 + len;
+    }
+  };
+  it('compresses the names inside SOA and MX', () => {
+    // Uncompressed: ns1.example.test (18) + hostmaster.example.test (25) + 20 = 63 bytes.
+    expect(rdlengthOf(ask(buildQuery('nope.example.test', TYPE.A, { id: 30 })), TYPE.SOA)).toBe(6 + 13 + 20);
+    // Uncompressed: 2 + mail.example.test (19) = 21 bytes.
+    expect(rdlengthOf(ask(buildQuery('example.test', TYPE.MX, { id: 31 })), TYPE.MX)).toBe(2 + 7);
+    expect(decode(ask(buildQuery('example.test', TYPE.MX, { id: 32 }))).answers[0]).toMatchObject({
+      exchange: 'mail.example.test',
+    });
+  });
+});
+
 describe('negative answers', () => {
   it('a CNAME chain ending in NODATA carries the SOA (RFC 2308 §2.2)', () => {
     const d = decode(ask(buildQuery('docs.example.test', TYPE.TXT, { id: 1 })));
