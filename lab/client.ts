@@ -8,6 +8,7 @@ import http from 'node:http';
 import dns2 from 'dns2';
 import { parseCidr } from '../src/net/index.js';
 import { buildQuery, TYPE } from '../src/dns/wire.js';
+import type { ClientFetch } from './model.js';
 
 const [
   dnsIp = '127.0.0.1',
@@ -42,18 +43,26 @@ function resolve(): Promise<string | undefined> {
   });
 }
 
-function fetchOnce(addr: string): Promise<string> {
+type Outcome = Pick<ClientFetch, 'ok' | 'servedBy' | 'error'>;
+
+function fetchOnce(addr: string): Promise<Outcome> {
   return new Promise((res) => {
     const req = http.get({ host: addr, port: 80, path: '/', timeout: 1000, agent: false }, (r) => {
       let body = '';
       r.on('data', (d) => (body += d));
-      // Report the region that served, not the node: node alternation is not an event.
-      r.on('end', () =>
-        res(r.statusCode === 200 ? `ok ${body.trim().replace(/-lb\d+$/, '')}` : `error HTTP ${r.statusCode}`),
-      );
+      // The LB node's page says "served by REGION-lbN": report the region, not the node (node
+      // alternation is not an event). Read here, once; the drills get a typed field.
+      r.on('end', () => {
+        const m = /^served by (.+)-lb\d+$/.exec(body.trim());
+        res(
+          r.statusCode === 200 && m
+            ? { ok: true, servedBy: m[1] }
+            : { ok: false, error: `HTTP ${r.statusCode} ${body.trim()}` },
+        );
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => res(`error ${e.message}`));
+    req.on('error', (e) => res({ ok: false, error: e.message }));
   });
 }
 
@@ -79,12 +88,12 @@ async function actLikeAUser(): Promise<void> {
   while (Date.now() - start < duration) {
     const t0 = Date.now();
     const addr = await resolve();
-    const outcome = addr ? await fetchOnce(addr) : 'error no DNS answer';
+    const outcome: Outcome = addr ? await fetchOnce(addr) : { ok: false, error: 'no DNS answer' };
     if (!addr) counts.dnsFailures++;
-    if (outcome.startsWith('ok')) counts.ok++;
+    if (outcome.ok) counts.ok++;
     else counts.errors++;
     // Every fetch, so a drill counts them exactly (at most 20 a second: small).
-    emit({ event: 'fetch', answer: addr ?? null, outcome });
+    emit({ event: 'fetch', answer: addr ?? null, ...outcome } satisfies Omit<ClientFetch, 't'>);
     await pace(t0);
   }
 }

@@ -21,6 +21,9 @@ export interface Fetch {
   client: string;
   t: number;
   answer: string | null;
+  ok: boolean;
+  servedBy?: string;
+  /** For the timeline only ("ok served by eu-west", "error timeout"); decisions read the fields. */
   outcome: string;
 }
 
@@ -97,7 +100,7 @@ export const lastFetch = (o: Observed) => o.fetches.filter((e) => e.client === A
 /** ... and it was served by another region, after the injection. */
 export const servedElsewhere = (o: Observed, pop: LabPop) => {
   const last = lastFetch(o);
-  return !!last && last.t >= o.t0 && last.outcome.startsWith('ok') && last.answer !== pop.vip;
+  return !!last && last.t >= o.t0 && last.ok && last.answer !== pop.vip;
 };
 /** Fetches where a client's outcome changed (what the timeline shows). */
 export function outcomeChanges(fetches: Fetch[]): Fetch[] {

@@ -233,7 +233,7 @@ export const DRILLS: Record<string, Drill> = {
     settle: (o, pop) =>
       o.backAt !== undefined &&
       firstAnswer(o, o.t0, (a) => a === pop.vip) !== undefined &&
-      o.fetches.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.outcome.startsWith('ok')),
+      o.fetches.some((e) => e.client === AFFECTED && e.t > (o.backAt ?? 0) && e.ok),
     expect(o, pop, r) {
       const back = rel(o, o.backAt);
       const sinceDown = o.backAt !== undefined && o.downAt !== undefined ? o.backAt - o.downAt : undefined;
@@ -257,9 +257,7 @@ export const DRILLS: Record<string, Drill> = {
         home !== undefined,
         home ? `+${home.t - o.t0} ms` : 'never',
       );
-      const errs = o.fetches.filter(
-        (e) => e.client === AFFECTED && e.t >= o.t0 && e.outcome.startsWith('error'),
-      ).length;
+      const errs = o.fetches.filter((e) => e.client === AFFECTED && e.t >= o.t0 && !e.ok).length;
       expectation(r, 'no client errors during the return', errs === 0, `${errs} failed fetches`);
     },
   },

@@ -5,7 +5,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { BirdClient } from './bird.js';
-import { DNS_IP, type Lab, type LabPop } from './lab.js';
+import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { TimelineEvent, DrillResult, Observed, rel, within, lastFetch, outcomeChanges } from './drill-kit.js';
@@ -41,9 +41,11 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         try {
-          const e = JSON.parse(line) as { t: number; event: string; answer: string | null; outcome: string };
-          if (e.event === 'fetch') o.fetches.push({ client: c.name, t: e.t, answer: e.answer, outcome: e.outcome });
-          else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
+          const e = JSON.parse(line) as ClientFetch | { event: 'answer'; t: number; answer: string | null };
+          if (e.event === 'fetch') {
+            const outcome = e.ok ? `ok served by ${e.servedBy}` : `error ${e.error}`;
+            o.fetches.push({ client: c.name, t: e.t, answer: e.answer, ok: e.ok, servedBy: e.servedBy, outcome });
+          } else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
         } catch {
           /* ignore */
         }
@@ -62,7 +64,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     // Baseline: the path is at the router and the New York client is served by us-east.
     await new Promise((r) => setTimeout(r, 1500));
     const ready = Date.now() + 15_000;
-    while (!((await present())?.localPref === 100 && lastFetch(o)?.outcome === `ok served by ${pop.name}`)) {
+    while (!((await present())?.localPref === 100 && lastFetch(o)?.servedBy === pop.name)) {
       if (Date.now() > ready)
         throw new Error(
           `drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`,
@@ -122,7 +124,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   };
   for (const c of lab.clients) {
     const fetches = o.fetches.filter((e) => e.client === c.name && e.t >= o.t0 && e.t <= (o.restoreAt ?? Infinity));
-    const errs = fetches.filter((e) => e.outcome.startsWith('error'));
+    const errs = fetches.filter((e) => !e.ok);
     result.clients[c.name] = {
       fetches: fetches.length,
       errors: errs.length,

@@ -20,6 +20,19 @@ export const bfdHelper = (dir: string, n: number) => ({
   socket: join(dir, 'bird', `bfd-p${n}.ctl`),
 });
 
+/** What a lab client reports for each fetch (one JSON line; the drills decide on these fields). */
+export interface ClientFetch {
+  event: 'fetch';
+  t: number;
+  /** The DNS answer it fetched from (null: no answer). */
+  answer: string | null;
+  ok: boolean;
+  /** Region whose LB node served the page (ok only). */
+  servedBy?: string;
+  /** Why the fetch failed (not ok only). */
+  error?: string;
+}
+
 export interface LabClient {
   name: string;
   ns: string;
