@@ -4,5 +4,7 @@ import { main } from '../dist/src/cli/index.js';
 
 main(process.argv.slice(2)).then(
   (code) => { if (typeof code === 'number') process.exitCode = code; },
-  (err) => { console.error(`gtm: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 1; },
+  // Exit at once: a server that failed half-way (a port it cannot bind) may hold timers or
+  // sockets that would otherwise keep a dead process running.
+  (err) => { console.error(`gtm: ${err instanceof Error ? err.message : String(err)}`); process.exit(1); },
 );

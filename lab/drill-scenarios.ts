@@ -191,9 +191,10 @@ export const DRILLS: Record<string, Drill> = {
   drain: {
     description: 'planned drain of us-east (agent maintenance): DNS moves first, then BGP de-prefers and withdraws',
     timeoutMs: 8000,
-    async inject(_lab, pop) {
-      fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'drill' });
-      return async () => void fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+    async inject(lab, pop) {
+      const auth = { authorization: `Bearer ${lab.token}` };
+      fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'drill' }, auth);
+      return async () => void fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false }, auth);
     },
     settle: (o) => o.withdrawnAt !== undefined,
     expect(o, pop, r) {

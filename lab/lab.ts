@@ -4,8 +4,8 @@
 // countries. Everything it creates carries the `gtmlab-` prefix (GTM_LAB_PREFIX) or is
 // recorded by PID in the lab directory, so `down` removes it all, even after a crash.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { hashToken, newToken } from '../src/auth/index.js';
 import { type Config } from '../src/config/index.js';
 import { addAddress, addNs, delNs, execIn, ip, killPid, link } from './netns.js';
 import { PREFIX, LAB_DIR, ROOT, EXAMPLE_CONFIG, DNS_IP, bfdHelper, type Lab, labOf } from './model.js';
@@ -33,13 +33,13 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
     throw new Error('a lab is already up: gtm lab down first');
   rmSync(LAB_DIR, { recursive: true, force: true });
   mkdirSync(LAB_DIR, { recursive: true });
-  const token = randomBytes(18).toString('hex');
+  // The operator's token is in a root-only file; the config holds only its hash, so no lab
+  // process needs the secret in its environment.
+  const token = newToken();
   writeFileSync(join(LAB_DIR, 'token'), `${token}\n`, { mode: 0o600 });
-  // Every lab process loads the same config, whose control API token comes from here.
-  process.env.GTM_LAB_TOKEN = token;
   let config: Config;
   try {
-    config = renderLab(LAB_DIR, baseConfig);
+    config = renderLab(LAB_DIR, baseConfig, { tokenSha256: hashToken(token) });
   } catch (err) {
     // Nothing was started yet: leave nothing behind.
     rmSync(LAB_DIR, { recursive: true, force: true });
@@ -90,7 +90,7 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
     startAgent(lab, p);
   }
 
-  // GeoDNS and control plane (like every lab process, they inherit GTM_LAB_TOKEN).
+  // GeoDNS and control plane.
   daemon(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
   daemon(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
 

@@ -82,6 +82,5 @@ export function labOf(config: Config, dir: string, token: string): Lab {
 export function loadLab(dir = LAB_DIR): Lab {
   if (!existsSync(join(dir, 'config.yaml'))) throw new Error(`no lab in ${dir} (gtm lab up first)`);
   const token = readFileSync(join(dir, 'token'), 'utf8').trim();
-  process.env.GTM_LAB_TOKEN = token;
   return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token);
 }

@@ -49,8 +49,15 @@ export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_0
 }
 
 /** GET a URL from inside a namespace (the agents' APIs live there). */
-export function fetchIn(ns: string, url: string, method = 'GET', body?: unknown): { status: number; body: string } {
+export function fetchIn(
+  ns: string,
+  url: string,
+  method = 'GET',
+  body?: unknown,
+  headers: Record<string, string> = {},
+): { status: number; body: string } {
   const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
   const out = execIn(ns, 'curl', [...args, url]);
   const cut = out.lastIndexOf('\n');

@@ -1,6 +1,5 @@
 // Renders the files every lab process reads (gtm lab up and the container images alike).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
@@ -11,7 +10,7 @@ import { EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
 import { PLAN, addressesEnv } from './address-plan.js';
 
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
-function labConfig(base: string, dir: string, cityDb: string, etcd?: string): string {
+function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tokenSha256?: string): string {
   const parsed = parseDocument(readFileSync(base, 'utf8'));
   if (parsed.errors.length) throw new Error(`not valid YAML: ${parsed.errors[0]?.message}`);
   const doc = parsed.toJS() as Record<string, any> | null;
@@ -26,8 +25,16 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string): st
     heartbeat_ms: 250,
     max_regions_out: 0.7,
     api: {
-      listen: `${DNS_IP}:9190`,
-      tokens: [{ name: 'lab', env: 'GTM_LAB_TOKEN' }],
+      // The namespace lab binds the API to the DNS namespace's loopback: a management network
+      // the clients cannot reach (reach it with ip netns exec). Containers publish it instead.
+      listen: etcd ? `${DNS_IP}:9190` : '127.0.0.1:9190',
+      // The namespace lab knows its token: only its hash goes in the file. Containers get the
+      // token at run time (compose), so theirs names the variable.
+      tokens: [
+        tokenSha256
+          ? { name: 'lab', sha256: tokenSha256, scopes: ['admin'] }
+          : { name: 'lab', env: 'GTM_LAB_TOKEN', scopes: ['admin'] },
+      ],
       audit_log: join(dir, 'audit.jsonl'),
     },
   };
@@ -80,20 +87,16 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string): st
  * configs of the router and of each PoP's BFD helper. `gtm lab up` uses it, and so do the
  * container images (`gtm lab render`), so both labs run the very same files.
  */
-export function renderLab(dir: string, baseConfig = EXAMPLE_CONFIG, opts: { etcd?: string } = {}): Config {
+export function renderLab(
+  dir: string,
+  baseConfig = EXAMPLE_CONFIG,
+  opts: { etcd?: string; tokenSha256?: string } = {},
+): Config {
   for (const d of ['logs', 'bird', 'pops']) mkdirSync(join(dir, d), { recursive: true });
   const { city } = buildTestDatabases(join(dir, 'geo'));
-  writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd));
-  // Validate it now. The API token comes from GTM_LAB_TOKEN at run time (containers get
-  // theirs from compose); when rendering an image there is none yet, so check with a stand-in.
-  const had = process.env.GTM_LAB_TOKEN;
-  process.env.GTM_LAB_TOKEN ??= randomBytes(18).toString('hex');
-  let config: Config;
-  try {
-    config = loadConfigFile(join(dir, 'config.yaml'));
-  } finally {
-    if (had === undefined) delete process.env.GTM_LAB_TOKEN;
-  }
+  writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd, opts.tokenSha256));
+  // Validated now (no process needs the token to load it).
+  const config = loadConfigFile(join(dir, 'config.yaml'));
   const pops = labOf(config, dir, '').pops;
   writeFileSync(
     join(dir, 'bird', 'rtr.conf'),

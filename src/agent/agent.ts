@@ -35,7 +35,7 @@ export type AgentInput =
   | { kind: 'probe'; result: ProbeResult }
   | { kind: 'error-rate'; vip: number; rate: number | undefined }
   | { kind: 'maintenance-file'; on: boolean }
-  | { kind: 'maintenance-api'; enabled: boolean; reason?: string }
+  | { kind: 'maintenance-api'; enabled: boolean; reason?: string; who: string }
   | { kind: 'wake'; vip: number }
   | { kind: 'liveness' }
   | { kind: 'paths-changed' }
@@ -112,23 +112,38 @@ export class Agent {
     this.timers.push(setInterval(() => this.checkMaintenanceFile(), 250));
     // Periodic verification against ListPath also retries after gRPC errors.
     this.timers.push(setInterval(() => void this.announcer.request(), 5000));
-    this.api = await startAgentApi(this.pop.api.host, this.opts.apiPort ?? this.pop.api.port, {
-      health: () => ({
-        ok: this.speaker.apiUp,
-        serving: this.serving,
-        bgpApiUp: this.speaker.apiUp,
-        sessionUp: this.speaker.sessionUp,
-      }),
-      status: () => this.status(),
-      metrics: async () => ({
-        contentType: this.metrics.registry.contentType,
-        body: await this.metrics.registry.metrics(),
-      }),
-      setMaintenance: (enabled, reason) => {
-        this.handle({ kind: 'maintenance-api', enabled, reason });
-        return { maintenance: this.maintenance };
+    this.api = await startAgentApi(
+      this.pop.api.host,
+      this.opts.apiPort ?? this.pop.api.port,
+      {
+        health: () => ({
+          ok: this.speaker.apiUp,
+          serving: this.serving,
+          bgpApiUp: this.speaker.apiUp,
+          sessionUp: this.speaker.sessionUp,
+        }),
+        status: () => this.status(),
+        metrics: async () => ({
+          contentType: this.metrics.registry.contentType,
+          body: await this.metrics.registry.metrics(),
+        }),
+        setMaintenance: (enabled, reason, who) => {
+          this.handle({ kind: 'maintenance-api', enabled, reason, who });
+          void this.heartbeat.audit({
+            who,
+            action: enabled ? 'agent-maintenance-on' : 'agent-maintenance-off',
+            target: this.pop.name,
+            why: reason ?? '',
+          });
+          return { maintenance: this.maintenance };
+        },
       },
-    });
+      {
+        tokens: this.config.control?.api.tokens ?? [],
+        readRequiresToken: this.config.control?.api.readRequiresToken ?? false,
+        region: this.pop.region,
+      },
+    );
     await this.heartbeat.start();
     const api = `${this.pop.api.host}:${this.opts.apiPort ?? this.pop.api.port}`;
     emit(
@@ -172,7 +187,7 @@ export class Agent {
         emit(
           this.log,
           'agent.maintenance',
-          { source: 'api', enabled: e.enabled, reason: e.reason },
+          { source: 'api', enabled: e.enabled, reason: e.reason, who: e.who },
           'maintenance set through the API',
         );
         return this.evaluateAll();

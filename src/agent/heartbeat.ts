@@ -3,7 +3,7 @@
 // right after it, never dropped; callers that await get the write that includes their change.
 import type { ControlSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
+import { AUDIT_RECORD_LEASE_MS, KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
 
 export class Heartbeat {
   private store?: StateStore;
@@ -49,6 +49,23 @@ export class Heartbeat {
       }
     })();
     return this.publishing;
+  }
+
+  private audits = 0;
+
+  /** Puts an audit record in the shared store, where the control plane's audit view reads it. */
+  async audit(e: { who: string; action: string; target: string; why: string }): Promise<void> {
+    if (!this.store) return;
+    const at = new Date().toISOString();
+    try {
+      await this.store.put(
+        KEYS.auditRecord(at, `${this.pop}-${e.who}`, this.audits++),
+        { at, ...e, change: null },
+        { leaseMs: AUDIT_RECORD_LEASE_MS },
+      );
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, audit: e }, 'could not write the audit record to the shared store');
+    }
   }
 
   async stop(): Promise<void> {

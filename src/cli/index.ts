@@ -1,5 +1,7 @@
 // Public entry of the cli capability: `gtm <command>`.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { MIN_TOKEN_LENGTH, hashToken, newToken } from '../auth/index.js';
 import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
 import { startControl } from '../control/index.js';
 import { InMemoryRegionState, openStore } from '../state/index.js';
@@ -19,6 +21,8 @@ commands:
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
+  token new [NAME] | token hash           make an API token (prints it and its config line) |
+                                         print the SHA-256 of a token read from standard input
   lab up [--config FILE] | lab status [--json] | lab down
                                          the failover lab in network namespaces (root)
   lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails
@@ -41,6 +45,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await controlCommand(rest);
       case 'lab':
         return await labCommand(rest);
+      case 'token':
+        return tokenCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -122,6 +128,29 @@ async function dnsCommand(args: string[]): Promise<number | undefined> {
   return undefined;
 }
 
+/** `gtm token new [NAME]` and `gtm token hash`: the config keeps only a token's SHA-256. */
+function tokenCommand(args: string[]): number {
+  const [verb, name = 'operator'] = args;
+  if (verb === 'new') {
+    const token = newToken();
+    process.stdout.write(
+      `token: ${token}\nconfig (control.api.tokens): - { name: ${name}, sha256: ${hashToken(token)}, scopes: [drain] }\n`,
+    );
+    return 0;
+  }
+  if (verb === 'hash') {
+    const token = readFileSync(0, 'utf8').trim();
+    if (token.length < MIN_TOKEN_LENGTH) {
+      process.stderr.write(`gtm token hash: a token needs at least ${MIN_TOKEN_LENGTH} characters\n`);
+      return 1;
+    }
+    process.stdout.write(`${hashToken(token)}\n`);
+    return 0;
+  }
+  process.stderr.write('usage: gtm token new [NAME] | gtm token hash < TOKEN_FILE\n');
+  return 2;
+}
+
 /** A TCP port given on the command line (0 = any free port). */
 function portOption(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -190,7 +219,7 @@ async function labCommand(args: string[]): Promise<number | undefined> {
     case 'up': {
       const l = await lab.up(values.config);
       process.stdout.write(
-        `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API token: ${l.token} (also in ${l.dir}/token)\n` +
+        `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS namespace (ip netns exec), token in ${l.dir}/token (root only)\n` +
           `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,
       );
       return 0;

@@ -2,6 +2,7 @@
 import cron from 'node-cron';
 import type { ControlSettings, RegionStatus, Schedule, Region } from './types.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../state/contract.js';
+import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
 import { Problems, bool, hostPort, int, join, list, num, obj, str } from './validate.js';
 import { isRegionStatus } from './names.js';
 
@@ -99,17 +100,45 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'control.lease_ms',
       `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`,
     );
-  const a = (c.api === undefined ? {} : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log'])) ?? {};
-  // Tokens come from the environment, never from the file itself.
-  const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i) => {
+  const a =
+    (c.api === undefined
+      ? {}
+      : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log', 'read_requires_token'])) ?? {};
+  // A token is named by the environment variable that holds it or by its SHA-256: the secret
+  // itself is never in the file, and only the process that checks a token needs it.
+  const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i): ApiToken[] => {
     const tp = join('control.api.tokens', i);
-    const t = obj(p, tp, tv, ['name', 'env']) ?? {};
-    const name = str(p, join(tp, 'name'), t.name);
-    const env = str(p, join(tp, 'env'), t.env, { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' });
-    const token = env ? process.env[env] : undefined;
-    if (env && (!token || token.length < 16))
-      p.add(join(tp, 'env'), `environment variable ${env} must hold a token of at least 16 characters`);
-    return name && token && token.length >= 16 ? [{ name, token }] : [];
+    const t = obj(p, tp, tv, ['name', 'env', 'sha256', 'scopes', 'regions']) ?? {};
+    const name = str(p, join(tp, 'name'), t.name, {
+      pattern: /^[A-Za-z0-9_.@-]{1,64}$/,
+      what: 'a name (letters, digits, _.@-)',
+    });
+    if ((t.env === undefined) === (t.sha256 === undefined))
+      p.add(tp, 'needs exactly one of env (a variable holding the token) or sha256');
+    const env =
+      t.env === undefined
+        ? undefined
+        : str(p, join(tp, 'env'), t.env, { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' });
+    const sha256 =
+      t.sha256 === undefined
+        ? undefined
+        : str(p, join(tp, 'sha256'), t.sha256, {
+            pattern: /^[0-9a-f]{64}$/,
+            what: 'a SHA-256 in hex (gtm token hash)',
+          });
+    // No scopes given: every scope, as before scopes existed.
+    const scopes = (list(p, join(tp, 'scopes'), t.scopes, { optional: true, nonEmpty: true }) ?? ['admin']).filter(
+      (s, j): s is Scope => {
+        const ok = (SCOPES as readonly unknown[]).includes(s);
+        if (!ok) p.add(join(join(tp, 'scopes'), j), `must be one of ${SCOPES.join(', ')}`);
+        return ok;
+      },
+    );
+    const regionList = list(p, join(tp, 'regions'), t.regions, { optional: true, nonEmpty: true });
+    regionList?.forEach((r, j) => {
+      if (typeof r !== 'string' || !regions.has(r)) p.add(join(join(tp, 'regions'), j), 'not a configured region');
+    });
+    return name ? [{ name, scopes, env, sha256, regions: regionList as string[] | undefined }] : [];
   });
   const defaultAudit =
     store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
@@ -125,6 +154,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
         ? { host: '127.0.0.1', port: 9190 }
         : hostPort(p, 'control.api.listen', a.listen)) ?? { host: '127.0.0.1', port: 9190 },
       tokens,
+      readRequiresToken: bool(p, 'control.api.read_requires_token', a.read_requires_token, false),
       auditLog: str(p, 'control.api.audit_log', a.audit_log ?? defaultAudit) ?? defaultAudit,
     },
   };

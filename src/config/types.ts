@@ -2,6 +2,7 @@
 // lower case and without the trailing dot ("www.example.test").
 
 import type { RegionStatus } from '../state/contract.js';
+import type { ApiToken } from '../auth/index.js';
 
 export type { RegionStatus };
 
@@ -201,8 +202,10 @@ export interface ControlSettings {
   schedules: Schedule[];
   api: {
     listen: { host: string; port: number };
-    /** Bearer tokens for writes; the name is recorded in the audit log as "who". */
-    tokens: { name: string; token: string }[];
+    /** Bearer tokens with scopes (src/auth); the name is recorded in the audit log as "who". */
+    tokens: ApiToken[];
+    /** Reads (GET /api/...) need a token with the read scope. */
+    readRequiresToken: boolean;
     auditLog: string;
   };
 }

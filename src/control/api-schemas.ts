@@ -2,6 +2,9 @@
 import { type FastifySchema } from 'fastify';
 import { REGION_STATUSES } from '../state/index.js';
 
+/** Operator text: a reason must be printable, short, well-formed Unicode (no NUL, controls or bidi overrides). */
+export const REASON_PATTERN = '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*$';
+
 export const regionView = {
   type: 'object',
   properties: {
@@ -33,7 +36,7 @@ export const overrideBody = {
   properties: {
     status: { type: 'string', enum: REGION_STATUSES },
     weight: { type: 'number', minimum: 0, maximum: 1000000 },
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: REASON_PATTERN },
     expires_in_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
     force: { type: 'boolean' },
   },
@@ -48,4 +51,10 @@ export const drainBody = {
     expires_in_s: overrideBody.properties.expires_in_s,
     force: { type: 'boolean' },
   },
+} as const;
+
+export const reasonQuery = {
+  type: 'object',
+  required: ['reason'],
+  properties: { reason: { type: 'string', minLength: 1, maxLength: 500, pattern: REASON_PATTERN } },
 } as const;

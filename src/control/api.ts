@@ -1,7 +1,7 @@
 // `gtm control`: the operators' HTTP API over the shared state. Reads are open; writes
 // need a bearer token, pass the guard rail (unless forced) and are audited.
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
+import { allows, authenticate, usableTokens, type Principal, type Scope } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import {
@@ -14,8 +14,8 @@ import {
   type RegionView,
   type StateStore,
 } from '../state/index.js';
-import { regionView, doc, errorBody, nameParam, overrideBody, drainBody } from './api-schemas.js';
-import { AuditLog } from './audit.js';
+import { regionView, doc, errorBody, nameParam, overrideBody, drainBody, reasonQuery } from './api-schemas.js';
+import { AuditLog, type AuditEntry } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 import { startSchedules } from './schedules.js';
 import { STATUS_PAGE } from './status-page.js';
@@ -44,8 +44,9 @@ export async function startControl(
     log.warn({ store: control.store }, 'shared state not readable yet; the control API starts anyway');
   }
   const audit = new AuditLog(control.api.auditLog);
-  // removeAdditional off: an unknown field is a 400, not silently dropped.
-  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
+  // removeAdditional off: an unknown field is a 400, not silently dropped. coerceTypes off:
+  // {"status": ["down"]} is a 400, not "down" (fastify coerces by default).
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
   const routes: { method: string; url: string; schema?: Record<string, unknown> }[] = [];
   app.addHook('onRoute', (r) => {
     if (!r.url.startsWith('/api/')) return;
@@ -54,26 +55,37 @@ export async function startControl(
         routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown> | undefined });
   });
 
-  const who = (req: FastifyRequest): string | undefined => {
-    const h = req.headers.authorization ?? '';
-    const presented = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
-    for (const t of control.api.tokens) {
-      const want = Buffer.from(t.token);
-      if (want.length === presented.length && timingSafeEqual(want, presented)) return t.name;
-    }
-    return undefined;
-  };
+  const { usable, missing } = usableTokens(control.api.tokens);
+  if (missing.length) log.warn({ missing }, 'some configured API tokens cannot be checked by this process');
 
-  // Every write under /api/ needs a token; checked once here (after body validation, as
-  // fastify runs preHandler hooks), and the token's name is what the audit log records.
-  const operators = new WeakMap<FastifyRequest, string>();
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || !req.url.startsWith('/api/')) return;
-    const user = who(req);
-    if (!user) return reply.code(401).send({ error: 'a valid bearer token is needed for changes' });
-    operators.set(req, user);
+  // The token is checked when the request arrives, before its body is read or parsed: an
+  // unauthenticated client cannot make us parse a large body. Writes always need one, reads
+  // when read_requires_token is set. What the token may do is checked per route (scopes).
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (read && !control.api.readRequiresToken) return;
+    const p = authenticate(req.headers.authorization, usable);
+    if (!p) return reply.code(401).send({ error: `a valid bearer token is needed for ${read ? 'reads' : 'changes'}` });
+    if (read && !allows(p, 'read')) return reply.code(403).send({ error: `token ${p.name} may not read` });
+    principals.set(req, p);
   });
-  const operator = (req: FastifyRequest) => operators.get(req) as string;
+  // JSON may carry lone surrogates ("\ud800"), which no pattern can refuse: check here.
+  app.addHook('preHandler', async (req, reply) => {
+    const reason = (req.body as { reason?: unknown } | undefined)?.reason ?? (req.query as { reason?: unknown }).reason;
+    if (typeof reason === 'string' && !(reason as string & { isWellFormed(): boolean }).isWellFormed())
+      return reply.code(400).send({ error: 'reason is not well-formed Unicode (a lone surrogate)' });
+  });
+  const operator = (req: FastifyRequest) => (principals.get(req) as Principal).name;
+  /** 403 unless the request's token has every scope in `scopes` for `region`. */
+  const permitted = (req: FastifyRequest, reply: FastifyReply, scopes: Scope[], region?: string): boolean => {
+    const p = principals.get(req) as Principal;
+    const denied = scopes.find((s) => !allows(p, s, region));
+    if (denied)
+      void reply.code(403).send({ error: `token ${p.name} may not ${denied}${region ? ` in ${region}` : ''}` });
+    return !denied;
+  };
 
   const views = async () => {
     const overrides = new Map(
@@ -117,11 +129,17 @@ export async function startControl(
       schema: doc('Recent changes, newest first', {
         querystring: {
           type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          // A query string is text; with type coercion off (bodies must not be coerced) it is a pattern.
+          properties: { limit: { type: 'string', pattern: '^(?:[1-9][0-9]{0,2}|1000)$', default: '100' } },
         },
       }),
     },
-    async (req) => audit.tail((req.query as { limit: number }).limit),
+    async (req) => {
+      // This process's own log, and what agents recorded in the shared store, newest first.
+      const limit = Number((req.query as { limit: string }).limit);
+      const agents = (await store.list<AuditEntry>(KEYS.audit)).map((e) => e.value);
+      return [...audit.tail(limit), ...agents].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+    },
   );
 
   const changes = new Changes(config, store, audit, state, log, now);
@@ -160,20 +178,28 @@ export async function startControl(
         response: { 401: errorBody, 404: errorBody, 409: errorBody },
       }),
     },
-    async (req, reply) => change(req, reply, (req.params as { name: string }).name, req.body as never, 'override'),
+    async (req, reply) => {
+      const region = (req.params as { name: string }).name;
+      const b = req.body as { status?: string; weight?: number; force?: boolean };
+      const scopes: Scope[] = [
+        ...(b.status ? ['drain' as const] : []),
+        ...(b.weight !== undefined ? ['weight' as const] : []),
+        ...(b.force ? ['force' as const] : []),
+      ];
+      if (!permitted(req, reply, scopes.length ? scopes : ['drain'], region)) return reply;
+      return change(req, reply, region, req.body as never, 'override');
+    },
   );
 
   app.post(
     '/api/v1/regions/:name/drain',
     { schema: doc('Stop handing the region out (draining)', { params: nameParam, body: drainBody }) },
-    async (req, reply) =>
-      change(
-        req,
-        reply,
-        (req.params as { name: string }).name,
-        { ...(req.body as { reason: string }), status: 'draining' },
-        'drain',
-      ),
+    async (req, reply) => {
+      const region = (req.params as { name: string }).name;
+      const scopes: Scope[] = (req.body as { force?: boolean }).force ? ['drain', 'force'] : ['drain'];
+      if (!permitted(req, reply, scopes, region)) return reply;
+      return change(req, reply, region, { ...(req.body as { reason: string }), status: 'draining' }, 'drain');
+    },
   );
 
   app.delete(
@@ -181,18 +207,14 @@ export async function startControl(
     {
       schema: doc('Remove the override (undrain): health decides again', {
         params: nameParam,
-        querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } },
+        querystring: reasonQuery,
       }),
     },
-    async (req, reply) =>
-      send(
-        reply,
-        await changes.clear(
-          (req.params as { name: string }).name,
-          (req.query as { reason: string }).reason,
-          operator(req),
-        ),
-      ),
+    async (req, reply) => {
+      const region = (req.params as { name: string }).name;
+      if (!permitted(req, reply, ['drain'], region)) return reply;
+      return send(reply, await changes.clear(region, (req.query as { reason: string }).reason, operator(req)));
+    },
   );
 
   const svcParams = {
@@ -220,6 +242,7 @@ export async function startControl(
     },
     async (req, reply) => {
       const p = req.params as { service: string; name: string };
+      if (!permitted(req, reply, ['weight'], p.name)) return reply;
       const b = req.body as { weight: number; reason: string; expires_in_s?: number };
       const r = await changes.setServiceWeight(p.service, p.name, b.weight, b.reason, operator(req), b.expires_in_s);
       return r.ok
@@ -232,11 +255,12 @@ export async function startControl(
     {
       schema: doc('Remove the weight for one steered name', {
         params: svcParams,
-        querystring: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 1 } } },
+        querystring: reasonQuery,
       }),
     },
     async (req, reply) => {
       const p = req.params as { service: string; name: string };
+      if (!permitted(req, reply, ['weight'], p.name)) return reply;
       const r = await changes.setServiceWeight(
         p.service,
         p.name,

@@ -23,7 +23,7 @@ export interface ChangeRequest {
 }
 
 export type ChangeResult =
-  { ok: true; override: RegionOverride | null } | { ok: false; code: 404 | 409; error: string };
+  { ok: true; override: RegionOverride | null } | { ok: false; code: 404 | 409 | 503; error: string };
 
 export class Changes {
   constructor(
@@ -35,37 +35,79 @@ export class Changes {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Sets (merges into) a region's override. The guard-rail check and the write are one atomic
+   * step in the store (a compare on every region's override), so two control processes cannot
+   * both pass the check; a lost race is retried on fresh state. The audit record is written
+   * (fsync'ed) before the change is applied: a change never goes live unaudited.
+   */
   async set(region: string, req: ChangeRequest, who: string, action: string): Promise<ChangeResult> {
     if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
     const maxOut = this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT;
-    const current = new Map([...this.config.regions.keys()].map((r) => [r, this.state.get(r) as RegionView]));
-    if (req.status && req.status !== 'up' && !req.force && exceedsGuardRail(current, region, req.status, maxOut)) {
-      this.log.warn({ who, region, status: req.status }, 'guard rail refused a change');
-      return {
-        ok: false,
-        code: 409,
-        error: `refused by the guard rail: more than ${Math.round(maxOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it`,
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const t = this.now();
+      const stored = new Map(
+        (await this.store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [
+          e.key.slice(KEYS.regionOverrides.length),
+          e,
+        ]),
+      );
+      const live = (o: RegionOverride | undefined) =>
+        o && (o.expiresAt === undefined || o.expiresAt > t) ? o : undefined;
+      const existing = live(stored.get(region)?.value);
+      // A change of one field keeps the others (a weight change must not end a drain).
+      const o: RegionOverride = {
+        status: req.status ?? existing?.status,
+        weight: req.weight ?? existing?.weight,
+        reason: req.reason,
+        who,
+        at: t,
+        expiresAt: req.expiresInS ? t + req.expiresInS * 1000 : existing?.expiresAt,
+        force: req.force || (req.status === undefined && existing?.force) || undefined,
       };
+      // The statuses the guard rail judges: stored overrides as they are now, health otherwise.
+      const current = new Map(
+        [...this.config.regions.keys()].map((r) => {
+          const view = this.state.get(r) as RegionView;
+          const over = live(stored.get(r)?.value)?.status;
+          return [
+            r,
+            over ? { ...view, status: over } : view.source === 'override' ? { ...view, status: 'up' as const } : view,
+          ];
+        }),
+      );
+      if (o.status && o.status !== 'up' && !req.force && exceedsGuardRail(current, region, o.status, maxOut)) {
+        this.log.warn({ who, region, status: o.status }, 'guard rail refused a change');
+        return {
+          ok: false,
+          code: 409,
+          error: `refused by the guard rail: more than ${Math.round(maxOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it`,
+        };
+      }
+      const conditions = [...this.config.regions.keys()].map((r) => ({
+        key: KEYS.regionOverride(r),
+        rev: stored.get(r)?.rev,
+      }));
+      this.audit.append({ at: new Date(t).toISOString(), who, action, target: region, why: req.reason, change: o });
+      if (await this.store.putIf(conditions, KEYS.regionOverride(region), o)) {
+        this.log.info({ who, action, region, change: o }, 'region override set');
+        return { ok: true, override: o };
+      }
+      this.audit.append({
+        at: new Date(this.now()).toISOString(),
+        who,
+        action: `${action}-retried`,
+        target: region,
+        why: 'a concurrent change came first; checked again',
+        change: null,
+      });
     }
-    const t = this.now();
-    const o: RegionOverride = {
-      status: req.status,
-      weight: req.weight,
-      reason: req.reason,
-      who,
-      at: t,
-      expiresAt: req.expiresInS ? t + req.expiresInS * 1000 : undefined,
-      force: req.force || undefined,
-    };
-    await this.store.put(KEYS.regionOverride(region), o);
-    this.audit.append({ at: new Date(t).toISOString(), who, action, target: region, why: req.reason, change: o });
-    this.log.info({ who, action, region, change: o }, 'region override set');
-    return { ok: true, override: o };
+    return { ok: false, code: 503, error: 'too many concurrent changes; try again' };
   }
 
   async clear(region: string, reason: string, who: string): Promise<ChangeResult> {
     if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
-    await this.store.delete(KEYS.regionOverride(region));
+    // Audit first, then apply.
     this.audit.append({
       at: new Date(this.now()).toISOString(),
       who,
@@ -74,6 +116,7 @@ export class Changes {
       why: reason,
       change: null,
     });
+    await this.store.delete(KEYS.regionOverride(region));
     this.log.info({ who, region, reason }, 'region override cleared');
     return { ok: true, override: null };
   }
@@ -92,6 +135,15 @@ export class Changes {
     if (!svc.pools.some((p) => p.region === region))
       return { ok: false, code: 404, error: `service ${service} has no pool in ${region}` };
     const t = this.now();
+    // Audit first, then apply.
+    this.audit.append({
+      at: new Date(t).toISOString(),
+      who,
+      action: weight === null ? 'clear-service-weight' : 'service-weight',
+      target: `${service}/${region}`,
+      why: reason,
+      change: weight === null ? null : { weight, expiresInS },
+    });
     if (weight === null) await this.store.delete(KEYS.serviceWeight(service, region));
     else {
       const w: ServiceWeightOverride = {
@@ -103,14 +155,6 @@ export class Changes {
       };
       await this.store.put(KEYS.serviceWeight(service, region), w);
     }
-    this.audit.append({
-      at: new Date(t).toISOString(),
-      who,
-      action: weight === null ? 'clear-service-weight' : 'service-weight',
-      target: `${service}/${region}`,
-      why: reason,
-      change: weight === null ? null : { weight, expiresInS },
-    });
     this.log.info({ who, service, region, weight, reason }, 'service weight changed');
     return { ok: true, override: null };
   }

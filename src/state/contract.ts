@@ -22,7 +22,23 @@ export const KEYS = {
   regionOverrides: 'overrides/regions/',
   serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
   serviceWeights: 'overrides/weights/',
+  /** Audit records written by agents (the control plane keeps its own log file and reads these too). */
+  audit: 'audit/',
+  auditRecord: (at: string, who: string, n: number) => `audit/${at}-${who}-${n}`,
 } as const;
+
+/** One audit record: who did what to which target, why, and when (ISO time). */
+export interface AuditEntry {
+  at: string;
+  who: string;
+  action: string;
+  target: string;
+  why: string;
+  change: unknown;
+}
+
+/** How long agents' audit records stay in the shared store (the control plane's own log keeps its records). */
+export const AUDIT_RECORD_LEASE_MS = 30 * 24 * 3600 * 1000;
 
 /** An agent's heartbeat (`agents/<pop>`, written with a lease). */
 export interface AgentReport {

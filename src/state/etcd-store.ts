@@ -3,7 +3,7 @@
 // Leases are renewed only by the writer's own heartbeats (no automatic keepalive), so a
 // stuck agent loses its lease just like a dead one.
 import { Etcd3, type Lease } from 'etcd3';
-import type { Entry, StateStore } from './store.js';
+import type { Entry, StateStore, StoreCondition } from './store.js';
 
 export class EtcdStateStore implements StateStore {
   private readonly client: Etcd3;
@@ -64,6 +64,25 @@ export class EtcdStateStore implements StateStore {
     const lease = this.client.lease(ttl, { autoKeepAlive: false });
     await lease.put(this.k(key)).value(data);
     this.leases.set(key, { lease, ttl });
+  }
+
+  async putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean> {
+    // One etcd transaction: every compare, then the put, or nothing.
+    const put = this.client.put(this.k(key)).value(JSON.stringify(value));
+    if (conditions.length === 0) {
+      await put;
+      return true;
+    }
+    const [first, ...rest] = conditions;
+    const cmp = (c: StoreCondition) => (c.rev === undefined ? (['Version', 0] as const) : (['Mod', c.rev] as const));
+    const [col, val] = cmp(first as StoreCondition);
+    let txn = this.client.if(this.k((first as StoreCondition).key), col, '==', val);
+    for (const c of rest) {
+      const [cc, cv] = cmp(c);
+      txn = txn.and(this.k(c.key), cc, '==', cv);
+    }
+    const r = await txn.then(put).commit();
+    return r.succeeded;
   }
 
   async delete(key: string): Promise<void> {

@@ -32,7 +32,18 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Calls `onChange` with the full current list under `prefix` after every change. */
   watch<T>(prefix: string, onChange: (entries: Entry<T>[]) => void): () => void;
+  /**
+   * Writes `key` only if every condition still holds (`rev`: the key is at that revision;
+   * undefined: the key does not exist), as one atomic step; false when one no longer holds.
+   * What a check-then-write (the guard rail) needs so two writers cannot both pass it.
+   */
+  putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface StoreCondition {
+  key: string;
+  rev?: number;
 }
 
 interface FileDoc {
@@ -141,6 +152,21 @@ export class FileStateStore implements StateStore {
       doc.entries[key] = { value, rev: doc.rev + 1, ...(opts.leaseMs ? { expiresAt: now + opts.leaseMs } : {}) };
     });
     this.notify();
+  }
+
+  async putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean> {
+    const ok = await this.locked((doc) => {
+      const now = Date.now();
+      const holds = conditions.every((c) => {
+        const e = doc.entries[c.key];
+        const live = e !== undefined && (e.expiresAt === undefined || e.expiresAt > now);
+        return c.rev === undefined ? !live : live && e.rev === c.rev;
+      });
+      if (holds) doc.entries[key] = { value, rev: doc.rev + 1 };
+      return holds;
+    });
+    if (ok) this.notify();
+    return ok;
   }
 
   async delete(key: string): Promise<void> {

@@ -13,7 +13,7 @@ process.env.GTM_LAB_PREFIX = `gtd${process.pid % 10000}-`;
 process.env.GTM_LAB_DIR = tempDir('gtm-lab-ci-');
 const labMod = await import('../../lab/lab.js');
 const drills = await import('../../lab/drills.js');
-const { ip, killPid, spawnIn } = await import('../../lab/netns.js');
+const { fetchIn, ip, killPid, spawnIn } = await import('../../lab/netns.js');
 
 type Lab = Awaited<ReturnType<typeof labMod.up>>;
 let lab: Lab | undefined;
@@ -60,6 +60,44 @@ describe('failover lab', () => {
       ['us', vipOf['us-east'], 'served by us-east'],
       ['sg', vipOf['ap-southeast'], 'served by ap-southeast'],
     ]);
+  });
+
+  it('keeps the control API on a management network: not from a client, yes from the DNS namespace with the token', () => {
+    const l = lab as Lab;
+    const client = l.clients[0] as Lab['clients'][number];
+    const fromClient = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        client.ns,
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--max-time',
+        '2',
+        `http://${labMod.DNS_IP}:9190/api/v1/regions`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(fromClient.stdout).toBe('000'); // nothing listens there: connection refused
+    const fromDns = fetchIn(`${labMod.PREFIX}dns`, 'http://127.0.0.1:9190/api/v1/regions');
+    expect(fromDns.status).toBe(200);
+    const write = (token?: string) =>
+      fetchIn(
+        `${labMod.PREFIX}dns`,
+        'http://127.0.0.1:9190/api/v1/regions/ap-southeast/override?reason=check',
+        'DELETE',
+        undefined,
+        token ? { authorization: `Bearer ${token}` } : {},
+      ).status;
+    expect(write()).toBe(401);
+    expect(write(l.token)).toBe(200);
+    // The secret is not in the config the lab's processes read, only its hash.
+    expect(readFileSync(l.config, 'utf8')).not.toContain(l.token);
   });
 
   for (const name of ['cluster-down', 'drain', 'recovery']) {

@@ -7,11 +7,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdClient, renderBfdOnlyConfig, renderBirdConfig, type BirdRoute } from '../../lab/bird.js';
 import { addAddress, addNs, delNs, fetchIn, ip, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
+import type { AgentStatus } from '../../src/agent/index.js';
+import { hashToken } from '../../src/auth/index.js';
 import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
 
 const ID = `gt${process.pid % 100000}`;
 const NS = { rtr: `${ID}r`, a: `${ID}a`, b: `${ID}b` };
+const OPERATOR = 'operator-token-0123456789abcdef';
+const VIEWER = 'viewer-token-0123456789abcdef';
+const AS_OPERATOR = { authorization: `Bearer ${OPERATOR}` };
 const V4 = '198.51.100.10/32';
 const V6 = '2001:db8:10::10/128';
 const dir = tempDir('gtm-agent-');
@@ -100,12 +105,8 @@ const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === p
 const heartbeat = async (pop: string) =>
   (await new FileStateStore(join(dir, 'state.json')).get<AgentReport>(KEYS.agent(pop)))?.value;
 
-function status(ns: string): {
-  serving: boolean;
-  bgp: { gobgpdPid: number; sessionUp: boolean; sessions: Record<string, string>; bfd: Record<string, string> };
-  vips: { prefix: string; state: string }[];
-} {
-  return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body);
+function status(ns: string): AgentStatus {
+  return JSON.parse(fetchIn(ns, 'http://127.0.0.1:9180/status').body) as AgentStatus;
 }
 
 beforeAll(async () => {
@@ -114,7 +115,7 @@ beforeAll(async () => {
   // Agents publish heartbeats into a shared file store, as DNS servers would consume them.
   writeFileSync(
     config,
-    `${example}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  lease_ms: 2000\n  heartbeat_ms: 200\npops:\n${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}`,
+    `${example}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  lease_ms: 2000\n  heartbeat_ms: 200\n  api:\n    tokens:\n      - { name: oncall, sha256: ${hashToken(OPERATOR)}, scopes: [drain], regions: [us-east] }\n      - { name: viewer, sha256: ${hashToken(VIEWER)}, scopes: [read] }\npops:\n${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}`,
   );
   for (const ns of Object.values(NS)) addNs(ns);
   link(NS.rtr, 'r-a', ['10.100.1.1/24', 'fd00:100:1::1/64'], NS.a, 'a-r', ['10.100.1.2/24', 'fd00:100:1::2/64']);
@@ -255,7 +256,13 @@ describe('agent + gobgpd + BIRD', () => {
   });
 
   it('drains through the API: less preferred (GRACEFUL_SHUTDOWN, MED) first, then withdrawn', async () => {
-    const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'test drain' });
+    const r = fetchIn(
+      NS.a,
+      'http://127.0.0.1:9180/maintenance',
+      'POST',
+      { enabled: true, reason: 'test drain' },
+      AS_OPERATOR,
+    );
     expect(r.status).toBe(200);
     const drained = await until(
       'pop-a de-preferred',
@@ -272,8 +279,15 @@ describe('agent + gobgpd + BIRD', () => {
         (rs) => !from(rs, 'popa'),
       );
     } finally {
-      fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false });
+      fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false }, AS_OPERATOR);
     }
+    // Who did it is in the shared audit trail.
+    const audits = (
+      await new FileStateStore(join(dir, 'state.json')).list<{ who: string; action: string; why: string }>(KEYS.audit)
+    ).map((e) => e.value);
+    expect(audits).toContainEqual(
+      expect.objectContaining({ who: 'oncall', action: 'agent-maintenance-on', why: 'test drain' }),
+    );
     await until(
       'pop-a back after maintenance',
       () => routes(V4),
@@ -281,8 +295,25 @@ describe('agent + gobgpd + BIRD', () => {
     );
   });
 
+  it('refuses maintenance without a token, with a wrong one, or one without drain for this region: nothing moves', async () => {
+    const post = (headers: Record<string, string>, ns: string = NS.a) =>
+      fetchIn(ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: true, reason: 'hostile' }, headers).status;
+    // What an unprivileged local user could send: no token at all.
+    expect(post({})).toBe(401);
+    expect(post({ authorization: 'Bearer not-the-token-0123456789' })).toBe(401);
+    expect(post({ authorization: `Bearer ${VIEWER}` })).toBe(403);
+    expect(post(AS_OPERATOR, NS.b)).toBe(403); // the operator's token is for us-east only
+    // Refused before the body is parsed: a malformed body without a token is still 401.
+    expect(fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', '{not json').status).toBe(401);
+    expect(status(NS.a).maintenance).toMatchObject({ on: false });
+    expect(status(NS.b).maintenance).toMatchObject({ on: false });
+    expect(from(await routes(V4), 'popa')?.localPref).toBe(100);
+    // Reads stay open (read_requires_token is off): status and health for everyone.
+    expect(fetchIn(NS.a, 'http://127.0.0.1:9180/status').status).toBe(200);
+  });
+
   it('rejects a malformed maintenance request with 400 and changes nothing', async () => {
-    const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enable: 'yes' });
+    const r = fetchIn(NS.a, 'http://127.0.0.1:9180/maintenance', 'POST', { enable: 'yes' }, AS_OPERATOR);
     expect(r.status).toBe(400);
     expect(from(await routes(V4), 'popa')).toBeDefined();
   });

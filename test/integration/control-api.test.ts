@@ -3,7 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/index.js';
+import { hashToken } from '../../src/auth/index.js';
+import { parseConfigText, type Config } from '../../src/config/index.js';
 import { startControl, type ControlServer } from '../../src/control/index.js';
 import { FileStateStore } from '../../src/state/index.js';
 import { createLogger } from '../../src/observability/index.js';
@@ -11,6 +12,8 @@ import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers
 import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
+const ONCALL = 'oncall-token-0123456789abcdef';
+const VIEWER = 'viewer-token-0123456789abcdef';
 process.env.GTM_TEST_TOKEN = TOKEN;
 let dns: RunningDns;
 let control: ControlServer;
@@ -31,7 +34,14 @@ beforeAll(async () => {
 control:
   store: { file: ${join(dir, 'state.json')} }
   max_regions_out: 0.5
-  api: { listen: 127.0.0.1:0, tokens: [{ name: alice, env: GTM_TEST_TOKEN }], audit_log: ${auditPath} }
+  api:
+    listen: 127.0.0.1:0
+    audit_log: ${auditPath}
+    tokens:
+      - { name: alice, env: GTM_TEST_TOKEN }
+      - { name: oncall, sha256: ${hashToken(ONCALL)}, scopes: [drain], regions: [us-east] }
+      - { name: viewer, sha256: ${hashToken(VIEWER)}, scopes: [read] }
+      - { name: nobody-has-this, env: GTM_UNSET_TOKEN_FOR_TEST }
 `,
   );
   dns = await startDns(cfg, 2);
@@ -191,5 +201,91 @@ describe('control API', () => {
       ]),
     );
     expect(doc.paths['/api/v1/regions/{name}/drain']?.post?.security).toEqual([{ bearer: [] }]);
+  });
+});
+
+describe('control API under hostile input', () => {
+  const raw = async (method: string, path: string, body: string, token?: string) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as { error?: string } };
+  };
+
+  it('checks the token before it reads the body: a large unauthenticated body is refused at once', async () => {
+    const junk = `{"reason":"${'x'.repeat(900_000)}", "a": [${'[1,'.repeat(20_000)}`;
+    const r = await raw('POST', '/api/v1/regions/us-east/drain', junk);
+    expect(r.status).toBe(401);
+    // With a token the same body is parsed, and refused as the malformed JSON it is.
+    expect((await raw('POST', '/api/v1/regions/us-east/drain', junk, TOKEN)).status).toBe(400);
+  });
+
+  it('scopes and regions: a read-only token cannot drain, a region token only its region', async () => {
+    expect((await call('POST', '/api/v1/regions/us-east/drain', { reason: 'x' }, VIEWER)).status).toBe(403);
+    expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, ONCALL)).status).toBe(403);
+    expect((await call('PUT', '/api/v1/regions/us-east/override', { weight: 2, reason: 'x' }, ONCALL)).status).toBe(
+      403,
+    );
+    expect((await call('POST', '/api/v1/regions/us-east/drain', { reason: 'x', force: true }, ONCALL)).status).toBe(
+      403,
+    );
+    expect((await call('POST', '/api/v1/regions/us-east/drain', { reason: 'on call' }, ONCALL)).status).toBe(200);
+    expect((await call('DELETE', '/api/v1/regions/us-east/override?reason=done', undefined, ONCALL)).status).toBe(200);
+    const audit = (await call('GET', '/api/v1/audit?limit=5')).body as unknown as { who: string; action: string }[];
+    expect(audit[0]).toMatchObject({ who: 'oncall', action: 'clear-override' });
+  });
+
+  it('refuses coerced types, control characters, bidi overrides, lone surrogates and over-long reasons', async () => {
+    const put = (body: string) => raw('PUT', '/api/v1/regions/ap-southeast/override', body, TOKEN);
+    expect((await put('{"status":["down"],"reason":"coerced"}')).status).toBe(400);
+    expect((await put('{"weight":"5","reason":"coerced"}')).status).toBe(400);
+    expect((await put('{"status":"draining","reason":"nul \\u0000 here"}')).status).toBe(400);
+    expect((await put('{"status":"draining","reason":"bidi \\u202e txet"}')).status).toBe(400);
+    expect((await put('{"status":"draining","reason":"lone \\ud800 surrogate"}')).status).toBe(400);
+    const long = encodeURIComponent('x'.repeat(501));
+    expect((await call('DELETE', `/api/v1/regions/ap-southeast/override?reason=${long}`)).status).toBe(400);
+    const regions = (await call('GET', '/api/v1/regions')).body as { name: string; status: string }[];
+    expect(regions.find((r) => r.name === 'ap-southeast')?.status).toBe('up');
+  });
+
+  it('a weight-only change keeps a drain (fields merge, they do not replace)', async () => {
+    expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'maintenance' })).status).toBe(200);
+    expect(
+      (await call('PUT', '/api/v1/regions/eu-west/override', { weight: 3, reason: 'and less weight' })).status,
+    ).toBe(200);
+    await waitFor(async () => (await regionView('eu-west'))?.weight === 3, 'the weight to apply');
+    expect((await regionView('eu-west'))?.status).toBe('draining');
+    await call('DELETE', '/api/v1/regions/eu-west/override?reason=cleanup');
+  });
+
+  it('reads can require a token (read_requires_token)', async () => {
+    const cfg = parseConfigText(readFileSync(join(auditPath, '..', 'config.yaml'), 'utf8'));
+    const strict: Config = {
+      ...cfg,
+      control: {
+        ...(cfg.control as NonNullable<Config['control']>),
+        api: { ...(cfg.control as NonNullable<Config['control']>).api, readRequiresToken: true },
+      },
+    };
+    const c = await startControl(strict, store, createLogger('strict', 'silent'));
+    try {
+      const get = (token?: string) =>
+        fetch(`http://127.0.0.1:${c.port}/api/v1/regions`, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        }).then((r) => r.status);
+      expect(await get()).toBe(401);
+      expect(await get(VIEWER)).toBe(200);
+      expect(await get(ONCALL)).toBe(403);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('the DNS server started without any token in its environment (GTM_UNSET_TOKEN_FOR_TEST is unset)', async () => {
+    expect(process.env.GTM_UNSET_TOKEN_FOR_TEST).toBeUndefined();
+    expect(dns.proc.exitCode).toBeNull();
+    expect(await ask()).toMatch(/^198\.51\.100\.\d+$/);
   });
 });

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore, KEYS, type StateStore } from '../../src/state/index.js';
 import { EtcdStateStore } from '../../src/state/etcd-store.js';
-import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { parseConfigText } from '../../src/config/index.js';
+import { AuditLog, Changes } from '../../src/control/index.js';
+import { createLogger } from '../../src/observability/index.js';
+import { InMemoryRegionState } from '../../src/state/index.js';
+import { EXAMPLE, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -70,6 +74,51 @@ describe.each(stores)('%s store contract', (_name, make) => {
     expect(seen.some((l) => l.includes('other'))).toBe(false);
     stop();
     await s.close();
+  });
+});
+
+describe.each(stores)('%s store: atomic check-and-write', (_name, make) => {
+  it('putIf writes only while its conditions hold; of concurrent writers on the same condition one wins', async () => {
+    const s = make();
+    expect(await s.putIf([{ key: 'g/x' }], 'g/x', 1)).toBe(true); // absent: holds
+    expect(await s.putIf([{ key: 'g/x' }], 'g/x', 2)).toBe(false); // now present
+    const rev = (await s.get('g/x'))?.rev as number;
+    expect(await s.putIf([{ key: 'g/x', rev }], 'g/y', 3)).toBe(true);
+    expect(await s.putIf([{ key: 'g/x', rev: rev + 1000 }], 'g/y', 4)).toBe(false);
+    expect((await s.get('g/y'))?.value).toBe(3);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.putIf([{ key: 'g/race' }], 'g/race', i)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await s.close();
+  });
+
+  it('two control processes draining at once cannot both pass the guard rail (6 rounds)', async () => {
+    const dir = tempDir();
+    const config = parseConfigText(
+      `${readFileSync(EXAMPLE, 'utf8')}\ncontrol:\n  store: { file: ${join(dir, 'state.json')} }\n  max_regions_out: 0.5\n`,
+    );
+    for (let round = 0; round < 6; round++) {
+      const s = make();
+      // Each "process" has its own view, in which every region is up.
+      const changes = [0, 1].map(
+        (i) =>
+          new Changes(
+            config,
+            s,
+            new AuditLog(join(dir, `audit-${i}.jsonl`)),
+            InMemoryRegionState.fromConfig(config),
+            createLogger('t', 'silent'),
+          ),
+      );
+      const [a, b] = await Promise.all([
+        changes[0]?.set('us-east', { status: 'draining', reason: 'race a' }, 'a', 'drain'),
+        changes[1]?.set('eu-west', { status: 'draining', reason: 'race b' }, 'b', 'drain'),
+      ]);
+      // 3 regions, at most 50% out: one drain passes, the other is refused.
+      expect([a?.ok, b?.ok].filter(Boolean)).toHaveLength(1);
+      expect((await s.list(KEYS.regionOverrides)).length).toBe(1);
+      for (const r of ['us-east', 'eu-west']) await s.delete(KEYS.regionOverride(r));
+      await s.close();
+    }
   });
 });
 

@@ -101,7 +101,7 @@ describe('agent runtime with a fake speaker', () => {
   it('maintenance drains (GRACEFUL_SHUTDOWN, drain MED) for the drain period, then withdraws', async () => {
     both(true, 2);
     await agent.requestReconcile();
-    agent.handle({ kind: 'maintenance-api', enabled: true, reason: 'test' });
+    agent.handle({ kind: 'maintenance-api', enabled: true, reason: 'test', who: 'tester' });
     await agent.requestReconcile();
     expect(speaker.client.paths[0]).toMatchObject({ med: 1000, communities: ['65535:0'] });
     expect(agent.report().vips[0]?.state).toBe('DRAINING');
