@@ -23,6 +23,35 @@ describe('PeerLiveness (BGP session state combined with BFD)', () => {
     expect(l.usable(R, HOLD, 100)).toBe(false);
   });
 
+  it('a router that stops running BFD (Down, AdminDown or gone) while BGP stays up: BFD stops counting after 1.5 hold times', () => {
+    for (const off of ['Down', 'AdminDown']) {
+      const l = new PeerLiveness();
+      l.setBgp(R, 'ESTABLISHED', 0);
+      l.setBfd(R, 'Up', 0);
+      l.setBfd(R, off, 1000);
+      expect(l.usable(R, HOLD, 1000 + HOLD)).toBe(false); // could still be a dead link
+      expect(l.usable(R, HOLD, 1000 + 1.5 * HOLD)).toBe(true); // BGP outlived it: BFD is off
+      expect(l.bfdAbandoned(R, HOLD, 1000 + 1.5 * HOLD)).toBe(true);
+      // BFD comes back: it counts again.
+      l.setBfd(R, 'Up', 30_000);
+      l.setBfd(R, 'Down', 31_000);
+      l.setBgp(R, 'ACTIVE', 31_200);
+      expect(l.usable(R, HOLD, 31_300)).toBe(false);
+    }
+  });
+
+  it('a session re-established without BFD counts once it has been up 1.5 hold times; a blackhole never does', () => {
+    const l = new PeerLiveness();
+    l.setBgp(R, 'ESTABLISHED', 0);
+    l.setBfd(R, 'Up', 0);
+    l.setBfd(R, 'Down', 100);
+    l.setBgp(R, 'ACTIVE', 9100); // the hold timer ended the session: a dead link
+    expect(l.usable(R, HOLD, 20_000)).toBe(false);
+    l.setBgp(R, 'ESTABLISHED', 20_000); // the router came back, without BFD
+    expect(l.usable(R, HOLD, 25_000)).toBe(false);
+    expect(l.usable(R, HOLD, 20_000 + 1.5 * HOLD)).toBe(true);
+  });
+
   it('after BFD returns, the stale session counts only once BGP re-establishes', () => {
     const l = new PeerLiveness();
     l.setBgp(R, 'ESTABLISHED');
