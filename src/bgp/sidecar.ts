@@ -42,13 +42,23 @@ export function startGobgpd(b: BgpSettings, stateDir: string, wrapper: string): 
   const args = ['-f', conf, '--api-hosts', b.api, '--pprof-disable', '-p'];
   let child: ChildProcess;
   let pid: Promise<number>;
+  let tick: NodeJS.Timeout | undefined;
   if (b.onAgentDeath === 'keep') {
     // Its own session, no pipe to us: it outlives the agent and keeps the paths announced.
     child = spawn(b.gobgpdBinary, args, { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     pid = Promise.resolve(child.pid ?? -1);
   } else {
-    child = spawn(wrapper, [b.gobgpdBinary, ...args], { stdio: ['pipe', 'pipe', log] });
+    child = spawn(wrapper, [b.gobgpdBinary, ...args], {
+      stdio: ['pipe', 'pipe', log],
+      env: { ...process.env, GTM_AGENT_LIVENESS_S: (b.agentLivenessMs / 1000).toFixed(3) },
+    });
+    // Liveness: a byte a quarter of the timeout apart, from this (the agent's) event loop. A
+    // frozen agent (SIGSTOP, a stuck loop) stops ticking, and the watchdog stops gobgpd.
+    const stdin = child.stdin;
+    stdin?.on('error', () => undefined);
+    tick = setInterval(() => stdin?.write('.'), Math.max(100, Math.floor(b.agentLivenessMs / 4)));
+    child.once('exit', () => clearInterval(tick));
     pid = new Promise((resolve) => {
       let out = '';
       child.stdout?.on('data', (d) => {
@@ -72,6 +82,7 @@ export function startGobgpd(b: BgpSettings, stateDir: string, wrapper: string): 
           /* already gone */
         }
       }
+      clearInterval(tick);
       child.stdin?.end();
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
     },

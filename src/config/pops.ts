@@ -67,6 +67,7 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
       'hold_down_ms',
       'drain',
       'on_agent_death',
+      'agent_liveness_ms',
       'bfd_socket',
     ]) ?? {};
   const drain =
@@ -125,6 +126,7 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
       prepend: int(p, join(path, 'drain.prepend'), drain.prepend, 0, 10, 0) ?? 0,
     },
     onAgentDeath: death as BgpSettings['onAgentDeath'],
+    agentLivenessMs: int(p, join(path, 'agent_liveness_ms'), b.agent_liveness_ms, 500, 60_000, 2000) ?? 2000,
     bfdSocket: str(p, join(path, 'bfd_socket'), b.bfd_socket, { optional: true }),
   };
 }

@@ -179,6 +179,11 @@ export interface BgpSettings {
   drain: DrainSettings;
   /** What happens to announcements if the agent dies without draining. */
   onAgentDeath: 'withdraw' | 'keep';
+  /**
+   * With `withdraw`: the agent ticks the watchdog's pipe; silence for this long (a frozen or
+   * hung agent) stops gobgpd as its death would.
+   */
+  agentLivenessMs: number;
   /** Control socket of a BFD-only BIRD beside gobgpd: BFD down = session down at once. */
   bfdSocket?: string;
 }

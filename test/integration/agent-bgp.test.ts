@@ -407,6 +407,35 @@ describe('agent + gobgpd + BIRD', () => {
     );
   });
 
+  it('withdraws when the agent is frozen (SIGSTOP): the watchdog stops gobgpd after agent_liveness_ms; the thawed agent re-announces', async () => {
+    const agent = agents['pop-a'] as ChildProcess;
+    const gobgpd = status(NS.a).bgp.gobgpdPid;
+    const t0 = Date.now();
+    killPid(agent.pid, 'SIGSTOP');
+    try {
+      await until(
+        'pop-a withdrawn while its agent is frozen',
+        () => routes(V4),
+        (rs) => !from(rs, 'popa'),
+        10_000,
+      );
+      const ms = Date.now() - t0;
+      // The 2 s of silence count from the last tick (ticks are 500 ms apart), and it is well
+      // before the 9 s BGP hold time.
+      expect(ms).toBeGreaterThanOrEqual(1400);
+      expect(ms).toBeLessThan(6000);
+      expect(() => process.kill(gobgpd, 0)).toThrow();
+    } finally {
+      killPid(agent.pid, 'SIGCONT');
+    }
+    await until(
+      'pop-a re-announced by the thawed agent',
+      () => routes(V4),
+      (rs) => !!from(rs, 'popa'),
+      20_000,
+    );
+  });
+
   it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
     const pid = status(NS.a).bgp.gobgpdPid;
     expect(pid).toBeGreaterThan(0);

@@ -199,6 +199,7 @@ describe('path validation and GoBGP shapes', () => {
       holdDownMs: 0,
       drain: { durationMs: 0, communities: ['65535:0'], prepend: 0 },
       onAgentDeath: 'withdraw',
+      agentLivenessMs: 2000,
     });
     expect(toml).toMatch(/neighbor-address = "10\.0\.0\.1"/);
     expect(toml).toMatch(/passive-mode = true/);
