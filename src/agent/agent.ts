@@ -102,7 +102,15 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.opts.stateDir, { recursive: true });
+    try {
+      mkdirSync(this.opts.stateDir, { recursive: true });
+    } catch (err) {
+      // The speaker reports it and retries; the agent stays up, announcing nothing.
+      this.log.error(
+        { err: (err as Error).message, stateDir: this.opts.stateDir },
+        'cannot create the state directory',
+      );
+    }
     this.speaker.start({
       onLiveness: () => this.handle({ kind: 'liveness' }),
       onConnected: () => void this.announcer.request(),

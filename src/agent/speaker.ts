@@ -54,6 +54,8 @@ export class GobgpSpeaker implements Speaker {
   private cancelWatch?: () => void;
   private stopped = false;
   private events!: SpeakerEvents;
+  private pingTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly pop: Pop,
@@ -87,6 +89,7 @@ export class GobgpSpeaker implements Speaker {
   start(events: SpeakerEvents): void {
     this.events = events;
     if (this.pop.bgp.manageGobgpd) this.superviseGobgpd();
+    this.pingLoop();
     this.watchBgp();
     if (this.pop.bgp.bfdSocket) this.watchBfd(this.pop.bgp.bfdSocket);
   }
@@ -101,9 +104,39 @@ export class GobgpSpeaker implements Speaker {
     this.events.onLiveness();
   }
 
-  private superviseGobgpd(): void {
+  /**
+   * Every gRPC call has a deadline, but a frozen gobgpd keeps the event stream open and quiet:
+   * ask it something every second, with a one-second deadline, so /healthz and the heartbeat
+   * stop saying it is reachable within about two seconds.
+   */
+  private pingLoop(): void {
     if (this.stopped) return;
-    const sc = startGobgpd(this.pop.bgp, this.stateDir, this.wrapper);
+    this.pingTimer = setTimeout(async () => {
+      const up = await this.client.ping(1000);
+      if (this.stopped) return;
+      if (!up && this.bgpApiUp) this.log.warn({ api: this.pop.bgp.api }, 'gobgpd does not answer within 1 s');
+      // Only a failed ping marks it down; the event stream's reconnect marks it up again.
+      if (!up) this.setApiUp(false);
+      else if (this.cancelWatch) this.setApiUp(true);
+      this.pingLoop();
+    }, 1000);
+  }
+
+  private superviseGobgpd(retryMs = 1000): void {
+    if (this.stopped) return;
+    let sc: Sidecar;
+    try {
+      sc = startGobgpd(this.pop.bgp, this.stateDir, this.wrapper);
+    } catch (err) {
+      // E.g. the state directory cannot be written: nothing is announced (the safe state), say
+      // so, and try again rather than crash the agent.
+      this.log.error(
+        { err: (err as Error).message, stateDir: this.stateDir, retryMs },
+        'cannot start gobgpd; retrying',
+      );
+      this.retryTimer = setTimeout(() => this.superviseGobgpd(Math.min(30_000, retryMs * 2)), retryMs);
+      return;
+    }
     this.sidecar = sc;
     void sc.pid.then((pid) => {
       this.gobgpdPid = pid;
@@ -207,6 +240,8 @@ export class GobgpSpeaker implements Speaker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.bfdTimer);
+    clearTimeout(this.pingTimer);
+    clearTimeout(this.retryTimer);
     this.bfd?.close();
     this.cancelWatch?.();
     const sc = this.sidecar;

@@ -169,10 +169,10 @@ export class GobgpClient {
     this.client = new api.apipb.GobgpApi(address, grpc.credentials.createInsecure());
   }
 
-  private unary<T>(method: string, req: unknown): Promise<T> {
+  private unary<T>(method: string, req: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const fn = this.client[method] as Unary;
     return new Promise((resolve, reject) => {
-      fn.call(this.client, req, new grpc.Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res) => {
+      fn.call(this.client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(new GobgpError(method, err.code, err.details || err.message));
         else resolve(res as T);
       });
@@ -188,6 +188,16 @@ export class GobgpClient {
       s.on('error', (err: grpc.ServiceError) => reject(new GobgpError(method, err.code, err.details || err.message)));
       s.on('end', () => resolve(out));
     });
+  }
+
+  /** Whether gobgpd answers within `timeoutMs` (a frozen gobgpd keeps its sockets open). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.unary('GetBgp', {}, timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async getBgp(): Promise<{ asn: number; router_id: string }> {

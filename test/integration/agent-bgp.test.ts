@@ -436,6 +436,32 @@ describe('agent + gobgpd + BIRD', () => {
     );
   });
 
+  it('/healthz stops saying gobgpd is reachable within 3 s of gobgpd freezing, and recovers', async () => {
+    const gobgpd = status(NS.a).bgp.gobgpdPid;
+    const health = () => fetchIn(NS.a, 'http://127.0.0.1:9180/healthz');
+    expect(health().status).toBe(200);
+    const t0 = Date.now();
+    killPid(gobgpd, 'SIGSTOP');
+    try {
+      await until(
+        'healthz 503',
+        () => health(),
+        (r) => r.status === 503,
+        5000,
+      );
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(JSON.parse(health().body)).toMatchObject({ bgpApiUp: false, serving: false });
+    } finally {
+      killPid(gobgpd, 'SIGCONT');
+    }
+    await until(
+      'healthz 200 again',
+      () => health(),
+      (r) => r.status === 200,
+      10_000,
+    );
+  });
+
   it('re-announces after gobgpd is killed and restarted, with no duplicate path', async () => {
     const pid = status(NS.a).bgp.gobgpdPid;
     expect(pid).toBeGreaterThan(0);

@@ -122,3 +122,33 @@ describe('agent runtime with a fake speaker', () => {
     expect(agent.report().serving).toBe(false);
   });
 });
+
+describe('the gobgpd speaker when its state directory cannot be written', () => {
+  it('reports, keeps nothing announced and retries instead of crashing', async () => {
+    const { GobgpSpeaker } = await import('../../src/agent/speaker.js');
+    const { AgentMetrics } = await import('../../src/agent/metrics.js');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir } = await import('../helpers/dns.js');
+    const notADir = join(tempDir(), 'state');
+    writeFileSync(notADir, 'a file where the state directory should be');
+    const lines: { msg: string; retryMs?: number }[] = [];
+    const log = createLogger('t', 'silent');
+    log.error = ((o: { retryMs?: number }, msg: string) => void lines.push({ ...o, msg })) as typeof log.error;
+    const unmanaged = { ...pop, bgp: { ...pop.bgp, manageGobgpd: true, api: '127.0.0.1:1' } };
+    const s = new GobgpSpeaker(unmanaged, notADir, '/nonexistent-wrapper', log, new AgentMetrics());
+    const seen: string[] = [];
+    s.start({
+      onLiveness: () => seen.push('liveness'),
+      onConnected: () => seen.push('connected'),
+      onGobgpdExit: () => seen.push('exit'),
+    });
+    await vi.advanceTimersByTimeAsync(3500);
+    await s.stop();
+    const refusals = lines.filter((l) => l.msg === 'cannot start gobgpd; retrying');
+    expect(refusals.length).toBeGreaterThanOrEqual(2); // retried, with backoff
+    expect(refusals[1]?.retryMs).toBe(2000);
+    expect(s.apiUp).toBe(false);
+    expect(seen).not.toContain('connected');
+  });
+});
