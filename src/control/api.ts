@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { allows, authenticate, usableTokens, type Principal, type Scope } from '../auth/index.js';
 import type { Config } from '../config/index.js';
+import { Registry } from '../observability/index.js';
 import type { Logger } from '../observability/index.js';
 import {
   InMemoryRegionState,
@@ -13,6 +14,8 @@ import {
   type RegionOverride,
   type RegionView,
   type StateStore,
+  FileStateStore,
+  watchStateReads,
 } from '../state/index.js';
 import { regionView, doc, errorBody, nameParam, overrideBody, drainBody, reasonQuery } from './api-schemas.js';
 import { AuditLog, type AuditEntry } from './audit.js';
@@ -38,6 +41,7 @@ export async function startControl(
   const now = opts.now ?? Date.now;
   const state = InMemoryRegionState.fromConfig(config);
   const feed = new RegionFeed(config, store, state, log);
+  if (store instanceof FileStateStore) watchStateReads(store, log, new Registry());
   feed.start();
   // Guard-rail checks need the full stored state, not a half-read one.
   if (!(await feed.waitReady(3000))) {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile, parseConfigText, ConfigError } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
 import { AggregatorRegistry, createDnsMetrics, createLogger, serveMetrics } from '../observability/index.js';
-import { InMemoryRegionState, RegionFeed, emit, openStore } from '../state/index.js';
+import { FileStateStore, InMemoryRegionState, RegionFeed, emit, openStore, watchStateReads } from '../state/index.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 
 export interface RunOptions {
@@ -97,6 +97,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   // Region health from the shared store (agents' heartbeats, operators' overrides).
   const store = config.control ? await openStore(config.control.store) : undefined;
   const feed = store ? new RegionFeed(config, store, state, log) : undefined;
+  if (store instanceof FileStateStore) watchStateReads(store, log, metrics.registry);
   feed?.start();
   if (feed) {
     // Answer from the stored state from the first query; if the store cannot be read in

@@ -21,6 +21,21 @@ export interface DnsMetrics {
   errors: Counter<'where'>;
 }
 
+/** Reads of the shared state that failed (a corrupt file), counted by the store itself. */
+export function stateReadErrorsMetric(registry: Registry, count: () => number): Counter {
+  let seen = 0;
+  return new Counter({
+    name: 'gtm_state_read_errors_total',
+    help: 'Reads of the shared state file that failed (corrupt or not a state document)',
+    registers: [registry],
+    collect() {
+      const now = count();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
+}
+
 export function createDnsMetrics(registry = new Registry()): DnsMetrics {
   return {
     registry,

@@ -1,7 +1,7 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
-import type { Logger } from '../observability/index.js';
+import { stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
   KEYS,
@@ -157,4 +157,21 @@ export class RegionFeed {
     for (const s of this.stops) s();
     clearInterval(this.timer);
   }
+}
+
+/**
+ * A shared state file that cannot be read is an operational emergency: say so loudly (once per
+ * failure, and when it is readable again) and count every failed read. Meanwhile the store
+ * keeps the last good state, with its leases expiring on the clock.
+ */
+export function watchStateReads(store: FileStateStore, log: Logger, registry: Registry): void {
+  stateReadErrorsMetric(registry, () => store.readErrors);
+  store.onReadError((err) => {
+    if (err)
+      log.error(
+        { err: err.message, path: store.path },
+        'shared state unreadable: serving the last good state, leases still expire; repair or restore the file',
+      );
+    else log.warn({ path: store.path }, 'shared state readable again');
+  });
 }

@@ -6,4 +6,4 @@ export * from './events.js';
 export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from './region-state.js';
 export { FileStateStore, type Entry, type StateStore, type StoreCondition } from './store.js';
 export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
-export { RegionFeed, openStore } from './feed.js';
+export { RegionFeed, openStore, watchStateReads } from './feed.js';

@@ -11,6 +11,7 @@ import {
   statSync,
   unlinkSync,
   watch,
+  writeFileSync,
   writeSync,
   type FSWatcher,
 } from 'node:fs';
@@ -53,6 +54,27 @@ interface FileDoc {
 
 const LOCK_STALE_MS = 5000;
 
+/** The shape every reader checks: a truncated or foreign file must not pass for empty state. */
+function isFileDoc(d: unknown): d is FileDoc {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
+  const doc = d as { rev?: unknown; entries?: unknown };
+  if (
+    !Number.isInteger(doc.rev) ||
+    typeof doc.entries !== 'object' ||
+    doc.entries === null ||
+    Array.isArray(doc.entries)
+  )
+    return false;
+  return Object.values(doc.entries as object).every(
+    (e) =>
+      typeof e === 'object' &&
+      e !== null &&
+      Number.isInteger((e as { rev?: unknown }).rev) &&
+      ((e as { expiresAt?: unknown }).expiresAt === undefined ||
+        typeof (e as { expiresAt?: unknown }).expiresAt === 'number'),
+  );
+}
+
 /**
  * A JSON document on local disk. Writes take a lock file (O_EXCL), read-modify-write,
  * write a temp file, fsync it, rename it over the old one and fsync the directory, so a
@@ -62,18 +84,43 @@ export class FileStateStore implements StateStore {
   private readonly watchers = new Set<() => void>();
   private fsWatcher?: FSWatcher;
   private poll?: NodeJS.Timeout;
+  /** The last document read whole: watchers keep expiring its leases on the clock while the file is unreadable. */
+  private lastGood?: FileDoc;
+  private readonly errorListeners = new Set<(err: Error | undefined) => void>();
+  private failing = false;
+  /** Reads that failed (a corrupt or foreign file): exported as gtm_state_read_errors_total. */
+  readErrors = 0;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
   }
 
+  /** Called when reads start failing (with the error) and when they work again (undefined). */
+  onReadError(listener: (err: Error | undefined) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
   private read(): FileDoc {
     if (!existsSync(this.path)) return { rev: 0, entries: {} };
+    let doc: unknown;
     try {
-      return JSON.parse(readFileSync(this.path, 'utf8')) as FileDoc;
+      doc = JSON.parse(readFileSync(this.path, 'utf8'));
+      if (!isFileDoc(doc)) throw new Error('not a state document ({"rev": N, "entries": {...}})');
     } catch (err) {
-      throw new Error(`state file ${this.path} is unreadable (${(err as Error).message}); refusing to overwrite it`);
+      this.readErrors++;
+      const e = new Error(
+        `state file ${this.path} is unreadable (${(err as Error).message}); refusing to overwrite it; ` +
+          `the previous good version is ${this.path}.last-good`,
+      );
+      if (!this.failing) for (const l of this.errorListeners) l(e);
+      this.failing = true;
+      throw e;
     }
+    if (this.failing) for (const l of this.errorListeners) l(undefined);
+    this.failing = false;
+    this.lastGood = doc;
+    return doc;
   }
 
   private async locked<T>(f: (doc: FileDoc) => T): Promise<T> {
@@ -112,14 +159,20 @@ export class FileStateStore implements StateStore {
 
   private writeAtomic(doc: FileDoc): void {
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
+    const data = Buffer.from(JSON.stringify(doc));
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(doc));
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    // A second copy, on its own inode, to restore from if something other than us damages the
+    // file (an editor, a truncating copy). Not fsync'ed: the state file itself is.
+    const copy = `${tmp}.last-good`;
+    writeFileSync(copy, data);
+    renameSync(copy, `${this.path}.last-good`);
     const dfd = openSync(dirname(this.path), 'r');
     try {
       fsyncSync(dfd);
@@ -177,12 +230,16 @@ export class FileStateStore implements StateStore {
   watch<T>(prefix: string, onChange: (entries: Entry<T>[]) => void): () => void {
     let last = '';
     const fire = () => {
-      let entries: Entry[];
+      let doc: FileDoc | undefined;
       try {
-        entries = this.live(this.read(), prefix);
+        doc = this.read();
       } catch {
-        return; // mid-write by another process; the next event catches up
+        // Writes are atomic (rename), so this is a corrupt file, already reported. Keep the
+        // last good state and let its leases expire on the clock: a dead agent still drops out.
+        doc = this.lastGood;
       }
+      if (!doc) return;
+      const entries = this.live(doc, prefix);
       const sig = JSON.stringify(entries.map((e) => [e.key, e.rev]));
       if (sig !== last) {
         last = sig;

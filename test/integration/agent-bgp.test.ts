@@ -437,9 +437,15 @@ describe('agent + gobgpd + BIRD', () => {
   });
 
   it('/healthz stops saying gobgpd is reachable within 3 s of gobgpd freezing, and recovers', async () => {
-    const gobgpd = status(NS.a).bgp.gobgpdPid;
     const health = () => fetchIn(NS.a, 'http://127.0.0.1:9180/healthz');
-    expect(health().status).toBe(200);
+    // Precondition: the agent (thawed in the test before) has its gobgpd back and reachable.
+    await until(
+      'healthz 200 before the freeze',
+      () => health(),
+      (r) => r.status === 200,
+      10_000,
+    );
+    const gobgpd = status(NS.a).bgp.gobgpdPid;
     const t0 = Date.now();
     killPid(gobgpd, 'SIGSTOP');
     try {

@@ -207,3 +207,69 @@ pops:
     expect(dns.log()).not.toMatch(/"region":"us-east","from":"up","to":"down"/);
   });
 });
+
+describe('a corrupt shared state file', () => {
+  it('is reported and counted, leases still expire on the clock, writers refuse it, and it can be restored', async () => {
+    const dir = tempDir();
+    const statePath = join(dir, 'state.json');
+    const cfg = testConfig(dir);
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${statePath} }
+  lease_ms: 1000
+  heartbeat_ms: 200
+  max_regions_out: 0.7
+pops:
+  dub:
+    region: eu-west
+    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
+    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
+`,
+    );
+    const store = new FileStateStore(statePath);
+    const report: AgentReport = {
+      pop: 'dub',
+      region: 'eu-west',
+      serving: true,
+      sessionUp: true,
+      vips: [{ prefix: 'v/32', state: 'UP' }],
+      at: Date.now(),
+    };
+    await store.put(KEYS.agent('dub'), report, { leaseMs: 1500 });
+    await store.put(KEYS.regionOverride('ap-southeast'), {
+      status: 'draining',
+      reason: 'kept',
+      who: 'ci',
+      at: Date.now(),
+    });
+    const dns = await startDns(cfg, 2);
+    try {
+      const ask = async () =>
+        (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
+      expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
+      const good = readFileSync(statePath, 'utf8');
+      writeFileSync(statePath, good.slice(0, Math.floor(good.length / 2))); // truncated by something else
+      await dns.waitLog(/shared state unreadable/);
+      // dub's lease runs out although the file cannot be read: London moves to us-east.
+      await waitFor(async () => (await ask()) === '198.51.100.10', 'the lease to expire on the clock', 5000, 100);
+      const m = /"metrics":"(http:[^"]+)"/.exec(dns.log());
+      const metrics = await (await fetch((m as RegExpExecArray)[1] as string)).text();
+      expect(Number(/^gtm_state_read_errors_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      // Writers refuse the damaged file, and say where the last good version is.
+      await expect(store.put('x', 1)).rejects.toThrow(/unreadable.*last-good/);
+      writeFileSync(statePath, '[]');
+      await expect(
+        store.put(KEYS.regionOverride('us-east'), { status: 'draining', reason: 'x', who: 'ci', at: 0 }),
+      ).rejects.toThrow(/not a state document/);
+      // Restore the last good version: readable again, the drain is still there.
+      writeFileSync(statePath, readFileSync(`${statePath}.last-good`));
+      await dns.waitLog(/shared state readable again/);
+      expect((await store.get<{ status: string }>(KEYS.regionOverride('ap-southeast')))?.value.status).toBe('draining');
+    } finally {
+      await dns.stop();
+      await store.close();
+    }
+  });
+});
