@@ -44,6 +44,9 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'query_log_sample',
           'metrics',
           'tcp_idle_ms',
+          'tcp_message_ms',
+          'tcp_max_connections',
+          'tcp_max_per_source',
           'max_scope_v4',
           'max_scope_v6',
         ])) ?? {};
@@ -59,6 +62,9 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     queryLogSample: num(p, 'dns.query_log_sample', d.query_log_sample, 0, 1, 0) ?? 0,
     metrics: d.metrics === undefined ? undefined : hostPort(p, 'dns.metrics', d.metrics),
     tcpIdleMs: int(p, 'dns.tcp_idle_ms', d.tcp_idle_ms, 100, 600_000, 10_000) ?? 10_000,
+    tcpMessageMs: int(p, 'dns.tcp_message_ms', d.tcp_message_ms, 100, 60_000, 3000) ?? 3000,
+    tcpMaxConnections: int(p, 'dns.tcp_max_connections', d.tcp_max_connections, 1, 100_000, 1000) ?? 1000,
+    tcpMaxPerSource: int(p, 'dns.tcp_max_per_source', d.tcp_max_per_source, 1, 100_000, 32) ?? 32,
     maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
   };

@@ -80,6 +80,11 @@ export interface DnsSettings {
   queryLogSample: number;
   metrics?: { host: string; port: number };
   tcpIdleMs: number;
+  /** A message begun on TCP must arrive whole within this time (no slowloris). */
+  tcpMessageMs: number;
+  /** Per worker: open TCP connections in all, and from one address (RFC 7766 §6.2.3). */
+  tcpMaxConnections: number;
+  tcpMaxPerSource: number;
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;
   maxScope6: number;

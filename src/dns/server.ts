@@ -14,7 +14,20 @@ export interface ServerOptions {
   queryLogSample: number;
   logger: Logger;
   metrics?: DnsMetrics;
+  /** A message begun must arrive whole within this time (default 3000 ms). */
+  tcpMessageMs?: number;
+  /** Open connections in all and from one address (defaults 1000 and 32). */
   maxTcpConnections?: number;
+  maxTcpPerSource?: number;
+}
+
+/** What the server tracks per TCP connection to enforce its limits. */
+interface TcpConn {
+  sock: net.Socket;
+  source: string;
+  /** When the first byte of a message still incomplete arrived (undefined: between messages). */
+  partialSince?: number;
+  lastActive: number;
 }
 
 /**
@@ -34,7 +47,9 @@ function literalLookup(
 export class DnsServer {
   private udp?: dgram.Socket;
   private tcp?: net.Server;
-  private readonly conns = new Set<net.Socket>();
+  private readonly conns = new Set<TcpConn>();
+  private readonly perSource = new Map<string, number>();
+  private sweepTimer?: NodeJS.Timeout;
   /** Query counts aggregated between metric flushes: labels are costly per query. */
   private pending = new Map<string, number>();
   private flushTimer?: NodeJS.Timeout;
@@ -67,7 +82,8 @@ export class DnsServer {
     const boundPort = udp.address().port;
 
     const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock));
-    tcp.maxConnections = this.opts.maxTcpConnections ?? 1000;
+    // Limits are ours (below), so a full server evicts the oldest idle connection first.
+    this.sweepTimer = setInterval(() => this.sweep(), 250).unref();
     tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
     this.tcp = tcp;
     await new Promise<void>((resolve, reject) => {
@@ -81,13 +97,64 @@ export class DnsServer {
     return { port: boundPort };
   }
 
+  /**
+   * RFC 7766 §6.2.3: bounded connections, per source and in all. Beyond the per-source limit a
+   * new connection is refused at once; at the global limit the connection idle the longest
+   * (between messages) makes room, or the new one is refused. Nothing is left hanging.
+   */
+  private admit(sock: net.Socket): TcpConn | undefined {
+    const source = sock.remoteAddress ?? '';
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (fromSource >= (this.opts.maxTcpPerSource ?? 32)) return this.refuse(sock, 'per-source limit');
+    if (this.conns.size >= (this.opts.maxTcpConnections ?? 1000)) {
+      let oldest: TcpConn | undefined;
+      for (const c of this.conns)
+        if (c.partialSince === undefined && (!oldest || c.lastActive < oldest.lastActive)) oldest = c;
+      if (!oldest) return this.refuse(sock, 'connection limit');
+      this.opts.metrics?.dropped.inc({ reason: 'tcp evicted (idle, at the connection limit)' });
+      this.closeConn(oldest);
+    }
+    const conn: TcpConn = { sock, source, lastActive: Date.now() };
+    this.conns.add(conn);
+    this.perSource.set(source, fromSource + 1);
+    return conn;
+  }
+
+  private refuse(sock: net.Socket, why: string): undefined {
+    this.opts.metrics?.dropped.inc({ reason: `tcp refused (${why})` });
+    sock.destroy();
+    return undefined;
+  }
+
+  private closeConn(c: TcpConn): void {
+    if (!this.conns.delete(c)) return;
+    const n = (this.perSource.get(c.source) ?? 1) - 1;
+    if (n > 0) this.perSource.set(c.source, n);
+    else this.perSource.delete(c.source);
+    c.sock.destroy();
+  }
+
+  /** Closes connections whose message is overdue (a byte at a time does not keep it open). */
+  private sweep(): void {
+    const now = Date.now();
+    const limit = this.opts.tcpMessageMs ?? 3000;
+    for (const c of this.conns) {
+      if (c.partialSince !== undefined && now - c.partialSince > limit) {
+        this.opts.metrics?.dropped.inc({ reason: 'tcp message too slow' });
+        this.closeConn(c);
+      }
+    }
+  }
+
   private onTcp(sock: net.Socket): void {
-    this.conns.add(sock);
-    sock.setTimeout(this.opts.tcpIdleMs, () => sock.destroy());
-    sock.on('error', () => sock.destroy());
-    sock.on('close', () => this.conns.delete(sock));
+    const conn = this.admit(sock);
+    if (!conn) return;
+    sock.setTimeout(this.opts.tcpIdleMs, () => this.closeConn(conn));
+    sock.on('error', () => this.closeConn(conn));
+    sock.on('close', () => this.closeConn(conn));
     let buf = Buffer.alloc(0);
     sock.on('data', (chunk) => {
+      conn.lastActive = Date.now();
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       // RFC 7766: several length-prefixed messages may arrive in one segment (pipelining).
       while (buf.length >= 2) {
@@ -103,10 +170,13 @@ export class DnsServer {
           response.copy(frame, 2);
           sock.write(frame);
           // A client that sends but never reads would make us buffer without bound.
-          if (sock.writableLength > 1 << 20) return void sock.destroy();
+          if (sock.writableLength > 1 << 20) return void this.closeConn(conn);
         }
         this.opts.metrics?.answerSeconds.observe({ transport: 'tcp' }, Number(process.hrtime.bigint() - t0) / 1e9);
       }
+      // The clock of the message in progress starts at its first byte.
+      if (buf.length === 0) conn.partialSince = undefined;
+      else conn.partialSince ??= conn.lastActive;
     });
   }
 
@@ -147,7 +217,8 @@ export class DnsServer {
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushMetrics();
-    for (const c of this.conns) c.destroy();
+    clearInterval(this.sweepTimer);
+    for (const c of this.conns) this.closeConn(c);
     await Promise.all([
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
