@@ -1,6 +1,6 @@
 // Public entry of the config capability: load, validate and summarise the one YAML file
 // that declares zones, regions and steered services.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { describePolicy } from '../policy/index.js';
 import { parseConfigObject } from './schema.js';
@@ -37,14 +37,30 @@ export function parseConfigText(text: string, file?: string): Config {
   return config;
 }
 
-export function loadConfigFile(file: string): Config {
-  let text: string;
+/** Largest config file read (GTM_CONFIG_MAX_BYTES overrides): a runaway file is refused, not parsed for minutes. */
+export function configMaxBytes(): number {
+  const n = Number(process.env.GTM_CONFIG_MAX_BYTES);
+  return Number.isInteger(n) && n > 0 ? n : 32 << 20;
+}
+
+/** The file's text, refused with a clear error when it cannot be read or is over the limit. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    const size = statSync(file).size;
+    if (size > configMaxBytes())
+      throw new ConfigError(
+        [`the file is ${size} bytes; the limit is ${configMaxBytes()} (GTM_CONFIG_MAX_BYTES)`],
+        file,
+      );
+    return readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError([`cannot read file: ${(err as Error).message}`], file);
   }
-  return parseConfigText(text, file);
+}
+
+export function loadConfigFile(file: string): Config {
+  return parseConfigText(readConfigText(file), file);
 }
 
 /** One line per zone, region and service, for `gtm check-config`. */

@@ -5,11 +5,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile, parseConfigText, ConfigError } from '../config/index.js';
+import { loadConfigFile, parseConfigText, readConfigText, ConfigError } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
 import { AggregatorRegistry, createDnsMetrics, createLogger, serveMetrics } from '../observability/index.js';
 import { FileStateStore, InMemoryRegionState, RegionFeed, emit, openStore, watchStateReads } from '../state/index.js';
@@ -121,9 +121,15 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     'dns server listening (udp+tcp)',
   );
 
+  // The text last tried (applied or refused): one edit is reloaded once, even when SIGHUP and
+  // the file watcher both see it.
+  let lastText = readConfigText(opts.configPath);
   const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
     try {
-      const next = parseConfigText(readFileSync(opts.configPath, 'utf8'), opts.configPath);
+      const text = readConfigText(opts.configPath);
+      if (text === lastText && !reopenGeo && why === 'file changed') return true;
+      lastText = text;
+      const next = parseConfigText(text, opts.configPath);
       GeoResolver.open(next.geo.database);
       config = next;
     } catch (err) {
@@ -159,19 +165,19 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   process.on('SIGHUP', onHup);
   // Watch the directory: editors and config managers replace files by rename.
   let debounce: NodeJS.Timeout | undefined;
-  let lastText = readFileSync(opts.configPath, 'utf8');
   const watcher: FSWatcher = watch(dirname(opts.configPath), (_event, file) => {
     if (file !== null && file !== basename(opts.configPath)) return;
     clearTimeout(debounce);
     debounce = setTimeout(() => {
       let text = '';
       try {
-        text = readFileSync(opts.configPath, 'utf8');
+        text = readConfigText(opts.configPath);
       } catch {
-        return; // mid-rename; the next event will catch up
+        // Mid-rename, or over the size limit: reload() reports the latter.
+        if (existsSync(opts.configPath)) void reload('file changed');
+        return;
       }
       if (text === lastText) return;
-      lastText = text;
       void reload('file changed');
     }, 200);
   });

@@ -56,6 +56,18 @@ describe('dns workers', () => {
     expect(workerPids(dns.proc.pid as number)).toEqual(after);
   });
 
+  it('reloads an edit once, even when SIGHUP and the file watcher both see it', async () => {
+    const before = (dns.log().match(/"event":"config\.reloaded"/g) ?? []).length;
+    writeFileSync(config, original.replace('value: 192.0.2.25', 'value: 192.0.2.28'));
+    dns.proc.kill('SIGHUP');
+    await waitFor(
+      async () => (await kdig(dns.port, ['+short', 'mail.example.test', 'A'])).trim() === '192.0.2.28',
+      'the edit',
+    );
+    await new Promise((r) => setTimeout(r, 600)); // the watcher's debounce (200 ms) has long passed
+    expect((dns.log().match(/"event":"config\.reloaded"/g) ?? []).length - before).toBe(1);
+  });
+
   it('serves /metrics aggregated across both workers within a second, with counters that moved', async () => {
     const m = /"metrics":"(http:\/\/[^"]+)"/.exec(dns.log());
     expect(m).not.toBeNull();

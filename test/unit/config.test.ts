@@ -82,6 +82,18 @@ describe('config', () => {
     expect(bad.stderr).toMatch(/regions\.ap-southeast\.vip: not an IPv4 address/);
   });
 
+  it('refuses a config file over the size limit with a clear error, before parsing it', () => {
+    process.env.GTM_CONFIG_MAX_BYTES = '1000';
+    try {
+      expect(() => loadConfigFile(EXAMPLE)).toThrow(
+        /the file is \d+ bytes; the limit is 1000 \(GTM_CONFIG_MAX_BYTES\)/,
+      );
+    } finally {
+      delete process.env.GTM_CONFIG_MAX_BYTES;
+    }
+    expect(loadConfigFile(EXAMPLE).regions.size).toBe(3);
+  });
+
   it('validates the pops section: region, BGP settings, VIPs, checks', () => {
     const pops = `pops:
   nyc:
