@@ -121,6 +121,25 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     'dns server listening (udp+tcp)',
   );
 
+  /**
+   * A new config goes to one worker at a time: while one swaps (deserialise, compile the zones
+   * on its own event loop), the others keep reading the shared sockets, so a large reload stalls
+   * no query (with two or more workers). Reloads queue behind each other.
+   */
+  let rollouts = Promise.resolve();
+  const rollOut = async (msg: ToWorker): Promise<void> => {
+    for (const w of [...workers]) {
+      if (!w.isConnected()) continue;
+      await new Promise<void>((done) => {
+        const finish = () => (clearTimeout(t), w.off('message', onMessage), w.off('exit', finish), done());
+        const onMessage = (m: FromWorker) => m.type === 'reloaded' && finish();
+        const t = setTimeout(finish, 60_000);
+        w.on('message', onMessage);
+        w.once('exit', finish);
+        w.send(msg);
+      });
+    }
+  };
   // The text last tried (applied or refused): one edit is reloaded once, even when SIGHUP and
   // the file watcher both see it.
   let lastText = readConfigText(opts.configPath);
@@ -146,7 +165,8 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     }
     state.addMissing(config);
     feed?.setConfig(config);
-    send({ type: 'reload', config, reopenGeo });
+    rollouts = rollouts.then(() => rollOut({ type: 'reload', config, reopenGeo }));
+    await rollouts;
     metrics.reloads.inc({ result: 'applied' });
     emit(log, 'config.reloaded', { why }, 'configuration reloaded');
     return true;
