@@ -14,6 +14,7 @@ import {
   type RegionOverride,
   type RegionView,
   type StateStore,
+  StoreTimeoutError,
   FileStateStore,
   watchStateReads,
 } from '../state/index.js';
@@ -28,6 +29,21 @@ export interface ControlServer {
   port: number;
   state: InMemoryRegionState;
   close(): Promise<void>;
+}
+
+/** How long a write may take before the API answers 503 (and the write is not applied). */
+const WRITE_DEADLINE_MS = 3000;
+
+/**
+ * Answers at the deadline whatever the store is doing (its client may retry): the change itself
+ * carries the same deadline and writes nothing once it has passed.
+ */
+function withinDeadline<T>(p: Promise<T>, ms = WRITE_DEADLINE_MS + 200): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<never>(
+    (_, reject) => (t = setTimeout(() => reject(new StoreTimeoutError('the change')), ms)),
+  );
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 export async function startControl(
@@ -57,6 +73,31 @@ export async function startControl(
     for (const m of [r.method].flat())
       if (m !== 'HEAD')
         routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown> | undefined });
+  });
+
+  // The store did not answer in time (a frozen etcd, a state file held locked): 503, and the
+  // change was not applied. Anything else unexpected stays a 500.
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err instanceof StoreTimeoutError || /lock held too long|deadline/i.test(err.message))
+      return reply.code(503).send({ error: `${err.message}; not applied, retry (with the same Idempotency-Key)` });
+    // etcd unreachable (gRPC UNAVAILABLE): the store is down, not the request wrong.
+    if (/UNAVAILABLE|ECONNREFUSED|GRPCConnectFailed|circuit breaker/i.test(`${err.name} ${err.message}`))
+      return reply
+        .code(503)
+        .send({ error: `shared state store unavailable (${err.message}); retry with the same Idempotency-Key` });
+    if ((err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500)
+      return reply.code((err as { statusCode: number }).statusCode).send({ error: err.message });
+    log.error({ err }, 'control API error');
+    return reply.code(500).send({ error: err.message });
+  });
+  const idempotencyKey = (req: FastifyRequest): string | undefined => {
+    const k = req.headers['idempotency-key'];
+    return typeof k === 'string' ? k : undefined;
+  };
+  app.addHook('preValidation', async (req, reply) => {
+    const k = req.headers['idempotency-key'];
+    if (k !== undefined && (typeof k !== 'string' || !/^[A-Za-z0-9_-]{8,100}$/.test(k)))
+      return reply.code(400).send({ error: 'Idempotency-Key must be 8-100 letters, digits, _ or -' });
   });
 
   const { usable, missing } = usableTokens(control.api.tokens);
@@ -149,7 +190,9 @@ export async function startControl(
   const changes = new Changes(config, store, audit, state, log, now);
   const schedules = startSchedules(control.schedules, changes, log);
   const send = (reply: FastifyReply, r: ChangeResult) =>
-    r.ok ? reply.send({ override: r.override }) : reply.code(r.code).send({ error: r.error });
+    r.ok
+      ? reply.header('idempotent-replayed', r.replayed ? 'true' : 'false').send({ override: r.override })
+      : reply.code(r.code).send({ error: r.error });
   const change = async (
     req: FastifyRequest,
     reply: FastifyReply,
@@ -159,17 +202,22 @@ export async function startControl(
   ) =>
     send(
       reply,
-      await changes.set(
-        region,
-        {
-          status: body.status,
-          weight: body.weight,
-          reason: body.reason,
-          expiresInS: body.expires_in_s,
-          force: body.force,
-        },
-        operator(req),
-        action,
+      await withinDeadline(
+        changes.set(
+          region,
+          {
+            status: body.status,
+            weight: body.weight,
+            reason: body.reason,
+            expiresInS: body.expires_in_s,
+            force: body.force,
+          },
+          operator(req),
+          action,
+          // A write must land within 3 s or not at all (the client is told 503 and may retry
+          // with the same Idempotency-Key).
+          { deadline: Date.now() + WRITE_DEADLINE_MS, idempotencyKey: idempotencyKey(req) },
+        ),
       ),
     );
 

@@ -4,6 +4,7 @@ import type { Config, RegionStatus } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
+  StoreTimeoutError,
   KEYS,
   exceedsGuardRail,
   type InMemoryRegionState,
@@ -23,7 +24,8 @@ export interface ChangeRequest {
 }
 
 export type ChangeResult =
-  { ok: true; override: RegionOverride | null } | { ok: false; code: 404 | 409 | 503; error: string };
+  | { ok: true; override: RegionOverride | null; replayed?: boolean }
+  | { ok: false; code: 404 | 409 | 503; error: string };
 
 export class Changes {
   constructor(
@@ -41,10 +43,22 @@ export class Changes {
    * both pass the check; a lost race is retried on fresh state. The audit record is written
    * (fsync'ed) before the change is applied: a change never goes live unaudited.
    */
-  async set(region: string, req: ChangeRequest, who: string, action: string): Promise<ChangeResult> {
+  async set(
+    region: string,
+    req: ChangeRequest,
+    who: string,
+    action: string,
+    opts: { deadline?: number; idempotencyKey?: string } = {},
+  ): Promise<ChangeResult> {
     if (!this.config.regions.has(region)) return { ok: false, code: 404, error: `no region ${region}` };
     const maxOut = this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT;
+    const idem = opts.idempotencyKey === undefined ? undefined : KEYS.idempotency(`${who}/${opts.idempotencyKey}`);
     for (let attempt = 0; attempt < 8; attempt++) {
+      // A retry of a write that was applied (perhaps after its client gave up) gets its result.
+      if (idem) {
+        const done = await this.store.get<{ override: RegionOverride }>(idem);
+        if (done) return { ok: true, override: done.value.override, replayed: true };
+      }
       const t = this.now();
       const stored = new Map(
         (await this.store.list<RegionOverride>(KEYS.regionOverrides)).map((e) => [
@@ -84,12 +98,16 @@ export class Changes {
           error: `refused by the guard rail: more than ${Math.round(maxOut * 100)}% of regions would be out of DNS; repeat with "force": true if you mean it`,
         };
       }
-      const conditions = [...this.config.regions.keys()].map((r) => ({
+      const conditions: { key: string; rev?: number }[] = [...this.config.regions.keys()].map((r) => ({
         key: KEYS.regionOverride(r),
         rev: stored.get(r)?.rev,
       }));
+      if (idem) conditions.push({ key: idem, rev: undefined });
+      // Past the caller's deadline nothing more is written, the audit record included.
+      if (opts.deadline !== undefined && this.now() > opts.deadline) throw new StoreTimeoutError('the change');
       this.audit.append({ at: new Date(t).toISOString(), who, action, target: region, why: req.reason, change: o });
-      if (await this.store.putIf(conditions, KEYS.regionOverride(region), o)) {
+      const also = idem ? [{ key: idem, value: { override: o, at: t, who } }] : [];
+      if (await this.store.putIf(conditions, KEYS.regionOverride(region), o, { deadline: opts.deadline, also })) {
         this.log.info({ who, action, region, change: o }, 'region override set');
         return { ok: true, override: o };
       }

@@ -22,6 +22,9 @@ export const KEYS = {
   regionOverrides: 'overrides/regions/',
   serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
   serviceWeights: 'overrides/weights/',
+  /** Idempotency records of operator writes: a retry with the same key is not applied twice. */
+  idempotency: (key: string) => `idempotency/${key}`,
+  idempotencyRecords: 'idempotency/',
   /** Audit records written by agents (the control plane keeps its own log file and reads these too). */
   audit: 'audit/',
   auditRecord: (at: string, who: string, n: number) => `audit/${at}-${who}-${n}`,

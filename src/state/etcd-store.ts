@@ -3,7 +3,7 @@
 // Leases are renewed only by the writer's own heartbeats (no automatic keepalive), so a
 // stuck agent loses its lease just like a dead one.
 import { Etcd3, type Lease } from 'etcd3';
-import type { Entry, StateStore, StoreCondition } from './store.js';
+import { StoreTimeoutError, type Entry, type PutIfOptions, type StateStore, type StoreCondition } from './store.js';
 
 export class EtcdStateStore implements StateStore {
   private readonly client: Etcd3;
@@ -15,7 +15,13 @@ export class EtcdStateStore implements StateStore {
     readonly endpoints: string[],
     readonly prefix: string,
   ) {
-    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
+    // Every unary call carries a deadline, which gRPC passes to etcd: a call that reaches a
+    // frozen etcd fails here after 3 s instead of hanging (streams, the watches, have none).
+    this.client = new Etcd3({
+      hosts: endpoints,
+      dialTimeout: 3000,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 3000 }),
+    });
   }
 
   private k(key: string): string {
@@ -66,23 +72,51 @@ export class EtcdStateStore implements StateStore {
     this.leases.set(key, { lease, ttl });
   }
 
-  async putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean> {
-    // One etcd transaction: every compare, then the put, or nothing.
-    const put = this.client.put(this.k(key)).value(JSON.stringify(value));
-    if (conditions.length === 0) {
-      await put;
+  async putIf(conditions: StoreCondition[], key: string, value: unknown, opts: PutIfOptions = {}): Promise<boolean> {
+    // One etcd transaction: every compare, then the puts, or nothing. Its gRPC deadline is the
+    // caller's: etcd does not propose a request whose deadline has passed, so a write the
+    // caller gave up on is not applied later.
+    if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw new StoreTimeoutError('a conditional write');
+    const puts = [{ key, value }, ...(opts.also ?? [])].map((w) =>
+      this.client.put(this.k(w.key)).value(JSON.stringify(w.value)),
+    );
+    // With no condition, one that always holds: the puts still go as one transaction.
+    const [first, ...rest] = conditions;
+    if (!first) {
+      await this.client
+        .if(this.k(key), 'Version', '>', -1)
+        .then(...puts)
+        .options(this.until(opts.deadline))
+        .commit()
+        .catch(this.timeout(opts.deadline));
       return true;
     }
-    const [first, ...rest] = conditions;
     const cmp = (c: StoreCondition) => (c.rev === undefined ? (['Version', 0] as const) : (['Mod', c.rev] as const));
-    const [col, val] = cmp(first as StoreCondition);
-    let txn = this.client.if(this.k((first as StoreCondition).key), col, '==', val);
+    const [col, val] = cmp(first);
+    let txn = this.client.if(this.k(first.key), col, '==', val);
     for (const c of rest) {
       const [cc, cv] = cmp(c);
       txn = txn.and(this.k(c.key), cc, '==', cv);
     }
-    const r = await txn.then(put).commit();
+    const r = await txn
+      .then(...puts)
+      .options(this.until(opts.deadline))
+      .commit()
+      .catch(this.timeout(opts.deadline));
     return r.succeeded;
+  }
+
+  private until(deadline: number | undefined): { deadline: Date } | undefined {
+    return deadline === undefined ? undefined : { deadline: new Date(deadline) };
+  }
+
+  /** A gRPC deadline error, for a caller who set a deadline, is a StoreTimeoutError. */
+  private timeout(deadline: number | undefined): (err: Error) => never {
+    return (err: Error) => {
+      if (deadline !== undefined && /deadline/i.test(`${err.name} ${err.message}`))
+        throw new StoreTimeoutError('a conditional write');
+      throw err;
+    };
   }
 
   async delete(key: string): Promise<void> {

@@ -4,6 +4,13 @@
 export * from './contract.js';
 export * from './events.js';
 export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from './region-state.js';
-export { FileStateStore, type Entry, type StateStore, type StoreCondition } from './store.js';
+export {
+  FileStateStore,
+  StoreTimeoutError,
+  type Entry,
+  type PutIfOptions,
+  type StateStore,
+  type StoreCondition,
+} from './store.js';
 export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
 export { RegionFeed, openStore, watchStateReads } from './feed.js';

@@ -38,8 +38,26 @@ export interface StateStore {
    * undefined: the key does not exist), as one atomic step; false when one no longer holds.
    * What a check-then-write (the guard rail) needs so two writers cannot both pass it.
    */
-  putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean>;
+  putIf(conditions: StoreCondition[], key: string, value: unknown, opts?: PutIfOptions): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface PutIfOptions {
+  /**
+   * Epoch ms after which the write must not happen at all: the caller has given up (told its
+   * client 503). Past it the store throws StoreTimeoutError and never applies the write later.
+   */
+  deadline?: number;
+  /** More keys written in the same atomic step (e.g. an idempotency record). */
+  also?: { key: string; value: unknown }[];
+}
+
+/** The store did not complete an operation before its deadline; it was not applied. */
+export class StoreTimeoutError extends Error {
+  constructor(what: string) {
+    super(`the shared state store did not complete ${what} in time`);
+    this.name = 'StoreTimeoutError';
+  }
 }
 
 export interface StoreCondition {
@@ -123,9 +141,9 @@ export class FileStateStore implements StateStore {
     return doc;
   }
 
-  private async locked<T>(f: (doc: FileDoc) => T): Promise<T> {
+  private async locked<T>(f: (doc: FileDoc) => T, until?: number): Promise<T> {
     const lock = `${this.path}.lock`;
-    const deadline = Date.now() + 10_000;
+    const deadline = Math.min(until ?? Infinity, Date.now() + 10_000);
     for (;;) {
       try {
         closeSync(openSync(lock, 'wx'));
@@ -138,7 +156,10 @@ export class FileStateStore implements StateStore {
         } catch {
           /* gone meanwhile */
         }
-        if (Date.now() > deadline) throw new Error(`state file ${this.path}: lock held too long`);
+        if (Date.now() > deadline)
+          throw until !== undefined && Date.now() > until
+            ? new StoreTimeoutError('a write (the state file stayed locked)')
+            : new Error(`state file ${this.path}: lock held too long`);
         await new Promise((r) => setTimeout(r, 2));
       }
     }
@@ -207,17 +228,21 @@ export class FileStateStore implements StateStore {
     this.notify();
   }
 
-  async putIf(conditions: StoreCondition[], key: string, value: unknown): Promise<boolean> {
+  async putIf(conditions: StoreCondition[], key: string, value: unknown, opts: PutIfOptions = {}): Promise<boolean> {
     const ok = await this.locked((doc) => {
       const now = Date.now();
+      // Checked under the lock, before anything is written: a late write cannot happen.
+      if (opts.deadline !== undefined && now > opts.deadline) throw new StoreTimeoutError('a conditional write');
       const holds = conditions.every((c) => {
         const e = doc.entries[c.key];
         const live = e !== undefined && (e.expiresAt === undefined || e.expiresAt > now);
         return c.rev === undefined ? !live : live && e.rev === c.rev;
       });
-      if (holds) doc.entries[key] = { value, rev: doc.rev + 1 };
+      if (holds)
+        for (const w of [{ key, value }, ...(opts.also ?? [])])
+          doc.entries[w.key] = { value: w.value, rev: doc.rev + 1 };
       return holds;
-    });
+    }, opts.deadline);
     if (ok) this.notify();
     return ok;
   }

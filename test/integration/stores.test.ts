@@ -1,6 +1,6 @@
 // One contract for both state stores (embedded file, real etcd), then several DNS servers
 // following the same etcd.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore, KEYS, type StateStore } from '../../src/state/index.js';
@@ -120,6 +120,84 @@ describe.each(stores)('%s store: atomic check-and-write', (_name, make) => {
       await s.close();
     }
   });
+});
+
+describe('store deadlines and idempotency through the control API', () => {
+  const TOKEN = 'store-test-token-0123456789';
+  process.env.GTM_STORE_TEST_TOKEN = TOKEN;
+  const controlOn = async (store: string) => {
+    const dir = tempDir();
+    const config = parseConfigText(
+      `${readFileSync(EXAMPLE, 'utf8')}\ncontrol:\n  store: ${store}\n  api: { listen: 127.0.0.1:0, tokens: [{ name: ops, env: GTM_STORE_TEST_TOKEN }], audit_log: ${join(dir, 'audit.jsonl')} }\n`,
+    );
+    const { openStore } = await import('../../src/state/index.js');
+    const { startControl } = await import('../../src/control/index.js');
+    const s = await openStore((config.control as NonNullable<typeof config.control>).store);
+    const c = await startControl(config, s, createLogger('t', 'silent'));
+    const drain = async (key: string) => {
+      const t0 = Date.now();
+      const res = await fetch(`http://127.0.0.1:${c.port}/api/v1/regions/us-east/drain`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ reason: 'deadline test' }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      await res.text();
+      return { status: res.status, ms: Date.now() - t0, replayed: res.headers.get('idempotent-replayed') };
+    };
+    return { s, c, drain, close: async () => (await c.close(), await s.close()) };
+  };
+
+  it('etcd frozen: the write answers 503 within seconds, is not applied when etcd returns, and a retry applies once', async () => {
+    const { s, drain, close } = await controlOn(`{ etcd: ["${etcd.endpoint}"], prefix: /deadline-${Date.now()}/ }`);
+    try {
+      etcd.proc.kill('SIGSTOP');
+      let r;
+      try {
+        r = await drain('retry-key-0001');
+      } finally {
+        etcd.proc.kill('SIGCONT');
+      }
+      expect(r.status).toBe(503);
+      expect(r.ms).toBeLessThan(6500);
+      // The client's circuit breaker lets calls through again a few seconds after etcd returns;
+      // by then a late apply would have happened, if there were one.
+      await waitFor(
+        () =>
+          s.get('probe').then(
+            () => true,
+            () => false,
+          ),
+        'etcd to answer again',
+        15_000,
+        200,
+      );
+      expect(await s.get(KEYS.regionOverride('us-east'))).toBeUndefined();
+      expect(await drain('retry-key-0001')).toMatchObject({ status: 200, replayed: 'false' });
+      expect(await drain('retry-key-0001')).toMatchObject({ status: 200, replayed: 'true' });
+      expect((await s.list(KEYS.regionOverrides)).length).toBe(1);
+    } finally {
+      await close();
+    }
+  }, 40_000);
+
+  it('state file held locked: 503 at the 3 s deadline, nothing written when the lock goes', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'state.json');
+    const { s, drain, close } = await controlOn(`{ file: ${path} }`);
+    try {
+      writeFileSync(`${path}.lock`, ''); // another writer, stuck
+      const r = await drain('retry-key-0002');
+      expect(r.status).toBe(503);
+      expect(r.ms).toBeLessThan(4500);
+      rmSync(`${path}.lock`);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(await s.get(KEYS.regionOverride('us-east'))).toBeUndefined();
+      expect((await drain('retry-key-0002')).status).toBe(200);
+    } finally {
+      await close();
+    }
+  }, 30_000);
 });
 
 describe('DNS servers sharing etcd', () => {
