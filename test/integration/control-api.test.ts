@@ -8,7 +8,7 @@ import { parseConfigText, type Config } from '../../src/config/index.js';
 import { startControl, type ControlServer } from '../../src/control/index.js';
 import { FileStateStore } from '../../src/state/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { kdig, ROOT, run, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -281,6 +281,17 @@ describe('control API under hostile input', () => {
     } finally {
       await c.close();
     }
+  });
+
+  it('a gtm control that cannot bind its port exits non-zero instead of running on', async () => {
+    const cfg = join(auditPath, '..', 'config.yaml');
+    const r = await run(
+      process.execPath,
+      [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', cfg, '--port', String(control.port)],
+      15_000,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/EADDRINUSE/);
   });
 
   it('the DNS server started without any token in its environment (GTM_UNSET_TOKEN_FOR_TEST is unset)', async () => {
