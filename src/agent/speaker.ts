@@ -8,6 +8,7 @@ import { BirdClient, GobgpClient, PeerLiveness, startGobgpd, type AnnouncedPath,
 import type { Logger } from '../observability/index.js';
 import { emit } from '../state/index.js';
 import type { AgentMetrics } from './metrics.js';
+import type { AgentStatus } from './status.js';
 
 /** What the announcer needs from gobgpd. */
 export interface PathClient {
@@ -30,14 +31,7 @@ export interface Speaker {
   /** A trusted session: gobgpd has it Established and BFD (if watched) agrees. */
   readonly sessionUp: boolean;
   readonly apiUp: boolean;
-  status(): {
-    api: string;
-    apiUp: boolean;
-    gobgpdPid: number;
-    sessions: Record<string, string>;
-    bfd: Record<string, string>;
-    sessionUp: boolean;
-  };
+  status(): AgentStatus['bgp'];
   start(events: SpeakerEvents): void;
   stop(): Promise<void>;
 }

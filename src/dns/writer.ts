@@ -19,6 +19,8 @@ export function encodeName(name: string): Buffer {
  * Builds one response into a preallocated buffer. Names are compressed against the
  * question (so owner names keep the asker's 0x20 case) and against names already written.
  */
+const NO_BYTES = new Uint8Array(0);
+
 export class ResponseWriter {
   private readonly buf: Buffer;
   private pos = 0;
@@ -145,16 +147,7 @@ export class ResponseWriter {
 
   /** A record whose RDATA is a single domain name (CNAME, NS), compressed. */
   nameRecord(section: 1 | 2 | 3, owner: string, type: number, ttl: number, target: string): void {
-    this.name(owner);
-    this.buf.writeUInt16BE(type, this.pos);
-    this.buf.writeUInt16BE(CLASS_IN, this.pos + 2);
-    this.buf.writeUInt32BE(ttl >>> 0, this.pos + 4);
-    const lenAt = this.pos + 8;
-    this.pos += 10;
-    const start = this.pos;
-    this.name(target);
-    this.buf.writeUInt16BE(this.pos - start, lenAt);
-    this.counts[section] = (this.counts[section] as number) + 1;
+    this.composite(section, owner, type, ttl, NO_BYTES, [target], NO_BYTES);
   }
 
   /** The OPT pseudo-record; `extRcode` is the upper 8 bits of a 12-bit RCODE. */

@@ -13,6 +13,7 @@ import { classify, compare, type Query } from '../helpers/differences.js';
 import { decodeMsg, type Msg } from '../helpers/dnsmsg.js';
 import { freePort, startDns, tempDir, type RunningDns } from '../helpers/dns.js';
 import { startGdnsd, type RunningGdnsd } from '../helpers/gdnsd.js';
+import { rng } from '../helpers/rng.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SEED = Number(process.env.DIFF_SEED ?? 20261123);
@@ -88,19 +89,6 @@ const NAMES = [
 ].map((n) => (n === 'example.test' ? n : `${n}.example.test`));
 const OUTSIDE = ['example.org', 'org', 'test', '', 'xexample.test', 'target.example.org'];
 const QTYPES = [1, 28, 2, 6, 15, 16, 33, 257, 5, 12, 255, 43, 48, 13, 47, 46, 99, 65280, 252, 251, 64, 65];
-
-/** xorshift32: reproducible from the printed seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 function encodeName(name: string, r: () => number): Buffer {
   const parts = name === '' ? [] : name.split('.');

@@ -9,24 +9,12 @@ import { InMemoryRegionState } from '../../src/state/index.js';
 import { Authority, buildQuery, TYPE } from '../../src/dns/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { kdig, startDns, tcpExchange, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { rng } from '../helpers/rng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const WIRE_PACKETS = 100_000;
 /** The flood's own deadline: far inside the 60 s test timeout, whatever the machine's speed. */
 const FLOOD_DEADLINE_MS = 30_000;
-
-/** xorshift32: reproducible from the printed seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 function corpus(): Buffer[] {
   const names = [

@@ -46,6 +46,19 @@ describe('file state store', () => {
   });
 });
 
+/** The control section and the PoP dub (eu-west) both state-to-DNS tests use. */
+const sharedStateYaml = (statePath: string) => `control:
+  store: { file: ${statePath} }
+  lease_ms: 1000
+  heartbeat_ms: 200
+  max_regions_out: 0.7
+pops:
+  dub:
+    region: eu-west
+    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
+    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
+`;
+
 describe('state to DNS', () => {
   let dns: RunningDns;
   let store: FileStateStore;
@@ -61,17 +74,7 @@ describe('state to DNS', () => {
     writeFileSync(
       cfg,
       `${readFileSync(cfg, 'utf8')}
-control:
-  store: { file: ${statePath} }
-  lease_ms: 1000
-  heartbeat_ms: 200
-  max_regions_out: 0.7
-pops:
-  dub:
-    region: eu-west
-    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
-  nyc:
+${sharedStateYaml(statePath)}  nyc:
     region: us-east
     bgp: { asn: 65001, router_id: 10.0.1.2, neighbors: [{ address: 10.0.1.1, asn: 65000 }], next_hop: 10.0.1.2 }
     vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.1.11 }], checks: [{ type: tcp, port: 80 }] }]
@@ -216,17 +219,7 @@ describe('a corrupt shared state file', () => {
     writeFileSync(
       cfg,
       `${readFileSync(cfg, 'utf8')}
-control:
-  store: { file: ${statePath} }
-  lease_ms: 1000
-  heartbeat_ms: 200
-  max_regions_out: 0.7
-pops:
-  dub:
-    region: eu-west
-    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
-`,
+${sharedStateYaml(statePath)}`,
     );
     const store = new FileStateStore(statePath);
     const report: AgentReport = {
