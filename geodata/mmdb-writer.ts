@@ -5,11 +5,30 @@
 // 16-byte separator, data section, metadata after "\xAB\xCD\xEFMaxMind.com").
 import { ipv6Bytes, parseCidr } from '../src/net/index.js';
 
-export type MmdbValue = string | number | boolean | MmdbValue[] | { [k: string]: MmdbValue } | Double;
+export type MmdbValue = string | number | boolean | MmdbValue[] | { [k: string]: MmdbValue } | Double | Uint16 | Uint64;
 
 /** Marks a number to be stored as an IEEE double (coordinates); other numbers are uint32. */
 export class Double {
   constructor(readonly value: number) {}
+}
+
+/**
+ * Integers whose type the spec fixes (the metadata: record_size, ip_version and the format
+ * versions are uint16, build_epoch uint64). Strict readers (libmaxminddb: mmdblookup, gdnsd)
+ * refuse the file when they are stored as uint32.
+ */
+export class Uint16 {
+  constructor(readonly value: number) {}
+}
+export class Uint64 {
+  constructor(readonly value: number) {}
+}
+
+/** Big-endian bytes of a non-negative integer, without leading zeros (the spec's encoding). */
+function uintBytes(v: number): number[] {
+  const bytes: number[] = [];
+  for (let n = v; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  return bytes;
 }
 
 interface Node {
@@ -73,13 +92,13 @@ export class MmdbWriter {
     });
     const metadata = encode({
       node_count: nodeCount,
-      record_size: 32,
-      ip_version: 6,
+      record_size: new Uint16(32),
+      ip_version: new Uint16(6),
       database_type: this.databaseType,
       languages: ['en'],
-      binary_format_major_version: 2,
-      binary_format_minor_version: 0,
-      build_epoch: Math.floor(Date.now() / 1000),
+      binary_format_major_version: new Uint16(2),
+      binary_format_minor_version: new Uint16(0),
+      build_epoch: new Uint64(Math.floor(Date.now() / 1000)),
       description: { en: this.description },
     });
     return Buffer.concat([
@@ -111,6 +130,8 @@ function encode(v: MmdbValue): Buffer {
     b.writeDoubleBE(v.value);
     return Buffer.concat([control(3, 8), b]);
   }
+  if (v instanceof Uint16) return Buffer.concat([control(5, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
+  if (v instanceof Uint64) return Buffer.concat([control(9, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
   if (typeof v === 'string') {
     const b = Buffer.from(v);
     return Buffer.concat([control(2, b.length), b]);
@@ -118,8 +139,7 @@ function encode(v: MmdbValue): Buffer {
   if (typeof v === 'boolean') return control(14, v ? 1 : 0);
   if (typeof v === 'number') {
     if (!Number.isInteger(v) || v < 0) return encode(new Double(v));
-    const bytes: number[] = [];
-    for (let n = v; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+    const bytes = uintBytes(v);
     return Buffer.concat([control(bytes.length > 4 ? 9 : 6, bytes.length), Buffer.from(bytes)]);
   }
   if (Array.isArray(v)) return Buffer.concat([control(11, v.length), ...v.map(encode)]);
