@@ -130,8 +130,10 @@ function encode(v: MmdbValue): Buffer {
     b.writeDoubleBE(v.value);
     return Buffer.concat([control(3, 8), b]);
   }
-  if (v instanceof Uint16) return Buffer.concat([control(5, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
-  if (v instanceof Uint64) return Buffer.concat([control(9, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
+  if (v instanceof Uint16)
+    return Buffer.concat([control(5, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
+  if (v instanceof Uint64)
+    return Buffer.concat([control(9, uintBytes(v.value).length), Buffer.from(uintBytes(v.value))]);
   if (typeof v === 'string') {
     const b = Buffer.from(v);
     return Buffer.concat([control(2, b.length), b]);
