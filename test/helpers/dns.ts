@@ -85,7 +85,10 @@ export async function startDns(config: string, workers = 2): Promise<RunningDns>
   proc.stderr?.on('data', (d) => (out += d));
   const deadline = Date.now() + 15_000;
   while (!out.includes('dns server listening')) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`gtm dns did not start:\n${out}`);
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL'); // never leave a half-started server behind
+      throw new Error(`gtm dns did not start:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
