@@ -1,6 +1,7 @@
 // The agent's HTTP API: /healthz, /status, /metrics, POST /maintenance.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { allows, authenticate, usableTokens, type ApiToken, type Principal } from '../auth/index.js';
+import { REASON_PATTERN } from '../config/validate.js';
 import type { AgentStatus } from './status.js';
 
 export interface AgentApiHandlers {
@@ -66,7 +67,7 @@ export async function startAgentApi(
             reason: {
               type: 'string',
               maxLength: 500,
-              pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*$',
+              pattern: REASON_PATTERN,
             },
           },
         },

@@ -157,3 +157,9 @@ export function parseHostPort(s: string): { host: string; port: number } | undef
   if (m[1] !== undefined && !isIPv6(host)) return undefined;
   return { host, port };
 }
+
+/**
+ * Operator text (reasons, in the control and agent APIs): printable, no NUL or other controls,
+ * no bidi overrides. A JSON schema pattern; lone surrogates are checked apart (no pattern can).
+ */
+export const REASON_PATTERN = '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*$';

@@ -1,9 +1,7 @@
 // JSON schemas of the control API's routes (validation and the OpenAPI document).
+import { REASON_PATTERN } from '../config/validate.js';
 import { type FastifySchema } from 'fastify';
 import { REGION_STATUSES } from '../state/index.js';
-
-/** Operator text: a reason must be printable, short, well-formed Unicode (no NUL, controls or bidi overrides). */
-export const REASON_PATTERN = '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*$';
 
 export const regionView = {
   type: 'object',

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/index.js';
 import {
   InMemoryRegionState,
   KEYS,
+  isLive,
   REGION_STATUSES,
   RegionFeed,
   type AgentReport,
@@ -15,6 +16,7 @@ import {
   type RegionView,
   type StateStore,
   StoreTimeoutError,
+  StoreUnavailableError,
   FileStateStore,
   watchStateReads,
 } from '../state/index.js';
@@ -78,13 +80,10 @@ export async function startControl(
   // The store did not answer in time (a frozen etcd, a state file held locked): 503, and the
   // change was not applied. Anything else unexpected stays a 500.
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    if (err instanceof StoreTimeoutError || /lock held too long|deadline/i.test(err.message))
+    if (err instanceof StoreTimeoutError)
       return reply.code(503).send({ error: `${err.message}; not applied, retry (with the same Idempotency-Key)` });
-    // etcd unreachable (gRPC UNAVAILABLE): the store is down, not the request wrong.
-    if (/UNAVAILABLE|ECONNREFUSED|GRPCConnectFailed|circuit breaker/i.test(`${err.name} ${err.message}`))
-      return reply
-        .code(503)
-        .send({ error: `shared state store unavailable (${err.message}); retry with the same Idempotency-Key` });
+    if (err instanceof StoreUnavailableError)
+      return reply.code(503).send({ error: `${err.message}; retry with the same Idempotency-Key` });
     if ((err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500)
       return reply.code((err as { statusCode: number }).statusCode).send({ error: err.message });
     log.error({ err }, 'control API error');
@@ -148,7 +147,7 @@ export async function startControl(
         weight: v.weight ?? null,
         reason: v.reason ?? '',
         since: new Date(v.since).toISOString(),
-        override: o && (o.expiresAt === undefined || o.expiresAt > now()) ? o : null,
+        override: isLive(o, now()) ? o : null,
       };
     });
   };

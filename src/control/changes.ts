@@ -5,6 +5,7 @@ import type { Logger } from '../observability/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
   StoreTimeoutError,
+  isLive,
   KEYS,
   exceedsGuardRail,
   type InMemoryRegionState,
@@ -66,8 +67,7 @@ export class Changes {
           e,
         ]),
       );
-      const live = (o: RegionOverride | undefined) =>
-        o && (o.expiresAt === undefined || o.expiresAt > t) ? o : undefined;
+      const live = (o: RegionOverride | undefined) => (isLive(o, t) ? o : undefined);
       const existing = live(stored.get(region)?.value);
       // A change of one field keeps the others (a weight change must not end a drain).
       const o: RegionOverride = {

@@ -19,7 +19,4 @@ export type ToWorker =
   | { type: 'weights'; weights: Record<string, number> };
 
 export type FromWorker =
-  | { type: 'hello' }
-  | { type: 'ready'; port: number }
-  | { type: 'start-failed'; error: string }
-  | { type: 'reloaded'; ok: boolean; error?: string };
+  { type: 'hello' } | { type: 'ready'; port: number } | { type: 'reloaded'; ok: boolean; error?: string };

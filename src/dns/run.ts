@@ -146,7 +146,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const reload = async (why: string, reopenGeo = false): Promise<boolean> => {
     try {
       const text = readConfigText(opts.configPath);
-      if (text === lastText && !reopenGeo && why === 'file changed') return true;
+      if (text === lastText && why === 'file changed') return true;
       lastText = text;
       const next = parseConfigText(text, opts.configPath);
       GeoResolver.open(next.geo.database);
@@ -188,18 +188,9 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const watcher: FSWatcher = watch(dirname(opts.configPath), (_event, file) => {
     if (file !== null && file !== basename(opts.configPath)) return;
     clearTimeout(debounce);
-    debounce = setTimeout(() => {
-      let text = '';
-      try {
-        text = readConfigText(opts.configPath);
-      } catch {
-        // Mid-rename, or over the size limit: reload() reports the latter.
-        if (existsSync(opts.configPath)) void reload('file changed');
-        return;
-      }
-      if (text === lastText) return;
-      void reload('file changed');
-    }, 200);
+    // reload() reads the file once and skips an edit it has already tried; a file missing for a
+    // moment is a rename in progress, and the next event catches up.
+    debounce = setTimeout(() => existsSync(opts.configPath) && void reload('file changed'), 200);
   });
 
   const metricsServer = config.dns.metrics

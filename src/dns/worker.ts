@@ -48,8 +48,8 @@ function runWorker(): void {
     switch (m.type) {
       case 'init':
         start(m).catch((err: Error) => {
+          // The primary sees the exit, logs it and starts another worker.
           log.error({ err }, 'dns worker could not start');
-          send({ type: 'start-failed', error: err.message });
           process.exit(1);
         });
         return;

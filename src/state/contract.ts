@@ -88,5 +88,10 @@ export interface RegionView {
   held?: boolean;
 }
 
+/** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */
+export function isLive(x: { expiresAt?: number } | undefined, now: number): boolean {
+  return x !== undefined && (x.expiresAt === undefined || x.expiresAt > now);
+}
+
 /** Default guard rail: at most half the regions out of DNS at once without force. */
 export const DEFAULT_MAX_REGIONS_OUT = 0.5;

@@ -2,8 +2,15 @@
 // planes across machines (Debian etcd-server, client `etcd3` from the npm registry).
 // Leases are renewed only by the writer's own heartbeats (no automatic keepalive), so a
 // stuck agent loses its lease just like a dead one.
-import { Etcd3, type Lease } from 'etcd3';
-import { StoreTimeoutError, type Entry, type PutIfOptions, type StateStore, type StoreCondition } from './store.js';
+import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError, type Lease } from 'etcd3';
+import {
+  StoreTimeoutError,
+  StoreUnavailableError,
+  type Entry,
+  type PutIfOptions,
+  type StateStore,
+  type StoreCondition,
+} from './store.js';
 
 export class EtcdStateStore implements StateStore {
   private readonly client: Etcd3;
@@ -29,98 +36,115 @@ export class EtcdStateStore implements StateStore {
   }
 
   async get<T>(key: string): Promise<Entry<T> | undefined> {
-    const r = await this.client.get(this.k(key)).exec();
-    const kv = r.kvs[0];
-    return kv ? { key, value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) } : undefined;
+    return this.typed(async () => {
+      const r = await this.client.get(this.k(key)).exec();
+      const kv = r.kvs[0];
+      return kv ? { key, value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) } : undefined;
+    });
   }
 
   async list<T>(prefix: string): Promise<Entry<T>[]> {
-    const r = await this.client.getAll().prefix(this.k(prefix)).exec();
-    return r.kvs
-      .map((kv) => ({
-        key: kv.key.toString().slice(this.prefix.length),
-        value: JSON.parse(kv.value.toString()) as T,
-        rev: Number(kv.mod_revision),
-      }))
-      .sort((a, b) => a.key.localeCompare(b.key));
+    return this.typed(async () => {
+      const r = await this.client.getAll().prefix(this.k(prefix)).exec();
+      return r.kvs
+        .map((kv) => ({
+          key: kv.key.toString().slice(this.prefix.length),
+          value: JSON.parse(kv.value.toString()) as T,
+          rev: Number(kv.mod_revision),
+        }))
+        .sort((a, b) => a.key.localeCompare(b.key));
+    });
   }
 
   async put(key: string, value: unknown, opts: { leaseMs?: number } = {}): Promise<void> {
-    const data = JSON.stringify(value);
-    if (!opts.leaseMs) {
-      await this.client.put(this.k(key)).value(data);
-      return;
-    }
-    // etcd leases have whole-second TTLs; round up so the lease is never shorter than asked.
-    const ttl = Math.max(1, Math.ceil(opts.leaseMs / 1000));
-    let held = this.leases.get(key);
-    if (held && held.ttl !== ttl) {
-      await held.lease.revoke().catch(() => undefined);
-      held = undefined;
-    }
-    if (held) {
-      try {
-        await held.lease.keepaliveOnce();
-        await held.lease.put(this.k(key)).value(data);
+    return this.typed(async () => {
+      const data = JSON.stringify(value);
+      if (!opts.leaseMs) {
+        await this.client.put(this.k(key)).value(data);
         return;
-      } catch {
-        this.leases.delete(key); // expired meanwhile: take a new one
       }
-    }
-    const lease = this.client.lease(ttl, { autoKeepAlive: false });
-    await lease.put(this.k(key)).value(data);
-    this.leases.set(key, { lease, ttl });
+      // etcd leases have whole-second TTLs; round up so the lease is never shorter than asked.
+      const ttl = Math.max(1, Math.ceil(opts.leaseMs / 1000));
+      let held = this.leases.get(key);
+      if (held && held.ttl !== ttl) {
+        await held.lease.revoke().catch(() => undefined);
+        held = undefined;
+      }
+      if (held) {
+        try {
+          await held.lease.keepaliveOnce();
+          await held.lease.put(this.k(key)).value(data);
+          return;
+        } catch {
+          this.leases.delete(key); // expired meanwhile: take a new one
+        }
+      }
+      const lease = this.client.lease(ttl, { autoKeepAlive: false });
+      await lease.put(this.k(key)).value(data);
+      this.leases.set(key, { lease, ttl });
+    });
   }
 
   async putIf(conditions: StoreCondition[], key: string, value: unknown, opts: PutIfOptions = {}): Promise<boolean> {
-    // One etcd transaction: every compare, then the puts, or nothing. Its gRPC deadline is the
-    // caller's: etcd does not propose a request whose deadline has passed, so a write the
-    // caller gave up on is not applied later.
-    if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw new StoreTimeoutError('a conditional write');
-    const puts = [{ key, value }, ...(opts.also ?? [])].map((w) =>
-      this.client.put(this.k(w.key)).value(JSON.stringify(w.value)),
-    );
-    // With no condition, one that always holds: the puts still go as one transaction.
-    const [first, ...rest] = conditions;
-    if (!first) {
-      await this.client
-        .if(this.k(key), 'Version', '>', -1)
+    return this.typed(async () => {
+      // One etcd transaction: every compare, then the puts, or nothing. Its gRPC deadline is the
+      // caller's: etcd does not propose a request whose deadline has passed, so a write the
+      // caller gave up on is not applied later.
+      if (opts.deadline !== undefined && Date.now() >= opts.deadline)
+        throw new StoreTimeoutError('a conditional write');
+      const puts = [{ key, value }, ...(opts.also ?? [])].map((w) =>
+        this.client.put(this.k(w.key)).value(JSON.stringify(w.value)),
+      );
+      // With no condition, one that always holds: the puts still go as one transaction.
+      const [first, ...rest] = conditions;
+      if (!first) {
+        await this.client
+          .if(this.k(key), 'Version', '>', -1)
+          .then(...puts)
+          .options(this.until(opts.deadline))
+          .commit();
+        return true;
+      }
+      const cmp = (c: StoreCondition) => (c.rev === undefined ? (['Version', 0] as const) : (['Mod', c.rev] as const));
+      const [col, val] = cmp(first);
+      let txn = this.client.if(this.k(first.key), col, '==', val);
+      for (const c of rest) {
+        const [cc, cv] = cmp(c);
+        txn = txn.and(this.k(c.key), cc, '==', cv);
+      }
+      const r = await txn
         .then(...puts)
         .options(this.until(opts.deadline))
-        .commit()
-        .catch(this.timeout(opts.deadline));
-      return true;
-    }
-    const cmp = (c: StoreCondition) => (c.rev === undefined ? (['Version', 0] as const) : (['Mod', c.rev] as const));
-    const [col, val] = cmp(first);
-    let txn = this.client.if(this.k(first.key), col, '==', val);
-    for (const c of rest) {
-      const [cc, cv] = cmp(c);
-      txn = txn.and(this.k(c.key), cc, '==', cv);
-    }
-    const r = await txn
-      .then(...puts)
-      .options(this.until(opts.deadline))
-      .commit()
-      .catch(this.timeout(opts.deadline));
-    return r.succeeded;
+        .commit();
+      return r.succeeded;
+    });
   }
 
   private until(deadline: number | undefined): { deadline: Date } | undefined {
     return deadline === undefined ? undefined : { deadline: new Date(deadline) };
   }
 
-  /** A gRPC deadline error, for a caller who set a deadline, is a StoreTimeoutError. */
-  private timeout(deadline: number | undefined): (err: Error) => never {
-    return (err: Error) => {
-      if (deadline !== undefined && /deadline/i.test(`${err.name} ${err.message}`))
-        throw new StoreTimeoutError('a conditional write');
+  /**
+   * etcd's failures as the store's typed errors: a deadline that passed is a StoreTimeoutError
+   * (etcd does not propose a request past its deadline: not applied); etcd unreachable (gRPC
+   * UNAVAILABLE, a failed connect, the client's open circuit breaker) a StoreUnavailableError.
+   */
+  private async typed<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof GRPCDeadlineExceededError) throw new StoreTimeoutError('an etcd call');
+      const e = err as Error & { isBrokenCircuitError?: boolean };
+      if (err instanceof GRPCUnavailableError || e.isBrokenCircuitError || isRecoverableError(e))
+        throw new StoreUnavailableError(e.message);
       throw err;
-    };
+    }
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.delete().key(this.k(key));
+    return this.typed(async () => {
+      await this.client.delete().key(this.k(key));
+    });
   }
 
   watch<T>(prefix: string, onChange: (entries: Entry<T>[]) => void): () => void {

@@ -4,6 +4,7 @@ import type { Config, ControlSettings } from '../config/index.js';
 import { stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
+  isLive,
   KEYS,
   type AgentReport,
   type RegionOverride,
@@ -132,11 +133,7 @@ export class RegionFeed {
     }
     const now = Date.now();
     this.state.setServiceWeights(
-      Object.fromEntries(
-        [...this.weights]
-          .filter(([, w]) => w.expiresAt === undefined || w.expiresAt > now)
-          .map(([k, w]) => [k, w.weight]),
-      ),
+      Object.fromEntries([...this.weights].filter(([, w]) => isLive(w, now)).map(([k, w]) => [k, w.weight])),
     );
     this.resolveReady?.();
     const heldKey = held.join(',');

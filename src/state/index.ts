@@ -7,6 +7,7 @@ export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from
 export {
   FileStateStore,
   StoreTimeoutError,
+  StoreUnavailableError,
   type Entry,
   type PutIfOptions,
   type StateStore,

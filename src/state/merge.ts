@@ -1,6 +1,14 @@
 // Pure: agents' heartbeats + operators' overrides -> the region state DNS hands out,
 // with the guard rail that never lets a shared false signal take too many regions dark.
-import type { AgentReport, RegionOverride, RegionSource, RegionStatus, RegionView, VipState } from './contract.js';
+import {
+  isLive,
+  type AgentReport,
+  type RegionOverride,
+  type RegionSource,
+  type RegionStatus,
+  type RegionView,
+  type VipState,
+} from './contract.js';
 
 export type { AgentReport, RegionOverride };
 
@@ -55,7 +63,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
   const views = new Map<string, RegionView>();
   for (const region of input.regions.keys()) {
     const o = input.overrides.get(region);
-    const live = o && (o.expiresAt === undefined || o.expiresAt > input.now) ? o : undefined;
+    const live = isLive(o, input.now) ? o : undefined;
     let status: RegionStatus;
     let reason: string;
     let source: RegionSource;

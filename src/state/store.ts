@@ -16,6 +16,7 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isLive } from './contract.js';
 
 export interface Entry<T = unknown> {
   key: string;
@@ -50,6 +51,14 @@ export interface PutIfOptions {
   deadline?: number;
   /** More keys written in the same atomic step (e.g. an idempotency record). */
   also?: { key: string; value: unknown }[];
+}
+
+/** The store could not be reached (etcd down or unreachable): the operation was not done. */
+export class StoreUnavailableError extends Error {
+  constructor(detail: string) {
+    super(`the shared state store is unavailable (${detail})`);
+    this.name = 'StoreUnavailableError';
+  }
 }
 
 /** The store did not complete an operation before its deadline; it was not applied. */
@@ -141,7 +150,12 @@ export class FileStateStore implements StateStore {
     return doc;
   }
 
-  private async locked<T>(f: (doc: FileDoc) => T, until?: number): Promise<T> {
+  /** Runs `f` on the document under the lock; writes the document back unless `changed` says f left it alone. */
+  private async locked<T>(
+    f: (doc: FileDoc) => T,
+    until?: number,
+    changed: (out: T) => boolean = () => true,
+  ): Promise<T> {
     const lock = `${this.path}.lock`;
     const deadline = Math.min(until ?? Infinity, Date.now() + 10_000);
     for (;;) {
@@ -156,18 +170,17 @@ export class FileStateStore implements StateStore {
         } catch {
           /* gone meanwhile */
         }
-        if (Date.now() > deadline)
-          throw until !== undefined && Date.now() > until
-            ? new StoreTimeoutError('a write (the state file stayed locked)')
-            : new Error(`state file ${this.path}: lock held too long`);
+        if (Date.now() > deadline) throw new StoreTimeoutError(`a write (${this.path} stayed locked)`);
         await new Promise((r) => setTimeout(r, 2));
       }
     }
     try {
       const doc = this.read();
       const out = f(doc);
-      doc.rev++;
-      this.writeAtomic(doc);
+      if (changed(out)) {
+        doc.rev++;
+        this.writeAtomic(doc);
+      }
       return out;
     } finally {
       try {
@@ -204,7 +217,7 @@ export class FileStateStore implements StateStore {
 
   private live(doc: FileDoc, prefix: string, now = Date.now()): Entry[] {
     return Object.entries(doc.entries)
-      .filter(([k, e]) => k.startsWith(prefix) && (e.expiresAt === undefined || e.expiresAt > now))
+      .filter(([k, e]) => k.startsWith(prefix) && isLive(e, now))
       .map(([key, e]) => ({ key, ...e }))
       .sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -229,20 +242,23 @@ export class FileStateStore implements StateStore {
   }
 
   async putIf(conditions: StoreCondition[], key: string, value: unknown, opts: PutIfOptions = {}): Promise<boolean> {
-    const ok = await this.locked((doc) => {
-      const now = Date.now();
-      // Checked under the lock, before anything is written: a late write cannot happen.
-      if (opts.deadline !== undefined && now > opts.deadline) throw new StoreTimeoutError('a conditional write');
-      const holds = conditions.every((c) => {
-        const e = doc.entries[c.key];
-        const live = e !== undefined && (e.expiresAt === undefined || e.expiresAt > now);
-        return c.rev === undefined ? !live : live && e.rev === c.rev;
-      });
-      if (holds)
-        for (const w of [{ key, value }, ...(opts.also ?? [])])
-          doc.entries[w.key] = { value: w.value, rev: doc.rev + 1 };
-      return holds;
-    }, opts.deadline);
+    const ok = await this.locked(
+      (doc) => {
+        const now = Date.now();
+        // Checked under the lock, before anything is written: a late write cannot happen.
+        if (opts.deadline !== undefined && now > opts.deadline) throw new StoreTimeoutError('a conditional write');
+        const holds = conditions.every((c) => {
+          const e = doc.entries[c.key];
+          return c.rev === undefined ? !isLive(e, now) : isLive(e, now) && e?.rev === c.rev;
+        });
+        if (holds)
+          for (const w of [{ key, value }, ...(opts.also ?? [])])
+            doc.entries[w.key] = { value: w.value, rev: doc.rev + 1 };
+        return holds;
+      },
+      opts.deadline,
+      (holds) => holds,
+    ); // a refused write leaves the file untouched
     if (ok) this.notify();
     return ok;
   }
