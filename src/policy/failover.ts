@@ -1,7 +1,7 @@
 // `failover`: a priority chain of tiers, each a region or a policy: `[us-east, { nearest: {} }]`.
 import { join, list } from '../config/validate.js';
 import type { Policy } from './index.js';
-import type { PolicyPlugin } from './types.js';
+import type { Ordering, PolicyPlugin } from './types.js';
 
 export interface FailoverPolicy {
   kind: 'failover';
@@ -18,15 +18,21 @@ export const failover: PolicyPlugin<FailoverPolicy> = {
   order(policy, env) {
     const seen = new Set<string>();
     const candidates: string[] = [];
-    const rules: string[] = [];
+    const tiers: Ordering[] = [];
     let scope = 0;
     for (const tier of policy.tiers) {
       const o = env.sub(tier);
-      rules.push(o.rule);
+      tiers.push(o);
       scope = Math.max(scope, o.scope);
       for (const r of o.candidates) if (!seen.has(r)) (seen.add(r), candidates.push(r));
     }
-    return { candidates, rule: `failover [${rules.join(' > ')}]`, scope };
+    return {
+      candidates,
+      get rule() {
+        return `failover [${tiers.map((t) => t.rule).join(' > ')}]`;
+      },
+      scope,
+    };
   },
   locationOnly: (policy, sub) => policy.tiers.every(sub),
 };

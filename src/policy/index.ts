@@ -13,7 +13,7 @@ import { weighted, type WeightedPolicy } from './weighted.js';
 
 export type { Client, Ordering, PolicyContext } from './types.js';
 export type { LatencyNetwork } from './latency.js';
-export { select, type Selection } from './select.js';
+export { poolOf, select, type Selection } from './select.js';
 
 /** Every policy kind: adding one is a new file, a line here and a row in the README. */
 export type Policy =

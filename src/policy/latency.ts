@@ -88,7 +88,13 @@ export const latency: PolicyPlugin<LatencyPolicy> = {
         return { ...byRtt(row, regions), rule: `latency table country ${cc}: ${fmtRtt(row)}`, scope: client.geoPrefix };
     }
     const fallback = nearestOrder(regions, client, ctx);
-    return { ...fallback, rule: `latency: no measurement for client, ${fallback.rule}` };
+    return {
+      candidates: fallback.candidates,
+      get rule() {
+        return `latency: no measurement for client, ${fallback.rule}`;
+      },
+      scope: fallback.scope,
+    };
   },
   // The table is keyed by address as well as location.
   locationOnly: () => false,

@@ -3,35 +3,69 @@ import type { Pool, RegionStatus, Service } from '../config/types.js';
 
 export interface Selection {
   pools: Pool[];
-  /** Health of each candidate, in candidate order (for explain). */
-  health: { region: string; status: RegionStatus }[];
+  /** Health of each candidate, in candidate order (for explain; computed when read). */
+  readonly health: { region: string; status: RegionStatus }[];
   failOpen: 'none' | 'last-resort' | 'all-candidates';
+}
+
+/** A selection whose per-candidate health is computed only when read (explain). */
+class Selected implements Selection {
+  constructor(
+    readonly pools: Pool[],
+    readonly failOpen: Selection['failOpen'],
+    private readonly candidates: readonly string[],
+    private readonly statusOf: (region: string) => RegionStatus,
+  ) {}
+
+  get health(): { region: string; status: RegionStatus }[] {
+    return this.candidates.map((region) => ({ region, status: this.statusOf(region) }));
+  }
+}
+
+/** Each service's pools by region, built once per service object (a config is immutable). */
+const poolIndex = new WeakMap<Service, Map<string, Pool>>();
+
+export function poolOf(service: Service, region: string): Pool | undefined {
+  let index = poolIndex.get(service);
+  if (!index) {
+    index = new Map(service.pools.map((p) => [p.region, p]));
+    poolIndex.set(service, index);
+  }
+  return index.get(region);
 }
 
 /**
  * Filters candidates by health and takes `answers` of them (0 = all healthy). If no
  * candidate is up the answer fails open: to the service's last resort, else to every
  * candidate. It is never empty while some pool has an address of the asked family.
+ *
+ * The walk stops at the `answers`-th healthy candidate, so with thousands of regions a query
+ * costs what it takes to find its answer, not a pass over every region.
  */
 export function select(
   service: Service,
-  candidates: string[],
+  candidates: readonly string[],
   family: 4 | 6,
   statusOf: (region: string) => RegionStatus,
 ): Selection {
   const usable = (r: string): Pool | undefined => {
-    const p = service.pools.find((x) => x.region === r);
+    const p = poolOf(service, r);
     return p && (family === 4 ? p.vip4 : p.vip6) ? p : undefined;
   };
-  const health = candidates.map((region) => ({ region, status: statusOf(region) }));
-  const up = health
-    .filter((h) => h.status === 'up')
-    .map((h) => usable(h.region))
-    .filter((p): p is Pool => p !== undefined);
-  const take = (list: Pool[]) => (service.answers === 0 ? list : list.slice(0, service.answers));
-  if (up.length) return { pools: take(up), health, failOpen: 'none' };
+  const want = service.answers === 0 ? Infinity : service.answers;
+  const result = (pools: Pool[], failOpen: Selection['failOpen']): Selection =>
+    new Selected(pools, failOpen, candidates, statusOf);
+  const up: Pool[] = [];
+  for (let i = 0; i < candidates.length && up.length < want; i++) {
+    const r = candidates[i] as string;
+    if (statusOf(r) !== 'up') continue;
+    const p = usable(r);
+    if (p) up.push(p);
+  }
+  if (up.length) return result(up, 'none');
+  const take = (list: Pool[]) => (want === Infinity ? list : list.slice(0, want));
   const resort = service.lastResort.map(usable).filter((p): p is Pool => p !== undefined);
-  if (resort.length) return { pools: take(resort), health, failOpen: 'last-resort' };
+  if (resort.length) return result(take(resort), 'last-resort');
   const all = candidates.map(usable).filter((p): p is Pool => p !== undefined);
-  return { pools: take(all), health, failOpen: 'all-candidates' };
+  return result(take(all), 'all-candidates');
 }

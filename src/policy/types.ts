@@ -20,7 +20,7 @@ export interface PolicyContext {
 
 export interface Ordering {
   candidates: string[];
-  /** Human-readable rule that decided (for `gtm explain` and logs). */
+  /** Human-readable rule that decided (for `gtm explain` and logs); may be a getter, built when read. */
   rule: string;
   /** Bits of the client address the ordering depends on; 0 = same for every client. */
   scope: number;

@@ -12,25 +12,21 @@ export const weighted: PolicyPlugin<WeightedPolicy> = {
   bareWord: true,
   parse: (env, path, body) => ({ kind: 'weighted', regions: regionsBody(env.p, path, body, env.pools) }),
   order(policy, { pools, ctx }) {
-    // Sampling without replacement: the first healthy candidate is then drawn with
-    // probability proportional to its weight among the healthy ones.
-    const pool = (policy.regions ?? pools).map((r) => ({ r, w: Math.max(0, ctx.weightOf(r)) }));
-    const out: string[] = [];
-    const zero = pool.filter((x) => x.w === 0).map((x) => x.r);
-    let live = pool.filter((x) => x.w > 0);
-    while (live.length) {
-      let total = 0;
-      for (const x of live) total += x.w;
-      let pick = ctx.random() * total;
-      let i = 0;
-      for (; i < live.length - 1; i++) {
-        pick -= (live[i] as { w: number }).w;
-        if (pick < 0) break;
-      }
-      out.push((live[i] as { r: string }).r);
-      live = live.filter((_, j) => j !== i);
-    }
-    return { candidates: [...out, ...zero], rule: `weighted ${pool.map((x) => `${x.r}=${x.w}`).join(' ')}`, scope: 0 };
+    // Sampling without replacement in proportion to weight, in one pass: each region draws
+    // the time of an exponential race at rate = its weight and the earliest runs first
+    // (the same distribution as drawing one at a time, O(R log R) instead of O(R²)). So the
+    // first healthy candidate is drawn in proportion to its weight among the healthy ones.
+    const regions = policy.regions ?? pools;
+    const weights = regions.map((r) => Math.max(0, ctx.weightOf(r)));
+    const race = weights.map((w) => (w > 0 ? -Math.log(1 - ctx.random()) / w : Infinity));
+    const idx = Array.from(regions, (_, i) => i).sort((a, b) => (race[a] as number) - (race[b] as number) || a - b);
+    return {
+      candidates: idx.map((i) => regions[i] as string),
+      get rule() {
+        return `weighted ${regions.map((r, i) => `${r}=${weights[i]}`).join(' ')}`;
+      },
+      scope: 0,
+    };
   },
   locationOnly: () => false,
 };
