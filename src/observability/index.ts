@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, Registry, AggregatorRegistry } from 'prom-client';
+import { AnswerTimeHistogram } from './answer-time.js';
 
 export type { Logger };
 
@@ -14,7 +15,7 @@ export function createLogger(name: string, level = process.env.GTM_LOG_LEVEL ?? 
 export interface DnsMetrics {
   registry: Registry;
   queries: Counter<'qtype' | 'rcode' | 'policy' | 'region'>;
-  answerSeconds: Histogram<'transport'>;
+  answerSeconds: AnswerTimeHistogram;
   dropped: Counter<'reason'>;
   truncated: Counter;
   reloads: Counter<'result'>;
@@ -45,13 +46,13 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       labelNames: ['qtype', 'rcode', 'policy', 'region'],
       registers: [registry],
     }),
-    answerSeconds: new Histogram({
-      name: 'gtm_dns_answer_seconds',
-      help: 'Time from receiving a query to handing the answer to the socket',
-      labelNames: ['transport'],
-      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
-      registers: [registry],
-    }),
+    answerSeconds: new AnswerTimeHistogram(
+      'gtm_dns_answer_seconds',
+      'Time from receiving a query to handing the answer to the socket',
+      'transport',
+      [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
+      registry,
+    ),
     dropped: new Counter({
       name: 'gtm_dns_dropped_total',
       help: 'Messages dropped without an answer',
