@@ -8,13 +8,14 @@ import type { GeoResolver, GeoResult } from '../geo/index.js';
 import {
   locationOnly,
   order,
+  poolOf,
   select,
   type Client,
   type Ordering,
   type PolicyContext,
   type Selection,
 } from '../policy/index.js';
-import { compileZones, cutOf, findZone, type CompiledZone, type RRset } from './zone.js';
+import { compileZones, cutOf, findZone, nodeOf, rrsetOf, type CompiledZone, type RRset } from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
 
 export interface QueryInfo {
@@ -25,6 +26,8 @@ export interface QueryInfo {
   regions?: string[];
   truncated?: boolean;
   dropped?: string;
+  /** The server's metric label key for this outcome (cached on memoised answers). */
+  metricKey?: string;
 }
 
 export interface Decision {
@@ -40,6 +43,66 @@ const HINFO_RFC8482 = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
 /** Cache key for clients whose location is unknown. */
 const NO_LOCATION = {};
 const GEO_CACHE_MAX = 100_000;
+interface ClientOf {
+  client?: Client;
+  source: Decision['clientSource'];
+}
+const NO_CLIENT: ClientOf = { source: 'none' };
+
+/** Memoised responses: query shapes, and per steered shape the selections seen. */
+const MEMO_MAX = 10_000;
+const MEMO_VARIANTS_MAX = 1024;
+
+interface Built {
+  response: Buffer;
+  info: QueryInfo;
+  /** The one policy decision the response holds (a steered name, maybe behind a CNAME chain). */
+  decision?: { service: Service; family: 4 | 6; d: Decision };
+}
+
+type Memo =
+  | { kind: 'fixed'; answer: { response: Buffer; info: QueryInfo } }
+  | {
+      kind: 'steered';
+      service: Service;
+      family: 4 | 6;
+      bySelection: Map<string, { response: Buffer; info: QueryInfo }>;
+    };
+
+/** The config minus the zones' record lists, which the compiled zones hold (in a fraction of the memory). */
+export function withoutRecords(config: Config): Config {
+  return { ...config, zones: config.zones.map((z) => ({ ...z, records: [] })) };
+}
+
+/**
+ * What a DNS primary sends its workers: the config without record lists and the zones compiled
+ * once (packed), in one message so the services the zones point at stay the config's own objects.
+ * A worker then never holds the records as objects, not even while it loads them.
+ */
+export function prepareForWorkers(config: Config): { config: Config; zones: CompiledZone[] } {
+  return { config: withoutRecords(config), zones: compileZones(config) };
+}
+
+/** A shared (cached) ordering with the client's own scope; the rule is read through. */
+class ScopedOrdering implements Ordering {
+  constructor(
+    private readonly shared: Ordering,
+    readonly scope: number,
+  ) {}
+  get candidates(): string[] {
+    return this.shared.candidates;
+  }
+  get rule(): string {
+    return this.shared.rule;
+  }
+}
+
+/** What of a decision reaches the wire: the pools answered and the ECS scope. */
+function selectionKey(d: Decision): string {
+  let k = String(d.ecsScope);
+  for (const p of d.selection.pools) k += `|${p.region}`;
+  return k;
+}
 
 export class Authority {
   private zones: CompiledZone[];
@@ -47,17 +110,31 @@ export class Authority {
   private readonly ctx: PolicyContext;
   /** Orderings per service and geo record (records are shared objects per database). */
   private orderCache = new Map<Service, WeakMap<object, Ordering>>();
-  /** Geo lookups per ECS subnet / resolver address: resolvers repeat the same few. */
-  private geoCache = new Map<string | number, GeoResult>();
+  /** Located clients per ECS subnet and per resolver address: resolvers repeat the same few. */
+  private ecsClients = new Map<string | number, ClientOf>();
+  private resolverClients = new Map<string | number, ClientOf>();
+  /**
+   * Responses built before, by query shape (see shapeOf): a repeated question costs a copy
+   * and three patches instead of a walk of the zone and a write of every record.
+   */
+  private memo = new Map<string, Map<number, Memo>>();
+  private memoSize = 0;
+  /** Policy context per service (its weights), made once per config. */
+  private serviceCtx = new Map<Service, PolicyContext>();
+  /** Responses served from the memo (tests and the bench read it). */
+  memoHits = 0;
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
+  /** `zones`: compiled once by a DNS primary for all its workers (see prepareForWorkers). */
   constructor(
     private config: Config,
     private geo: GeoResolver,
     private readonly state: RegionStateSource,
+    zones: CompiledZone[] = compileZones(config),
   ) {
-    this.zones = compileZones(config);
+    this.zones = zones;
+    this.config = withoutRecords(config);
     this.ctx = {
       regions: config.regions,
       weightOf: (r) => this.weightOf(r),
@@ -66,18 +143,17 @@ export class Authority {
   }
 
   /** Swaps in a new config (and geo database) atomically between two queries. */
-  reload(config: Config, geo?: GeoResolver): void {
-    const zones = compileZones(config);
-    this.config = config;
+  reload(config: Config, geo?: GeoResolver, zones: CompiledZone[] = compileZones(config)): void {
+    this.config = withoutRecords(config);
     this.zones = zones;
     this.ctx.regions = config.regions;
     if (geo) this.geo = geo;
     this.orderCache = new Map();
-    this.geoCache = new Map();
-  }
-
-  get currentConfig(): Config {
-    return this.config;
+    this.ecsClients = new Map();
+    this.resolverClients = new Map();
+    this.serviceCtx = new Map();
+    this.memo = new Map();
+    this.memoSize = 0;
   }
 
   statusOf(region: string): RegionStatus {
@@ -102,6 +178,79 @@ export class Authority {
       return { response: w.finish(), info: { rcode: parsed.rcode } };
     }
     const q = parsed.query;
+    const shape = this.shapeOf(q, tcp);
+    const byShape = shape === undefined ? undefined : this.memo.get(q.qname);
+    const memo = byShape?.get(shape as number);
+    if (memo?.kind === 'fixed')
+      return (this.memoHits++, { response: this.patch(memo.answer.response, msg, q), info: memo.answer.info });
+    let decided: Decision | undefined;
+    if (memo) {
+      // Only the policy runs (geo lookup and ordering are cached): the bytes are the ones built
+      // for the same selection before.
+      decided = this.decide(memo.service, q, remoteAddress, memo.family);
+      const hit = memo.bySelection.get(selectionKey(decided));
+      if (hit) return (this.memoHits++, { response: this.patch(hit.response, msg, q), info: hit.info });
+    }
+    const built = this.build(msg, q, remoteAddress, tcp, decided);
+    if (shape !== undefined) this.remember(q.qname, shape, built);
+    return { response: built.response, info: built.info };
+  }
+
+  /**
+   * Everything besides the name that a response's bytes depend on, other than the ID, the
+   * question's letter case, the ECS address and the policy's decision, as one number (48 bits).
+   * Responses are memoised under name and shape; the decision, if any, picks among variants.
+   * Undefined (not memoised): a question name with escapes or a compression pointer, an odd class.
+   */
+  private shapeOf(q: Query, tcp: boolean): number | undefined {
+    if (q.questionEnd !== 12 + (q.qname === '' ? 1 : q.qname.length + 2) + 4) return undefined;
+    const cls = q.qclass === 1 ? 1 : q.qclass === 255 ? 2 : q.qclass === 3 ? 3 : 0;
+    if (cls === 0) return undefined;
+    const e = q.edns;
+    // 0: TCP, 1: UDP without EDNS, else the UDP size limit (>= 512).
+    const limit = tcp ? 0 : e ? Math.min(Math.max(512, e.udpSize), this.config.dns.maxUdpSize) : 1;
+    const ecs = e?.ecs ? e.ecs.family * 256 + e.ecs.sourcePrefix + 1 : 0; // < 1024
+    const flags = (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
+    return ((q.qtype * 4 + cls) * 16 + flags) * 2 ** 26 + limit * 1024 + ecs;
+  }
+
+  /** A memoised response for this query: its own ID, question bytes (0x20 case) and ECS address. */
+  private patch(cached: Buffer, msg: Uint8Array, q: Query): Buffer {
+    const out = Buffer.allocUnsafe(cached.length);
+    cached.copy(out);
+    out[0] = msg[0] as number;
+    out[1] = msg[1] as number;
+    for (let i = 12; i < q.questionEnd; i++) out[i] = msg[i] as number;
+    // The echoed ECS option is the last thing in the message; its address is the asker's.
+    const ecs = q.edns?.ecs;
+    if (ecs && this.config.dns.ecs) {
+      const n = Math.ceil(ecs.sourcePrefix / 8);
+      for (let i = 0, at = out.length - n; i < n; i++) out[at + i] = ecs.address[i] as number;
+    }
+    return out;
+  }
+
+  private remember(qname: string, shape: number, built: Built): void {
+    if (this.memoSize >= MEMO_MAX) (this.memo.clear(), (this.memoSize = 0));
+    let byShape = this.memo.get(qname);
+    if (!byShape) this.memo.set(qname, (byShape = new Map()));
+    const answer = { response: built.response, info: built.info };
+    let m = byShape.get(shape);
+    if (!m) this.memoSize++;
+    if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
+    if (m?.kind !== 'steered') {
+      const { service, family } = built.decision;
+      m = { kind: 'steered', service, family, bySelection: new Map() };
+      byShape.set(shape, m);
+    }
+    if (m.bySelection.size >= MEMO_VARIANTS_MAX) m.bySelection.clear();
+    m.bySelection.set(selectionKey(built.decision.d), answer);
+  }
+
+  /** Builds a response with the writer (memo miss). */
+  private build(msg: Uint8Array, q: Query, remoteAddress: string, tcp: boolean, decided?: Decision): Built {
+    const w = this.writer;
+    let decision: Built['decision'];
     const info: QueryInfo = { qname: q.qname, qtype: q.qtype, rcode: RCODE.NOERROR };
     let aa = true;
     let rcode: number = RCODE.NOERROR;
@@ -133,12 +282,12 @@ export class Authority {
           answered = true;
           break;
         }
-        const node = zone.nodes.get(name);
+        const node = nodeOf(zone, name);
         if (!node) {
           rcode = RCODE.NXDOMAIN;
           break;
         }
-        const cname = node.rrsets.get(TYPE.CNAME);
+        const cname = rrsetOf(node, TYPE.CNAME);
         if (q.qtype === TYPE.ANY && cname) {
           // ANY at an alias is the alias (RFC 8482 §4.1): a HINFO there would be "CNAME and other data".
           this.rrset(1, name, cname);
@@ -163,7 +312,10 @@ export class Authority {
           continue;
         }
         if (node.service && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA)) {
-          const d = this.decide(node.service, q, remoteAddress, q.qtype === TYPE.A ? 4 : 6);
+          const family = q.qtype === TYPE.A ? 4 : 6;
+          // A decision already made for this query (memo miss) is used, not drawn again.
+          const d = decided?.service === node.service ? decided : this.decide(node.service, q, remoteAddress, family);
+          decision = { service: node.service, family, d };
           info.policy = node.service.policy.kind;
           info.regions = d.selection.pools.map((p) => p.region);
           ecsScope = d.ecsScope;
@@ -176,7 +328,7 @@ export class Authority {
           }
           break;
         }
-        const set = node.rrsets.get(q.qtype);
+        const set = rrsetOf(node, q.qtype);
         if (set) {
           answered = true;
           this.rrset(1, name, set);
@@ -210,7 +362,7 @@ export class Authority {
         info.truncated = true;
       }
     }
-    return { response: w.finish(), info };
+    return { response: w.finish(), info, decision };
   }
 
   /** Writes one RRset, compressing the names in its RDATA where the type allows it. */
@@ -228,10 +380,10 @@ export class Authority {
 
   private glue(zone: CompiledZone, targets: string[]): void {
     for (const t of targets) {
-      const n = zone.nodes.get(t);
+      const n = nodeOf(zone, t);
       if (!n) continue;
       for (const type of [TYPE.A, TYPE.AAAA]) {
-        const set = n.rrsets.get(type);
+        const set = rrsetOf(n, type);
         if (set) for (const rd of set.rdata) this.writer.record(3, t, type, set.ttl, rd);
       }
     }
@@ -280,58 +432,68 @@ export class Authority {
       perService.set(key, o);
     }
     // The ordering is shared; the scope is the client's own database network.
-    return o.scope === 0 || !client || o.scope === client.geoPrefix ? o : { ...o, scope: client.geoPrefix };
+    if (o.scope === 0 || !client || o.scope === client.geoPrefix) return o;
+    return new ScopedOrdering(o, client.geoPrefix);
   }
 
-  private lookup(key: string | number, ip: () => string): GeoResult {
-    let r = this.geoCache.get(key);
-    if (!r) {
-      if (this.geoCache.size >= GEO_CACHE_MAX) this.geoCache.clear();
-      r = this.geo.lookup(ip());
-      this.geoCache.set(key, r);
+  /** The client for a cache key, looked up in the geo database once (caches are bounded). */
+  private located(cache: Map<string | number, ClientOf>, key: string | number, make: () => ClientOf): ClientOf {
+    let c = cache.get(key);
+    if (!c) {
+      if (cache.size >= GEO_CACHE_MAX) cache.clear();
+      c = make();
+      cache.set(key, c);
     }
-    return r;
+    return c;
   }
 
   /** Weight order: operator weight for this name, operator weight for the region, pool weight. */
   private ctxFor(service: Service): PolicyContext {
-    return {
-      ...this.ctx,
-      weightOf: (r) =>
-        this.state.serviceWeight(service.key, r) ??
-        this.state.get(r)?.weight ??
-        service.pools.find((p) => p.region === r)?.weight ??
-        0,
-    };
+    let c = this.serviceCtx.get(service);
+    if (!c) {
+      c = {
+        ...this.ctx,
+        weightOf: (r) =>
+          this.state.serviceWeight(service.key, r) ?? this.state.get(r)?.weight ?? poolOf(service, r)?.weight ?? 0,
+      };
+      this.serviceCtx.set(service, c);
+    }
+    return c;
   }
 
-  private client(
-    service: Service,
-    edns: Edns | undefined,
-    remoteAddress: string,
-  ): { client?: Client; source: Decision['clientSource'] } {
+  /** Who the answer is for: the ECS subnet if the service uses it, else the resolver. */
+  private client(service: Service, edns: Edns | undefined, remoteAddress: string): ClientOf {
     const ecs = edns?.ecs;
     if (ecs && ecs.sourcePrefix > 0 && service.ecs && this.config.dns.ecs) {
-      const family = ecs.family === 1 ? 4 : 6;
       const a = ecs.address;
+      // The address is padded and zero past the prefix: equal keys are equal client addresses.
       const key =
-        family === 4
+        ecs.family === 1
           ? (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0
           : formatAddress(a);
-      const geo = this.lookup(key, () => formatAddress(a));
-      return {
-        client: { address: ecs.address, family, location: geo.location, geoPrefix: geo.prefixLen },
-        source: 'ecs',
-      };
+      return this.located(this.ecsClients, key, () => {
+        const geo = this.geo.lookup(formatAddress(a));
+        const family = ecs.family === 1 ? 4 : 6;
+        return {
+          client: { address: a.slice(), family, location: geo.location, geoPrefix: geo.prefixLen },
+          source: 'ecs',
+        };
+      });
     }
-    const addr =
-      remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
-    if (!addr) return { source: 'none' };
-    const family = addr.includes(':') ? 6 : 4;
-    const geo = this.lookup(addr, () => addr);
-    return {
-      client: { address: addressRdata(addr), family, location: geo.location, geoPrefix: geo.prefixLen },
-      source: 'resolver',
-    };
+    if (!remoteAddress) return NO_CLIENT;
+    return this.located(this.resolverClients, remoteAddress, () => {
+      const addr =
+        remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+      const geo = this.geo.lookup(addr);
+      return {
+        client: {
+          address: addressRdata(addr),
+          family: addr.includes(':') ? 6 : 4,
+          location: geo.location,
+          geoPrefix: geo.prefixLen,
+        },
+        source: 'resolver',
+      };
+    });
   }
 }

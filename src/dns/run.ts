@@ -13,6 +13,7 @@ import { loadConfigFile, parseConfigText, readConfigText, ConfigError } from '..
 import { GeoResolver } from '../geo/index.js';
 import { AggregatorRegistry, createDnsMetrics, createLogger, serveMetrics } from '../observability/index.js';
 import { FileStateStore, InMemoryRegionState, RegionFeed, emit, openStore, watchStateReads } from '../state/index.js';
+import { prepareForWorkers } from './authority.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 
 export interface RunOptions {
@@ -38,11 +39,23 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
 async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const log = createLogger('gtm-dns');
   let config = loadConfigFile(opts.configPath);
+  // Compiled once here for every worker (and again only on reload).
+  let prepared = prepareForWorkers(config);
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const listen = opts.listen ?? config.dns.listen;
   const count = opts.workers ?? (config.dns.workers || availableParallelism());
   const state = InMemoryRegionState.fromConfig(config);
-  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], serialization: 'advanced' });
+  cluster.setupPrimary({
+    exec: WORKER_ENTRY,
+    args: [],
+    serialization: 'advanced',
+    // A worker's garbage is short-lived (one query's objects): a 4 MB young generation instead of
+    // V8's default 16 MB keeps ~40 MB less resident per worker at the same CPU per query (README,
+    // Speed). An operator's own --max-semi-space-size wins.
+    execArgv: process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))
+      ? process.execArgv
+      : [...process.execArgv, '--max-semi-space-size=4'],
+  });
   const metrics = createDnsMetrics();
   const aggregator = new AggregatorRegistry();
   let closing = false;
@@ -77,7 +90,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
         if (m.type === 'hello') {
           w.send({
             type: 'init',
-            config,
+            ...prepared,
             host: listen.host,
             port,
             snapshot: state.snapshot(),
@@ -122,7 +135,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   );
 
   /**
-   * A new config goes to one worker at a time: while one swaps (deserialise, compile the zones
+   * A new config goes to one worker at a time: while one swaps (deserialises the compiled zones
    * on its own event loop), the others keep reading the shared sockets, so a large reload stalls
    * no query (with two or more workers). Reloads queue behind each other.
    */
@@ -150,6 +163,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
       lastText = text;
       const next = parseConfigText(text, opts.configPath);
       GeoResolver.open(next.geo.database);
+      prepared = prepareForWorkers(next);
       config = next;
     } catch (err) {
       metrics.reloads.inc({ result: 'refused' });
@@ -165,7 +179,8 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
     }
     state.addMissing(config);
     feed?.setConfig(config);
-    rollouts = rollouts.then(() => rollOut({ type: 'reload', config, reopenGeo }));
+    const message: ToWorker = { type: 'reload', ...prepared, reopenGeo };
+    rollouts = rollouts.then(() => rollOut(message));
     await rollouts;
     metrics.reloads.inc({ result: 'applied' });
     emit(log, 'config.reloaded', { why }, 'configuration reloaded');

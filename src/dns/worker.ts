@@ -28,7 +28,7 @@ function runWorker(): void {
     state.setServiceWeights(m.weights);
     geoPath = m.config.geo.database;
     geo = GeoResolver.open(geoPath);
-    authority = new Authority(m.config, geo, state);
+    authority = new Authority(m.config, geo, state, m.zones);
     server = new DnsServer(authority, {
       host: m.host,
       port: m.port,
@@ -64,7 +64,7 @@ function runWorker(): void {
             geo = GeoResolver.open(m.config.geo.database);
             geoPath = m.config.geo.database;
           }
-          authority.reload(m.config, geo);
+          authority.reload(m.config, geo, m.zones);
           send({ type: 'reloaded', ok: true });
         } catch (err) {
           log.error({ err }, 'reload failed in worker; keeping the previous configuration');
