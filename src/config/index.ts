@@ -1,10 +1,10 @@
 // Public entry of the config capability: load, validate and summarise the one YAML file
 // that declares zones, regions and steered services.
 import { readFileSync, statSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { describePolicy } from '../policy/index.js';
 import { parseConfigObject } from './schema.js';
 import type { Config } from './types.js';
+import { readYaml } from './yaml.js';
 
 export type * from './types.js';
 export { absoluteName } from './schema.js';
@@ -24,14 +24,9 @@ export class ConfigError extends Error {
 }
 
 export function parseConfigText(text: string, file?: string): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
-      file,
-    );
-  }
-  const { config, problems } = parseConfigObject(doc.toJS({ maxAliasCount: 100 }));
+  const yaml = readYaml(text);
+  if (!yaml.ok) throw new ConfigError(yaml.problems, file);
+  const { config, problems } = parseConfigObject(yaml.value);
   if (!config) throw new ConfigError(problems, file);
   config.source = file;
   return config;
