@@ -2,7 +2,14 @@
 // planes across machines (Debian etcd-server, client `etcd3` from the npm registry).
 // Leases are renewed only by the writer's own heartbeats (no automatic keepalive), so a
 // stuck agent loses its lease just like a dead one.
-import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError, type Lease } from 'etcd3';
+import {
+  Etcd3,
+  GRPCDeadlineExceededError,
+  GRPCUnavailableError,
+  isRecoverableError,
+  type IKeyValue,
+  type Lease,
+} from 'etcd3';
 import {
   StoreTimeoutError,
   StoreUnavailableError,
@@ -11,6 +18,9 @@ import {
   type StateStore,
   type StoreCondition,
 } from './store.js';
+
+/** Watch events arriving within this time reach the watcher as one change. */
+const WATCH_BATCH_MS = 20;
 
 export class EtcdStateStore implements StateStore {
   private readonly client: Etcd3;
@@ -147,13 +157,49 @@ export class EtcdStateStore implements StateStore {
     });
   }
 
+  /**
+   * Keeps a copy of the prefix from the watch's own events: one put or delete changes one key,
+   * with no read of the whole prefix (which at a thousand agents took seconds per change).
+   * A full read happens only when the watch (re)connects, and is merged by revision so an event
+   * newer than that read is never undone by it. Changes arriving together are handed on
+   * together (at most one call per WATCH_BATCH_MS).
+   */
   watch<T>(prefix: string, onChange: (entries: Entry<T>[]) => void): () => void {
     let stopped = false;
     let watcher: { cancel(): Promise<void> } | undefined;
-    const emit = () =>
-      void this.list<T>(prefix).then(
-        (entries) => !stopped && onChange(entries),
-        () => undefined, // etcd unreachable: the watcher reconnects and emits again
+    const known = new Map<string, Entry<T> | { key: string; deleted: true; rev: number }>();
+    let pending: NodeJS.Timeout | undefined;
+    let ready = false;
+    const flush = () => {
+      pending = undefined;
+      if (stopped || !ready) return;
+      const entries: Entry<T>[] = [];
+      for (const e of known.values()) if (!('deleted' in e)) entries.push(e);
+      onChange(entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+    };
+    const changed = () => (pending ??= setTimeout(flush, WATCH_BATCH_MS));
+    const apply = (key: string, rev: number, value: T | undefined) => {
+      const old = known.get(key);
+      if (old && old.rev > rev) return; // an older view of this key than the one we hold
+      known.set(key, value === undefined ? { key, deleted: true, rev } : { key, value, rev });
+      changed();
+    };
+    const keyOf = (kv: IKeyValue) => kv.key.toString().slice(this.prefix.length);
+    const resync = () =>
+      void this.typed(() => this.client.getAll().prefix(this.k(prefix)).exec()).then(
+        (r) => {
+          const at = Number(r.header.revision);
+          const listed = new Set<string>();
+          for (const kv of r.kvs) {
+            listed.add(keyOf(kv));
+            apply(keyOf(kv), Number(kv.mod_revision), JSON.parse(kv.value.toString()) as T);
+          }
+          // Gone at the read's revision, and not written since: forgotten (tombstone included).
+          for (const [key, e] of known) if (!listed.has(key) && e.rev <= at) known.delete(key);
+          ready = true;
+          changed();
+        },
+        () => undefined, // etcd unreachable: the watcher reconnects and we read again then
       );
     void this.client
       .watch()
@@ -162,11 +208,14 @@ export class EtcdStateStore implements StateStore {
       .then((w) => {
         if (stopped) return void w.cancel();
         watcher = w;
-        w.on('put', emit).on('delete', emit).on('connected', emit);
-        emit();
+        w.on('put', (kv) => apply(keyOf(kv), Number(kv.mod_revision), JSON.parse(kv.value.toString()) as T))
+          .on('delete', (kv) => apply(keyOf(kv), Number(kv.mod_revision), undefined))
+          .on('connected', resync);
+        resync();
       });
     const cancel = () => {
       stopped = true;
+      clearTimeout(pending);
       void watcher?.cancel();
     };
     this.cancels.add(cancel);

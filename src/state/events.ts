@@ -27,6 +27,7 @@ export interface EventPayloads {
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
   'config.reloaded': { why: string };
   'config.refused': { why: string; problems: string[] };
+  'store.file.fleet-too-large': { agents: number; limit: number; path: string };
 }
 
 export type EventName = keyof EventPayloads;
@@ -50,6 +51,7 @@ export const EVENT_NAMES = [
   'dns.worker.exited',
   'config.reloaded',
   'config.refused',
+  'store.file.fleet-too-large',
 ] as const satisfies readonly EventName[];
 
 /** The part of a pino logger an event needs (kept structural so pure code can take a fake). */

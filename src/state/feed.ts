@@ -23,6 +23,12 @@ export async function openStore(s: ControlSettings['store']): Promise<StateStore
   return new EtcdStateStore(s.endpoints, s.prefix);
 }
 
+/**
+ * Agents a state file keeps up with (every heartbeat rewrites and fsyncs the whole file; measured
+ * with `npm run bench:control`). Beyond it the feed warns at start: use etcd.
+ */
+export const FILE_STORE_MAX_AGENTS = 100;
+
 export class RegionFeed {
   private agents = new Map<string, AgentReport>();
   private overrides = new Map<string, RegionOverride>();
@@ -43,6 +49,15 @@ export class RegionFeed {
   ) {}
 
   start(): void {
+    const agents = this.config.pops.length;
+    if (this.store instanceof FileStateStore && agents > FILE_STORE_MAX_AGENTS)
+      emit(
+        this.log,
+        'store.file.fleet-too-large',
+        { agents, limit: FILE_STORE_MAX_AGENTS, path: this.store.path },
+        'the state file rewrites itself on every heartbeat and falls behind beyond this many agents; use etcd',
+        'warn',
+      );
     this.stops.push(
       this.store.watch<AgentReport>(KEYS.agents, (entries) => {
         this.agents = new Map(entries.map((e) => [e.value.pop, e.value]));

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/observability/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { EXAMPLE, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
+import { rng } from '../helpers/rng.js';
 import { waitFor } from '../helpers/wait.js';
 
 let etcd: RunningEtcd;
@@ -197,6 +198,45 @@ describe('store deadlines and idempotency through the control API', () => {
     } finally {
       await close();
     }
+  }, 30_000);
+});
+
+describe('etcd watch at fleet size', () => {
+  it('follows a burst of 2,000 puts and deletes from 4 writers without re-reading the prefix per event', async () => {
+    const prefix = `/watch-${Math.random().toString(36).slice(2)}/`;
+    const writers = Array.from({ length: 4 }, () => new EtcdStateStore([etcd.endpoint], prefix));
+    const watcher = new EtcdStateStore([etcd.endpoint], prefix);
+    await Promise.all(
+      Array.from({ length: 500 }, (_, i) => (writers[i % 4] as EtcdStateStore).put(`agents/p${i}`, { n: 0 })),
+    );
+    // Count whole-prefix reads: the watch may read at start and on reconnect, never per event.
+    const client = (watcher as unknown as { client: { getAll(): unknown } }).client;
+    const getAll = client.getAll.bind(client);
+    let fullReads = 0;
+    client.getAll = () => (fullReads++, getAll());
+    let last: { key: string; value: { n: number } }[] = [];
+    let calls = 0;
+    const stop = watcher.watch<{ n: number }>('agents/', (entries) => ((last = entries), calls++));
+    await waitFor(() => last.length === 500, 'the watch to read the 500 keys');
+    const rand = rng(42);
+    await Promise.all(
+      Array.from({ length: 2000 }, (_, k) => {
+        const w = writers[k % 4] as EtcdStateStore;
+        const key = `agents/p${Math.floor(rand() * 600)}`;
+        return rand() < 0.2 ? w.delete(key) : w.put(key, { n: k });
+      }),
+    );
+    const truth = await writers[0]!.list<{ n: number }>('agents/');
+    await waitFor(
+      () => JSON.stringify(last.map((e) => [e.key, e.value])) === JSON.stringify(truth.map((e) => [e.key, e.value])),
+      'the watch to converge on the stored keys',
+      5000,
+    );
+    expect(fullReads).toBeLessThanOrEqual(2);
+    // Events arriving together are handed on together, not one call each.
+    expect(calls).toBeLessThan(500);
+    stop();
+    await Promise.all([watcher.close(), ...writers.map((w) => w.close())]);
   }, 30_000);
 });
 
