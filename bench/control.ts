@@ -1,14 +1,14 @@
 // `npm run bench:control`: the control plane at fleet size. Simulated agents heartbeat every
 // 500 ms through the real store code (etcd from Debian's etcd-server, and the state file);
-// a RegionFeed follows the store as a DNS primary does, and the control API serves reads.
+// a RegionFeed follows the store as a DNS primary does (in this process, so it shares the
+// agents' event loop: a pessimistic figure), and `gtm control` serves reads in its own process.
 // Printed per fleet size: heartbeat write latency, DOWN->DNS time (an agent reports its
 // region down; how long until the feed's region state says so), API latency under the load.
-import { rmSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, type Config } from '../src/config/index.js';
-import { startControl } from '../src/control/index.js';
 import { createLogger } from '../src/observability/index.js';
 import {
   InMemoryRegionState,
@@ -18,6 +18,7 @@ import {
   type AgentReport,
   type StateStore,
 } from '../src/state/index.js';
+import { packageRoot } from '../src/runtime/index.js';
 import { startEtcd } from '../lab/etcd.js';
 
 const HEARTBEAT_MS = 500;
@@ -28,8 +29,10 @@ const REGIONS = 10;
 const AGENT_CLIENTS = 16;
 
 const log = createLogger('bench-control', 'silent');
+const ROOT = packageRoot();
+const workDir = mkdtempSync(join(tmpdir(), 'gtm-bench-control-'));
 
-function fleetConfig(agents: number, store: string): Config {
+function fleetConfig(agents: number, store: string): { config: Config; configText: string } {
   const lines = ['regions:'];
   for (let r = 0; r < REGIONS; r++)
     lines.push(`  r${r}: { vip: 198.51.100.${r + 1}, location: { lat: ${r * 8 - 40}, lon: ${r * 30 - 150} } }`);
@@ -50,7 +53,45 @@ function fleetConfig(agents: number, store: string): Config {
     lines.push(
       `  p${i}: { region: r${i % REGIONS}, bgp: { asn: 65001, router_id: 10.0.0.1, neighbors: [{ address: 10.0.0.2, asn: 65000 }], next_hop: 10.0.0.1 }, vips: [{ address: vip, nodes: [{ name: lb, address: 10.1.0.1 }], checks: [{ type: tcp, port: 80 }] }] }`,
     );
-  return parseConfigText(`${lines.join('\n')}\n`);
+  const configText = `${lines.join('\n')}\n`;
+  return { config: parseConfigText(configText), configText };
+}
+
+/** `gtm control` on a free port with this config; resolves once it answers. */
+async function startControlProcess(
+  configText: string,
+  agents: number,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const file = join(workDir, `control-${agents}.yaml`);
+  writeFileSync(file, configText);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', file, '--port', String(port)],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, GTM_LOG_LEVEL: 'warn' },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/api/v1/regions`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (child.exitCode !== null || i > 200) throw new Error('gtm control did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -68,18 +109,26 @@ interface Row {
 }
 
 async function run(kind: 'etcd' | 'file', agents: number, storeYaml: string): Promise<Row> {
-  const config = fleetConfig(agents, storeYaml);
+  const { config, configText } = fleetConfig(agents, storeYaml);
   const settings = config.control?.store as NonNullable<Config['control']>['store'];
   const clients: StateStore[] = [];
   for (let i = 0; i < Math.min(agents, AGENT_CLIENTS); i++) clients.push(await openStore(settings));
   const serving = new Map<string, boolean>();
   const writes: number[] = [];
   let missedBeats = 0;
-  const inFlight = new Set<string>();
-  const beat = async (i: number) => {
+  // As the agent's Heartbeat does: one write at a time per agent; a change during a write is
+  // written right after it (never dropped); a timer beat during a write is one missed beat.
+  const inFlight = new Map<string, { again: boolean }>();
+  const beat = async (i: number, change = false): Promise<void> => {
     const pop = `p${i}`;
-    if (inFlight.has(pop)) return void missedBeats++; // the last write has not finished
-    inFlight.add(pop);
+    const busy = inFlight.get(pop);
+    if (busy) {
+      if (change) busy.again = true;
+      else missedBeats++;
+      return;
+    }
+    const flight = { again: false };
+    inFlight.set(pop, flight);
     const region = `r${i % REGIONS}`;
     const report: AgentReport = {
       pop,
@@ -98,6 +147,7 @@ async function run(kind: 'etcd' | 'file', agents: number, storeYaml: string): Pr
     } finally {
       inFlight.delete(pop);
     }
+    if (flight.again) await beat(i, true);
   };
   // Every agent heartbeats on its own phase, as a fleet started at different times does.
   const timers: NodeJS.Timeout[] = [];
@@ -116,15 +166,15 @@ async function run(kind: 'etcd' | 'file', agents: number, storeYaml: string): Pr
   const feed = new RegionFeed(config, feedStore, state, log);
   feed.start();
   await feed.waitReady(10_000);
-  const apiStore = await openStore(settings);
-  const api = await startControl(config, apiStore, log, { port: 0 });
+  // The control API in its own process, as operators run it.
+  const api = await startControlProcess(configText, agents);
 
   const until = Date.now() + MEASURE_MS;
   const api_: number[] = [];
   const apiLoop = (async () => {
     while (Date.now() < until) {
       const t0 = performance.now();
-      const r = await fetch(`http://127.0.0.1:${api.port}/api/v1/regions`);
+      const r = await fetch(`${api.url}/api/v1/regions`);
       await r.arrayBuffer();
       if (r.ok) api_.push(performance.now() - t0);
       await new Promise((res) => setTimeout(res, 20));
@@ -145,25 +195,25 @@ async function run(kind: 'etcd' | 'file', agents: number, storeYaml: string): Pr
     const members = Array.from({ length: agents }, (_, i) => i).filter((i) => i % REGIONS === k % REGIONS);
     serving.set(region, false);
     const t0 = performance.now();
-    members.forEach((i) => void beat(i));
+    members.forEach((i) => void beat(i, true));
     downToDns.push(await waitStatus(region, 'down', t0));
     serving.set(region, true);
     const t1 = performance.now();
-    members.forEach((i) => void beat(i));
+    members.forEach((i) => void beat(i, true));
     await waitStatus(region, 'up', t1);
     await new Promise((res) => setTimeout(res, 300));
   }
   await apiLoop;
   for (const t of timers) clearInterval(t);
-  await api.close();
+  await api.stop();
   feed.stop();
-  await Promise.all([feedStore.close(), apiStore.close(), ...clients.map((c) => c.close())]);
+  await Promise.all([feedStore.close(), ...clients.map((c) => c.close())]);
   return { store: kind, agents, writes, downToDns, api: api_, missedBeats };
 }
 
 async function main(): Promise<void> {
   const etcd = await startEtcd();
-  const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-control-'));
+  const dir = workDir;
   const rows: Row[] = [];
   try {
     for (const n of [10, 100, 500, 1000])

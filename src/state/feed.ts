@@ -88,6 +88,11 @@ export class RegionFeed {
     return Promise.race([this.ready.then(() => true), timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** The operator's override of a region as last seen by the watch (expired ones included). */
+  overrideOf(region: string): RegionOverride | undefined {
+    return this.overrides.get(region);
+  }
+
   setConfig(config: Config): void {
     this.config = config;
     this.apply();
