@@ -66,6 +66,11 @@ type Memo =
       kind: 'steered';
       service: Service;
       family: 4 | 6;
+      /**
+       * For policies that depend only on where the client is (not chance, not its address): the
+       * answer each located client got, valid while region health has not changed since.
+       */
+      byClient?: Map<ClientOf, { epoch: number; answer: { response: Buffer; info: QueryInfo } }>;
       bySelection: Map<string, { response: Buffer; info: QueryInfo }>;
     };
 
@@ -121,6 +126,8 @@ export class Authority {
   private memoSize = 0;
   /** Policy context per service (its weights), made once per config. */
   private serviceCtx = new Map<Service, PolicyContext>();
+  /** Bumped on every region state change: answers remembered per client are valid within one epoch. */
+  private healthEpoch = 0;
   /** Responses served from the memo (tests and the bench read it). */
   memoHits = 0;
   /** Optional tracer used by `gtm explain`. */
@@ -135,6 +142,7 @@ export class Authority {
   ) {
     this.zones = zones;
     this.config = withoutRecords(config);
+    state.subscribe(() => this.healthEpoch++);
     this.ctx = {
       regions: config.regions,
       weightOf: (r) => this.weightOf(r),
@@ -185,11 +193,22 @@ export class Authority {
       return (this.memoHits++, { response: this.patch(memo.answer.response, msg, q), info: memo.answer.info });
     let decided: Decision | undefined;
     if (memo) {
-      // Only the policy runs (geo lookup and ordering are cached): the bytes are the ones built
-      // for the same selection before.
+      // Same located client, same health as last time: the same answer (no policy run).
+      const who = memo.byClient && !this.onDecision ? this.client(memo.service, q.edns, remoteAddress) : undefined;
+      const last = who && memo.byClient?.get(who);
+      if (last && last.epoch === this.healthEpoch)
+        return (this.memoHits++, { response: this.patch(last.answer.response, msg, q), info: last.answer.info });
+      // Otherwise the policy runs (geo lookup and ordering are cached) and its selection picks
+      // the bytes built for it before.
       decided = this.decide(memo.service, q, remoteAddress, memo.family);
       const hit = memo.bySelection.get(selectionKey(decided));
-      if (hit) return (this.memoHits++, { response: this.patch(hit.response, msg, q), info: hit.info });
+      if (hit) {
+        if (who && memo.byClient) {
+          if (memo.byClient.size >= MEMO_VARIANTS_MAX) memo.byClient.clear();
+          memo.byClient.set(who, { epoch: this.healthEpoch, answer: hit });
+        }
+        return (this.memoHits++, { response: this.patch(hit.response, msg, q), info: hit.info });
+      }
     }
     const built = this.build(msg, q, remoteAddress, tcp, decided);
     if (shape !== undefined) this.remember(q.qname, shape, built);
@@ -240,7 +259,8 @@ export class Authority {
     if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
     if (m?.kind !== 'steered') {
       const { service, family } = built.decision;
-      m = { kind: 'steered', service, family, bySelection: new Map() };
+      const byClient = locationOnly(service.policy) ? new Map() : undefined;
+      m = { kind: 'steered', service, family, bySelection: new Map(), byClient };
       byShape.set(shape, m);
     }
     if (m.bySelection.size >= MEMO_VARIANTS_MAX) m.bySelection.clear();
