@@ -11,7 +11,7 @@ import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { parseConfigText, type Service } from '../src/config/index.js';
 import { InMemoryRegionState } from '../src/state/index.js';
 import { Authority, buildQuery, parseQuery, TYPE } from '../src/dns/index.js';
-import { GeoResolver } from '../src/geo/index.js';
+import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
 import { packageRoot } from '../src/runtime/index.js';
 
@@ -341,9 +341,10 @@ async function main(): Promise<void> {
   const bigRss = Math.max(...(loaded.get(big.name) ?? [NaN]));
   cleanup();
 
-  const ip = inProcess(ourConfig.replace(`database: ${city}`, ''));
+  const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
+  const ipDbip = dbipCityPaths() ? inProcess(ourConfig.replace(`database: ${city}`, '')) : undefined;
   const ipCity = inProcess(ourConfig, city);
-  const ip10k = inProcess(manyRegionsConfig(10_000));
+  const ip10k = inProcess(manyRegionsConfig(10_000, EMBEDDED_DATABASE));
   console.log('\nin-process (one core, µs per operation; policy nearest over 3 regions)');
   console.log(
     `  decision (geo lookup + policy + health), embedded country DB, ${((ip.located as number) * 100).toFixed(0)}% of clients located:`,
@@ -351,6 +352,10 @@ async function main(): Promise<void> {
   console.log(
     `    cold (a new /24 every query): ${ip.decideColdUs?.toFixed(3)} µs   warm (4096 networks): ${ip.decideWarmUs?.toFixed(3)} µs`,
   );
+  if (ipDbip)
+    console.log(
+      `  decision with DB-IP City Lite (the default), ${((ipDbip.located as number) * 100).toFixed(0)}% located: cold ${ipDbip.decideColdUs?.toFixed(3)} µs, warm ${ipDbip.decideWarmUs?.toFixed(3)} µs`,
+    );
   console.log(
     `  decision with the test City DB (few networks, mostly unknown clients): cold ${ipCity.decideColdUs?.toFixed(3)} µs`,
   );

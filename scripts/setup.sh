@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEBS=(
   knot-dnsutils dnsutils dnsperf gdnsd            # DNS clients, load generator, reference server
   mmdb-bin                                        # mmdblookup: libmaxminddb, the strict MMDB reader
+  iso-codes                                       # ISO 3166-2 subdivision names and codes (geo rules)
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
   exabgp iproute2 procps curl                     # failover comparison peer, namespaces
   etcd-server chromium                            # shared state across machines; status page tests

@@ -21,6 +21,7 @@ commands:
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
+  geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
   lab up [--config FILE] | lab status [--json] | lab down
@@ -47,6 +48,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await labCommand(rest);
       case 'token':
         return tokenCommand(rest);
+      case 'geo':
+        return geoCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -104,6 +107,31 @@ function explainCommand(args: string[]): number {
   process.stdout.write(`geo database: ${geo.description}\n`);
   for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs }))
     process.stdout.write(`${line}\n`);
+  return 0;
+}
+
+/** `gtm geo status`: which data answers "where is this client", and how old it is. */
+function geoCommand(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, options: { config: { type: 'string' } }, allowPositionals: true });
+  if (positionals[0] !== 'status' || positionals.length !== 1) {
+    process.stderr.write('usage: gtm geo status [--config FILE]\n');
+    return 2;
+  }
+  const database = values.config ? loadConfigFile(values.config).geo.database : undefined;
+  const geo = GeoResolver.open(database);
+  const now = Date.now();
+  for (const s of geo.sources) {
+    const days = Math.floor((now - s.builtAt.getTime()) / 86_400_000);
+    process.stdout.write(
+      `source: ${s.type}${s.family ? ` (IPv${s.family})` : ''}\n  file: ${s.path}\n  built: ${s.builtAt.toISOString()} (${days} days ago)\n`,
+    );
+  }
+  const sub = geo.subdivisionTable;
+  process.stdout.write(`subdivision codes: ${sub.names} names from ${sub.source}\n`);
+  if (geo.attribution) process.stdout.write(`licence: ${geo.attribution}\n`);
+  process.stdout.write(
+    'update: npm update (the packaged data), then SIGHUP to gtm dns; or geo.reload_cron for a file updated in place\n',
+  );
   return 0;
 }
 

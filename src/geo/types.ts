@@ -5,6 +5,7 @@ export interface Location {
   continent?: string;
   /** ISO 3166-2 code such as "US-CA". */
   subdivision?: string;
+  city?: string;
   lat?: number;
   lon?: number;
   /** True when lat/lon came from the country table rather than the database. */

@@ -6,7 +6,7 @@ import { buildTestDatabases } from '../../geodata/build-test-db.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { explain } from '../../src/dns/index.js';
-import { GeoResolver, countries, distanceKm } from '../../src/geo/index.js';
+import { EMBEDDED_DATABASE, GeoResolver, countries, distanceKm } from '../../src/geo/index.js';
 import { EXAMPLE, ROOT, run, tempDir, testConfig } from '../helpers/dns.js';
 
 describe('geo', () => {
@@ -16,7 +16,15 @@ describe('geo', () => {
     const geo = GeoResolver.open(dbs.city);
     expect(geo.lookup('198.18.2.9')).toEqual({
       prefixLen: 24,
-      location: { country: 'US', continent: 'NA', subdivision: 'US-CA', lat: 37.77, lon: -122.42, coarse: false },
+      location: {
+        country: 'US',
+        continent: 'NA',
+        subdivision: 'US-CA',
+        city: 'San Francisco',
+        lat: 37.77,
+        lon: -122.42,
+        coarse: false,
+      },
     });
     expect(geo.lookup('198.18.17.1').prefixLen).toBe(21);
     expect(geo.lookup('2001:db8:4::1').location?.country).toBe('SG');
@@ -34,9 +42,10 @@ describe('geo', () => {
     });
   });
 
-  it('works out of the box with the embedded database', () => {
-    const geo = GeoResolver.open();
+  it('works with the embedded country-level database (the fallback without the city data)', () => {
+    const geo = GeoResolver.open(EMBEDDED_DATABASE);
     expect(geo.description).toMatch(/geo-whois-asn-country/);
+    expect(geo.attribution).toBeUndefined();
     const r = geo.lookup('8.8.8.8');
     expect(r.location?.country).toMatch(/^[A-Z]{2}$/);
     expect(r.location?.lat).toBeTypeOf('number');
@@ -77,7 +86,7 @@ describe('explain', () => {
       ecs: '198.18.1.0/24',
     }).join('\n');
     expect(out).toMatch(
-      /client \(from ecs\): country GB, continent EU, subdivision GB-ENG, at 51.51,-0.13; database network \/24/,
+      /client \(from ecs\): city London, subdivision GB-ENG, country GB, continent EU, at 51.51,-0.13; database network 198\.18\.1\.0\/24/,
     );
     expect(out).toMatch(/rule: nearest to 51\.51,-0\.13: eu-west \d+ km, us-east \d+ km, ap-southeast \d+ km/);
     expect(out).toMatch(/1\. eu-west \[down, skipped\]\s+2\. us-east \[up\]/);
