@@ -1,8 +1,10 @@
-// `npm run bench:dns`: dnsperf against this server and against gdnsd serving the
-// equivalent static zone, in the same run on the same machine; plus in-process decision
-// time and the wire-parse cost of dns2 versus our codec (why the hot path is our own).
+// `npm run bench:dns`: dnsperf against this server, against gdnsd serving the equivalent zone
+// (static names, and www steered by its geoip plugin from the same database) and against a
+// bare-Node ceiling, in the same run on the same machine; scale rows (100 and 10,000 regions, a
+// 100k-record zone with memory and reload); plus in-process decision time and the wire-parse
+// cost of dns2 versus our codec (why the hot path is our own).
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +98,7 @@ function latencyAt(
 
 function inProcess(configText: string, dbPath?: string): Record<string, number> {
   const config = parseConfigText(configText);
-  const geo = GeoResolver.open(dbPath);
+  const geo = GeoResolver.open(dbPath ?? config.geo.database);
   const state = InMemoryRegionState.fromConfig(config);
   const authority = new Authority(config, geo, state);
   const service = config.services[0] as Service;
@@ -221,9 +223,32 @@ async function main(): Promise<void> {
   const ourPort = 25353 + Math.floor(Math.random() * 1000);
   const gdnsdPort = ourPort + 1000;
 
-  // gdnsd serving the same zone statically (www pinned to one region, as a static zone would).
+  // gdnsd serving the same zone: static names statically, and www steered by its geoip plugin
+  // from the same test City database (city-auto-mode: nearest of the three regions' coordinates,
+  // one answer, with ECS), so a steered answer is compared with a steered answer.
   mkdirSync(join(dir, 'gdnsd', 'zones'), { recursive: true });
-  writeFileSync(join(dir, 'gdnsd', 'config'), `options => { listen => [ 127.0.0.1:${gdnsdPort} ] }\n`);
+  mkdirSync(join(dir, 'gdnsd', 'geoip'), { recursive: true });
+  copyFileSync(city, join(dir, 'gdnsd', 'geoip', 'test-city.mmdb'));
+  const coords = (name: string) => {
+    const r = parseConfigText(ourConfig).regions.get(name);
+    return `[${r?.lat}, ${r?.lon}]`;
+  };
+  writeFileSync(
+    join(dir, 'gdnsd', 'config'),
+    [
+      `options => { listen => [ 127.0.0.1:${gdnsdPort} ] }`,
+      'plugins => { geoip => {',
+      '  maps => { regions => {',
+      '    geoip2_db => test-city.mmdb,',
+      '    datacenters => [us-east, eu-west, ap-southeast],',
+      `    auto_dc_coords => { us-east => ${coords('us-east')}, eu-west => ${coords('eu-west')}, ap-southeast => ${coords('ap-southeast')} },`,
+      '    auto_dc_limit => 1,',
+      '  } },',
+      '  resources => { www => { map => regions, dcmap => { us-east => 198.51.100.10, eu-west => 198.51.100.20, ap-southeast => 198.51.100.30 } } }',
+      '}}',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(
     join(dir, 'gdnsd', 'zones', 'example.test'),
     [
@@ -234,7 +259,7 @@ async function main(): Promise<void> {
       'ns1 300 A 192.0.2.53',
       'ns2 300 A 192.0.2.54',
       'static 300 A 192.0.2.80',
-      'www 30 A 198.51.100.30',
+      'www 30 DYNA geoip!www',
       '',
     ].join('\n'),
   );
@@ -259,7 +284,7 @@ async function main(): Promise<void> {
   const scaled = [
     { name: 'gtm 100 regions + ECS', text: manyRegionsConfig(100, city), port: ourPort + 3000 },
     { name: 'gtm 10k regions + ECS', text: manyRegionsConfig(10_000, city), port: ourPort + 4000 },
-    { name: 'gtm 100k-record zone', text: bigZoneConfig(BIG_ZONE), port: ourPort + 5000 },
+    { name: 'gtm 100k-record zone', text: bigZoneConfig(BIG_ZONE, city), port: ourPort + 5000 },
   ].map((s) => {
     const file = join(dir, `${s.name.replace(/\W+/g, '-')}.yaml`);
     writeFileSync(file, s.text);
@@ -276,6 +301,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'big.txt'), bigZoneQueries(BIG_ZONE, 100_000));
   const runs: [string, number, string, boolean][] = [
     ['gdnsd static', gdnsdPort, 'static.txt', false],
+    ['gdnsd geoip + ECS', gdnsdPort, 'geo.txt', true],
     ['node ceiling', ceilingPort, 'static.txt', false],
     ['gtm static', ourPort, 'static.txt', false],
     ['gtm geo-steered + ECS', ourPort, 'geo.txt', true],
@@ -345,6 +371,7 @@ async function main(): Promise<void> {
   const ipDbip = dbipCityPaths() ? inProcess(ourConfig.replace(`database: ${city}`, '')) : undefined;
   const ipCity = inProcess(ourConfig, city);
   const ip10k = inProcess(manyRegionsConfig(10_000, EMBEDDED_DATABASE));
+  const ip10kCity = dbipCityPaths() ? inProcess(manyRegionsConfig(10_000)) : undefined;
   console.log('\nin-process (one core, µs per operation; policy nearest over 3 regions)');
   console.log(
     `  decision (geo lookup + policy + health), embedded country DB, ${((ip.located as number) * 100).toFixed(0)}% of clients located:`,
@@ -362,6 +389,10 @@ async function main(): Promise<void> {
   console.log(
     `  10,000 regions, embedded country DB: decision cold ${ip10k.decideColdUs?.toFixed(3)} µs, warm ${ip10k.decideWarmUs?.toFixed(3)} µs`,
   );
+  if (ip10kCity)
+    console.log(
+      `  10,000 regions, DB-IP City Lite (an ordering per city): decision cold ${ip10kCity.decideColdUs?.toFixed(3)} µs, warm ${ip10kCity.decideWarmUs?.toFixed(3)} µs`,
+    );
   console.log(`  full respond() for a geo-steered ECS query: ${ipCity.respondUs?.toFixed(3)} µs`);
   console.log(
     `  parse a query: ours ${ip.ourParseUs?.toFixed(3)} µs, dns2 Packet.parse ${ip.dns2ParseUs?.toFixed(3)} µs (x${((ip.dns2ParseUs as number) / (ip.ourParseUs as number)).toFixed(1)})`,
@@ -372,6 +403,9 @@ async function main(): Promise<void> {
     `  steered + ECS >= 85% of the node ceiling:  ${(geoVsCeiling * 100).toFixed(1)}% ${mark(geoVsCeiling >= 0.85)}`,
   );
   console.log(`  steered + ECS vs gdnsd static:             ${(geoRatio * 100).toFixed(1)}%`);
+  console.log(
+    `  steered + ECS vs gdnsd geoip + ECS:        ${((qpsOf('gtm geo-steered + ECS') / qpsOf('gdnsd geoip + ECS')) * 100).toFixed(1)}%`,
+  );
   console.log(`  p99 < 1 ms at half load:                   ${p99.toFixed(3)} ms ${mark(p99 < 1)}`);
   console.log(`  100 regions >= 0.8x the 3-region QPS:      ${r100.toFixed(2)}x ${mark(r100 >= 0.8)}`);
   console.log(`  10,000 regions >= 0.5x the 3-region QPS:   ${r10k.toFixed(2)}x ${mark(r10k >= 0.5)}`);

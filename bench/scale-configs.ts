@@ -34,9 +34,10 @@ export function manyRegionsConfig(n: number, geoDatabase?: string): string {
 }
 
 /** Three regions and a zone of `n` static A records named h0 … h(n-1). */
-export function bigZoneConfig(n: number): string {
+export function bigZoneConfig(n: number, geoDatabase?: string): string {
   const lines = [
     'dns: { listen: 127.0.0.1:5353, ecs: true, metrics: 127.0.0.1:0 }',
+    ...(geoDatabase ? [`geo: { database: ${geoDatabase} }`] : []),
     'regions:',
     '  us-east: { vip: 198.51.100.10, location: { lat: 40.71, lon: -74.01 } }',
     '  eu-west: { vip: 198.51.100.20, location: { lat: 53.35, lon: -6.26 } }',

@@ -49,6 +49,9 @@ interface ClientOf {
 }
 const NO_CLIENT: ClientOf = { source: 'none' };
 
+/** Cached orderings per service hold at most this many candidate slots in all (~64 MB). */
+const ORDER_CACHE_SLOTS = 8_000_000;
+
 /** Memoised responses: query shapes, and per steered shape the selections seen. */
 const MEMO_MAX = 10_000;
 const MEMO_VARIANTS_MAX = 1024;
@@ -97,6 +100,9 @@ class ScopedOrdering implements Ordering {
   get candidates(): string[] {
     return this.shared.candidates;
   }
+  get complete(): (() => string[]) | undefined {
+    return this.shared.complete;
+  }
   get rule(): string {
     return this.shared.rule;
   }
@@ -114,7 +120,8 @@ export class Authority {
   private readonly writer = new ResponseWriter();
   private readonly ctx: PolicyContext;
   /** Orderings per service and geo record (records are shared objects per database). */
-  private orderCache = new Map<Service, WeakMap<object, Ordering>>();
+  private orderCache = new Map<Service, Map<object, Ordering>>();
+  private readonly regionLists = new WeakMap<Service, string[]>();
   /** Located clients per ECS subnet and per resolver address: resolvers repeat the same few. */
   private ecsClients = new Map<string | number, ClientOf>();
   private resolverClients = new Map<string | number, ClientOf>();
@@ -413,7 +420,7 @@ export class Authority {
   decide(service: Service, q: Pick<Query, 'edns'>, remoteAddress: string, family: 4 | 6): Decision {
     const { client, source } = this.client(service, q.edns, remoteAddress);
     const ordering = this.order(service, client);
-    const selection = select(service, ordering.candidates, family, (r) => this.statusOf(r));
+    const selection = select(service, ordering.candidates, family, (r) => this.statusOf(r), ordering.complete);
     const maxScope = client?.family === 6 ? this.config.dns.maxScope6 : this.config.dns.maxScope4;
     const d: Decision = {
       service,
@@ -429,31 +436,31 @@ export class Authority {
 
   private order(service: Service, client: Client | undefined): Ordering {
     if (!locationOnly(service.policy))
-      return order(
-        service.policy,
-        service.pools.map((p) => p.region),
-        client,
-        this.ctxFor(service),
-      );
+      return order(service.policy, this.poolRegions(service), client, this.ctxFor(service));
     let perService = this.orderCache.get(service);
     if (!perService) {
-      perService = new WeakMap();
+      perService = new Map();
       this.orderCache.set(service, perService);
     }
     const key = client?.location ?? NO_LOCATION;
     let o = perService.get(key);
     if (!o) {
-      o = order(
-        service.policy,
-        service.pools.map((p) => p.region),
-        client,
-        this.ctxFor(service),
-      );
+      o = order(service.policy, this.poolRegions(service), client, this.ctxFor(service));
+      // Bounded by memory, not count: with city data there is an ordering per city (a long
+      // ordering is truncated to its head, see nearest.ts, but other policies' are whole).
+      if (perService.size >= Math.max(64, Math.floor(ORDER_CACHE_SLOTS / service.pools.length))) perService.clear();
       perService.set(key, o);
     }
     // The ordering is shared; the scope is the client's own database network.
     if (o.scope === 0 || !client || o.scope === client.geoPrefix) return o;
     return new ScopedOrdering(o, client.geoPrefix);
+  }
+
+  /** The service's pool regions as one array per service (policies cache by its identity). */
+  private poolRegions(service: Service): string[] {
+    let r = this.regionLists.get(service);
+    if (!r) this.regionLists.set(service, (r = service.pools.map((p) => p.region)));
+    return r;
   }
 
   /** The client for a cache key, looked up in the geo database once (caches are bounded). */

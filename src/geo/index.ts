@@ -88,6 +88,9 @@ class BoundedCache<V> {
   }
 }
 
+/** Distinct places kept (DB-IP City Lite has a few hundred thousand). */
+const CANONICAL_MAX = 500_000;
+
 /** One database file and what it says about itself. */
 export interface GeoSource {
   path: string;
@@ -122,6 +125,7 @@ function openFile(file: string, family?: 4 | 6): Opened {
 export class GeoResolver {
   /** Normalised locations keyed by the decoded record, which the decoder cache shares. */
   private readonly normalised = new WeakMap<object, Location>();
+  private readonly canonical = new Map<string, Location>();
   private readonly subdivisions: SubdivisionCodes;
 
   private constructor(
@@ -170,10 +174,25 @@ export class GeoResolver {
     if (!raw) return { prefixLen };
     let loc = this.normalised.get(raw);
     if (!loc) {
-      loc = normalise(raw, this.subdivisions);
+      loc = this.canonicalOf(normalise(raw, this.subdivisions));
       this.normalised.set(raw, loc);
     }
     return { location: loc, prefixLen };
+  }
+
+  /**
+   * One object per distinct place. The decoder's cache is bounded, so the same record comes
+   * back as a new object after an eviction; callers cache per location object (the DNS caches
+   * orderings that way, and with thousands of regions an ordering costs milliseconds), so an
+   * equal place must be the same object.
+   */
+  private canonicalOf(loc: Location): Location {
+    const key = `${loc.country}|${loc.subdivision}|${loc.city}|${loc.lat}|${loc.lon}|${loc.continent}|${loc.coarse}`;
+    const known = this.canonical.get(key);
+    if (known) return known;
+    if (this.canonical.size >= CANONICAL_MAX) this.canonical.clear();
+    this.canonical.set(key, loc);
+    return loc;
   }
 }
 

@@ -1,7 +1,7 @@
 // `failover`: a priority chain of tiers, each a region or a policy: `[us-east, { nearest: {} }]`.
 import { join, list } from '../config/validate.js';
 import type { Policy } from './index.js';
-import type { Ordering, PolicyPlugin } from './types.js';
+import { allCandidates, type Ordering, type PolicyPlugin } from './types.js';
 
 export interface FailoverPolicy {
   kind: 'failover';
@@ -24,7 +24,7 @@ export const failover: PolicyPlugin<FailoverPolicy> = {
       const o = env.sub(tier);
       tiers.push(o);
       scope = Math.max(scope, o.scope);
-      for (const r of o.candidates) if (!seen.has(r)) (seen.add(r), candidates.push(r));
+      for (const r of allCandidates(o)) if (!seen.has(r)) (seen.add(r), candidates.push(r));
     }
     return {
       candidates,

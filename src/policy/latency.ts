@@ -90,6 +90,7 @@ export const latency: PolicyPlugin<LatencyPolicy> = {
     const fallback = nearestOrder(regions, client, ctx);
     return {
       candidates: fallback.candidates,
+      complete: fallback.complete,
       get rule() {
         return `latency: no measurement for client, ${fallback.rule}`;
       },

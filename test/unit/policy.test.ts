@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText, type Config, type RegionStatus, type Service } from '../../src/config/index.js';
 import { order, select, type Client, type PolicyContext } from '../../src/dns/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
+import { distanceKm } from '../../src/geo/index.js';
+import { manyRegionsConfig } from '../../bench/scale-configs.js';
 import { readFileSync } from 'node:fs';
 
 const base = readFileSync(EXAMPLE, 'utf8');
@@ -185,5 +187,39 @@ describe('health filter and fail-open', () => {
     const cfg = parseConfigText(base.replace('    vip6: 2001:db8:20::20\n', ''));
     const www = cfg.services[0] as Service;
     expect(select(www, ['eu-west', 'us-east'], 6, () => 'up').pools.map((p) => p.region)).toEqual(['us-east']);
+  });
+});
+
+describe('nearest over many regions (ordering truncated to its head)', () => {
+  const config = parseConfigText(manyRegionsConfig(1000, '/unused.mmdb'));
+  const service = config.services[0] as Service;
+  const pools = service.pools.map((p) => p.region);
+  const c = ctx(config);
+  const byDistance = [...pools].sort(
+    (a, b) =>
+      distanceKm(london.location!.lat!, london.location!.lon!, config.regions.get(a)!.lat, config.regions.get(a)!.lon) -
+      distanceKm(london.location!.lat!, london.location!.lon!, config.regions.get(b)!.lat, config.regions.get(b)!.lon),
+  );
+
+  it('holds the nearest 32 in order, and the whole order on demand', () => {
+    const o = order(service.policy, pools, london, c);
+    expect(o.candidates).toEqual(byDistance.slice(0, 32));
+    expect(o.complete?.()).toEqual(byDistance);
+  });
+
+  it('answers the nearest healthy region even when the whole head is down', () => {
+    const o = order(service.policy, pools, london, c);
+    const down = new Set(byDistance.slice(0, 40));
+    const s = select(service, o.candidates, 4, (r) => (down.has(r) ? 'down' : 'up'), o.complete);
+    expect(s.failOpen).toBe('none');
+    expect(s.pools.map((p) => p.region)).toEqual([byDistance[40]]);
+    expect(s.health).toHaveLength(1000);
+  });
+
+  it('fails open to every candidate, not only the head, when all are down', () => {
+    const o = order(service.policy, pools, london, c);
+    const s = select({ ...service, answers: 0 }, o.candidates, 4, () => 'down', o.complete);
+    expect(s.failOpen).toBe('all-candidates');
+    expect(s.pools).toHaveLength(1000);
   });
 });
