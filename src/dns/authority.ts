@@ -51,6 +51,7 @@ const NO_CLIENT: ClientOf = { source: 'none' };
 
 /** Cached orderings per service hold at most this many candidate slots in all (~64 MB). */
 const ORDER_CACHE_SLOTS = 8_000_000;
+const ORDER_CACHE_MAX = 100_000;
 
 /** Memoised responses: query shapes, and per steered shape the selections seen. */
 const MEMO_MAX = 10_000;
@@ -448,7 +449,8 @@ export class Authority {
       o = order(service.policy, this.poolRegions(service), client, this.ctxFor(service));
       // Bounded by memory, not count: with city data there is an ordering per city (a long
       // ordering is truncated to its head, see nearest.ts, but other policies' are whole).
-      if (perService.size >= Math.max(64, Math.floor(ORDER_CACHE_SLOTS / service.pools.length))) perService.clear();
+      const cap = Math.min(ORDER_CACHE_MAX, Math.floor(ORDER_CACHE_SLOTS / Math.max(1, o.candidates.length)));
+      if (perService.size >= cap) perService.clear();
       perService.set(key, o);
     }
     // The ordering is shared; the scope is the client's own database network.

@@ -95,7 +95,22 @@ export class RegionFeed {
 
   setConfig(config: Config): void {
     this.config = config;
+    this.shaped = undefined;
     this.apply();
+  }
+
+  /** PoPs per region and configured statuses, derived once per config (not per merge). */
+  private shaped?: { pops: Map<string, string[]>; regions: Map<string, RegionView['status']> };
+  private shape(): NonNullable<RegionFeed['shaped']> {
+    if (this.shaped) return this.shaped;
+    const pops = new Map<string, string[]>();
+    for (const p of this.config.pops) {
+      const list = pops.get(p.region);
+      if (list) list.push(p.name);
+      else pops.set(p.region, [p.name]);
+    }
+    const regions = new Map([...this.config.regions.values()].map((r) => [r.name, r.status] as const));
+    return (this.shaped = { pops, regions });
   }
 
   private apply(): void {
@@ -105,10 +120,9 @@ export class RegionFeed {
       const v = this.state.get(r);
       if (v) previous.set(r, v);
     }
-    const pops = new Map<string, string[]>();
-    for (const p of this.config.pops) pops.set(p.region, [...(pops.get(p.region) ?? []), p.name]);
+    const { pops, regions } = this.shape();
     const { views, held } = mergeRegionState({
-      regions: new Map([...this.config.regions.values()].map((r) => [r.name, r.status])),
+      regions,
       pops,
       agents: this.agents,
       overrides: this.overrides,
