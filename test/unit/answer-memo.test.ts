@@ -76,3 +76,21 @@ describe('answer memo', () => {
     expect([...r.subarray(-4)]).toEqual([192, 0, 2, 81]);
   });
 });
+
+describe('answer memo under a flood of names', () => {
+  it('stays bounded when every query asks a new name (random-subdomain attack)', () => {
+    const state = InMemoryRegionState.fromConfig(config);
+    const a = new Authority(config, geo, state);
+    for (let i = 0; i < 30_000; i++)
+      a.respond(buildQuery(`x${i}.example.test`, TYPE.A, { id: i & 0xffff }), '127.0.0.1', false);
+    const kept = (a as unknown as { memoSize: number }).memoSize;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(10_000);
+    // And it still answers from the memo afterwards.
+    const before = a.memoHits;
+    const q = buildQuery('www.example.test', TYPE.A, { id: 7 });
+    a.respond(q, '127.0.0.1', false);
+    a.respond(q, '127.0.0.1', false);
+    expect(a.memoHits).toBe(before + 1);
+  });
+});
