@@ -24,7 +24,9 @@ export async function startAgentApi(
   h: AgentApiHandlers,
   auth: AgentApiAuth,
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false } } });
+  // As in the control API: an unknown field is a 400 (fastify would silently drop it), and
+  // "true" is not true.
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
   const { usable } = usableTokens(auth.tokens);
   // Checked on arrival, before the body is read. /healthz stays open for health checkers; with
   // no usable token configured every write is refused (the maintenance file still works).
@@ -73,8 +75,11 @@ export async function startAgentApi(
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const body = req.body as { enabled: boolean; reason?: string };
+      // JSON may carry lone surrogates ("\ud800"), which no pattern can refuse (as in the control API).
+      if (body.reason !== undefined && !(body.reason as string & { isWellFormed(): boolean }).isWellFormed())
+        return reply.code(400).send({ error: 'reason is not well-formed Unicode (a lone surrogate)' });
       return h.setMaintenance(body.enabled, body.reason, (principals.get(req) as Principal).name);
     },
   );
