@@ -1,6 +1,14 @@
 // control: the shared store, leases, guard rail, operators' API and schedules.
 import cron from 'node-cron';
-import type { ControlSettings, RegionStatus, Schedule, Region } from './types.js';
+import {
+  ALERT_EVENTS,
+  type AlertDestination,
+  type AlertEvent,
+  type ControlSettings,
+  type RegionStatus,
+  type Schedule,
+  type Region,
+} from './types.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../state/contract.js';
 import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
 import { Problems, bool, hostPort, int, join, list, num, obj, str } from './validate.js';
@@ -75,9 +83,40 @@ function parseSchedules(p: Problems, v: unknown, regions: Map<string, Region>): 
   });
 }
 
+/** `control.alerts`: `[{ name, url, format: json|slack|pagerduty, events: [...], secret_env }]`. */
+function parseAlerts(p: Problems, v: unknown): AlertDestination[] {
+  return (list(p, 'control.alerts', v, { optional: true }) ?? []).flatMap((dv, i): AlertDestination[] => {
+    const dp = join('control.alerts', i);
+    const d = obj(p, dp, dv, ['name', 'url', 'format', 'events', 'secret_env']) ?? {};
+    const url = str(p, join(dp, 'url'), d.url, { pattern: /^https?:\/\/\S+$/, what: 'an http(s) URL' });
+    const format = d.format ?? 'json';
+    if (!['json', 'slack', 'pagerduty'].includes(format as string))
+      p.add(join(dp, 'format'), 'must be one of json, slack, pagerduty');
+    const events = (
+      list(p, join(dp, 'events'), d.events, { optional: true, nonEmpty: true }) ?? [...ALERT_EVENTS]
+    ).filter((e, j): e is AlertEvent => {
+      const ok = (ALERT_EVENTS as readonly unknown[]).includes(e);
+      if (!ok) p.add(join(join(dp, 'events'), j), `must be one of ${ALERT_EVENTS.join(', ')}`);
+      return ok;
+    });
+    const secretEnv =
+      d.secret_env === undefined
+        ? undefined
+        : str(p, join(dp, 'secret_env'), d.secret_env, {
+            pattern: /^[A-Z_][A-Z0-9_]*$/,
+            what: 'an environment variable name',
+          });
+    if (format === 'pagerduty' && !secretEnv)
+      p.add(dp, 'pagerduty needs secret_env (the variable holding the routing key)');
+    const name = d.name === undefined ? `alert-${i}` : str(p, join(dp, 'name'), d.name);
+    return url && name ? [{ name, url, format: format as AlertDestination['format'], events, secretEnv }] : [];
+  });
+}
+
 export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
-  const c = obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api', 'schedules']) ?? {};
+  const c =
+    obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api', 'schedules', 'alerts']) ?? {};
   const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
@@ -149,6 +188,8 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     maxRegionsOut:
       num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
     schedules: parseSchedules(p, c.schedules, regions),
+    alerts: parseAlerts(p, c.alerts),
+    alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {
       listen: (a.listen === undefined
         ? { host: '127.0.0.1', port: 9190 }

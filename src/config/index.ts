@@ -7,6 +7,7 @@ import type { Config } from './types.js';
 import { readYaml } from './yaml.js';
 
 export type * from './types.js';
+export { ALERT_EVENTS } from './types.js';
 export { absoluteName } from './schema.js';
 export { MAX_CNAME_CHAIN } from './limits.js';
 export { describePolicy } from '../policy/index.js';

@@ -202,6 +202,20 @@ export interface Pop {
   vips: Vip[];
 }
 
+/** Events the control plane alerts on (it sees them in its own feed of the shared state). */
+export const ALERT_EVENTS = ['region.state', 'guardrail.held'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** A webhook that receives alerts (`control.alerts`). */
+export interface AlertDestination {
+  name: string;
+  url: string;
+  format: 'json' | 'slack' | 'pagerduty';
+  events: AlertEvent[];
+  /** Environment variable with the secret: a bearer token, or PagerDuty's routing key. */
+  secretEnv?: string;
+}
+
 export interface ControlSettings {
   store: { kind: 'file'; path: string } | { kind: 'etcd'; endpoints: string[]; prefix: string };
   /** Agents' heartbeat lease: a region whose agents stop reporting for this long is out. */
@@ -210,6 +224,9 @@ export interface ControlSettings {
   /** Guard rail: largest share of regions out of DNS at once without force. */
   maxRegionsOut: number;
   schedules: Schedule[];
+  alerts: AlertDestination[];
+  /** Where alerts that could not be delivered are appended (JSON lines). */
+  alertDeadLetter: string;
   api: {
     listen: { host: string; port: number };
     /** Bearer tokens with scopes (src/auth); the name is recorded in the audit log as "who". */

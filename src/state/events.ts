@@ -61,7 +61,16 @@ export interface EventSink {
   error(obj: object, msg: string): void;
 }
 
-/** Logs one named event: `{event, ...payload}` with a human message. */
+type EventListener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void;
+const listeners = new Set<EventListener>();
+
+/** Hears every event this process emits (alerts); returns the unsubscribe. */
+export function onEvent(listener: EventListener): () => void {
+  listeners.add(listener);
+  return () => void listeners.delete(listener);
+}
+
+/** Logs one named event: `{event, ...payload}` with a human message, and tells listeners. */
 export function emit<E extends EventName>(
   log: EventSink,
   event: E,
@@ -70,6 +79,13 @@ export function emit<E extends EventName>(
   level: 'info' | 'warn' | 'error' = 'info',
 ): void {
   log[level]({ event, ...payload }, msg);
+  for (const l of listeners) {
+    try {
+      l(event, payload);
+    } catch (err) {
+      log.error({ err: (err as Error).message, event }, 'an event listener failed');
+    }
+  }
 }
 
 /** A parsed log line that carries event `E` (for readers such as the drills). */

@@ -1,0 +1,156 @@
+// Public entry of the alerts capability: named events (src/state/events.ts) delivered to webhooks
+// as generic JSON, a Slack-compatible body or PagerDuty Events v2. Delivery retries with
+// backoff, drops repeats of the same event within a window, and appends what it could not
+// deliver to a dead-letter log (JSON lines). Secrets come from the environment.
+import { appendFileSync } from 'node:fs';
+import type { AlertDestination, AlertEvent } from '../config/index.js';
+import type { EventPayloads } from '../state/index.js';
+
+export { ALERT_EVENTS } from '../config/index.js';
+
+export interface Alert {
+  event: AlertEvent;
+  payload: EventPayloads[AlertEvent];
+  at: number;
+}
+
+/** One line a person reads: what happened, where. */
+export function summary(a: Alert): string {
+  if (a.event === 'region.state') {
+    const p = a.payload as EventPayloads['region.state'];
+    return `region ${p.region} ${p.from ?? '?'} -> ${p.to}${p.reason ? ` (${p.reason})` : ''}`;
+  }
+  const p = a.payload as EventPayloads['guardrail.held'];
+  return `guard rail holding ${p.held.join(', ')} in DNS although health says out`;
+}
+
+/** The request body for one destination (pure). */
+export function alertBody(d: AlertDestination, a: Alert, secret?: string): unknown {
+  const text = `gtm: ${summary(a)}`;
+  if (d.format === 'slack') return { text };
+  if (d.format === 'pagerduty') {
+    // Events v2: a region back up resolves the incident its going down opened (same dedup_key).
+    const region = a.event === 'region.state' ? (a.payload as EventPayloads['region.state']).region : undefined;
+    const resolved = a.event === 'region.state' && (a.payload as EventPayloads['region.state']).to === 'up';
+    return {
+      routing_key: secret ?? '',
+      event_action: resolved ? 'resolve' : 'trigger',
+      dedup_key: region ? `gtm-region-${region}` : `gtm-${a.event}`,
+      payload: {
+        summary: text,
+        source: 'gtm',
+        severity: a.event === 'guardrail.held' ? 'warning' : 'error',
+        timestamp: new Date(a.at).toISOString(),
+        custom_details: { event: a.event, ...a.payload },
+      },
+    };
+  }
+  return { event: a.event, at: new Date(a.at).toISOString(), summary: summary(a), ...a.payload };
+}
+
+/** Delay before retry n (1, 2, ...): doubling from `baseMs`, capped. */
+export function backoffMs(n: number, baseMs: number, capMs = 60_000): number {
+  return Math.min(capMs, baseMs * 2 ** (n - 1));
+}
+
+export interface SenderOptions {
+  /** Attempts per alert and destination, the first included. */
+  attempts?: number;
+  retryBaseMs?: number;
+  /** The same event with the same payload within this window is sent once. */
+  dedupeMs?: number;
+  timeoutMs?: number;
+  deadLetter: string;
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  env?: NodeJS.ProcessEnv;
+}
+
+export class AlertSender {
+  private readonly recent = new Map<string, number>();
+  /** Retries waiting for their turn, with what they would send. */
+  private readonly timers = new Map<NodeJS.Timeout, { d: AlertDestination; a: Alert; n: number; error: string }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly destinations: AlertDestination[],
+    private readonly opts: SenderOptions,
+  ) {}
+
+  /** Queues the alert for every destination that wants this event. */
+  send(a: Alert): void {
+    if (this.closed) return;
+    const key = `${a.event}|${JSON.stringify(a.payload)}`;
+    const last = this.recent.get(key);
+    if (last !== undefined && a.at - last < (this.opts.dedupeMs ?? 60_000)) return;
+    this.recent.set(key, a.at);
+    if (this.recent.size > 10_000) this.recent.clear();
+    for (const d of this.destinations) if (d.events.includes(a.event)) this.attempt(d, a, 1);
+  }
+
+  private attempt(d: AlertDestination, a: Alert, n: number): void {
+    const p = this.post(d, a).then(
+      () => undefined,
+      (err: Error) => {
+        const attempts = this.opts.attempts ?? 6;
+        if (n < attempts && !this.closed) {
+          const t = setTimeout(
+            () => (this.timers.delete(t), this.attempt(d, a, n + 1)),
+            backoffMs(n, this.opts.retryBaseMs ?? 1000),
+          );
+          this.timers.set(t, { d, a, n, error: err.message });
+          this.opts.log.warn({ destination: d.name, attempt: n, err: err.message }, 'alert not delivered; will retry');
+          return;
+        }
+        this.deadLetter(d, a, err.message, n);
+      },
+    );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async post(d: AlertDestination, a: Alert): Promise<void> {
+    const env = this.opts.env ?? process.env;
+    const secret = d.secretEnv ? env[d.secretEnv] : undefined;
+    if (d.secretEnv && !secret) throw new Error(`environment variable ${d.secretEnv} is not set`);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // PagerDuty's key goes in the body; other destinations get it as a bearer token.
+    if (secret && d.format !== 'pagerduty') headers.authorization = `Bearer ${secret}`;
+    const r = await fetch(d.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(alertBody(d, a, secret)),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
+    });
+    await r.arrayBuffer();
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  }
+
+  private deadLetter(d: AlertDestination, a: Alert, error: string, attempts: number): void {
+    const line = JSON.stringify({
+      destination: d.name,
+      url: d.url,
+      attempts,
+      error,
+      ...a,
+      at: new Date(a.at).toISOString(),
+    });
+    try {
+      appendFileSync(this.opts.deadLetter, `${line}\n`);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message, alert: line }, 'alert dead-letter log not writable');
+    }
+    this.opts.log.error({ destination: d.name, attempts, error }, 'alert given up; written to the dead-letter log');
+  }
+
+  /** Stops retrying (what is still pending goes to the dead-letter log) and waits for posts in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [t, r] of this.timers) {
+      clearTimeout(t);
+      this.deadLetter(r.d, r.a, `${r.error} (process stopping)`, r.n);
+    }
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

@@ -1,0 +1,163 @@
+// Alerts to webhooks, against a local HTTP receiver: the documented bodies, a receiver that is
+// down and comes back, repeats dropped, a receiver that never comes back (dead-letter log), and
+// the whole path from an operator's change in the control API to a delivered alert.
+import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AlertSender, alertBody, type Alert } from '../../src/alerts/index.js';
+import { hashToken } from '../../src/auth/index.js';
+import { parseConfigText, type AlertDestination } from '../../src/config/index.js';
+import { startControl } from '../../src/control/index.js';
+import { createLogger } from '../../src/observability/index.js';
+import { FileStateStore } from '../../src/state/index.js';
+import { freePort, tempDir, testConfig } from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface Received {
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+function receiver(port: number, status = 200): Promise<{ got: Received[]; server: Server }> {
+  const got: Received[] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c) => (text += c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: JSON.parse(text) as Record<string, unknown> });
+      res.writeHead(status).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ got, server })));
+}
+
+const servers: Server[] = [];
+afterAll(() => servers.forEach((s) => s.close()));
+const log = createLogger('test-alerts', 'silent');
+const down: Alert = {
+  event: 'region.state',
+  payload: { region: 'us-east', from: 'up', to: 'down', reason: 'not serving: us-east', source: 'health' },
+  at: Date.parse('2026-11-24T00:00:00Z'),
+};
+const dest = (url: string, more: Partial<AlertDestination> = {}): AlertDestination => ({
+  name: 'hook',
+  url,
+  format: 'json',
+  events: ['region.state', 'guardrail.held'],
+  ...more,
+});
+
+describe('alert bodies', () => {
+  it('generic JSON, Slack and PagerDuty Events v2 (a region back up resolves its incident)', () => {
+    expect(alertBody(dest('http://x'), down)).toEqual({
+      event: 'region.state',
+      at: '2026-11-24T00:00:00.000Z',
+      summary: 'region us-east up -> down (not serving: us-east)',
+      region: 'us-east',
+      from: 'up',
+      to: 'down',
+      reason: 'not serving: us-east',
+      source: 'health',
+    });
+    expect(alertBody(dest('http://x', { format: 'slack' }), down)).toEqual({
+      text: 'gtm: region us-east up -> down (not serving: us-east)',
+    });
+    const pd = alertBody(dest('http://x', { format: 'pagerduty' }), down, 'rk') as Record<string, unknown>;
+    expect(pd).toMatchObject({ routing_key: 'rk', event_action: 'trigger', dedup_key: 'gtm-region-us-east' });
+    const up = { ...down, payload: { ...down.payload, from: 'down', to: 'up' } } as Alert;
+    expect(alertBody(dest('http://x', { format: 'pagerduty' }), up, 'rk')).toMatchObject({
+      event_action: 'resolve',
+      dedup_key: 'gtm-region-us-east',
+    });
+  });
+});
+
+describe('delivery', () => {
+  it('retries until a receiver that was down comes back, sends the secret as a bearer token, drops repeats', async () => {
+    const port = await freePort();
+    const sender = new AlertSender([dest(`http://127.0.0.1:${port}/hook`, { secretEnv: 'GTM_TEST_HOOK' })], {
+      deadLetter: join(tempDir(), 'dead.jsonl'),
+      log,
+      retryBaseMs: 100,
+      env: { GTM_TEST_HOOK: 's3cret' },
+    });
+    sender.send(down);
+    sender.send({ ...down, at: down.at + 1000 }); // the same event a second later: dropped
+    await new Promise((r) => setTimeout(r, 250)); // two attempts fail meanwhile
+    const { got, server } = await receiver(port);
+    servers.push(server);
+    await waitFor(() => got.length === 1, 'the alert to arrive after the receiver came back', 5000);
+    expect(got[0]?.headers.authorization).toBe('Bearer s3cret');
+    expect(got[0]?.body).toMatchObject({ event: 'region.state', region: 'us-east', to: 'down' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got).toHaveLength(1);
+    await sender.close();
+  });
+
+  it('writes what it could not deliver to the dead-letter log, after its attempts', async () => {
+    const port = await freePort(); // nobody listens
+    const dead = join(tempDir(), 'dead.jsonl');
+    const sender = new AlertSender([dest(`http://127.0.0.1:${port}/`)], {
+      deadLetter: dead,
+      log,
+      retryBaseMs: 50,
+      attempts: 3,
+    });
+    sender.send(down);
+    await waitFor(() => existsSync(dead), 'the dead-letter line', 5000);
+    const line = JSON.parse(readFileSync(dead, 'utf8').trim()) as Record<string, unknown>;
+    expect(line).toMatchObject({ destination: 'hook', attempts: 3, event: 'region.state' });
+    await sender.close();
+  });
+
+  it('an operator taking a region down through the control API reaches the webhook', async () => {
+    const port = await freePort();
+    const { got, server } = await receiver(port);
+    servers.push(server);
+    const dir = tempDir();
+    const cfg = testConfig(dir);
+    const token = 'alert-test-token-0123456789';
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+  api:
+    listen: 127.0.0.1:0
+    audit_log: ${join(dir, 'audit.jsonl')}
+    tokens: [{ name: alice, sha256: ${hashToken(token)} }]
+  alerts:
+    - { name: ops, url: "http://127.0.0.1:${port}/hook", format: slack, events: [region.state] }
+`,
+    );
+    const config = parseConfigText(readFileSync(cfg, 'utf8'));
+    const control = await startControl(config, new FileStateStore(join(dir, 'state.json')), log);
+    const r = await fetch(`http://127.0.0.1:${control.port}/api/v1/regions/eu-west/override`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ status: 'down', reason: 'alert path test' }),
+    });
+    expect(r.status).toBe(200);
+    await waitFor(
+      () => got.some((g) => String(g.body.text).includes('region eu-west up -> down')),
+      'the Slack-format alert for eu-west',
+      5000,
+    );
+    await control.close();
+  });
+
+  it('refuses bad alert config by path', () => {
+    const dir = tempDir();
+    const text = `${readFileSync(testConfig(dir), 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+  alerts:
+    - { url: "ftp://x", format: teams, events: [everything] }
+    - { url: "https://events.pagerduty.com/v2/enqueue", format: pagerduty }
+`;
+    expect(() => parseConfigText(text)).toThrow(
+      /control\.alerts\[0\]\.url[\s\S]*control\.alerts\[0\]\.format[\s\S]*control\.alerts\[0\]\.events\[0\][\s\S]*control\.alerts\[1\]: pagerduty needs secret_env/,
+    );
+  });
+});
