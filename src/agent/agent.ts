@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { startAlerts } from '../alerts/index.js';
 import type { Config, Pop, Vip } from '../config/index.js';
 import type { AnnouncedPath } from '../bgp/index.js';
 import { clusterVerdict, feed, newRiseFall, type RiseFall, type Verdict } from '../health/index.js';
@@ -66,6 +67,8 @@ export class Agent {
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private api?: FastifyInstance;
+  /** BGP/BFD session alerts to the configured webhooks (control.alerts). */
+  private alerts?: { stop(): Promise<void> };
   readonly metrics = new AgentMetrics();
 
   constructor(
@@ -111,6 +114,12 @@ export class Agent {
         'cannot create the state directory',
       );
     }
+    const destinations = this.config.control?.alerts ?? [];
+    if (destinations.length)
+      this.alerts = startAlerts(destinations, `pop ${this.pop.name}`, {
+        deadLetter: join(this.opts.stateDir, 'alerts-dead.jsonl'),
+        log: this.log,
+      });
     this.speaker.start({
       onLiveness: () => this.handle({ kind: 'liveness' }),
       onConnected: () => void this.announcer.request(),
@@ -361,6 +370,7 @@ export class Agent {
     await this.api?.close();
     await this.speaker.stop();
     await this.heartbeat.stop();
+    await this.alerts?.stop();
   }
 }
 

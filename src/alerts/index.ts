@@ -3,8 +3,8 @@
 // backoff, drops repeats of the same event within a window, and appends what it could not
 // deliver to a dead-letter log (JSON lines). Secrets come from the environment.
 import { appendFileSync } from 'node:fs';
-import type { AlertDestination, AlertEvent } from '../config/index.js';
-import type { EventPayloads } from '../state/index.js';
+import { ALERT_EVENTS, type AlertDestination, type AlertEvent } from '../config/index.js';
+import { onEvent, type EventPayloads } from '../state/index.js';
 
 export { ALERT_EVENTS } from '../config/index.js';
 
@@ -12,16 +12,78 @@ export interface Alert {
   event: AlertEvent;
   payload: EventPayloads[AlertEvent];
   at: number;
+  /** Which process saw it: "gtm control", "pop nyc1". */
+  origin?: string;
+}
+
+const isUp = (s: string | null | undefined) => (s ?? '').toUpperCase() === 'UP' || s === 'ESTABLISHED';
+
+/** Whether an event is worth a page: a session lost or back, not every step in between. */
+export function alertable(event: AlertEvent, payload: EventPayloads[AlertEvent]): boolean {
+  if (event === 'bgp.session' || event === 'bfd.session') {
+    const p = payload as { from?: string | null; to: string | null };
+    return isUp(p.from) !== isUp(p.to);
+  }
+  return true;
+}
+
+/** Whether the alert says a problem is over (PagerDuty resolves the incident it opened). */
+function recovered(a: Alert): boolean {
+  if (a.event === 'region.state') return (a.payload as EventPayloads['region.state']).to === 'up';
+  if (a.event === 'bgp.session' || a.event === 'bfd.session') return isUp((a.payload as { to: string | null }).to);
+  return false;
 }
 
 /** One line a person reads: what happened, where. */
 export function summary(a: Alert): string {
-  if (a.event === 'region.state') {
-    const p = a.payload as EventPayloads['region.state'];
-    return `region ${p.region} ${p.from ?? '?'} -> ${p.to}${p.reason ? ` (${p.reason})` : ''}`;
+  const where = a.origin && a.event !== 'region.state' && a.event !== 'guardrail.held' ? `${a.origin}: ` : '';
+  switch (a.event) {
+    case 'region.state': {
+      const p = a.payload as EventPayloads['region.state'];
+      return `region ${p.region} ${p.from ?? '?'} -> ${p.to}${p.reason ? ` (${p.reason})` : ''}`;
+    }
+    case 'guardrail.held':
+      return `guard rail holding ${(a.payload as EventPayloads['guardrail.held']).held.join(', ')} in DNS although health says out`;
+    default: {
+      const p = a.payload as { peer: string; from?: string | null; to: string | null };
+      const what = a.event === 'bgp.session' ? 'BGP session' : 'BFD session';
+      return `${where}${what} with ${p.peer} ${p.from ?? '?'} -> ${p.to ?? 'gone'}`;
+    }
   }
-  const p = a.payload as EventPayloads['guardrail.held'];
-  return `guard rail holding ${p.held.join(', ')} in DNS although health says out`;
+}
+
+/** The incident an alert belongs to (PagerDuty's dedup_key): a region, or one PoP's session. */
+function incident(a: Alert): string {
+  if (a.event === 'region.state') return `gtm-region-${(a.payload as EventPayloads['region.state']).region}`;
+  if (a.event === 'guardrail.held') return 'gtm-guardrail';
+  const peer = (a.payload as { peer: string }).peer;
+  return `gtm-${a.event === 'bgp.session' ? 'bgp' : 'bfd'}-${a.origin ?? ''}-${peer}`;
+}
+
+/**
+ * Sends this process's alertable events to the destinations that want them. `origin` names the
+ * process in the alert; undelivered alerts go to `deadLetter`. Returns the stop.
+ */
+export function startAlerts(
+  destinations: AlertDestination[],
+  origin: string,
+  opts: Omit<SenderOptions, 'origin'>,
+  now: () => number = Date.now,
+): { sender: AlertSender; stop(): Promise<void> } {
+  const sender = new AlertSender(destinations, opts);
+  const unsubscribe = onEvent((event, payload) => {
+    if (!(ALERT_EVENTS as readonly string[]).includes(event)) return;
+    const e = event as AlertEvent;
+    const p = payload as EventPayloads[AlertEvent];
+    if (alertable(e, p)) sender.send({ event: e, payload: p, at: now(), origin });
+  });
+  return {
+    sender,
+    stop: async () => {
+      unsubscribe();
+      await sender.close();
+    },
+  };
 }
 
 /** The request body for one destination (pure). */
@@ -29,23 +91,27 @@ export function alertBody(d: AlertDestination, a: Alert, secret?: string): unkno
   const text = `gtm: ${summary(a)}`;
   if (d.format === 'slack') return { text };
   if (d.format === 'pagerduty') {
-    // Events v2: a region back up resolves the incident its going down opened (same dedup_key).
-    const region = a.event === 'region.state' ? (a.payload as EventPayloads['region.state']).region : undefined;
-    const resolved = a.event === 'region.state' && (a.payload as EventPayloads['region.state']).to === 'up';
+    // Events v2: a region or session back up resolves the incident its loss opened (same dedup_key).
     return {
       routing_key: secret ?? '',
-      event_action: resolved ? 'resolve' : 'trigger',
-      dedup_key: region ? `gtm-region-${region}` : `gtm-${a.event}`,
+      event_action: recovered(a) ? 'resolve' : 'trigger',
+      dedup_key: incident(a),
       payload: {
         summary: text,
-        source: 'gtm',
+        source: a.origin ?? 'gtm',
         severity: a.event === 'guardrail.held' ? 'warning' : 'error',
         timestamp: new Date(a.at).toISOString(),
         custom_details: { event: a.event, ...a.payload },
       },
     };
   }
-  return { event: a.event, at: new Date(a.at).toISOString(), summary: summary(a), ...a.payload };
+  return {
+    event: a.event,
+    at: new Date(a.at).toISOString(),
+    ...(a.origin ? { origin: a.origin } : {}),
+    summary: summary(a),
+    ...a.payload,
+  };
 }
 
 /** Delay before retry n (1, 2, ...): doubling from `baseMs`, capped. */

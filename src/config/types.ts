@@ -202,8 +202,11 @@ export interface Pop {
   vips: Vip[];
 }
 
-/** Events the control plane alerts on (it sees them in its own feed of the shared state). */
-export const ALERT_EVENTS = ['region.state', 'guardrail.held'] as const;
+/**
+ * Events that alerts can carry: region state and guard rail (sent by `gtm control`, from its feed
+ * of the shared state), BGP and BFD sessions lost or back (sent by each PoP's agent).
+ */
+export const ALERT_EVENTS = ['region.state', 'guardrail.held', 'bgp.session', 'bfd.session'] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
 /** A webhook that receives alerts (`control.alerts`). */

@@ -2,8 +2,8 @@
 // need a bearer token, pass the guard rail (unless forced) and are audited.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { allows, authenticate, usableTokens, type Principal, type Scope } from '../auth/index.js';
-import { AlertSender, ALERT_EVENTS, type Alert } from '../alerts/index.js';
-import type { AlertEvent, Config } from '../config/index.js';
+import { startAlerts } from '../alerts/index.js';
+import type { Config } from '../config/index.js';
 import { Registry } from '../observability/index.js';
 import type { Logger } from '../observability/index.js';
 import {
@@ -20,7 +20,6 @@ import {
   StoreUnavailableError,
   FileStateStore,
   watchStateReads,
-  onEvent,
 } from '../state/index.js';
 import { regionView, doc, errorBody, nameParam, overrideBody, drainBody, reasonQuery } from './api-schemas.js';
 import { AuditLog, type AuditEntry } from './audit.js';
@@ -64,13 +63,7 @@ export async function startControl(
   if (store instanceof FileStateStore) watchStateReads(store, log, new Registry());
   // Alerts: the events this process's feed emits (region state, guard rail) go to the webhooks.
   const alerts = control.alerts.length
-    ? new AlertSender(control.alerts, { deadLetter: control.alertDeadLetter, log })
-    : undefined;
-  const stopAlerts = alerts
-    ? onEvent((event, payload) => {
-        if ((ALERT_EVENTS as readonly string[]).includes(event))
-          alerts.send({ event: event as AlertEvent, payload: payload as Alert['payload'], at: now() });
-      })
+    ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log }, now)
     : undefined;
   feed.start();
   // Guard-rail checks need the full stored state, not a half-read one.
@@ -394,8 +387,7 @@ export async function startControl(
     close: async () => {
       schedules.stop();
       feed.stop();
-      stopAlerts?.();
-      await alerts?.close();
+      await alerts?.stop();
       await app.close();
     },
   };

@@ -5,12 +5,12 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AlertSender, alertBody, type Alert } from '../../src/alerts/index.js';
+import { AlertSender, alertBody, startAlerts, type Alert } from '../../src/alerts/index.js';
 import { hashToken } from '../../src/auth/index.js';
 import { parseConfigText, type AlertDestination } from '../../src/config/index.js';
 import { startControl } from '../../src/control/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { FileStateStore } from '../../src/state/index.js';
+import { emit, FileStateStore } from '../../src/state/index.js';
 import { freePort, tempDir, testConfig } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -145,6 +145,33 @@ control:
       5000,
     );
     await control.close();
+  });
+
+  it("a PoP's BGP session lost and back: two PagerDuty events on one incident, no alert for the steps between", async () => {
+    const port = await freePort();
+    const { got, server } = await receiver(port);
+    servers.push(server);
+    const alerts = startAlerts(
+      [dest(`http://127.0.0.1:${port}/`, { format: 'pagerduty', secretEnv: 'GTM_TEST_PD', events: ['bgp.session'] })],
+      'pop nyc1',
+      { deadLetter: join(tempDir(), 'dead.jsonl'), log, env: { GTM_TEST_PD: 'routing-key' } },
+    );
+    const session = (from: string | undefined, to: string) =>
+      emit(log, 'bgp.session', { peer: '10.0.1.1', from, to }, 'bgp session state');
+    session('ESTABLISHED', 'IDLE');
+    session('IDLE', 'CONNECT');
+    session('CONNECT', 'OPENSENT');
+    session('OPENSENT', 'ESTABLISHED');
+    emit(log, 'region.state', { region: 'us-east', from: 'up', to: 'down' }, 'not for this destination');
+    await waitFor(() => got.length === 2, 'the lost and restored events', 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got.map((g) => g.body.event_action)).toEqual(['trigger', 'resolve']);
+    expect(new Set(got.map((g) => g.body.dedup_key))).toEqual(new Set(['gtm-bgp-pop nyc1-10.0.1.1']));
+    expect((got[0]?.body.payload as { summary: string }).summary).toBe(
+      'gtm: pop nyc1: BGP session with 10.0.1.1 ESTABLISHED -> IDLE',
+    );
+    expect(got[0]?.body.routing_key).toBe('routing-key');
+    await alerts.stop();
   });
 
   it('refuses bad alert config by path', () => {
