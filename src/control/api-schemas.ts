@@ -56,3 +56,16 @@ export const reasonQuery = {
   required: ['reason'],
   properties: { reason: { type: 'string', minLength: 1, maxLength: 500, pattern: REASON_PATTERN } },
 } as const;
+
+/** `GET /api/v1/explain`: a question as a resolver would send it. */
+export const explainQuery = {
+  type: 'object',
+  required: ['name', 'client'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9_.-]+$' },
+    type: { type: 'string', pattern: '^[A-Za-z]{1,10}$', default: 'A' },
+    client: { type: 'string', minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$' },
+    ecs: { type: 'string', minLength: 2, maxLength: 49, pattern: '^[0-9A-Fa-f:./]+$' },
+  },
+} as const;

@@ -21,7 +21,16 @@ import {
   FileStateStore,
   watchStateReads,
 } from '../state/index.js';
-import { regionView, doc, errorBody, nameParam, overrideBody, drainBody, reasonQuery } from './api-schemas.js';
+import {
+  regionView,
+  doc,
+  errorBody,
+  explainQuery,
+  nameParam,
+  overrideBody,
+  drainBody,
+  reasonQuery,
+} from './api-schemas.js';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { Changes, type ChangeRequest, type ChangeResult } from './changes.js';
 import { startSchedules } from './schedules.js';
@@ -157,6 +166,50 @@ export async function startControl(
     '/api/v1/regions',
     { schema: doc('Every region as DNS sees it', { response: { 200: { type: 'array', items: regionView } } }) },
     async () => views(),
+  );
+
+  // Live explain: the answer code the DNS runs, on this process's view of the shared state, plus
+  // what that state is made of for every candidate region. The geo data and the DNS code are
+  // loaded on the first request (the control plane needs neither otherwise).
+  let explainer: Promise<(q: { name: string; type: string; client: string; ecs?: string }) => string[]> | undefined;
+  app.get(
+    '/api/v1/explain',
+    { schema: doc('Why this client gets this answer, from the live state', { querystring: explainQuery }) },
+    async (req, reply) => {
+      const q = req.query as { name: string; type: string; client: string; ecs?: string };
+      explainer ??= (async () => {
+        const [{ explain }, { GeoResolver }] = await Promise.all([
+          import('../dns/index.js'),
+          import('../geo/index.js'),
+        ]);
+        const geo = GeoResolver.open(config.geo.database);
+        return (r) => explain(config, geo, state, r);
+      })();
+      let lines: string[];
+      try {
+        lines = (await explainer)(q);
+      } catch (err) {
+        return reply.code(400).send({ error: (err as Error).message });
+      }
+      const agents = await store.list<AgentReport>(KEYS.agents);
+      const t = now();
+      const regions = (await views()).map((v) => ({
+        ...v,
+        source: state.get(v.name)?.source ?? 'config',
+        held: state.get(v.name)?.held ?? false,
+        agents: agents
+          .filter((e) => e.value.region === v.name)
+          .map((e) => ({
+            pop: e.value.pop,
+            serving: e.value.serving,
+            sessionUp: e.value.sessionUp,
+            vips: e.value.vips,
+            reportAgeMs: t - e.value.at,
+            leaseLeftMs: e.expiresAt ? e.expiresAt - t : null,
+          })),
+      }));
+      return { lines, regions };
+    },
   );
 
   app.get('/api/v1/state', { schema: doc('Regions, agents (PoPs and VIPs) and overrides') }, async () => ({

@@ -79,6 +79,24 @@ describe('control API', () => {
     expect((r.body as { name: string }[]).map((x) => x.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
   });
 
+  it('explains an answer from the live state, and refuses a bad question', async () => {
+    const q = (qs: string) => call('GET', `/api/v1/explain?${qs}`, undefined, null);
+    const r = await q('name=www.example.test&client=127.0.0.1&ecs=198.18.1.0/24');
+    expect(r.status).toBe(200);
+    const body = r.body as unknown as {
+      lines: string[];
+      regions: { name: string; source: string; agents: unknown[] }[];
+    };
+    expect(body.lines).toContain('chosen: eu-west');
+    expect(body.lines.join('\n')).toMatch(/client \(from ecs\): city London/);
+    expect(body.regions.map((x) => x.name).sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
+    expect(body.regions[0]).toHaveProperty('agents');
+    expect((await q('name=www.example.test&client=not-an-ip')).status).toBe(400);
+    expect((await q('name=www.example.test&client=127.0.0.1&type=BOGUS')).status).toBe(400);
+    expect((await q('client=127.0.0.1')).status).toBe(400);
+    expect((await q('name=www.example.test&client=127.0.0.1&ecs=1.2.3.4/99')).status).toBe(400);
+  });
+
   it('refuses writes without a valid token', async () => {
     expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'x' }, null)).status).toBe(401);
     expect(
