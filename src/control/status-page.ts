@@ -33,6 +33,7 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="agents"><thead><tr><th>PoP</th><th>Region</th><th>Serving</th><th>VIPs</th><th>Lease until</th></tr></thead><tbody></tbody></table>
 <h2>Recent changes</h2>
 <ul id="changes"></ul>
+<p class="meta">Why does a client get its answer? <a href="api/v1/explain?name=www.example.test&amp;client=192.0.2.1">api/v1/explain?name=NAME&amp;client=IP&amp;ecs=SUBNET</a> answers from the live state.</p>
 <p class="meta">DNS steering with the default geo data uses <a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0).</p>
 <script>
 function cell(tr, text, cls) {
