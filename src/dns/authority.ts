@@ -4,7 +4,7 @@ import type { Config, RegionStatus, Service } from '../config/index.js';
 import { MAX_CNAME_CHAIN } from '../config/limits.js';
 import { addressRdata, formatAddress } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
-import type { GeoResolver, GeoResult } from '../geo/index.js';
+import type { GeoResolver } from '../geo/index.js';
 import {
   locationOnly,
   order,
@@ -465,14 +465,10 @@ export class Authority {
     return r;
   }
 
-  /** The client for a cache key, looked up in the geo database once (caches are bounded). */
-  private located(cache: Map<string | number, ClientOf>, key: string | number, make: () => ClientOf): ClientOf {
-    let c = cache.get(key);
-    if (!c) {
-      if (cache.size >= GEO_CACHE_MAX) cache.clear();
-      c = make();
-      cache.set(key, c);
-    }
+  /** Remembers a located client (the caches are bounded: full, they start over). */
+  private keep(cache: Map<string | number, ClientOf>, key: string | number, c: ClientOf): ClientOf {
+    if (cache.size >= GEO_CACHE_MAX) cache.clear();
+    cache.set(key, c);
     return c;
   }
 
@@ -500,29 +496,33 @@ export class Authority {
         ecs.family === 1
           ? (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0
           : formatAddress(a);
-      return this.located(this.ecsClients, key, () => {
-        const geo = this.geo.lookup(formatAddress(a));
-        const family = ecs.family === 1 ? 4 : 6;
-        return {
-          client: { address: a.slice(), family, location: geo.location, geoPrefix: geo.prefixLen },
-          source: 'ecs',
-        };
-      });
-    }
-    if (!remoteAddress) return NO_CLIENT;
-    return this.located(this.resolverClients, remoteAddress, () => {
-      const addr =
-        remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
-      const geo = this.geo.lookup(addr);
-      return {
+      const known = this.ecsClients.get(key);
+      if (known) return known;
+      const geo = this.geo.lookup(formatAddress(a));
+      return this.keep(this.ecsClients, key, {
         client: {
-          address: addressRdata(addr),
-          family: addr.includes(':') ? 6 : 4,
+          address: a.slice(),
+          family: ecs.family === 1 ? 4 : 6,
           location: geo.location,
           geoPrefix: geo.prefixLen,
         },
-        source: 'resolver',
-      };
+        source: 'ecs',
+      });
+    }
+    if (!remoteAddress) return NO_CLIENT;
+    const known = this.resolverClients.get(remoteAddress);
+    if (known) return known;
+    const addr =
+      remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+    const geo = this.geo.lookup(addr);
+    return this.keep(this.resolverClients, remoteAddress, {
+      client: {
+        address: addressRdata(addr),
+        family: addr.includes(':') ? 6 : 4,
+        location: geo.location,
+        geoPrefix: geo.prefixLen,
+      },
+      source: 'resolver',
     });
   }
 }
