@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
+import { FileStateStore, KEYS, type AgentReport, type VipState } from '../../src/state/index.js';
 import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -59,6 +59,16 @@ pops:
     vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
 `;
 
+/** A PoP agent's heartbeat: its VIP in `state`, serving unless DOWN. */
+const report = (pop: string, region: string, state: VipState = 'UP'): AgentReport => ({
+  pop,
+  region,
+  serving: state !== 'DOWN',
+  sessionUp: true,
+  vips: [{ prefix: 'v/32', state }],
+  at: Date.now(),
+});
+
 describe('state to DNS', () => {
   let dns: RunningDns;
   let store: FileStateStore;
@@ -81,16 +91,8 @@ ${sharedStateYaml(statePath)}  nyc:
 `,
     );
     store = new FileStateStore(statePath);
-    const up = (pop: string, region: string): AgentReport => ({
-      pop,
-      region,
-      serving: true,
-      sessionUp: true,
-      vips: [{ prefix: 'v/32', state: 'UP' }],
-      at: Date.now(),
-    });
-    await store.put(KEYS.agent('dub'), up('dub', 'eu-west'), { leaseMs: 60_000 });
-    await store.put(KEYS.agent('nyc'), up('nyc', 'us-east'), { leaseMs: 60_000 });
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 60_000 });
+    await store.put(KEYS.agent('nyc'), report('nyc', 'us-east'), { leaseMs: 60_000 });
     dns = await startDns(cfg, 2);
   });
   afterAll(async () => {
@@ -101,18 +103,7 @@ ${sharedStateYaml(statePath)}  nyc:
   it('an agent reporting DRAINING moves DNS answers within 1 s', async () => {
     expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
     const t0 = Date.now();
-    await store.put(
-      KEYS.agent('dub'),
-      {
-        pop: 'dub',
-        region: 'eu-west',
-        serving: true,
-        sessionUp: true,
-        vips: [{ prefix: 'v/32', state: 'DRAINING' }],
-        at: Date.now(),
-      },
-      { leaseMs: 60_000 },
-    );
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west', 'DRAINING'), { leaseMs: 60_000 });
     while ((await ask()) !== '198.51.100.10') {
       if (Date.now() - t0 > 3000) throw new Error('DNS did not follow');
     }
@@ -121,18 +112,7 @@ ${sharedStateYaml(statePath)}  nyc:
   });
 
   it('an expired heartbeat lease takes the region out; a fresh one brings it back', async () => {
-    await store.put(
-      KEYS.agent('dub'),
-      {
-        pop: 'dub',
-        region: 'eu-west',
-        serving: true,
-        sessionUp: true,
-        vips: [{ prefix: 'v/32', state: 'UP' }],
-        at: Date.now(),
-      },
-      { leaseMs: 1000 },
-    );
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 1000 });
     const t0 = Date.now();
     while ((await ask()) !== '198.51.100.20') if (Date.now() - t0 > 3000) throw new Error('region did not come back');
     while ((await ask()) !== '198.51.100.10') if (Date.now() - t0 > 5000) throw new Error('lease expiry not followed');
@@ -141,18 +121,7 @@ ${sharedStateYaml(statePath)}  nyc:
   });
 
   it('an operator override with an expiry wins, then ends', async () => {
-    await store.put(
-      KEYS.agent('dub'),
-      {
-        pop: 'dub',
-        region: 'eu-west',
-        serving: true,
-        sessionUp: true,
-        vips: [{ prefix: 'v/32', state: 'UP' }],
-        at: Date.now(),
-      },
-      { leaseMs: 60_000 },
-    );
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 60_000 });
     await store.put(KEYS.regionOverride('eu-west'), {
       status: 'down',
       reason: 'test',
@@ -168,11 +137,7 @@ ${sharedStateYaml(statePath)}  nyc:
 
   it('guard rail: the health signal that would take a region past the limit is held (fail open)', async () => {
     const down = (pop: string, region: string) =>
-      store.put(
-        KEYS.agent(pop),
-        { pop, region, serving: false, sessionUp: true, vips: [{ prefix: 'v/32', state: 'DOWN' }], at: Date.now() },
-        { leaseMs: 60_000 },
-      );
+      store.put(KEYS.agent(pop), report(pop, region, 'DOWN'), { leaseMs: 60_000 });
     // 1 of 3 out (forced), then 2 of 3 (67% <= 70%): both followed.
     await store.put(KEYS.regionOverride('ap-southeast'), {
       status: 'down',
@@ -222,15 +187,7 @@ describe('a corrupt shared state file', () => {
 ${sharedStateYaml(statePath)}`,
     );
     const store = new FileStateStore(statePath);
-    const report: AgentReport = {
-      pop: 'dub',
-      region: 'eu-west',
-      serving: true,
-      sessionUp: true,
-      vips: [{ prefix: 'v/32', state: 'UP' }],
-      at: Date.now(),
-    };
-    await store.put(KEYS.agent('dub'), report, { leaseMs: 1500 });
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 1500 });
     await store.put(KEYS.regionOverride('ap-southeast'), {
       status: 'draining',
       reason: 'kept',
