@@ -8,7 +8,7 @@ import { BirdClient } from './bird.js';
 import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
-import { TimelineEvent, DrillResult, Observed, rel, within, lastFetch, outcomeChanges } from './drill-kit.js';
+import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges } from './drill-kit.js';
 import { agentWentDownAt, logEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
 

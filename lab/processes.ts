@@ -2,7 +2,6 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ip } from './netns.js';
 import { ROOT, type LabPop, type Lab } from './model.js';
 import { PLAN } from './address-plan.js';
 

@@ -5,7 +5,6 @@ import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { loadConfigFile, type Config } from '../src/config/index.js';
 import { renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
-import { link } from './netns.js';
 import { EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
 import { PLAN, addressesEnv } from './address-plan.js';
 

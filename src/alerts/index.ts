@@ -67,7 +67,7 @@ function incident(a: Alert): string {
 export function startAlerts(
   destinations: AlertDestination[],
   origin: string,
-  opts: Omit<SenderOptions, 'origin'>,
+  opts: SenderOptions,
   now: () => number = Date.now,
 ): { sender: AlertSender; stop(): Promise<void> } {
   const sender = new AlertSender(destinations, opts);

@@ -1,6 +1,6 @@
 // `gtm control`: the operators' HTTP API over the shared state. Reads are open; writes
 // need a bearer token, pass the guard rail (unless forced) and are audited.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { allows, authenticate, usableTokens, type Principal, type Scope } from '../auth/index.js';
 import { startAlerts } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
@@ -10,10 +10,8 @@ import {
   InMemoryRegionState,
   KEYS,
   isLive,
-  REGION_STATUSES,
   RegionFeed,
   type AgentReport,
-  type RegionOverride,
   type RegionView,
   type StateStore,
   StoreTimeoutError,

@@ -1,5 +1,5 @@
 // Writing responses: names (compressed), records, OPT with ECS, truncation. Pure.
-import { TYPE, RCODE, CLASS_IN, OPTION_ECS, type Ecs } from './rr.js';
+import { TYPE, CLASS_IN, OPTION_ECS, type Ecs } from './rr.js';
 
 /** Encodes a presentation name (no trailing dot) as uncompressed wire labels. */
 export function encodeName(name: string): Buffer {

@@ -3,7 +3,7 @@
 // when it is the cluster's).
 import { createServer, type Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { Counter, Histogram, Registry, AggregatorRegistry } from 'prom-client';
+import { Counter, Registry, AggregatorRegistry } from 'prom-client';
 import { AnswerTimeHistogram } from './answer-time.js';
 
 export type { Logger };

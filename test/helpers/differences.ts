@@ -58,8 +58,6 @@ interface AcceptedClass {
 }
 
 const isCut = (name: string) => ['deleg.example.test', 'signed.example.test'].includes(name);
-const cutOf = (name: string) =>
-  ['deleg.example.test', 'signed.example.test'].find((c) => name === c || name.endsWith(`.${c}`));
 
 export const ACCEPTED: AcceptedClass[] = [
   {

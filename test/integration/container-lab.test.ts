@@ -6,7 +6,7 @@
 //  3. the containerlab topology is brought up with network namespaces standing in for its
 //     containers, each running lab/docker/entry.sh exactly as the image would, and must
 //     steer a client and fail it over.
-import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
