@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { packageRoot } from '../runtime/index.js';
 import { createLogger } from '../observability/index.js';
+import { startVantagePoint } from '../vantage/index.js';
 import { Agent, defaultStateDir } from './agent.js';
 
 export { Agent, type AgentInput, type AgentOptions } from './agent.js';
@@ -33,12 +34,14 @@ export async function runAgent(
     apiPort: opts.apiPort,
   });
   await agent.start();
+  // Every agent is also a vantage point on the other regions, when vantage probing is configured.
+  const stopVantage = await startVantagePoint(config, pop.name, pop.region, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'signal received');
-    void agent.shutdown().then(
+    void Promise.all([stopVantage?.(), agent.shutdown()]).then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');

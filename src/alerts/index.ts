@@ -36,8 +36,18 @@ function recovered(a: Alert): boolean {
 
 /** One line a person reads: what happened, where. */
 export function summary(a: Alert): string {
-  const where = a.origin && a.event !== 'region.state' && a.event !== 'guardrail.held' ? `${a.origin}: ` : '';
+  const where = a.origin && (a.event === 'bgp.session' || a.event === 'bfd.session') ? `${a.origin}: ` : '';
   switch (a.event) {
+    case 'override.forced': {
+      const p = a.payload as EventPayloads['override.forced'];
+      const what = [p.status, p.weight === undefined ? undefined : `weight ${p.weight}`].filter(Boolean).join(', ');
+      const until = p.expiresAt ? ` until ${new Date(p.expiresAt).toISOString()}` : ' with no expiry';
+      return `region ${p.region} forced ${what} by ${p.who}${until} (${p.reason}); the guard rail does not apply`;
+    }
+    case 'override.expiring': {
+      const p = a.payload as EventPayloads['override.expiring'];
+      return `override of region ${p.region} by ${p.who} (${p.reason}) expires at ${new Date(p.expiresAt).toISOString()}; health decides after that`;
+    }
     case 'region.state': {
       const p = a.payload as EventPayloads['region.state'];
       return `region ${p.region} ${p.from ?? '?'} -> ${p.to}${p.reason ? ` (${p.reason})` : ''}`;
@@ -56,6 +66,8 @@ export function summary(a: Alert): string {
 function incident(a: Alert): string {
   if (a.event === 'region.state') return `gtm-region-${(a.payload as EventPayloads['region.state']).region}`;
   if (a.event === 'guardrail.held') return 'gtm-guardrail';
+  if (a.event === 'override.forced' || a.event === 'override.expiring')
+    return `gtm-override-${(a.payload as EventPayloads['override.forced']).region}`;
   const peer = (a.payload as { peer: string }).peer;
   return `gtm-${a.event === 'bgp.session' ? 'bgp' : 'bfd'}-${a.origin ?? ''}-${peer}`;
 }
@@ -99,7 +111,7 @@ export function alertBody(d: AlertDestination, a: Alert, secret?: string): unkno
       payload: {
         summary: text,
         source: a.origin ?? 'gtm',
-        severity: a.event === 'guardrail.held' ? 'warning' : 'error',
+        severity: a.event === 'region.state' || a.event.endsWith('.session') ? 'error' : 'warning',
         timestamp: new Date(a.at).toISOString(),
         custom_details: { event: a.event, ...a.payload },
       },

@@ -4,10 +4,12 @@ import { parseArgs } from 'node:util';
 import { MIN_TOKEN_LENGTH, hashToken, newToken } from '../auth/index.js';
 import { ConfigError, loadConfigFile, parseHostPort, summarise } from '../config/index.js';
 import { startControl } from '../control/index.js';
-import { InMemoryRegionState, openStore } from '../state/index.js';
+import { openStore } from '../state/index.js';
 import { createLogger } from '../observability/index.js';
 import { runAgent } from '../agent/index.js';
-import { explain, runDns } from '../dns/index.js';
+import { runDns } from '../dns/index.js';
+import { explainCommand } from './explain.js';
+import { probeCommand } from './probe.js';
 import { GeoResolver } from '../geo/index.js';
 
 const USAGE = `usage: gtm <command> [options]
@@ -17,10 +19,13 @@ commands:
   dns --config FILE [--listen HOST:PORT] [--workers N]
                                          run the authoritative GeoDNS server (UDP and TCP)
   explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]
-                                         show why that client gets that answer
+                                         show why that client gets that answer (from the config)
+  explain --live [--config FILE | --api URL] --client IP [--ecs SUBNET] NAME [TYPE]
+                                         the same from the live state (agents, vantage, overrides)
   agent --config FILE [--pop NAME] [--state-dir DIR] [--api-port N]
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
+  probe --config FILE --name NAME        run a stand-alone vantage point (control.vantage)
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
@@ -37,13 +42,15 @@ export async function main(argv: string[]): Promise<number | undefined> {
       case 'check-config':
         return checkConfig(rest);
       case 'explain':
-        return explainCommand(rest);
+        return await explainCommand(rest);
       case 'dns':
         return await dnsCommand(rest);
       case 'agent':
         return await agentCommand(rest);
       case 'control':
         return await controlCommand(rest);
+      case 'probe':
+        return await probeCommand(rest);
       case 'lab':
         return await labCommand(rest);
       case 'token':
@@ -87,26 +94,6 @@ function checkConfig(args: string[]): number {
       .map((l) => `  ${l}\n`)
       .join('')}`,
   );
-  return 0;
-}
-
-function explainCommand(args: string[]): number {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, client: { type: 'string' }, ecs: { type: 'string' } },
-  });
-  const [name, type = 'A'] = positionals;
-  if (!values.config || !values.client || !name || positionals.length > 2) {
-    process.stderr.write('usage: gtm explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]\n');
-    return 2;
-  }
-  const config = loadConfigFile(values.config);
-  const geo = GeoResolver.open(config.geo.database);
-  const state = InMemoryRegionState.fromConfig(config);
-  process.stdout.write(`geo database: ${geo.description}\n`);
-  for (const line of explain(config, geo, state, { name, type, client: values.client, ecs: values.ecs }))
-    process.stdout.write(`${line}\n`);
   return 0;
 }
 

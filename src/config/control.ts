@@ -8,7 +8,9 @@ import {
   type RegionStatus,
   type Schedule,
   type Region,
+  type VantageSettings,
 } from './types.js';
+import { parseCheck } from './pops.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../state/contract.js';
 import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
 import { Problems, bool, hostPort, int, join, list, num, obj, str } from './validate.js';
@@ -113,10 +115,59 @@ function parseAlerts(p: Problems, v: unknown): AlertDestination[] {
   });
 }
 
+/** `control.vantage`: outside-in probes of every region's VIPs, and the quorum that counts. */
+function parseVantage(p: Problems, v: unknown, leaseMs: number): VantageSettings | undefined {
+  if (v === undefined) return undefined;
+  const path = 'control.vantage';
+  const c = obj(p, path, v, ['quorum', 'min_reports', 'interval_ms', 'rise', 'fall', 'lease_ms', 'check']) ?? {};
+  const quorum = int(p, join(path, 'quorum'), c.quorum, 1, 1000, 1) ?? 1;
+  const minReports = int(p, join(path, 'min_reports'), c.min_reports, 1, 1000, Math.max(2, quorum)) ?? 2;
+  if (minReports < quorum) p.add(join(path, 'min_reports'), `must be at least quorum (${quorum})`);
+  const intervalMs = int(p, join(path, 'interval_ms'), c.interval_ms, 100, 600_000, 1000) ?? 1000;
+  const lease =
+    int(p, join(path, 'lease_ms'), c.lease_ms, 100, 3_600_000, Math.max(leaseMs, 3 * intervalMs)) ?? leaseMs;
+  if (lease < 2 * intervalMs)
+    p.add(
+      join(path, 'lease_ms'),
+      `must be at least twice interval_ms (${intervalMs}) so one slow round does not expire it`,
+    );
+  const check =
+    c.check === undefined
+      ? {
+          type: 'http' as const,
+          port: 80,
+          path: '/',
+          method: 'GET',
+          expectStatus: 200,
+          timeoutMs: Math.min(1000, intervalMs),
+        }
+      : parseCheck(p, join(path, 'check'), c.check);
+  if (!check) return undefined;
+  return {
+    quorum,
+    minReports,
+    intervalMs,
+    rise: int(p, join(path, 'rise'), c.rise, 1, 100, 2) ?? 2,
+    fall: int(p, join(path, 'fall'), c.fall, 1, 100, 2) ?? 2,
+    leaseMs: lease,
+    check,
+  };
+}
+
 export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
   const c =
-    obj(p, 'control', v, ['store', 'lease_ms', 'heartbeat_ms', 'max_regions_out', 'api', 'schedules', 'alerts']) ?? {};
+    obj(p, 'control', v, [
+      'store',
+      'lease_ms',
+      'heartbeat_ms',
+      'max_regions_out',
+      'api',
+      'schedules',
+      'alerts',
+      'vantage',
+      'expiry_warning_s',
+    ]) ?? {};
   const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
@@ -189,6 +240,8 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       num(p, 'control.max_regions_out', c.max_regions_out, 0, 1, DEFAULT_MAX_REGIONS_OUT) ?? DEFAULT_MAX_REGIONS_OUT,
     schedules: parseSchedules(p, c.schedules, regions),
     alerts: parseAlerts(p, c.alerts),
+    vantage: parseVantage(p, c.vantage, leaseMs),
+    expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {
       listen: (a.listen === undefined

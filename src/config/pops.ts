@@ -201,7 +201,7 @@ function parseVip(p: Problems, path: string, v: unknown, region: Region | undefi
   };
 }
 
-function parseCheck(p: Problems, path: string, v: unknown): Check | undefined {
+export function parseCheck(p: Problems, path: string, v: unknown): Check | undefined {
   const c = obj(p, path, v, [
     'type',
     'port',

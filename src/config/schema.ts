@@ -1,7 +1,7 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import type { Config, DnsSettings, Region } from './types.js';
 import { REGION_STATUSES } from '../state/contract.js';
-import { parsePops } from './pops.js';
+import { parseCheck, parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, num, obj, str } from './validate.js';
 import { isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones } from './zones.js';
@@ -78,7 +78,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
   for (const [name, rv] of Object.entries(regions)) {
     const path = join('regions', name);
     if (!REGION_NAME.test(name)) p.add(path, 'region names use lower-case letters, digits and dashes');
-    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state']);
+    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state', 'check']);
     if (!r) continue;
     const loc = obj(p, join(path, 'location'), r.location, ['lat', 'lon']);
     const region: Region = {
@@ -94,6 +94,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       }),
       weight: num(p, join(path, 'weight'), r.weight, 0, 1_000_000, 1) ?? 1,
       status: 'up',
+      check: r.check === undefined ? undefined : parseCheck(p, join(path, 'check'), r.check),
     };
     if (r.state !== undefined) {
       if (isRegionStatus(r.state)) region.status = r.state;

@@ -15,6 +15,8 @@ export interface Region {
   country?: string;
   weight: number;
   status: RegionStatus;
+  /** How vantage points check this region's VIPs (default: `control.vantage.check`). */
+  check?: Check;
 }
 
 export type StaticRecord =
@@ -203,10 +205,18 @@ export interface Pop {
 }
 
 /**
- * Events that alerts can carry: region state and guard rail (sent by `gtm control`, from its feed
- * of the shared state), BGP and BFD sessions lost or back (sent by each PoP's agent).
+ * Events that alerts can carry: region state, guard rail, forced and expiring overrides (sent by
+ * `gtm control`, from its feed of the shared state), BGP and BFD sessions lost or back (sent by
+ * each PoP's agent).
  */
-export const ALERT_EVENTS = ['region.state', 'guardrail.held', 'bgp.session', 'bfd.session'] as const;
+export const ALERT_EVENTS = [
+  'region.state',
+  'guardrail.held',
+  'bgp.session',
+  'bfd.session',
+  'override.forced',
+  'override.expiring',
+] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
 /** A webhook that receives alerts (`control.alerts`). */
@@ -219,6 +229,22 @@ export interface AlertDestination {
   secretEnv?: string;
 }
 
+/**
+ * Outside-in health (`control.vantage`): agents and `gtm probe` processes check every other
+ * region's VIPs and report; a region counts as reachable when `quorum` of them reach it.
+ */
+export interface VantageSettings {
+  quorum: number;
+  /** Fewer opinions than this: the vantage signal has no say (fail open). */
+  minReports: number;
+  intervalMs: number;
+  rise: number;
+  fall: number;
+  /** Lease of a vantage point's report: a point that stops reporting stops counting. */
+  leaseMs: number;
+  check: Check;
+}
+
 export interface ControlSettings {
   store: { kind: 'file'; path: string } | { kind: 'etcd'; endpoints: string[]; prefix: string };
   /** Agents' heartbeat lease: a region whose agents stop reporting for this long is out. */
@@ -228,6 +254,9 @@ export interface ControlSettings {
   maxRegionsOut: number;
   schedules: Schedule[];
   alerts: AlertDestination[];
+  vantage?: VantageSettings;
+  /** Alert on overrides that expire within this time (`override.expiring`). */
+  expiryWarningMs: number;
   /** Where alerts that could not be delivered are appended (JSON lines). */
   alertDeadLetter: string;
   api: {

@@ -195,6 +195,7 @@ export async function startControl(
         ...v,
         source: state.get(v.name)?.source ?? 'config',
         held: state.get(v.name)?.held ?? false,
+        vantage: state.get(v.name)?.vantage ?? null,
         agents: agents
           .filter((e) => e.value.region === v.name)
           .map((e) => ({

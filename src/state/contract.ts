@@ -11,7 +11,7 @@ export const VIP_STATES = ['INIT', 'UP', 'DRAINING', 'DOWN', 'DISABLED'] as cons
 export type VipState = (typeof VIP_STATES)[number];
 
 /** Which signal decided a region's status. */
-export const REGION_SOURCES = ['override', 'health', 'config'] as const;
+export const REGION_SOURCES = ['override', 'health', 'vantage', 'config'] as const;
 export type RegionSource = (typeof REGION_SOURCES)[number];
 
 /** Store keys. Values under each are the types below. */
@@ -28,6 +28,9 @@ export const KEYS = {
   /** Audit records written by agents (the control plane keeps its own log file and reads these too). */
   audit: 'audit/',
   auditRecord: (at: string, who: string, n: number) => `audit/${at}-${who}-${n}`,
+  /** What one vantage point (an agent, or a `gtm probe`) sees of the regions, leased. */
+  vantage: (point: string) => `vantage/${point}`,
+  vantages: 'vantage/',
 } as const;
 
 /** One audit record: who did what to which target, why, and when (ISO time). */
@@ -51,6 +54,33 @@ export interface AgentReport {
   sessionUp: boolean;
   vips: { prefix: string; state: VipState }[];
   at: number;
+}
+
+/**
+ * A vantage point's view of the regions from where it stands (`vantage/<point>`, leased): each
+ * target's reachability after rise/fall over its own probes of the region's VIPs.
+ */
+export interface VantageReport {
+  point: string;
+  /** The region an agent's PoP is in: it does not judge its own region from inside. */
+  region?: string;
+  at: number;
+  targets: { region: string; reachable: boolean; detail: string }[];
+}
+
+/** What the vantage points together say about one region. */
+export const VANTAGE_VERDICTS = ['reachable', 'unreachable', 'no-opinion'] as const;
+export type VantageVerdict = (typeof VANTAGE_VERDICTS)[number];
+
+export interface VantageView {
+  verdict: VantageVerdict;
+  /** Vantage points that reach the region, and those that do not. */
+  reachable: string[];
+  unreachable: string[];
+  /** Points ignored because they reach none of their targets (their own side is cut off). */
+  blind: string[];
+  quorum: number;
+  minReports: number;
 }
 
 /** An operator's change to a region (`overrides/regions/<region>`). */
@@ -86,6 +116,8 @@ export interface RegionView {
   source?: RegionSource;
   /** Kept in DNS by the guard rail although its health says out. */
   held?: boolean;
+  /** The vantage points' verdict, when vantage probing is configured. */
+  vantage?: VantageView;
 }
 
 /** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */

@@ -22,6 +22,20 @@ export interface EventPayloads {
   'gobgpd.exited': { code: number | null };
   'region.state': { region: string; from?: RegionStatus; to: RegionStatus; reason?: string; source?: RegionSource };
   'guardrail.held': { held: string[] };
+  /** An operator's forced override appeared (it passes the guard rail). */
+  'override.forced': {
+    region: string;
+    status?: RegionStatus;
+    weight?: number;
+    who: string;
+    reason: string;
+    expiresAt?: number;
+  };
+  /** An operator's override will expire soon (then health decides again). */
+  'override.expiring': { region: string; status?: RegionStatus; who: string; reason: string; expiresAt: number };
+  'vantage.started': { point: string; region?: string; targets: string[] };
+  /** A vantage point's view of a region changed (after rise/fall). */
+  'vantage.target': { point: string; region: string; reachable: boolean; detail: string };
   'dns.listening': { listen: string; workers: number; config: string };
   'dns.worker.ready': { worker: number };
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
@@ -46,6 +60,10 @@ export const EVENT_NAMES = [
   'gobgpd.exited',
   'region.state',
   'guardrail.held',
+  'override.forced',
+  'override.expiring',
+  'vantage.started',
+  'vantage.target',
   'dns.listening',
   'dns.worker.ready',
   'dns.worker.exited',

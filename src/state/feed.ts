@@ -10,6 +10,7 @@ import {
   type RegionOverride,
   type RegionView,
   type ServiceWeightOverride,
+  type VantageReport,
 } from './contract.js';
 import { emit } from './events.js';
 import { mergeRegionState } from './merge.js';
@@ -33,11 +34,14 @@ export class RegionFeed {
   private agents = new Map<string, AgentReport>();
   private overrides = new Map<string, RegionOverride>();
   private weights = new Map<string, ServiceWeightOverride>();
+  private vantage = new Map<string, VantageReport>();
+  /** Overrides already announced as forced or expiring (by region and time set). */
+  private readonly announced = new Set<string>();
   private readonly stops: (() => void)[] = [];
   private timer?: NodeJS.Timeout;
   private lastHeld = '';
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
-  private loaded = { agents: false, overrides: false };
+  private loaded = { agents: false, overrides: false, vantage: false };
   private resolveReady?: () => void;
   private readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
@@ -65,8 +69,16 @@ export class RegionFeed {
         this.apply();
       }),
       this.store.watch<RegionOverride>(KEYS.regionOverrides, (entries: Entry<RegionOverride>[]) => {
-        this.overrides = new Map(entries.map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+        const overrides = new Map(entries.map((e) => [e.key.slice(KEYS.regionOverrides.length), e.value]));
+        // Forced overrides found on the first read were announced by whoever ran before us.
+        for (const [region, o] of overrides) if (o.force) this.announceForced(region, o, this.loaded.overrides);
+        this.overrides = overrides;
         this.loaded.overrides = true;
+        this.apply();
+      }),
+      this.store.watch<VantageReport>(KEYS.vantages, (entries) => {
+        this.vantage = new Map(entries.map((e) => [e.value.point, e.value]));
+        this.loaded.vantage = true;
         this.apply();
       }),
     );
@@ -113,8 +125,43 @@ export class RegionFeed {
     return (this.shaped = { pops, regions });
   }
 
+  private announceForced(region: string, o: RegionOverride, tell: boolean): void {
+    const key = `forced|${region}|${o.at}`;
+    if (this.announced.has(key)) return;
+    this.announced.add(key);
+    if (tell)
+      emit(
+        this.log,
+        'override.forced',
+        { region, status: o.status, weight: o.weight, who: o.who, reason: o.reason, expiresAt: o.expiresAt },
+        'forced override: the guard rail does not apply to this region',
+        'warn',
+      );
+  }
+
+  /** Overrides set for longer than the warning window are announced once when it begins. */
+  private announceExpiring(now: number): void {
+    const window = this.config.control?.expiryWarningMs ?? 0;
+    if (window <= 0) return;
+    for (const [region, o] of this.overrides) {
+      if (o.expiresAt === undefined || !isLive(o, now) || o.expiresAt - now > window) continue;
+      if (o.expiresAt - o.at <= window) continue;
+      const key = `expiring|${region}|${o.at}`;
+      if (this.announced.has(key)) continue;
+      this.announced.add(key);
+      emit(
+        this.log,
+        'override.expiring',
+        { region, status: o.status, who: o.who, reason: o.reason, expiresAt: o.expiresAt },
+        'an override expires soon; health decides after that',
+        'warn',
+      );
+    }
+    if (this.announced.size > 10_000) this.announced.clear();
+  }
+
   private apply(): void {
-    if (!this.loaded.agents || !this.loaded.overrides) return;
+    if (!this.loaded.agents || !this.loaded.overrides || !this.loaded.vantage) return;
     const previous = new Map<string, RegionView>();
     for (const r of this.config.regions.keys()) {
       const v = this.state.get(r);
@@ -129,6 +176,7 @@ export class RegionFeed {
       previous,
       now: Date.now(),
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
+      vantage: vantageOf(this.config, this.vantage),
     });
     // One batch per merge: DNS workers get one snapshot, not one per changed region.
     const changes: Parameters<InMemoryRegionState['setMany']>[0] = [];
@@ -140,11 +188,19 @@ export class RegionFeed {
         old.weight !== v.weight ||
         old.reason !== v.reason ||
         old.held !== v.held ||
-        old.source !== v.source
+        old.source !== v.source ||
+        vantageKey(old.vantage) !== vantageKey(v.vantage)
       ) {
         changes.push([
           region,
-          { status: v.status, weight: v.weight ?? null, reason: v.reason, source: v.source, held: v.held },
+          {
+            status: v.status,
+            weight: v.weight ?? null,
+            reason: v.reason,
+            source: v.source,
+            held: v.held,
+            vantage: v.vantage ?? null,
+          },
         ]);
       }
     }
@@ -166,6 +222,7 @@ export class RegionFeed {
         );
     }
     const now = Date.now();
+    this.announceExpiring(now);
     this.state.setServiceWeights(
       Object.fromEntries([...this.weights].filter(([, w]) => isLive(w, now)).map(([k, w]) => [k, w.weight])),
     );
@@ -188,6 +245,15 @@ export class RegionFeed {
     for (const s of this.stops) s();
     clearInterval(this.timer);
   }
+}
+
+const vantageKey = (v: RegionView['vantage']) =>
+  v ? `${v.verdict}|${v.reachable.join()}|${v.unreachable.join()}|${v.blind.join()}` : '';
+
+/** The merge's vantage input: reports of live points that are configured to count. */
+function vantageOf(config: Config, reports: Map<string, VantageReport>) {
+  const v = config.control?.vantage;
+  return v && { reports, quorum: v.quorum, minReports: v.minReports };
 }
 
 /**

@@ -7,6 +7,8 @@ import {
   type RegionSource,
   type RegionStatus,
   type RegionView,
+  type VantageReport,
+  type VantageView,
   type VipState,
 } from './contract.js';
 
@@ -27,12 +29,52 @@ export interface MergeInput {
   now: number;
   /** Largest share of regions that may be out of DNS at once without force. */
   maxOutShare: number;
+  /** Outside-in probes (live reports by vantage point), when configured. */
+  vantage?: { reports: Map<string, VantageReport>; quorum: number; minReports: number };
 }
 
 export interface MergeResult {
   views: Map<string, RegionView>;
   /** Regions kept in DNS by the guard rail although their health says out. */
   held: string[];
+}
+
+/**
+ * What the vantage points say of one region: reachable when at least `quorum` of them reach it;
+ * fewer than `minReports` opinions is no opinion (fail open), never "down". A point that reaches
+ * none of two or more targets is blind (its own side is cut off) and is not counted.
+ */
+export function vantageVerdict(region: string, v: NonNullable<MergeInput['vantage']>): VantageView {
+  const reachable: string[] = [];
+  const unreachable: string[] = [];
+  const blind: string[] = [];
+  for (const r of v.reports.values()) {
+    const t = r.targets.find((x) => x.region === region);
+    if (!t) continue;
+    if (r.targets.length >= 2 && r.targets.every((x) => !x.reachable)) blind.push(r.point);
+    else (t.reachable ? reachable : unreachable).push(r.point);
+  }
+  const opinions = reachable.length + unreachable.length;
+  const verdict = opinions < v.minReports ? 'no-opinion' : reachable.length >= v.quorum ? 'reachable' : 'unreachable';
+  return { verdict, reachable, unreachable, blind, quorum: v.quorum, minReports: v.minReports };
+}
+
+const vantageText = (v: VantageView) =>
+  `${v.reachable.length} of ${v.reachable.length + v.unreachable.length} vantage points reach it (quorum ${v.quorum})`;
+
+function fromSignals(
+  region: string,
+  input: MergeInput,
+  vantage: VantageView | undefined,
+): { status: RegionStatus; reason: string; source: RegionSource } {
+  const health = fromHealth(region, input);
+  if (!vantage || vantage.verdict === 'no-opinion' || health.status !== 'up') return health;
+  // A region without agents is judged from outside alone; one with agents must also be reachable.
+  if (vantage.verdict === 'unreachable')
+    return { status: 'down', reason: `unreachable from outside: ${vantageText(vantage)}`, source: 'vantage' };
+  if (health.source === 'config')
+    return { status: 'up', reason: `reachable from outside: ${vantageText(vantage)}`, source: 'vantage' };
+  return health;
 }
 
 function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string; source: RegionSource } {
@@ -64,6 +106,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
   for (const region of input.regions.keys()) {
     const o = input.overrides.get(region);
     const live = isLive(o, input.now) ? o : undefined;
+    const vantage = input.vantage && vantageVerdict(region, input.vantage);
     let status: RegionStatus;
     let reason: string;
     let source: RegionSource;
@@ -72,7 +115,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
       source = 'override';
     } else {
-      ({ status, reason, source } = fromHealth(region, input));
+      ({ status, reason, source } = fromSignals(region, input, vantage));
     }
     const prev = input.previous.get(region);
     views.set(region, {
@@ -82,6 +125,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       since: prev && prev.status === status ? prev.since : input.now,
       source,
       held: false,
+      ...(vantage ? { vantage } : {}),
     });
   }
 

@@ -2,7 +2,7 @@
 // from the config; a RegionFeed keeps it following the shared store (agents' heartbeats,
 // operators' overrides), and tests set it directly.
 import type { Config } from '../config/index.js';
-import type { RegionSource, RegionStatus, RegionView } from './contract.js';
+import type { RegionSource, RegionStatus, RegionView, VantageView } from './contract.js';
 
 export type { RegionView };
 
@@ -46,7 +46,15 @@ export class InMemoryRegionState implements RegionStateSource {
 
   set(
     region: string,
-    change: { status?: RegionStatus; weight?: number | null; reason?: string; source?: RegionSource; held?: boolean },
+    change: {
+      status?: RegionStatus;
+      weight?: number | null;
+      reason?: string;
+      source?: RegionSource;
+      held?: boolean;
+      /** null: vantage probing no longer configured. */
+      vantage?: VantageView | null;
+    },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
     const status = change.status ?? old.status;
@@ -58,6 +66,8 @@ export class InMemoryRegionState implements RegionStateSource {
       source: change.source ?? old.source,
       held: change.held ?? old.held,
     };
+    const vantage = change.vantage === null ? undefined : (change.vantage ?? old.vantage);
+    if (vantage) view.vantage = vantage;
     this.views.set(region, view);
     if (this.batch) this.batch.push(region);
     else for (const l of this.listeners) l([region]);

@@ -147,6 +147,58 @@ control:
     await control.close();
   });
 
+  it('a forced override and its coming expiry each reach the webhook, with who, why and when', async () => {
+    const port = await freePort();
+    const { got, server } = await receiver(port);
+    servers.push(server);
+    const dir = tempDir();
+    const cfg = testConfig(dir);
+    const token = 'alert-test-token-0123456789';
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+  expiry_warning_s: 1
+  api:
+    listen: 127.0.0.1:0
+    audit_log: ${join(dir, 'audit.jsonl')}
+    tokens: [{ name: carol, sha256: ${hashToken(token)} }]
+  alerts:
+    - { name: ops, url: "http://127.0.0.1:${port}/hook", events: [override.forced, override.expiring] }
+`,
+    );
+    const config = parseConfigText(readFileSync(cfg, 'utf8'));
+    const control = await startControl(config, new FileStateStore(join(dir, 'state.json')), log);
+    const put = (region: string, body: object) =>
+      fetch(`http://127.0.0.1:${control.port}/api/v1/regions/${region}/override`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+    // Not forced, and set for less than the warning window: neither is worth an alert.
+    expect((await put('ap-southeast', { weight: 2, reason: 'quiet', expires_in_s: 1 })).status).toBe(200);
+    const t0 = Date.now();
+    expect((await put('eu-west', { status: 'down', reason: 'fibre cut', force: true, expires_in_s: 3 })).status).toBe(
+      200,
+    );
+    await waitFor(() => got.some((g) => g.body.event === 'override.forced'), 'the forced-override alert', 5000);
+    await waitFor(() => got.some((g) => g.body.event === 'override.expiring'), 'the expiring-override alert', 6000);
+    const forced = got.find((g) => g.body.event === 'override.forced')?.body;
+    expect(forced).toMatchObject({ region: 'eu-west', status: 'down', who: 'carol', reason: 'fibre cut' });
+    expect(String(forced?.summary)).toMatch(
+      /^region eu-west forced down by carol until .* \(fibre cut\); the guard rail/,
+    );
+    const expiring = got.find((g) => g.body.event === 'override.expiring')?.body;
+    expect(expiring).toMatchObject({ region: 'eu-west', who: 'carol' });
+    // Announced when the last second began, not before.
+    expect(Date.parse(String(expiring?.at)) - t0).toBeGreaterThanOrEqual(1800);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got.filter((g) => String(g.body.region) === 'ap-southeast')).toEqual([]);
+    expect(got.filter((g) => g.body.event === 'override.expiring')).toHaveLength(1);
+    await control.close();
+  });
+
   it("a PoP's BGP session lost and back: two PagerDuty events on one incident, no alert for the steps between", async () => {
     const port = await freePort();
     const { got, server } = await receiver(port);

@@ -7,6 +7,7 @@ import {
   type AgentReport,
   type MergeInput,
   type RegionView,
+  type VantageReport,
   type VipState,
 } from '../../src/state/index.js';
 
@@ -124,5 +125,85 @@ describe('state merge', () => {
     cur.set('eu-west', { status: 'down', since: 0 });
     expect(exceedsGuardRail(cur, 'sa-east', 'draining', 0.5)).toBe(true);
     expect(exceedsGuardRail(cur, 'us-east', 'up', 0.5)).toBe(false);
+  });
+});
+
+describe('vantage quorum in the merge', () => {
+  // Points see every region but their own; `cut` lists the regions a point cannot reach.
+  const point = (name: string, cut: string[] = [], own?: string): VantageReport => ({
+    point: name,
+    region: own,
+    at: 0,
+    targets: [...regions.keys()]
+      .filter((r) => r !== own)
+      .map((region) => ({ region, reachable: !cut.includes(region), detail: '' })),
+  });
+  const vantage = (reports: VantageReport[], quorum = 1, minReports = 2) => ({
+    reports: new Map(reports.map((r) => [r.point, r])),
+    quorum,
+    minReports,
+  });
+
+  it('takes out a region its agents call serving when no vantage point reaches it', () => {
+    const r = mergeRegionState(
+      input({
+        vantage: vantage([
+          point('nyc', ['eu-west'], 'us-east'),
+          point('lon', ['eu-west']),
+          point('sin', ['eu-west'], 'ap-southeast'),
+        ]),
+      }),
+    );
+    const v = r.views.get('eu-west');
+    expect(v?.status).toBe('down');
+    expect(v?.source).toBe('vantage');
+    expect(v?.vantage).toMatchObject({ verdict: 'unreachable', reachable: [], quorum: 1 });
+    expect(v?.vantage?.unreachable.sort()).toEqual(['lon', 'nyc', 'sin']);
+    expect(r.views.get('us-east')?.source).toBe('health');
+    expect(r.views.get('us-east')?.vantage?.verdict).toBe('reachable');
+  });
+  it('one point that reaches it is enough at quorum 1; quorum 2 needs two', () => {
+    const reports = [point('a', ['eu-west']), point('b', ['eu-west']), point('c')];
+    expect(mergeRegionState(input({ vantage: vantage(reports, 1) })).views.get('eu-west')?.status).toBe('up');
+    expect(mergeRegionState(input({ vantage: vantage(reports, 2) })).views.get('eu-west')?.status).toBe('down');
+  });
+  it('too few opinions is no opinion: health decides, never down', () => {
+    const r = mergeRegionState(input({ vantage: vantage([point('a', ['eu-west'])], 1, 2) }));
+    expect(r.views.get('eu-west')).toMatchObject({ status: 'up', source: 'health' });
+    expect(r.views.get('eu-west')?.vantage?.verdict).toBe('no-opinion');
+  });
+  it('a point that reaches nothing is blind and not counted', () => {
+    const all = [...regions.keys()];
+    const r = mergeRegionState(input({ vantage: vantage([point('cutoff', all), point('a'), point('b')]) }));
+    expect(r.views.get('eu-west')?.vantage).toMatchObject({ verdict: 'reachable', blind: ['cutoff'] });
+    const alone = mergeRegionState(input({ vantage: vantage([point('cutoff', all), point('a', ['eu-west'])]) }));
+    expect(alone.views.get('eu-west')?.vantage?.verdict).toBe('no-opinion');
+  });
+  it('judges a region without agents on the vantage quorum alone; its configured status when there is none', () => {
+    const reach = mergeRegionState(input({ vantage: vantage([point('a'), point('b')]) })).views.get('sa-east');
+    expect(reach).toMatchObject({ status: 'up', source: 'vantage' });
+    const cut = mergeRegionState(input({ vantage: vantage([point('a', ['sa-east']), point('b', ['sa-east'])]) }));
+    expect(cut.views.get('sa-east')).toMatchObject({ status: 'down', source: 'vantage' });
+    const none = mergeRegionState(input({ vantage: vantage([]) })).views.get('sa-east');
+    expect(none).toMatchObject({ status: 'up', source: 'config' });
+  });
+  it('health down stays down whatever the vantage points say; overrides still win', () => {
+    const agents = allUp();
+    agents.set('nyc', report('nyc', 'DOWN', false));
+    const r = mergeRegionState(input({ agents, vantage: vantage([point('a'), point('b')]) }));
+    expect(r.views.get('us-east')).toMatchObject({ status: 'down', source: 'health' });
+    const overrides = new Map([['eu-west', { status: 'up' as const, reason: 'known good', who: 'ann', at: 0 }]]);
+    const o = mergeRegionState(
+      input({ overrides, vantage: vantage([point('a', ['eu-west']), point('b', ['eu-west'])]) }),
+    );
+    expect(o.views.get('eu-west')).toMatchObject({ status: 'up', source: 'override' });
+  });
+  it('the guard rail holds when the vantage points would take too many regions out at once', () => {
+    const previous = new Map<string, RegionView>([...regions.keys()].map((r) => [r, { status: 'up', since: 0 }]));
+    const cut = ['us-east', 'eu-west', 'ap-southeast'];
+    // Each point reaches sa-east, so none is blind: a shared false signal in the targets' paths.
+    const r = mergeRegionState(input({ previous, vantage: vantage([point('a', cut), point('b', cut)]) }));
+    expect(r.held.sort()).toEqual(cut.slice().sort());
+    expect(status(r)).toEqual({ 'us-east': 'up', 'eu-west': 'up', 'ap-southeast': 'up', 'sa-east': 'up' });
   });
 });
