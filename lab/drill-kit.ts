@@ -40,6 +40,12 @@ export interface Observed {
   /** What the DNS server answered each client, polled on its own (not held by a hung fetch). */
   answerEvents: { client: string; t: number; answer: string | null }[];
   logEvents: { t: number; what: string }[];
+  /** Region state changes the DNS server logged (typed `region.state` events), from t0. */
+  regionChanges: { t: number; region: string; to: string; source?: string }[];
+  /** VIP state changes the agents logged, from t0. */
+  vipChanges: { t: number; pop: string; to: string }[];
+  /** Alerts the lab's webhook received, from t0. */
+  alerts: { t: number; event: string; region?: string; to?: string; source?: string; summary: string }[];
 }
 
 export interface Drill {

@@ -1,7 +1,8 @@
 // Drills: reading the lab processes' JSON logs for their named events (src/state/events.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Lab, type LabPop } from './lab.js';
+import { alertsFile, type Lab, type LabPop } from './lab.js';
+import type { Observed } from './drill-kit.js';
 import { isEvent } from '../src/state/events.js';
 
 /** A pino line of a lab process; named events carry `event` (see src/state/events.ts). */
@@ -39,12 +40,18 @@ export function describeEvent(j: LogLine): string | undefined {
   if (isEvent(j, 'gobgpd.exited')) return `gobgpd exited (code ${j.code}); restarting it`;
   if (isEvent(j, 'bfd.session')) return `BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}`;
   if (isEvent(j, 'bgp.session')) return `BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}`;
+  if (isEvent(j, 'vantage.target'))
+    return `${j.region} ${j.reachable ? 'reachable' : `NOT reachable (${j.detail})`} from here`;
   return undefined;
 }
 
 export function logEventsSince(lab: Lab, t0: number): { t: number; what: string }[] {
   const out: { t: number; what: string }[] = [];
-  const files = [...lab.pops.map((p) => [`${p.name}-agent.log`, `agent ${p.name}`]), ['dns.log', 'DNS']] as const;
+  const files = [
+    ...lab.pops.map((p) => [`${p.name}-agent.log`, `agent ${p.name}`] as const),
+    ...lab.clients.map((c) => [`probe-${c.name}.log`, `probe ${c.name}`] as const),
+    ['dns.log', 'DNS'] as const,
+  ];
   for (const [file, who] of files) {
     for (const j of readLog(lab, file)) {
       if (j.time < t0) continue;
@@ -53,4 +60,37 @@ export function logEventsSince(lab: Lab, t0: number): { t: number; what: string 
     }
   }
   return out;
+}
+
+/** The typed facts drills decide on: region and VIP state changes, and alerts received, from t0. */
+export function typedEventsSince(lab: Lab, t0: number): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts'> {
+  const regionChanges = readLog(lab, 'dns.log')
+    .filter((j) => j.time >= t0)
+    .flatMap((j) => (isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : []));
+  const vipChanges = lab.pops.flatMap((p) =>
+    readLog(lab, `${p.name}-agent.log`)
+      .filter((j) => j.time >= t0)
+      .flatMap((j) => (isEvent(j, 'agent.vip.state') ? [{ t: j.time, pop: p.name, to: j.to }] : [])),
+  );
+  const file = alertsFile(lab.dir);
+  const alerts = (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []).flatMap((line) => {
+    try {
+      const { receivedAt, alert } = JSON.parse(line) as { receivedAt: number; alert: Record<string, unknown> };
+      if (receivedAt < t0) return [];
+      const str = (k: string) => (typeof alert[k] === 'string' ? (alert[k] as string) : undefined);
+      return [
+        {
+          t: receivedAt,
+          event: str('event') ?? '?',
+          region: str('region'),
+          to: str('to'),
+          source: str('source'),
+          summary: str('summary') ?? '',
+        },
+      ];
+    } catch {
+      return [];
+    }
+  });
+  return { regionChanges, vipChanges, alerts };
 }

@@ -263,4 +263,55 @@ export const DRILLS: Record<string, Drill> = {
       expectation(r, 'no client errors during the return', errs === 0, `${errs} failed fetches`);
     },
   },
+  'upstream-blackhole': {
+    description:
+      "the router silently drops traffic to us-east's VIP; the PoP stays healthy and its BGP session stays up",
+    timeoutMs: 8000,
+    async inject(lab, pop) {
+      // A policy rule in the router: forwarded packets to the VIP are dropped, the route and the
+      // BGP session stay. Only the vantage points (agents elsewhere, probes by the clients) see it.
+      const rule = ['rule', 'add', 'to', `${pop.vip}/32`, 'blackhole', 'priority', '100'];
+      ip('-n', `${PREFIX}rtr`, ...rule);
+      return async () => void ip('-n', `${PREFIX}rtr`, ...rule.map((w) => (w === 'add' ? 'del' : w)));
+    },
+    settle: (o, pop) => servedElsewhere(o, pop),
+    expect(o, pop, r) {
+      expectation(
+        r,
+        'path stays announced (BGP sees nothing wrong)',
+        o.withdrawnAt === undefined,
+        o.withdrawnAt ? `withdrawn at +${rel(o, o.withdrawnAt)} ms` : 'never withdrawn',
+      );
+      const vipDown = o.vipChanges.find((v) => v.pop === pop.name && v.t <= (o.restoreAt ?? Infinity));
+      expectation(
+        r,
+        "the PoP's own agent keeps its VIP UP (local checks pass)",
+        vipDown === undefined,
+        vipDown ? `VIP went ${vipDown.to} at +${rel(o, vipDown.t)} ms` : 'unchanged',
+      );
+      const out = o.regionChanges.find((c) => c.region === pop.region && c.to === 'down');
+      expectation(
+        r,
+        'DNS takes us-east out on the vantage quorum within 3 s',
+        out?.source === 'vantage' && rel(o, out.t)! < 3000,
+        out ? `+${rel(o, out.t)} ms, decided by ${out.source}` : 'never',
+      );
+      within(
+        r,
+        'the New York client is answered another region within 3 s',
+        rel(o, firstAnswerChange(o, pop)?.t),
+        3000,
+      );
+      errorsStopWithin(r, 4000);
+      const alert = o.alerts.find((a) => a.event === 'region.state' && a.region === pop.region && a.to === 'down');
+      within(r, 'an alert for us-east down reaches the webhook within 5 s', rel(o, alert?.t), 5000);
+      const home = o.restoreAt === undefined ? undefined : firstAnswer(o, o.restoreAt, (a) => a === pop.vip);
+      expectation(
+        r,
+        'repair brings us-east back to the New York client',
+        home !== undefined,
+        home && o.restoreAt ? `+${home.t - o.restoreAt} ms after the repair` : 'never',
+      );
+    },
+  },
 };

@@ -9,7 +9,7 @@ import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges } from './drill-kit.js';
-import { agentWentDownAt, logEventsSince } from './drill-logs.js';
+import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
 
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
@@ -23,7 +23,15 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const bird = await BirdClient.connect(lab.birdSocket);
   const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
   const budget = drill.timeoutMs + 12_000;
-  const o: Observed = { t0: 0, fetches: [], answerEvents: [], logEvents: [] };
+  const o: Observed = {
+    t0: 0,
+    fetches: [],
+    answerEvents: [],
+    logEvents: [],
+    regionChanges: [],
+    vipChanges: [],
+    alerts: [],
+  };
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [
       join(packageRoot(), 'dist', 'lab', 'client.js'),
@@ -113,6 +121,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     bird.close();
   }
   o.logEvents = logEventsSince(lab, o.t0 - 100);
+  Object.assign(o, typedEventsSince(lab, o.t0 - 100));
 
   const result: DrillResult = {
     name,
@@ -142,6 +151,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   if (o.withdrawnAt) tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${pop.vip} withdrawn` });
   if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${pop.vip} announced again` });
   for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
+  for (const a of o.alerts) tl.push({ ms: a.t - o.t0, what: `alert delivered to the webhook: ${a.summary}` });
   const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);
   for (const e of o.answerEvents.filter(during))
     tl.push({ ms: e.t - o.t0, what: `DNS answers client ${e.client}: ${e.answer ?? 'nothing'}` });

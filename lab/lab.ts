@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { hashToken, newToken } from '../src/auth/index.js';
 import { type Config } from '../src/config/index.js';
 import { addAddress, addNs, delNs, execIn, ip, killPid, link } from './netns.js';
-import { PREFIX, LAB_DIR, ROOT, EXAMPLE_CONFIG, DNS_IP, bfdHelper, type Lab, labOf } from './model.js';
+import {
+  PREFIX,
+  LAB_DIR,
+  ROOT,
+  EXAMPLE_CONFIG,
+  DNS_IP,
+  ALERT_HOOK,
+  alertsFile,
+  bfdHelper,
+  type Lab,
+  labOf,
+} from './model.js';
 import { daemon, startLbNode, startAgent } from './processes.js';
 import { renderLab } from './render.js';
 import { status } from './status.js';
@@ -90,9 +101,26 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
     startAgent(lab, p);
   }
 
-  // GeoDNS and control plane.
+  // GeoDNS and control plane, and the webhook the control plane sends alerts to.
+  daemon(lab, 'alert-receiver', dnsNs, process.execPath, [
+    join(ROOT, 'dist', 'lab', 'alert-receiver.js'),
+    ALERT_HOOK.host,
+    String(ALERT_HOOK.port),
+    alertsFile(LAB_DIR),
+  ]);
   daemon(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
   daemon(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
+
+  // Vantage points where the users are: each client namespace checks every region from outside.
+  for (const c of lab.clients)
+    daemon(lab, `probe-${c.name}`, c.ns, process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'probe',
+      '--config',
+      lab.config,
+      '--name',
+      c.name,
+    ]);
 
   // Ready when the router has every VIP and every client gets an answer.
   const deadline = Date.now() + 60_000;

@@ -11,9 +11,11 @@ const backends = nodes.map((n) => {
 });
 let next = 0;
 
-function connect(client: net.Socket, tried: number): void {
+// Each connection tries every backend once, from its own starting point: with a shared cursor,
+// concurrent connections could step one another onto the same dead node twice and give up.
+function connect(client: net.Socket, start: number, tried: number): void {
   if (tried >= backends.length) return void client.destroy();
-  const b = backends[next++ % backends.length] as { host: string; port: number };
+  const b = backends[(start + tried) % backends.length] as { host: string; port: number };
   const up = net.connect({ host: b.host, port: b.port, timeout: 300 });
   up.once('connect', () => {
     up.setTimeout(0);
@@ -21,7 +23,7 @@ function connect(client: net.Socket, tried: number): void {
   });
   const fail = () => {
     up.destroy();
-    connect(client, tried + 1);
+    connect(client, start, tried + 1);
   };
   up.once('error', fail);
   up.once('timeout', fail);
@@ -29,6 +31,6 @@ function connect(client: net.Socket, tried: number): void {
   client.once('close', () => up.destroy());
 }
 
-const server = net.createServer({ pauseOnConnect: false }, (c) => connect(c, 0));
+const server = net.createServer({ pauseOnConnect: false }, (c) => connect(c, next++, 0));
 server.listen(Number(port), vip, () => process.stdout.write(`lb-frontend on ${vip}:${port} -> ${nodes.join(' ')}\n`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

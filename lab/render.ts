@@ -5,7 +5,7 @@ import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { loadConfigFile, type Config } from '../src/config/index.js';
 import { renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
-import { EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
+import { ALERT_HOOK, EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
 import { PLAN, addressesEnv } from './address-plan.js';
 
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
@@ -37,6 +37,29 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
       audit_log: join(dir, 'audit.jsonl'),
     },
   };
+  if (!etcd) {
+    // Outside-in health: each agent and a probe in every client namespace checks the other
+    // regions' VIPs through the router (IPv4 only: the lab routes no IPv6 VIPs). Alerts go to the
+    // lab's webhook, which the drills read.
+    doc.control.vantage = {
+      quorum: 1,
+      min_reports: 2,
+      interval_ms: 250,
+      rise: 1,
+      fall: 2,
+      lease_ms: 1500,
+      vips: 'v4',
+      check: { type: 'http', port: 80, path: '/healthz', timeout_ms: 200 },
+    };
+    doc.control.alerts = [
+      {
+        name: 'lab',
+        url: `http://${ALERT_HOOK.host}:${ALERT_HOOK.port}/alerts`,
+        format: 'json',
+        events: ['region.state', 'guardrail.held', 'override.forced', 'override.expiring'],
+      },
+    ];
+  }
   const regions = Object.keys(doc.regions ?? {});
   doc.pops = Object.fromEntries(
     regions.map((region, i) => {

@@ -1,5 +1,8 @@
 // `gtm lab status`: each PoP as its agent and the router see it, each client's answer and server.
 import type { AgentStatus } from '../src/agent/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileStateStore, KEYS, type VantageReport } from '../src/state/index.js';
 import { BirdClient } from './bird.js';
 import { execIn, fetchIn } from './netns.js';
 import { DNS_IP, type Lab } from './model.js';
@@ -15,6 +18,8 @@ export interface LabStatus {
     routerPaths: number;
     localPref?: number;
     serving: boolean;
+    /** Vantage points that reach the region's VIP, of those with a view ("-": no vantage reports). */
+    outside: string;
   }[];
   clients: { name: string; where: string; answer?: string; http: string }[];
 }
@@ -22,6 +27,10 @@ export interface LabStatus {
 export async function status(lab: Lab): Promise<LabStatus> {
   const bird = await BirdClient.connect(lab.birdSocket);
   try {
+    const stateFile = join(lab.dir, 'state.json');
+    const vantage = existsSync(stateFile)
+      ? (await new FileStateStore(stateFile).list<VantageReport>(KEYS.vantages)).map((e) => e.value)
+      : [];
     const pops = [];
     for (const p of lab.pops) {
       let agent = 'unreachable';
@@ -40,6 +49,7 @@ export async function status(lab: Lab): Promise<LabStatus> {
         /* agent down */
       }
       const routes = (await bird.routes(`${p.vip}/32`)).filter((r) => r.protocol === `p${p.n}`);
+      const views = vantage.flatMap((r) => r.targets.filter((t) => t.region === p.region));
       pops.push({
         name: p.name,
         vip: p.vip,
@@ -49,6 +59,7 @@ export async function status(lab: Lab): Promise<LabStatus> {
         routerPaths: routes.length,
         localPref: routes[0]?.localPref,
         serving,
+        outside: views.length ? `${views.filter((t) => t.reachable).length}/${views.length}` : '-',
       });
     }
     const clients = lab.clients.map((c) => {
@@ -82,12 +93,12 @@ export async function status(lab: Lab): Promise<LabStatus> {
 
 export function formatStatus(s: LabStatus): string {
   const lines = [
-    'PoP            VIP             agent      LB nodes            BGP/BFD          router paths  serving',
+    'PoP            VIP             agent      LB nodes            BGP/BFD          router paths  serving  outside',
   ];
   for (const p of s.pops) {
     const router = `${p.routerPaths}${p.localPref !== undefined ? ` (lp ${p.localPref})` : ''}`;
     lines.push(
-      `${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${p.session.padEnd(16)} ${router.padEnd(13)} ${p.serving ? 'yes' : 'no'}`,
+      `${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${p.session.padEnd(16)} ${router.padEnd(13)} ${(p.serving ? 'yes' : 'no').padEnd(8)} ${p.outside}`,
     );
   }
   lines.push('', 'client  where        DNS answer       HTTP');

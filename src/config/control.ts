@@ -119,7 +119,8 @@ function parseAlerts(p: Problems, v: unknown): AlertDestination[] {
 function parseVantage(p: Problems, v: unknown, leaseMs: number): VantageSettings | undefined {
   if (v === undefined) return undefined;
   const path = 'control.vantage';
-  const c = obj(p, path, v, ['quorum', 'min_reports', 'interval_ms', 'rise', 'fall', 'lease_ms', 'check']) ?? {};
+  const c =
+    obj(p, path, v, ['quorum', 'min_reports', 'interval_ms', 'rise', 'fall', 'lease_ms', 'check', 'vips']) ?? {};
   const quorum = int(p, join(path, 'quorum'), c.quorum, 1, 1000, 1) ?? 1;
   const minReports = int(p, join(path, 'min_reports'), c.min_reports, 1, 1000, Math.max(2, quorum)) ?? 2;
   if (minReports < quorum) p.add(join(path, 'min_reports'), `must be at least quorum (${quorum})`);
@@ -143,7 +144,10 @@ function parseVantage(p: Problems, v: unknown, leaseMs: number): VantageSettings
         }
       : parseCheck(p, join(path, 'check'), c.check);
   if (!check) return undefined;
+  const vips = c.vips ?? 'all';
+  if (vips !== 'all' && vips !== 'v4' && vips !== 'v6') p.add(join(path, 'vips'), 'must be all, v4 or v6');
   return {
+    vips: vips as VantageSettings['vips'],
     quorum,
     minReports,
     intervalMs,

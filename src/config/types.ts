@@ -243,6 +243,8 @@ export interface VantageSettings {
   /** Lease of a vantage point's report: a point that stops reporting stops counting. */
   leaseMs: number;
   check: Check;
+  /** Which of a region's VIPs are checked (a region counts as reachable when all of them are). */
+  vips: 'all' | 'v4' | 'v6';
 }
 
 export interface ControlSettings {

@@ -34,10 +34,11 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
   const out: string[] = [
     `query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`,
   ];
-  if (decision) out.push(...describeDecision(decision, authority));
-  // CC BY data: its results are shown with the credit its licence asks for.
-  if (decision?.client?.location && geo.attribution) out.push(`geo data: ${geo.attribution}`);
-  else out.push('steering: none (static data or no steered name here)');
+  if (decision) {
+    out.push(...describeDecision(decision, authority));
+    // CC BY data: its results are shown with the credit its licence asks for.
+    if (decision.client?.location && geo.attribution) out.push(`geo data: ${geo.attribution}`);
+  } else out.push('steering: none (static data or no steered name here)');
   out.push(`rcode: ${RCODE_NAME[info.rcode] ?? info.rcode}`);
   if (response) {
     const packet = dns2.Packet.parse(response) as unknown as {

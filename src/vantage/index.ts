@@ -13,11 +13,17 @@ export interface VantageTarget {
   check: Check;
 }
 
-/** What a point checks: every region with a VIP except its own, with the region's or the default check. */
+/**
+ * What a point checks: every region with a VIP except its own (`vips` picks the families), with
+ * the region's own check or the default.
+ */
 export function vantageTargets(config: Config, ownRegion?: string): VantageTarget[] {
   const v = config.control?.vantage;
   if (!v) return [];
-  const of = (r: Region) => [r.vip4, r.vip6].filter((a): a is string => a !== undefined);
+  const of = (r: Region) =>
+    [v.vips === 'v6' ? undefined : r.vip4, v.vips === 'v4' ? undefined : r.vip6].filter(
+      (a): a is string => a !== undefined,
+    );
   return [...config.regions.values()]
     .filter((r) => r.name !== ownRegion && of(r).length > 0)
     .map((r) => ({ region: r.name, addresses: of(r), check: r.check ?? v.check }));

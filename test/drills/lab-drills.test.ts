@@ -1,6 +1,7 @@
 // The drills CI runs on every push: a whole lab (BIRD router, three PoPs with gobgpd, agents,
 // BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
-// cluster-down, planned drain and recovery drills. Their timelines go to the log.
+// cluster-down, planned drain, recovery and upstream-blackhole (vantage quorum + alert) drills.
+// Their timelines go to the log.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,7 +101,7 @@ describe('failover lab', () => {
     expect(readFileSync(l.config, 'utf8')).not.toContain(l.token);
   });
 
-  for (const name of ['cluster-down', 'drain', 'recovery']) {
+  for (const name of ['cluster-down', 'drain', 'recovery', 'upstream-blackhole']) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));

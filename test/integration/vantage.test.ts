@@ -144,6 +144,7 @@ describe('vantage probes decide for regions without agents', () => {
     );
     expect(live.text).toMatch(/us-east: up .*decided by vantage/);
     expect(live.text).toMatch(/agents: none reporting/);
+    expect(live.text).not.toMatch(/steering: none/); // www is steered
 
     // Back: the site answers again, rise passes, DNS answers it again.
     servers.set('eu-west', await site(VIPS['eu-west'], checkPort));
