@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 DEBS=(
   knot-dnsutils dnsutils dnsperf gdnsd            # DNS clients, load generator, reference server
+  unbound dnsviz                                  # validating resolver and DNSSEC analyser (DNSSEC tests)
   mmdb-bin                                        # mmdblookup: libmaxminddb, the strict MMDB reader
   iso-codes                                       # ISO 3166-2 subdivision names and codes (geo rules)
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router

@@ -10,6 +10,7 @@ import { runAgent } from '../agent/index.js';
 import { runDns } from '../dns/index.js';
 import { explainCommand } from './explain.js';
 import { probeCommand } from './probe.js';
+import { dnssecCommand } from './dnssec.js';
 import { GeoResolver } from '../geo/index.js';
 
 const USAGE = `usage: gtm <command> [options]
@@ -26,6 +27,8 @@ commands:
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
   probe --config FILE --name NAME        run a stand-alone vantage point (control.vantage)
+  dnssec keygen|ds|status|rollover|activate --config FILE --zone ZONE ...
+                                         keys of a signed zone, its DS, rollovers (gtm dnssec for more)
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
@@ -51,6 +54,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await controlCommand(rest);
       case 'probe':
         return await probeCommand(rest);
+      case 'dnssec':
+        return dnssecCommand(rest);
       case 'lab':
         return await labCommand(rest);
       case 'token':

@@ -41,12 +41,26 @@ export interface Soa {
   ttl: number;
 }
 
+/** Online signing of a zone (`zones.<name>.dnssec`); the keys are files in `keyDir`. */
+export interface ZoneDnssec {
+  keyDir: string;
+  /** Algorithm new keys get (`gtm dnssec keygen`, rollovers): 13 ECDSAP256SHA256 or 15 ED25519. */
+  algorithm: 13 | 15;
+  dnskeyTtl: number;
+  /** A signature is valid from now - inceptionOffsetS to now + validityS ... */
+  validityS: number;
+  inceptionOffsetS: number;
+  /** ... and made again (not reused from the cache) once it is this old. */
+  refreshS: number;
+}
+
 export interface Zone {
   name: string;
   soa: Soa;
   ns: string[];
   nsTtl: number;
   records: StaticRecord[];
+  dnssec?: ZoneDnssec;
 }
 
 /** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */

@@ -1,7 +1,7 @@
 // zones: SOA, NS and static records, with the checks a record set must pass (CNAME rules).
-import type { Soa, StaticRecord, Zone } from './types.js';
+import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
-import { Problems, int, ipv4, ipv6, join, list, obj } from './validate.js';
+import { Problems, int, ipv4, ipv6, join, list, obj, str } from './validate.js';
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
 
 export function parseZones(p: Problems, v: unknown): Zone[] {
@@ -12,7 +12,7 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
     const path = join('zones', rawName);
     const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
     if (!validDomainName(name)) p.add(path, 'not a valid zone name');
-    const z = obj(p, path, zv, ['soa', 'ns', 'ns_ttl', 'records']);
+    const z = obj(p, path, zv, ['soa', 'ns', 'ns_ttl', 'records', 'dnssec']);
     if (!z) continue;
     const soa = parseSoa(p, join(path, 'soa'), z.soa, name);
     const nsList = list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? [];
@@ -34,6 +34,7 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
       ns,
       nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
       records,
+      dnssec: z.dnssec === undefined ? undefined : parseDnssec(p, join(path, 'dnssec'), z.dnssec),
     });
   }
   const seen = new Set<string>();
@@ -42,6 +43,41 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
     seen.add(z.name);
   }
   return zones;
+}
+
+const ALGORITHMS: Record<string, 13 | 15> = { ecdsap256sha256: 13, ed25519: 15 };
+
+/** `dnssec: { keys: DIR, algorithm, dnskey_ttl, signature_validity_s, signature_refresh_s, inception_offset_s }`. */
+function parseDnssec(p: Problems, path: string, v: unknown): ZoneDnssec | undefined {
+  const d = obj(p, path, v, [
+    'keys',
+    'algorithm',
+    'dnskey_ttl',
+    'signature_validity_s',
+    'signature_refresh_s',
+    'inception_offset_s',
+  ]);
+  if (!d) return undefined;
+  const keyDir = str(p, join(path, 'keys'), d.keys, { pattern: /^\//, what: 'an absolute directory path' });
+  const alg = d.algorithm ?? 'ecdsap256sha256';
+  const algorithm = typeof alg === 'string' ? ALGORITHMS[alg.toLowerCase()] : undefined;
+  if (!algorithm) p.add(join(path, 'algorithm'), `must be one of ${Object.keys(ALGORITHMS).join(', ')}`);
+  const validityS = int(p, join(path, 'signature_validity_s'), d.signature_validity_s, 60, 90 * 86400, 14 * 86400) ?? 0;
+  const refreshS = int(p, join(path, 'signature_refresh_s'), d.signature_refresh_s, 1, 30 * 86400, 86400) ?? 0;
+  if (refreshS * 2 > validityS)
+    p.add(
+      join(path, 'signature_refresh_s'),
+      'must be at most half of signature_validity_s (a cached answer must stay valid)',
+    );
+  if (!keyDir || !algorithm) return undefined;
+  return {
+    keyDir,
+    algorithm,
+    dnskeyTtl: int(p, join(path, 'dnskey_ttl'), d.dnskey_ttl, 0, TTL_MAX, 3600) ?? 3600,
+    validityS,
+    refreshS,
+    inceptionOffsetS: int(p, join(path, 'inception_offset_s'), d.inception_offset_s, 0, 86400, 3600) ?? 3600,
+  };
 }
 
 function defaultSoa(zone: string): Soa {

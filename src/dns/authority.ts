@@ -15,8 +15,19 @@ import {
   type PolicyContext,
   type Selection,
 } from '../policy/index.js';
-import { compileZones, cutOf, findZone, nodeOf, rrsetOf, type CompiledZone, type RRset } from './zone.js';
+import {
+  compileZones,
+  cutOf,
+  findZone,
+  nodeOf,
+  rrsetOf,
+  type CompiledZone,
+  type RRset,
+  type ZoneNode,
+} from './zone.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from './wire.js';
+import { compactNsecRdata, TYPE_NXNAME, ZoneSigner } from '../dnssec/sign.js';
+import type { ZoneKey } from '../dnssec/keys.js';
 
 export interface QueryInfo {
   qname?: string;
@@ -88,8 +99,20 @@ export function withoutRecords(config: Config): Config {
  * once (packed), in one message so the services the zones point at stay the config's own objects.
  * A worker then never holds the records as objects, not even while it loads them.
  */
-export function prepareForWorkers(config: Config): { config: Config; zones: CompiledZone[] } {
-  return { config: withoutRecords(config), zones: compileZones(config) };
+export function prepareForWorkers(
+  config: Config,
+  keys?: Map<string, ZoneKey[]>,
+): { config: Config; zones: CompiledZone[] } {
+  const zones = compileZones(config, keys);
+  signersOf(zones); // a zone whose keys cannot sign is refused here, in the primary
+  return { config: withoutRecords(config), zones };
+}
+
+/** A signer per signed zone; throws when a zone's keys cannot sign it now. */
+function signersOf(zones: CompiledZone[]): Map<CompiledZone, ZoneSigner> {
+  const out = new Map<CompiledZone, ZoneSigner>();
+  for (const z of zones) if (z.keys && z.zone.dnssec) out.set(z, new ZoneSigner(z.zone.name, z.keys, z.zone.dnssec));
+  return out;
 }
 
 /** A shared (cached) ordering with the client's own scope; the rule is read through. */
@@ -136,6 +159,12 @@ export class Authority {
   private serviceCtx = new Map<Service, PolicyContext>();
   /** Bumped on every region state change: answers remembered per client are valid within one epoch. */
   private healthEpoch = 0;
+  /** Signed zones' signers; while building a DO answer in one, `sig` is its signer. */
+  private signers = new Map<CompiledZone, ZoneSigner>();
+  private sig?: ZoneSigner;
+  private now = 0;
+  /** Memoised answers carry signatures: the memo is emptied at this time (refresh, key step). */
+  private memoDeadline = Infinity;
   /** Responses served from the memo (tests and the bench read it). */
   memoHits = 0;
   /** Optional tracer used by `gtm explain`. */
@@ -149,6 +178,8 @@ export class Authority {
     zones: CompiledZone[] = compileZones(config),
   ) {
     this.zones = zones;
+    this.signers = signersOf(zones);
+    this.memoDeadline = this.nextMemoDeadline(Date.now());
     this.config = withoutRecords(config);
     state.subscribe(() => this.healthEpoch++);
     this.ctx = {
@@ -162,6 +193,8 @@ export class Authority {
   reload(config: Config, geo?: GeoResolver, zones: CompiledZone[] = compileZones(config)): void {
     this.config = withoutRecords(config);
     this.zones = zones;
+    this.signers = signersOf(zones);
+    this.memoDeadline = this.nextMemoDeadline(Date.now());
     this.ctx.regions = config.regions;
     if (geo) this.geo = geo;
     this.orderCache = new Map();
@@ -194,6 +227,7 @@ export class Authority {
       return { response: w.finish(), info: { rcode: parsed.rcode } };
     }
     const q = parsed.query;
+    if (this.signers.size && Date.now() >= this.memoDeadline) this.resign();
     const shape = this.shapeOf(q, tcp);
     const byShape = shape === undefined ? undefined : this.memo.get(q.qname);
     const memo = byShape?.get(shape as number);
@@ -221,6 +255,21 @@ export class Authority {
     const built = this.build(msg, q, remoteAddress, tcp, decided);
     if (shape !== undefined) this.remember(q.qname, shape, built);
     return { response: built.response, info: built.info };
+  }
+
+  /** Signed zones: the memo (which holds signatures) lives until the next refresh or key step. */
+  private nextMemoDeadline(now: number): number {
+    let t = Infinity;
+    for (const s of this.signers.values()) t = Math.min(t, now + s.policy.refreshS * 1000, s.nextChange);
+    return t;
+  }
+
+  private resign(): void {
+    const now = Date.now();
+    for (const s of this.signers.values()) s.tick(now);
+    this.memo = new Map();
+    this.memoSize = 0;
+    this.memoDeadline = this.nextMemoDeadline(now);
   }
 
   /**
@@ -285,12 +334,25 @@ export class Authority {
     let ecsScope = 0;
     w.begin(msg, q.id, 0, q.questionEnd, q.qname);
 
-    const zone =
+    let zone =
       // QCLASS * (255) asks for any class: ours is IN (RFC 1035 §3.2.5).
       (q.qclass === 1 || q.qclass === 255) && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR
         ? findZone(this.zones, q.qname)
         : undefined;
-    if (!zone) {
+    // DS at a child's apex is the parent's data: when we serve both, the parent answers (RFC 4035 §3.1.4.1).
+    if (zone && q.qtype === TYPE.DS && q.qname === zone.zone.name)
+      zone =
+        findZone(
+          this.zones.filter((z) => z !== zone),
+          q.qname,
+        ) ?? zone;
+    this.sig = zone && q.edns?.dnssecOk ? this.signers.get(zone) : undefined;
+    this.now = this.sig ? Date.now() : 0;
+    if (q.qtype === TYPE_NXNAME) {
+      // A meta-type only ever seen in compact-denial bitmaps: asking for it is a format error (RFC 9824 §3.5).
+      aa = false;
+      rcode = RCODE.FORMERR;
+    } else if (!zone) {
       aa = false;
       rcode = RCODE.REFUSED;
     } else {
@@ -325,6 +387,7 @@ export class Authority {
         if (q.qtype === TYPE.ANY) {
           // RFC 8482: answer ANY minimally with one synthesized HINFO.
           w.record(1, name, TYPE.HINFO, zone.zone.soa.ttl, HINFO_RFC8482);
+          this.signatures(1, name, TYPE.HINFO, zone.zone.soa.ttl, [HINFO_RFC8482]);
           answered = true;
           break;
         }
@@ -347,16 +410,21 @@ export class Authority {
           info.policy = node.service.policy.kind;
           info.regions = d.selection.pools.map((p) => p.region);
           ecsScope = d.ecsScope;
+          const written: Uint8Array[] = [];
           for (const p of d.selection.pools) {
             const addr = q.qtype === TYPE.A ? p.vip4 : p.vip6;
             if (addr) {
-              w.record(1, name, q.qtype, node.service.ttl, addressRdata(addr));
+              const rd = addressRdata(addr);
+              w.record(1, name, q.qtype, node.service.ttl, rd);
+              written.push(rd);
               answered = true;
             }
           }
+          // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
+          if (written.length) this.signatures(1, name, q.qtype, node.service.ttl, written);
           break;
         }
-        const set = rrsetOf(node, q.qtype);
+        const set = rrsetOf(node, q.qtype) ?? (name === zone.zone.name ? this.apexSet(zone, q.qtype) : undefined);
         if (set) {
           answered = true;
           this.rrset(1, name, set);
@@ -364,9 +432,13 @@ export class Authority {
         }
         break;
       }
-      // NXDOMAIN or NODATA: the SOA goes in authority with the negative TTL (RFC 2308).
+      // NXDOMAIN or NODATA: the SOA goes in authority with the negative TTL (RFC 2308). Signed,
+      // the denial is compact (RFC 9824): an NSEC at the name itself, and a name that does not
+      // exist is answered NOERROR with NXNAME in its bitmap.
       if (!answered || rcode === RCODE.NXDOMAIN) {
         w.composite(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, zone.soa.pre, zone.soa.names, zone.soa.post);
+        this.denial(zone, name, rcode === RCODE.NXDOMAIN ? undefined : nodeOf(zone, name), q.qtype);
+        if (this.sig && rcode === RCODE.NXDOMAIN) rcode = RCODE.NOERROR;
       }
     }
 
@@ -393,16 +465,73 @@ export class Authority {
     return { response: w.finish(), info, decision };
   }
 
-  /** Writes one RRset, compressing the names in its RDATA where the type allows it. */
-  private rrset(section: 1 | 2 | 3, owner: string, set: RRset): void {
+  /** Writes one RRset, compressing the names in its RDATA where the type allows it; signed in a DO answer. */
+  private rrset(section: 1 | 2 | 3, owner: string, set: RRset, signed = true): void {
     const w = this.writer;
     if (set.parts) for (const p of set.parts) w.composite(section, owner, set.type, set.ttl, p.pre, p.names, p.post);
     else for (const rd of set.rdata) w.record(section, owner, set.type, set.ttl, rd);
+    if (signed && section !== 3) this.signatures(section, owner, set.type, set.ttl, set.rdata);
   }
 
-  /** A referral: the cut's NS set in authority, addresses of its name servers we hold in additional. */
+  /** The RRSIGs over an RRset just written, when this is a DO answer from a signed zone. */
+  private signatures(section: 1 | 2, owner: string, type: number, ttl: number, rdatas: Uint8Array[]): void {
+    if (!this.sig) return;
+    for (const rd of this.sig.sign(owner, type, ttl, rdatas, this.now))
+      this.writer.record(section, owner, TYPE.RRSIG, ttl, rd);
+  }
+
+  /**
+   * After the SOA of a negative answer, in a DO answer: the SOA's signatures and the compact NSEC
+   * of `name`, whose bitmap lists what the name holds (never the asked type), or NXNAME when
+   * there is no such name (node undefined).
+   */
+  private denial(zone: CompiledZone, name: string, node: ZoneNode | undefined, qtype: number): void {
+    if (!this.sig) return;
+    const w = this.writer;
+    const soa = rrsetOf(nodeOf(zone, zone.zone.name) as ZoneNode, TYPE.SOA) as RRset;
+    this.signatures(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, soa.rdata);
+    const types = node ? this.typesAt(zone, name, node).filter((t) => t !== qtype) : [TYPE_NXNAME];
+    const nsec = compactNsecRdata(name, types);
+    w.record(2, name, TYPE.NSEC, zone.negativeTtl, nsec);
+    this.signatures(2, name, TYPE.NSEC, zone.negativeTtl, [nsec]);
+  }
+
+  /** The types a name holds, for an NSEC bitmap (RRSIG and NSEC are added by the bitmap). */
+  private typesAt(zone: CompiledZone, name: string, node: ZoneNode): number[] {
+    const types = node.sets.map((s) => s.type);
+    if (node.service) {
+      if (node.service.pools.some((p) => p.vip4)) types.push(TYPE.A);
+      if (node.service.pools.some((p) => p.vip6)) types.push(TYPE.AAAA);
+    }
+    const signer = this.signers.get(zone);
+    if (signer && name === zone.zone.name) types.push(...signer.apexTypes());
+    return types;
+  }
+
+  /** DNSKEY, CDS and CDNSKEY at a signed zone's apex (to any query, DO or not). */
+  private apexSet(zone: CompiledZone, type: number): RRset | undefined {
+    const signer = this.signers.get(zone);
+    const rdata = signer?.apexSet(type);
+    return rdata && { type, ttl: signer?.policy.dnskeyTtl ?? 0, rdata };
+  }
+
+  /**
+   * A referral: the cut's NS set in authority (never signed: the child's data), then in a DO
+   * answer the signed DS set, or an NSEC proving there is none (an insecure delegation), then
+   * addresses of its name servers we hold in additional.
+   */
   private referral(zone: CompiledZone, cut: string, ns: RRset): void {
-    this.rrset(2, cut, ns);
+    this.rrset(2, cut, ns, false);
+    if (this.sig) {
+      const node = nodeOf(zone, cut) as ZoneNode;
+      const ds = rrsetOf(node, TYPE.DS);
+      if (ds) this.rrset(2, cut, ds);
+      else {
+        const nsec = compactNsecRdata(cut, this.typesAt(zone, cut, node));
+        this.writer.record(2, cut, TYPE.NSEC, zone.negativeTtl, nsec);
+        this.signatures(2, cut, TYPE.NSEC, zone.negativeTtl, [nsec]);
+      }
+    }
     this.glue(zone, ns.targets as string[]);
   }
 

@@ -14,6 +14,7 @@ import { GeoResolver } from '../geo/index.js';
 import { AggregatorRegistry, createDnsMetrics, createLogger, serveMetrics } from '../observability/index.js';
 import { FileStateStore, InMemoryRegionState, RegionFeed, emit, openStore, watchStateReads } from '../state/index.js';
 import { prepareForWorkers } from './authority.js';
+import { loadZoneKeys } from '../dnssec/key-files.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 
 export interface RunOptions {
@@ -40,7 +41,7 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
   const log = createLogger('gtm-dns');
   let config = loadConfigFile(opts.configPath);
   // Compiled once here for every worker (and again only on reload).
-  let prepared = prepareForWorkers(config);
+  let prepared = prepareForWorkers(config, loadZoneKeys(config));
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const listen = opts.listen ?? config.dns.listen;
   const count = opts.workers ?? (config.dns.workers || availableParallelism());
@@ -163,7 +164,8 @@ async function runPrimary(opts: RunOptions): Promise<DnsHandle> {
       lastText = text;
       const next = parseConfigText(text, opts.configPath);
       GeoResolver.open(next.geo.database);
-      prepared = prepareForWorkers(next);
+      // Keys are read again on every reload: a rollover step is a key file change and a SIGHUP.
+      prepared = prepareForWorkers(next, loadZoneKeys(next));
       config = next;
     } catch (err) {
       metrics.reloads.inc({ result: 'refused' });

@@ -3,6 +3,7 @@ import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 import { cutAbove, delegationsOf } from '../config/zones.js';
 import { TYPE, encodeName } from './wire.js';
+import type { ZoneKey } from '../dnssec/keys.js';
 
 export interface RRset {
   type: number;
@@ -55,6 +56,8 @@ export interface CompiledZone {
   packed: PackedNodes;
   /** Delegations (names below the apex with NS records): their NS sets. */
   cuts: Map<string, RRset>;
+  /** A signed zone's keys (read from its key directory by the DNS primary). */
+  keys?: ZoneKey[];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -181,7 +184,8 @@ export function nodeOf(zone: CompiledZone, name: string): ZoneNode | undefined {
   return typeof n === 'number' ? unpackNode(zone.packed, n) : n;
 }
 
-export function compileZones(config: Config): CompiledZone[] {
+/** `keys`: the signed zones' keys by zone name (loadZoneKeys); a signed zone without them is served unsigned. */
+export function compileZones(config: Config, keys?: Map<string, ZoneKey[]>): CompiledZone[] {
   return config.zones.map((zone) => {
     const nodes = new Map<string, ZoneNode | number>();
     const node = (name: string): ZoneNode => {
@@ -237,6 +241,7 @@ export function compileZones(config: Config): CompiledZone[] {
       nodes,
       packed,
       cuts,
+      ...(zone.dnssec && keys?.has(zone.name) ? { keys: keys.get(zone.name) } : {}),
     };
   });
 }
