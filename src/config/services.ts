@@ -24,7 +24,8 @@ export function parseServices(
     if (!s) continue;
     const name = domain(p, join(path, 'name'), s.name, '');
     if (name) {
-      const zone = zones.find((z) => inZone(name, z.name));
+      // The most specific zone answers (a child zone served here too, below its parent's cut).
+      const zone = zones.filter((z) => inZone(name, z.name)).sort((a, b) => b.name.length - a.name.length)[0];
       if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
       else if (zone.records.some((r) => r.name === name && r.type === 'CNAME'))
         p.add(join(path, 'name'), `${name} is also a CNAME`);

@@ -61,25 +61,29 @@ export interface RunningDns {
   stop(): Promise<void>;
 }
 
-/** Starts the real CLI server (`node bin/gtm.js dns`) and waits until it listens. */
-export async function startDns(config: string, workers = 2): Promise<RunningDns> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin', 'gtm.js'),
-      'dns',
-      '--config',
-      config,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--workers',
-      String(workers),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/**
+ * Starts the real CLI server (`node bin/gtm.js dns`) and waits until it listens: on 127.0.0.1 and
+ * a free port, or inside a namespace the caller made (`netns`, on its address and port).
+ */
+export async function startDns(
+  config: string,
+  workers = 2,
+  netns?: { name: string; host: string; port: number },
+): Promise<RunningDns> {
+  const port = netns?.port ?? (await freePort());
+  const args = [
+    join(ROOT, 'bin', 'gtm.js'),
+    'dns',
+    '--config',
+    config,
+    '--listen',
+    `${netns?.host ?? '127.0.0.1'}:${port}`,
+    '--workers',
+    String(workers),
+  ];
+  const proc = netns
+    ? spawn('ip', ['netns', 'exec', netns.name, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));

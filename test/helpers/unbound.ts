@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, kdig } from './dns.js';
+import { freePort, kdig, run } from './dns.js';
 import { waitFor } from './wait.js';
 
 export interface RunningUnbound {
@@ -14,20 +14,29 @@ export interface RunningUnbound {
   stop(): Promise<void>;
 }
 
-/** `anchors`: DS lines in zone-file form ("example.test. IN DS 3791 13 2 0EBB..."). */
+/**
+ * `anchors`: DS lines in zone-file form ("example.test. IN DS 3791 13 2 0EBB..."). By default on
+ * 127.0.0.1 and a free port; `netns` runs it inside a namespace the caller made, on `address:port`.
+ */
 export async function startUnbound(
   dir: string,
-  opts: { upstreamPort: number; zone: string; anchors: string[] },
+  opts: {
+    upstreamPort: number;
+    zone: string;
+    anchors: string[];
+    netns?: { name: string; address: string; port: number };
+  },
 ): Promise<RunningUnbound> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = opts.netns?.port ?? (await freePort());
+  const address = opts.netns?.address ?? '127.0.0.1';
   const anchorFile = join(dir, 'anchors.txt');
   writeFileSync(anchorFile, `${opts.anchors.join('\n')}\n`);
   const conf = join(dir, 'unbound.conf');
   writeFileSync(
     conf,
     `server:
-  interface: 127.0.0.1
+  interface: ${address}
   port: ${port}
   username: ""
   chroot: ""
@@ -57,15 +66,31 @@ stub-zone:
   stub-addr: 127.0.0.1@${opts.upstreamPort}
 `,
   );
-  const proc = spawn('unbound', ['-d', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = ['unbound', '-d', '-c', conf];
+  const proc = opts.netns
+    ? spawn('ip', ['netns', 'exec', opts.netns.name, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(cmd[0] as string, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const probe = opts.netns
+    ? async () =>
+        (
+          await run('ip', [
+            'netns',
+            'exec',
+            opts.netns?.name ?? '',
+            'kdig',
+            `@${address}`,
+            '+time=1',
+            '+retry=0',
+            'nonexistent.invalid',
+          ])
+        ).stdout
+    : () => kdig(port, ['+time=1', '+retry=0', 'nonexistent.invalid', 'A']).catch(() => '');
   let out = '';
   proc.stdout?.on('data', (d) => (out += d));
   proc.stderr?.on('data', (d) => (out += d));
   try {
     await waitFor(
-      async () =>
-        proc.exitCode === null &&
-        (await kdig(port, ['+time=1', '+retry=0', 'nonexistent.invalid', 'A']).catch(() => '')).includes('status:'),
+      async () => proc.exitCode === null && (await probe()).includes('status:'),
       'unbound to answer',
       10_000,
       100,

@@ -3,7 +3,7 @@
 // straight from `gtm dns`, and unbound (with ECS through its subnetcache) setting AD on them for
 // its clients, over UDP and TCP. A server signing with the wrong key makes unbound SERVFAIL.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kdig, ROOT, run, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
@@ -123,6 +123,18 @@ describe.each([
       const nodata = await ask([...transport, 'static.example.test', 'AAAA']);
       expect(flagsOf(nodata), nodata).toContain('ad');
       expect(statusOf(nodata)).toBe('NOERROR');
+    }
+  });
+
+  it('a key file made readable by others is refused on reload; the server keeps signing with its keys', async () => {
+    const file = join(keys, readdirSync(keys)[0] as string);
+    chmodSync(file, 0o644);
+    try {
+      dns.proc.kill('SIGHUP');
+      await dns.waitLog(/"event":"config.refused".*readable by others \(mode 644\)/);
+      expect(await delv('static.example.test', 'A')).toMatch(/; fully validated/);
+    } finally {
+      chmodSync(file, 0o600);
     }
   });
 
