@@ -15,6 +15,7 @@ import { InMemoryRegionState } from '../src/state/index.js';
 import { Authority, buildQuery, parseQuery, TYPE } from '../src/dns/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
+import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -58,16 +59,12 @@ interface Throughput {
   lost: number;
 }
 
-function saturate(port: number, queryFile: string, ecs: boolean): Throughput {
-  const out = dnsperf(port, queryFile, [
-    '-l',
-    String(SECONDS),
-    '-c',
-    '4',
-    '-q',
-    '200',
-    ...(ecs ? ['-E', ECS_OPTION] : []),
-  ]);
+/** dnsperf options for a row: ECS, and DO (a DNSSEC-aware resolver's queries). */
+type RowOptions = { ecs: boolean; dnssec?: boolean };
+const rowArgs = (o: RowOptions) => [...(o.ecs ? ['-E', ECS_OPTION] : []), ...(o.dnssec ? ['-D'] : [])];
+
+function saturate(port: number, queryFile: string, o: RowOptions): Throughput {
+  const out = dnsperf(port, queryFile, ['-l', String(SECONDS), '-c', '4', '-q', '200', ...rowArgs(o)]);
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
   return {
     qps: num(/Queries per second:\s+([\d.]+)/),
@@ -80,17 +77,10 @@ function saturate(port: number, queryFile: string, ecs: boolean): Throughput {
 function latencyAt(
   port: number,
   queryFile: string,
-  ecs: boolean,
+  o: RowOptions,
   qps: number,
 ): { p50: number; p90: number; p99: number; n: number } {
-  const out = dnsperf(port, queryFile, [
-    '-l',
-    '4',
-    '-Q',
-    String(Math.round(qps)),
-    '-v',
-    ...(ecs ? ['-E', ECS_OPTION] : []),
-  ]);
+  const out = dnsperf(port, queryFile, ['-l', '4', '-Q', String(Math.round(qps)), '-v', ...rowArgs(o)]);
   const lat = [...out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
   return { p50: pct(50), p90: pct(90), p99: pct(99), n: lat.length };
@@ -290,7 +280,17 @@ async function main(): Promise<void> {
     writeFileSync(file, s.text);
     return { ...s, file, gtm: startGtm(file, s.port) };
   });
-  await Promise.all([gdnsdPort, ourPort, ceilingPort, ...scaled.map((s) => s.port)].map(waitForAnswer));
+  // Signed: the same config with the zone signed online (one CSK, ECDSA P-256), asked with and
+  // without DO: the same server, so the ratio is the cost of signing.
+  const signedPort = ourPort + 6000;
+  const keyDir = join(dir, 'keys');
+  writeKey(keyDir, generateKey('example.test', 'csk', 13, Date.now()));
+  writeFileSync(
+    join(dir, 'signed.yaml'),
+    ourConfig.replace('    ns: [ns1, ns2]\n', `    ns: [ns1, ns2]\n    dnssec: { keys: ${keyDir} }\n`),
+  );
+  startGtm(join(dir, 'signed.yaml'), signedPort);
+  await Promise.all([gdnsdPort, ourPort, ceilingPort, signedPort, ...scaled.map((s) => s.port)].map(waitForAnswer));
   const idleRss = new Map([
     [`gtm (3 regions)`, workerRss(ours.child)],
     ...scaled.map((s) => [s.name, workerRss(s.gtm.child)] as const),
@@ -299,15 +299,19 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'static.txt'), 'static.example.test A\n');
   writeFileSync(join(dir, 'geo.txt'), 'www.example.test A\n');
   writeFileSync(join(dir, 'big.txt'), bigZoneQueries(BIG_ZONE, 100_000));
-  const runs: [string, number, string, boolean][] = [
-    ['gdnsd static', gdnsdPort, 'static.txt', false],
-    ['gdnsd geoip + ECS', gdnsdPort, 'geo.txt', true],
-    ['node ceiling', ceilingPort, 'static.txt', false],
-    ['gtm static', ourPort, 'static.txt', false],
-    ['gtm geo-steered + ECS', ourPort, 'geo.txt', true],
-    [scaled[0]!.name, scaled[0]!.port, 'geo.txt', true],
-    [scaled[1]!.name, scaled[1]!.port, 'geo.txt', true],
-    [scaled[2]!.name, scaled[2]!.port, 'big.txt', false],
+  const plain = { ecs: false };
+  const ecs = { ecs: true };
+  const runs: [string, number, string, RowOptions][] = [
+    ['gdnsd static', gdnsdPort, 'static.txt', plain],
+    ['gdnsd geoip + ECS', gdnsdPort, 'geo.txt', ecs],
+    ['node ceiling', ceilingPort, 'static.txt', plain],
+    ['gtm static', ourPort, 'static.txt', plain],
+    ['gtm geo-steered + ECS', ourPort, 'geo.txt', ecs],
+    ['signed zone, steered+ECS', signedPort, 'geo.txt', ecs],
+    ['signed, steered+ECS+DO', signedPort, 'geo.txt', { ecs: true, dnssec: true }],
+    [scaled[0]!.name, scaled[0]!.port, 'geo.txt', ecs],
+    [scaled[1]!.name, scaled[1]!.port, 'geo.txt', ecs],
+    [scaled[2]!.name, scaled[2]!.port, 'big.txt', plain],
   ];
   console.log(
     `dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${cores} cores shared with dnsperf`,
@@ -315,15 +319,15 @@ async function main(): Promise<void> {
   // Interleaved rounds, median per server: a shared 2-core VM drifts between runs.
   const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
   const samples = new Map<string, Throughput[]>(runs.map(([name]) => [name, []]));
-  for (const [, port, file, ecs] of runs) saturate(port, join(dir, file), ecs); // warm-up (JIT, caches)
+  for (const [, port, file, o] of runs) saturate(port, join(dir, file), o); // warm-up (JIT, caches)
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, port, file, ecs] of runs) samples.get(name)?.push(saturate(port, join(dir, file), ecs));
+    for (const [name, port, file, o] of runs) samples.get(name)?.push(saturate(port, join(dir, file), o));
   }
   const results = new Map<string, Throughput & { p50: number; p90: number; p99: number; all: number[] }>();
-  for (const [name, port, file, ecs] of runs) {
+  for (const [name, port, file, o] of runs) {
     const all = (samples.get(name) as Throughput[]).slice().sort((a, b) => a.qps - b.qps);
     const median = all[Math.floor(all.length / 2)] as Throughput;
-    const l = latencyAt(port, join(dir, file), ecs, median.qps * 0.5);
+    const l = latencyAt(port, join(dir, file), o, median.qps * 0.5);
     results.set(name, { ...median, ...l, all: all.map((t) => Math.round(t.qps)) });
   }
   const ref = (results.get('gdnsd static') as Throughput).qps;
@@ -364,6 +368,7 @@ async function main(): Promise<void> {
   const p99 = results.get('gtm geo-steered + ECS')?.p99 ?? NaN;
   const r100 = qpsOf(scaled[0]!.name) / qpsOf('gtm geo-steered + ECS');
   const r10k = qpsOf(scaled[1]!.name) / qpsOf('gtm geo-steered + ECS');
+  const signedRatio = qpsOf('signed, steered+ECS+DO') / qpsOf('signed zone, steered+ECS');
   const bigRss = Math.max(...(loaded.get(big.name) ?? [NaN]));
   cleanup();
 
@@ -394,6 +399,10 @@ async function main(): Promise<void> {
       `  10,000 regions, DB-IP City Lite (an ordering per city): decision cold ${ip10kCity.decideColdUs?.toFixed(3)} µs, warm ${ip10kCity.decideWarmUs?.toFixed(3)} µs`,
     );
   console.log(`  full respond() for a geo-steered ECS query: ${ipCity.respondUs?.toFixed(3)} µs`);
+  const sig = signatureCost();
+  console.log(
+    `  a fresh signature (one RRset, cache miss): ECDSA P-256 ${sig.ecdsa.toFixed(1)} µs, Ed25519 ${sig.ed25519.toFixed(1)} µs; a cached one ${sig.cached.toFixed(2)} µs`,
+  );
   console.log(
     `  parse a query: ours ${ip.ourParseUs?.toFixed(3)} µs, dns2 Packet.parse ${ip.dns2ParseUs?.toFixed(3)} µs (x${((ip.dns2ParseUs as number) / (ip.ourParseUs as number)).toFixed(1)})`,
   );
@@ -416,6 +425,33 @@ async function main(): Promise<void> {
   console.log(
     `  decision < 5 µs (cold, located clients):   ${ip.decideColdUs?.toFixed(3)} µs ${mark((ip.decideColdUs as number) < 5)}`,
   );
+  console.log('\ntargets (issue 13)');
+  console.log(
+    `  signed steered + ECS + DO >= 0.8x the same server without DO: ${signedRatio.toFixed(2)}x ${mark(signedRatio >= 0.8)}`,
+  );
+}
+
+/** µs per signature made (a new RRset every time) and per cached one, for both algorithms. */
+function signatureCost(): { ecdsa: number; ed25519: number; cached: number } {
+  const policy = {
+    keyDir: '',
+    algorithm: 13 as const,
+    dnskeyTtl: 3600,
+    validityS: 14 * 86400,
+    refreshS: 86400,
+    inceptionOffsetS: 3600,
+  };
+  const per = (alg: 13 | 15, fresh: boolean) => {
+    const signer = new ZoneSigner('example.test', [generateKey('example.test', 'csk', alg, 0)], policy);
+    const n = fresh ? 5000 : 200_000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const rd = Buffer.from([198, 51, fresh ? (i >> 8) & 0xff : 0, fresh ? i & 0xff : 0]);
+      signer.sign('www.example.test', TYPE.A, 30, [rd], fresh ? i : 0);
+    }
+    return Number(process.hrtime.bigint() - t0) / n / 1000;
+  };
+  return { ecdsa: per(13, true), ed25519: per(15, true), cached: per(13, false) };
 }
 
 main().catch((err) => {

@@ -7,7 +7,8 @@ import { startControl } from '../control/index.js';
 import { openStore } from '../state/index.js';
 import { createLogger } from '../observability/index.js';
 import { runAgent } from '../agent/index.js';
-import { runDns } from '../dns/index.js';
+import { prepareForWorkers, runDns } from '../dns/index.js';
+import { loadZoneKeys, tagOf } from '../dnssec/index.js';
 import { explainCommand } from './explain.js';
 import { probeCommand } from './probe.js';
 import { dnssecCommand } from './dnssec.js';
@@ -94,9 +95,16 @@ function checkConfig(args: string[]): number {
   }
   const config = loadConfigFile(file);
   GeoResolver.open(config.geo.database);
+  // Signed zones: their key files are read and must be able to sign now, as gtm dns requires.
+  const keys = loadZoneKeys(config);
+  prepareForWorkers(config, keys);
   process.stdout.write(
     `${file}: OK\n${summarise(config)
       .map((l) => `  ${l}\n`)
+      .join('')}${[...keys]
+      .map(
+        ([zone, ks]) => `  ${zone}: signed, keys ${ks.map((k) => `${k.role.toUpperCase()} ${tagOf(k)}`).join(', ')}\n`,
+      )
       .join('')}`,
   );
   return 0;

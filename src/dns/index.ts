@@ -1,5 +1,5 @@
 // Public entry of the dns capability: the authoritative GeoDNS server.
-export { Authority, type Decision, type QueryInfo } from './authority.js';
+export { Authority, prepareForWorkers, type Decision, type QueryInfo } from './authority.js';
 export { DnsServer, type ServerOptions } from './server.js';
 export { runDns, type DnsHandle, type RunOptions } from './run.js';
 export { explain, type ExplainRequest } from './explain.js';
