@@ -14,6 +14,7 @@ import { emit, type AgentReport } from '../state/index.js';
 import { startAgentApi } from './api.js';
 import { Announcer } from './announcer.js';
 import { Heartbeat } from './heartbeat.js';
+import { SharedGuardian } from './guardian.js';
 import { AgentMetrics } from './metrics.js';
 import { Prober, type ProbeResult } from './prober.js';
 import { GobgpSpeaker, type Speaker } from './speaker.js';
@@ -38,6 +39,8 @@ export type AgentInput =
   | { kind: 'maintenance-file'; on: boolean }
   | { kind: 'maintenance-api'; enabled: boolean; reason?: string; who: string }
   | { kind: 'wake'; vip: number }
+  /** The BGP guard rail decided about a held shared VIP. */
+  | { kind: 'guard'; vip: number }
   | { kind: 'liveness' }
   | { kind: 'paths-changed' }
   | { kind: 'shutdown' };
@@ -60,6 +63,7 @@ export class Agent {
   private readonly speaker: Speaker;
   private readonly announcer: Announcer;
   private readonly heartbeat: Heartbeat;
+  private readonly guardian: SharedGuardian;
   private readonly prober: Prober;
   private maintenanceApi?: { reason: string; since: number };
   private maintenanceFile = false;
@@ -93,6 +97,13 @@ export class Agent {
       this.metrics,
     );
     this.heartbeat = new Heartbeat(pop.name, config.control, () => this.report(), opts.log);
+    this.guardian = new SharedGuardian(
+      config,
+      pop,
+      () => this.heartbeat.store,
+      (vip) => this.handle({ kind: 'guard', vip }),
+      opts.log,
+    );
     this.prober = new Prober(pop.vips, {
       onProbe: (result) => this.handle({ kind: 'probe', result }),
       onErrorRate: (vip, rate) => this.handle({ kind: 'error-rate', vip, rate }),
@@ -162,6 +173,7 @@ export class Agent {
       },
     );
     await this.heartbeat.start();
+    this.guardian.start();
     const api = `${this.pop.api.host}:${this.opts.apiPort ?? this.pop.api.port}`;
     emit(
       this.log,
@@ -209,6 +221,7 @@ export class Agent {
         );
         return this.evaluateAll();
       case 'wake':
+      case 'guard':
         return this.evaluate(this.vips[e.vip] as VipRuntime);
       case 'shutdown':
         this.shuttingDown = true;
@@ -252,6 +265,7 @@ export class Agent {
     v.verdict = c.verdict;
     v.verdictReason = c.reason;
     const before = v.machine;
+    const vi = this.vips.indexOf(v);
     const { m, changed } = step(before, {
       verdict: c.verdict,
       verdictReason: c.reason,
@@ -260,13 +274,27 @@ export class Agent {
       now: Date.now(),
       holdDownMs: this.pop.bgp.holdDownMs,
       drainMs: this.pop.bgp.drain.durationMs,
+      withdrawAllowed: this.guardian.isAllowed(vi),
+      holdReason: this.guardian.reasonOf(vi),
     });
     v.machine = m;
+    if (v.spec.shared) {
+      // Held: ask the fleet (again); healthy again: the next failure asks afresh.
+      if (m.held) this.guardian.request(vi);
+      else if (m.state === 'UP') this.guardian.reset(vi);
+      if ((m.held ?? false) !== (before.held ?? false))
+        emit(
+          this.log,
+          'bgp.guardrail',
+          { vip: v.spec.prefix, shared: v.spec.shared.name, held: m.held ?? false, reason: m.reason },
+          m.held ? 'BGP guard rail: keeping a shared VIP announced (drained)' : 'BGP guard rail released',
+          m.held ? 'warn' : 'info',
+        );
+    }
     // The machine says when it wants to be stepped again (end of a drain or a hold-down).
     if (m.wakeAt !== before.wakeAt || v.wakeTimer === undefined) {
       clearTimeout(v.wakeTimer);
       v.wakeTimer = undefined;
-      const vi = this.vips.indexOf(v);
       if (m.wakeAt !== undefined && !this.stopped) {
         v.wakeTimer = setTimeout(
           () => {
@@ -301,7 +329,11 @@ export class Agent {
       region: this.pop.region,
       serving: this.serving,
       sessionUp: this.speaker.sessionUp,
-      vips: this.vips.map((v) => ({ prefix: v.spec.prefix, state: v.machine.state })),
+      vips: this.vips.map((v) => ({
+        prefix: v.spec.prefix,
+        state: v.machine.state,
+        ...(v.machine.held ? { held: true } : {}),
+      })),
       at: Date.now(),
     };
   }
@@ -333,6 +365,8 @@ export class Agent {
         since: new Date(v.machine.since).toISOString(),
         reason: v.machine.reason,
         announce: announceOf(v.machine),
+        shared: v.spec.shared?.name ?? null,
+        held: v.machine.held ?? false,
         verdict: v.verdict,
         verdictReason: v.verdictReason,
         flaps: v.machine.flaps,
@@ -369,6 +403,7 @@ export class Agent {
     this.prober.stop();
     await this.api?.close();
     await this.speaker.stop();
+    this.guardian.stop();
     await this.heartbeat.stop();
     await this.alerts?.stop();
   }

@@ -6,7 +6,7 @@ import type { Logger } from '../observability/index.js';
 import { AUDIT_RECORD_LEASE_MS, KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
 
 export class Heartbeat {
-  private store?: StateStore;
+  private storeHandle?: StateStore;
   private timer?: NodeJS.Timeout;
   private publishing?: Promise<void>;
   private again = false;
@@ -21,13 +21,18 @@ export class Heartbeat {
 
   async start(): Promise<void> {
     if (!this.control) return;
-    this.store = await openStore(this.control.store);
+    this.storeHandle = await openStore(this.control.store);
     this.timer = setInterval(() => void this.publish(), this.control.heartbeatMs);
     void this.publish();
   }
 
+  /** The open store (the guard rail reads the fleet through it), once started. */
+  get store(): StateStore | undefined {
+    return this.storeHandle;
+  }
+
   publish(): Promise<void> {
-    const store = this.store;
+    const store = this.storeHandle;
     const control = this.control;
     if (!store || !control) return Promise.resolve();
     if (this.publishing) {
@@ -55,10 +60,10 @@ export class Heartbeat {
 
   /** Puts an audit record in the shared store, where the control plane's audit view reads it. */
   async audit(e: { who: string; action: string; target: string; why: string }): Promise<void> {
-    if (!this.store) return;
+    if (!this.storeHandle) return;
     const at = new Date().toISOString();
     try {
-      await this.store.put(
+      await this.storeHandle.put(
         KEYS.auditRecord(at, `${this.pop}-${e.who}`, this.audits++),
         { at, ...e, change: null },
         { leaseMs: AUDIT_RECORD_LEASE_MS },
@@ -71,6 +76,6 @@ export class Heartbeat {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.store?.close();
+    await this.storeHandle?.close();
   }
 }

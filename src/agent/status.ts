@@ -25,6 +25,10 @@ export interface AgentStatus {
     since: string;
     reason: string;
     announce: Announce;
+    /** The shared anycast VIP's name (null: this PoP's own VIP). */
+    shared: string | null;
+    /** Kept announced, drained, by the BGP guard rail although unhealthy. */
+    held: boolean;
     verdict: Verdict;
     verdictReason: string;
     flaps: number;

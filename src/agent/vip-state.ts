@@ -22,6 +22,8 @@ export interface VipMachine {
   degraded: boolean;
   /** DOWN but healthy again, waiting for the hold-down to end before re-announcing. */
   heldDown?: boolean;
+  /** DOWN but kept announced in drained form by the BGP guard rail (shared VIPs only). */
+  held?: boolean;
   /**
    * When the machine wants to be stepped again even if no input changes: the end of a drain
    * or of the hold-down of a healthy-again VIP. The runtime sets a timer; nothing parses reasons.
@@ -37,6 +39,13 @@ export interface StepInput {
   now: number;
   holdDownMs: number;
   drainMs: number;
+  /**
+   * Shared anycast VIPs: false while the fleet guard rail has not allowed a withdrawal on health
+   * grounds (the VIP then stays announced, drained); absent or true for every other VIP.
+   */
+  withdrawAllowed?: boolean;
+  /** Why the withdrawal is held (shown in the reason). */
+  holdReason?: string;
 }
 
 export function newVipMachine(now: number): VipMachine {
@@ -53,7 +62,7 @@ export function newVipMachine(now: number): VipMachine {
 
 export function announceOf(m: VipMachine): Announce {
   if (m.state === 'UP') return m.degraded ? 'drain' : 'normal';
-  return m.state === 'DRAINING' ? 'drain' : 'none';
+  return m.state === 'DRAINING' || (m.state === 'DOWN' && m.held) ? 'drain' : 'none';
 }
 
 export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
@@ -69,10 +78,11 @@ function wakeOf(m: VipMachine, i: StepInput): number | undefined {
 }
 
 function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
+  // `held` is kept until a transition (go) says otherwise.
   const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false };
-  const go = (state: VipState, reason: string): { m: VipMachine; changed: boolean } => {
+  const go = (state: VipState, reason: string, held = false): { m: VipMachine; changed: boolean } => {
     const wasAnnounced = announceOf(m) !== 'none';
-    const n: VipMachine = { ...next, state, reason, since: state === m.state ? m.since : i.now };
+    const n: VipMachine = { ...next, state, reason, held, since: state === m.state ? m.since : i.now };
     const isAnnounced = announceOf(n) !== 'none';
     if (wasAnnounced !== isAnnounced) {
       n.lastFlip = i.now;
@@ -80,7 +90,10 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
       if (m.everUp && (state === 'DOWN' || (state === 'UP' && m.state === 'DOWN'))) n.flaps++;
     }
     if (state === 'UP') n.everUp = true;
-    return { m: n, changed: state !== m.state || reason !== m.reason || n.degraded !== m.degraded };
+    return {
+      m: n,
+      changed: state !== m.state || reason !== m.reason || n.degraded !== m.degraded || held !== (m.held ?? false),
+    };
   };
 
   if (i.maintenance || i.shuttingDown) {
@@ -103,7 +116,14 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
         return go('INIT', 'maintenance ended; waiting for a health verdict');
       return { m: next, changed: next.degraded !== m.degraded };
     case 'unhealthy':
-      if (m.state !== 'DOWN') return go('DOWN', `unhealthy: ${i.verdictReason}`);
+      // The BGP guard rail: a shared VIP still announced is kept, drained, until the fleet allows.
+      if (i.withdrawAllowed === false && (m.state === 'UP' || m.held))
+        return go(
+          'DOWN',
+          `unhealthy: ${i.verdictReason}; held announced by the BGP guard rail: ${i.holdReason ?? ''}`,
+          true,
+        );
+      if (m.state !== 'DOWN' || m.held) return go('DOWN', `unhealthy: ${i.verdictReason}`);
       return m.reason === `unhealthy: ${i.verdictReason}`
         ? { m: next, changed: false }
         : go('DOWN', `unhealthy: ${i.verdictReason}`);
@@ -113,6 +133,8 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
         return next.degraded !== m.degraded
           ? go('UP', `${i.verdict}: ${i.verdictReason}`)
           : { m: next, changed: false };
+      // Held by the guard rail, it never left: no hold-down to wait for.
+      if (m.state === 'DOWN' && m.held) return go('UP', `${i.verdict}: ${i.verdictReason}`);
       const wait = m.lastFlip + i.holdDownMs - i.now;
       if (m.state === 'DOWN' && wait > 0) {
         const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;

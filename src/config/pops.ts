@@ -1,5 +1,5 @@
 // The `pops` section: each PoP's agent, its BGP sidecar, VIPs, LB nodes and checks.
-import type { BgpSettings, Check, Pop, Region, Vip } from './types.js';
+import type { AnycastVip, BgpSettings, Check, Pop, Region, Vip } from './types.js';
 import { Problems, bool, hostPort, int, ip, ipv4, join, list, num, obj, str } from './validate.js';
 
 const COMMUNITY = /^\d{1,5}:\d{1,5}$/;
@@ -11,7 +11,34 @@ function strings(p: Problems, path: string, v: unknown, pattern: RegExp, what: s
     .filter((x): x is string => x !== undefined);
 }
 
-export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>): Pop[] {
+/** `anycast: { NAME: { address, min_announcing, max_withdrawn_share, window_s } }`: shared VIPs. */
+export function parseAnycast(p: Problems, v: unknown): Map<string, AnycastVip> {
+  const out = new Map<string, AnycastVip>();
+  if (v === undefined || v === null) return out;
+  for (const [name, av] of Object.entries(obj(p, 'anycast', v) ?? {})) {
+    const path = join('anycast', name);
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) p.add(path, 'names use lower-case letters, digits and dashes');
+    const a = obj(p, path, av, ['address', 'min_announcing', 'max_withdrawn_share', 'window_s']);
+    if (!a) continue;
+    const address = ip(p, join(path, 'address'), a.address);
+    if (!address) continue;
+    out.set(name, {
+      name,
+      address,
+      minAnnouncing: int(p, join(path, 'min_announcing'), a.min_announcing, 0, 1000, 1) ?? 1,
+      maxWithdrawnShare: num(p, join(path, 'max_withdrawn_share'), a.max_withdrawn_share, 0, 1, 0.5) ?? 0.5,
+      windowMs: (int(p, join(path, 'window_s'), a.window_s, 1, 86_400, 60) ?? 60) * 1000,
+    });
+  }
+  return out;
+}
+
+export function parsePops(
+  p: Problems,
+  v: unknown,
+  regions: Map<string, Region>,
+  anycast: Map<string, AnycastVip> = new Map(),
+): Pop[] {
   if (v === undefined || v === null) return [];
   const pops = obj(p, 'pops', v);
   const out: Pop[] = [];
@@ -23,7 +50,7 @@ export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>)
     if (!region) p.add(join(path, 'region'), `unknown region ${JSON.stringify(o.region)}`);
     const bgp = parseBgp(p, join(path, 'bgp'), o.bgp);
     const vips = (list(p, join(path, 'vips'), o.vips, { nonEmpty: true }) ?? []).map((x, i) =>
-      parseVip(p, join(join(path, 'vips'), i), x, region),
+      parseVip(p, join(join(path, 'vips'), i), x, region, anycast),
     );
     for (const vip of vips) {
       if (!vip) continue;
@@ -42,6 +69,16 @@ export function parsePops(p: Problems, v: unknown, regions: Map<string, Region>)
       bgp,
       vips: vips.filter((x): x is Vip => x !== undefined),
     });
+  }
+  // A shared VIP's guard rail needs as many PoPs as it promises to keep announcing.
+  for (const a of anycast.values()) {
+    const n = out.filter((pop) => pop.vips.some((x) => x.shared === a)).length;
+    if (n === 0) p.add(join('anycast', a.name), 'no PoP announces it (address: anycast:NAME in a PoP VIP)');
+    else if (a.minAnnouncing >= n)
+      p.add(
+        join(join('anycast', a.name), 'min_announcing'),
+        `must be below the ${n} PoPs announcing it, or no PoP could ever withdraw it`,
+      );
   }
   return out;
 }
@@ -131,7 +168,13 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
   };
 }
 
-function parseVip(p: Problems, path: string, v: unknown, region: Region | undefined): Vip | undefined {
+function parseVip(
+  p: Problems,
+  path: string,
+  v: unknown,
+  region: Region | undefined,
+  anycast: Map<string, AnycastVip>,
+): Vip | undefined {
   const o = obj(p, path, v, [
     'address',
     'nodes',
@@ -144,8 +187,18 @@ function parseVip(p: Problems, path: string, v: unknown, region: Region | undefi
     'passive',
   ]);
   if (!o) return undefined;
-  // `address: vip` / `address: vip6` take the region's VIPs.
-  const raw = o.address === 'vip' ? region?.vip4 : o.address === 'vip6' ? region?.vip6 : o.address;
+  // `address: vip` / `address: vip6` take the region's VIPs; `anycast:NAME` a shared one.
+  const shared =
+    typeof o.address === 'string' && o.address.startsWith('anycast:') ? anycast.get(o.address.slice(8)) : undefined;
+  if (typeof o.address === 'string' && o.address.startsWith('anycast:') && !shared)
+    p.add(join(path, 'address'), `no anycast VIP named ${o.address.slice(8)} (declare it under anycast:)`);
+  const raw = shared
+    ? shared.address
+    : o.address === 'vip'
+      ? region?.vip4
+      : o.address === 'vip6'
+        ? region?.vip6
+        : o.address;
   const address = ip(p, join(path, 'address'), raw);
   const nodes = (list(p, join(path, 'nodes'), o.nodes, { nonEmpty: true }) ?? []).map((nv, i) => {
     const n = obj(p, join(join(path, 'nodes'), i), nv, ['name', 'address']) ?? {};
@@ -175,6 +228,7 @@ function parseVip(p: Problems, path: string, v: unknown, region: Region | undefi
   const intervalMs = int(p, join(path, 'interval_ms'), o.interval_ms, 10, 600_000, 1000) ?? 1000;
   return {
     prefix: `${address}/${address.includes(':') ? 128 : 32}`,
+    ...(shared ? { shared } : {}),
     nodes,
     checks,
     minHealthy,

@@ -1,7 +1,7 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import type { Config, DnsSettings, Region } from './types.js';
 import { REGION_STATUSES } from '../state/contract.js';
-import { parseCheck, parsePops } from './pops.js';
+import { parseAnycast, parseCheck, parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, num, obj, str } from './validate.js';
 import { isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones } from './zones.js';
@@ -12,7 +12,7 @@ export { absoluteName, validDomainName } from './names.js';
 
 export function parseConfigObject(doc: unknown): { config?: Config; problems: string[] } {
   const p = new Problems();
-  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'pops', 'control']);
+  const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'anycast', 'pops', 'control']);
   if (!root) return { problems: p.list };
 
   const dns = parseDns(p, root.dns);
@@ -25,11 +25,12 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
   const regions = parseRegions(p, root.regions);
   const zones = parseZones(p, root.zones);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
-  const pops = parsePops(p, root.pops, regions);
+  const anycast = parseAnycast(p, root.anycast);
+  const pops = parsePops(p, root.pops, regions, anycast);
   const control = parseControl(p, root.control, regions);
 
   if (!p.ok) return { problems: p.list };
-  return { config: { dns, geo, regions, zones, services, pops, control }, problems: [] };
+  return { config: { dns, geo, regions, zones, services, pops, anycast, control }, problems: [] };
 }
 
 function parseDns(p: Problems, v: unknown): DnsSettings {

@@ -131,6 +131,8 @@ export interface Config {
   zones: Zone[];
   services: Service[];
   pops: Pop[];
+  /** Shared anycast VIPs by name (announced by several PoPs). */
+  anycast: Map<string, AnycastVip>;
   /** Shared state between agents, DNS servers and the control plane; absent = none. */
   control?: ControlSettings;
   /** Present when loaded from a file, for reload. */
@@ -157,9 +159,26 @@ export interface LbNode {
   address: string;
 }
 
+/**
+ * A shared anycast VIP (`anycast.<name>`): one address announced by PoPs in several regions. An
+ * agent does not withdraw it on health grounds alone when that would leave fewer than
+ * `minAnnouncing` PoPs announcing it, or take more than `maxWithdrawnShare` of them out at once:
+ * it keeps the path in drained form instead (the BGP guard rail).
+ */
+export interface AnycastVip {
+  name: string;
+  address: string;
+  minAnnouncing: number;
+  maxWithdrawnShare: number;
+  /** How long a PoP's withdrawal counts against the share out at once. */
+  windowMs: number;
+}
+
 export interface Vip {
   /** Host prefix: "198.51.100.10/32" or "2001:db8:10::10/128". */
   prefix: string;
+  /** Set for a shared anycast VIP (`address: anycast:NAME`). */
+  shared?: AnycastVip;
   nodes: LbNode[];
   checks: Check[];
   minHealthy: number | string;

@@ -31,6 +31,8 @@ export const KEYS = {
   /** What one vantage point (an agent, or a `gtm probe`) sees of the regions, leased. */
   vantage: (point: string) => `vantage/${point}`,
   vantages: 'vantage/',
+  /** Withdrawals of a shared anycast VIP within the guard rail's window (one key, written atomically). */
+  anycastClaims: (name: string) => `anycast/${name}/withdrawals`,
 } as const;
 
 /** One audit record: who did what to which target, why, and when (ISO time). */
@@ -52,8 +54,14 @@ export interface AgentReport {
   region: string;
   serving: boolean;
   sessionUp: boolean;
-  vips: { prefix: string; state: VipState }[];
+  /** `held`: a shared VIP kept announced (drained) by the BGP guard rail although unhealthy. */
+  vips: { prefix: string; state: VipState; held?: boolean }[];
   at: number;
+}
+
+/** PoPs that withdrew a shared anycast VIP on health grounds, with when each claim expires. */
+export interface AnycastClaims {
+  pops: Record<string, number>;
 }
 
 /**

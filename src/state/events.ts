@@ -18,6 +18,8 @@ export interface EventPayloads {
   'bgp.path.withdrawn': { prefix: string; ms: number };
   'bgp.session': { peer: string; from?: string; to: string };
   'bfd.session': { peer: string; from: string | null; to: string | null };
+  /** A shared anycast VIP kept announced (drained) by the BGP guard rail, or released. */
+  'bgp.guardrail': { vip: string; shared: string; held: boolean; reason: string };
   'gobgpd.started': { pid: number; policy: 'withdraw' | 'keep' };
   'gobgpd.exited': { code: number | null };
   'region.state': { region: string; from?: RegionStatus; to: RegionStatus; reason?: string; source?: RegionSource };
@@ -56,6 +58,7 @@ export const EVENT_NAMES = [
   'bgp.path.withdrawn',
   'bgp.session',
   'bfd.session',
+  'bgp.guardrail',
   'gobgpd.started',
   'gobgpd.exited',
   'region.state',

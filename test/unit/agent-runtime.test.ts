@@ -3,38 +3,11 @@
 // leaves in the fake RIB are what a real gobgpd would announce.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Agent, type PathClient, type Speaker, type SpeakerEvents } from '../../src/agent/index.js';
-import { pathSignature, type AnnouncedPath } from '../../src/bgp/index.js';
+import { Agent } from '../../src/agent/index.js';
+import { FakeSpeaker } from '../helpers/fake-speaker.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
-
-class FakeRib implements PathClient {
-  paths: AnnouncedPath[] = [];
-  async listLocalPaths() {
-    return this.paths.map((p) => ({ ...p }));
-  }
-  async addPath(p: AnnouncedPath) {
-    this.paths = [...this.paths.filter((x) => x.prefix !== p.prefix), { ...p }];
-  }
-  async deletePath(p: AnnouncedPath) {
-    this.paths = this.paths.filter((x) => pathSignature(x) !== pathSignature(p));
-  }
-}
-
-class FakeSpeaker implements Speaker {
-  readonly client = new FakeRib();
-  sessionUp = true;
-  apiUp = true;
-  events?: SpeakerEvents;
-  status() {
-    return { api: 'fake', apiUp: this.apiUp, gobgpdPid: -1, sessions: {}, bfd: {}, sessionUp: this.sessionUp };
-  }
-  start(e: SpeakerEvents) {
-    this.events = e;
-  }
-  async stop() {}
-}
 
 const config = parseConfigText(
   `${readFileSync(EXAMPLE, 'utf8')}
