@@ -7,7 +7,7 @@
 //     containers, each running lab/docker/entry.sh exactly as the image would, and must
 //     steer a client and fail it over.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -238,9 +238,11 @@ describe('containerlab topology run with namespaces for containers', () => {
         GTM_LAB_TOKEN: process.env.GTM_LAB_TOKEN,
         GTM_ETCD_DIR: join(files, 'etcd'),
       };
+      // Each node's output in the lab files (the failure message points there).
+      const out = openSync(join(files, 'logs', `${name}.out`), 'a');
       const p = spawnIn(ns, 'sh', [join(ROOT, 'lab', 'docker', 'entry.sh'), ...node.cmd.split(' ')], {
         env,
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', out, 'pipe'],
       });
       let err = '';
       p.stderr?.on('data', (d) => (err += d));
