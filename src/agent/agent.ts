@@ -11,6 +11,7 @@ import type { AnnouncedPath } from '../bgp/index.js';
 import { clusterVerdict, feed, newRiseFall, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
 import { emit, type AgentReport } from '../state/index.js';
+import { followOperatorDrain, type OperatorDrain } from './intents.js';
 import { startAgentApi } from './api.js';
 import { Announcer } from './announcer.js';
 import { Heartbeat } from './heartbeat.js';
@@ -38,6 +39,8 @@ export type AgentInput =
   | { kind: 'error-rate'; vip: number; rate: number | undefined }
   | { kind: 'maintenance-file'; on: boolean }
   | { kind: 'maintenance-api'; enabled: boolean; reason?: string; who: string }
+  /** An operator's drain of this PoP's region, read from the shared store (one drain for DNS and BGP). */
+  | { kind: 'operator-drain'; drain?: OperatorDrain }
   | { kind: 'wake'; vip: number }
   /** The BGP guard rail decided about a held shared VIP. */
   | { kind: 'guard'; vip: number }
@@ -67,6 +70,8 @@ export class Agent {
   private readonly prober: Prober;
   private maintenanceApi?: { reason: string; since: number };
   private maintenanceFile = false;
+  private operatorDrain?: OperatorDrain;
+  private stopIntents?: () => void;
   private shuttingDown = false;
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -174,6 +179,9 @@ export class Agent {
     );
     await this.heartbeat.start();
     this.guardian.start();
+    this.stopIntents = followOperatorDrain(this.heartbeat.store, this.pop.region, (drain) =>
+      this.handle({ kind: 'operator-drain', drain }),
+    );
     const api = `${this.pop.api.host}:${this.opts.apiPort ?? this.pop.api.port}`;
     emit(
       this.log,
@@ -211,6 +219,18 @@ export class Agent {
         this.maintenanceFile = e.on;
         emit(this.log, 'agent.maintenance', { source: 'file', enabled: e.on }, 'maintenance file changed');
         return this.evaluateAll();
+      case 'operator-drain': {
+        const was = this.operatorDrain;
+        this.operatorDrain = e.drain;
+        if ((was === undefined) === (e.drain === undefined)) return;
+        emit(
+          this.log,
+          'agent.maintenance',
+          { source: 'operator', enabled: e.drain !== undefined, reason: e.drain?.reason, who: e.drain?.who },
+          e.drain ? 'operator drain of this region: draining BGP' : 'operator drain ended',
+        );
+        return this.evaluateAll();
+      }
       case 'maintenance-api':
         this.maintenanceApi = e.enabled ? { reason: e.reason ?? 'set through the API', since: Date.now() } : undefined;
         emit(
@@ -242,7 +262,7 @@ export class Agent {
   }
 
   private get maintenance(): boolean {
-    return this.maintenanceFile || this.maintenanceApi !== undefined;
+    return this.maintenanceFile || this.maintenanceApi !== undefined || this.operatorDrain !== undefined;
   }
 
   /** Serving: a trusted session, gobgpd reachable, and something announced through it. */
@@ -356,7 +376,12 @@ export class Agent {
       region: this.pop.region,
       serving: this.serving,
       bgp: this.speaker.status(),
-      maintenance: { on: this.maintenance, file: this.maintenanceFile, api: this.maintenanceApi ?? null },
+      maintenance: {
+        on: this.maintenance,
+        file: this.maintenanceFile,
+        api: this.maintenanceApi ?? null,
+        operator: this.operatorDrain ?? null,
+      },
       shuttingDown: this.shuttingDown,
       announced: this.announcer.announced,
       vips: this.vips.map((v) => ({
@@ -404,6 +429,7 @@ export class Agent {
     await this.api?.close();
     await this.speaker.stop();
     this.guardian.stop();
+    this.stopIntents?.();
     await this.heartbeat.stop();
     await this.alerts?.stop();
   }

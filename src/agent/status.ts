@@ -16,7 +16,13 @@ export interface AgentStatus {
     bfd: Record<string, string>;
     sessionUp: boolean;
   };
-  maintenance: { on: boolean; file: boolean; api: { reason: string; since: number } | null };
+  maintenance: {
+    on: boolean;
+    file: boolean;
+    api: { reason: string; since: number } | null;
+    /** An operator's drain of the region, through the control plane (shared store). */
+    operator: { reason: string; who: string; expiresAt?: number } | null;
+  };
   shuttingDown: boolean;
   announced: AnnouncedPath[];
   vips: {

@@ -13,7 +13,7 @@ export interface EventPayloads {
     announce: 'normal' | 'drain' | 'none';
   };
   'agent.lb.node': { vip: string; node: string; state: 'unknown' | 'up' | 'down'; detail: string };
-  'agent.maintenance': { source: 'api' | 'file'; enabled: boolean; reason?: string; who?: string };
+  'agent.maintenance': { source: 'api' | 'file' | 'operator'; enabled: boolean; reason?: string; who?: string };
   'bgp.path.announced': { prefix: string; med?: number; communities: string[]; prepend: number; ms: number };
   'bgp.path.withdrawn': { prefix: string; ms: number };
   'bgp.session': { peer: string; from?: string; to: string };

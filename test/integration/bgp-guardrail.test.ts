@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/index.js';
+import { hashToken } from '../../src/auth/index.js';
+import { startControl } from '../../src/control/index.js';
 import { parseConfigText, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
@@ -16,6 +18,7 @@ import { FakeSpeaker } from '../helpers/fake-speaker.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SHARED = '198.51.100.100/32';
+const TOKEN = 'guardrail-test-token-0123456789';
 
 function fleetConfig(dir: string): Config {
   const pop = (name: string, region: string, n: number) => `  ${name}:
@@ -34,7 +37,7 @@ control:
   store: { file: ${join(dir, 'state.json')} }
   lease_ms: 1500
   heartbeat_ms: 100
-  api: { audit_log: ${join(dir, 'audit.jsonl')} }
+  api: { listen: 127.0.0.1:0, audit_log: ${join(dir, 'audit.jsonl')}, tokens: [{ name: ops, sha256: ${hashToken(TOKEN)} }] }
 `);
 }
 
@@ -72,7 +75,7 @@ describe('BGP guard rail across a fleet of agents', () => {
       'three PoPs announcing the shared VIP',
       5000,
     );
-    return { health, reports, store };
+    return { health, reports, store, config };
   }
 
   it('a shared false signal: one PoP may withdraw, two keep it announced drained, all say so', async () => {
@@ -130,5 +133,40 @@ describe('BGP guard rail across a fleet of agents', () => {
     for (const a of agents) await a.agent.requestReconcile();
     expect(agents.every(({ speaker }) => speaker.client.paths.length === 0)).toBe(true);
     expect(agents[0]?.agent.status().vips[0]?.held).toBe(false);
+  }, 30_000);
+
+  it('one drain for both layers: an API drain of us-east drains its agent in BGP, then withdraws; undrain brings it back', async () => {
+    const dir = tempDir('gtm-drain-both-');
+    const { store, config } = await fleet(dir);
+    const control = await startControl(config, store, createLogger('t-control', 'silent'));
+    try {
+      const call = (method: string, path: string, body?: object) =>
+        fetch(`http://127.0.0.1:${control.port}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+      const nyc = agents[0] as (typeof agents)[number];
+      expect((await call('POST', '/api/v1/regions/us-east/drain', { reason: 'drill' })).status).toBe(200);
+      // BGP drain first: GRACEFUL_SHUTDOWN and the prepend, not held even for a shared VIP.
+      await waitFor(() => nyc.agent.status().vips[0]?.state === 'DRAINING', 'the agent to drain', 3000);
+      await nyc.agent.requestReconcile();
+      expect(nyc.speaker.client.paths).toMatchObject([{ prefix: SHARED, communities: ['65535:0'], prepend: 2 }]);
+      expect(nyc.agent.status().maintenance.operator).toMatchObject({ reason: 'drill', who: 'ops' });
+      // ... then withdrawn after the drain period (1 s here).
+      await waitFor(() => nyc.agent.status().vips[0]?.state === 'DISABLED', 'the withdrawal after the drain', 3000);
+      await nyc.agent.requestReconcile();
+      expect(nyc.speaker.client.paths).toEqual([]);
+      for (const other of agents.slice(1)) expect(other.agent.status().vips[0]?.state).toBe('UP');
+      expect((await call('DELETE', '/api/v1/regions/us-east/override?reason=done')).status).toBe(200);
+      await waitFor(() => nyc.agent.status().vips[0]?.state === 'UP', 'the undrain', 3000);
+      await nyc.agent.requestReconcile();
+      expect(nyc.speaker.client.paths).toMatchObject([{ prefix: SHARED, prepend: 0 }]);
+      // One audit entry per operator action, from the control plane only.
+      const audit = (await (await call('GET', '/api/v1/audit?limit=10')).json()) as { action: string }[];
+      expect(audit.map((a) => a.action).filter((a) => /drain|override/.test(a))).toHaveLength(2);
+    } finally {
+      await control.close();
+    }
   }, 30_000);
 });
