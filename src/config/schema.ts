@@ -50,6 +50,8 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'tcp_max_per_source',
           'max_scope_v4',
           'max_scope_v6',
+          'unstable_ttl',
+          'unstable_window_s',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -68,6 +70,8 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     tcpMaxPerSource: int(p, 'dns.tcp_max_per_source', d.tcp_max_per_source, 1, 100_000, 32) ?? 32,
     maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
+    unstableTtl: int(p, 'dns.unstable_ttl', d.unstable_ttl, 0, 86_400, 5) ?? 5,
+    unstableWindowS: int(p, 'dns.unstable_window_s', d.unstable_window_s, 0, 86_400, 300) ?? 300,
   };
 }
 

@@ -104,6 +104,12 @@ export interface DnsSettings {
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;
   maxScope6: number;
+  /**
+   * TTL follows the routing state: a steered answer holding a region that is draining, held in
+   * by the guard rail, or changed state within `unstableWindowS`, gets at most `unstableTtl`.
+   */
+  unstableTtl: number;
+  unstableWindowS: number;
 }
 
 export interface GeoSettings {

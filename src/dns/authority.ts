@@ -48,6 +48,12 @@ export interface Decision {
   ordering: Ordering;
   selection: Selection;
   ecsScope: number;
+  /** The TTL the answer gets: the service's, or the short one while a region in it is unstable. */
+  ttl: number;
+  /** Until when that TTL holds without a state change (Infinity: until one). */
+  ttlUntil: number;
+  /** Why the TTL was shortened (explain), if it was. */
+  ttlReason?: string;
 }
 
 const HINFO_RFC8482 = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
@@ -85,8 +91,8 @@ type Memo =
        * For policies that depend only on where the client is (not chance, not its address): the
        * answer each located client got, valid while region health has not changed since.
        */
-      byClient?: Map<ClientOf, { epoch: number; answer: { response: Buffer; info: QueryInfo } }>;
-      bySelection: Map<string, { response: Buffer; info: QueryInfo }>;
+      byClient?: Map<ClientOf, { epoch: number; until: number; answer: { response: Buffer; info: QueryInfo } }>;
+      bySelection: Map<string, { response: Buffer; info: QueryInfo; until: number }>;
     };
 
 /** The config minus the zones' record lists, which the compiled zones hold (in a fraction of the memory). */
@@ -134,7 +140,7 @@ class ScopedOrdering implements Ordering {
 
 /** What of a decision reaches the wire: the pools answered and the ECS scope. */
 function selectionKey(d: Decision): string {
-  let k = String(d.ecsScope);
+  let k = `${d.ecsScope}/${d.ttl}`;
   for (const p of d.selection.pools) k += `|${p.region}`;
   return k;
 }
@@ -238,7 +244,7 @@ export class Authority {
       // Same located client, same health as last time: the same answer (no policy run).
       const who = memo.byClient && !this.onDecision ? this.client(memo.service, q.edns, remoteAddress) : undefined;
       const last = who && memo.byClient?.get(who);
-      if (last && last.epoch === this.healthEpoch)
+      if (last && last.epoch === this.healthEpoch && (last.until === Infinity || Date.now() < last.until))
         return (this.memoHits++, { response: this.patch(last.answer.response, msg, q), info: last.answer.info });
       // Otherwise the policy runs (geo lookup and ordering are cached) and its selection picks
       // the bytes built for it before.
@@ -247,7 +253,7 @@ export class Authority {
       if (hit) {
         if (who && memo.byClient) {
           if (memo.byClient.size >= MEMO_VARIANTS_MAX) memo.byClient.clear();
-          memo.byClient.set(who, { epoch: this.healthEpoch, answer: hit });
+          memo.byClient.set(who, { epoch: this.healthEpoch, until: decided.ttlUntil, answer: hit });
         }
         return (this.memoHits++, { response: this.patch(hit.response, msg, q), info: hit.info });
       }
@@ -321,7 +327,7 @@ export class Authority {
       byShape.set(shape, m);
     }
     if (m.bySelection.size >= MEMO_VARIANTS_MAX) m.bySelection.clear();
-    m.bySelection.set(selectionKey(built.decision.d), answer);
+    m.bySelection.set(selectionKey(built.decision.d), { ...answer, until: built.decision.d.ttlUntil });
   }
 
   /** Builds a response with the writer (memo miss). */
@@ -415,13 +421,13 @@ export class Authority {
             const addr = q.qtype === TYPE.A ? p.vip4 : p.vip6;
             if (addr) {
               const rd = addressRdata(addr);
-              w.record(1, name, q.qtype, node.service.ttl, rd);
+              w.record(1, name, q.qtype, d.ttl, rd);
               written.push(rd);
               answered = true;
             }
           }
           // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
-          if (written.length) this.signatures(1, name, q.qtype, node.service.ttl, written);
+          if (written.length) this.signatures(1, name, q.qtype, d.ttl, written);
           break;
         }
         const set = rrsetOf(node, q.qtype) ?? (name === zone.zone.name ? this.apexSet(zone, q.qtype) : undefined);
@@ -559,9 +565,40 @@ export class Authority {
       ordering,
       selection,
       ecsScope: Math.min(ordering.scope, maxScope),
+      ...this.ttlOf(service, selection),
     };
     this.onDecision?.(d);
     return d;
+  }
+
+  /**
+   * TTL follows the routing state: while a region in the answer is draining, held in by the
+   * guard rail or changed state recently, resolvers should come back soon (dns.unstable_ttl).
+   */
+  private ttlOf(service: Service, selection: Selection): Pick<Decision, 'ttl' | 'ttlUntil' | 'ttlReason'> {
+    const { unstableTtl, unstableWindowS } = this.config.dns;
+    if (unstableWindowS === 0 || unstableTtl >= service.ttl) return { ttl: service.ttl, ttlUntil: Infinity };
+    let until = Infinity;
+    let reason: string | undefined;
+    const now = Date.now();
+    for (const p of selection.pools) {
+      const v = this.state.get(p.region);
+      if (!v) continue;
+      if (v.held || v.status === 'draining')
+        return {
+          ttl: unstableTtl,
+          ttlUntil: Infinity,
+          ttlReason: `${p.region} is ${v.held ? 'held in by the guard rail' : 'draining'}`,
+        };
+      const end = (v.flappedAt ?? -Infinity) + unstableWindowS * 1000;
+      if (end > now && end < until) {
+        until = end;
+        reason = `${p.region} changed state ${Math.round((now - (v.flappedAt as number)) / 1000)} s ago`;
+      }
+    }
+    return until === Infinity
+      ? { ttl: service.ttl, ttlUntil: Infinity }
+      : { ttl: unstableTtl, ttlUntil: until, ttlReason: reason };
   }
 
   private order(service: Service, client: Client | undefined): Ordering {

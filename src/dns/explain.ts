@@ -94,5 +94,6 @@ function describeDecision(d: Decision, authority: Authority): string[] {
     );
   lines.push(`chosen: ${d.selection.pools.map((p) => p.region).join(', ') || '(none with an address of this family)'}`);
   lines.push(`ecs scope: /${d.ecsScope}${d.clientSource === 'ecs' ? '' : ' (only sent when the query carries ECS)'}`);
+  if (d.ttlReason) lines.push(`ttl: ${d.ttl} instead of ${d.service.ttl} (${d.ttlReason})`);
   return lines;
 }

@@ -126,6 +126,8 @@ export interface RegionView {
   held?: boolean;
   /** The vantage points' verdict, when vantage probing is configured. */
   vantage?: VantageView;
+  /** When the status last changed from one merged status to another (a flap; DNS shortens TTLs after one). */
+  flappedAt?: number;
 }
 
 /** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */

@@ -68,6 +68,9 @@ export class InMemoryRegionState implements RegionStateSource {
     };
     const vantage = change.vantage === null ? undefined : (change.vantage ?? old.vantage);
     if (vantage) view.vantage = vantage;
+    // A change of a region that had a status already (not the first one it is given).
+    const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
+    if (flappedAt !== undefined) view.flappedAt = flappedAt;
     this.views.set(region, view);
     if (this.batch) this.batch.push(region);
     else for (const l of this.listeners) l([region]);
