@@ -302,6 +302,7 @@ export class Agent {
       // Held: ask the fleet (again); healthy again: the next failure asks afresh.
       if (m.held) this.guardian.request(vi);
       else if (m.state === 'UP') this.guardian.reset(vi);
+      this.metrics.held.set({ vip: v.spec.prefix, shared: v.spec.shared.name }, m.held ? 1 : 0);
       if ((m.held ?? false) !== (before.held ?? false))
         emit(
           this.log,

@@ -55,6 +55,12 @@ export class AgentMetrics {
     labelNames: ['peer'],
     registers: [this.r],
   });
+  readonly held = new Gauge({
+    name: 'gtm_agent_vip_guardrail_held',
+    help: '1 while the BGP guard rail keeps this shared anycast VIP announced (drained) although unhealthy',
+    labelNames: ['vip', 'shared'],
+    registers: [this.r],
+  });
   readonly announcedPaths = new Gauge({
     name: 'gtm_agent_announced_paths',
     help: 'Paths announced through gobgpd',

@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { Registry } from '../observability/index.js';
 import type { Logger } from '../observability/index.js';
 import {
+  anycastViews,
   InMemoryRegionState,
   KEYS,
   isLive,
@@ -211,14 +212,26 @@ export async function startControl(
     },
   );
 
-  app.get('/api/v1/state', { schema: doc('Regions, agents (PoPs and VIPs) and overrides') }, async () => ({
-    regions: await views(),
-    agents: (await store.list<AgentReport>(KEYS.agents)).map((e) => ({
-      ...e.value,
-      leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
-    })),
-    pops: config.pops.map((p) => ({ name: p.name, region: p.region, vips: p.vips.map((v) => v.prefix) })),
-  }));
+  app.get(
+    '/api/v1/state',
+    { schema: doc('Regions, agents (PoPs and VIPs), shared anycast VIPs and overrides') },
+    async () => {
+      const agents = await store.list<AgentReport>(KEYS.agents);
+      return {
+        regions: await views(),
+        agents: agents.map((e) => ({
+          ...e.value,
+          leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
+        })),
+        pops: config.pops.map((p) => ({ name: p.name, region: p.region, vips: p.vips.map((v) => v.prefix) })),
+        // Per shared anycast VIP: which PoPs announce it, drained (held by the guard rail) or not at all.
+        anycast: anycastViews(
+          config,
+          agents.map((e) => e.value),
+        ),
+      };
+    },
+  );
 
   app.get(
     '/api/v1/audit',

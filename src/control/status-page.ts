@@ -31,6 +31,8 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="regions"><thead><tr><th>Region</th><th>Status</th><th>Weight</th><th>Why</th><th>Since</th><th>Override</th></tr></thead><tbody></tbody></table>
 <h2>PoP agents</h2>
 <table id="agents"><thead><tr><th>PoP</th><th>Region</th><th>Serving</th><th>VIPs</th><th>Lease until</th></tr></thead><tbody></tbody></table>
+<h2>Shared anycast VIPs (who announces them)</h2>
+<table id="anycast"><thead><tr><th>VIP</th><th>Announcing</th><th>PoPs</th></tr></thead><tbody></tbody></table>
 <h2>Recent changes</h2>
 <ul id="changes"></ul>
 <p class="meta">Why does a client get its answer? <a href="api/v1/explain?name=www.example.test&amp;client=192.0.2.1">api/v1/explain?name=NAME&amp;client=IP&amp;ecs=SUBNET</a> answers from the live state.</p>
@@ -56,7 +58,12 @@ async function refresh() {
     });
     fill('agents', state.agents, (tr, a) => {
       cell(tr, a.pop); cell(tr, a.region); cell(tr, a.serving ? 'yes' : 'no', a.serving ? 'up' : 'down');
-      cell(tr, a.vips.map((v) => v.prefix + ' ' + v.state).join(', ')); cell(tr, a.leaseExpiresAt ? new Date(a.leaseExpiresAt).toLocaleTimeString() : '');
+      cell(tr, a.vips.map((v) => v.prefix + ' ' + v.state + (v.held ? ' (held by the guard rail)' : '')).join(', ')); cell(tr, a.leaseExpiresAt ? new Date(a.leaseExpiresAt).toLocaleTimeString() : '');
+    });
+    fill('anycast', state.anycast || [], (tr, v) => {
+      cell(tr, v.name + ' ' + v.address);
+      cell(tr, v.announcing + ' (min ' + v.minAnnouncing + ')', v.announcing > v.minAnnouncing ? 'up' : 'draining');
+      cell(tr, v.pops.map((p) => p.pop + ': ' + p.announce + (p.held ? ' (held)' : '')).join(', '));
     });
     const ul = document.getElementById('changes');
     ul.replaceChildren(...audit.map((e) => { const li = document.createElement('li'); li.textContent = e.at + ' ' + e.who + ' ' + e.action + ' ' + e.target + ': ' + e.why; return li; }));

@@ -15,3 +15,4 @@ export {
 } from './store.js';
 export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
 export { RegionFeed, openStore, watchStateReads } from './feed.js';
+export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';

@@ -158,6 +158,16 @@ describe('BGP guard rail across a fleet of agents', () => {
       await nyc.agent.requestReconcile();
       expect(nyc.speaker.client.paths).toEqual([]);
       for (const other of agents.slice(1)) expect(other.agent.status().vips[0]?.state).toBe('UP');
+      // The API says who announces the shared VIP, and how.
+      type View = { anycast: { name: string; announcing: number; pops: { pop: string; announce: string }[] }[] };
+      await waitFor(
+        async () => {
+          const v = ((await (await call('GET', '/api/v1/state')).json()) as View).anycast[0];
+          return v?.announcing === 2 && v.pops.find((p) => p.pop === 'nyc')?.announce === 'withdrawn';
+        },
+        'the API to show nyc withdrawn and two PoPs announcing',
+        3000,
+      );
       expect((await call('DELETE', '/api/v1/regions/us-east/override?reason=done')).status).toBe(200);
       await waitFor(() => nyc.agent.status().vips[0]?.state === 'UP', 'the undrain', 3000);
       await nyc.agent.requestReconcile();
