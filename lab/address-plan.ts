@@ -13,6 +13,8 @@ export const PLAN = {
   /** PoP n's address (gobgpd, the BFD helper, the agent's BGP next hop). */
   pop: (n: number) => `10.20.${n}.2`,
   lbNode: (n: number, node: 1 | 2) => `10.20.${n}.1${node}`,
+  /** The shared anycast VIP every PoP announces (anycast.frontend in the lab config). */
+  anycast: '198.51.100.100',
   dnsNet: '10.20.100.0/24',
   routerOnDns: '10.20.100.1',
   dns: '10.20.100.2',

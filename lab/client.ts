@@ -2,7 +2,8 @@
 // DNS server with ECS for its subnet, then fetches http://ANSWER/ and prints one JSON line
 // per DNS answer change and one per fetch, plus a summary when DURATION ends (bounded: it always stops). It
 // resolves every time (no cache), so it shows the authoritative answer, not a TTL.
-// Usage: node dist/lab/client.js DNS_IP NAME ECS_SUBNET INTERVAL_MS DURATION_MS
+// With TARGET, it fetches http://TARGET/ without resolving (users of a shared anycast address).
+// Usage: node dist/lab/client.js DNS_IP NAME ECS_SUBNET INTERVAL_MS DURATION_MS [TARGET]
 import dgram from 'node:dgram';
 import http from 'node:http';
 import dns2 from 'dns2';
@@ -16,6 +17,7 @@ const [
   subnet = '198.18.1.0/24',
   intervalText = '100',
   durationText = '10000',
+  target,
 ] = process.argv.slice(2);
 const interval = Number(intervalText);
 const duration = Math.min(Number(durationText), 600_000);
@@ -87,7 +89,7 @@ async function watchAnswers(): Promise<void> {
 async function actLikeAUser(): Promise<void> {
   while (Date.now() - start < duration) {
     const t0 = Date.now();
-    const addr = await resolve();
+    const addr = target ?? (await resolve());
     const outcome: Outcome = addr ? await fetchOnce(addr) : { ok: false, error: 'no DNS answer' };
     if (!addr) counts.dnsFailures++;
     if (outcome.ok) counts.ok++;

@@ -43,7 +43,11 @@ export interface Observed {
   /** Region state changes the DNS server logged (typed `region.state` events), from t0. */
   regionChanges: { t: number; region: string; to: string; source?: string }[];
   /** VIP state changes the agents logged, from t0. */
-  vipChanges: { t: number; pop: string; to: string }[];
+  vipChanges: { t: number; pop: string; vip: string; to: string }[];
+  /** The BGP guard rail holding or releasing a shared VIP (typed `bgp.guardrail` events), from t0. */
+  guardrail: { t: number; pop: string; held: boolean }[];
+  /** How many paths the router holds for the drill's prefix, whenever that changed (from t0). */
+  paths: { t: number; count: number }[];
   /** Alerts the lab's webhook received, from t0. */
   alerts: { t: number; event: string; region?: string; to?: string; source?: string; summary: string }[];
 }
@@ -58,6 +62,8 @@ export interface Drill {
   restoreEarly?: boolean;
   expect(o: Observed, pop: LabPop, r: DrillResult): void;
   timeoutMs: number;
+  /** Users of the shared anycast VIP (fetched without DNS), and the router watched for its prefix. */
+  anycast?: boolean;
 }
 
 export const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks

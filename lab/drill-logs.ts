@@ -40,6 +40,8 @@ export function describeEvent(j: LogLine): string | undefined {
   if (isEvent(j, 'gobgpd.exited')) return `gobgpd exited (code ${j.code}); restarting it`;
   if (isEvent(j, 'bfd.session')) return `BFD to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to ?? 'unknown'}`;
   if (isEvent(j, 'bgp.session')) return `BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}`;
+  if (isEvent(j, 'bgp.guardrail'))
+    return j.held ? `guard rail keeps ${j.vip} announced, drained (${j.reason})` : `guard rail released ${j.vip}`;
   if (isEvent(j, 'vantage.target'))
     return `${j.region} ${j.reachable ? 'reachable' : `NOT reachable (${j.detail})`} from here`;
   return undefined;
@@ -63,14 +65,22 @@ export function logEventsSince(lab: Lab, t0: number): { t: number; what: string 
 }
 
 /** The typed facts drills decide on: region and VIP state changes, and alerts received, from t0. */
-export function typedEventsSince(lab: Lab, t0: number): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts'> {
+export function typedEventsSince(
+  lab: Lab,
+  t0: number,
+): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts' | 'guardrail'> {
   const regionChanges = readLog(lab, 'dns.log')
     .filter((j) => j.time >= t0)
     .flatMap((j) => (isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : []));
   const vipChanges = lab.pops.flatMap((p) =>
     readLog(lab, `${p.name}-agent.log`)
       .filter((j) => j.time >= t0)
-      .flatMap((j) => (isEvent(j, 'agent.vip.state') ? [{ t: j.time, pop: p.name, to: j.to }] : [])),
+      .flatMap((j) => (isEvent(j, 'agent.vip.state') ? [{ t: j.time, pop: p.name, vip: j.vip, to: j.to }] : [])),
+  );
+  const guardrail = lab.pops.flatMap((p) =>
+    readLog(lab, `${p.name}-agent.log`)
+      .filter((j) => j.time >= t0)
+      .flatMap((j) => (isEvent(j, 'bgp.guardrail') ? [{ t: j.time, pop: p.name, held: j.held }] : [])),
   );
   const file = alertsFile(lab.dir);
   const alerts = (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []).flatMap((line) => {
@@ -92,5 +102,5 @@ export function typedEventsSince(lab: Lab, t0: number): Pick<Observed, 'regionCh
       return [];
     }
   });
-  return { regionChanges, vipChanges, alerts };
+  return { regionChanges, vipChanges, alerts, guardrail };
 }

@@ -16,6 +16,8 @@ import {
   servedElsewhere,
 } from './drill-kit.js';
 
+import { FLEET_DRILLS } from './drill-fleet.js';
+
 export const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
     description: 'one LB node of us-east dies; the cluster still serves',
@@ -314,4 +316,5 @@ export const DRILLS: Record<string, Drill> = {
       );
     },
   },
+  ...FLEET_DRILLS,
 };

@@ -11,6 +11,7 @@ import { packageRoot } from '../src/runtime/index.js';
 import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges } from './drill-kit.js';
 import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
+import { PLAN } from './address-plan.js';
 
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
 
@@ -21,7 +22,9 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   if (!drill) throw new Error(`unknown drill ${name} (have: ${DRILL_NAMES.join(', ')})`);
   const pop = lab.pops.find((p) => p.name === 'us-east') ?? (lab.pops[0] as LabPop);
   const bird = await BirdClient.connect(lab.birdSocket);
-  const present = async () => (await bird.routes(`${pop.vip}/32`)).find((r) => r.protocol === `p${pop.n}`);
+  const prefix = `${drill.anycast ? PLAN.anycast : pop.vip}/32`;
+  const routes = () => bird.routes(prefix);
+  const present = async () => (await routes()).find((r) => r.protocol === `p${pop.n}`);
   const budget = drill.timeoutMs + 12_000;
   const o: Observed = {
     t0: 0,
@@ -31,6 +34,8 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     regionChanges: [],
     vipChanges: [],
     alerts: [],
+    paths: [],
+    guardrail: [],
   };
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [
@@ -40,6 +45,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       c.subnet,
       '50',
       String(budget),
+      ...(drill.anycast ? [PLAN.anycast] : []),
     ]);
     let buf = '';
     p.stdout?.on('data', (d) => {
@@ -72,7 +78,9 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     // Baseline: the path is at the router and the New York client is served by us-east.
     await new Promise((r) => setTimeout(r, 1500));
     const ready = Date.now() + 15_000;
-    while (!((await present())?.localPref === 100 && lastFetch(o)?.servedBy === pop.name)) {
+    // Anycast users land on any PoP (ECMP): the baseline is that they are served at all.
+    const settled = () => (drill.anycast ? lastFetch(o)?.ok === true : lastFetch(o)?.servedBy === pop.name);
+    while (!((await present())?.localPref === 100 && settled())) {
       if (Date.now() > ready)
         throw new Error(
           `drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`,
@@ -98,8 +106,10 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     // Judged against the state before the injection: a link cut withdraws within the inject call.
     let wasPresent = !drill.restoreEarly;
     while (Date.now() < end && !drill.settle(o, pop)) {
-      const r = await present();
+      const all = await routes();
+      const r = all.find((x) => x.protocol === `p${pop.n}`);
       const now = Date.now();
+      if (o.paths.at(-1)?.count !== all.length) o.paths.push({ t: now, count: all.length });
       if (!r && wasPresent && o.withdrawnAt === undefined) o.withdrawnAt = now;
       if (r && r.localPref === 0 && o.deprefAt === undefined) o.deprefAt = now;
       if (r && !wasPresent && o.backAt === undefined) o.backAt = now;
@@ -112,7 +122,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     const steady = Date.now() + 15_000;
     while (Date.now() < steady) {
       const r = await present();
-      if (r && r.localPref === 100 && lastFetch(o)?.answer === pop.vip) break;
+      if (r && r.localPref === 100 && (drill.anycast ? lastFetch(o)?.ok : lastFetch(o)?.answer === pop.vip)) break;
       await new Promise((res) => setTimeout(res, 50));
     }
   } finally {
@@ -147,9 +157,13 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       what: drill.restoreEarly ? 'failure repaired (cluster restarted)' : `failure injected: ${drill.description}`,
     },
   ];
-  if (o.deprefAt) tl.push({ ms: o.deprefAt - o.t0, what: `router: path to ${pop.vip} de-preferred (local-pref 0)` });
-  if (o.withdrawnAt) tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${pop.vip} withdrawn` });
-  if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${pop.vip} announced again` });
+  if (o.deprefAt)
+    tl.push({ ms: o.deprefAt - o.t0, what: `router: path to ${prefix} from ${pop.name} de-preferred (local-pref 0)` });
+  if (o.withdrawnAt)
+    tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${prefix} from ${pop.name} withdrawn` });
+  if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${prefix} from ${pop.name} announced again` });
+  if (drill.anycast)
+    for (const p of o.paths) tl.push({ ms: p.t - o.t0, what: `router: ${p.count} path(s) to the shared ${prefix}` });
   for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
   for (const a of o.alerts) tl.push({ ms: a.t - o.t0, what: `alert delivered to the webhook: ${a.summary}` });
   const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);

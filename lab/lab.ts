@@ -67,7 +67,7 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
     addNs(p.ns);
     link(rtr, `r-p${p.n}`, [`${PLAN.routerOn(p.n)}/24`], p.ns, `p${p.n}-r`, [`${PLAN.pop(p.n)}/24`]);
     ip('-n', p.ns, 'route', 'add', 'default', 'via', PLAN.routerOn(p.n));
-    for (const a of [`${PLAN.lbNode(p.n, 1)}/32`, `${PLAN.lbNode(p.n, 2)}/32`, `${p.vip}/32`])
+    for (const a of [`${PLAN.lbNode(p.n, 1)}/32`, `${PLAN.lbNode(p.n, 2)}/32`, `${p.vip}/32`, `${PLAN.anycast}/32`])
       addAddress(p.ns, 'lo', a);
   }
   const dnsNs = `${PREFIX}dns`;
@@ -89,13 +89,18 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
   for (const p of lab.pops) {
     startLbNode(lab, p, 1);
     startLbNode(lab, p, 2);
-    daemon(lab, `${p.name}-frontend`, p.ns, process.execPath, [
-      join(ROOT, 'dist', 'lab', 'lb-frontend.js'),
-      p.vip,
-      '80',
-      `${PLAN.lbNode(p.n, 1)}:8080`,
-      `${PLAN.lbNode(p.n, 2)}:8080`,
-    ]);
+    // One frontend on the region's VIP, one on the shared anycast VIP, both to the same nodes.
+    for (const [suffix, vip] of [
+      ['', p.vip],
+      ['-anycast', PLAN.anycast],
+    ] as const)
+      daemon(lab, `${p.name}-frontend${suffix}`, p.ns, process.execPath, [
+        join(ROOT, 'dist', 'lab', 'lb-frontend.js'),
+        vip,
+        '80',
+        `${PLAN.lbNode(p.n, 1)}:8080`,
+        `${PLAN.lbNode(p.n, 2)}:8080`,
+      ]);
     const bfd = bfdHelper(LAB_DIR, p.n);
     daemon(lab, `${p.name}-bfd`, p.ns, 'bird', ['-f', '-c', bfd.conf, '-s', bfd.socket]);
     startAgent(lab, p);

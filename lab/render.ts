@@ -22,7 +22,7 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
     store: etcd ? { etcd: [etcd] } : { file: join(dir, 'state.json') },
     lease_ms: 1500,
     heartbeat_ms: 250,
-    max_regions_out: 0.7,
+    max_regions_out: 0.5,
     api: {
       // The namespace lab binds the API to the DNS namespace's loopback: a management network
       // the clients cannot reach (reach it with ip netns exec). Containers publish it instead.
@@ -61,6 +61,23 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
     ];
   }
   const regions = Object.keys(doc.regions ?? {});
+  // The namespace lab also announces one shared anycast VIP from every PoP (ECMP at the router).
+  if (!etcd)
+    doc.anycast = {
+      frontend: { address: PLAN.anycast, min_announcing: 1, max_withdrawn_share: 0.5, window_s: 10 },
+    };
+  const lbVip = (n: number, address: string) => ({
+    address,
+    nodes: [
+      { name: 'lb1', address: PLAN.lbNode(n, 1) },
+      { name: 'lb2', address: PLAN.lbNode(n, 2) },
+    ],
+    checks: [{ type: 'http', port: 8080, path: '/healthz', timeout_ms: 300 }],
+    interval_ms: 100,
+    fast_interval_ms: 50,
+    rise: 2,
+    fall: 3,
+  });
   doc.pops = Object.fromEntries(
     regions.map((region, i) => {
       const n = i + 1;
@@ -82,20 +99,7 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
             // The BFD-only BIRD beside gobgpd: a cut link takes the PoP out of DNS in BFD time.
             bfd_socket: bfdHelper(dir, n).socket,
           },
-          vips: [
-            {
-              address: 'vip',
-              nodes: [
-                { name: 'lb1', address: PLAN.lbNode(n, 1) },
-                { name: 'lb2', address: PLAN.lbNode(n, 2) },
-              ],
-              checks: [{ type: 'http', port: 8080, path: '/healthz', timeout_ms: 300 }],
-              interval_ms: 100,
-              fast_interval_ms: 50,
-              rise: 2,
-              fall: 3,
-            },
-          ],
+          vips: etcd ? [lbVip(n, 'vip')] : [lbVip(n, 'vip'), lbVip(n, 'anycast:frontend')],
         },
       ];
     }),

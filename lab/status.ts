@@ -20,6 +20,8 @@ export interface LabStatus {
     serving: boolean;
     /** Vantage points that reach the region's VIP, of those with a view ("-": no vantage reports). */
     outside: string;
+    /** The shared anycast VIP from this PoP: the agent's state and what the router holds ("-": none). */
+    anycast: string;
   }[];
   clients: { name: string; where: string; answer?: string; http: string }[];
 }
@@ -37,9 +39,13 @@ export async function status(lab: Lab): Promise<LabStatus> {
       let nodes = '';
       let session = '-';
       let serving = false;
+      let sharedState = '-';
       try {
         const st = JSON.parse(fetchIn(p.ns, 'http://127.0.0.1:9180/status').body) as AgentStatus;
-        agent = st.vips.map((v) => v.state).join('/');
+        const own = st.vips.filter((v) => !v.shared);
+        agent = own.map((v) => v.state).join('/');
+        const shared = st.vips.find((v) => v.shared);
+        sharedState = shared ? `${shared.state}${shared.held ? ' held' : ''}` : '-';
         nodes = st.vips[0]?.nodes.map((n) => `${n.name}:${n.state}`).join(' ') ?? '';
         // As the agent sees its router: gobgpd's BGP state and the BFD helper's.
         const router = PLAN.routerOn(p.n);
@@ -50,6 +56,9 @@ export async function status(lab: Lab): Promise<LabStatus> {
       }
       const routes = (await bird.routes(`${p.vip}/32`)).filter((r) => r.protocol === `p${p.n}`);
       const views = vantage.flatMap((r) => r.targets.filter((t) => t.region === p.region));
+      const sharedRoute = (await bird.routes(`${PLAN.anycast}/32`)).find((r) => r.protocol === `p${p.n}`);
+      const anycast =
+        sharedState === '-' ? '-' : `${sharedState}, ${sharedRoute ? `lp ${sharedRoute.localPref}` : 'not at router'}`;
       pops.push({
         name: p.name,
         vip: p.vip,
@@ -60,6 +69,7 @@ export async function status(lab: Lab): Promise<LabStatus> {
         localPref: routes[0]?.localPref,
         serving,
         outside: views.length ? `${views.filter((t) => t.reachable).length}/${views.length}` : '-',
+        anycast,
       });
     }
     const clients = lab.clients.map((c) => {
@@ -93,12 +103,12 @@ export async function status(lab: Lab): Promise<LabStatus> {
 
 export function formatStatus(s: LabStatus): string {
   const lines = [
-    'PoP            VIP             agent      LB nodes            BGP/BFD          router paths  serving  outside',
+    `PoP            VIP             agent      LB nodes            BGP/BFD          router paths  serving  outside  anycast ${PLAN.anycast}`,
   ];
   for (const p of s.pops) {
     const router = `${p.routerPaths}${p.localPref !== undefined ? ` (lp ${p.localPref})` : ''}`;
     lines.push(
-      `${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${p.session.padEnd(16)} ${router.padEnd(13)} ${(p.serving ? 'yes' : 'no').padEnd(8)} ${p.outside}`,
+      `${p.name.padEnd(14)} ${p.vip.padEnd(15)} ${p.agent.padEnd(10)} ${p.nodes.padEnd(19)} ${p.session.padEnd(16)} ${router.padEnd(13)} ${(p.serving ? 'yes' : 'no').padEnd(8)} ${p.outside.padEnd(8)} ${p.anycast}`,
     );
   }
   lines.push('', 'client  where        DNS answer       HTTP');

@@ -135,7 +135,7 @@ export interface SenderOptions {
   /** Attempts per alert and destination, the first included. */
   attempts?: number;
   retryBaseMs?: number;
-  /** The same event with the same payload within this window is sent once. */
+  /** The same alert as the last of its incident, within this window, is sent once. */
   dedupeMs?: number;
   timeoutMs?: number;
   deadLetter: string;
@@ -144,7 +144,7 @@ export interface SenderOptions {
 }
 
 export class AlertSender {
-  private readonly recent = new Map<string, number>();
+  private readonly recent = new Map<string, { payload: string; at: number }>();
   /** Retries waiting for their turn, with what they would send. */
   private readonly timers = new Map<NodeJS.Timeout, { d: AlertDestination; a: Alert; n: number; error: string }>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -158,10 +158,13 @@ export class AlertSender {
   /** Queues the alert for every destination that wants this event. */
   send(a: Alert): void {
     if (this.closed) return;
-    const key = `${a.event}|${JSON.stringify(a.payload)}`;
+    // A repeat is the same alert as the last one of its incident (a region, a PoP's session):
+    // a region that goes down, back up and down again alerts each time.
+    const key = `${a.event}|${incident(a)}`;
+    const payload = JSON.stringify(a.payload);
     const last = this.recent.get(key);
-    if (last !== undefined && a.at - last < (this.opts.dedupeMs ?? 60_000)) return;
-    this.recent.set(key, a.at);
+    if (last && last.payload === payload && a.at - last.at < (this.opts.dedupeMs ?? 60_000)) return;
+    this.recent.set(key, { payload, at: a.at });
     if (this.recent.size > 10_000) this.recent.clear();
     for (const d of this.destinations) if (d.events.includes(a.event)) this.attempt(d, a, 1);
   }

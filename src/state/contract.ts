@@ -137,3 +137,6 @@ export function isLive(x: { expiresAt?: number } | undefined, now: number): bool
 
 /** Default guard rail: at most half the regions out of DNS at once without force. */
 export const DEFAULT_MAX_REGIONS_OUT = 0.5;
+
+/** Regions that went out on health within this time are held again when the guard rail trips. */
+export const GUARD_RAIL_RECENT_MS = 10_000;

@@ -4,6 +4,7 @@ import type { Config, ControlSettings } from '../config/index.js';
 import { stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
+  GUARD_RAIL_RECENT_MS,
   isLive,
   KEYS,
   type AgentReport,
@@ -176,6 +177,7 @@ export class RegionFeed {
       previous,
       now: Date.now(),
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
+      recentMs: GUARD_RAIL_RECENT_MS,
       vantage: vantageOf(this.config, this.vantage),
     });
     // One batch per merge: DNS workers get one snapshot, not one per changed region.

@@ -29,6 +29,11 @@ export interface MergeInput {
   now: number;
   /** Largest share of regions that may be out of DNS at once without force. */
   maxOutShare: number;
+  /**
+   * A region that went out on health this recently counts as "newly out" for the guard rail: a
+   * shared false signal reaches the regions one after another, and the first ones must not stay out.
+   */
+  recentMs?: number;
   /** Outside-in probes (live reports by vantage point), when configured. */
   vantage?: { reports: Map<string, VantageReport>; quorum: number; minReports: number };
 }
@@ -130,14 +135,20 @@ export function mergeRegionState(input: MergeInput): MergeResult {
   }
 
   // Guard rail: if health would take more than the allowed share out at once, hold the
-  // regions that are newly out on health alone (fail open) and say so.
+  // regions that are newly out on health alone (fail open) and say so. Newly: just now, or
+  // within `recentMs` (they went first on the same signal).
   const total = views.size;
   const out = [...views.values()].filter((v) => v.status !== 'up').length;
   const held: string[] = [];
   if (total > 0 && out / total > input.maxOutShare) {
     for (const [region, v] of views) {
       const prev = input.previous.get(region);
-      if (v.status !== 'up' && v.source !== 'override' && (prev === undefined || prev.status === 'up' || prev.held)) {
+      const recent = prev !== undefined && input.now - prev.since < (input.recentMs ?? 0);
+      if (
+        v.status !== 'up' &&
+        v.source !== 'override' &&
+        (prev === undefined || prev.status === 'up' || prev.held || recent)
+      ) {
         held.push(region);
         views.set(region, {
           ...v,

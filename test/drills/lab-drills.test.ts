@@ -1,6 +1,7 @@
 // The drills CI runs on every push: a whole lab (BIRD router, three PoPs with gobgpd, agents,
 // BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
-// cluster-down, planned drain, recovery and upstream-blackhole (vantage quorum + alert) drills.
+// cluster-down, planned drain, recovery, upstream-blackhole (vantage quorum + alert) drills, and
+// the fleet drills (shared anycast VIP down, fleet-wide false signal, one API drain for both layers).
 // Their timelines go to the log.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -101,7 +102,15 @@ describe('failover lab', () => {
     expect(readFileSync(l.config, 'utf8')).not.toContain(l.token);
   });
 
-  for (const name of ['cluster-down', 'drain', 'recovery', 'upstream-blackhole']) {
+  for (const name of [
+    'cluster-down',
+    'drain',
+    'recovery',
+    'upstream-blackhole',
+    'anycast-pop-down',
+    'false-signal-fleetwide',
+    'region-drain-api',
+  ]) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));

@@ -95,6 +95,25 @@ describe('delivery', () => {
     await sender.close();
   });
 
+  it('a repeat is dropped, but a region that goes down, back up and down again alerts each time', async () => {
+    const port = await freePort();
+    const { got, server } = await receiver(port);
+    servers.push(server);
+    const sender = new AlertSender([dest(`http://127.0.0.1:${port}/hook`)], {
+      deadLetter: join(tempDir(), 'd.jsonl'),
+      log,
+    });
+    const up: Alert = { ...down, payload: { ...down.payload, from: 'down', to: 'up', reason: 'serving' } };
+    sender.send(down);
+    sender.send({ ...down, at: down.at + 500 }); // repeat: dropped
+    sender.send({ ...up, at: down.at + 1000 });
+    sender.send({ ...down, at: down.at + 2000 }); // down again: a new alert
+    await waitFor(() => got.length === 3, 'three alerts', 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got.map((g) => g.body.to).sort()).toEqual(['down', 'down', 'up']); // posts run concurrently
+    await sender.close();
+  });
+
   it('writes what it could not deliver to the dead-letter log, after its attempts', async () => {
     const port = await freePort(); // nobody listens
     const dead = join(tempDir(), 'dead.jsonl');

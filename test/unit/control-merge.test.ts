@@ -119,6 +119,21 @@ describe('state merge', () => {
     expect(r.held).toEqual([]);
     expect(r.views.get('eu-west')?.status).toBe('down');
   });
+  it('guard rail: a region that went out moments before it trips (the same signal, first) is held again', () => {
+    const agents = new Map([
+      ['nyc', report('nyc', 'DOWN', false)],
+      ['dub', report('dub', 'DOWN', false)],
+      ['sin', report('sin', 'DOWN', false)],
+    ]);
+    const previous = new Map<string, RegionView>([...regions.keys()].map((r) => [r, { status: 'up', since: 0 }]));
+    previous.set('us-east', { status: 'down', since: 900, source: 'health' }); // out 100 ms ago
+    const r = mergeRegionState(input({ agents, previous, recentMs: 10_000 }));
+    expect(r.held.sort()).toEqual(['ap-southeast', 'eu-west', 'us-east']);
+    // Out for longer than the window: a separate, earlier failure stays out.
+    const old = mergeRegionState(input({ agents, previous, recentMs: 50 }));
+    expect(old.held.sort()).toEqual(['ap-southeast', 'eu-west']);
+    expect(old.views.get('us-east')?.status).toBe('down');
+  });
   it('exceedsGuardRail refuses an operator change that would pass the limit', () => {
     const cur = new Map<string, RegionView>([...regions.keys()].map((r) => [r, { status: 'up', since: 0 }]));
     cur.set('us-east', { status: 'down', since: 0 });

@@ -1,0 +1,175 @@
+// Drills of the fleet as one system (issue 14): the shared anycast VIP that every PoP announces,
+// the BGP guard rail against a fleet-wide false signal, and one API drain for DNS and BGP.
+import { PREFIX } from './lab.js';
+import { fetchIn } from './netns.js';
+import { PLAN } from './address-plan.js';
+import {
+  type Drill,
+  AFFECTED,
+  expectation,
+  rel,
+  within,
+  errorsStopWithin,
+  killCluster,
+  firstAnswer,
+  firstAnswerChange,
+} from './drill-kit.js';
+import type { Lab } from './model.js';
+
+/** Turns the LB nodes' health checks of the given PoPs to failing (pages still served), or back. */
+function healthChecks(lab: Lab, pops: number[], fail: boolean): void {
+  for (const n of pops)
+    for (const node of [1, 2] as const)
+      fetchIn(`${PREFIX}p${n}`, `http://${PLAN.lbNode(n, node)}:8080/healthz?fail=${fail ? 1 : 0}`, 'POST');
+}
+
+const control = (lab: Lab, method: string, path: string, body?: object) =>
+  fetchIn(`${PREFIX}dns`, `http://127.0.0.1:9190${path}`, method, body, { authorization: `Bearer ${lab.token}` });
+
+const fewestPaths = (o: { paths: { t: number; count: number }[] }, after = 0) =>
+  Math.min(...o.paths.filter((p) => p.t >= after).map((p) => p.count));
+
+export const FLEET_DRILLS: Record<string, Drill> = {
+  'anycast-pop-down': {
+    description: "us-east's LB cluster dies: it withdraws the shared anycast VIP, the other PoPs keep serving it",
+    timeoutMs: 6000,
+    anycast: true,
+    async inject(lab, pop) {
+      return killCluster(lab, pop);
+    },
+    settle: (o) => o.withdrawnAt !== undefined && o.t0 + 2500 < Date.now(),
+    expect(o, pop, r) {
+      within(r, "us-east's path to the shared VIP withdrawn within 1 s", rel(o, o.withdrawnAt), 1000);
+      expectation(
+        r,
+        'the other two PoPs keep announcing it',
+        fewestPaths(o) >= 2,
+        `fewest paths at the router: ${fewestPaths(o)}`,
+      );
+      errorsStopWithin(r, 1000);
+      const served = new Set(o.fetches.filter((f) => f.t > (o.withdrawnAt ?? Infinity) && f.ok).map((f) => f.servedBy));
+      expectation(
+        r,
+        'users of the shared VIP are served by the other regions after the withdrawal',
+        served.size > 0 && !served.has(pop.region),
+        `served by: ${[...served].join(', ') || 'nobody'}`,
+      );
+    },
+  },
+  'false-signal-fleetwide': {
+    description:
+      "every PoP's health checks fail at once on a shared cause while the service works; 3 s later us-east's really recover",
+    timeoutMs: 9000,
+    anycast: true,
+    async inject(lab, pop) {
+      const all = lab.pops.map((p) => p.n);
+      healthChecks(lab, all, true);
+      // One region's checks really recover mid-drill: nothing may flap because of it.
+      const heal = setTimeout(() => healthChecks(lab, [pop.n], false), 3000);
+      return async () => {
+        clearTimeout(heal);
+        healthChecks(lab, all, false);
+      };
+    },
+    settle: (o) => o.t0 + 7000 < Date.now(),
+    expect(o, pop, r) {
+      expectation(
+        r,
+        'the shared VIP stays announced by at least two PoPs throughout (at most one of three may go)',
+        fewestPaths(o) >= 2,
+        `router paths over time: ${o.paths.map((p) => `${p.count}@+${rel(o, p.t)}`).join(' ')}`,
+      );
+      const holds = o.guardrail.filter((g) => g.held);
+      expectation(
+        r,
+        'the guard rail holds the others (typed bgp.guardrail events, drained form)',
+        holds.length >= 2,
+        holds.map((g) => `${g.pop} +${rel(o, g.t)} ms`).join(', ') || 'none',
+      );
+      // DNS: its guard rail lets the first region go, then holds it back in with the others.
+      const settledAt = o.t0 + 1000;
+      const changes = o.answerEvents.filter((e) => e.t > settledAt && e.t < (o.restoreAt ?? Infinity));
+      const nyAt = [...o.answerEvents].filter((e) => e.client === AFFECTED && e.t <= settledAt).at(-1);
+      expectation(
+        r,
+        'DNS answers back to normal within 1 s (its own guard rail) and unchanged after, us-east recovery included',
+        changes.length === 0 && (nyAt === undefined || nyAt.answer === pop.vip),
+        changes.length
+          ? changes.map((e) => `${e.client} -> ${e.answer} at +${rel(o, e.t)}`).join(', ')
+          : `New York answered ${nyAt?.answer ?? pop.vip} from +1000 ms on`,
+      );
+      // After us-east heals (+3 s): it announces normally again and no other PoP withdraws.
+      const after = o.t0 + 3000;
+      const later = o.paths.filter((p) => p.t > after);
+      expectation(
+        r,
+        'when us-east really recovers nothing flaps: no further withdrawal',
+        later.every((p, i) => i === 0 || p.count >= (later[i - 1]?.count ?? 0)) && fewestPaths(o, after) >= 2,
+        `paths after +3000 ms: ${later.map((p) => `${p.count}@+${rel(o, p.t)}`).join(' ') || 'unchanged'}`,
+      );
+      const shared = `${PLAN.anycast}/32`;
+      const up = o.vipChanges.find((v) => v.pop === pop.name && v.vip === shared && v.to === 'UP' && v.t > after);
+      expectation(
+        r,
+        "us-east's shared VIP back to a normal announcement after its recovery",
+        up !== undefined,
+        up ? `+${rel(o, up.t)} ms` : 'not seen',
+      );
+      const errs = r.clients[AFFECTED]?.errors ?? 0;
+      expectation(
+        r,
+        'users of the shared VIP: at most a few errors (the one PoP allowed out)',
+        errs <= 5,
+        `${errs} of ${r.clients[AFFECTED]?.fetches} fetches failed`,
+      );
+    },
+  },
+  'region-drain-api': {
+    description: 'one control-API call drains us-east at both layers (DNS first, then BGP), then undrain',
+    timeoutMs: 8000,
+    async inject(lab) {
+      const r = control(lab, 'POST', '/api/v1/regions/us-east/drain', { reason: 'drill' });
+      if (r.status !== 200) throw new Error(`drain refused: HTTP ${r.status} ${r.body}`);
+      return async () => void control(lab, 'DELETE', '/api/v1/regions/us-east/override?reason=drill%20over');
+    },
+    settle: (o) => o.withdrawnAt !== undefined,
+    expect(o, pop, r) {
+      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      const d = rel(o, o.deprefAt);
+      const w = rel(o, o.withdrawnAt);
+      expectation(
+        r,
+        'DNS moves the New York client within 1 s',
+        moved !== undefined && moved < 1000,
+        `+${moved ?? 'never'} ms`,
+      );
+      expectation(
+        r,
+        'BGP: de-preferred (GRACEFUL_SHUTDOWN, local-pref 0) before it is withdrawn',
+        d !== undefined && (w === undefined || d <= w),
+        `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+      );
+      expectation(
+        r,
+        'DNS moves before the path is withdrawn',
+        moved !== undefined && w !== undefined && moved < w,
+        `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+      );
+      expectation(
+        r,
+        'zero client errors',
+        Object.values(r.clients).every((c) => c.errors === 0),
+        Object.entries(r.clients)
+          .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
+          .join(', '),
+      );
+      const home = o.restoreAt === undefined ? undefined : firstAnswer(o, o.restoreAt, (a) => a === pop.vip);
+      expectation(
+        r,
+        'undrain brings us-east back to the New York client',
+        home !== undefined,
+        home && o.restoreAt ? `+${home.t - o.restoreAt} ms after the undrain` : 'never',
+      );
+    },
+  },
+};
