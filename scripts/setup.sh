@@ -11,6 +11,7 @@ DEBS=(
   mmdb-bin                                        # mmdblookup: libmaxminddb, the strict MMDB reader
   iso-codes                                       # ISO 3166-2 subdivision names and codes (geo rules)
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
+  frr                                             # the other upstream router users run (interop)
   exabgp iproute2 procps curl                     # failover comparison peer, namespaces
   etcd-server chromium                            # shared state across machines; status page tests
   docker-compose                                  # validates docker-compose.yml (no engine needed)

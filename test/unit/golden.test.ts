@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderBfdOnlyConfig, renderBirdConfig } from '../../lab/bird.js';
+import { renderFrrBgpd } from '../../lab/frr.js';
 import { renderLab } from '../../lab/lab.js';
 import { renderGobgpdToml } from '../../src/bgp/index.js';
 import { ROOT, tempDir } from '../helpers/dns.js';
@@ -61,5 +62,19 @@ describe('rendered configs match their golden files', () => {
         multiplier: 5,
       }),
     );
+  });
+
+  it("FRR's bgpd for two PoPs, and the README's router guide shows exactly that config", () => {
+    const frr = renderFrrBgpd({
+      routerId: '10.0.0.1',
+      asn: 65000,
+      logFile: '/var/log/frr/bgpd.log',
+      peers: [
+        { name: 'nyc1', neighbor: '10.0.1.2', asn: 65001, prefixes: ['198.51.100.10/32', '2001:db8:10::10/128'] },
+        { name: 'dub1', neighbor: '10.0.2.2', asn: 65002, prefixes: ['198.51.100.20/32', '2001:db8:20::20/128'] },
+      ],
+    });
+    golden('frr-bgpd.conf', frr);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`\`\`\`\n${frr}\`\`\``);
   });
 });

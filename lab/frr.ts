@@ -1,0 +1,131 @@
+// FRRouting (Debian's frr 8.4) as the upstream router beside BIRD: its bgpd config for the PoP
+// sessions, and a client that reads routes through vtysh's JSON in the shape BIRD's reads give.
+// Each instance runs from a directory of its own (config, pid, vty sockets), never as a service.
+import { execFile, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BirdRoute } from '../src/bgp/index.js';
+import { spawnIn } from './netns.js';
+
+export interface FrrPeer {
+  name: string;
+  neighbor: string;
+  asn: number;
+  /** The PoP's VIPs (host routes): the only prefixes accepted from it. */
+  prefixes: string[];
+}
+
+/**
+ * bgpd.conf for the router. What FRR needs that BIRD does not:
+ * - an inbound policy on every eBGP session (`bgp ebgp-requires-policy` is on by default in 8.4:
+ *   without one every route is "DENIED due to: inbound policy missing");
+ * - `bgp bestpath as-path multipath-relax`, or PoPs in different ASes are never ECMP;
+ * - nothing for GRACEFUL_SHUTDOWN: FRR gives a route carrying 65535:0 local-pref 0 by itself.
+ * The policy accepts only the PoP's own VIPs as host routes, with a max-prefix guard.
+ */
+export function renderFrrBgpd(o: { routerId: string; asn: number; peers: FrrPeer[]; logFile: string }): string {
+  const lines = [
+    'frr defaults traditional',
+    `log file ${o.logFile}`,
+    `router bgp ${o.asn}`,
+    ` bgp router-id ${o.routerId}`,
+    ' bgp bestpath as-path multipath-relax',
+    ' no bgp network import-check',
+  ];
+  for (const p of o.peers) {
+    lines.push(
+      ` neighbor ${p.neighbor} remote-as ${p.asn}`,
+      ` neighbor ${p.neighbor} description ${p.name}`,
+      ` neighbor ${p.neighbor} timers 3 9`,
+      ` neighbor ${p.neighbor} timers connect 1`,
+    );
+  }
+  for (const af of ['ipv4', 'ipv6'] as const) {
+    lines.push(` address-family ${af} unicast`, '  maximum-paths 8');
+    for (const p of o.peers) {
+      if (af === 'ipv6') lines.push(`  neighbor ${p.neighbor} activate`);
+      lines.push(`  neighbor ${p.neighbor} route-map FROM-${p.name.toUpperCase()} in`);
+      lines.push(`  neighbor ${p.neighbor} maximum-prefix ${Math.max(4, p.prefixes.length * 2)}`);
+    }
+    lines.push(' exit-address-family');
+  }
+  lines.push('exit');
+  for (const p of o.peers) {
+    const name = p.name.toUpperCase();
+    const v4 = p.prefixes.filter((x) => !x.includes(':'));
+    const v6 = p.prefixes.filter((x) => x.includes(':'));
+    v4.forEach((x, i) => lines.push(`ip prefix-list ${name}-V4 seq ${(i + 1) * 5} permit ${x}`));
+    v6.forEach((x, i) => lines.push(`ipv6 prefix-list ${name}-V6 seq ${(i + 1) * 5} permit ${x}`));
+    if (v4.length) lines.push(`route-map FROM-${name} permit 10`, ` match ip address prefix-list ${name}-V4`, 'exit');
+    if (v6.length) lines.push(`route-map FROM-${name} permit 20`, ` match ipv6 address prefix-list ${name}-V6`, 'exit');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** zebra and bgpd in a namespace, from a directory of their own (sockets, pids, logs). */
+export class FrrRouter {
+  private constructor(
+    readonly procs: ChildProcess[],
+    private readonly vtyDir: string,
+    private readonly names: Map<string, string>,
+  ) {}
+
+  static start(ns: string, dir: string, bgpdConf: string, peers: FrrPeer[]): FrrRouter {
+    const zsock = join(dir, 'zserv.api');
+    const common = (daemon: string) => ['-i', join(dir, `${daemon}.pid`), '--vty_socket', dir, '-S', '-P', '0'];
+    writeFileSync(join(dir, 'zebra.conf'), `log file ${join(dir, 'zebra.log')}\n`);
+    const zebra = spawnIn(ns, '/usr/lib/frr/zebra', ['-f', join(dir, 'zebra.conf'), '-z', zsock, ...common('zebra')]);
+    const bgpd = spawnIn(ns, '/usr/lib/frr/bgpd', ['-f', bgpdConf, '-z', zsock, ...common('bgpd')]);
+    return new FrrRouter([zebra, bgpd], dir, new Map(peers.map((p) => [p.neighbor, p.name])));
+  }
+
+  /** vtysh to this instance, one command; its JSON. */
+  vtysh<T>(command: string): Promise<T> {
+    return new Promise((resolve, reject) =>
+      execFile('vtysh', ['--vty_socket', this.vtyDir, '-d', 'bgpd', '-c', command], (err, stdout) => {
+        if (err) return reject(err);
+        try {
+          resolve(JSON.parse(stdout) as T);
+        } catch (e) {
+          reject(new Error(`vtysh ${command}: not JSON: ${stdout.slice(0, 200)} (${(e as Error).message})`));
+        }
+      }),
+    );
+  }
+
+  /** The paths bgpd holds for a prefix, in BIRD's shape (protocol = the peer's name). */
+  async routes(prefix: string): Promise<BirdRoute[]> {
+    const af = prefix.includes(':') ? 'ipv6' : 'ipv4';
+    const r = await this.vtysh<FrrPrefix>(`show bgp ${af} unicast ${prefix} json`).catch(() => ({}) as FrrPrefix);
+    return (r.paths ?? []).map((p) => ({
+      prefix,
+      protocol: this.names.get(p.peer?.peerId ?? '') ?? p.peer?.peerId ?? '?',
+      best: p.bestpath?.overall === true,
+      nextHop: p.nexthops?.find((n) => n.used)?.ip ?? p.nexthops?.[0]?.ip,
+      localPref: p.locPrf ?? p.localpref,
+      med: p.metric ?? p.med,
+      asPath: (p.aspath?.string ?? '').split(' ').filter(Boolean).map(Number),
+      communities: p.community?.list ?? [],
+    }));
+  }
+
+  /** BGP neighbor states by address ("Established", "Active", ...). */
+  async sessions(): Promise<Record<string, string>> {
+    const r = await this.vtysh<Record<string, { bgpState?: string }>>('show bgp neighbors json').catch(() => ({}));
+    return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.bgpState ?? '?']));
+  }
+}
+
+interface FrrPrefix {
+  paths?: {
+    aspath?: { string?: string };
+    metric?: number;
+    med?: number;
+    locPrf?: number;
+    localpref?: number;
+    community?: { list?: string[] };
+    nexthops?: { ip?: string; used?: boolean }[];
+    peer?: { peerId?: string };
+    bestpath?: { overall?: boolean };
+  }[];
+}
