@@ -4,7 +4,7 @@
 // own JSON logs (timestamped state changes), and the clients' fetches and DNS answers.
 import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { BirdClient } from './bird.js';
+import { connectRouter } from './router.js';
 import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
@@ -21,7 +21,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const drill = DRILLS[name];
   if (!drill) throw new Error(`unknown drill ${name} (have: ${DRILL_NAMES.join(', ')})`);
   const pop = lab.pops.find((p) => p.name === 'us-east') ?? (lab.pops[0] as LabPop);
-  const bird = await BirdClient.connect(lab.birdSocket);
+  const bird = await connectRouter(lab);
   const prefix = `${drill.anycast ? PLAN.anycast : pop.vip}/32`;
   const routes = () => bird.routes(prefix);
   const present = async () => (await routes()).find((r) => r.protocol === `p${pop.n}`);

@@ -1,8 +1,8 @@
 // FRRouting (Debian's frr 8.4) as the upstream router beside BIRD: its bgpd config for the PoP
 // sessions, and a client that reads routes through vtysh's JSON in the shape BIRD's reads give.
 // Each instance runs from a directory of its own (config, pid, vty sockets), never as a service.
-import { execFile, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BirdRoute } from '../src/bgp/index.js';
 import { spawnIn } from './netns.js';
@@ -23,7 +23,14 @@ export interface FrrPeer {
  * - nothing for GRACEFUL_SHUTDOWN: FRR gives a route carrying 65535:0 local-pref 0 by itself.
  * The policy accepts only the PoP's own VIPs as host routes, with a max-prefix guard.
  */
-export function renderFrrBgpd(o: { routerId: string; asn: number; peers: FrrPeer[]; logFile: string }): string {
+export function renderFrrBgpd(o: {
+  routerId: string;
+  asn: number;
+  peers: FrrPeer[];
+  logFile: string;
+  /** Track each session with BFD (profile `pop` in bfdd.conf: see writeFrrBaseConfigs). */
+  bfd?: boolean;
+}): string {
   const lines = [
     'frr defaults traditional',
     `log file ${o.logFile}`,
@@ -38,6 +45,7 @@ export function renderFrrBgpd(o: { routerId: string; asn: number; peers: FrrPeer
       ` neighbor ${p.neighbor} description ${p.name}`,
       ` neighbor ${p.neighbor} timers 3 9`,
       ` neighbor ${p.neighbor} timers connect 1`,
+      ...(o.bfd ? [` neighbor ${p.neighbor} bfd profile pop`] : []),
     );
   }
   for (const af of ['ipv4', 'ipv6'] as const) {
@@ -62,22 +70,50 @@ export function renderFrrBgpd(o: { routerId: string; asn: number; peers: FrrPeer
   return `${lines.join('\n')}\n`;
 }
 
-/** zebra and bgpd in a namespace, from a directory of their own (sockets, pids, logs). */
-export class FrrRouter {
-  private constructor(
-    readonly procs: ChildProcess[],
+/** The FRR daemons of one router instance, all from `dir` (sockets, pids, logs, configs). */
+export function frrDaemons(dir: string, opts: { bfd?: boolean } = {}): { name: string; cmd: string; args: string[] }[] {
+  const zsock = join(dir, 'zserv.api');
+  const common = (daemon: string) => ['-z', zsock, '-i', join(dir, `${daemon}.pid`), '--vty_socket', dir, '-P', '0'];
+  const out = [
+    { name: 'zebra', cmd: '/usr/lib/frr/zebra', args: ['-f', join(dir, 'zebra.conf'), ...common('zebra')] },
+    { name: 'bgpd', cmd: '/usr/lib/frr/bgpd', args: ['-f', join(dir, 'bgpd.conf'), ...common('bgpd')] },
+  ];
+  if (opts.bfd)
+    out.push({
+      name: 'bfdd',
+      cmd: '/usr/lib/frr/bfdd',
+      args: ['-f', join(dir, 'bfdd.conf'), '--bfdctl', join(dir, 'bfdd.sock'), ...common('bfdd')],
+    });
+  return out;
+}
+
+/**
+ * The daemons run as the frr user (zebra insists: root is not in its vty group), so their
+ * directory is handed to it; the directories above it must be traversable (0711 at least).
+ */
+export function handToFrr(dir: string): void {
+  const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+  for (const f of readdirSync(dir)) chownSync(join(dir, f), uid, gid);
+}
+
+/** zebra's config (its log), and bfdd's with one BFD profile the PoP sessions use. */
+export function writeFrrBaseConfigs(dir: string, bfd?: { intervalMs: number; multiplier: number }): void {
+  writeFileSync(join(dir, 'zebra.conf'), `log file ${join(dir, 'zebra.log')}\n`);
+  if (bfd)
+    writeFileSync(
+      join(dir, 'bfdd.conf'),
+      `log file ${join(dir, 'bfdd.log')}\nbfd\n profile pop\n  receive-interval ${bfd.intervalMs}\n  transmit-interval ${bfd.intervalMs}\n  detect-multiplier ${bfd.multiplier}\n exit\nexit\n`,
+    );
+}
+
+/** Reads one FRR instance through vtysh, in the shape BIRD's control socket gives. */
+export class FrrClient {
+  constructor(
     private readonly vtyDir: string,
     private readonly names: Map<string, string>,
   ) {}
-
-  static start(ns: string, dir: string, bgpdConf: string, peers: FrrPeer[]): FrrRouter {
-    const zsock = join(dir, 'zserv.api');
-    const common = (daemon: string) => ['-i', join(dir, `${daemon}.pid`), '--vty_socket', dir, '-S', '-P', '0'];
-    writeFileSync(join(dir, 'zebra.conf'), `log file ${join(dir, 'zebra.log')}\n`);
-    const zebra = spawnIn(ns, '/usr/lib/frr/zebra', ['-f', join(dir, 'zebra.conf'), '-z', zsock, ...common('zebra')]);
-    const bgpd = spawnIn(ns, '/usr/lib/frr/bgpd', ['-f', bgpdConf, '-z', zsock, ...common('bgpd')]);
-    return new FrrRouter([zebra, bgpd], dir, new Map(peers.map((p) => [p.neighbor, p.name])));
-  }
 
   /** vtysh to this instance, one command; its JSON. */
   vtysh<T>(command: string): Promise<T> {
@@ -102,7 +138,8 @@ export class FrrRouter {
       protocol: this.names.get(p.peer?.peerId ?? '') ?? p.peer?.peerId ?? '?',
       best: p.bestpath?.overall === true,
       nextHop: p.nexthops?.find((n) => n.used)?.ip ?? p.nexthops?.[0]?.ip,
-      localPref: p.locPrf ?? p.localpref,
+      // FRR leaves locPrf out at the default.
+      localPref: p.locPrf ?? p.localpref ?? 100,
       med: p.metric ?? p.med,
       asPath: (p.aspath?.string ?? '').split(' ').filter(Boolean).map(Number),
       communities: p.community?.list ?? [],
@@ -113,6 +150,27 @@ export class FrrRouter {
   async sessions(): Promise<Record<string, string>> {
     const r = await this.vtysh<Record<string, { bgpState?: string }>>('show bgp neighbors json').catch(() => ({}));
     return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.bgpState ?? '?']));
+  }
+
+  close(): void {}
+}
+
+/** zebra and bgpd in a namespace, for tests (the lab starts the same daemons as lab processes). */
+export class FrrRouter extends FrrClient {
+  private constructor(
+    readonly procs: ChildProcess[],
+    vtyDir: string,
+    names: Map<string, string>,
+  ) {
+    super(vtyDir, names);
+  }
+
+  static start(ns: string, dir: string, bgpdConf: string, peers: FrrPeer[]): FrrRouter {
+    writeFrrBaseConfigs(dir);
+    if (bgpdConf !== join(dir, 'bgpd.conf')) writeFileSync(join(dir, 'bgpd.conf'), readFileSync(bgpdConf));
+    handToFrr(dir);
+    const procs = frrDaemons(dir).map((d) => spawnIn(ns, d.cmd, d.args));
+    return new FrrRouter(procs, dir, new Map(peers.map((p) => [p.neighbor, p.name])));
   }
 }
 

@@ -22,6 +22,8 @@ import {
 } from './model.js';
 import { daemon, startLbNode, startAgent } from './processes.js';
 import { renderLab } from './render.js';
+import { frrDaemons, handToFrr, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
+import { frrDir } from './router.js';
 import { status } from './status.js';
 import { PLAN } from './address-plan.js';
 
@@ -30,9 +32,14 @@ export { pidOf, startAgent, startLbNode } from './processes.js';
 export { renderLab } from './render.js';
 export { formatStatus, status, type LabStatus } from './status.js';
 
-export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void = console.log): Promise<Lab> {
+export async function up(
+  baseConfig = EXAMPLE_CONFIG,
+  log: (s: string) => void = console.log,
+  opts: { router?: Lab['router'] } = {},
+): Promise<Lab> {
+  const router = opts.router ?? 'bird';
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
-  for (const tool of ['bird', 'gobgpd', 'kdig', 'curl']) {
+  for (const tool of ['bird', 'gobgpd', 'kdig', 'curl', ...(router === 'frr' ? ['vtysh'] : [])]) {
     if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, tool))))
       throw new Error(`${tool} is missing: run bash scripts/setup.sh as root`);
   }
@@ -56,7 +63,8 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
     rmSync(LAB_DIR, { recursive: true, force: true });
     throw new Error(`cannot build the lab from ${baseConfig}: ${(err as Error).message}`);
   }
-  const lab = labOf(config, LAB_DIR, token);
+  const lab = labOf(config, LAB_DIR, token, router);
+  writeFileSync(join(LAB_DIR, 'router'), `${router}\n`);
   log(`lab directory ${LAB_DIR}`);
 
   // Topology.
@@ -82,8 +90,31 @@ export async function up(baseConfig = EXAMPLE_CONFIG, log: (s: string) => void =
   });
   log(`namespaces: ${[rtr, ...lab.pops.map((p) => p.ns), dnsNs, ...lab.clients.map((c) => c.ns)].join(' ')}`);
 
-  // Upstream router.
-  daemon(lab, 'bird-rtr', rtr, 'bird', ['-f', '-c', join(LAB_DIR, 'bird', 'rtr.conf'), '-s', lab.birdSocket]);
+  // Upstream router: BIRD, or FRR (zebra, bgpd, bfdd) from the lab directory, never as a service.
+  if (router === 'bird')
+    daemon(lab, 'bird-rtr', rtr, 'bird', ['-f', '-c', join(LAB_DIR, 'bird', 'rtr.conf'), '-s', lab.birdSocket]);
+  else {
+    const dir = frrDir(lab);
+    mkdirSync(dir, { recursive: true });
+    writeFrrBaseConfigs(dir, { intervalMs: 100, multiplier: 3 });
+    writeFileSync(
+      join(dir, 'bgpd.conf'),
+      renderFrrBgpd({
+        routerId: PLAN.routerId,
+        asn: PLAN.routerAsn,
+        logFile: join(dir, 'bgpd.log'),
+        bfd: true,
+        peers: lab.pops.map((p) => ({
+          name: `p${p.n}`,
+          neighbor: PLAN.pop(p.n),
+          asn: PLAN.popAsn(p.n),
+          prefixes: [`${p.vip}/32`, `${PLAN.anycast}/32`],
+        })),
+      }),
+    );
+    handToFrr(dir);
+    for (const d of frrDaemons(dir, { bfd: true })) daemon(lab, `frr-${d.name}`, rtr, d.cmd, d.args);
+  }
 
   // PoPs.
   for (const p of lab.pops) {

@@ -59,12 +59,14 @@ export interface Lab {
   pops: LabPop[];
   clients: LabClient[];
   birdSocket: string;
+  /** The upstream router the lab runs: BIRD 2 (default) or FRR. */
+  router: 'bird' | 'frr';
 }
 
 /** Users in three places; their subnets are located by the lab's geo database. */
 export const CLIENTS: LabClient[] = CLIENT_PLAN.map((c) => ({ ...c, ns: `${PREFIX}c-${c.name}` }));
 
-export function labOf(config: Config, dir: string, token: string): Lab {
+export function labOf(config: Config, dir: string, token: string, router: Lab['router'] = 'bird'): Lab {
   const pops = [...config.regions.values()].map((r, i) => ({
     name: r.name,
     region: r.name,
@@ -79,11 +81,14 @@ export function labOf(config: Config, dir: string, token: string): Lab {
     pops,
     clients: CLIENTS,
     birdSocket: join(dir, 'bird', 'rtr.ctl'),
+    router,
   };
 }
 
 export function loadLab(dir = LAB_DIR): Lab {
   if (!existsSync(join(dir, 'config.yaml'))) throw new Error(`no lab in ${dir} (gtm lab up first)`);
   const token = readFileSync(join(dir, 'token'), 'utf8').trim();
-  return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token);
+  const router =
+    existsSync(join(dir, 'router')) && readFileSync(join(dir, 'router'), 'utf8').trim() === 'frr' ? 'frr' : 'bird';
+  return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token, router);
 }

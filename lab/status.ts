@@ -3,7 +3,7 @@ import type { AgentStatus } from '../src/agent/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileStateStore, KEYS, type VantageReport } from '../src/state/index.js';
-import { BirdClient } from './bird.js';
+import { connectRouter } from './router.js';
 import { execIn, fetchIn } from './netns.js';
 import { DNS_IP, type Lab } from './model.js';
 import { PLAN } from './address-plan.js';
@@ -27,7 +27,7 @@ export interface LabStatus {
 }
 
 export async function status(lab: Lab): Promise<LabStatus> {
-  const bird = await BirdClient.connect(lab.birdSocket);
+  const bird = await connectRouter(lab);
   try {
     const stateFile = join(lab.dir, 'state.json');
     const vantage = existsSync(stateFile)

@@ -33,7 +33,7 @@ commands:
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
-  lab up [--config FILE] | lab status [--json] | lab down
+  lab up [--config FILE] [--router bird|frr] | lab status [--json] | lab down
                                          the failover lab in network namespaces (root)
   lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails
   lab render --dir DIR [--etcd URL]      write the lab's config, geo DB and BIRD configs (containers)
@@ -240,12 +240,15 @@ async function labCommand(args: string[]): Promise<number | undefined> {
       json: { type: 'boolean' },
       dir: { type: 'string' },
       etcd: { type: 'string' },
+      router: { type: 'string' },
     },
   });
   const lab = await import('../../lab/lab.js');
   switch (positionals[0]) {
     case 'up': {
-      const l = await lab.up(values.config);
+      const router = values.router ?? 'bird';
+      if (router !== 'bird' && router !== 'frr') throw new Error('--router must be bird or frr');
+      const l = await lab.up(values.config, console.log, { router });
       process.stdout.write(
         `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS namespace (ip netns exec), token in ${l.dir}/token (root only)\n` +
           `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,

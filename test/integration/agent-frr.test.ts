@@ -4,7 +4,7 @@
 // JSON) is the ground truth: both VIPs over one IPv4 session (IPv6 by MP-BGP), ECMP across PoPs
 // in different ASes, GRACEFUL_SHUTDOWN at local-pref 0 on a drain, a failed cluster withdrawn.
 import { type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrrRouter, renderFrrBgpd, type FrrPeer } from '../../lab/frr.js';
@@ -104,6 +104,7 @@ ${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}
     }
   }
   mkdirSync(join(dir, 'frr'), { recursive: true });
+  chmodSync(dir, 0o711); // the FRR daemons run as the frr user and must reach their directory
   const conf = join(dir, 'frr', 'bgpd.conf');
   writeFileSync(
     conf,
