@@ -8,6 +8,27 @@ export interface BirdPeer {
   asn: number;
   /** Track the peer with BFD (needs a BFD speaker at the neighbor address). */
   bfd?: boolean;
+  /** Accept only these host routes (the PoP's VIPs) from it, at most twice as many (import limit). */
+  prefixes?: string[];
+}
+
+/** A PoP's import filter for one family: its own VIPs only, GRACEFUL_SHUTDOWN made least preferred. */
+function peerFilter(p: BirdPeer, six: boolean): string {
+  const mine = (p.prefixes ?? []).filter((x) => x.includes(':') === six);
+  const test = mine.length ? `if net !~ [ ${mine.join(', ')} ] then reject;` : 'reject;';
+  return `filter from_${p.name}_${six ? 'v6' : 'v4'} {
+  ${test}
+  if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
+  accept;
+}`;
+}
+
+function peerChannels(p: BirdPeer): string {
+  if (!p.prefixes) return '';
+  const limit = Math.max(4, p.prefixes.length * 2);
+  return `
+  ipv4 { import filter from_${p.name}_v4; import limit ${limit} action block; export none; };
+  ipv6 { import filter from_${p.name}_v6; import limit ${limit} action block; export none; };`;
 }
 
 export function renderBirdConfig(o: {
@@ -17,10 +38,14 @@ export function renderBirdConfig(o: {
   logFile: string;
   kernel?: boolean;
 }): string {
+  const filters = o.peers
+    .filter((p) => p.prefixes)
+    .flatMap((p) => [peerFilter(p, false), peerFilter(p, true)])
+    .join('\n');
   const peers = o.peers
     .map(
       (p) => `protocol bgp ${p.name} from pop {
-  neighbor ${p.neighbor} as ${p.asn};${p.bfd ? '\n  bfd on;' : ''}
+  neighbor ${p.neighbor} as ${p.asn};${p.bfd ? '\n  bfd on;' : ''}${peerChannels(p)}
 }`,
     )
     .join('\n');
@@ -34,7 +59,7 @@ filter from_pop {
   if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
   accept;
 }
-template bgp pop {
+${filters ? `${filters}\n` : ''}template bgp pop {
   local as ${o.asn};
   hold time 9;
   connect delay time 1;

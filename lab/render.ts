@@ -131,7 +131,14 @@ export function renderLab(
       asn: PLAN.routerAsn,
       logFile: join(dir, 'logs', 'bird-rtr.log'),
       kernel: true,
-      peers: pops.map((p) => ({ name: `p${p.n}`, neighbor: PLAN.pop(p.n), asn: PLAN.popAsn(p.n), bfd: true })),
+      // Each PoP may announce its region's VIP and the shared anycast one, nothing else.
+      peers: pops.map((p) => ({
+        name: `p${p.n}`,
+        neighbor: PLAN.pop(p.n),
+        asn: PLAN.popAsn(p.n),
+        bfd: true,
+        prefixes: [`${p.vip}/32`, `${PLAN.anycast}/32`],
+      })),
     }),
   );
   for (const p of pops)

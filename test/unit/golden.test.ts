@@ -64,7 +64,7 @@ describe('rendered configs match their golden files', () => {
     );
   });
 
-  it("FRR's bgpd for two PoPs, and the README's router guide shows exactly that config", () => {
+  it("FRR's bgpd and BIRD for two PoPs, and the README's router guide shows exactly those configs", () => {
     const frr = renderFrrBgpd({
       routerId: '10.0.0.1',
       asn: 65000,
@@ -76,5 +76,29 @@ describe('rendered configs match their golden files', () => {
     });
     golden('frr-bgpd.conf', frr);
     expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`\`\`\`\n${frr}\`\`\``);
+    const bird = renderBirdConfig({
+      routerId: '10.0.0.1',
+      asn: 65000,
+      logFile: '/var/log/bird/bird.log',
+      kernel: true,
+      peers: [
+        {
+          name: 'nyc1',
+          neighbor: '10.0.1.2',
+          asn: 65001,
+          bfd: true,
+          prefixes: ['198.51.100.10/32', '2001:db8:10::10/128'],
+        },
+        {
+          name: 'dub1',
+          neighbor: '10.0.2.2',
+          asn: 65002,
+          bfd: true,
+          prefixes: ['198.51.100.20/32', '2001:db8:20::20/128'],
+        },
+      ],
+    });
+    golden('bird-guide.conf', bird);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`\`\`\`\n${bird}\`\`\``);
   });
 });
