@@ -13,6 +13,7 @@ import {
   killCluster,
   firstAnswer,
   firstAnswerChange,
+  drainExpectations,
 } from './drill-kit.js';
 import type { Lab } from './model.js';
 
@@ -135,34 +136,13 @@ export const FLEET_DRILLS: Record<string, Drill> = {
     settle: (o) => o.withdrawnAt !== undefined,
     expect(o, pop, r) {
       const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      const d = rel(o, o.deprefAt);
-      const w = rel(o, o.withdrawnAt);
       expectation(
         r,
         'DNS moves the New York client within 1 s',
         moved !== undefined && moved < 1000,
         `+${moved ?? 'never'} ms`,
       );
-      expectation(
-        r,
-        'BGP: de-preferred (GRACEFUL_SHUTDOWN, local-pref 0) before it is withdrawn',
-        d !== undefined && (w === undefined || d <= w),
-        `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
-      );
-      expectation(
-        r,
-        'DNS moves before the path is withdrawn',
-        moved !== undefined && w !== undefined && moved < w,
-        `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
-      );
-      expectation(
-        r,
-        'zero client errors',
-        Object.values(r.clients).every((c) => c.errors === 0),
-        Object.entries(r.clients)
-          .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
-          .join(', '),
-      );
+      drainExpectations(o, pop, r);
       const home = o.restoreAt === undefined ? undefined : firstAnswer(o, o.restoreAt, (a) => a === pop.vip);
       expectation(
         r,

@@ -92,6 +92,36 @@ export function errorsStopWithin(r: DrillResult, limit: number): void {
   );
 }
 
+/**
+ * What every planned drain must show, whichever way it was asked for: the path de-preferred
+ * before it is withdrawn, DNS moving clients before the withdrawal, and no client error.
+ */
+export function drainExpectations(o: Observed, pop: LabPop, r: DrillResult): void {
+  const moved = rel(o, firstAnswerChange(o, pop)?.t);
+  const d = rel(o, o.deprefAt);
+  const w = rel(o, o.withdrawnAt);
+  expectation(
+    r,
+    'path de-preferred (GRACEFUL_SHUTDOWN, local-pref 0) before it is withdrawn',
+    d !== undefined && (w === undefined || d <= w),
+    `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+  );
+  expectation(
+    r,
+    'DNS moves clients before the path is withdrawn',
+    moved !== undefined && w !== undefined && moved < w,
+    `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
+  );
+  expectation(
+    r,
+    'zero client errors',
+    Object.values(r.clients).every((c) => c.errors === 0),
+    Object.entries(r.clients)
+      .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
+      .join(', '),
+  );
+}
+
 /** Kills both LB nodes of the PoP; returns how to start them again. */
 export function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
   killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');

@@ -10,6 +10,7 @@ import {
   rel,
   within,
   errorsStopWithin,
+  drainExpectations,
   killCluster,
   firstAnswer,
   firstAnswerChange,
@@ -200,31 +201,7 @@ export const DRILLS: Record<string, Drill> = {
       return async () => void fetchIn(pop.ns, 'http://127.0.0.1:9180/maintenance', 'POST', { enabled: false }, auth);
     },
     settle: (o) => o.withdrawnAt !== undefined,
-    expect(o, pop, r) {
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
-      const d = rel(o, o.deprefAt);
-      const w = rel(o, o.withdrawnAt);
-      expectation(
-        r,
-        'path de-preferred (local-pref 0) before it is withdrawn',
-        d !== undefined && (w === undefined || d <= w),
-        `de-preferred +${d ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
-      );
-      expectation(
-        r,
-        'DNS moves clients before the path is withdrawn',
-        moved !== undefined && w !== undefined && moved < w,
-        `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
-      );
-      expectation(
-        r,
-        'zero client errors',
-        Object.values(r.clients).every((c) => c.errors === 0),
-        Object.entries(r.clients)
-          .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
-          .join(', '),
-      );
-    },
+    expect: drainExpectations,
   },
   recovery: {
     description: "us-east's cluster comes back: rise, hold-down, re-announce, DNS returns",
