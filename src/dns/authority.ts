@@ -92,7 +92,7 @@ type Memo =
        * answer each located client got, valid while region health has not changed since.
        */
       byClient?: Map<ClientOf, { epoch: number; until: number; answer: { response: Buffer; info: QueryInfo } }>;
-      bySelection: Map<string, { response: Buffer; info: QueryInfo; until: number }>;
+      bySelection: Map<string, { response: Buffer; info: QueryInfo }>;
     };
 
 /** The config minus the zones' record lists, which the compiled zones hold (in a fraction of the memory). */
@@ -327,7 +327,8 @@ export class Authority {
       byShape.set(shape, m);
     }
     if (m.bySelection.size >= MEMO_VARIANTS_MAX) m.bySelection.clear();
-    m.bySelection.set(selectionKey(built.decision.d), { ...answer, until: built.decision.d.ttlUntil });
+    // The key holds the TTL: a variant built while a region was unstable is never picked after.
+    m.bySelection.set(selectionKey(built.decision.d), answer);
   }
 
   /** Builds a response with the writer (memo miss). */
@@ -493,13 +494,16 @@ export class Authority {
    */
   private denial(zone: CompiledZone, name: string, node: ZoneNode | undefined, qtype: number): void {
     if (!this.sig) return;
-    const w = this.writer;
     const soa = rrsetOf(nodeOf(zone, zone.zone.name) as ZoneNode, TYPE.SOA) as RRset;
     this.signatures(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, soa.rdata);
-    const types = node ? this.typesAt(zone, name, node).filter((t) => t !== qtype) : [TYPE_NXNAME];
-    const nsec = compactNsecRdata(name, types);
-    w.record(2, name, TYPE.NSEC, zone.negativeTtl, nsec);
-    this.signatures(2, name, TYPE.NSEC, zone.negativeTtl, [nsec]);
+    this.nsec(zone, name, node ? this.typesAt(zone, name, node).filter((t) => t !== qtype) : [TYPE_NXNAME]);
+  }
+
+  /** The compact NSEC of `name` (RFC 9824) in authority, with its signatures. */
+  private nsec(zone: CompiledZone, name: string, types: number[]): void {
+    const rdata = compactNsecRdata(name, types);
+    this.writer.record(2, name, TYPE.NSEC, zone.negativeTtl, rdata);
+    this.signatures(2, name, TYPE.NSEC, zone.negativeTtl, [rdata]);
   }
 
   /** The types a name holds, for an NSEC bitmap (RRSIG and NSEC are added by the bitmap). */
@@ -532,11 +536,7 @@ export class Authority {
       const node = nodeOf(zone, cut) as ZoneNode;
       const ds = rrsetOf(node, TYPE.DS);
       if (ds) this.rrset(2, cut, ds);
-      else {
-        const nsec = compactNsecRdata(cut, this.typesAt(zone, cut, node));
-        this.writer.record(2, cut, TYPE.NSEC, zone.negativeTtl, nsec);
-        this.signatures(2, cut, TYPE.NSEC, zone.negativeTtl, [nsec]);
-      }
+      else this.nsec(zone, cut, this.typesAt(zone, cut, node));
     }
     this.glue(zone, ns.targets as string[]);
   }

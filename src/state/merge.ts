@@ -45,23 +45,31 @@ export interface MergeResult {
 }
 
 /**
- * What the vantage points say of one region: reachable when at least `quorum` of them reach it;
- * fewer than `minReports` opinions is no opinion (fail open), never "down". A point that reaches
- * none of two or more targets is blind (its own side is cut off) and is not counted.
+ * What the vantage points say of each region, from one pass over their reports: reachable when
+ * at least `quorum` of them reach it; fewer than `minReports` opinions is no opinion (fail open),
+ * never "down". A point that reaches none of two or more targets is blind (its own side is cut
+ * off) and is not counted.
  */
-export function vantageVerdict(region: string, v: NonNullable<MergeInput['vantage']>): VantageView {
-  const reachable: string[] = [];
-  const unreachable: string[] = [];
-  const blind: string[] = [];
+export function vantageVerdicts(
+  regions: Iterable<string>,
+  v: NonNullable<MergeInput['vantage']>,
+): Map<string, VantageView> {
+  const seen = new Map<string, { reachable: string[]; unreachable: string[]; blind: string[] }>();
+  for (const region of regions) seen.set(region, { reachable: [], unreachable: [], blind: [] });
   for (const r of v.reports.values()) {
-    const t = r.targets.find((x) => x.region === region);
-    if (!t) continue;
-    if (r.targets.length >= 2 && r.targets.every((x) => !x.reachable)) blind.push(r.point);
-    else (t.reachable ? reachable : unreachable).push(r.point);
+    const blind = r.targets.length >= 2 && r.targets.every((x) => !x.reachable);
+    for (const t of r.targets) {
+      const s = seen.get(t.region);
+      if (s) (blind ? s.blind : t.reachable ? s.reachable : s.unreachable).push(r.point);
+    }
   }
-  const opinions = reachable.length + unreachable.length;
-  const verdict = opinions < v.minReports ? 'no-opinion' : reachable.length >= v.quorum ? 'reachable' : 'unreachable';
-  return { verdict, reachable, unreachable, blind, quorum: v.quorum, minReports: v.minReports };
+  const out = new Map<string, VantageView>();
+  for (const [region, { reachable, unreachable, blind }] of seen) {
+    const opinions = reachable.length + unreachable.length;
+    const verdict = opinions < v.minReports ? 'no-opinion' : reachable.length >= v.quorum ? 'reachable' : 'unreachable';
+    out.set(region, { verdict, reachable, unreachable, blind, quorum: v.quorum, minReports: v.minReports });
+  }
+  return out;
 }
 
 const vantageText = (v: VantageView) =>
@@ -108,10 +116,11 @@ function fromHealth(region: string, input: MergeInput): { status: RegionStatus; 
 
 export function mergeRegionState(input: MergeInput): MergeResult {
   const views = new Map<string, RegionView>();
+  const verdicts = input.vantage && vantageVerdicts(input.regions.keys(), input.vantage);
   for (const region of input.regions.keys()) {
     const o = input.overrides.get(region);
     const live = isLive(o, input.now) ? o : undefined;
-    const vantage = input.vantage && vantageVerdict(region, input.vantage);
+    const vantage = verdicts?.get(region);
     let status: RegionStatus;
     let reason: string;
     let source: RegionSource;

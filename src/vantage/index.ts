@@ -130,12 +130,13 @@ export async function startVantagePoint(
   const settings = config.control?.vantage;
   if (!settings || !config.control) return undefined;
   const store = await openStore(config.control.store);
-  const vp = new VantagePoint(point, ownRegion, vantageTargets(config, ownRegion), settings, store, log);
+  const targets = vantageTargets(config, ownRegion);
+  const vp = new VantagePoint(point, ownRegion, targets, settings, store, log);
   vp.start();
   emit(
     log,
     'vantage.started',
-    { point, region: ownRegion, targets: vantageTargets(config, ownRegion).map((t) => t.region) },
+    { point, region: ownRegion, targets: targets.map((t) => t.region) },
     'vantage probes running',
   );
   return async () => {
