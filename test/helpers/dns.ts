@@ -61,6 +61,22 @@ export interface RunningDns {
   stop(): Promise<void>;
 }
 
+/** A child's output as it arrives, and a stop that sends SIGTERM and waits for the exit. */
+export function watchChild(proc: ChildProcess): { log: () => string; stop: () => Promise<void> } {
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  return {
+    log: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
 /**
  * Starts the real CLI server (`node bin/gtm.js dns`) and waits until it listens: on 127.0.0.1 and
  * a free port, or inside a namespace the caller made (`netns`, on its address and port).
@@ -84,28 +100,21 @@ export async function startDns(
   const proc = netns
     ? spawn('ip', ['netns', 'exec', netns.name, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout?.on('data', (d) => (out += d));
-  proc.stderr?.on('data', (d) => (out += d));
+  const { log, stop } = watchChild(proc);
   const deadline = Date.now() + 15_000;
-  while (!out.includes('dns server listening')) {
+  while (!log().includes('dns server listening')) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL'); // never leave a half-started server behind
-      throw new Error(`gtm dns did not start:\n${out}`);
+      throw new Error(`gtm dns did not start:\n${log()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
     port,
     proc,
-    log: () => out,
-    waitLog: (re, timeoutMs = 5000) => waitFor(() => re.test(out), `gtm dns to log ${re}`, timeoutMs),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
+    log,
+    waitLog: (re, timeoutMs = 5000) => waitFor(() => re.test(log()), `gtm dns to log ${re}`, timeoutMs),
+    stop,
   };
 }
 

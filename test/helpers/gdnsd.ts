@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, StaticRecord, Zone } from '../../src/config/index.js';
+import { watchChild } from './dns.js';
 
 const abs = (name: string) => `${name}.`;
 
@@ -63,18 +64,5 @@ export function startGdnsd(dir: string, config: Config, port: number): RunningGd
   writeFileSync(join(dir, 'config'), `options => { listen => [ 127.0.0.1:${port} ] }\n`);
   for (const z of config.zones) writeFileSync(join(dir, 'zones', z.name), zoneFile(config, z));
   const proc = spawn('gdnsd', ['-c', dir, '-f', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout?.on('data', (d) => (out += d));
-  proc.stderr?.on('data', (d) => (out += d));
-  return {
-    port,
-    proc,
-    log: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
+  return { port, proc, ...watchChild(proc) };
 }

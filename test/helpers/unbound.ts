@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, kdig, run } from './dns.js';
+import { freePort, kdig, run, watchChild } from './dns.js';
 import { waitFor } from './wait.js';
 
 export interface RunningUnbound {
@@ -85,9 +85,7 @@ stub-zone:
           ])
         ).stdout
     : () => kdig(port, ['+time=1', '+retry=0', 'nonexistent.invalid', 'A']).catch(() => '');
-  let out = '';
-  proc.stdout?.on('data', (d) => (out += d));
-  proc.stderr?.on('data', (d) => (out += d));
+  const { log, stop } = watchChild(proc);
   try {
     await waitFor(
       async () => proc.exitCode === null && (await probe()).includes('status:'),
@@ -97,17 +95,7 @@ stub-zone:
     );
   } catch (err) {
     proc.kill('SIGKILL');
-    throw new Error(`unbound did not start: ${(err as Error).message}\n${out}`);
+    throw new Error(`unbound did not start: ${(err as Error).message}\n${log()}`);
   }
-  return {
-    port,
-    proc,
-    log: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
+  return { port, proc, log, stop };
 }

@@ -14,3 +14,25 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Polls `f` until `ok` holds for its value and returns that value; throws naming `what`, the last
+ * value and `detail()` (logs worth reading) if it has not after `timeoutMs`.
+ */
+export async function waitForValue<T>(
+  what: string,
+  f: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs = 15_000,
+  everyMs = 25,
+  detail: () => string = () => '',
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await f();
+  while (!ok(v)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}${detail()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    v = await f();
+  }
+  return v;
+}

@@ -11,6 +11,7 @@ import type { AgentStatus } from '../../src/agent/index.js';
 import { hashToken } from '../../src/auth/index.js';
 import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
+import { waitForValue } from '../helpers/wait.js';
 
 const ID = `gt${process.pid % 100000}`;
 const NS = { rtr: `${ID}r`, a: `${ID}a`, b: `${ID}b` };
@@ -87,19 +88,8 @@ async function routes(prefix: string): Promise<BirdRoute[]> {
   return bird.routes(prefix).catch(() => []);
 }
 
-async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await f();
-  while (!ok(v)) {
-    if (Date.now() > end)
-      throw new Error(
-        `timed out waiting for ${what}; last: ${JSON.stringify(v)}\nlogs: ${JSON.stringify(agentLogs).slice(-3000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 25));
-    v = await f();
-  }
-  return v;
-}
+const until = <T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 15_000) =>
+  waitForValue(what, f, ok, timeoutMs, 25, () => `\nlogs: ${JSON.stringify(agentLogs).slice(-3000)}`);
 
 const from = (rs: BirdRoute[], proto: string) => rs.find((r) => r.protocol === proto);
 const heartbeat = async (pop: string) =>

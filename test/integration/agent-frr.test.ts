@@ -12,6 +12,7 @@ import { addAddress, addNs, delNs, fetchIn, killPid, link, spawnIn, waitExit } f
 import type { BirdRoute } from '../../src/bgp/index.js';
 import { hashToken } from '../../src/auth/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
+import { waitForValue } from '../helpers/wait.js';
 
 const ID = `gf${process.pid % 100000}`;
 const NS = { rtr: `${ID}r`, a: `${ID}a`, b: `${ID}b` };
@@ -57,16 +58,8 @@ ${[V4, V6]
   .join('')}`;
 }
 
-async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await f();
-  while (!ok(v)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    v = await f();
-  }
-  return v;
-}
+const until = <T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000) =>
+  waitForValue(what, f, ok, timeoutMs, 50);
 const from = (rs: BirdRoute[], pop: string) => rs.find((r) => r.protocol === pop);
 
 beforeAll(async () => {

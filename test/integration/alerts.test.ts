@@ -48,6 +48,41 @@ const dest = (url: string, more: Partial<AlertDestination> = {}): AlertDestinati
   ...more,
 });
 
+/**
+ * `gtm control` in-process with one alert destination (YAML `destination`) pointing at a local
+ * receiver, a token for `who`, and extra `control:` lines; `put` changes a region's override.
+ */
+async function controlWithAlerts(who: string, destination: (url: string) => string, extra = '') {
+  const port = await freePort();
+  const { got, server } = await receiver(port);
+  servers.push(server);
+  const dir = tempDir();
+  const cfg = testConfig(dir);
+  const token = 'alert-test-token-0123456789';
+  writeFileSync(
+    cfg,
+    `${readFileSync(cfg, 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+${extra}  api:
+    listen: 127.0.0.1:0
+    audit_log: ${join(dir, 'audit.jsonl')}
+    tokens: [{ name: ${who}, sha256: ${hashToken(token)} }]
+  alerts:
+    - ${destination(`http://127.0.0.1:${port}/hook`)}
+`,
+  );
+  const config = parseConfigText(readFileSync(cfg, 'utf8'));
+  const control = await startControl(config, new FileStateStore(join(dir, 'state.json')), log);
+  const put = (region: string, body: object) =>
+    fetch(`http://127.0.0.1:${control.port}/api/v1/regions/${region}/override`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  return { got, control, put };
+}
+
 describe('alert bodies', () => {
   it('generic JSON, Slack and PagerDuty Events v2 (a region back up resolves its incident)', () => {
     expect(alertBody(dest('http://x'), down)).toEqual({
@@ -131,32 +166,11 @@ describe('delivery', () => {
   });
 
   it('an operator taking a region down through the control API reaches the webhook', async () => {
-    const port = await freePort();
-    const { got, server } = await receiver(port);
-    servers.push(server);
-    const dir = tempDir();
-    const cfg = testConfig(dir);
-    const token = 'alert-test-token-0123456789';
-    writeFileSync(
-      cfg,
-      `${readFileSync(cfg, 'utf8')}
-control:
-  store: { file: ${join(dir, 'state.json')} }
-  api:
-    listen: 127.0.0.1:0
-    audit_log: ${join(dir, 'audit.jsonl')}
-    tokens: [{ name: alice, sha256: ${hashToken(token)} }]
-  alerts:
-    - { name: ops, url: "http://127.0.0.1:${port}/hook", format: slack, events: [region.state] }
-`,
+    const { got, control, put } = await controlWithAlerts(
+      'alice',
+      (url) => `{ name: ops, url: "${url}", format: slack, events: [region.state] }`,
     );
-    const config = parseConfigText(readFileSync(cfg, 'utf8'));
-    const control = await startControl(config, new FileStateStore(join(dir, 'state.json')), log);
-    const r = await fetch(`http://127.0.0.1:${control.port}/api/v1/regions/eu-west/override`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ status: 'down', reason: 'alert path test' }),
-    });
+    const r = await put('eu-west', { status: 'down', reason: 'alert path test' });
     expect(r.status).toBe(200);
     await waitFor(
       () => got.some((g) => String(g.body.text).includes('region eu-west up -> down')),
@@ -167,34 +181,11 @@ control:
   });
 
   it('a forced override and its coming expiry each reach the webhook, with who, why and when', async () => {
-    const port = await freePort();
-    const { got, server } = await receiver(port);
-    servers.push(server);
-    const dir = tempDir();
-    const cfg = testConfig(dir);
-    const token = 'alert-test-token-0123456789';
-    writeFileSync(
-      cfg,
-      `${readFileSync(cfg, 'utf8')}
-control:
-  store: { file: ${join(dir, 'state.json')} }
-  expiry_warning_s: 1
-  api:
-    listen: 127.0.0.1:0
-    audit_log: ${join(dir, 'audit.jsonl')}
-    tokens: [{ name: carol, sha256: ${hashToken(token)} }]
-  alerts:
-    - { name: ops, url: "http://127.0.0.1:${port}/hook", events: [override.forced, override.expiring] }
-`,
+    const { got, control, put } = await controlWithAlerts(
+      'carol',
+      (url) => `{ name: ops, url: "${url}", events: [override.forced, override.expiring] }`,
+      '  expiry_warning_s: 1\n',
     );
-    const config = parseConfigText(readFileSync(cfg, 'utf8'));
-    const control = await startControl(config, new FileStateStore(join(dir, 'state.json')), log);
-    const put = (region: string, body: object) =>
-      fetch(`http://127.0.0.1:${control.port}/api/v1/regions/${region}/override`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-      });
     // Not forced, and set for less than the warning window: neither is worth an alert.
     expect((await put('ap-southeast', { weight: 2, reason: 'quiet', expires_in_s: 1 })).status).toBe(200);
     const t0 = Date.now();
