@@ -2,7 +2,7 @@
 // sessions, and a client that reads routes through vtysh's JSON in the shape BIRD's reads give.
 // Each instance runs from a directory of its own (config, pid, vty sockets), never as a service.
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BirdRoute } from '../src/bgp/index.js';
 import { spawnIn } from './netns.js';
@@ -165,9 +165,9 @@ export class FrrRouter extends FrrClient {
     super(vtyDir, names);
   }
 
-  static start(ns: string, dir: string, bgpdConf: string, peers: FrrPeer[]): FrrRouter {
+  /** `dir` holds the router's bgpd.conf (renderFrrBgpd); zebra's config is written beside it. */
+  static start(ns: string, dir: string, peers: FrrPeer[]): FrrRouter {
     writeFrrBaseConfigs(dir);
-    if (bgpdConf !== join(dir, 'bgpd.conf')) writeFileSync(join(dir, 'bgpd.conf'), readFileSync(bgpdConf));
     handToFrr(dir);
     const procs = frrDaemons(dir).map((d) => spawnIn(ns, d.cmd, d.args));
     return new FrrRouter(procs, dir, new Map(peers.map((p) => [p.neighbor, p.name])));

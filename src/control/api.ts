@@ -192,22 +192,25 @@ export async function startControl(
       }
       const agents = await store.list<AgentReport>(KEYS.agents);
       const t = now();
-      const regions = (await views()).map((v) => ({
-        ...v,
-        source: state.get(v.name)?.source ?? 'config',
-        held: state.get(v.name)?.held ?? false,
-        vantage: state.get(v.name)?.vantage ?? null,
-        agents: agents
-          .filter((e) => e.value.region === v.name)
-          .map((e) => ({
-            pop: e.value.pop,
-            serving: e.value.serving,
-            sessionUp: e.value.sessionUp,
-            vips: e.value.vips,
-            reportAgeMs: t - e.value.at,
-            leaseLeftMs: e.expiresAt ? e.expiresAt - t : null,
-          })),
-      }));
+      const regions = (await views()).map((v) => {
+        const s = state.get(v.name);
+        return {
+          ...v,
+          source: s?.source ?? 'config',
+          held: s?.held ?? false,
+          vantage: s?.vantage ?? null,
+          agents: agents
+            .filter((e) => e.value.region === v.name)
+            .map((e) => ({
+              pop: e.value.pop,
+              serving: e.value.serving,
+              sessionUp: e.value.sessionUp,
+              vips: e.value.vips,
+              reportAgeMs: t - e.value.at,
+              leaseLeftMs: e.expiresAt ? e.expiresAt - t : null,
+            })),
+        };
+      });
       return { lines, regions };
     },
   );
