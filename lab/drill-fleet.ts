@@ -14,6 +14,11 @@ import {
   firstAnswer,
   firstAnswerChange,
   drainExpectations,
+  afterEvent,
+  afterRepair,
+  fetchesIn,
+  sampleLine,
+  windowText,
 } from './drill-kit.js';
 import type { Lab } from './model.js';
 
@@ -47,13 +52,18 @@ export const FLEET_DRILLS: Record<string, Drill> = {
         fewestPaths(o) >= 2,
         `fewest paths at the router: ${fewestPaths(o)}`,
       );
-      errorsStopWithin(r, 1000);
-      const served = new Set(o.fetches.filter((f) => f.t > (o.withdrawnAt ?? Infinity) && f.ok).map((f) => f.servedBy));
+      errorsStopWithin(r, 1000, o);
+      // After the withdrawal and before the repair: once the cluster is back, us-east rightly
+      // announces the VIP again and serves its users.
+      const w = afterEvent(o, o.withdrawnAt);
+      const after = w ? fetchesIn(o, w).filter((f) => f.t > w.from && f.ok) : [];
+      const served = new Set(after.map((f) => f.servedBy));
       expectation(
         r,
         'users of the shared VIP are served by the other regions after the withdrawal',
         served.size > 0 && !served.has(pop.region),
-        `served by: ${[...served].join(', ') || 'nobody'}`,
+        `served by: ${[...served].join(', ') || 'nobody'}${w ? ` (${after.length} fetches ${windowText(o, w)})` : ''}`,
+        after.filter((f) => f.servedBy === pop.region).map((f) => sampleLine(o, f)),
       );
     },
   },
@@ -122,6 +132,9 @@ export const FLEET_DRILLS: Record<string, Drill> = {
         'users of the shared VIP: at most a few errors (the one PoP allowed out)',
         errs <= 5,
         `${errs} of ${r.clients[AFFECTED]?.fetches} fetches failed`,
+        o.fetches
+          .filter((f) => f.client === AFFECTED && !f.ok && f.t >= o.t0 && f.t <= (o.restoreAt ?? Infinity))
+          .map((f) => sampleLine(o, f)),
       );
     },
   },
@@ -143,7 +156,8 @@ export const FLEET_DRILLS: Record<string, Drill> = {
         `+${moved ?? 'never'} ms`,
       );
       drainExpectations(o, pop, r);
-      const home = o.restoreAt === undefined ? undefined : firstAnswer(o, o.restoreAt, (a) => a === pop.vip);
+      const back = afterRepair(o);
+      const home = back && firstAnswer(o, back.from, (a) => a === pop.vip, back.to);
       expectation(
         r,
         'undrain brings us-east back to the New York client',

@@ -12,7 +12,8 @@ export interface DrillResult {
   description: string;
   passed: boolean;
   timeline: TimelineEvent[];
-  expectations: { text: string; ok: boolean; detail: string }[];
+  /** Each with the samples that decided it (printed when it fails). */
+  expectations: { text: string; ok: boolean; detail: string; evidence?: string[] }[];
   /** Fetches each client made while the failure lasted; the times are when failing fetches ended. */
   clients: Record<string, { fetches: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
 }
@@ -71,24 +72,72 @@ export const AFFECTED = 'us'; // the New York client: nearest to us-east, the Po
 export const agentStatus = (pop: LabPop) =>
   JSON.parse(fetchIn(pop.ns, 'http://127.0.0.1:9180/status').body) as { bgp: { gobgpdPid: number } };
 
-export function expectation(r: DrillResult, text: string, ok: boolean, detail: string): void {
-  r.expectations.push({ text, ok, detail });
+/** One expectation; `evidence` lists the samples it was judged on (a failure prints them). */
+export function expectation(r: DrillResult, text: string, ok: boolean, detail: string, evidence?: string[]): void {
+  r.expectations.push({ text, ok, detail, ...(evidence?.length ? { evidence } : {}) });
 }
 
 export const rel = (o: Observed, t?: number) => (t === undefined ? undefined : t - o.t0);
+
+/**
+ * A stretch of the drill's own merged timeline, bounded by events rather than by guesses of
+ * time. Expectations are judged on the window their words name: "after the withdrawal" is from
+ * the withdrawal to the repair (or the end of the client samples, whichever is first), so what
+ * clients rightly see once the failure is repaired never counts against it.
+ */
+export interface Window {
+  from: number;
+  to: number;
+}
+
+/** The time of the last sample any client reported (fetch or answer). */
+export function samplesEnd(o: Observed): number {
+  let end = o.t0;
+  for (const f of o.fetches) end = Math.max(end, f.t);
+  for (const a of o.answerEvents) end = Math.max(end, a.t);
+  return end;
+}
+
+/** From an event until the failure is repaired or the samples end, whichever is first. */
+export function afterEvent(o: Observed, t: number | undefined): Window | undefined {
+  if (t === undefined) return undefined;
+  return { from: t, to: Math.min(o.restoreAt ?? Infinity, samplesEnd(o)) };
+}
+
+/** While the failure lasts: from the injection (recovery drills: the repair) to the end of observation. */
+export const whileBroken = (o: Observed): Window => afterEvent(o, o.t0) as Window;
+
+/** After the repair, to the end of the samples (undefined: never repaired). */
+export const afterRepair = (o: Observed): Window | undefined =>
+  o.restoreAt === undefined ? undefined : { from: o.restoreAt, to: Math.max(o.restoreAt, samplesEnd(o)) };
+
+export const inWindow = (w: Window, t: number) => t >= w.from && t <= w.to;
+
+/** Fetches in a window, of one client or of all. */
+export const fetchesIn = (o: Observed, w: Window, client?: string) =>
+  o.fetches.filter((f) => inWindow(w, f.t) && (client === undefined || f.client === client));
+
+/** A sample as evidence: when (relative to t0), who, what happened. */
+export const sampleLine = (o: Observed, f: Fetch) =>
+  `+${f.t - o.t0} ms  ${f.client}: ${f.outcome}${f.answer ? ` (DNS answer ${f.answer})` : ''}`;
+
+/** The bounds of a window, as a detail. */
+export const windowText = (o: Observed, w: Window) => `from +${w.from - o.t0} ms to +${w.to - o.t0} ms`;
 
 /** "It happened within LIMIT ms of the injection" (ms undefined: it never happened). */
 export function within(r: DrillResult, text: string, ms: number | undefined, limit: number): void {
   expectation(r, text, ms !== undefined && ms < limit, ms === undefined ? 'never' : `+${ms} ms`);
 }
 
-export function errorsStopWithin(r: DrillResult, limit: number): void {
+export function errorsStopWithin(r: DrillResult, limit: number, o?: Observed): void {
   const last = r.clients[AFFECTED]?.lastErrorMs;
+  const late = o ? fetchesIn(o, whileBroken(o), AFFECTED).filter((f) => !f.ok && f.t - o.t0 >= limit) : [];
   expectation(
     r,
     `client errors stop within ${limit / 1000} s`,
     last === undefined || last < limit,
     last === undefined ? 'no errors' : `last error at +${last} ms`,
+    o ? late.map((f) => sampleLine(o, f)) : undefined,
   );
 }
 
@@ -119,6 +168,9 @@ export function drainExpectations(o: Observed, pop: LabPop, r: DrillResult): voi
     Object.entries(r.clients)
       .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
       .join(', '),
+    fetchesIn(o, whileBroken(o))
+      .filter((f) => !f.ok)
+      .map((f) => sampleLine(o, f)),
   );
 }
 
@@ -131,12 +183,17 @@ export function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
     startLbNode(lab, pop, 2);
   };
 }
-/** The first answer to the New York client after `after` that either of its loops saw (the watcher polls every 50 ms). */
-export const firstAnswer = (o: Observed, after: number, ok: (answer: string) => boolean) =>
+/**
+ * The first answer to the New York client after `after` (and before `until`) that either of its
+ * loops saw (the watcher polls every 50 ms).
+ */
+export const firstAnswer = (o: Observed, after: number, ok: (answer: string) => boolean, until = Infinity) =>
   [...o.answerEvents, ...o.fetches]
-    .filter((e) => e.client === AFFECTED && e.t >= after && e.answer !== null && ok(e.answer))
+    .filter((e) => e.client === AFFECTED && e.t >= after && e.t <= until && e.answer !== null && ok(e.answer))
     .sort((a, b) => a.t - b.t)[0];
-export const firstAnswerChange = (o: Observed, pop: LabPop) => firstAnswer(o, o.t0, (a) => a !== pop.vip);
+/** DNS moved the New York client away from the broken PoP, while the failure lasted. */
+export const firstAnswerChange = (o: Observed, pop: LabPop) =>
+  firstAnswer(o, o.t0, (a) => a !== pop.vip, whileBroken(o).to);
 /** The New York user's latest fetch. */
 export const lastFetch = (o: Observed) => o.fetches.filter((e) => e.client === AFFECTED).at(-1);
 /** ... and it was served by another region, after the injection. */

@@ -187,7 +187,14 @@ export function formatDrill(r: DrillResult): string {
       `    ${k}: ${c.errors === 0 ? `${c.fetches} fetches, no errors` : `${c.errors} of ${c.fetches} fetches failed, from +${c.firstErrorMs} ms to +${c.lastErrorMs} ms`}`,
     );
   lines.push('', '  expectations:');
-  for (const e of r.expectations) lines.push(`    ${e.ok ? 'PASS' : 'FAIL'}  ${e.text}: ${e.detail}`);
+  for (const e of r.expectations) {
+    lines.push(`    ${e.ok ? 'PASS' : 'FAIL'}  ${e.text}: ${e.detail}`);
+    // A failure shows the samples that broke it (the first 12), with their times and outcomes.
+    if (!e.ok && e.evidence?.length) {
+      for (const line of e.evidence.slice(0, 12)) lines.push(`            ${line}`);
+      if (e.evidence.length > 12) lines.push(`            ... and ${e.evidence.length - 12} more`);
+    }
+  }
   lines.push('', `  ${r.passed ? 'PASSED' : 'FAILED'}`);
   return lines.join('\n');
 }
