@@ -1,6 +1,7 @@
 // Drills: the shapes of a drill and its result, and the checks and helpers the scenarios share.
-import { pidOf, startLbNode, type Lab, type LabPop } from './lab.js';
-import { fetchIn, killPid } from './netns.js';
+import { type Lab, type LabPop } from './lab.js';
+import { fetchIn } from './netns.js';
+import { signalProcesses, startLbNode } from './procs.js';
 
 export interface TimelineEvent {
   ms: number;
@@ -30,6 +31,12 @@ export interface Fetch {
 
 export interface Observed {
   t0: number;
+  /**
+   * The shared store is reached over the lab's network (etcd in the compose lab): a PoP cut off
+   * from its router cannot report, and DNS learns of it from the vantage points or the lease.
+   * With a state file on one host (the namespace lab) the agent reports through the file.
+   */
+  storeOverNetwork: boolean;
   /** Recovery drills: when the precondition (path withdrawn) was reached. */
   downAt?: number;
   withdrawnAt?: number;
@@ -49,14 +56,18 @@ export interface Observed {
   guardrail: { t: number; pop: string; held: boolean }[];
   /** How many paths the router holds for the drill's prefix, whenever that changed (from t0). */
   paths: { t: number; count: number }[];
+  /** Steps a drill's injection took on its own after t0 (e.g. one region's checks healing), by name. */
+  marks: { t: number; what: string }[];
+  /** The DNS guard rail holding regions in (typed `guardrail.held` events), from t0. */
+  dnsGuard: { t: number; held: string[] }[];
   /** Alerts the lab's webhook received, from t0. */
   alerts: { t: number; event: string; region?: string; to?: string; source?: string; summary: string }[];
 }
 
 export interface Drill {
   description: string;
-  /** Injects the failure; returns how to undo it. */
-  inject(lab: Lab, pop: LabPop): Promise<() => Promise<void>>;
+  /** Injects the failure; returns how to undo it. A later step of its own is `mark`ed on the timeline. */
+  inject(lab: Lab, pop: LabPop, mark: (what: string) => void): Promise<() => Promise<void>>;
   /** Waits until the drill has shown what it should (or times out). */
   settle(o: Observed, pop: LabPop): boolean;
   /** Restore first, then observe the return (recovery drills). */
@@ -174,10 +185,23 @@ export function drainExpectations(o: Observed, pop: LabPop, r: DrillResult): voi
   );
 }
 
+/** DNS moves the New York client off a PoP cut from its router: how soon depends on who can tell. */
+export function dnsMovesWhenCut(o: Observed, pop: LabPop, r: DrillResult): void {
+  const moved = rel(o, firstAnswerChange(o, pop)?.t);
+  if (!o.storeOverNetwork)
+    within(r, 'DNS moves the New York client within 1 s (the agent sees BFD down and reports it)', moved, 1000);
+  else
+    within(
+      r,
+      'DNS moves the New York client within 2 s (the PoP cannot reach etcd across the cut: the vantage quorum or its 1.5 s lease decides)',
+      moved,
+      2000,
+    );
+}
+
 /** Kills both LB nodes of the PoP; returns how to start them again. */
 export function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
-  killPid(pidOf(lab, `${pop.name}-lb1`), 'SIGKILL');
-  killPid(pidOf(lab, `${pop.name}-lb2`), 'SIGKILL');
+  signalProcesses(lab, pop, [`${pop.name}-lb1`, `${pop.name}-lb2`], 'SIGKILL');
   return async () => {
     startLbNode(lab, pop, 1);
     startLbNode(lab, pop, 2);

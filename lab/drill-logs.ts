@@ -68,10 +68,12 @@ export function logEventsSince(lab: Lab, t0: number): { t: number; what: string 
 export function typedEventsSince(
   lab: Lab,
   t0: number,
-): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts' | 'guardrail'> {
-  const regionChanges = readLog(lab, 'dns.log')
-    .filter((j) => j.time >= t0)
-    .flatMap((j) => (isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : []));
+): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts' | 'guardrail' | 'dnsGuard'> {
+  const dnsLog = readLog(lab, 'dns.log').filter((j) => j.time >= t0);
+  const regionChanges = dnsLog.flatMap((j) =>
+    isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : [],
+  );
+  const dnsGuard = dnsLog.flatMap((j) => (isEvent(j, 'guardrail.held') ? [{ t: j.time, held: j.held }] : []));
   const vipChanges = lab.pops.flatMap((p) =>
     readLog(lab, `${p.name}-agent.log`)
       .filter((j) => j.time >= t0)
@@ -102,5 +104,5 @@ export function typedEventsSince(
       return [];
     }
   });
-  return { regionChanges, vipChanges, alerts, guardrail };
+  return { regionChanges, vipChanges, alerts, guardrail, dnsGuard };
 }

@@ -8,10 +8,11 @@ import { connectRouter } from './router.js';
 import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
-import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges } from './drill-kit.js';
+import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges, servedElsewhere } from './drill-kit.js';
 import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
 import { PLAN } from './address-plan.js';
+import { loadConfigFile } from '../src/config/index.js';
 
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
 
@@ -28,6 +29,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const budget = drill.timeoutMs + 12_000;
   const o: Observed = {
     t0: 0,
+    storeOverNetwork: loadConfigFile(lab.config).control?.store.kind === 'etcd',
     fetches: [],
     answerEvents: [],
     logEvents: [],
@@ -36,7 +38,10 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     alerts: [],
     paths: [],
     guardrail: [],
+    marks: [],
+    dnsGuard: [],
   };
+  const mark = (what: string) => o.marks.push({ t: Date.now(), what });
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [
       join(packageRoot(), 'dist', 'lab', 'client.js'),
@@ -89,18 +94,20 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     }
     if (drill.restoreEarly) {
       // Recovery: break it first, wait until it is down, then t0 is the restore.
-      undo = await drill.inject(lab, pop);
+      undo = await drill.inject(lab, pop, mark);
       const injectedAt = Date.now();
       const end = injectedAt + 10_000;
       while ((await present()) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      // Down means down everywhere: the path withdrawn and the New York user served elsewhere
+      // (DNS moved), events rather than a guess of how long that takes.
+      while (!servedElsewhere(o, pop) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
       // The hold-down runs from the agent's own DOWN decision: take that time from its log.
       o.downAt = agentWentDownAt(lab, pop, injectedAt) ?? Date.now();
-      await new Promise((r) => setTimeout(r, 300));
       o.t0 = Date.now();
       await repair();
     } else {
       o.t0 = Date.now();
-      undo = await drill.inject(lab, pop);
+      undo = await drill.inject(lab, pop, mark);
     }
     const end = o.t0 + drill.timeoutMs;
     // Judged against the state before the injection: a link cut withdraws within the inject call.
@@ -164,6 +171,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${prefix} from ${pop.name} announced again` });
   if (drill.anycast)
     for (const p of o.paths) tl.push({ ms: p.t - o.t0, what: `router: ${p.count} path(s) to the shared ${prefix}` });
+  for (const m of o.marks) tl.push({ ms: m.t - o.t0, what: `drill: ${m.what}` });
   for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
   for (const a of o.alerts) tl.push({ ms: a.t - o.t0, what: `alert delivered to the webhook: ${a.summary}` });
   const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);

@@ -18,28 +18,35 @@ import {
   alertsFile,
   bfdHelper,
   type Lab,
+  type LabEngine,
   labOf,
+  composeFile,
 } from './model.js';
 import { daemon, startLbNode, startAgent } from './processes.js';
+import { composeDown, composeUp } from './compose.js';
 import { renderLab } from './render.js';
 import { frrDaemons, handToFrr, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
 import { frrDir } from './router.js';
 import { status } from './status.js';
-import { PLAN } from './address-plan.js';
+import { PLAN, clientGateway } from './address-plan.js';
 
 export * from './model.js';
-export { pidOf, startAgent, startLbNode } from './processes.js';
+export { signalProcesses, signalInPop, startAgent, startLbNode } from './procs.js';
 export { renderLab } from './render.js';
 export { formatStatus, status, type LabStatus } from './status.js';
 
 export async function up(
   baseConfig = EXAMPLE_CONFIG,
   log: (s: string) => void = console.log,
-  opts: { router?: Lab['router'] } = {},
+  opts: { router?: Lab['router']; engine?: LabEngine } = {},
 ): Promise<Lab> {
   const router = opts.router ?? 'bird';
+  const engine = opts.engine ?? 'netns';
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
-  for (const tool of ['bird', 'gobgpd', 'kdig', 'curl', ...(router === 'frr' ? ['vtysh'] : [])]) {
+  if (engine === 'compose' && router !== 'bird') throw new Error('the compose lab runs BIRD as its router');
+  // The host runs kdig, curl and the drills' clients in the lab's namespaces on either engine.
+  const tools = engine === 'compose' ? ['kdig', 'curl'] : ['bird', 'gobgpd', 'kdig', 'curl'];
+  for (const tool of [...tools, ...(router === 'frr' ? ['vtysh'] : [])]) {
     if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, tool))))
       throw new Error(`${tool} is missing: run bash scripts/setup.sh as root`);
   }
@@ -57,15 +64,22 @@ export async function up(
   writeFileSync(join(LAB_DIR, 'token'), `${token}\n`, { mode: 0o600 });
   let config: Config;
   try {
-    config = renderLab(LAB_DIR, baseConfig, { tokenSha256: hashToken(token) });
+    // Containers share state through etcd, as machines would; one host shares a file.
+    const etcd = engine === 'compose' ? `http://${PLAN.etcd}:2379` : undefined;
+    config = renderLab(LAB_DIR, baseConfig, { tokenSha256: hashToken(token), etcd });
   } catch (err) {
     // Nothing was started yet: leave nothing behind.
     rmSync(LAB_DIR, { recursive: true, force: true });
     throw new Error(`cannot build the lab from ${baseConfig}: ${(err as Error).message}`);
   }
-  const lab = labOf(config, LAB_DIR, token, router);
+  let lab = labOf(config, LAB_DIR, token, router);
   writeFileSync(join(LAB_DIR, 'router'), `${router}\n`);
   log(`lab directory ${LAB_DIR}`);
+  if (engine === 'compose') {
+    lab = await composeUp(config, lab, log);
+    await converged(lab);
+    return lab;
+  }
 
   // Topology.
   const rtr = `${PREFIX}rtr`;
@@ -84,7 +98,7 @@ export async function up(
   ip('-n', dnsNs, 'route', 'add', 'default', 'via', PLAN.routerOnDns);
   lab.clients.forEach((c, i) => {
     addNs(c.ns);
-    const gw = c.address.replace(/\.2$/, '.1');
+    const gw = clientGateway(c);
     link(rtr, `r-c${i + 1}`, [`${gw}/24`], c.ns, `c${i + 1}-r`, [`${c.address}/24`]);
     ip('-n', c.ns, 'route', 'add', 'default', 'via', gw);
   });
@@ -158,19 +172,28 @@ export async function up(
       c.name,
     ]);
 
-  // Ready when the router has every VIP and every client gets an answer.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const s = await status(lab).catch(() => undefined);
-    if (s && s.pops.every((p) => p.routerPaths > 0) && s.clients.every((c) => c.answer)) break;
-    if (Date.now() > deadline)
-      throw new Error(`the lab did not converge in 60 s; see ${join(LAB_DIR, 'logs')} (gtm lab down removes it)`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await converged(lab);
   return lab;
 }
 
+/** Ready when the router has every VIP and every client gets an answer. */
+async function converged(lab: Lab): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const s = await status(lab).catch(() => undefined);
+    if (s && s.pops.every((p) => p.routerPaths > 0) && s.clients.every((c) => c.answer)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the lab did not converge in 90 s; see ${join(lab.dir, 'logs')} (gtm lab down removes it)`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function down(log: (s: string) => void = console.log): Promise<void> {
+  if (existsSync(composeFile(LAB_DIR))) {
+    const token = existsSync(join(LAB_DIR, 'token')) ? readFileSync(join(LAB_DIR, 'token'), 'utf8').trim() : '';
+    await composeDown({ dir: LAB_DIR, token }, JSON.parse(readFileSync(composeFile(LAB_DIR), 'utf8')), log);
+    return;
+  }
   const pidsFile = join(LAB_DIR, 'pids');
   const pids = existsSync(pidsFile)
     ? readFileSync(pidsFile, 'utf8')

@@ -52,6 +52,25 @@ export interface LabPop {
   vip: string;
 }
 
+/** Where the lab runs: network namespaces on this host, or containers (docker-compose.yml). */
+export type LabEngine = 'netns' | 'compose';
+
+/** The compose lab's containers, as `gtm lab up --engine compose` recorded them (engine.json). */
+export interface ComposeLab {
+  /** DOCKER_HOST of the engine the lab runs on. */
+  host: string;
+  /** The dockerd the lab started itself (stopped by `lab down`). */
+  startedPid?: number;
+  /** The compose project (containers, networks and volumes are labelled with it). */
+  project: string;
+  /** Container ID of each service (router, us-east, dns, c-us, ...). */
+  containers: Record<string, string>;
+  /** Host PID of each container's entry script (its PID 1), as at `up`. */
+  initPids: Record<string, number>;
+  /** The lab's names for the containers' network namespaces (`ip netns attach`). */
+  namespaces: string[];
+}
+
 export interface Lab {
   dir: string;
   config: string;
@@ -61,12 +80,20 @@ export interface Lab {
   birdSocket: string;
   /** The upstream router the lab runs: BIRD 2 (default) or FRR. */
   router: 'bird' | 'frr';
+  engine: LabEngine;
+  compose?: ComposeLab;
 }
 
 /** Users in three places; their subnets are located by the lab's geo database. */
 export const CLIENTS: LabClient[] = CLIENT_PLAN.map((c) => ({ ...c, ns: `${PREFIX}c-${c.name}` }));
 
-export function labOf(config: Config, dir: string, token: string, router: Lab['router'] = 'bird'): Lab {
+export function labOf(
+  config: Config,
+  dir: string,
+  token: string,
+  router: Lab['router'] = 'bird',
+  compose?: ComposeLab,
+): Lab {
   const pops = [...config.regions.values()].map((r, i) => ({
     name: r.name,
     region: r.name,
@@ -82,13 +109,20 @@ export function labOf(config: Config, dir: string, token: string, router: Lab['r
     clients: CLIENTS,
     birdSocket: join(dir, 'bird', 'rtr.ctl'),
     router,
+    engine: compose ? 'compose' : 'netns',
+    ...(compose ? { compose } : {}),
   };
 }
+
+export const composeFile = (dir: string) => join(dir, 'compose.json');
 
 export function loadLab(dir = LAB_DIR): Lab {
   if (!existsSync(join(dir, 'config.yaml'))) throw new Error(`no lab in ${dir} (gtm lab up first)`);
   const token = readFileSync(join(dir, 'token'), 'utf8').trim();
   const router =
     existsSync(join(dir, 'router')) && readFileSync(join(dir, 'router'), 'utf8').trim() === 'frr' ? 'frr' : 'bird';
-  return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token, router);
+  const compose = existsSync(composeFile(dir))
+    ? (JSON.parse(readFileSync(composeFile(dir), 'utf8')) as ComposeLab)
+    : undefined;
+  return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token, router, compose);
 }

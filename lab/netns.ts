@@ -1,6 +1,6 @@
 // Network-namespace plumbing for the lab and the interop tests. Every namespace and
 // process is created here by name or PID and removed by that same name or PID.
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -20,6 +20,15 @@ export function addNs(name: string): void {
 
 export function delNs(name: string): void {
   if (nsExists(name)) ip('netns', 'del', name);
+}
+
+/** The interface in a namespace that holds an IPv4 address (a lab link, on either engine). */
+export function ifaceWithAddress(ns: string, address: string): string {
+  for (const line of ip('-n', ns, '-o', '-4', 'addr', 'show').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[3]?.split('/')[0] === address) return (f[1] as string).split('@')[0] as string;
+  }
+  throw new Error(`no interface with ${address} in ${ns}`);
 }
 
 /** A veth pair created directly inside the two namespaces (nothing touches the host). */
@@ -48,6 +57,19 @@ export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_0
   });
 }
 
+/** curl's arguments for one request, printing the body then the status on its own last line. */
+function curlArgs(url: string, method: string, body: unknown, headers: Record<string, string>): string[] {
+  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
+  return [...args, url];
+}
+
+function curlResult(out: string): { status: number; body: string } {
+  const cut = out.lastIndexOf('\n');
+  return { status: Number(out.slice(cut + 1)) || 0, body: out.slice(0, cut) };
+}
+
 /** GET a URL from inside a namespace (the agents' APIs live there). */
 export function fetchIn(
   ns: string,
@@ -56,12 +78,21 @@ export function fetchIn(
   body?: unknown,
   headers: Record<string, string> = {},
 ): { status: number; body: string } {
-  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
-  const out = execIn(ns, 'curl', [...args, url]);
-  const cut = out.lastIndexOf('\n');
-  return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
+  return curlResult(execIn(ns, 'curl', curlArgs(url, method, body, headers)));
+}
+
+/** fetchIn without blocking: several can run at once (a fault that must hit many places together). */
+export function fetchInAsync(
+  ns: string,
+  url: string,
+  method = 'GET',
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const args = ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers)];
+    execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (_err, out) => resolve(curlResult(out)));
+  });
 }
 
 export function killPid(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): void {

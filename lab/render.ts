@@ -24,11 +24,11 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
     heartbeat_ms: 250,
     max_regions_out: 0.5,
     api: {
-      // The namespace lab binds the API to the DNS namespace's loopback: a management network
-      // the clients cannot reach (reach it with ip netns exec). Containers publish it instead.
-      listen: etcd ? `${DNS_IP}:9190` : '127.0.0.1:9190',
-      // The namespace lab knows its token: only its hash goes in the file. Containers get the
-      // token at run time (compose), so theirs names the variable.
+      // The API listens on the DNS node's loopback: a management network the clients cannot
+      // reach (reach it with ip netns exec, or docker compose exec dns).
+      listen: '127.0.0.1:9190',
+      // `gtm lab up` knows its token: only its hash goes in the file. An image built for plain
+      // `docker compose up` gets the token at run time, so its file names the variable.
       tokens: [
         tokenSha256
           ? { name: 'lab', sha256: tokenSha256, scopes: ['admin'] }
@@ -36,12 +36,10 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
       ],
       audit_log: join(dir, 'audit.jsonl'),
     },
-  };
-  if (!etcd) {
-    // Outside-in health: each agent and a probe in every client namespace checks the other
-    // regions' VIPs through the router (IPv4 only: the lab routes no IPv6 VIPs). Alerts go to the
-    // lab's webhook, which the drills read.
-    doc.control.vantage = {
+    // Outside-in health: each agent and a probe in every client's place checks the other
+    // regions' VIPs through the router (IPv4 only: the lab routes no IPv6 VIPs). Alerts go to
+    // the lab's webhook, which the drills read.
+    vantage: {
       quorum: 1,
       min_reports: 2,
       interval_ms: 250,
@@ -50,22 +48,21 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
       lease_ms: 1500,
       vips: 'v4',
       check: { type: 'http', port: 80, path: '/healthz', timeout_ms: 200 },
-    };
-    doc.control.alerts = [
+    },
+    alerts: [
       {
         name: 'lab',
         url: `http://${ALERT_HOOK.host}:${ALERT_HOOK.port}/alerts`,
         format: 'json',
         events: ['region.state', 'guardrail.held', 'override.forced', 'override.expiring'],
       },
-    ];
-  }
+    ],
+  };
   const regions = Object.keys(doc.regions ?? {});
-  // The namespace lab also announces one shared anycast VIP from every PoP (ECMP at the router).
-  if (!etcd)
-    doc.anycast = {
-      frontend: { address: PLAN.anycast, min_announcing: 1, max_withdrawn_share: 0.5, window_s: 10 },
-    };
+  // Every PoP also announces one shared anycast VIP (ECMP at the router).
+  doc.anycast = {
+    frontend: { address: PLAN.anycast, min_announcing: 1, max_withdrawn_share: 0.5, window_s: 10 },
+  };
   const lbVip = (n: number, address: string) => ({
     address,
     nodes: [
@@ -99,7 +96,7 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
             // The BFD-only BIRD beside gobgpd: a cut link takes the PoP out of DNS in BFD time.
             bfd_socket: bfdHelper(dir, n).socket,
           },
-          vips: etcd ? [lbVip(n, 'vip')] : [lbVip(n, 'vip'), lbVip(n, 'anycast:frontend')],
+          vips: [lbVip(n, 'vip'), lbVip(n, 'anycast:frontend')],
         },
       ];
     }),

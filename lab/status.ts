@@ -1,8 +1,7 @@
 // `gtm lab status`: each PoP as its agent and the router see it, each client's answer and server.
 import type { AgentStatus } from '../src/agent/index.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { FileStateStore, KEYS, type VantageReport } from '../src/state/index.js';
+import { loadConfigFile } from '../src/config/index.js';
+import { KEYS, openStore, type VantageReport } from '../src/state/index.js';
 import { connectRouter } from './router.js';
 import { execIn, fetchIn } from './netns.js';
 import { DNS_IP, type Lab } from './model.js';
@@ -29,10 +28,7 @@ export interface LabStatus {
 export async function status(lab: Lab): Promise<LabStatus> {
   const bird = await connectRouter(lab);
   try {
-    const stateFile = join(lab.dir, 'state.json');
-    const vantage = existsSync(stateFile)
-      ? (await new FileStateStore(stateFile).list<VantageReport>(KEYS.vantages)).map((e) => e.value)
-      : [];
+    const vantage = await vantageReports(lab);
     const pops = [];
     for (const p of lab.pops) {
       let agent = 'unreachable';
@@ -98,6 +94,20 @@ export async function status(lab: Lab): Promise<LabStatus> {
     return { pops, clients };
   } finally {
     bird.close();
+  }
+}
+
+/** What the vantage points report, from the lab's shared store (its state file, or etcd). */
+async function vantageReports(lab: Lab): Promise<VantageReport[]> {
+  const settings = loadConfigFile(lab.config).control;
+  if (!settings) return [];
+  const store = await openStore(settings.store);
+  try {
+    return (await store.list<VantageReport>(KEYS.vantages)).map((e) => e.value);
+  } catch {
+    return []; // the store is not there yet (a lab coming up)
+  } finally {
+    await store.close();
   }
 }
 

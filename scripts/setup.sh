@@ -14,7 +14,7 @@ DEBS=(
   frr                                             # the other upstream router users run (interop)
   exabgp iproute2 procps curl                     # failover comparison peer, namespaces
   etcd-server chromium                            # shared state across machines; status page tests
-  docker-compose                                  # validates docker-compose.yml (no engine needed)
+  docker.io docker-compose debootstrap            # the compose lab: engine, compose, base image without a registry
 )
 missing=()
 for p in "${DEBS[@]}"; do

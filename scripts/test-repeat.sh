@@ -17,14 +17,8 @@ for a in "$@"; do
 done
 bash scripts/setup.sh
 npm run --silent build
-hog_pid=
-if [ "$hog" = yes ]; then
-  # Bounded: the hog ends by itself after 3 hours even if this script is killed.
-  node -e 'const end = Date.now() + 3 * 3600e3; while (Date.now() < end) {}' &
-  hog_pid=$!
-  trap 'kill "$hog_pid" 2>/dev/null || true' EXIT
-  echo "test-repeat: CPU hog running as pid $hog_pid"
-fi
+. scripts/lib/hog.sh
+[ "$hog" = no ] || start_hog test-repeat
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
   if npx vitest run --retry 0; then rc=0; else rc=$?; fi

@@ -1,22 +1,36 @@
 #!/bin/sh
 # Starts one role of the failover lab inside its container (docker-compose.yml and
-# lab/containerlab/gtm.clab.yml). The files it runs were rendered into the image by
-# `gtm lab render`, so the container lab matches `gtm lab up`.
+# lab/containerlab/gtm.clab.yml), as PID 1: it starts the role's processes, each logging to
+# $LAB/logs/NAME.log (the names `gtm lab up` uses) with its PID in /run/gtm/NAME.pid, then waits,
+# and on SIGTERM stops them. The files it runs were rendered by `gtm lab render` (into the image,
+# or into the host's lab directory by `gtm lab up --engine compose`), so every lab runs the same.
 #   router                       BIRD 2 upstream router (ECMP, BFD)
-#   pop REGION N VIP             LB nodes, LB frontend on the VIP, BFD helper, agent (+gobgpd)
-#   dns | control | etcd         GeoDNS server, control API, shared state
-#   client GATEWAY               a user's machine: default route via the router
-# LAB_LINKS="eth1=10.20.1.2/24 ..." (containerlab) waits for each interface and addresses
-# it; with docker-compose the addresses come from the networks' IPAM instead. Every other
-# address comes from addresses.env, rendered from lab/address-plan.ts by `gtm lab render`.
+#   pop REGION N VIP             LB nodes, LB frontends (region VIP, shared anycast VIP), BFD helper, agent (+gobgpd)
+#   dns | control | etcd         GeoDNS server; control API and the alert webhook; shared state
+#   client NAME GATEWAY          a user's place: default route via the router, a vantage probe
+# The drills reach into a running container with the same script (docker exec):
+#   start lb REGION N NODE | start agent REGION      start one process again
+#   signal SIG NAME...                               signal named processes (by their recorded PID)
+# LAB_LINKS="eth1=198.19.1.2/24 ..." (containerlab) waits for each interface and addresses it;
+# with compose the addresses come from the networks' IPAM. Every other address comes from
+# addresses.env, rendered from lab/address-plan.ts.
 set -eu
-# Paths in the image; the namespace test of this script points them at a checkout.
-LAB=${GTM_LAB_FILES:-/var/lib/gtm-lab}
-. "$LAB/addresses.env"
+LAB=${GTM_LAB_DIR:-/var/lib/gtm-lab}
 APP=${GTM_APP:-/opt/gtm}
-GTM="node $APP/bin/gtm.js"
-role=${1:?role: router | pop REGION N VIP | dns | control | etcd | client GATEWAY}
+PIDS=${GTM_PID_DIR:-/run/gtm}
+. "$LAB/addresses.env"
+GTM="$APP/bin/gtm.js"
+role=${1:?role: router | pop REGION N VIP | dns | control | etcd | client NAME GATEWAY}
 shift
+mkdir -p "$PIDS" "$LAB/logs"
+
+# run NAME CMD...: CMD in the background, output to its log, PID recorded.
+run() {
+  name=$1
+  shift
+  "$@" >>"$LAB/logs/$name.log" 2>&1 &
+  echo $! >"$PIDS/$name.pid"
+}
 
 # Waits up to 60 s for a condition (a command), else gives up naming what never appeared.
 wait_for() {
@@ -32,52 +46,94 @@ wait_for() {
 has_link() { ip link show "$1" >/dev/null 2>&1; }
 has_addr() { ip -o addr show | grep -q " inet $1/"; }
 
+lb_node() { # REGION N NODE
+  eval "addr=\$POP${2}_LB${3}"
+  run "$1-lb$3" node "$APP/dist/lab/lb-node.js" "$1-lb$3" "$addr" 8080
+}
+agent() { # REGION
+  run "$1-agent" node "$GTM" agent --config "$LAB/config.yaml" --pop "$1" --state-dir "$LAB/pops/$1"
+}
+
+case "$role" in
+  start)
+    what=${1:?start lb REGION N NODE | start agent REGION}
+    shift
+    case "$what" in
+      lb) lb_node "$@" ;;
+      agent) agent "$@" ;;
+      *) echo "entry: cannot start $what" >&2; exit 2 ;;
+    esac
+    exit 0
+    ;;
+  signal)
+    sig=${1:?signal SIG NAME...}
+    shift
+    for name in "$@"; do kill -s "$sig" "$(cat "$PIDS/$name.pid")" 2>/dev/null || true; done
+    exit 0
+    ;;
+esac
+
 for pair in ${LAB_LINKS:-}; do
   ifname=${pair%%=*}
   wait_for "interface $ifname" has_link "$ifname"
-  ip addr replace "${pair#*=}" dev "$ifname"
+  ip addr add "${pair#*=}" dev "$ifname" 2>/dev/null || true
   ip link set "$ifname" up
 done
 
 case "$role" in
   router)
     sysctl -qw net.ipv4.ip_forward=1 || true
-    exec bird -f -c "$LAB/bird/rtr.conf" -s "$LAB/bird/rtr.ctl"
+    run bird-rtr bird -f -c "$LAB/bird/rtr.conf" -s "$LAB/bird/rtr.ctl"
     ;;
   pop)
     region=$1 n=$2 vip=$3
     eval "gw=\$POP${n}_ROUTER lb1=\$POP${n}_LB1 lb2=\$POP${n}_LB2"
     ip route replace default via "$gw"
-    for a in "$lb1/32" "$lb2/32" "$vip/32"; do ip addr replace "$a" dev lo; done
-    node $APP/dist/lab/lb-node.js "$region-lb1" "$lb1" 8080 &
-    node $APP/dist/lab/lb-node.js "$region-lb2" "$lb2" 8080 &
-    node $APP/dist/lab/lb-frontend.js "$vip" 80 "$lb1:8080" "$lb2:8080" &
-    bird -c "$LAB/bird/bfd-p$n.conf" -s "$LAB/bird/bfd-p$n.ctl"
-    exec $GTM agent --config "$LAB/config.yaml" --pop "$region" --state-dir "$LAB/pops/$region"
+    for a in "$lb1/32" "$lb2/32" "$vip/32" "$ANYCAST_VIP/32"; do ip addr replace "$a" dev lo; done
+    lb_node "$region" "$n" 1
+    lb_node "$region" "$n" 2
+    run "$region-frontend" node "$APP/dist/lab/lb-frontend.js" "$vip" 80 "$lb1:8080" "$lb2:8080"
+    run "$region-frontend-anycast" node "$APP/dist/lab/lb-frontend.js" "$ANYCAST_VIP" 80 "$lb1:8080" "$lb2:8080"
+    run "$region-bfd" bird -f -c "$LAB/bird/bfd-p$n.conf" -s "$LAB/bird/bfd-p$n.ctl"
+    agent "$region"
     ;;
   dns)
     ip route replace default via "$ROUTER_ON_DNS"
-    exec $GTM dns --config "$LAB/config.yaml"
+    run dns node "$GTM" dns --config "$LAB/config.yaml"
     ;;
   control)
-    # Shares the DNS container's network: waits for the address it binds.
+    # Shares the DNS container's network: waits for the address it serves.
     wait_for "address $DNS_IP" has_addr "$DNS_IP"
-    exec $GTM control --config "$LAB/config.yaml"
+    run alert-receiver node "$APP/dist/lab/alert-receiver.js" 127.0.0.1 9199 "$LAB/logs/alerts.jsonl"
+    run control node "$GTM" control --config "$LAB/config.yaml"
     ;;
   etcd)
     wait_for "address $ETCD_IP" has_addr "$ETCD_IP"
-    ip route replace default via "$ROUTER_ON_DNS"
-    exec etcd --name lab --data-dir "${GTM_ETCD_DIR:-/var/lib/etcd}" \
+    has_addr "$DNS_IP" || ip route replace default via "$ROUTER_ON_DNS"
+    run etcd etcd --name lab --data-dir "${GTM_ETCD_DIR:-/var/lib/etcd}" \
       --listen-client-urls "http://$ETCD_IP:2379" --advertise-client-urls "http://$ETCD_IP:2379" \
       --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
       --initial-cluster lab=http://127.0.0.1:2380
     ;;
   client)
-    ip route replace default via "${1:?client GATEWAY}"
-    exec sleep infinity
+    name=${1:?client NAME GATEWAY}
+    ip route replace default via "${2:?client NAME GATEWAY}"
+    run "probe-$name" node "$GTM" probe --config "$LAB/config.yaml" --name "$name"
     ;;
   *)
     echo "entry: unknown role $role" >&2
     exit 2
     ;;
 esac
+
+# PID 1 of the container: stop every recorded process on SIGTERM (agents withdraw their paths).
+stop() {
+  for f in "$PIDS"/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
+  exit 0
+}
+trap stop TERM INT
+echo "entry: $role running ($(ls "$PIDS" | sed 's/\.pid$//' | tr '\n' ' '))"
+while :; do
+  sleep 3600 &
+  wait $! || true
+done

@@ -33,10 +33,13 @@ commands:
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
-  lab up [--config FILE] [--router bird|frr] | lab status [--json] | lab down
-                                         the failover lab in network namespaces (root)
+  lab up [--config FILE] [--router bird|frr] [--engine netns|compose] | lab status [--json] | lab down
+                                         the failover lab in network namespaces, or in containers
+                                         (docker-compose.yml; starts its own Docker engine if none runs) (root)
   lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails
   lab render --dir DIR [--etcd URL]      write the lab's config, geo DB and BIRD configs (containers)
+  lab render --containers                rewrite docker-compose.yml and the containerlab topology
+                                         from lab/address-plan.ts
 `;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -241,6 +244,8 @@ async function labCommand(args: string[]): Promise<number | undefined> {
       dir: { type: 'string' },
       etcd: { type: 'string' },
       router: { type: 'string' },
+      engine: { type: 'string' },
+      containers: { type: 'boolean' },
     },
   });
   const lab = await import('../../lab/lab.js');
@@ -248,9 +253,15 @@ async function labCommand(args: string[]): Promise<number | undefined> {
     case 'up': {
       const router = values.router ?? 'bird';
       if (router !== 'bird' && router !== 'frr') throw new Error('--router must be bird or frr');
-      const l = await lab.up(values.config, console.log, { router });
+      const engine = values.engine ?? 'netns';
+      if (engine !== 'netns' && engine !== 'compose') throw new Error('--engine must be netns or compose');
+      const l = await lab.up(values.config, console.log, { router, engine });
+      const reach =
+        engine === 'compose'
+          ? `docker compose exec dns, or ip netns exec ${lab.PREFIX}dns`
+          : `ip netns exec ${lab.PREFIX}dns`;
       process.stdout.write(
-        `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS namespace (ip netns exec), token in ${l.dir}/token (root only)\n` +
+        `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS node (${reach}), token in ${l.dir}/token (root only)\n` +
           `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,
       );
       return 0;
@@ -264,9 +275,16 @@ async function labCommand(args: string[]): Promise<number | undefined> {
       await lab.down();
       return 0;
     case 'render': {
+      if (values.containers) {
+        const written = (await import('../../lab/containers.js')).writeContainerFiles();
+        process.stdout.write(`rendered ${written.join(', ')}\n`);
+        return 0;
+      }
       // The container labs (docker-compose.yml, lab/containerlab) run these files.
       if (!values.dir) {
-        process.stderr.write('usage: gtm lab render --dir DIR [--config FILE] [--etcd URL]\n');
+        process.stderr.write(
+          'usage: gtm lab render --dir DIR [--config FILE] [--etcd URL] | gtm lab render --containers\n',
+        );
         return 2;
       }
       lab.renderLab(values.dir, values.config, { etcd: values.etcd });
@@ -293,7 +311,7 @@ async function labCommand(args: string[]): Promise<number | undefined> {
     }
     default:
       process.stderr.write(
-        'usage: gtm lab up [--config FILE] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json]\n',
+        'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n',
       );
       return 2;
   }

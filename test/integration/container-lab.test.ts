@@ -1,38 +1,32 @@
-// The container labs (docker-compose.yml, lab/containerlab/gtm.clab.yml, lab/docker/*) are
-// checked without a container engine, which this machine does not run:
-//  1. Debian's docker-compose validates the compose file;
-//  2. both files must describe the same roles and address plan as the example config and
-//     the namespace lab (`gtm lab up`);
-//  3. the containerlab topology is brought up with network namespaces standing in for its
-//     containers, each running lab/docker/entry.sh exactly as the image would, and must
-//     steer a client and fail it over.
+// The container labs' files (docker-compose.yml, lab/containerlab/gtm.clab.yml, lab/docker/*)
+// without an engine (the compose lab runs for real in test/drills/lab-drills-compose.test.ts):
+//  1. both are rendered from lab/address-plan.ts (the committed files equal the rendering), and
+//     every address any lab renders is in a documentation or benchmarking range;
+//  2. Debian's docker-compose validates the compose file;
+//  3. the containerlab topology (containerlab is not packaged here) is brought up with network
+//     namespaces standing in for its containers, each running lab/docker/entry.sh exactly as the
+//     image would, and must steer a client and fail it over.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PLAN } from '../../lab/address-plan.js';
+import { DOCUMENTATION_RANGES, PLAN } from '../../lab/address-plan.js';
+import {
+  CONTAINER_FILES,
+  containerRoles,
+  exampleRegions,
+  renderCompose,
+  renderContainerlab,
+} from '../../lab/containers.js';
+import { renderFrrBgpd } from '../../lab/frr.js';
 import { CLIENTS, DNS_IP, renderLab } from '../../lab/lab.js';
 import { addNs, delNs, execIn, ip, killPid, link, spawnIn } from '../../lab/netns.js';
-import { loadConfigFile } from '../../src/config/index.js';
-import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
+import { parseCidr } from '../../src/net/index.js';
+import { ROOT, tempDir } from '../helpers/dns.js';
 
 const TOKEN = 'lab-token-0123456789abcdef';
-// merge: the compose file shares settings through a `<<: *gtm` merge key.
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<
-    string,
-    {
-      command?: string[];
-      network_mode?: string;
-      networks?: Record<string, { ipv4_address: string }>;
-      build?: { dockerfile: string };
-      image: string;
-    }
-  >;
-  networks: Record<string, { internal?: boolean; ipam: { config: { subnet: string; gateway: string }[] } }>;
-};
-const clab = parse(readFileSync(join(ROOT, 'lab', 'containerlab', 'gtm.clab.yml'), 'utf8')) as {
+const clab = parse(readFileSync(CONTAINER_FILES.containerlab, 'utf8')) as {
   name: string;
   topology: {
     defaults: { kind: string; image: string };
@@ -40,39 +34,6 @@ const clab = parse(readFileSync(join(ROOT, 'lab', 'containerlab', 'gtm.clab.yml'
     links: { endpoints: [string, string] }[];
   };
 };
-const dockerfile = readFileSync(join(ROOT, 'lab', 'docker', 'Dockerfile'), 'utf8');
-const entry = readFileSync(join(ROOT, 'lab', 'docker', 'entry.sh'), 'utf8');
-
-/** What the example config and the namespace lab say each role runs and which address it binds. */
-function expectedPlan(): Record<string, { cmd: string; needs: string[] }> {
-  process.env.GTM_LAB_TOKEN ??= TOKEN;
-  const regions = [...loadConfigFile(EXAMPLE).regions.values()];
-  const plan: Record<string, { cmd: string; needs: string[] }> = {
-    router: {
-      cmd: 'router',
-      needs: [
-        ...regions.map((_, i) => PLAN.routerOn(i + 1)),
-        PLAN.routerOnDns,
-        ...CLIENTS.map((c) => c.address.replace(/\.2$/, '.1')),
-      ],
-    },
-    dns: { cmd: 'dns', needs: [DNS_IP] },
-    control: { cmd: 'control', needs: [DNS_IP] },
-    etcd: { cmd: 'etcd', needs: [PLAN.etcd] },
-  };
-  regions.forEach((r, i) => (plan[r.name] = { cmd: `pop ${r.name} ${i + 1} ${r.vip4}`, needs: [PLAN.pop(i + 1)] }));
-  for (const c of CLIENTS)
-    plan[`c-${c.name}`] = { cmd: `client ${c.address.replace(/\.2$/, '.1')}`, needs: [c.address] };
-  return plan;
-}
-
-/** Addresses each compose service has, following network_mode: service:X. */
-function composeAddresses(name: string): string[] {
-  const s = compose.services[name];
-  if (!s) return [];
-  if (s.network_mode?.startsWith('service:')) return composeAddresses(s.network_mode.slice(8));
-  return Object.values(s.networks ?? {}).map((n) => n.ipv4_address);
-}
 
 function clabLinks(name: string): { ifname: string; addr: string }[] {
   const node = clab.topology.nodes[name];
@@ -82,15 +43,62 @@ function clabLinks(name: string): { ifname: string; addr: string }[] {
     .map((p) => ({ ifname: p.split('=')[0] as string, addr: p.split('=')[1] as string }));
 }
 
-function clabAddresses(name: string): string[] {
-  const mode = clab.topology.nodes[name]?.['network-mode'];
-  if (mode?.startsWith('container:')) return clabAddresses(mode.slice(10));
-  return clabLinks(name).map((l) => l.addr.split('/')[0] as string);
+/** Is an IPv4 or IPv6 literal inside one of the ranges? */
+function inRanges(addr: string, ranges: readonly string[]): boolean {
+  const a = parseCidr(`${addr}/${addr.includes(':') ? 128 : 32}`);
+  return ranges.some((r) => {
+    const n = parseCidr(r);
+    if (!a || !n || a.bytes.length !== n.bytes.length) return false;
+    for (let bit = 0; bit < n.prefix; bit++) {
+      const mask = 0x80 >> (bit % 8);
+      if (((a.bytes[bit >> 3] as number) & mask) !== ((n.bytes[bit >> 3] as number) & mask)) return false;
+    }
+    return true;
+  });
 }
 
 describe('container lab files (static)', () => {
+  it('docker-compose.yml and the containerlab topology are what lab/address-plan.ts renders', () => {
+    const regions = exampleRegions();
+    expect(readFileSync(CONTAINER_FILES.compose, 'utf8')).toBe(renderCompose(regions));
+    expect(readFileSync(CONTAINER_FILES.containerlab, 'utf8')).toBe(renderContainerlab(regions));
+    // Both run every role, with the same commands.
+    const compose = parse(readFileSync(CONTAINER_FILES.compose, 'utf8'), { merge: true }) as {
+      services: Record<string, { command: string[] }>;
+    };
+    for (const role of containerRoles(regions)) {
+      expect(compose.services[role.name]?.command, role.name).toEqual(role.cmd);
+      expect(clab.topology.nodes[role.name]?.cmd, role.name).toBe(role.cmd.join(' '));
+    }
+  });
+
+  it('every address a lab renders is in a documentation or benchmarking range, none private', () => {
+    process.env.GTM_LAB_TOKEN ??= TOKEN;
+    const dir = tempDir('gtm-plan-');
+    renderLab(dir, undefined, { etcd: `http://${PLAN.etcd}:2379` });
+    const rendered = [
+      readFileSync(CONTAINER_FILES.compose, 'utf8'),
+      readFileSync(CONTAINER_FILES.containerlab, 'utf8'),
+      readFileSync(join(dir, 'config.yaml'), 'utf8'),
+      readFileSync(join(dir, 'addresses.env'), 'utf8'),
+      ...readdirSync(join(dir, 'bird')).map((f) => readFileSync(join(dir, 'bird', f), 'utf8')),
+      renderFrrBgpd({
+        routerId: PLAN.routerId,
+        asn: PLAN.routerAsn,
+        logFile: '/x',
+        bfd: true,
+        peers: [{ name: 'p1', neighbor: PLAN.pop(1), asn: PLAN.popAsn(1), prefixes: [`${PLAN.anycast}/32`] }],
+      }),
+    ].join('\n');
+    const v4 = [...rendered.matchAll(/(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g)].map((m) => m[1] as string);
+    expect(v4.length).toBeGreaterThan(50);
+    const allowed = [...DOCUMENTATION_RANGES, '127.0.0.0/8', '0.0.0.0/32'];
+    expect(v4.filter((a) => !inRanges(a, allowed))).toEqual([]);
+    expect(v4.filter((a) => inRanges(a, ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']))).toEqual([]);
+  });
+
   it("Debian's docker-compose accepts docker-compose.yml, and refuses to run without a token", () => {
-    const ok = spawnSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], {
+    const ok = spawnSync('docker-compose', ['-f', CONTAINER_FILES.compose, 'config', '-q'], {
       env: { ...process.env, GTM_LAB_TOKEN: TOKEN },
       encoding: 'utf8',
     });
@@ -98,29 +106,9 @@ describe('container lab files (static)', () => {
     expect(ok.status).toBe(0);
     const env = { ...process.env };
     delete env.GTM_LAB_TOKEN;
-    const bad = spawnSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], {
-      env,
-      encoding: 'utf8',
-    });
+    const bad = spawnSync('docker-compose', ['-f', CONTAINER_FILES.compose, 'config', '-q'], { env, encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('set GTM_LAB_TOKEN');
-  });
-
-  it('docker-compose, containerlab and the example config agree on roles and addresses', () => {
-    const plan = expectedPlan();
-    expect(Object.keys(compose.services).sort()).toEqual(Object.keys(plan).sort());
-    expect(Object.keys(clab.topology.nodes).sort()).toEqual(Object.keys(plan).sort());
-    for (const [name, want] of Object.entries(plan)) {
-      expect((compose.services[name]?.command ?? []).join(' '), `compose ${name}`).toBe(want.cmd);
-      expect(clab.topology.nodes[name]?.cmd, `containerlab ${name}`).toBe(want.cmd);
-      expect(composeAddresses(name), `compose ${name}`).toEqual(expect.arrayContaining(want.needs));
-      expect(clabAddresses(name), `containerlab ${name}`).toEqual(expect.arrayContaining(want.needs));
-    }
-    // Every lab network is internal, with Docker's gateway off the addresses the lab uses.
-    for (const [name, n] of Object.entries(compose.networks)) {
-      expect(n.internal, name).toBe(true);
-      expect(n.ipam.config[0]?.gateway, name).toMatch(/\.254$/);
-    }
   });
 
   it('containerlab links join defined nodes, once per interface, on matching /24s', () => {
@@ -146,17 +134,23 @@ describe('container lab files (static)', () => {
       for (const l of clabLinks(name)) expect(used.has(`${name}:${l.ifname}`), `${name}:${l.ifname}`).toBe(true);
   });
 
-  it('the image is built on Debian packages and renders the lab with the etcd the files name', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim/m);
-    for (const pkg of ['gobgpd', 'golang-github-osrg-gobgp-dev', 'bird2', 'etcd-server'])
-      expect(dockerfile).toContain(pkg);
-    expect(dockerfile).toContain(`lab render --dir /var/lib/gtm-lab --etcd http://${PLAN.etcd}:2379`);
-    for (const f of ['router', 'pop', 'dns', 'control', 'etcd', 'client'])
+  it('the images are built from Debian packages with no registry, and render the lab with its etcd', () => {
+    const deps = readFileSync(join(ROOT, 'lab', 'docker', 'Dockerfile.deps'), 'utf8');
+    const app = readFileSync(join(ROOT, 'lab', 'docker', 'Dockerfile'), 'utf8');
+    const build = readFileSync(join(ROOT, 'lab', 'docker', 'build-images.sh'), 'utf8');
+    // Every FROM names an image this project builds (a debootstrap import or its own layer).
+    for (const text of [deps, app])
+      expect(text.match(/^FROM .*/gm)).toEqual([expect.stringMatching(/^FROM \$\{\w+\}$/)]);
+    expect(build).toContain('debootstrap --variant=minbase');
+    expect(build).toContain('docker import');
+    for (const pkg of ['gobgpd', 'golang-github-osrg-gobgp-dev', 'bird2', 'etcd-server']) expect(deps).toContain(pkg);
+    expect(app).toContain(`lab render --dir /var/lib/gtm-lab --etcd http://${PLAN.etcd}:2379`);
+    const entry = readFileSync(join(ROOT, 'lab', 'docker', 'entry.sh'), 'utf8');
+    for (const f of ['router', 'pop', 'dns', 'control', 'etcd', 'client', 'start', 'signal'])
       expect(entry).toMatch(new RegExp(`^  ${f}\\)$`, 'm'));
-    expect(spawnSync('sh', ['-n', join(ROOT, 'lab', 'docker', 'entry.sh')]).status).toBe(0);
-    for (const s of Object.values(compose.services))
-      expect(s.build?.dockerfile ?? 'lab/docker/Dockerfile').toBe('lab/docker/Dockerfile');
-    expect(clab.topology.defaults.image).toBe(compose.services.router?.image);
+    for (const f of ['entry.sh', 'build-images.sh'])
+      expect(spawnSync('bash', ['-n', join(ROOT, 'lab', 'docker', f)]).status, f).toBe(0);
+    expect(clab.topology.defaults.image).toBe('gtm-lab:latest');
   });
 });
 
@@ -233,7 +227,8 @@ describe('containerlab topology run with namespaces for containers', () => {
       const env = {
         ...process.env,
         LAB_LINKS: node.env?.LAB_LINKS ?? '',
-        GTM_LAB_FILES: files,
+        GTM_LAB_DIR: files,
+        GTM_PID_DIR: join(files, 'pids', name),
         GTM_APP: ROOT,
         GTM_LAB_TOKEN: process.env.GTM_LAB_TOKEN,
         GTM_ETCD_DIR: join(files, 'etcd'),

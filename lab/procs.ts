@@ -1,0 +1,64 @@
+// The lab's processes as the drills act on them, on either engine: in the namespace lab by the
+// PIDs recorded in the lab directory, in the compose lab through each container's entry script
+// (which records its processes' PIDs inside the container). Never by pattern.
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { killPid } from './netns.js';
+import { pidOf, startAgent as startAgentNs, startLbNode as startLbNodeNs } from './processes.js';
+import { containerInitPid, inContainer } from './compose.js';
+import type { Lab, LabPop } from './model.js';
+
+/**
+ * The host's PID of a process of a container, given its PID inside the container's own PID
+ * namespace: signals sent from here land at once (a `docker exec` takes most of a second to start).
+ */
+function hostPid(lab: Lab, service: string, containerPid: number): number | undefined {
+  const init = containerInitPid(lab, service);
+  const ns = readlinkSync(`/proc/${init}/ns/pid`);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
+      const nspid = /^NSpid:\s+(.*)$/m
+        .exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/);
+      if (Number(nspid?.at(-1)) === containerPid) return Number(d);
+    } catch {
+      /* ended while we looked */
+    }
+  }
+  return undefined;
+}
+
+/** The PID a container's entry script recorded for one of its processes (inside its namespace). */
+function recordedPid(lab: Lab, service: string, name: string): number | undefined {
+  const file = `/proc/${containerInitPid(lab, service)}/root/run/gtm/${name}.pid`;
+  return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+}
+
+/** Signals named lab processes of one PoP (`us-east-lb1`, `us-east-agent`) at once. */
+export function signalProcesses(lab: Lab, pop: LabPop, names: string[], signal: NodeJS.Signals): void {
+  for (const name of names) {
+    if (lab.engine !== 'compose') killPid(pidOf(lab, name), signal);
+    else {
+      const pid = recordedPid(lab, pop.region, name);
+      if (pid) killPid(hostPid(lab, pop.region, pid), signal);
+    }
+  }
+}
+
+/** Signals a process by the PID its PoP reports (gobgpd's, from the agent's status). */
+export function signalInPop(lab: Lab, pop: LabPop, pid: number, signal: NodeJS.Signals): void {
+  killPid(lab.engine === 'compose' ? hostPid(lab, pop.region, pid) : pid, signal);
+}
+
+export function startLbNode(lab: Lab, pop: LabPop, node: 1 | 2): void {
+  if (lab.engine === 'compose')
+    inContainer(lab, pop.region, ['gtm-lab-entry', 'start', 'lb', pop.region, String(pop.n), String(node)]);
+  else startLbNodeNs(lab, pop, node);
+}
+
+export function startAgent(lab: Lab, pop: LabPop): void {
+  if (lab.engine === 'compose') inContainer(lab, pop.region, ['gtm-lab-entry', 'start', 'agent', pop.region]);
+  else startAgentNs(lab, pop);
+}
