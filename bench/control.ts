@@ -10,14 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, type Config } from '../src/config/index.js';
 import { createLogger } from '../src/observability/index.js';
-import {
-  InMemoryRegionState,
-  KEYS,
-  RegionFeed,
-  openStore,
-  type AgentReport,
-  type StateStore,
-} from '../src/state/index.js';
+import { InMemoryRegionState, RegionFeed, openStore, type StateStore } from '../src/state/index.js';
+import { KEYS, type AgentReport } from '../src/contract/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { startEtcd } from '../lab/etcd.js';
 

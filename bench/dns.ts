@@ -9,10 +9,11 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dns2 from 'dns2';
-import { buildTestDatabases } from '../geodata/build-test-db.js';
+import { buildTestDatabases, withGeoDatabase } from '../geodata/build-test-db.js';
 import { parseConfigText, type Service } from '../src/config/index.js';
 import { InMemoryRegionState } from '../src/state/index.js';
-import { Authority, buildQuery, parseQuery, TYPE } from '../src/dns/index.js';
+import { Authority } from '../src/dns/index.js';
+import { buildQuery, parseQuery, TYPE } from '../src/wire/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
@@ -203,12 +204,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-'));
   const { city } = buildTestDatabases(dir);
   const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
-  const ourConfig = example
-    .replace(
-      '# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data',
-      `database: ${city}`,
-    )
-    .replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
+  const ourConfig = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
   writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
   const ourPort = 25353 + Math.floor(Math.random() * 1000);
   const gdnsdPort = ourPort + 1000;
@@ -218,6 +214,7 @@ async function main(): Promise<void> {
   // one answer, with ECS), so a steered answer is compared with a steered answer.
   mkdirSync(join(dir, 'gdnsd', 'zones'), { recursive: true });
   mkdirSync(join(dir, 'gdnsd', 'geoip'), { recursive: true });
+  for (const d of ['run', 'state']) mkdirSync(join(dir, 'gdnsd', d), { recursive: true });
   copyFileSync(city, join(dir, 'gdnsd', 'geoip', 'test-city.mmdb'));
   const coords = (name: string) => {
     const r = parseConfigText(ourConfig).regions.get(name);
@@ -226,7 +223,8 @@ async function main(): Promise<void> {
   writeFileSync(
     join(dir, 'gdnsd', 'config'),
     [
-      `options => { listen => [ 127.0.0.1:${gdnsdPort} ] }`,
+      // Its own run and state directories: a gdnsd already on the machine is left alone.
+      `options => { listen => [ 127.0.0.1:${gdnsdPort} ], run_dir => ${join(dir, 'gdnsd', 'run')}, state_dir => ${join(dir, 'gdnsd', 'state')} }`,
       'plugins => { geoip => {',
       '  maps => { regions => {',
       '    geoip2_db => test-city.mmdb,',

@@ -29,3 +29,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = buildTestDatabases(process.argv[2] ?? 'geodata/test');
   console.log(`wrote ${out.city} and ${out.country}`);
 }
+
+/** A config's text with its `geo:` section replaced by one naming `database` (the example config's holds only comments). */
+export function withGeoDatabase(configText: string, database: string): string {
+  const out = configText.replace(/^geo:\n(?:[ \t]+#.*\n)*/m, `geo:\n  database: ${database}\n`);
+  if (out === configText) throw new Error('the config has no geo: section of comments to replace');
+  return out;
+}

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import dns2 from 'dns2';
 import { parseCidr } from '../src/net/index.js';
-import { buildQuery, TYPE } from '../src/dns/wire.js';
+import { buildQuery, TYPE } from '../src/wire/index.js';
 import type { ClientFetch } from './model.js';
 
 const [

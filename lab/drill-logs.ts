@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alertsFile, type Lab, type LabPop } from './lab.js';
 import type { Observed } from './drill-kit.js';
-import { isEvent } from '../src/state/events.js';
+import { isEvent } from '../src/contract/index.js';
 
 /** A pino line of a lab process; named events carry `event` (see src/state/events.ts). */
 export type LogLine = { time: number; msg: string; event?: string } & Record<string, unknown>;

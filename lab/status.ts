@@ -1,7 +1,8 @@
 // `gtm lab status`: each PoP as its agent and the router see it, each client's answer and server.
 import type { AgentStatus } from '../src/agent/index.js';
 import { loadConfigFile } from '../src/config/index.js';
-import { KEYS, openStore, type VantageReport } from '../src/state/index.js';
+import { openStore } from '../src/state/index.js';
+import { KEYS, type VantageReport } from '../src/contract/index.js';
 import { connectRouter } from './router.js';
 import { execIn, fetchIn } from './netns.js';
 import { DNS_IP, type Lab } from './model.js';

@@ -10,7 +10,7 @@ import type { Config, Pop, Vip } from '../config/index.js';
 import type { AnnouncedPath } from '../bgp/index.js';
 import { clusterVerdict, feed, newRiseFall, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
-import { emit, type AgentReport } from '../state/index.js';
+import { emit, type AgentReport } from '../contract/index.js';
 import { followOperatorDrain, type OperatorDrain } from './intents.js';
 import { startAgentApi } from './api.js';
 import { Announcer } from './announcer.js';

@@ -3,7 +3,7 @@
 // serialised; a request during one runs another right after; gRPC errors back off.
 import { reconcile, type AnnouncedPath } from '../bgp/index.js';
 import type { Logger } from '../observability/index.js';
-import { emit } from '../state/index.js';
+import { emit } from '../contract/index.js';
 import type { AgentMetrics } from './metrics.js';
 import type { PathClient } from './speaker.js';
 

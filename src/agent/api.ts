@@ -1,7 +1,7 @@
 // The agent's HTTP API: /healthz, /status, /metrics, POST /maintenance.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { allows, authenticate, usableTokens, type ApiToken, type Principal } from '../auth/index.js';
-import { REASON_PATTERN } from '../config/validate.js';
+import { REASON_PATTERN } from '../validate/index.js';
 import type { AgentStatus } from './status.js';
 
 export interface AgentApiHandlers {

@@ -5,7 +5,8 @@
 // a guard rail that could pin a dead PoP's path forever on a store outage would be worse.
 import type { Config, Pop } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { KEYS, type AgentReport, type AnycastClaims, type StateStore } from '../state/index.js';
+import { type StateStore } from '../state/index.js';
+import { KEYS, type AgentReport, type AnycastClaims } from '../contract/index.js';
 import { guardDecision } from './shared-guard.js';
 
 /** A held VIP asks the fleet again at most this often (and on every change of the fleet). */

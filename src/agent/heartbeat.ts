@@ -3,7 +3,8 @@
 // right after it, never dropped; callers that await get the write that includes their change.
 import type { ControlSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { AUDIT_RECORD_LEASE_MS, KEYS, openStore, type AgentReport, type StateStore } from '../state/index.js';
+import { openStore, type StateStore } from '../state/index.js';
+import { AUDIT_RECORD_LEASE_MS, KEYS, type AgentReport } from '../contract/index.js';
 
 export class Heartbeat {
   private storeHandle?: StateStore;

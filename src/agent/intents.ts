@@ -1,7 +1,8 @@
 // Operators drain a region once (control API, schedules): an override in the shared store. Every
 // agent of the region follows it with a BGP drain, then a withdrawal; undrain or expiry brings it
 // back. Expiry is checked on a timer too: the store says nothing when time passes.
-import { isLive, KEYS, type RegionOverride, type StateStore } from '../state/index.js';
+import { type StateStore } from '../state/index.js';
+import { isLive, KEYS, type RegionOverride } from '../contract/index.js';
 
 export interface OperatorDrain {
   reason: string;

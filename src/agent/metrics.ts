@@ -1,6 +1,6 @@
 // The agent's Prometheus instruments, in one place (served at its /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { VIP_STATES, type VipState } from '../state/index.js';
+import { VIP_STATES, type VipState } from '../contract/index.js';
 
 export class AgentMetrics {
   readonly registry = new Registry();

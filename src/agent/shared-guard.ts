@@ -4,7 +4,7 @@
 // take more than `maxWithdrawnShare` of its PoPs out at once (counting those that withdrew within
 // the claim window). Maintenance and operator drains never ask: they are not held.
 import type { AnycastVip } from '../config/types.js';
-import type { AgentReport } from '../state/contract.js';
+import type { AgentReport } from '../contract/index.js';
 
 export interface GuardInput {
   vip: AnycastVip;

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Pop } from '../config/index.js';
 import { BirdClient, GobgpClient, PeerLiveness, startGobgpd, type AnnouncedPath, type Sidecar } from '../bgp/index.js';
 import type { Logger } from '../observability/index.js';
-import { emit } from '../state/index.js';
+import { emit } from '../contract/index.js';
 import type { AgentMetrics } from './metrics.js';
 import type { AgentStatus } from './status.js';
 

@@ -1,7 +1,7 @@
 // The shape of the agent's GET /status: typed once here, imported by the lab and drills.
 import type { AnnouncedPath } from '../bgp/index.js';
 import type { NodeHealth, Verdict } from '../health/index.js';
-import type { VipState } from '../state/index.js';
+import type { VipState } from '../contract/index.js';
 import type { Announce } from './vip-state.js';
 
 export interface AgentStatus {

@@ -5,7 +5,7 @@
 // - Re-announcing after a withdraw waits for the hold-down (flap control).
 // - Maintenance and shutdown drain first (less preferred for the drain period), then withdraw.
 import type { Verdict } from '../health/state.js';
-import type { VipState } from '../state/contract.js';
+import type { VipState } from '../contract/index.js';
 
 export type { VipState };
 export type Announce = 'normal' | 'drain' | 'none';

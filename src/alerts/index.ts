@@ -4,7 +4,7 @@
 // deliver to a dead-letter log (JSON lines). Secrets come from the environment.
 import { appendFileSync } from 'node:fs';
 import { ALERT_EVENTS, type AlertDestination, type AlertEvent } from '../config/index.js';
-import { onEvent, type EventPayloads } from '../state/index.js';
+import { onEvent, type EventPayloads } from '../contract/index.js';
 
 export { ALERT_EVENTS } from '../config/index.js';
 

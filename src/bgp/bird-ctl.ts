@@ -118,20 +118,6 @@ export class BirdClient {
     return routes;
   }
 
-  /** BGP protocol states by name ("Established", "Active", ...). */
-  async protocols(): Promise<Record<string, string>> {
-    const lines = await this.command('show protocols');
-    const out: Record<string, string> = {};
-    for (const raw of lines) {
-      const cols = raw
-        .replace(/^\d{4}[- ]/, '')
-        .trim()
-        .split(/\s+/);
-      if (cols[1] === 'BGP') out[cols[0] as string] = cols[5] ?? cols[3] ?? '';
-    }
-    return out;
-  }
-
   close(): void {
     this.sock.destroy();
   }

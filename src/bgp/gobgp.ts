@@ -5,11 +5,18 @@
 // silently dropped and GoBGP announces 0.0.0.0/0.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../runtime/index.js';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { familyOf, validatePath, type AnnouncedPath, type Origin } from './paths.js';
 
-export const DEFAULT_PROTO_DIR = '/usr/share/gocode/src/github.com/osrg/gobgp/api';
+/**
+ * The API definitions the agent speaks, in the repository (gobgp/api): the part of GoBGP's API it
+ * uses, pinned to the gobgpd version setup installs. `bgp.proto_dir` may instead name a directory
+ * with GoBGP's own gobgp.proto, attribute.proto and capability.proto.
+ */
+export const DEFAULT_PROTO_DIR = join(packageRoot(), 'gobgp', 'api');
+const OWN_PROTO = 'gobgp-agent.proto';
 const ANY = 'type.googleapis.com/apipb.';
 const ORIGINS: Origin[] = ['igp', 'egp', 'incomplete'];
 
@@ -127,12 +134,11 @@ let cachedDefinition: grpc.GrpcObject | undefined;
 
 function loadApi(protoDir: string): grpc.GrpcObject {
   if (cachedDefinition) return cachedDefinition;
-  const files = ['gobgp.proto', 'attribute.proto', 'capability.proto'].map((f) => join(protoDir, f));
+  const files = existsSync(join(protoDir, OWN_PROTO))
+    ? [join(protoDir, OWN_PROTO)]
+    : ['gobgp.proto', 'attribute.proto', 'capability.proto'].map((f) => join(protoDir, f));
   const missing = files.filter((f) => !existsSync(f));
-  if (missing.length)
-    throw new Error(
-      `GoBGP API definitions not found (${missing.join(', ')}): install golang-github-osrg-gobgp-dev (scripts/setup.sh)`,
-    );
+  if (missing.length) throw new Error(`GoBGP API definitions not found (${missing.join(', ')}): check bgp.proto_dir`);
   const def = protoLoader.loadSync(files, {
     keepCase: true,
     longs: String,

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/index.js';
 import { explain } from '../dns/index.js';
 import { GeoResolver } from '../geo/index.js';
-import { InMemoryRegionState, type AgentReport, type RegionOverride, type VantageView } from '../state/index.js';
+import { InMemoryRegionState } from '../state/index.js';
+import { type AgentReport, type RegionOverride, type VantageView } from '../contract/index.js';
 
 const USAGE =
   'usage: gtm explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]\n' +

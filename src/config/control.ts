@@ -1,5 +1,5 @@
 // control: the shared store, leases, guard rail, operators' API and schedules.
-import cron from 'node-cron';
+import { createRequire } from 'node:module';
 import {
   ALERT_EVENTS,
   type AlertDestination,
@@ -11,14 +11,18 @@ import {
   type VantageSettings,
 } from './types.js';
 import { parseCheck } from './pops.js';
-import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../state/contract.js';
+import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../contract/index.js';
 import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
-import { Problems, bool, hostPort, int, join, list, num, obj, str } from './validate.js';
+import { Problems, bool, hostPort, int, join, list, num, obj, str } from '../validate/index.js';
 import { isRegionStatus } from './names.js';
+
+/** node-cron's own check, loaded only for a config that has a cron expression (gtm dns usually has none). */
+const cronValid = (s: string): boolean =>
+  (createRequire(import.meta.url)('node-cron') as { validate(s: string): boolean }).validate(s);
 
 export function cronExpr(p: Problems, path: string, v: unknown): string | undefined {
   const s = str(p, path, v);
-  if (s !== undefined && !cron.validate(s)) {
+  if (s !== undefined && !cronValid(s)) {
     p.add(path, 'not a cron expression (e.g. "0 7 * * 1-5")');
     return undefined;
   }
@@ -158,21 +162,9 @@ function parseVantage(p: Problems, v: unknown, leaseMs: number): VantageSettings
   };
 }
 
-export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
-  if (v === undefined || v === null) return undefined;
-  const c =
-    obj(p, 'control', v, [
-      'store',
-      'lease_ms',
-      'heartbeat_ms',
-      'max_regions_out',
-      'api',
-      'schedules',
-      'alerts',
-      'vantage',
-      'expiry_warning_s',
-    ]) ?? {};
-  const s = obj(p, 'control.store', c.store, ['file', 'etcd', 'prefix']) ?? {};
+/** `control.store`: a state file (one machine) or etcd endpoints (several). */
+function parseStore(p: Problems, v: unknown): ControlSettings['store'] {
+  const s = obj(p, 'control.store', v, ['file', 'etcd', 'prefix']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
   if (s.etcd !== undefined) {
@@ -187,20 +179,14 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
   } else if (s.file !== undefined) {
     store = { kind: 'file', path: str(p, 'control.store.file', s.file) ?? '' };
   } else p.add('control.store', 'needs file: PATH or etcd: [URL, ...]');
-  const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
-  const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
-  if (leaseMs < 2 * heartbeatMs)
-    p.add(
-      'control.lease_ms',
-      `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`,
-    );
-  const a =
-    (c.api === undefined
-      ? {}
-      : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log', 'read_requires_token'])) ?? {};
+  return store;
+}
+
+/** `control.api.tokens`: each named, with scopes and optionally regions. */
+function parseTokens(p: Problems, v: unknown, regions: Map<string, Region>): ApiToken[] {
   // A token is named by the environment variable that holds it or by its SHA-256: the secret
   // itself is never in the file, and only the process that checks a token needs it.
-  const tokens = (list(p, 'control.api.tokens', a.tokens, { optional: true }) ?? []).flatMap((tv, i): ApiToken[] => {
+  return (list(p, 'control.api.tokens', v, { optional: true }) ?? []).flatMap((tv, i): ApiToken[] => {
     const tp = join('control.api.tokens', i);
     const t = obj(p, tp, tv, ['name', 'env', 'sha256', 'scopes', 'regions']) ?? {};
     const name = str(p, join(tp, 'name'), t.name, {
@@ -234,6 +220,35 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     });
     return name ? [{ name, scopes, env, sha256, regions: regionList as string[] | undefined }] : [];
   });
+}
+
+export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
+  if (v === undefined || v === null) return undefined;
+  const c =
+    obj(p, 'control', v, [
+      'store',
+      'lease_ms',
+      'heartbeat_ms',
+      'max_regions_out',
+      'api',
+      'schedules',
+      'alerts',
+      'vantage',
+      'expiry_warning_s',
+    ]) ?? {};
+  const store = parseStore(p, c.store);
+  const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
+  const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
+  if (leaseMs < 2 * heartbeatMs)
+    p.add(
+      'control.lease_ms',
+      `must be at least twice heartbeat_ms (${heartbeatMs}) so one lost heartbeat does not expire it`,
+    );
+  const a =
+    (c.api === undefined
+      ? {}
+      : obj(p, 'control.api', c.api, ['listen', 'tokens', 'audit_log', 'read_requires_token'])) ?? {};
+  const tokens = parseTokens(p, a.tokens, regions);
   const defaultAudit =
     store.kind === 'file' ? `${store.path.replace(/\.json$/, '')}.audit.jsonl` : '/var/lib/gtm/audit.jsonl';
   return {

@@ -11,7 +11,7 @@ export { ALERT_EVENTS } from './types.js';
 export { absoluteName } from './schema.js';
 export { MAX_CNAME_CHAIN } from './limits.js';
 export { describePolicy } from '../policy/index.js';
-export { parseHostPort } from './validate.js';
+export { parseHostPort } from '../validate/index.js';
 
 /** Thrown when a config is refused; `problems` lists every problem by path. */
 export class ConfigError extends Error {

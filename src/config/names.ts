@@ -1,6 +1,6 @@
 // Names in the config: absolute, lower case, valid; the region-status and TTL limits.
-import { REGION_STATUSES, type RegionStatus as Status } from '../state/contract.js';
-import { Problems, str } from './validate.js';
+import { REGION_STATUSES, type RegionStatus as Status } from '../contract/index.js';
+import { Problems, str } from '../validate/index.js';
 
 export const isRegionStatus = (v: unknown): v is Status => REGION_STATUSES.includes(v as Status);
 const LABEL = /^(?:\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/i;

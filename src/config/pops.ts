@@ -1,6 +1,6 @@
 // The `pops` section: each PoP's agent, its BGP sidecar, VIPs, LB nodes and checks.
 import type { AnycastVip, BgpSettings, Check, Pop, Region, Vip } from './types.js';
-import { Problems, bool, hostPort, int, ip, ipv4, join, list, num, obj, str } from './validate.js';
+import { Problems, bool, hostPort, int, ip, ipv4, join, list, num, obj, str } from '../validate/index.js';
 
 const COMMUNITY = /^\d{1,5}:\d{1,5}$/;
 const LARGE = /^\d{1,10}:\d{1,10}:\d{1,10}$/;
@@ -83,6 +83,36 @@ export function parsePops(
   return out;
 }
 
+/** The routers a PoP's gobgpd peers with. */
+function parseNeighbors(p: Problems, path: string, v: unknown): BgpSettings['neighbors'] {
+  return (list(p, path, v, { nonEmpty: true }) ?? []).map((nv, i) => {
+    const np = join(path, i);
+    const n = obj(p, np, nv, ['address', 'asn', 'passive', 'hold_time']) ?? {};
+    return {
+      address: ip(p, join(np, 'address'), n.address) ?? '',
+      asn: int(p, join(np, 'asn'), n.asn, 1, 4294967295) ?? 0,
+      // Passive by default: gobgpd's own connect waits 5-10 s, the router connecting is faster.
+      passive: bool(p, join(np, 'passive'), n.passive, true),
+      holdTime: int(p, join(np, 'hold_time'), n.hold_time, 3, 65535, 9) ?? 9,
+    };
+  });
+}
+
+/** How a drain looks in BGP before the withdrawal. */
+function parseDrain(p: Problems, path: string, v: unknown): BgpSettings['drain'] {
+  const drain = (v === undefined ? {} : obj(p, path, v, ['duration_ms', 'communities', 'med', 'prepend'])) ?? {};
+  return {
+    durationMs: int(p, join(path, 'duration_ms'), drain.duration_ms, 0, 3_600_000, 5000) ?? 5000,
+    // RFC 8326 GRACEFUL_SHUTDOWN by default; the router's policy turns it into local-pref 0.
+    communities:
+      drain.communities === undefined
+        ? ['65535:0']
+        : strings(p, join(path, 'communities'), drain.communities, COMMUNITY, 'a community ASN:VALUE'),
+    med: drain.med === undefined ? undefined : int(p, join(path, 'med'), drain.med, 0, 4294967295),
+    prepend: int(p, join(path, 'prepend'), drain.prepend, 0, 10, 0) ?? 0,
+  };
+}
+
 function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
   const b =
     obj(p, path, v, [
@@ -107,38 +137,24 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
       'agent_liveness_ms',
       'bfd_socket',
     ]) ?? {};
-  const drain =
-    (b.drain === undefined
-      ? {}
-      : obj(p, join(path, 'drain'), b.drain, ['duration_ms', 'communities', 'med', 'prepend'])) ?? {};
   const origin = b.origin ?? 'igp';
   if (origin !== 'igp' && origin !== 'egp' && origin !== 'incomplete')
     p.add(join(path, 'origin'), 'must be igp, egp or incomplete');
   const death = b.on_agent_death ?? 'withdraw';
   if (death !== 'withdraw' && death !== 'keep') p.add(join(path, 'on_agent_death'), 'must be withdraw or keep');
-  const neighbors = (list(p, join(path, 'neighbors'), b.neighbors, { nonEmpty: true }) ?? []).map((nv, i) => {
-    const np = join(join(path, 'neighbors'), i);
-    const n = obj(p, np, nv, ['address', 'asn', 'passive', 'hold_time']) ?? {};
-    return {
-      address: ip(p, join(np, 'address'), n.address) ?? '',
-      asn: int(p, join(np, 'asn'), n.asn, 1, 4294967295) ?? 0,
-      // Passive by default: gobgpd's own connect waits 5-10 s, the router connecting is faster.
-      passive: bool(p, join(np, 'passive'), n.passive, true),
-      holdTime: int(p, join(np, 'hold_time'), n.hold_time, 3, 65535, 9) ?? 9,
-    };
-  });
   return {
     asn: int(p, join(path, 'asn'), b.asn, 1, 4294967295) ?? 0,
     routerId: ipv4(p, join(path, 'router_id'), b.router_id) ?? '',
     api: str(p, join(path, 'api'), b.api ?? '127.0.0.1:50051') ?? '127.0.0.1:50051',
     manageGobgpd: bool(p, join(path, 'manage_gobgpd'), b.manage_gobgpd, true),
     gobgpdBinary: str(p, join(path, 'gobgpd_binary'), b.gobgpd_binary ?? 'gobgpd') ?? 'gobgpd',
-    protoDir: str(p, join(path, 'proto_dir'), b.proto_dir ?? '/usr/share/gocode/src/github.com/osrg/gobgp/api') ?? '',
+    // Default: the definitions in the repository (gobgp/api), pinned to the gobgpd setup installs.
+    protoDir: b.proto_dir === undefined ? undefined : str(p, join(path, 'proto_dir'), b.proto_dir),
     listenPort: int(p, join(path, 'listen_port'), b.listen_port, -1, 65535, 179) ?? 179,
     listenAddresses: (list(p, join(path, 'listen_addresses'), b.listen_addresses, { optional: true }) ?? []).map(
       (x, i) => ip(p, join(join(path, 'listen_addresses'), i), x) ?? '',
     ),
-    neighbors,
+    neighbors: parseNeighbors(p, join(path, 'neighbors'), b.neighbors),
     nextHop: b.next_hop === undefined ? undefined : ipv4(p, join(path, 'next_hop'), b.next_hop),
     nextHop6: b.next_hop6 === undefined ? undefined : ip(p, join(path, 'next_hop6'), b.next_hop6),
     med: b.med === undefined ? undefined : int(p, join(path, 'med'), b.med, 0, 4294967295),
@@ -152,16 +168,7 @@ function parseBgp(p: Problems, path: string, v: unknown): BgpSettings {
     ),
     origin: origin as BgpSettings['origin'],
     holdDownMs: int(p, join(path, 'hold_down_ms'), b.hold_down_ms, 0, 3_600_000, 2000) ?? 2000,
-    drain: {
-      durationMs: int(p, join(path, 'drain.duration_ms'), drain.duration_ms, 0, 3_600_000, 5000) ?? 5000,
-      // RFC 8326 GRACEFUL_SHUTDOWN by default; the router's policy turns it into local-pref 0.
-      communities:
-        drain.communities === undefined
-          ? ['65535:0']
-          : strings(p, join(path, 'drain.communities'), drain.communities, COMMUNITY, 'a community ASN:VALUE'),
-      med: drain.med === undefined ? undefined : int(p, join(path, 'drain.med'), drain.med, 0, 4294967295),
-      prepend: int(p, join(path, 'drain.prepend'), drain.prepend, 0, 10, 0) ?? 0,
-    },
+    drain: parseDrain(p, join(path, 'drain'), b.drain),
     onAgentDeath: death as BgpSettings['onAgentDeath'],
     agentLivenessMs: int(p, join(path, 'agent_liveness_ms'), b.agent_liveness_ms, 500, 60_000, 2000) ?? 2000,
     bfdSocket: str(p, join(path, 'bfd_socket'), b.bfd_socket, { optional: true }),

@@ -1,8 +1,8 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import type { Config, DnsSettings, Region } from './types.js';
-import { REGION_STATUSES } from '../state/contract.js';
+import { REGION_STATUSES } from '../contract/index.js';
 import { parseAnycast, parseCheck, parsePops } from './pops.js';
-import { Problems, bool, hostPort, int, ipv4, ipv6, join, num, obj, str } from './validate.js';
+import { Problems, bool, hostPort, int, ipv4, ipv6, join, num, obj, str } from '../validate/index.js';
 import { isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones } from './zones.js';
 import { parseServices } from './services.js';

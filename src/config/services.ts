@@ -2,7 +2,7 @@
 import type { Policy, Pool, Region, Service, Zone } from './types.js';
 import { parsePolicy } from '../policy/index.js';
 import { regionRef } from '../policy/common.js';
-import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from './validate.js';
+import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../validate/index.js';
 import { TTL_MAX, domain, inZone } from './names.js';
 import { cutAbove, delegationsOf } from './zones.js';
 

@@ -1,7 +1,7 @@
 // The validated, normalised shape of the configuration file. Names are absolute,
 // lower case and without the trailing dot ("www.example.test").
 
-import type { RegionStatus } from '../state/contract.js';
+import type { EventName, RegionStatus } from '../contract/index.js';
 import type { ApiToken } from '../auth/index.js';
 
 export type { RegionStatus };
@@ -64,15 +64,8 @@ export interface Zone {
 }
 
 /** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */
-export type { Policy, LatencyNetwork } from '../policy/index.js';
-import type { Policy } from '../policy/index.js';
-
-export interface Pool {
-  region: string;
-  vip4?: string;
-  vip6?: string;
-  weight: number;
-}
+export type { Policy, LatencyNetwork, Pool } from '../policy/index.js';
+import type { Policy, Pool } from '../policy/index.js';
 
 export interface Service {
   key: string;
@@ -210,7 +203,8 @@ export interface BgpSettings {
   /** Start gobgpd under the agent's supervision (false: it is run by something else). */
   manageGobgpd: boolean;
   gobgpdBinary: string;
-  protoDir: string;
+  /** Where the GoBGP API definitions are (default: gobgp/api in the repository). */
+  protoDir?: string;
   listenPort: number;
   /** Where gobgpd listens for BGP (the router connects to it). */
   listenAddresses: string[];
@@ -255,7 +249,7 @@ export const ALERT_EVENTS = [
   'bfd.session',
   'override.forced',
   'override.expiring',
-] as const;
+] as const satisfies readonly EventName[];
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
 /** A webhook that receives alerts (`control.alerts`). */

@@ -1,7 +1,7 @@
 // zones: SOA, NS and static records, with the checks a record set must pass (CNAME rules).
 import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
-import { Problems, int, ipv4, ipv6, join, list, obj, str } from './validate.js';
+import { Problems, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
 
 export function parseZones(p: Problems, v: unknown): Zone[] {
@@ -113,6 +113,92 @@ const RECORD_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'PTR', 'MX', 'TXT', 'SRV', 'CA
 /** Digest length in hex per DS digest type (RFC 4509, 6605 registry): SHA-1, SHA-256, SHA-384. */
 const DS_DIGEST_HEX: Record<number, number> = { 1: 40, 2: 64, 4: 96 };
 
+/** One `records` entry's value, read for its type (presentation format, as in a zone file). */
+interface ValueInput {
+  p: Problems;
+  /** Where the value is (problems are reported there). */
+  vp: string;
+  value: unknown;
+  /** The value split on blanks. */
+  fields: string[];
+  zone: string;
+  /** The value must have exactly n fields (else a problem, false). */
+  needFields(n: number): boolean;
+  u16(s: string | undefined, what: string): number | undefined;
+}
+/** The record variant that type T belongs to (NS, CNAME and PTR share one). */
+type RecordOf<T, R = StaticRecord> = R extends { type: infer U } ? (T extends U ? R : never) : never;
+type RecordData<T extends StaticRecord['type']> = Omit<RecordOf<T>, 'name' | 'ttl' | 'type'>;
+
+const target = (i: ValueInput) => {
+  const t = domain(i.p, i.vp, i.value, i.zone);
+  return t ? { target: t } : undefined;
+};
+
+/** How each record type's value is read. */
+const VALUES: { [T in StaticRecord['type']]: (i: ValueInput) => RecordData<T> | undefined } = {
+  A: (i) => {
+    const address = ipv4(i.p, i.vp, i.value);
+    return address ? { address } : undefined;
+  },
+  AAAA: (i) => {
+    const address = ipv6(i.p, i.vp, i.value);
+    return address ? { address } : undefined;
+  },
+  NS: target,
+  CNAME: target,
+  PTR: target,
+  MX: (i) => {
+    if (!i.needFields(2)) return undefined;
+    const preference = i.u16(i.fields[0], 'preference');
+    const exchange = domain(i.p, i.vp, i.fields[1], i.zone);
+    return preference !== undefined && exchange ? { preference, exchange } : undefined;
+  },
+  SRV: (i) => {
+    if (!i.needFields(4)) return undefined;
+    const [priority, weight, port] = [
+      i.u16(i.fields[0], 'priority'),
+      i.u16(i.fields[1], 'weight'),
+      i.u16(i.fields[2], 'port'),
+    ];
+    const t = domain(i.p, i.vp, i.fields[3], i.zone);
+    if (priority === undefined || weight === undefined || port === undefined || !t) return undefined;
+    return { priority, weight, port, target: t };
+  },
+  TXT: (i) => {
+    const strings = typeof i.value === 'string' ? splitTxt(i.value) : Array.isArray(i.value) ? i.value : undefined;
+    if (
+      !strings ||
+      strings.length === 0 ||
+      !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)
+    ) {
+      i.p.add(i.vp, 'TXT value must be a string or a list of strings of at most 255 bytes each');
+      return undefined;
+    }
+    return { strings: strings as string[] };
+  },
+  DS: (i) => {
+    if (!i.needFields(4)) return undefined;
+    const keyTag = i.u16(i.fields[0], 'key tag');
+    const [algorithm, digestType] = [Number(i.fields[1]), Number(i.fields[2])];
+    const digest = (i.fields[3] as string).toLowerCase();
+    if (!Number.isInteger(algorithm) || algorithm < 0 || algorithm > 255) i.p.add(i.vp, 'algorithm must be 0-255');
+    else if (!DS_DIGEST_HEX[digestType]) i.p.add(i.vp, 'digest type must be 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384)');
+    else if (!/^[0-9a-f]+$/.test(digest) || digest.length !== DS_DIGEST_HEX[digestType])
+      i.p.add(i.vp, `digest must be ${DS_DIGEST_HEX[digestType]} hex digits for digest type ${digestType}`);
+    else if (keyTag !== undefined) return { keyTag, algorithm, digestType, digest };
+    return undefined;
+  },
+  CAA: (i) => {
+    const m = typeof i.value === 'string' ? /^(\d+)\s+([A-Za-z0-9]+)\s+"?([^"]*)"?$/.exec(i.value.trim()) : null;
+    if (!m || Number(m[1]) > 255) {
+      i.p.add(i.vp, 'CAA value must look like: 0 issue "ca.example"');
+      return undefined;
+    }
+    return { flags: Number(m[1]), tag: m[2] as string, value: m[3] as string };
+  },
+};
+
 function parseRecord(p: Problems, path: string, v: unknown, zone: string): StaticRecord | undefined {
   const r = obj(p, path, v, ['name', 'type', 'ttl', 'value']);
   if (!r) return undefined;
@@ -126,83 +212,26 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
   const vp = join(path, 'value');
   if (name === undefined) return undefined;
   const fields = typeof r.value === 'string' ? r.value.trim().split(/\s+/) : [];
-  const needFields = (n: number): boolean => {
-    if (typeof r.value !== 'string' || fields.length !== n) {
+  const input: ValueInput = {
+    p,
+    vp,
+    value: r.value,
+    fields,
+    zone,
+    needFields(n) {
+      if (typeof r.value === 'string' && fields.length === n) return true;
       p.add(vp, `${type} needs ${n} field(s)`);
       return false;
-    }
-    return true;
-  };
-  const u16 = (s: string | undefined, what: string): number | undefined => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    },
+    u16(s, what) {
+      const n = Number(s);
+      if (Number.isInteger(n) && n >= 0 && n <= 65535) return n;
       p.add(vp, `${what} must be 0-65535`);
       return undefined;
-    }
-    return n;
+    },
   };
-  switch (type) {
-    case 'A': {
-      const address = ipv4(p, vp, r.value);
-      return address ? { type, name, ttl, address } : undefined;
-    }
-    case 'AAAA': {
-      const address = ipv6(p, vp, r.value);
-      return address ? { type, name, ttl, address } : undefined;
-    }
-    case 'NS':
-    case 'CNAME':
-    case 'PTR': {
-      const target = domain(p, vp, r.value, zone);
-      return target ? { type, name, ttl, target } : undefined;
-    }
-    case 'MX': {
-      if (!needFields(2)) return undefined;
-      const preference = u16(fields[0], 'preference');
-      const exchange = domain(p, vp, fields[1], zone);
-      return preference !== undefined && exchange ? { type, name, ttl, preference, exchange } : undefined;
-    }
-    case 'SRV': {
-      if (!needFields(4)) return undefined;
-      const [priority, weight, port] = [u16(fields[0], 'priority'), u16(fields[1], 'weight'), u16(fields[2], 'port')];
-      const target = domain(p, vp, fields[3], zone);
-      if (priority === undefined || weight === undefined || port === undefined || !target) return undefined;
-      return { type, name, ttl, priority, weight, port, target };
-    }
-    case 'TXT': {
-      const strings = typeof r.value === 'string' ? splitTxt(r.value) : Array.isArray(r.value) ? r.value : undefined;
-      if (
-        !strings ||
-        strings.length === 0 ||
-        !strings.every((s) => typeof s === 'string' && Buffer.byteLength(s) <= 255)
-      ) {
-        p.add(vp, 'TXT value must be a string or a list of strings of at most 255 bytes each');
-        return undefined;
-      }
-      return { type, name, ttl, strings: strings as string[] };
-    }
-    case 'DS': {
-      if (!needFields(4)) return undefined;
-      const keyTag = u16(fields[0], 'key tag');
-      const [algorithm, digestType] = [Number(fields[1]), Number(fields[2])];
-      const digest = (fields[3] as string).toLowerCase();
-      if (!Number.isInteger(algorithm) || algorithm < 0 || algorithm > 255) p.add(vp, 'algorithm must be 0-255');
-      else if (!DS_DIGEST_HEX[digestType]) p.add(vp, 'digest type must be 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384)');
-      else if (!/^[0-9a-f]+$/.test(digest) || digest.length !== DS_DIGEST_HEX[digestType])
-        p.add(vp, `digest must be ${DS_DIGEST_HEX[digestType]} hex digits for digest type ${digestType}`);
-      else if (keyTag !== undefined) return { type, name, ttl, keyTag, algorithm, digestType, digest };
-      return undefined;
-    }
-    case 'CAA': {
-      const m = typeof r.value === 'string' ? /^(\d+)\s+([A-Za-z0-9]+)\s+"?([^"]*)"?$/.exec(r.value.trim()) : null;
-      if (!m || Number(m[1]) > 255) {
-        p.add(vp, 'CAA value must look like: 0 issue "ca.example"');
-        return undefined;
-      }
-      return { type, name, ttl, flags: Number(m[1]), tag: m[2] as string, value: m[3] as string };
-    }
-  }
-  return undefined;
+  const data = VALUES[type as StaticRecord['type']](input);
+  return data ? ({ type, name, ttl, ...data } as StaticRecord) : undefined;
 }
 
 /** Long TXT values are split in 255-byte character-strings, as zone files do. */

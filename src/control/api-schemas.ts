@@ -1,7 +1,7 @@
 // JSON schemas of the control API's routes (validation and the OpenAPI document).
-import { REASON_PATTERN } from '../config/validate.js';
+import { REASON_PATTERN } from '../validate/index.js';
 import { type FastifySchema } from 'fastify';
-import { REGION_STATUSES } from '../state/index.js';
+import { REGION_STATUSES } from '../contract/index.js';
 
 export const regionView = {
   type: 'object',

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 
-import type { AuditEntry } from '../state/index.js';
+import type { AuditEntry } from '../contract/index.js';
 
 export type { AuditEntry };
 

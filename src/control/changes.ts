@@ -2,18 +2,15 @@
 // rail, written to the store, audited.
 import type { Config, RegionStatus } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
+import { StoreTimeoutError, exceedsGuardRail, type InMemoryRegionState, type StateStore } from '../state/index.js';
 import {
   DEFAULT_MAX_REGIONS_OUT,
-  StoreTimeoutError,
   isLive,
   KEYS,
-  exceedsGuardRail,
-  type InMemoryRegionState,
   type RegionOverride,
   type RegionView,
   type ServiceWeightOverride,
-  type StateStore,
-} from '../state/index.js';
+} from '../contract/index.js';
 import type { AuditLog } from './audit.js';
 
 export interface ChangeRequest {

@@ -7,7 +7,7 @@ import { formatAddress, parseCidr } from '../net/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import { Authority, type Decision } from './authority.js';
-import { RCODE_NAME, TYPE, TYPE_NAME, buildQuery } from './wire.js';
+import { RCODE_NAME, TYPE, TYPE_NAME, buildQuery } from '../wire/index.js';
 
 export interface ExplainRequest {
   name: string;
@@ -16,7 +16,31 @@ export interface ExplainRequest {
   ecs?: string;
 }
 
+/** A one-off explanation (the CLI); a long-lived process keeps an Explainer. */
 export function explain(config: Config, geo: GeoResolver, state: RegionStateSource, req: ExplainRequest): string[] {
+  return new Explainer(config, geo, state).explain(req);
+}
+
+/**
+ * Explains answers with one Authority made once (its zones compiled once, one subscription to
+ * the region state), however many questions it is asked: the control plane's live explain.
+ */
+export class Explainer {
+  private readonly authority: Authority;
+  constructor(
+    config: Config,
+    private readonly geo: GeoResolver,
+    state: RegionStateSource,
+  ) {
+    this.authority = new Authority(config, geo, state);
+  }
+
+  explain(req: ExplainRequest): string[] {
+    return explainWith(this.authority, this.geo, req);
+  }
+}
+
+function explainWith(authority: Authority, geo: GeoResolver, req: ExplainRequest): string[] {
   if (!isIP(req.client)) throw new Error(`--client ${req.client}: not an IP address`);
   const qtype = TYPE[req.type.toUpperCase() as keyof typeof TYPE];
   if (qtype === undefined) throw new Error(`unknown query type ${req.type}`);
@@ -26,7 +50,6 @@ export function explain(config: Config, geo: GeoResolver, state: RegionStateSour
     if (!net) throw new Error(`--ecs ${req.ecs}: not a subnet (e.g. 198.51.100.0/24)`);
     ecs = { address: net.bytes, sourcePrefix: net.prefix };
   }
-  const authority = new Authority(config, geo, state);
   let decision: Decision | undefined;
   authority.onDecision = (d) => (decision = d);
   const query = buildQuery(req.name, qtype, { id: 1, edns: { udpSize: 4096 }, ecs });

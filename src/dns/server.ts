@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { DnsMetrics } from '../observability/index.js';
 import type { Authority, QueryInfo } from './authority.js';
-import { RCODE_NAME, TYPE_NAME } from './wire.js';
+import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
 
 export interface ServerOptions {
   host: string;

@@ -2,8 +2,8 @@
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 import { cutAbove, delegationsOf } from '../config/zones.js';
-import { TYPE, encodeName } from './wire.js';
-import type { ZoneKey } from '../dnssec/keys.js';
+import { TYPE, encodeName } from '../wire/index.js';
+import { ZoneSigner, type ZoneKey } from '../dnssec/index.js';
 
 export interface RRset {
   type: number;
@@ -266,4 +266,30 @@ export function findZone(zones: CompiledZone[], qname: string): CompiledZone | u
     }
   }
   return best;
+}
+
+/** The config minus the zones' record lists, which the compiled zones hold (in a fraction of the memory). */
+export function withoutRecords(config: Config): Config {
+  return { ...config, zones: config.zones.map((z) => ({ ...z, records: [] })) };
+}
+
+/**
+ * What a DNS primary sends its workers: the config without record lists and the zones compiled
+ * once (packed), in one message so the services the zones point at stay the config's own objects.
+ * A worker then never holds the records as objects, not even while it loads them.
+ */
+export function prepareForWorkers(
+  config: Config,
+  keys?: Map<string, ZoneKey[]>,
+): { config: Config; zones: CompiledZone[] } {
+  const zones = compileZones(config, keys);
+  signersOf(zones); // a zone whose keys cannot sign is refused here, in the primary
+  return { config: withoutRecords(config), zones };
+}
+
+/** A signer per signed zone; throws when a zone's keys cannot sign it now. */
+export function signersOf(zones: CompiledZone[]): Map<CompiledZone, ZoneSigner> {
+  const out = new Map<CompiledZone, ZoneSigner>();
+  for (const z of zones) if (z.keys && z.zone.dnssec) out.set(z, new ZoneSigner(z.zone.name, z.keys, z.zone.dnssec));
+  return out;
 }

@@ -2,7 +2,7 @@
 // its role and timing, and which keys publish and sign at a given moment. No files here (see
 // key-files.ts); the crypto is node:crypto.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { encodeName } from '../dns/wire.js';
+import { encodeName } from '../wire/index.js';
 
 export const ALGORITHM_NAMES: Record<number, string> = { 13: 'ECDSAP256SHA256', 15: 'ED25519' };
 

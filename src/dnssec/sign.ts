@@ -4,8 +4,7 @@
 // clients share is signed once per refresh period, never per query.
 import { sign as cryptoSign } from 'node:crypto';
 import type { ZoneDnssec } from '../config/index.js';
-import { encodeName } from '../dns/wire.js';
-import { TYPE } from '../dns/rr.js';
+import { encodeName, TYPE } from '../wire/index.js';
 import { dnskeyRdata, dsRdata, keySet, keySetProblem, privateKeyOf, tagOf, type KeySet, type ZoneKey } from './keys.js';
 
 export const TYPE_CDS = 59;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Check } from '../config/index.js';
-import { buildQuery, TYPE } from '../dns/wire.js';
+import { buildQuery, TYPE } from '../wire/index.js';
 
 export type { Check };
 

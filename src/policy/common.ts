@@ -1,5 +1,5 @@
 // Parsing helpers shared by the policy plugins: references to the service's pool regions.
-import { join, list, obj, type Problems } from '../config/validate.js';
+import { join, list, obj, type Problems } from '../validate/index.js';
 
 export function regionRef(p: Problems, path: string, v: unknown, pools: string[]): string | undefined {
   if (typeof v !== 'string' || !pools.includes(v)) {

@@ -1,11 +1,11 @@
 // `failover`: a priority chain of tiers, each a region or a policy: `[us-east, { nearest: {} }]`.
-import { join, list } from '../config/validate.js';
-import type { Policy } from './index.js';
+import { join, list } from '../validate/index.js';
 import { allCandidates, type Ordering, type PolicyPlugin } from './types.js';
 
-export interface FailoverPolicy {
+/** Tiers are policies of any kind (`P`: the union of every kind, see index.ts). */
+export interface FailoverPolicy<P extends { kind: string } = { kind: string }> {
   kind: 'failover';
-  tiers: Policy[];
+  tiers: P[];
 }
 
 export const failover: PolicyPlugin<FailoverPolicy> = {
@@ -13,7 +13,7 @@ export const failover: PolicyPlugin<FailoverPolicy> = {
   bareWord: false,
   parse(env, path, body) {
     const tiers = list(env.p, path, body ?? {}, { nonEmpty: true }) ?? [];
-    return { kind: 'failover', tiers: tiers.map((t, i) => env.policy(join(path, i), t) as Policy) };
+    return { kind: 'failover', tiers: tiers.map((t, i) => env.policy(join(path, i), t)) };
   },
   order(policy, env) {
     const seen = new Set<string>();

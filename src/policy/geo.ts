@@ -1,6 +1,6 @@
 // `geo`: subdivision (US-CA) > country (GB) > continent (EU) > default, each an ordered list.
 // A mapped list is the whole candidate list: operators list fallbacks explicitly.
-import { join, obj } from '../config/validate.js';
+import { join, obj } from '../validate/index.js';
 import { regionList } from './common.js';
 import type { Ordering, PolicyPlugin } from './types.js';
 

@@ -1,7 +1,7 @@
 // Public entry of the policy capability (pure): steering policies as plugins. Each kind is one
 // file (parse + order + whether it depends only on the client's location), registered in the
 // table below; `select` then filters the ordering by health and applies the fail-open rule.
-import { join, obj, type Problems } from '../config/validate.js';
+import { join, obj, type Problems } from '../validate/index.js';
 import { allHealthy, type AllHealthyPolicy } from './all-healthy.js';
 import { failover, type FailoverPolicy } from './failover.js';
 import { geo, type GeoPolicy } from './geo.js';
@@ -11,13 +11,14 @@ import { staticRegion, type StaticPolicy } from './static.js';
 import type { Client, Ordering, PolicyContext, PolicyPlugin } from './types.js';
 import { weighted, type WeightedPolicy } from './weighted.js';
 
-export type { Client, Ordering, PolicyContext } from './types.js';
+export type { Client, Ordering, PolicyContext, PolicyRegion, Pool, SteeredService } from './types.js';
 export type { LatencyNetwork } from './latency.js';
 export { poolOf, select, type Selection } from './select.js';
+export { steer, ttlFor, type Steering, type TtlRule } from './steer.js';
 
 /** Every policy kind: adding one is a new file, a line here and a row in the README. */
 export type Policy =
-  NearestPolicy | GeoPolicy | LatencyPolicy | WeightedPolicy | FailoverPolicy | StaticPolicy | AllHealthyPolicy;
+  NearestPolicy | GeoPolicy | LatencyPolicy | WeightedPolicy | FailoverPolicy<Policy> | StaticPolicy | AllHealthyPolicy;
 const PLUGINS = [nearest, geo, latency, weighted, failover, allHealthy, staticRegion] as const;
 
 const byKind = new Map<string, PolicyPlugin<Policy>>(

@@ -1,6 +1,6 @@
 // `latency`: a table of measured RTTs, by client network (most specific wins) then country;
 // lowest RTT first; a client with no row is ordered by `nearest`.
-import { join, num, obj } from '../config/validate.js';
+import { join, num, obj } from '../validate/index.js';
 import { parseCidr, prefixMatch } from '../net/index.js';
 import { regionList, regionRef } from './common.js';
 import { nearestOrder } from './nearest.js';

@@ -1,8 +1,7 @@
 // `nearest`: great-circle distance from the client's coordinates to each region's location.
-import type { Region } from '../config/types.js';
 import { distanceKm, unitVector } from '../geo/distance.js';
 import { regionsBody } from './common.js';
-import type { Client, Ordering, PolicyContext, PolicyPlugin } from './types.js';
+import type { Client, Ordering, PolicyContext, PolicyPlugin, PolicyRegion } from './types.js';
 
 export interface NearestPolicy {
   kind: 'nearest';
@@ -10,15 +9,15 @@ export interface NearestPolicy {
 }
 
 /** Each region's point on the unit sphere, once per region object (a config is immutable). */
-const points = new WeakMap<Region, [number, number, number]>();
-function pointOf(region: Region): [number, number, number] {
+const points = new WeakMap<PolicyRegion, [number, number, number]>();
+function pointOf(region: PolicyRegion): [number, number, number] {
   let p = points.get(region);
   if (!p) points.set(region, (p = unitVector(region.lat, region.lon)));
   return p;
 }
 
 /**
- * Regions from closest to farthest (ties in configured order). Up to 65,536 regions the sort
+ * PolicyRegions from closest to farthest (ties in configured order). Up to 65,536 regions the sort
  * key is one number, distance quantised to 2^-36 of the sphere's range with the index below it,
  * sorted natively (no comparator calls: ~5x faster at 10,000 regions, where an ordering per
  * city is computed once and cached).
@@ -46,8 +45,8 @@ const TRUNCATE_ABOVE = 256;
 const TOP_K = 32;
 
 /** The regions' points on the unit sphere as one array (x, y, z per region; NaN: no location). */
-const tables = new WeakMap<string[], { regions: Map<string, Region>; points: Float64Array }>();
-function pointsOf(list: string[], regions: Map<string, Region>): Float64Array {
+const tables = new WeakMap<string[], { regions: Map<string, PolicyRegion>; points: Float64Array }>();
+function pointsOf(list: string[], regions: Map<string, PolicyRegion>): Float64Array {
   const t = tables.get(list);
   if (t && t.regions === regions) return t.points;
   const points = new Float64Array(list.length * 3).fill(NaN);

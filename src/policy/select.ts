@@ -1,5 +1,6 @@
 // The health filter and the fail-open rule, applied to a policy's ordering.
-import type { Pool, RegionStatus, Service } from '../config/types.js';
+import type { RegionStatus } from '../contract/index.js';
+import type { Pool, SteeredService as Service } from './types.js';
 
 export interface Selection {
   pools: Pool[];

@@ -1,7 +1,30 @@
 // What every policy plugin sees and returns. Pure: no sockets, no timers, no geo reader.
-import type { Region } from '../config/types.js';
-import type { Problems } from '../config/validate.js';
+import type { Problems } from '../validate/index.js';
 import type { Location } from '../geo/types.js';
+
+/** What a policy reads of a region (the config's regions have it and more). */
+export interface PolicyRegion {
+  name: string;
+  lat: number;
+  lon: number;
+}
+
+/** One answer a service can give: a region's addresses, with the pool's own weight. */
+export interface Pool {
+  region: string;
+  vip4?: string;
+  vip6?: string;
+  weight: number;
+}
+
+/** What the health filter reads of a service (the config's services have it and more). */
+export interface SteeredService {
+  /** How many addresses to answer with; 0 means every healthy candidate. */
+  answers: number;
+  pools: Pool[];
+  /** Regions answered when no candidate is healthy; empty means all candidates. */
+  lastResort: string[];
+}
 
 export interface Client {
   /** Address bytes (4 or 16) that the decision is made from (ECS subnet or resolver). */
@@ -13,7 +36,7 @@ export interface Client {
 }
 
 export interface PolicyContext {
-  regions: Map<string, Region>;
+  regions: Map<string, PolicyRegion>;
   weightOf(region: string): number;
   random(): number;
 }

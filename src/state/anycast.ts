@@ -1,7 +1,7 @@
 // Pure: who announces each shared anycast VIP, and how, from the agents' heartbeats (for the
 // control API, the status page and the lab). A PoP whose heartbeat lease ran out is "silent".
 import type { AnycastVip, Pop } from '../config/types.js';
-import type { AgentReport, VipState } from './contract.js';
+import type { AgentReport, VipState } from '../contract/index.js';
 
 export type AnycastAnnounce = 'normal' | 'drained' | 'withdrawn' | 'silent';
 

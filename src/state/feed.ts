@@ -3,6 +3,7 @@
 import type { Config, ControlSettings } from '../config/index.js';
 import { stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
 import {
+  emit,
   DEFAULT_MAX_REGIONS_OUT,
   GUARD_RAIL_RECENT_MS,
   isLive,
@@ -12,8 +13,7 @@ import {
   type RegionView,
   type ServiceWeightOverride,
   type VantageReport,
-} from './contract.js';
-import { emit } from './events.js';
+} from '../contract/index.js';
 import { mergeRegionState } from './merge.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
@@ -181,48 +181,9 @@ export class RegionFeed {
       vantage: vantageOf(this.config, this.vantage),
     });
     // One batch per merge: DNS workers get one snapshot, not one per changed region.
-    const changes: Parameters<InMemoryRegionState['setMany']>[0] = [];
-    for (const [region, v] of views) {
-      const old = previous.get(region);
-      if (
-        !old ||
-        old.status !== v.status ||
-        old.weight !== v.weight ||
-        old.reason !== v.reason ||
-        old.held !== v.held ||
-        old.source !== v.source ||
-        vantageKey(old.vantage) !== vantageKey(v.vantage)
-      ) {
-        changes.push([
-          region,
-          {
-            status: v.status,
-            weight: v.weight ?? null,
-            reason: v.reason,
-            source: v.source,
-            held: v.held,
-            vantage: v.vantage ?? null,
-          },
-        ]);
-      }
-    }
+    const changes = changedViews(previous, views);
     this.state.setMany(changes);
-    for (const [region, change] of changes) {
-      const old = previous.get(region);
-      if (!old || old.status !== change.status)
-        emit(
-          this.log,
-          'region.state',
-          {
-            region,
-            from: old?.status,
-            to: change.status as RegionView['status'],
-            reason: change.reason,
-            source: change.source,
-          },
-          'region state changed',
-        );
-    }
+    this.announceChanges(previous, changes);
     const now = Date.now();
     this.announceExpiring(now);
     this.state.setServiceWeights(
@@ -243,10 +204,61 @@ export class RegionFeed {
     }
   }
 
+  /** One `region.state` event per region whose status changed. */
+  private announceChanges(previous: Map<string, RegionView>, changes: RegionChanges): void {
+    for (const [region, change] of changes) {
+      const old = previous.get(region);
+      if (!old || old.status !== change.status)
+        emit(
+          this.log,
+          'region.state',
+          {
+            region,
+            from: old?.status,
+            to: change.status as RegionView['status'],
+            reason: change.reason,
+            source: change.source,
+          },
+          'region state changed',
+        );
+    }
+  }
+
   stop(): void {
     for (const s of this.stops) s();
     clearInterval(this.timer);
   }
+}
+
+type RegionChanges = Parameters<InMemoryRegionState['setMany']>[0];
+
+/** The regions whose view changed in a merge, as the region state takes them. */
+function changedViews(previous: Map<string, RegionView>, views: Map<string, RegionView>): RegionChanges {
+  const changes: RegionChanges = [];
+  for (const [region, v] of views) {
+    const old = previous.get(region);
+    if (
+      !old ||
+      old.status !== v.status ||
+      old.weight !== v.weight ||
+      old.reason !== v.reason ||
+      old.held !== v.held ||
+      old.source !== v.source ||
+      vantageKey(old.vantage) !== vantageKey(v.vantage)
+    )
+      changes.push([
+        region,
+        {
+          status: v.status,
+          weight: v.weight ?? null,
+          reason: v.reason,
+          source: v.source,
+          held: v.held,
+          vantage: v.vantage ?? null,
+        },
+      ]);
+  }
+  return changes;
 }
 
 const vantageKey = (v: RegionView['vantage']) =>

@@ -1,8 +1,7 @@
-// Public entry of the state capability: the cross-process contract, the shared stores, the
-// region state DNS reads, and the pure merge that turns heartbeats and overrides into it.
-// Nothing here loads fastify, node-cron or etcd3 (etcd3 only once an etcd store is opened).
-export * from './contract.js';
-export * from './events.js';
+// Public entry of the state capability: the shared stores, the region state DNS reads, and the
+// pure merge that turns heartbeats and overrides into it (the values it moves are typed in
+// src/contract). Nothing here loads fastify, node-cron or etcd3 (etcd3 only once an etcd store
+// is opened).
 export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from './region-state.js';
 export {
   FileStateStore,

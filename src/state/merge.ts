@@ -10,7 +10,7 @@ import {
   type VantageReport,
   type VantageView,
   type VipState,
-} from './contract.js';
+} from '../contract/index.js';
 
 export type { AgentReport, RegionOverride };
 

@@ -2,7 +2,7 @@
 // from the config; a RegionFeed keeps it following the shared store (agents' heartbeats,
 // operators' overrides), and tests set it directly.
 import type { Config } from '../config/index.js';
-import type { RegionSource, RegionStatus, RegionView, VantageView } from './contract.js';
+import type { RegionSource, RegionStatus, RegionView, VantageView } from '../contract/index.js';
 
 export type { RegionView };
 

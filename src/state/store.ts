@@ -16,7 +16,7 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isLive } from './contract.js';
+import { isLive } from '../contract/index.js';
 
 export interface Entry<T = unknown> {
   key: string;

@@ -5,7 +5,8 @@
 import type { Check, Config, Region, VantageSettings } from '../config/index.js';
 import { feed, newRiseFall, probe, type ProbeResult, type RiseFall } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
-import { emit, KEYS, openStore, type StateStore, type VantageReport } from '../state/index.js';
+import { openStore, type StateStore } from '../state/index.js';
+import { emit, KEYS, type VantageReport } from '../contract/index.js';
 
 export interface VantageTarget {
   region: string;

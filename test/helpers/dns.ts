@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dns2 from 'dns2';
-import { buildTestDatabases } from '../../geodata/build-test-db.js';
+import { buildTestDatabases, withGeoDatabase } from '../../geodata/build-test-db.js';
 import { waitFor } from './wait.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -22,10 +22,7 @@ export function tempDir(prefix = 'gtm-test-'): string {
  */
 export function testConfig(dir: string, extra: { records?: string; services?: string } = {}): string {
   const { city } = buildTestDatabases(dir);
-  let text = readFileSync(EXAMPLE, 'utf8').replace(
-    '# database: /var/lib/GeoIP/GeoLite2-City.mmdb   # default: embedded country-level data',
-    `database: ${city}`,
-  );
+  let text = withGeoDatabase(readFileSync(EXAMPLE, 'utf8'), city);
   text = text.replace(/metrics: 127\.0\.0\.1:9153/, 'metrics: 127.0.0.1:0');
   if (extra.records) text = text.replace('    records:\n', `    records:\n${extra.records}`);
   const file = join(dir, 'config.yaml');

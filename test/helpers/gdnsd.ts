@@ -58,10 +58,20 @@ export interface RunningGdnsd {
   stop(): Promise<void>;
 }
 
+/**
+ * gdnsd's options for a private instance: its own listener, run and state directories (the
+ * defaults are the system's /run/gdnsd and /var/lib/gdnsd, which a second gdnsd on the machine
+ * would share: its control socket and lock).
+ */
+export function gdnsdOptions(dir: string, port: number): string {
+  for (const d of ['run', 'state']) mkdirSync(join(dir, d), { recursive: true });
+  return `options => { listen => [ 127.0.0.1:${port} ], run_dir => ${join(dir, 'run')}, state_dir => ${join(dir, 'state')} }`;
+}
+
 /** Starts gdnsd in the foreground on 127.0.0.1:PORT with the config's zones. */
 export function startGdnsd(dir: string, config: Config, port: number): RunningGdnsd {
   mkdirSync(join(dir, 'zones'), { recursive: true });
-  writeFileSync(join(dir, 'config'), `options => { listen => [ 127.0.0.1:${port} ] }\n`);
+  writeFileSync(join(dir, 'config'), `${gdnsdOptions(dir, port)}\n`);
   for (const z of config.zones) writeFileSync(join(dir, 'zones', z.name), zoneFile(config, z));
   const proc = spawn('gdnsd', ['-c', dir, '-f', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] });
   return { port, proc, ...watchChild(proc) };

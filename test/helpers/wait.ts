@@ -4,13 +4,15 @@
 /** Resolves once `cond` holds; throws naming `what` if it has not after `timeoutMs`. */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
-  what: string,
+  /** What is awaited; a function is read when the wait fails (a log quoted then, not before). */
+  what: string | (() => string),
   timeoutMs = 5000,
   everyMs = 25,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -9,7 +9,8 @@ import { BirdClient, renderBfdOnlyConfig, renderBirdConfig, type BirdRoute } fro
 import { addAddress, addNs, delNs, fetchIn, ip, killPid, link, spawnIn, waitExit } from '../../lab/netns.js';
 import type { AgentStatus } from '../../src/agent/index.js';
 import { hashToken } from '../../src/auth/index.js';
-import { FileStateStore, KEYS, type AgentReport } from '../../src/state/index.js';
+import { FileStateStore } from '../../src/state/index.js';
+import { KEYS, type AgentReport } from '../../src/contract/index.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/dns.js';
 import { waitForValue } from '../helpers/wait.js';
 

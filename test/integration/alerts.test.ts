@@ -10,7 +10,8 @@ import { hashToken } from '../../src/auth/index.js';
 import { parseConfigText, type AlertDestination } from '../../src/config/index.js';
 import { startControl } from '../../src/control/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { emit, FileStateStore } from '../../src/state/index.js';
+import { FileStateStore } from '../../src/state/index.js';
+import { emit } from '../../src/contract/index.js';
 import { freePort, tempDir, testConfig } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -199,7 +199,10 @@ describe('containerlab topology run with namespaces for containers', () => {
   const until = async (what: string, ok: () => boolean, ms: number) => {
     const end = Date.now() + ms;
     while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; logs in ${files}`);
+      if (Date.now() > end)
+        throw new Error(
+          `timed out waiting for ${what}; last answers: ${CLIENTS.map((c) => `${c.name} ${kdig(`c-${c.name}`, c.subnet) ?? 'none'}`).join(', ')}; logs in ${files}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   };

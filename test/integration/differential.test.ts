@@ -210,7 +210,7 @@ beforeAll(async () => {
   const probe = generate(0, rng(1));
   await waitFor(
     async () => (await exchangeAll(ref.port, [probe]))[0] !== undefined,
-    `gdnsd to answer (log: ${ref.log()})`,
+    () => `gdnsd to answer (log: ${ref.log()})`,
     15_000,
     200,
   );

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildQuery, TYPE } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { startDns, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Double, MmdbWriter } from '../../geodata/mmdb-writer.js';
-import { buildQuery, TYPE } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import {
   decode,
   dig,

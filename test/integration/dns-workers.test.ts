@@ -2,7 +2,7 @@
 // file), a dead worker is replaced and serves, and /metrics aggregates every worker.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildQuery, TYPE } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { kdig, startDns, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTestDatabases } from '../../geodata/build-test-db.js';
-import { buildQuery, TYPE } from '../../src/dns/wire.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { ROOT, startDns, tempDir, type RunningDns } from '../helpers/dns.js';
 import { startUnbound, type RunningUnbound } from '../helpers/unbound.js';
 import { waitFor } from '../helpers/wait.js';

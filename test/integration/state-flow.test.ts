@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStateStore, KEYS, type AgentReport, type VipState } from '../../src/state/index.js';
+import { FileStateStore } from '../../src/state/index.js';
+import { KEYS, type AgentReport, type VipState } from '../../src/contract/index.js';
 import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -189,7 +190,12 @@ describe('a corrupt shared state file', () => {
 ${sharedStateYaml(statePath)}`,
     );
     const store = new FileStateStore(statePath);
-    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 1500 });
+    // dub heartbeats as an agent does until the file is damaged (a start under load may take
+    // longer than one lease).
+    let last: Promise<unknown> = Promise.resolve();
+    const beat = () => (last = store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 1500 }));
+    await beat();
+    const heartbeat = setInterval(() => void beat().catch(() => undefined), 300);
     await store.put(KEYS.regionOverride('ap-southeast'), {
       status: 'draining',
       reason: 'kept',
@@ -201,6 +207,8 @@ ${sharedStateYaml(statePath)}`,
       const ask = async () =>
         (await kdig(dns.port, ['+short', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
       expect(await ask()).toBe('198.51.100.20'); // London -> eu-west
+      clearInterval(heartbeat);
+      await last.catch(() => undefined);
       const good = readFileSync(statePath, 'utf8');
       writeFileSync(statePath, good.slice(0, Math.floor(good.length / 2))); // truncated by something else
       await dns.waitLog(/shared state unreadable/);
@@ -220,6 +228,7 @@ ${sharedStateYaml(statePath)}`,
       await dns.waitLog(/shared state readable again/);
       expect((await store.get<{ status: string }>(KEYS.regionOverride('ap-southeast')))?.value.status).toBe('draining');
     } finally {
+      clearInterval(heartbeat);
       await dns.stop();
       await store.close();
     }

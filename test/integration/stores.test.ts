@@ -3,7 +3,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStateStore, KEYS, type StateStore } from '../../src/state/index.js';
+import { FileStateStore, type StateStore } from '../../src/state/index.js';
+import { KEYS } from '../../src/contract/index.js';
 import { EtcdStateStore } from '../../src/state/etcd-store.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { AuditLog, Changes } from '../../src/control/index.js';

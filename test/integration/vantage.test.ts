@@ -9,11 +9,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveExplain } from '../../src/cli/explain.js';
-import { loadConfigFile, parseConfigText } from '../../src/config/index.js';
-import { startControl } from '../../src/control/index.js';
-import { createLogger } from '../../src/observability/index.js';
-import { FileStateStore, KEYS, type VantageReport } from '../../src/state/index.js';
-import { dig, freePort, ROOT, startDns, tempDir, type RunningDns } from '../helpers/dns.js';
+import { parseConfigText } from '../../src/config/index.js';
+import { FileStateStore } from '../../src/state/index.js';
+import { KEYS, type VantageReport } from '../../src/contract/index.js';
+import { dig, freePort, ROOT, startDns, tempDir, watchChild, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
 const VIPS = { 'us-east': '127.0.0.31', 'eu-west': '127.0.0.32', 'ap-southeast': '127.0.0.33' } as const;
@@ -123,9 +122,14 @@ describe('vantage probes decide for regions without agents', () => {
     );
 
     // explain --live through the control API shows the verdict and who could not reach it.
-    const config = loadConfigFile(file);
-    const control = await startControl(config, store, createLogger('test-vantage', 'silent'));
-    stopControl = () => control.close();
+    // A real `gtm control` in its own process (loading the geo data for the first explain would
+    // otherwise stall this process, and with it the sites the probes check).
+    const controlProc = spawn(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const control = watchChild(controlProc);
+    stopControl = control.stop;
+    await waitFor(() => control.log().includes('control API listening'), 'gtm control to listen', 10_000);
     const api = `http://127.0.0.1:${apiPort}`;
     await waitFor(
       async () =>

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, type RegionStatus } from '../../src/config/index.js';
-import { Authority, buildQuery, TYPE } from '../../src/dns/index.js';
+import { Authority } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { tempDir, testConfig } from '../helpers/dns.js';
@@ -83,7 +84,7 @@ describe('answer memo under a flood of names', () => {
     const a = new Authority(config, geo, state);
     for (let i = 0; i < 30_000; i++)
       a.respond(buildQuery(`x${i}.example.test`, TYPE.A, { id: i & 0xffff }), '127.0.0.1', false);
-    const kept = (a as unknown as { memoSize: number }).memoSize;
+    const kept = (a as unknown as { memo: { size: number } }).memo.size;
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThanOrEqual(10_000);
     // And it still answers from the memo afterwards.

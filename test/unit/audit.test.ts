@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { AuditLog, Changes } from '../../src/control/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { FileStateStore, InMemoryRegionState, KEYS } from '../../src/state/index.js';
+import { FileStateStore, InMemoryRegionState } from '../../src/state/index.js';
+import { KEYS } from '../../src/contract/index.js';
 import { EXAMPLE, tempDir } from '../helpers/dns.js';
 
 const entry = (n: number) => ({

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../../src/config/index.js';
-import { Authority, buildQuery, RCODE, TYPE } from '../../src/dns/index.js';
+import { Authority } from '../../src/dns/index.js';
+import { buildQuery, RCODE, TYPE } from '../../src/wire/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { decode, EXAMPLE, tempDir, testConfig } from '../helpers/dns.js';

@@ -1,15 +1,8 @@
 // The state merge and guard rail, with no I/O.
 import { describe, expect, it } from 'vitest';
 import type { RegionStatus } from '../../src/config/index.js';
-import {
-  exceedsGuardRail,
-  mergeRegionState,
-  type AgentReport,
-  type MergeInput,
-  type RegionView,
-  type VantageReport,
-  type VipState,
-} from '../../src/state/index.js';
+import { exceedsGuardRail, mergeRegionState, type MergeInput } from '../../src/state/index.js';
+import { type AgentReport, type RegionView, type VantageReport, type VipState } from '../../src/contract/index.js';
 
 const regions = new Map<string, RegionStatus>([
   ['us-east', 'up'],

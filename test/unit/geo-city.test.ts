@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
-import { Authority, buildQuery, TYPE } from '../../src/dns/index.js';
+import { Authority } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { dbipCityPaths, DBIP_CITY, GeoResolver } from '../../src/geo/index.js';
 import { nameKey, SubdivisionCodes } from '../../src/geo/subdivisions.js';
 import { InMemoryRegionState } from '../../src/state/index.js';

@@ -64,7 +64,7 @@ describe('rendered configs match their golden files', () => {
     );
   });
 
-  it("FRR's bgpd and BIRD for two PoPs, and the README's router guide shows exactly those configs", () => {
+  it("FRR's bgpd and BIRD for two PoPs, and the router guide (docs/routers.md) shows exactly those configs", () => {
     const frr = renderFrrBgpd({
       routerId: '10.0.0.1',
       asn: 65000,
@@ -75,7 +75,7 @@ describe('rendered configs match their golden files', () => {
       ],
     });
     golden('frr-bgpd.conf', frr);
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`\`\`\`\n${frr}\`\`\``);
+    expect(readFileSync(join(ROOT, 'docs', 'routers.md'), 'utf8')).toContain(`\`\`\`\n${frr}\`\`\``);
     const bird = renderBirdConfig({
       routerId: '10.0.0.1',
       asn: 65000,
@@ -99,6 +99,6 @@ describe('rendered configs match their golden files', () => {
       ],
     });
     golden('bird-guide.conf', bird);
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`\`\`\`\n${bird}\`\`\``);
+    expect(readFileSync(join(ROOT, 'docs', 'routers.md'), 'utf8')).toContain(`\`\`\`\n${bird}\`\`\``);
   });
 });

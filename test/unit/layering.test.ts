@@ -1,6 +1,6 @@
 // What each process loads: a DNS worker or an agent must not pay for the operators' API,
 // the schedules or etcd unless configured for them; and the layering rules CI enforces.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +61,82 @@ function loadedBy(modules: string[], then = ''): { packages: string[]; own: stri
   };
 }
 
+/** Packages a real `gtm` command loads (its primary and any workers), until `ready` appears in its output. */
+async function loadedByCommand(args: string[], ready: RegExp): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'gtm-loads-'));
+  const log = join(dir, 'loads.log');
+  writeFileSync(log, '');
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `import { appendFileSync } from 'node:fs';
+     let out;
+     export async function initialize(data) { out = data.out; }
+     export async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(out, r.url + '\\n'); return r; }`,
+  );
+  // CommonJS packages (fastify, grpc, protobufjs, node-cron all are) are seen through require.
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register, createRequire } from 'node:module'; import { appendFileSync } from 'node:fs';
+     register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { out: ${JSON.stringify(log)} } });
+     const Module = createRequire(import.meta.url)('node:module');
+     const load = Module._load;
+     Module._load = function (request, parent, isMain) { const r = load.apply(this, arguments); try { appendFileSync(${JSON.stringify(log)}, Module._resolveFilename(request, parent) + '\\n'); } catch {} return r; };`,
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(ROOT, 'bin', 'gtm.js'), ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const end = Date.now() + 20_000;
+  while (!ready.test(out) && child.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGTERM');
+  await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+  if (!ready.test(out)) throw new Error(`gtm ${args[0]} did not get ready:\n${out}`);
+  return [
+    ...new Set(
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((f) => f.includes('/node_modules/'))
+        .map((f) => {
+          const rest = f.split('/node_modules/').at(-1) as string;
+          return rest
+            .split('/')
+            .slice(0, rest.startsWith('@') ? 2 : 1)
+            .join('/');
+        }),
+    ),
+  ];
+}
+
 describe('what a process loads', () => {
+  it('gtm dns, from the real entry (bin/gtm.js, primary and workers), loads no fastify, gRPC, protobufjs or node-cron', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const packages = await loadedByCommand(
+      [
+        'dns',
+        '--config',
+        join(ROOT, 'examples', 'three-regions.yaml'),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--workers',
+        '1',
+      ],
+      /dns server listening/,
+    );
+    expect(packages).toContain('maxmind'); // the check sees what the workers load too
+    expect(packages).toContain('pino');
+    for (const p of ['fastify', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'node-cron', 'etcd3'])
+      expect(packages, p).not.toContain(p);
+  }, 30_000);
+
   it('a DNS worker loads no config parser, fastify, node-cron or etcd3; the primary no fastify or etcd3', () => {
     const worker = loadedBy(['src/dns/worker.js']);
     expect(worker.packages).toContain('maxmind'); // the check sees real loads, CommonJS ...

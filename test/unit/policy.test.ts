@@ -1,7 +1,7 @@
 // Every policy and the fail-open rule, with no sockets.
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, type Config, type RegionStatus, type Service } from '../../src/config/index.js';
-import { order, select, type Client, type PolicyContext } from '../../src/dns/index.js';
+import { order, select, type Client, type PolicyContext } from '../../src/policy/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
 import { distanceKm } from '../../src/geo/index.js';
 import { manyRegionsConfig } from '../../bench/scale-configs.js';

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText, ConfigError } from '../../src/config/index.js';
 import { AuditLog, Changes, startSchedules } from '../../src/control/index.js';
-import { FileStateStore, InMemoryRegionState, KEYS, type RegionOverride } from '../../src/state/index.js';
+import { FileStateStore, InMemoryRegionState } from '../../src/state/index.js';
+import { KEYS, type RegionOverride } from '../../src/contract/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { EXAMPLE, tempDir } from '../helpers/dns.js';
 

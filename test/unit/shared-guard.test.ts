@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { guardDecision } from '../../src/agent/shared-guard.js';
 import { announceOf, newVipMachine, step, type VipMachine } from '../../src/agent/vip-state.js';
-import type { AgentReport, VipState } from '../../src/state/index.js';
+import type { AgentReport, VipState } from '../../src/contract/index.js';
 
 const vip = { name: 'frontend', address: '198.51.100.100', minAnnouncing: 1, maxWithdrawnShare: 0.5, windowMs: 60_000 };
 const prefix = '198.51.100.100/32';

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
-import { Authority, buildQuery, TYPE } from '../../src/dns/index.js';
+import { Authority } from '../../src/dns/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { decode, tempDir, testConfig } from '../helpers/dns.js';

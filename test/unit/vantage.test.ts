@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import type { StateStore, VantageReport } from '../../src/state/index.js';
+import type { StateStore } from '../../src/state/index.js';
+import type { VantageReport } from '../../src/contract/index.js';
 import { VantagePoint, vantageTargets } from '../../src/vantage/index.js';
 import { readFileSync } from 'node:fs';
 import { EXAMPLE } from '../helpers/dns.js';

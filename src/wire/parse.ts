@@ -9,10 +9,6 @@
 
 import { TYPE, RCODE, OPTION_ECS, type Ecs, type Edns } from './rr.js';
 
-export * from './rr.js';
-export { encodeName, ResponseWriter } from './writer.js';
-export { buildQuery, type QueryOptions } from './query.js';
-
 export interface Query {
   id: number;
   opcode: number;

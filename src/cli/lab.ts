@@ -1,0 +1,104 @@
+// `gtm lab ...`: the failover lab and its drills. The only part of the product that loads lab/.
+import { parseArgs } from 'node:util';
+
+type Options = {
+  config?: string;
+  json?: boolean;
+  dir?: string;
+  etcd?: string;
+  router?: string;
+  engine?: string;
+  containers?: boolean;
+};
+type LabModule = typeof import('../../lab/lab.js');
+
+const USAGE =
+  'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n';
+
+export async function labCommand(args: string[]): Promise<number | undefined> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      dir: { type: 'string' },
+      etcd: { type: 'string' },
+      router: { type: 'string' },
+      engine: { type: 'string' },
+      containers: { type: 'boolean' },
+    },
+  });
+  const lab = await import('../../lab/lab.js');
+  switch (positionals[0]) {
+    case 'up':
+      return up(lab, values);
+    case 'status': {
+      const s = await lab.status(lab.loadLab());
+      process.stdout.write(values.json ? `${JSON.stringify(s, null, 2)}\n` : `${lab.formatStatus(s)}\n`);
+      return 0;
+    }
+    case 'down':
+      await lab.down();
+      return 0;
+    case 'render':
+      return render(lab, values);
+    case 'drill':
+      return drill(lab, positionals.slice(1), values);
+    default:
+      process.stderr.write(USAGE);
+      return 2;
+  }
+}
+
+async function up(lab: LabModule, values: Options): Promise<number> {
+  const router = values.router ?? 'bird';
+  if (router !== 'bird' && router !== 'frr') throw new Error('--router must be bird or frr');
+  const engine = values.engine ?? 'netns';
+  if (engine !== 'netns' && engine !== 'compose') throw new Error('--engine must be netns or compose');
+  const l = await lab.up(values.config, console.log, { router, engine });
+  const reach =
+    engine === 'compose'
+      ? `docker compose exec dns, or ip netns exec ${lab.PREFIX}dns`
+      : `ip netns exec ${lab.PREFIX}dns`;
+  process.stdout.write(
+    `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS node (${reach}), token in ${l.dir}/token (root only)\n` +
+      `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,
+  );
+  return 0;
+}
+
+async function render(lab: LabModule, values: Options): Promise<number> {
+  if (values.containers) {
+    const written = (await import('../../lab/containers.js')).writeContainerFiles();
+    process.stdout.write(`rendered ${written.join(', ')}\n`);
+    return 0;
+  }
+  // The container images run these files.
+  if (!values.dir) {
+    process.stderr.write(
+      'usage: gtm lab render --dir DIR [--config FILE] [--etcd URL] | gtm lab render --containers\n',
+    );
+    return 2;
+  }
+  lab.renderLab(values.dir, values.config, { etcd: values.etcd });
+  process.stdout.write(`lab files written to ${values.dir}\n`);
+  return 0;
+}
+
+async function drill(lab: LabModule, asked: string[], values: Options): Promise<number> {
+  const drills = await import('../../lab/drills.js');
+  const names = asked.flatMap((n) => (n === 'all' ? drills.DRILL_NAMES : [n]));
+  if (!names.length) {
+    process.stderr.write(`usage: gtm lab drill NAME... | all [--json]   (drills: ${drills.DRILL_NAMES.join(', ')})\n`);
+    return 2;
+  }
+  const l = lab.loadLab();
+  let failed = 0;
+  for (const name of names) {
+    const r = await drills.runDrill(l, name);
+    if (!r.passed) failed++;
+    process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${drills.formatDrill(r)}\n\n`);
+  }
+  return failed ? 1 : 0;
+}

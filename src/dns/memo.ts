@@ -1,0 +1,138 @@
+// The answer memo: responses built before, by question name and a numeric query shape, so a
+// repeated question costs a copy and three patches (ID, the question's 0x20 case, the ECS
+// address) instead of a walk of the zone and a write of every record. A steered name keeps one
+// response per selection (the regions answered, the scope and the TTL) and, for policies that
+// depend only on where the client is, the answer each located client got while health is
+// unchanged. Bounded: full, it starts over.
+import type { Service } from '../config/index.js';
+import { locationOnly } from '../policy/index.js';
+import type { Query } from '../wire/index.js';
+import type { ClientOf } from './client-locator.js';
+import type { Decision } from './decider.js';
+
+export interface QueryInfo {
+  qname?: string;
+  qtype?: number;
+  rcode: number;
+  policy?: string;
+  regions?: string[];
+  truncated?: boolean;
+  dropped?: string;
+  /** The server's metric label key for this outcome (cached on memoised answers). */
+  metricKey?: string;
+}
+
+export interface Answer {
+  response: Buffer;
+  info: QueryInfo;
+}
+
+/** A response just built, with the one policy decision it holds (a steered name, maybe behind a CNAME chain). */
+export interface Built extends Answer {
+  decision?: { service: Service; family: 4 | 6; d: Decision };
+}
+
+export type Memo =
+  | { kind: 'fixed'; answer: Answer }
+  | {
+      kind: 'steered';
+      service: Service;
+      family: 4 | 6;
+      /** Location-only policies: the answer each located client got, valid within one health epoch. */
+      byClient?: Map<ClientOf, { epoch: number; until: number; answer: Answer }>;
+      bySelection: Map<string, Answer>;
+    };
+
+const MEMO_MAX = 10_000;
+const MEMO_VARIANTS_MAX = 1024;
+
+/** What of a decision reaches the wire: the pools answered, the ECS scope and the TTL. */
+export function selectionKey(d: Decision): string {
+  let k = `${d.ecsScope}/${d.ttl}`;
+  for (const p of d.selection.pools) k += `|${p.region}`;
+  return k;
+}
+
+/**
+ * Everything besides the name that a response's bytes depend on, other than the ID, the
+ * question's letter case, the ECS address and the policy's decision, as one number (48 bits).
+ * Undefined (not memoised): a question name with escapes or a compression pointer, an odd class.
+ */
+export function shapeOf(q: Query, tcp: boolean, maxUdpSize: number): number | undefined {
+  if (q.questionEnd !== 12 + (q.qname === '' ? 1 : q.qname.length + 2) + 4) return undefined;
+  const cls = q.qclass === 1 ? 1 : q.qclass === 255 ? 2 : q.qclass === 3 ? 3 : 0;
+  if (cls === 0) return undefined;
+  const e = q.edns;
+  // 0: TCP, 1: UDP without EDNS, else the UDP size limit (>= 512).
+  const limit = tcp ? 0 : e ? Math.min(Math.max(512, e.udpSize), maxUdpSize) : 1;
+  const ecs = e?.ecs ? e.ecs.family * 256 + e.ecs.sourcePrefix + 1 : 0; // < 1024
+  const flags = (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
+  return ((q.qtype * 4 + cls) * 16 + flags) * 2 ** 26 + limit * 1024 + ecs;
+}
+
+/** A memoised response for this query: its own ID, question bytes (0x20 case) and ECS address. */
+export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolean): Buffer {
+  const out = Buffer.allocUnsafe(cached.length);
+  cached.copy(out);
+  out[0] = msg[0] as number;
+  out[1] = msg[1] as number;
+  for (let i = 12; i < q.questionEnd; i++) out[i] = msg[i] as number;
+  // The echoed ECS option is the last thing in the message; its address is the asker's.
+  const ecs = q.edns?.ecs;
+  if (ecs && echoEcs) {
+    const n = Math.ceil(ecs.sourcePrefix / 8);
+    for (let i = 0, at = out.length - n; i < n; i++) out[at + i] = ecs.address[i] as number;
+  }
+  return out;
+}
+
+export class AnswerMemo {
+  private memo = new Map<string, Map<number, Memo>>();
+  private size = 0;
+  /** Responses served from the memo (tests and the bench read it). */
+  hits = 0;
+
+  get(qname: string, shape: number): Memo | undefined {
+    return this.memo.get(qname)?.get(shape);
+  }
+
+  clear(): void {
+    this.memo = new Map();
+    this.size = 0;
+  }
+
+  /** The answer a located client got before, if health has not changed since and its TTL still holds. */
+  forClient(m: Extract<Memo, { kind: 'steered' }>, who: ClientOf, epoch: number, now: number): Answer | undefined {
+    const last = m.byClient?.get(who);
+    return last && last.epoch === epoch && (last.until === Infinity || now < last.until) ? last.answer : undefined;
+  }
+
+  /** The response built before for this decision's selection, remembered for the client too. */
+  forSelection(m: Extract<Memo, { kind: 'steered' }>, d: Decision, who: ClientOf | undefined, epoch: number) {
+    const hit = m.bySelection.get(selectionKey(d));
+    if (hit && who && m.byClient) {
+      if (m.byClient.size >= MEMO_VARIANTS_MAX) m.byClient.clear();
+      m.byClient.set(who, { epoch, until: d.ttlUntil, answer: hit });
+    }
+    return hit;
+  }
+
+  remember(qname: string, shape: number, built: Built): void {
+    if (this.size >= MEMO_MAX) this.clear();
+    let byShape = this.memo.get(qname);
+    if (!byShape) this.memo.set(qname, (byShape = new Map()));
+    const answer = { response: built.response, info: built.info };
+    let m = byShape.get(shape);
+    if (!m) this.size++;
+    if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
+    if (m?.kind !== 'steered') {
+      const { service, family } = built.decision;
+      const byClient = locationOnly(service.policy) ? new Map() : undefined;
+      m = { kind: 'steered', service, family, bySelection: new Map(), byClient };
+      byShape.set(shape, m);
+    }
+    if (m.bySelection.size >= MEMO_VARIANTS_MAX) m.bySelection.clear();
+    // The key holds the TTL: a variant built while a region was unstable is never picked after.
+    m.bySelection.set(selectionKey(built.decision.d), answer);
+  }
+}
