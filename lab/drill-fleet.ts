@@ -173,19 +173,24 @@ export const FLEET_DRILLS: Record<string, Drill> = {
   'region-drain-api': {
     description: 'one control-API call drains us-east at both layers (DNS first, then BGP), then undrain',
     timeoutMs: 8000,
-    async inject(lab) {
+    async inject(lab, _pop, mark) {
       const r = control(lab, 'POST', '/api/v1/regions/us-east/drain', { reason: 'drill' });
       if (r.status !== 200) throw new Error(`drain refused: HTTP ${r.status} ${r.body}`);
+      // The control plane's own time of the change (the API's answer carries it): starting a curl
+      // in a namespace can take most of a second on a busy machine, and is not the product.
+      mark('the control plane wrote the drain', (JSON.parse(r.body) as { override: { at: number } }).override.at);
       return async () => void control(lab, 'DELETE', '/api/v1/regions/us-east/override?reason=drill%20over');
     },
     settle: (o) => o.withdrawnAt !== undefined,
     expect(o, pop, r) {
-      const moved = rel(o, firstAnswerChange(o, pop)?.t);
+      const written = o.marks.find((m) => m.what.startsWith('the control plane wrote'))?.t ?? o.t0;
+      const change = firstAnswerChange(o, pop);
+      const moved = change && change.t - written;
       expectation(
         r,
-        'DNS moves the New York client within 1 s',
+        'DNS moves the New York client within 1 s of the control plane writing the drain',
         moved !== undefined && moved < 1000,
-        `+${moved ?? 'never'} ms`,
+        `${moved ?? 'never'} ms after the write (+${rel(o, written)} ms)`,
       );
       drainExpectations(o, pop, r);
       const back = afterRepair(o);

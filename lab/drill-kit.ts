@@ -66,8 +66,11 @@ export interface Observed {
 
 export interface Drill {
   description: string;
-  /** Injects the failure; returns how to undo it. A later step of its own is `mark`ed on the timeline. */
-  inject(lab: Lab, pop: LabPop, mark: (what: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Injects the failure; returns how to undo it. A step of its own is `mark`ed on the timeline
+   * (now, or at the time the product itself gives for it).
+   */
+  inject(lab: Lab, pop: LabPop, mark: (what: string, at?: number) => void): Promise<() => Promise<void>>;
   /** Waits until the drill has shown what it should (or times out). */
   settle(o: Observed, pop: LabPop): boolean;
   /** Restore first, then observe the return (recovery drills). */

@@ -41,7 +41,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     marks: [],
     dnsGuard: [],
   };
-  const mark = (what: string) => o.marks.push({ t: Date.now(), what });
+  const mark = (what: string, at = Date.now()) => o.marks.push({ t: at, what });
   const probers: ChildProcess[] = lab.clients.map((c) => {
     const p = spawnIn(c.ns, process.execPath, [
       join(packageRoot(), 'dist', 'lab', 'client.js'),

@@ -1,7 +1,9 @@
 // FRRouting (Debian's frr 8.4) as the upstream router beside BIRD: its bgpd config for the PoP
-// sessions, and a client that reads routes through vtysh's JSON in the shape BIRD's reads give.
+// sessions, and a client that reads routes as JSON in the shape BIRD's reads give, over bgpd's
+// own vty socket (as vtysh does) so a read costs no process start.
 // Each instance runs from a directory of its own (config, pid, vty sockets), never as a service.
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { chownSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BirdRoute } from '../src/bgp/index.js';
@@ -108,24 +110,86 @@ export function writeFrrBaseConfigs(dir: string, bfd?: { intervalMs: number; mul
     );
 }
 
-/** Reads one FRR instance through vtysh, in the shape BIRD's control socket gives. */
+/**
+ * One daemon's vty socket, the way vtysh speaks it: a command and a NUL byte; the output, then
+ * three NUL bytes and a status byte. Commands go one at a time on one connection. Under a busy
+ * machine a vtysh process per read took hundreds of ms to start; this costs a socket write.
+ */
+class VtySocket {
+  private sock?: net.Socket;
+  private buf = Buffer.alloc(0);
+  private queue: { command: string; resolve: (out: string) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(private readonly path: string) {}
+
+  run(command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      if (this.queue.length === 1) this.send();
+    });
+  }
+
+  private send(): void {
+    const next = this.queue[0];
+    if (!next) return;
+    if (!this.sock) {
+      const s = net.createConnection(this.path);
+      s.on('data', (d) => this.receive(d));
+      s.on('error', (e) => this.fail(e));
+      s.on('close', () => this.fail(new Error(`vty socket ${this.path} closed`)));
+      this.sock = s;
+    }
+    this.sock.write(`${next.command}\0`);
+  }
+
+  private receive(d: Buffer): void {
+    this.buf = Buffer.concat([this.buf, d]);
+    const n = this.buf.length;
+    if (n < 4 || this.buf[n - 4] !== 0 || this.buf[n - 3] !== 0 || this.buf[n - 2] !== 0) return;
+    const out = this.buf.subarray(0, n - 4).toString('utf8');
+    this.buf = Buffer.alloc(0);
+    this.queue.shift()?.resolve(out);
+    this.send();
+  }
+
+  private fail(e: Error): void {
+    this.sock?.destroy();
+    this.sock = undefined;
+    this.buf = Buffer.alloc(0);
+    for (const q of this.queue.splice(0)) q.reject(e);
+  }
+
+  close(): void {
+    this.sock?.destroy();
+    this.sock = undefined;
+  }
+}
+
+/** Reads one FRR instance (its bgpd), in the shape BIRD's control socket gives. */
 export class FrrClient {
+  private vty?: VtySocket;
+
   constructor(
     private readonly vtyDir: string,
     private readonly names: Map<string, string>,
   ) {}
 
-  /** vtysh to this instance, one command; its JSON. */
-  vtysh<T>(command: string): Promise<T> {
+  /** One command to bgpd; its JSON. Over bgpd's vty socket, or vtysh if the socket cannot be used. */
+  async vtysh<T>(command: string): Promise<T> {
+    this.vty ??= new VtySocket(join(this.vtyDir, 'bgpd.vty'));
+    const out = await this.vty.run(command).catch(() => this.vtyshProcess(command));
+    try {
+      return JSON.parse(out) as T;
+    } catch (e) {
+      throw new Error(`vtysh ${command}: not JSON: ${out.slice(0, 200)} (${(e as Error).message})`);
+    }
+  }
+
+  private vtyshProcess(command: string): Promise<string> {
     return new Promise((resolve, reject) =>
-      execFile('vtysh', ['--vty_socket', this.vtyDir, '-d', 'bgpd', '-c', command], (err, stdout) => {
-        if (err) return reject(err);
-        try {
-          resolve(JSON.parse(stdout) as T);
-        } catch (e) {
-          reject(new Error(`vtysh ${command}: not JSON: ${stdout.slice(0, 200)} (${(e as Error).message})`));
-        }
-      }),
+      execFile('vtysh', ['--vty_socket', this.vtyDir, '-d', 'bgpd', '-c', command], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
     );
   }
 
@@ -152,7 +216,9 @@ export class FrrClient {
     return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.bgpState ?? '?']));
   }
 
-  close(): void {}
+  close(): void {
+    this.vty?.close();
+  }
 }
 
 /** zebra and bgpd in a namespace, for tests (the lab starts the same daemons as lab processes). */

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 DEBS=(
   knot-dnsutils dnsutils dnsperf gdnsd            # DNS clients, load generator, reference server
   unbound dnsviz                                  # validating resolver and DNSSEC analyser (DNSSEC tests)
+  pdns-recursor knot-resolver                     # two more validating resolvers (the validator matrix)
+  prometheus                                      # promtool and a real scrape of every /metrics
   mmdb-bin                                        # mmdblookup: libmaxminddb, the strict MMDB reader
   iso-codes                                       # ISO 3166-2 subdivision names and codes (geo rules)
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
@@ -40,9 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$ours" = no ] || rm -f /usr/sbin/policy-rc.d
 fi
 
-# `npm install`, not `npm ci`: with this machine's npm 11 and omit-lockfile-registry-resolved,
-# the lockfile lists optional packages of other platforms (rollup's) without entries, which
-# `npm ci` rejects. `npm install` still follows the lockfile's versions. `prepare` builds dist/.
+# The npm dependencies exactly as the lockfile says (`npm ci`), when they are missing or older
+# than the lockfile. .npmrc sets engine-strict: a dependency that does not run on this Node is an
+# error here, not a surprise later. `prepare` builds dist/.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi

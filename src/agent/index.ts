@@ -35,7 +35,7 @@ export async function runAgent(
   });
   await agent.start();
   // Every agent is also a vantage point on the other regions, when vantage probing is configured.
-  const stopVantage = await startVantagePoint(config, pop.name, pop.region, log);
+  const stopVantage = await startVantagePoint(config, pop.name, pop.region, log, agent.metrics.registry);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

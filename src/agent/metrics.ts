@@ -1,5 +1,6 @@
 // The agent's Prometheus instruments, in one place (served at its /metrics).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../observability/index.js';
 import { VIP_STATES, type VipState } from '../contract/index.js';
 
 export class AgentMetrics {
@@ -68,7 +69,7 @@ export class AgentMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.r });
+    processMetrics(this.r);
   }
 
   setVipState(vip: string, current: VipState): void {

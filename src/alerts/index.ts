@@ -2,6 +2,7 @@
 // as generic JSON, a Slack-compatible body or PagerDuty Events v2. Delivery retries with
 // backoff, drops repeats of the same event within a window, and appends what it could not
 // deliver to a dead-letter log (JSON lines). Secrets come from the environment.
+import { Counter, type Registry } from '../observability/index.js';
 import { appendFileSync } from 'node:fs';
 import { ALERT_EVENTS, type AlertDestination, type AlertEvent } from '../config/index.js';
 import { onEvent, type EventPayloads } from '../contract/index.js';
@@ -141,6 +142,8 @@ export interface SenderOptions {
   deadLetter: string;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   env?: NodeJS.ProcessEnv;
+  /** Where `gtm_alerts_total` goes (the host process's /metrics). */
+  registry?: Registry;
 }
 
 export class AlertSender {
@@ -149,11 +152,20 @@ export class AlertSender {
   private readonly timers = new Map<NodeJS.Timeout, { d: AlertDestination; a: Alert; n: number; error: string }>();
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
+  private readonly counted?: Counter<'destination' | 'event' | 'result'>;
 
   constructor(
     private readonly destinations: AlertDestination[],
     private readonly opts: SenderOptions,
-  ) {}
+  ) {
+    if (opts.registry)
+      this.counted = new Counter({
+        name: 'gtm_alerts_total',
+        help: 'Alerts by destination and event: delivered, retried, or given up (dead-letter log)',
+        labelNames: ['destination', 'event', 'result'],
+        registers: [opts.registry],
+      });
+  }
 
   /** Queues the alert for every destination that wants this event. */
   send(a: Alert): void {
@@ -170,8 +182,9 @@ export class AlertSender {
   }
 
   private attempt(d: AlertDestination, a: Alert, n: number): void {
+    const count = (result: string) => this.counted?.inc({ destination: d.name, event: a.event, result });
     const p = this.post(d, a).then(
-      () => undefined,
+      () => void count('delivered'),
       (err: Error) => {
         const attempts = this.opts.attempts ?? 6;
         if (n < attempts && !this.closed) {
@@ -180,9 +193,11 @@ export class AlertSender {
             backoffMs(n, this.opts.retryBaseMs ?? 1000),
           );
           this.timers.set(t, { d, a, n, error: err.message });
+          count('retried');
           this.opts.log.warn({ destination: d.name, attempt: n, err: err.message }, 'alert not delivered; will retry');
           return;
         }
+        count('given-up');
         this.deadLetter(d, a, err.message, n);
       },
     );

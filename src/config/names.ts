@@ -19,12 +19,19 @@ export function validDomainName(name: string): boolean {
   return name.split('.').every((l) => LABEL.test(l));
 }
 
+/** A `*` is a wildcard only as the whole leftmost label (RFC 4592 §2.1.1); anywhere else it is refused. */
+export const misplacedWildcard = (name: string) => name.split('.').some((l, i) => l === '*' && i > 0);
+
 export function domain(p: Problems, path: string, v: unknown, origin: string): string | undefined {
   const s = str(p, path, v);
   if (s === undefined) return undefined;
   const abs = absoluteName(s, origin);
   if (!validDomainName(abs)) {
     p.add(path, 'not a valid domain name');
+    return undefined;
+  }
+  if (misplacedWildcard(abs)) {
+    p.add(path, `${abs}: a * is a wildcard only as the leftmost label (RFC 4592)`);
     return undefined;
   }
   return abs;

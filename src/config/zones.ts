@@ -265,6 +265,9 @@ function checkDelegations(p: Problems, path: string, records: StaticRecord[], zo
     if (r.type === 'NS' && cuts.has(r.name)) servers.set(r.name, (servers.get(r.name) ?? new Set()).add(r.target));
   records.forEach((r, i) => {
     const at = join(join(path, 'records'), i);
+    // A wildcard cannot be a delegation (RFC 4592 §4.2: NS at a wildcard is not to be used).
+    if ((r.type === 'NS' || r.type === 'DS') && r.name.startsWith('*.'))
+      return p.add(at, `${r.name}: a wildcard cannot hold ${r.type} (a delegation is a name of its own)`);
     if (r.type === 'DS' && !cuts.has(r.name))
       return p.add(at, `DS belongs at a delegation (a name below the apex with NS records); ${r.name} is none`);
     const cut = cutAbove(cuts, r.name, zone);

@@ -42,6 +42,8 @@ export interface EventPayloads {
   'dns.worker.ready': { worker: number };
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
   'config.reloaded': { why: string };
+  /** A reload was asked for and nothing it reads (the file, key files, geo data) had changed. */
+  'config.unchanged': { why: string };
   'config.refused': { why: string; problems: string[] };
   'store.file.fleet-too-large': { agents: number; limit: number; path: string };
 }
@@ -71,6 +73,7 @@ export const EVENT_NAMES = [
   'dns.worker.ready',
   'dns.worker.exited',
   'config.reloaded',
+  'config.unchanged',
   'config.refused',
   'store.file.fleet-too-large',
 ] as const satisfies readonly EventName[];

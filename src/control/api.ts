@@ -6,8 +6,15 @@ import type { FastifyInstance } from 'fastify';
 import { usableTokens } from '../auth/index.js';
 import { startAlerts } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
-import { Registry, type Logger } from '../observability/index.js';
-import { FileStateStore, InMemoryRegionState, RegionFeed, watchStateReads, type StateStore } from '../state/index.js';
+import { Registry, processMetrics, type Logger } from '../observability/index.js';
+import {
+  FileStateStore,
+  InMemoryRegionState,
+  RegionFeed,
+  regionStateMetrics,
+  watchStateReads,
+  type StateStore,
+} from '../state/index.js';
 import { AuditLog } from './audit.js';
 import { Changes } from './changes.js';
 import type { ControlContext } from './context.js';
@@ -37,10 +44,18 @@ export async function startControl(
   const now = opts.now ?? Date.now;
   const state = InMemoryRegionState.fromConfig(config);
   const feed = new RegionFeed(config, store, state, log);
-  if (store instanceof FileStateStore) watchStateReads(store, log, new Registry());
+  // /metrics: this process's view of every region, alert deliveries, and the process itself.
+  const registry = new Registry();
+  processMetrics(registry);
+  regionStateMetrics(
+    registry,
+    () => config.regions.keys(),
+    (r) => state.get(r),
+  );
+  if (store instanceof FileStateStore) watchStateReads(store, log, registry);
   // Alerts: the events this process's feed emits (region state, guard rail) go to the webhooks.
   const alerts = control.alerts.length
-    ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log }, now)
+    ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log, registry }, now)
     : undefined;
   feed.start();
   // Guard-rail checks need the full stored state, not a half-read one.
@@ -58,6 +73,9 @@ export async function startControl(
   stateRoutes(app, ctx);
   explainRoutes(app, ctx);
   docRoutes(app, routes);
+  app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
   const schedules = startSchedules(control.schedules, changes, log);
 
   await app.listen({ host: control.api.listen.host, port: opts.port ?? control.api.listen.port });

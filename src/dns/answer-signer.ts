@@ -8,22 +8,46 @@ import { TYPE, type ResponseWriter } from '../wire/index.js';
 import { nodeOf, rrsetOf, type CompiledZone, type RRset, type ZoneNode } from './zone.js';
 
 export class AnswerSigner {
+  /** This is a DO answer from a signed zone: signatures and proofs go in. */
+  readonly signing: boolean;
+
   constructor(
     private readonly w: ResponseWriter,
-    /** The zone's signer when this is a DO answer from a signed zone. */
+    /** The zone's signer, when the zone is signed. */
     private readonly sig: ZoneSigner | undefined,
     private readonly now: number,
-  ) {}
-
-  get signing(): boolean {
-    return this.sig !== undefined;
+    dnssecOk: boolean,
+  ) {
+    this.signing = dnssecOk && sig !== undefined;
   }
 
   /** The RRSIGs over an RRset just written. */
   rrsig(section: 1 | 2, owner: string, type: number, ttl: number, rdatas: Uint8Array[]): void {
-    if (!this.sig) return;
-    for (const rd of this.sig.sign(owner, type, ttl, rdatas, this.now))
+    if (this.signing) this.writeSigs(section, owner, type, ttl, rdatas);
+  }
+
+  private writeSigs(section: 1 | 2, owner: string, type: number, ttl: number, rdatas: Uint8Array[]): void {
+    for (const rd of (this.sig as ZoneSigner).sign(owner, type, ttl, rdatas, this.now))
       this.w.record(section, owner, TYPE.RRSIG, ttl, rd);
+  }
+
+  /**
+   * A question for NSEC or RRSIG in a signed zone, answered as an online signer with compact
+   * denial must: NSEC is the name's own compact NSEC (the types it holds, or NXNAME for a name
+   * that does not exist), signed in a DO answer. RRSIG is the signatures over every RRset the name
+   * holds, its NSEC included (as BIND and Knot answer it; validators do not validate RRSIG sets):
+   * `sets` are the name's data, a steered name's for this client among them.
+   */
+  metaAnswer(zone: CompiledZone, name: string, node: ZoneNode | undefined, qtype: number, sets: RRset[]): void {
+    const types = node ? this.typesAt(zone, name, node) : [TYPE_NXNAME];
+    const nsec = compactNsecRdata(name, types);
+    if (qtype === TYPE.NSEC) {
+      this.w.record(1, name, TYPE.NSEC, zone.negativeTtl, nsec);
+      this.rrsig(1, name, TYPE.NSEC, zone.negativeTtl, [nsec]);
+      return;
+    }
+    for (const set of sets) this.writeSigs(1, name, set.type, set.ttl, set.rdata);
+    this.writeSigs(1, name, TYPE.NSEC, zone.negativeTtl, [nsec]);
   }
 
   /**
@@ -32,7 +56,7 @@ export class AnswerSigner {
    * (node undefined).
    */
   denial(zone: CompiledZone, name: string, node: ZoneNode | undefined, qtype: number): void {
-    if (!this.sig) return;
+    if (!this.signing) return;
     const soa = rrsetOf(nodeOf(zone, zone.zone.name) as ZoneNode, TYPE.SOA) as RRset;
     this.rrsig(2, zone.zone.name, TYPE.SOA, zone.negativeTtl, soa.rdata);
     this.nsec(zone, name, node ? this.typesAt(zone, name, node).filter((t) => t !== qtype) : [TYPE_NXNAME]);
@@ -40,7 +64,7 @@ export class AnswerSigner {
 
   /** An insecure delegation's proof: the compact NSEC of the cut, without DS in its bitmap. */
   noDs(zone: CompiledZone, cut: string, node: ZoneNode): void {
-    if (this.sig) this.nsec(zone, cut, this.typesAt(zone, cut, node));
+    if (this.signing) this.nsec(zone, cut, this.typesAt(zone, cut, node));
   }
 
   /** The compact NSEC of `name` (RFC 9824) in authority, with its signatures. */

@@ -34,6 +34,7 @@ export function writeAnswer(
   let rcode: number = RCODE.NOERROR;
   let aa = true;
   let ecsScope = 0;
+  let memo = true;
   w.begin(msg, q.id, 0, q.questionEnd, q.qname);
   if (result.kind === 'refused' || result.kind === 'formerr') {
     aa = false;
@@ -52,19 +53,24 @@ export function writeAnswer(
         info.regions = d.selection.pools.map((p) => p.region);
         ecsScope = d.ecsScope;
         // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
-        const written: Uint8Array[] = [];
-        for (const p of d.selection.pools) {
-          const addr = part.family === 4 ? p.vip4 : p.vip6;
-          if (!addr) continue;
-          const rd = addressRdata(addr);
-          w.record(1, part.owner, part.qtype, d.ttl, rd);
-          written.push(rd);
-        }
+        const written = steeredSet(d, part.family);
+        for (const rd of written) w.record(1, part.owner, part.qtype, d.ttl, rd);
         if (written.length) sign.rrsig(1, part.owner, part.qtype, d.ttl, written);
       }
     }
     const zone = result.zone;
-    if (result.kind === 'referral') {
+    if (result.kind === 'meta') {
+      const sets = [...(result.node?.sets ?? [])];
+      // A steered name's signatures are over the addresses this client is given.
+      const service = result.node?.service;
+      if (service && result.qtype === TYPE.RRSIG) memo = false; // this client's signatures only
+      if (service && result.qtype === TYPE.RRSIG)
+        for (const family of [4, 6] as const) {
+          const rdata = steeredSet(decide({ kind: 'steered', owner: result.name, service, family, qtype: 0 }), family);
+          if (rdata.length) sets.push({ type: family === 4 ? TYPE.A : TYPE.AAAA, ttl: service.ttl, rdata });
+        }
+      sign.metaAnswer(zone, result.name, result.node, result.qtype, sets);
+    } else if (result.kind === 'referral') {
       // The cut's NS set in authority (never signed: the child's data), then in a DO answer the
       // signed DS set, or an NSEC proving there is none (an insecure delegation), then glue.
       aa = result.aa;
@@ -87,7 +93,7 @@ export function writeAnswer(
   }
   info.rcode = rcode;
   finish(w, q, info, (aa ? 0x0400 : 0) | rcode, ecsScope, opts);
-  return { response: w.finish(), info, decision };
+  return { response: w.finish(), info, decision, ...(memo ? {} : { memo: false }) };
 }
 
 /** Flags, the OPT record, and truncation to header and question when it does not fit UDP. */
@@ -120,6 +126,16 @@ function writeSet(w: ResponseWriter, sign: AnswerSigner, section: 1 | 2 | 3, own
   if (set.parts) for (const p of set.parts) w.composite(section, owner, set.type, set.ttl, p.pre, p.names, p.post);
   else for (const rd of set.rdata) w.record(section, owner, set.type, set.ttl, rd);
   if (signed && section !== 3) sign.rrsig(section, owner, set.type, set.ttl, set.rdata);
+}
+
+/** The addresses a decision answers with, of one family, as RDATA. */
+function steeredSet(d: Decision, family: 4 | 6): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const p of d.selection.pools) {
+    const addr = family === 4 ? p.vip4 : p.vip6;
+    if (addr) out.push(addressRdata(addr));
+  }
+  return out;
 }
 
 /** Addresses of name servers we hold, in additional. */

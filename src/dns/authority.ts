@@ -30,6 +30,11 @@ export class Authority {
   private signers = new Map<CompiledZone, ZoneSigner>();
   /** Memoised answers carry signatures: the memo is emptied at this time (refresh, key step). */
   private memoDeadline = Infinity;
+  /** What the lookup asks of the signing side. */
+  private readonly signing = {
+    apexSet: (zone: CompiledZone, type: number) => apexSetOf(this.signers.get(zone), type),
+    signed: (zone: CompiledZone) => this.signers.has(zone),
+  };
 
   /** `zones`: compiled once by a DNS primary for all its workers (see prepareForWorkers). */
   constructor(
@@ -102,7 +107,7 @@ export class Authority {
       if (hit) return this.hit(hit, msg, q);
     }
     const built = this.build(msg, q, remoteAddress, tcp, decided);
-    if (shape !== undefined) this.memo.remember(q.qname, shape, built);
+    if (shape !== undefined && built.memo !== false) this.memo.remember(q.qname, shape, built);
     return { response: built.response, info: built.info };
   }
 
@@ -124,10 +129,10 @@ export class Authority {
 
   /** A memo miss: lookup, steering, writing and signing. */
   private build(msg: Uint8Array, q: Query, remoteAddress: string, tcp: boolean, decided?: Decision): Built {
-    const result = lookup(this.zones, q, (zone, type) => apexSetOf(this.signers.get(zone), type));
+    const result = lookup(this.zones, q, this.signing);
     const zone = result.kind === 'refused' || result.kind === 'formerr' ? undefined : result.zone;
-    const sig = zone && q.edns?.dnssecOk ? this.signers.get(zone) : undefined;
-    const signer = new AnswerSigner(this.writer, sig, sig ? Date.now() : 0);
+    const sig = zone && this.signers.get(zone);
+    const signer = new AnswerSigner(this.writer, sig, sig ? Date.now() : 0, q.edns?.dnssecOk === true);
     // A decision already made for this query (memo miss) is used, not drawn again.
     const decide = (part: { service: Service; family: 4 | 6 }) =>
       decided?.service === part.service

@@ -30,6 +30,8 @@ export interface Answer {
 /** A response just built, with the one policy decision it holds (a steered name, maybe behind a CNAME chain). */
 export interface Built extends Answer {
   decision?: { service: Service; family: 4 | 6; d: Decision };
+  /** False: not to be kept (it holds one client's data without a decision to pick it by). */
+  memo?: false;
 }
 
 export type Memo =

@@ -1,49 +1,117 @@
 // Config reloads of the DNS primary: what asks for one (SIGHUP, the file changing, a geo
 // schedule, the API) and what one does (read, validate, compile once, roll out to the workers).
 // An edit is applied once however many of those see it; a refused file changes nothing.
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError, parseConfigText, readConfigText, type Config } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
-import type { DnsMetrics, Logger } from '../observability/index.js';
+import type { DnsPrimaryMetrics, Logger } from '../observability/index.js';
 import { emit } from '../contract/index.js';
 import { loadZoneKeys } from '../dnssec/index.js';
 import { prepareForWorkers } from './zone.js';
 import type { Prepared } from './worker-pool.js';
 
 export interface ReloadTarget {
+  /** The config running now (a SIGHUP for new key files reuses it). */
+  current(): Config;
   /** Applies a validated config everywhere (region state, feed, workers). */
   apply(config: Config, prepared: Prepared, reopenGeo: boolean): Promise<void>;
 }
 
+/** What a reload depends on besides the text, as sizes and times: the key files and the geo data. */
+function filesPrint(paths: string[]): string {
+  return paths
+    .map((f) => {
+      try {
+        // ctime too: a chmod (a key file made readable by others) must be seen and refused.
+        const st = statSync(f);
+        return `${f}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
+      } catch {
+        return `${f}:missing`;
+      }
+    })
+    .join('|');
+}
+
+/** Every key file of the config's signed zones. */
+function keyFiles(config: Config): string[] {
+  return config.zones.flatMap((z) => {
+    const dir = z.dnssec?.keyDir;
+    if (!dir) return [];
+    try {
+      return readdirSync(dir).map((f) => join(dir, f));
+    } catch {
+      return [dir];
+    }
+  });
+}
+
+/** The geo data a config reads: its setting and its files' sizes and times. */
+const geoPrint = (config: Config) =>
+  `${config.geo.database ?? 'default'}|${filesPrint(GeoResolver.filesOf(config.geo.database))}`;
+
 export class Reloader {
-  /** The text last tried (applied or refused): one edit is reloaded once. */
+  /** The inputs last tried (applied or refused): one change is reloaded once, however it was asked for. */
   private lastText: string;
+  private lastKeys: string;
+  private lastGeo: string;
+  /** Whether the last try was applied (a repeat of a refused file is still refused). */
+  private lastApplied = true;
   private watcher?: FSWatcher;
   private debounce?: NodeJS.Timeout;
   private geoTask?: { stop(): unknown };
-  private readonly onHup = () => void this.reload('SIGHUP', true);
+  private readonly onHup = () => void this.reload('SIGHUP');
 
   constructor(
     private readonly path: string,
     private readonly log: Logger,
-    private readonly metrics: DnsMetrics,
+    private readonly metrics: DnsPrimaryMetrics,
     private readonly target: ReloadTarget,
+    /** The config running now, and the text it was read from. */
+    running: Config,
+    runningText: string,
   ) {
-    this.lastText = readConfigText(path);
+    this.lastText = runningText;
+    this.lastKeys = filesPrint(keyFiles(running));
+    this.lastGeo = geoPrint(running);
   }
 
-  /** Reads, validates and compiles the file, then applies it; false when it was refused. */
-  async reload(why: string, reopenGeo = false): Promise<boolean> {
+  /**
+   * Reads, validates and compiles the file, then applies it; false when it was refused. Nothing
+   * is done when neither the file, nor the signed zones' key files (a rollover step), nor the geo
+   * data changed since the last try: an edit seen by the file watcher and then by a SIGHUP is
+   * reloaded once, and the geo data is read again only when it changed.
+   */
+  reload(why: string): Promise<boolean> {
+    // One at a time, in the order asked: a reload sees what the one before it applied.
+    const run = this.queue.then(() => this.reloadNow(why));
+    this.queue = run.catch(() => false);
+    return run;
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private async reloadNow(why: string): Promise<boolean> {
     let next: Config;
     let prepared: Prepared;
+    let reopenGeo = false;
     try {
       const text = readConfigText(this.path);
-      if (text === this.lastText && why === 'file changed') return true;
-      this.lastText = text;
-      next = parseConfigText(text, this.path);
-      GeoResolver.open(next.geo.database);
-      // Keys are read again on every reload: a rollover step is a key file change and a SIGHUP.
+      const edited = text !== this.lastText;
+      this.lastText = text; // tried once, applied or refused
+      next = edited ? parseConfigText(text, this.path) : this.target.current();
+      const keys = filesPrint(keyFiles(next));
+      const geo = geoPrint(next);
+      if (!edited && keys === this.lastKeys && geo === this.lastGeo) {
+        emit(this.log, 'config.unchanged', { why }, 'reload asked for; nothing it reads has changed');
+        return this.lastApplied;
+      }
+      this.lastKeys = keys;
+      if (geo !== this.lastGeo) {
+        this.lastGeo = geo;
+        GeoResolver.open(next.geo.database); // refused here if the new data cannot be read
+        reopenGeo = true;
+      }
       prepared = prepareForWorkers(next, loadZoneKeys(next));
     } catch (err) {
       this.metrics.reloads.inc({ result: 'refused' });
@@ -55,8 +123,10 @@ export class Reloader {
         'new configuration refused; still serving the previous one',
         'error',
       );
+      this.lastApplied = false;
       return false;
     }
+    this.lastApplied = true;
     await this.target.apply(next, prepared, reopenGeo);
     this.metrics.reloads.inc({ result: 'applied' });
     emit(this.log, 'config.reloaded', { why }, 'configuration reloaded');
@@ -78,7 +148,7 @@ export class Reloader {
     if (geoReloadCron)
       this.geoTask = (await import('node-cron')).default.schedule(
         geoReloadCron,
-        () => void this.reload('scheduled geo database reload', true),
+        () => void this.reload('scheduled geo database reload'),
         { name: 'geo-reload' },
       );
   }

@@ -6,17 +6,25 @@ import cluster from 'node:cluster';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { loadConfigFile, type Config } from '../config/index.js';
+import { parseConfigText, readConfigText, type Config } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
 import {
   AggregatorRegistry,
-  createDnsMetrics,
+  createDnsPrimaryMetrics,
   createLogger,
   serveMetrics,
-  type DnsMetrics,
+  type DnsPrimaryMetrics,
   type Logger,
 } from '../observability/index.js';
-import { FileStateStore, InMemoryRegionState, RegionFeed, openStore, watchStateReads } from '../state/index.js';
+import {
+  FileStateStore,
+  InMemoryRegionState,
+  NoStore,
+  RegionFeed,
+  openStore,
+  regionStateMetrics,
+  watchStateReads,
+} from '../state/index.js';
 import { emit } from '../contract/index.js';
 import { loadZoneKeys } from '../dnssec/index.js';
 import { prepareForWorkers } from './zone.js';
@@ -37,13 +45,25 @@ export interface DnsHandle {
 
 export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   if (cluster.isWorker) throw new Error('runDns runs in the primary; workers start from worker.js');
+  // A reload asked for while the server starts (a config run right after `systemctl start`) must
+  // not kill it (Node's default for SIGHUP): it is kept and applied once the start is done.
+  let hupDuringStart = false;
+  const onEarlyHup = () => (hupDuringStart = true);
+  process.on('SIGHUP', onEarlyHup);
   const log = createLogger('gtm-dns');
-  let config = loadConfigFile(opts.configPath);
+  // The text the running config comes from: a reload compares what it reads with this.
+  const startText = readConfigText(opts.configPath);
+  let config = parseConfigText(startText, opts.configPath);
   // Compiled once here for every worker (and again only on reload).
   let prepared = prepareForWorkers(config, loadZoneKeys(config));
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
-  const metrics = createDnsMetrics();
+  const metrics = createDnsPrimaryMetrics();
   const state = InMemoryRegionState.fromConfig(config);
+  regionStateMetrics(
+    metrics.registry,
+    () => config.regions.keys(),
+    (r) => state.get(r),
+  );
   const { store, feed } = await followSharedState(config, state, log, metrics);
 
   const listen = { ...(opts.listen ?? config.dns.listen) };
@@ -60,37 +80,51 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
     'dns server listening (udp+tcp)',
   );
 
-  const reloader = new Reloader(opts.configPath, log, metrics, {
-    async apply(next: Config, nextPrepared: Prepared, reopenGeo: boolean) {
-      config = next;
-      prepared = nextPrepared;
-      state.addMissing(config);
-      feed?.setConfig(config);
-      await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
+  const reloader = new Reloader(
+    opts.configPath,
+    log,
+    metrics,
+    {
+      current: () => config,
+      async apply(next: Config, nextPrepared: Prepared, reopenGeo: boolean) {
+        config = next;
+        prepared = nextPrepared;
+        state.addMissing(config);
+        // The merge runs again on the new config: a region's configured state applies at once.
+        feed.setConfig(config);
+        await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
+      },
     },
-  });
+    config,
+    startText,
+  );
   await reloader.listen(config.geo.reloadCron);
+  process.off('SIGHUP', onEarlyHup);
+  if (hupDuringStart) void reloader.reload('SIGHUP during start-up');
   const metricsServer = await serveDnsMetrics(config, metrics, log);
 
   const close = async () => {
-    feed?.stop();
+    feed.stop();
     reloader.close();
-    await store?.close();
+    await store.close();
     metricsServer?.close();
     await pool.close();
   };
   return { port, reload: () => reloader.reload('api'), close };
 }
 
-/** Region health from the shared store (agents' heartbeats, operators' overrides), if there is one. */
-async function followSharedState(config: Config, state: InMemoryRegionState, log: Logger, metrics: DnsMetrics) {
-  const store = config.control ? await openStore(config.control.store) : undefined;
-  const feed = store ? new RegionFeed(config, store, state, log) : undefined;
+/**
+ * Region state, from one merge whether or not there is a shared store: agents' heartbeats,
+ * vantage reports and operators' overrides when there is one, else the config alone.
+ */
+async function followSharedState(config: Config, state: InMemoryRegionState, log: Logger, metrics: DnsPrimaryMetrics) {
+  const store = config.control ? await openStore(config.control.store) : new NoStore();
+  const feed = new RegionFeed(config, store, state, log);
   if (store instanceof FileStateStore) watchStateReads(store, log, metrics.registry);
-  feed?.start();
+  feed.start();
   // Answer from the stored state from the first query; if the store cannot be read in time,
   // start from the config (fail open) and follow the store when it answers.
-  if (feed && !(await feed.waitReady(3000)))
+  if (!(await feed.waitReady(3000)))
     log.warn(
       { store: config.control?.store },
       'shared state not readable yet; starting from the configured region states',
@@ -99,7 +133,7 @@ async function followSharedState(config: Config, state: InMemoryRegionState, log
 }
 
 /** `/metrics`: the primary's own metrics and the workers' summed. */
-async function serveDnsMetrics(config: Config, metrics: DnsMetrics, log: Logger) {
+async function serveDnsMetrics(config: Config, metrics: DnsPrimaryMetrics, log: Logger) {
   if (!config.dns.metrics) return undefined;
   const aggregator = new AggregatorRegistry();
   const server = await serveMetrics(config.dns.metrics.host, config.dns.metrics.port, async () => {

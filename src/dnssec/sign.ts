@@ -34,8 +34,13 @@ export function canonicalRRset(owner: string, type: number, ttl: number, rdatas:
   return Buffer.concat(parts);
 }
 
-/** Labels of an owner name, as the RRSIG Labels field counts them (no wildcards here). */
-export const labelCount = (name: string) => (name === '' ? 0 : name.split('.').length);
+/**
+ * Labels of an owner name, as the RRSIG Labels field counts them: the root and a leftmost `*`
+ * (a wildcard's own name) are not counted (RFC 4034 §3.1.3). A name synthesized from a wildcard
+ * is signed at its own name, as online signers do, so it counts all its labels.
+ */
+export const labelCount = (name: string) =>
+  name === '' ? 0 : name.split('.').length - (name.startsWith('*.') ? 1 : 0);
 
 /** An NSEC type bitmap (RFC 4034 §4.1.2) of these types. */
 export function typeBitmap(types: Iterable<number>): Buffer {

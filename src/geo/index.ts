@@ -155,6 +155,13 @@ export class GeoResolver {
    * Opens a database: a file, `embedded:dbip-city`, `embedded:geo-whois-asn-country`, or nothing
    * for the default (DB-IP City Lite when installed, else the country-level data).
    */
+  /** The files a `geo.database` setting reads, without reading them (to tell whether they changed). */
+  static filesOf(path?: string): string[] {
+    const dbip = dbipCityPaths();
+    if (path === DBIP_CITY || (!path && dbip)) return dbip ? [dbip.v4, dbip.v6] : [];
+    return [!path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path];
+  }
+
   static open(path?: string): GeoResolver {
     const dbip = dbipCityPaths();
     if (path === DBIP_CITY || (!path && dbip)) {

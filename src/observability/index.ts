@@ -3,7 +3,7 @@
 // when it is the cluster's).
 import { createServer, type Server } from 'node:http';
 import { pino, type Logger } from 'pino';
-import { Counter, Registry, AggregatorRegistry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, AggregatorRegistry, collectDefaultMetrics } from 'prom-client';
 import { AnswerTimeHistogram } from './answer-time.js';
 
 export type { Logger };
@@ -12,14 +12,36 @@ export function createLogger(name: string, level = process.env.GTM_LOG_LEVEL ?? 
   return pino({ name, level, base: { pid: process.pid, name } });
 }
 
+/** What a DNS worker counts (the primary sums the workers' registries into one family each). */
 export interface DnsMetrics {
   registry: Registry;
   queries: Counter<'qtype' | 'rcode' | 'policy' | 'region'>;
   answerSeconds: AnswerTimeHistogram;
   dropped: Counter<'reason'>;
   truncated: Counter;
-  reloads: Counter<'result'>;
   errors: Counter<'where'>;
+}
+
+/**
+ * What the DNS primary counts itself. Disjoint from the workers' families: one exposition holds
+ * each family once (Prometheus refuses a family that appears twice).
+ */
+export interface DnsPrimaryMetrics {
+  registry: Registry;
+  reloads: Counter<'result'>;
+}
+
+export function createDnsPrimaryMetrics(registry = new Registry()): DnsPrimaryMetrics {
+  processMetrics(registry);
+  return {
+    registry,
+    reloads: new Counter({
+      name: 'gtm_dns_reloads_total',
+      help: 'Configuration reloads by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
 }
 
 /** Reads of the shared state that failed (a corrupt file), counted by the store itself. */
@@ -64,12 +86,6 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       help: 'UDP answers sent with TC set',
       registers: [registry],
     }),
-    reloads: new Counter({
-      name: 'gtm_dns_reloads_total',
-      help: 'Configuration reloads by result',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
     errors: new Counter({
       name: 'gtm_dns_internal_errors_total',
       help: 'Unexpected exceptions caught while answering',
@@ -77,6 +93,16 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The process's own metrics (CPU, memory, event loop, GC): prom-client's defaults without the
+ * three gauges it names `..._total` (a counter's suffix: `promtool check metrics` refuses them).
+ */
+export function processMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
 }
 
 /** Serves GET /metrics from `collect` (text exposition format). */
@@ -101,6 +127,6 @@ export function serveMetrics(
   });
 }
 
-export { Registry, AggregatorRegistry };
+export { Counter, Gauge, Histogram, Registry, AggregatorRegistry, collectDefaultMetrics };
 /** The default registry: in cluster workers, the one the primary's aggregator reads. */
 export { register as globalRegistry } from 'prom-client';

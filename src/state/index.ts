@@ -5,6 +5,7 @@
 export { InMemoryRegionState, type RegionStateSource, type RegionSnapshot } from './region-state.js';
 export {
   FileStateStore,
+  NoStore,
   StoreTimeoutError,
   StoreUnavailableError,
   type Entry,
@@ -15,3 +16,4 @@ export {
 export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
 export { RegionFeed, openStore, watchStateReads } from './feed.js';
 export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';
+export { regionStateMetrics } from './metrics.js';

@@ -61,6 +61,34 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The store of a deployment without shared state (no `control` section): it holds nothing, so
+ * the merge decides from the config alone, through the same code as with a store. Writes are
+ * refused.
+ */
+export class NoStore implements StateStore {
+  async get<T>(): Promise<Entry<T> | undefined> {
+    return undefined;
+  }
+  async list<T>(): Promise<Entry<T>[]> {
+    return [];
+  }
+  async put(): Promise<void> {
+    throw new StoreUnavailableError('no shared store is configured');
+  }
+  async delete(): Promise<void> {
+    throw new StoreUnavailableError('no shared store is configured');
+  }
+  async putIf(): Promise<boolean> {
+    throw new StoreUnavailableError('no shared store is configured');
+  }
+  watch<T>(_prefix: string, onChange: (entries: Entry<T>[]) => void): () => void {
+    queueMicrotask(() => onChange([]));
+    return () => undefined;
+  }
+  async close(): Promise<void> {}
+}
+
 /** The store did not complete an operation before its deadline; it was not applied. */
 export class StoreTimeoutError extends Error {
   constructor(what: string) {

@@ -4,7 +4,7 @@
 // The merge (src/state/merge.ts) counts the points that reach each region against a quorum.
 import type { Check, Config, Region, VantageSettings } from '../config/index.js';
 import { feed, newRiseFall, probe, type ProbeResult, type RiseFall } from '../health/index.js';
-import type { Logger } from '../observability/index.js';
+import { Counter, Gauge, Histogram, type Logger, type Registry } from '../observability/index.js';
 import { openStore, type StateStore } from '../state/index.js';
 import { emit, KEYS, type VantageReport } from '../contract/index.js';
 
@@ -32,6 +32,35 @@ export function vantageTargets(config: Config, ownRegion?: string): VantageTarge
 
 type Prober = (address: string, check: Check) => Promise<ProbeResult>;
 
+/** What a vantage point exports (beside its host's own metrics: an agent's, or `gtm probe --metrics`). */
+export class VantageMetrics {
+  readonly reachable: Gauge;
+  readonly checkSeconds: Histogram;
+  readonly reports: Counter;
+
+  constructor(registry: Registry) {
+    this.reachable = new Gauge({
+      name: 'gtm_vantage_reachable',
+      help: '1 when this vantage point reaches a region (after rise/fall), 0 when it does not',
+      labelNames: ['point', 'region'],
+      registers: [registry],
+    });
+    this.checkSeconds = new Histogram({
+      name: 'gtm_vantage_check_seconds',
+      help: "Time of one check of a region's VIP from this vantage point",
+      labelNames: ['region', 'result'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    });
+    this.reports = new Counter({
+      name: 'gtm_vantage_reports_total',
+      help: 'Reports this vantage point published to the shared store, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+  }
+}
+
 export class VantagePoint {
   private readonly health = new Map<string, RiseFall>();
   private timer?: NodeJS.Timeout;
@@ -46,6 +75,7 @@ export class VantagePoint {
     private readonly store: StateStore,
     private readonly log: Logger,
     private readonly check: Prober = probe,
+    private readonly metrics?: VantageMetrics,
   ) {}
 
   start(): void {
@@ -63,6 +93,7 @@ export class VantagePoint {
       this.targets.flatMap((t) =>
         t.addresses.map(async (address) => {
           const r = await this.check(address, t.check);
+          this.metrics?.checkSeconds.observe({ region: t.region, result: r.ok ? 'ok' : 'failed' }, r.ms / 1000);
           const key = `${t.region}|${address}`;
           const before = this.health.get(key) ?? newRiseFall();
           const { rf } = feed(before, r.ok, this.settings.rise, this.settings.fall);
@@ -73,6 +104,7 @@ export class VantagePoint {
     );
     const report = this.report();
     for (const t of report.targets) {
+      this.metrics?.reachable.set({ point: this.point, region: t.region }, t.reachable ? 1 : 0);
       if (this.said.get(t.region) !== t.reachable) {
         this.said.set(t.region, t.reachable);
         emit(
@@ -87,7 +119,9 @@ export class VantagePoint {
     if (this.stopped) return;
     try {
       await this.store.put(KEYS.vantage(this.point), report, { leaseMs: this.settings.leaseMs });
+      this.metrics?.reports.inc({ result: 'published' });
     } catch (err) {
+      this.metrics?.reports.inc({ result: 'failed' });
       this.log.warn({ err: (err as Error).message }, 'could not publish the vantage report');
     }
   }
@@ -127,12 +161,23 @@ export async function startVantagePoint(
   point: string,
   ownRegion: string | undefined,
   log: Logger,
+  /** Where its metrics go: the agent's registry, or the probe's own. */
+  registry?: Registry,
 ): Promise<(() => Promise<void>) | undefined> {
   const settings = config.control?.vantage;
   if (!settings || !config.control) return undefined;
   const store = await openStore(config.control.store);
   const targets = vantageTargets(config, ownRegion);
-  const vp = new VantagePoint(point, ownRegion, targets, settings, store, log);
+  const vp = new VantagePoint(
+    point,
+    ownRegion,
+    targets,
+    settings,
+    store,
+    log,
+    probe,
+    registry && new VantageMetrics(registry),
+  );
   vp.start();
   emit(
     log,

@@ -146,9 +146,13 @@ describe('agent + gobgpd + FRR 8.4', () => {
     );
     expect(from(v6, 'popb')?.asPath).toEqual([65002]);
     // Different ASes, equal otherwise: multipath-relax makes both usable.
-    const rib = await frr.vtysh<{ paths?: { multipath?: boolean }[] }>(`show bgp ipv4 unicast ${V4} json`);
+    // bgpd marks multipath a moment after both paths are in (its bestpath run): wait for it.
+    const rib = await until(
+      'FRR to use both paths (multipath)',
+      () => frr.vtysh<{ paths?: { multipath?: boolean }[] }>(`show bgp ipv4 unicast ${V4} json`),
+      (r) => (r.paths ?? []).some((p) => p.multipath),
+    );
     expect(rib.paths).toHaveLength(2);
-    expect((rib.paths ?? []).some((p) => p.multipath)).toBe(true);
   }, 60_000);
 
   it('a drain arrives as GRACEFUL_SHUTDOWN and FRR makes it least preferred (local-pref 0) by itself', async () => {

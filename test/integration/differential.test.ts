@@ -1,5 +1,5 @@
 // Differential test: the same seeded stream of queries (names in and out of the zone with
-// random case, empty non-terminals, a delegation with glue, a signed delegation, every common
+// random case, empty non-terminals, wildcards, a delegation with glue, a signed delegation, every common
 // qtype, EDNS on and off, DO, odd UDP sizes, EDNS version 1, unknown and malformed options,
 // other opcodes and classes) goes to `gtm dns` and to gdnsd serving the same zone. Every
 // difference must fall in a named class of accepted differences (test/helpers/differences.ts,
@@ -52,6 +52,13 @@ zones:
       - { name: signed, type: NS, value: ns1.signed }
       - { name: ns1.signed, type: A, value: 192.0.2.201 }
       - { name: signed, type: DS, value: 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef }
+      - { name: "*.wild", type: A, value: 192.0.2.70 }
+      - { name: "*.wild", type: TXT, value: wild }
+      - { name: sub.wild, type: A, value: 192.0.2.71 }
+      - { name: a.ent.wild, type: TXT, value: below-an-empty-non-terminal }
+      - { name: "*.cn", type: CNAME, value: www }
+      - { name: "*.a.b.wild2", type: MX, value: 10 mail }
+      - { name: "*.wild3", type: CNAME, value: static }
 services:
   www: { name: www.example.test, ttl: 30, pools: [us-east, eu-west], policy: us-east }
   api: { name: api.example.test, ttl: 20, pools: [us-east, eu-west], policy: eu-west }
@@ -86,6 +93,25 @@ const NAMES = [
   'signed',
   'x.signed',
   'ns1.signed',
+  // Wildcards (RFC 4592): synthesized at one and two levels below, the wildcard's own name,
+  // existing names and an empty non-terminal blocking expansion, wildcard CNAMEs, a deep wildcard.
+  'foo.wild',
+  'a.b.wild',
+  '*.wild',
+  'wild',
+  'sub.wild',
+  'x.sub.wild',
+  'ent.wild',
+  'b.ent.wild',
+  'a.ent.wild',
+  'foo.cn',
+  'x.y.cn',
+  '*.cn',
+  'q.a.b.wild2',
+  'a.b.wild2',
+  'b.wild2',
+  'x.b.wild2',
+  'z.wild3',
 ].map((n) => (n === 'example.test' ? n : `${n}.example.test`));
 const OUTSIDE = ['example.org', 'org', 'test', '', 'xexample.test', 'target.example.org'];
 const QTYPES = [1, 28, 2, 6, 15, 16, 33, 257, 5, 12, 255, 43, 48, 13, 47, 46, 99, 65280, 252, 251, 64, 65];

@@ -1,9 +1,21 @@
 // The DNS primary and its workers: workers take their config from the primary (never the
 // file), a dead worker is replaced and serves, and /metrics aggregates every worker.
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
-import { kdig, startDns, tempDir, testConfig, udpExchange, type RunningDns } from '../helpers/dns.js';
+import {
+  freePort,
+  kdig,
+  ROOT,
+  startDns,
+  tempDir,
+  testConfig,
+  udpExchange,
+  watchChild,
+  type RunningDns,
+} from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dns: RunningDns;
@@ -53,6 +65,8 @@ describe('dns workers', () => {
       async () => (await kdig(dns.port, ['+short', 'mail.example.test', 'A'])).trim() === '192.0.2.27',
       'the fixed file to be applied',
     );
+    // A worker answers from the new config before the last one has it (and the reload is logged).
+    await dns.waitLog(/"event":"config\.reloaded","why":"file changed"/);
     expect(workerPids(dns.proc.pid as number)).toEqual(after);
   });
 
@@ -92,4 +106,71 @@ describe('dns workers', () => {
     expect(r.body).toMatch(/^gtm_dns_answer_seconds_count\{transport="udp"\} \d+/m);
     expect(r.body).toMatch(/^gtm_dns_reloads_total\{result="refused"\} 1$/m);
   });
+});
+
+describe('reloads that apply, once, and never kill', () => {
+  const reloads = (log: string) => (log.match(/"event":"config\.reloaded"/g) ?? []).length;
+
+  it('a region state edited in a config without a control section is applied on reload, as explain says, once', async () => {
+    const file = testConfig(tempDir());
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toMatch(/^control:/m);
+    const server = await startDns(file, 2);
+    try {
+      const newYork = async () =>
+        (await kdig(server.port, ['+short', '+subnet=198.18.3.0/24', 'www.example.test', 'A'])).trim();
+      expect(await newYork()).toBe('198.51.100.10');
+      writeFileSync(file, text.replace('    country: US\n', '    country: US\n    state: down\n'));
+      // The watcher sees the edit; a SIGHUP after it (a config-management run) finds nothing new.
+      await waitFor(() => reloads(server.log()) === 1, 'the watcher to reload the edit', 5000);
+      server.proc.kill('SIGHUP');
+      await waitFor(async () => (await newYork()) === '198.51.100.20', 'us-east to leave the answers', 5000);
+      const explained = execFileSync(process.execPath, [
+        join(ROOT, 'bin', 'gtm.js'),
+        'explain',
+        '--config',
+        file,
+        '--client',
+        '127.0.0.1',
+        '--ecs',
+        '198.18.3.0/24',
+        'www.example.test',
+      ]).toString();
+      expect(explained).toMatch(/answer: www\.example\.test \d+ A 198\.51\.100\.20/);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(reloads(server.log())).toBe(1);
+      expect(server.log()).toMatch(/"event":"region\.state","region":"us-east","from":"up","to":"down"/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a SIGHUP at once after the first answer (workers still starting) does not kill the server; the reload is applied', async () => {
+    const file = testConfig(tempDir());
+    const text = readFileSync(file, 'utf8');
+    const port = await freePort();
+    const proc = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', file, '--listen', `127.0.0.1:${port}`, '--workers', '2'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const { log, stop } = watchChild(proc);
+    try {
+      const mail = async () => (await kdig(port, ['+short', '+time=1', '+retry=0', 'mail.example.test', 'A'])).trim();
+      await waitFor(async () => (await mail().catch(() => '')) === '192.0.2.25', 'the first answer', 15_000, 20);
+      writeFileSync(file, text.replace('value: 192.0.2.25', 'value: 192.0.2.26'));
+      proc.kill('SIGHUP');
+      await waitFor(
+        async () => (await mail()) === '192.0.2.26',
+        () => `the reload to apply:\n${log()}`,
+        10_000,
+        100,
+      );
+      expect(proc.exitCode).toBeNull();
+      expect(proc.signalCode).toBeNull();
+      expect(log()).not.toMatch(/EPIPE|unhandled/i);
+    } finally {
+      await stop();
+    }
+  }, 30_000);
 });

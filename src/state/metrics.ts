@@ -1,0 +1,68 @@
+// Region state as Prometheus sees it, read from a process's own view when scraped: the DNS
+// primary's (what it answers from) and the control plane's (what operators act on) export the
+// same families, told apart by Prometheus' job label.
+import { Gauge, type Registry } from '../observability/index.js';
+import { REGION_SOURCES, REGION_STATUSES, VANTAGE_VERDICTS, type RegionView } from '../contract/index.js';
+
+/** Registers the region-state families; `regions` lists the configured regions, `view` reads one. */
+export function regionStateMetrics(
+  registry: Registry,
+  regions: () => Iterable<string>,
+  view: (region: string) => RegionView | undefined,
+): void {
+  /** prom-client calls `collect` on the gauge itself (as `this`) when it is scraped. */
+  const each = (set: (g: Gauge, region: string, v: RegionView) => void) =>
+    function (this: Gauge) {
+      this.reset();
+      for (const region of regions()) {
+        const v = view(region);
+        if (v) set(this, region, v);
+      }
+    };
+  new Gauge({
+    name: 'gtm_region_status',
+    help: '1 for the status a region has now (up, down, draining)',
+    labelNames: ['region', 'status'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      for (const s of REGION_STATUSES) g.set({ region, status: s }, s === v.status ? 1 : 0);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_source',
+    help: '1 for the signal that decided a region status (override, health, vantage, config)',
+    labelNames: ['region', 'source'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      for (const s of REGION_SOURCES) g.set({ region, source: s }, s === (v.source ?? 'config') ? 1 : 0);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_guardrail_held',
+    help: '1 while the guard rail keeps a region in DNS although its health says out',
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      g.set({ region }, v.held ? 1 : 0);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_since_seconds',
+    help: 'When a region got its status (Unix time)',
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      g.set({ region }, v.since / 1000);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_vantage_verdict',
+    help: '1 for what the vantage points together say of a region (reachable, unreachable, no-opinion)',
+    labelNames: ['region', 'verdict'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      if (!v.vantage) return;
+      for (const s of VANTAGE_VERDICTS) g.set({ region, verdict: s }, s === v.vantage.verdict ? 1 : 0);
+    }),
+  });
+}
