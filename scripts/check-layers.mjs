@@ -38,6 +38,7 @@ const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const PURE = [
   'src/contract/contract.ts',
   'src/contract/events.ts',
+  'src/contract/checks.ts',
   'src/state/merge.ts',
   'src/state/anycast.ts',
   'src/agent/shared-guard.ts',

@@ -22,7 +22,7 @@ export class Heartbeat {
 
   async start(): Promise<void> {
     if (!this.control) return;
-    this.storeHandle = await openStore(this.control.store);
+    this.storeHandle = await openStore(this.control.store, this.log);
     this.timer = setInterval(() => void this.publish(), this.control.heartbeatMs);
     void this.publish();
   }

@@ -41,9 +41,8 @@ export function summary(a: Alert): string {
   switch (a.event) {
     case 'override.forced': {
       const p = a.payload as EventPayloads['override.forced'];
-      const what = [p.status, p.weight === undefined ? undefined : `weight ${p.weight}`].filter(Boolean).join(', ');
       const until = p.expiresAt ? ` until ${new Date(p.expiresAt).toISOString()}` : ' with no expiry';
-      return `region ${p.region} forced ${what} by ${p.who}${until} (${p.reason}); the guard rail does not apply`;
+      return `region ${p.region} forced ${p.status} by ${p.who}${until} (${p.reason}); the guard rail does not apply`;
     }
     case 'override.expiring': {
       const p = a.payload as EventPayloads['override.expiring'];

@@ -6,7 +6,12 @@ import { loadConfigFile } from '../config/index.js';
 import { explain } from '../dns/index.js';
 import { GeoResolver } from '../geo/index.js';
 import { InMemoryRegionState } from '../state/index.js';
-import { type AgentReport, type RegionOverride, type VantageView } from '../contract/index.js';
+import {
+  type AgentReport,
+  type RegionOverride,
+  type RegionWeightOverride,
+  type VantageView,
+} from '../contract/index.js';
 
 const USAGE =
   'usage: gtm explain --config FILE --client IP [--ecs SUBNET] NAME [TYPE]\n' +
@@ -63,6 +68,7 @@ export interface LiveRegion {
   source: string;
   held: boolean;
   override: RegionOverride | null;
+  weightOverride: RegionWeightOverride | null;
   vantage: VantageView | null;
   agents: (Pick<AgentReport, 'pop' | 'serving' | 'sessionUp' | 'vips'> & {
     reportAgeMs: number;
@@ -119,13 +125,14 @@ function describe(r: LiveRegion): string[] {
         `${v.blind.length ? `; blind (ignored): ${v.blind.join(', ')}` : ''}`,
     );
   }
+  const until = (at?: number) => (at ? `expires ${new Date(at).toISOString()}` : 'no expiry');
+  if (r.weightOverride) {
+    const w = r.weightOverride;
+    out.push(`    weight override: ${w.weight} by ${w.who}: ${w.reason}; ${until(w.expiresAt)}`);
+  }
   if (r.override) {
     const o = r.override;
-    const what = [o.status, o.weight === undefined ? undefined : `weight ${o.weight}`].filter(Boolean).join(', ');
-    out.push(
-      `    override: ${what} by ${o.who}${o.force ? ' (forced)' : ''}: ${o.reason}; ` +
-        `${o.expiresAt ? `expires ${new Date(o.expiresAt).toISOString()}` : 'no expiry'}`,
-    );
+    out.push(`    override: ${o.status} by ${o.who}${o.force ? ' (forced)' : ''}: ${o.reason}; ` + until(o.expiresAt));
   }
   return out;
 }

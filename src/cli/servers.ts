@@ -71,7 +71,7 @@ export async function controlCommand(args: string[]): Promise<number | undefined
     import('../observability/index.js'),
   ]);
   const log = createLogger('gtm-control');
-  const store = await openStore(config.control.store);
+  const store = await openStore(config.control.store, log);
   const server = await startControl(config, store, log, { port });
   const stop = () =>
     void server

@@ -18,8 +18,12 @@ export type RegionSource = (typeof REGION_SOURCES)[number];
 export const KEYS = {
   agent: (pop: string) => `agents/${pop}`,
   agents: 'agents/',
+  /** An operator's status for a region (drain, force down/up): the `drain` scope's part. */
   regionOverride: (region: string) => `overrides/regions/${region}`,
   regionOverrides: 'overrides/regions/',
+  /** An operator's weight for a region: the `weight` scope's part, owned apart from the status. */
+  regionWeight: (region: string) => `overrides/region-weights/${region}`,
+  regionWeights: 'overrides/region-weights/',
   serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
   serviceWeights: 'overrides/weights/',
   /** Idempotency records of operator writes: a retry with the same key is not applied twice. */
@@ -43,7 +47,18 @@ export interface AuditEntry {
   target: string;
   why: string;
   change: unknown;
+  /**
+   * Where the change stands. Each write gets two records: `pending`, synced before the store is
+   * touched (a change never goes live unaudited: if that record cannot be written, nothing is),
+   * then what became of it once the store answered: `applied`, `not-applied`, or `unknown` (the
+   * store did not answer in time and the write may still land), followed by `applied-late` or
+   * `not-applied` once the key has been read back. `refused`: the guard rail said no.
+   */
+  outcome?: AuditOutcome;
 }
+
+export const AUDIT_OUTCOMES = ['pending', 'applied', 'refused', 'unknown', 'applied-late', 'not-applied'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** How long agents' audit records stay in the shared store (the control plane's own log keeps its records). */
 export const AUDIT_RECORD_LEASE_MS = 30 * 24 * 3600 * 1000;
@@ -91,16 +106,28 @@ export interface VantageView {
   minReports: number;
 }
 
-/** An operator's change to a region (`overrides/regions/<region>`). */
+/**
+ * An operator's status for a region (`overrides/regions/<region>`). Its weight is a part of its
+ * own (`RegionWeightOverride`): each is set, extended and removed only by a token whose scope
+ * covers it (`drain` for the status, `weight` for the weight), with its own reason and author.
+ */
 export interface RegionOverride {
-  status?: RegionStatus;
-  weight?: number;
+  status: RegionStatus;
   reason: string;
   who: string;
   at: number;
   expiresAt?: number;
   /** Forced changes pass the guard rail. */
   force?: boolean;
+}
+
+/** An operator's weight for a region (`overrides/region-weights/<region>`). */
+export interface RegionWeightOverride {
+  weight: number;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt?: number;
 }
 
 /** An operator's weight for one steered name in one region (`overrides/weights/<service>/<region>`). */

@@ -25,14 +25,7 @@ export interface EventPayloads {
   'region.state': { region: string; from?: RegionStatus; to: RegionStatus; reason?: string; source?: RegionSource };
   'guardrail.held': { held: string[] };
   /** An operator's forced override appeared (it passes the guard rail). */
-  'override.forced': {
-    region: string;
-    status?: RegionStatus;
-    weight?: number;
-    who: string;
-    reason: string;
-    expiresAt?: number;
-  };
+  'override.forced': { region: string; status: RegionStatus; who: string; reason: string; expiresAt?: number };
   /** An operator's override will expire soon (then health decides again). */
   'override.expiring': { region: string; status?: RegionStatus; who: string; reason: string; expiresAt: number };
   'vantage.started': { point: string; region?: string; targets: string[] };

@@ -3,3 +3,4 @@
 // (events.ts). A leaf: it imports nothing else of the product, so every folder may depend on it.
 export * from './contract.js';
 export * from './events.js';
+export { entryProblem } from './checks.js';

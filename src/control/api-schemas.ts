@@ -12,6 +12,7 @@ export const regionView = {
     reason: { type: 'string' },
     since: { type: 'string' },
     override: { type: ['object', 'null'], additionalProperties: true },
+    weightOverride: { type: ['object', 'null'], additionalProperties: true },
   },
 } as const;
 
@@ -30,6 +31,8 @@ export const nameParam = {
 export const overrideBody = {
   type: 'object',
   required: ['reason'],
+  // A change names what it changes: a status, a weight or both.
+  anyOf: [{ required: ['status'] }, { required: ['weight'] }],
   additionalProperties: false,
   properties: {
     status: { type: 'string', enum: REGION_STATUSES },

@@ -7,14 +7,7 @@ import { usableTokens } from '../auth/index.js';
 import { startAlerts } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
 import { Registry, processMetrics, type Logger } from '../observability/index.js';
-import {
-  FileStateStore,
-  InMemoryRegionState,
-  RegionFeed,
-  regionStateMetrics,
-  watchStateReads,
-  type StateStore,
-} from '../state/index.js';
+import { InMemoryRegionState, RegionFeed, regionStateMetrics, observeStore, type StateStore } from '../state/index.js';
 import { AuditLog } from './audit.js';
 import { Changes } from './changes.js';
 import type { ControlContext } from './context.js';
@@ -52,7 +45,7 @@ export async function startControl(
     () => config.regions.keys(),
     (r) => state.get(r),
   );
-  if (store instanceof FileStateStore) watchStateReads(store, log, registry);
+  observeStore(store, log, registry);
   // Alerts: the events this process's feed emits (region state, guard rail) go to the webhooks.
   const alerts = control.alerts.length
     ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log, registry }, now)
@@ -90,6 +83,7 @@ export async function startControl(
     state,
     close: async () => {
       schedules.stop();
+      changes.close();
       feed.stop();
       await alerts?.stop();
       await app.close();

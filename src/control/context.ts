@@ -29,6 +29,7 @@ export function regionViews(ctx: ControlContext) {
   return [...ctx.config.regions.keys()].map((name) => {
     const v = ctx.state.get(name) as RegionView;
     const o = ctx.feed.overrideOf(name);
+    const w = ctx.feed.weightOf(name);
     return {
       name,
       status: v.status,
@@ -36,6 +37,7 @@ export function regionViews(ctx: ControlContext) {
       reason: v.reason ?? '',
       since: new Date(v.since).toISOString(),
       override: isLive(o, ctx.now()) ? o : null,
+      weightOverride: isLive(w, ctx.now()) ? w : null,
     };
   });
 }

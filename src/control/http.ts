@@ -22,6 +22,8 @@ export interface Guard {
   /** 403 unless the request's token has every scope in `scopes` for `region`; false if refused. */
   permitted(req: FastifyRequest, reply: FastifyReply, scopes: Scope[], region?: string): boolean;
   idempotencyKey(req: FastifyRequest): string | undefined;
+  /** Who a request counts against for rate limits: its token when one was checked, else its address. */
+  clientOf(req: FastifyRequest): string;
 }
 
 export interface ApiRoute {
@@ -47,17 +49,7 @@ export function createApp(
       if (m !== 'HEAD' && r.url.startsWith('/api/'))
         routes.push({ method: m.toLowerCase(), url: r.url, schema: r.schema as Record<string, unknown>, access });
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    // The store did not answer in time (a frozen etcd, a state file held locked): 503, and the
-    // change was not applied. Anything else unexpected stays a 500.
-    if (err instanceof StoreTimeoutError)
-      return reply.code(503).send({ error: `${err.message}; not applied, retry (with the same Idempotency-Key)` });
-    if (err instanceof StoreUnavailableError)
-      return reply.code(503).send({ error: `${err.message}; retry with the same Idempotency-Key` });
-    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
-    log.error({ err }, 'control API error');
-    return reply.code(500).send({ error: err.message });
-  });
+  app.setErrorHandler(errorHandler(log));
   app.addHook('preValidation', async (req, reply) => {
     const k = req.headers['idempotency-key'];
     if (k !== undefined && (typeof k !== 'string' || !/^[A-Za-z0-9_-]{8,100}$/.test(k)))
@@ -105,6 +97,35 @@ export function createApp(
       const k = req.headers['idempotency-key'];
       return typeof k === 'string' ? k : undefined;
     },
+    clientOf(req) {
+      const p = principals.get(req);
+      return p ? `token ${p.name}` : `address ${req.ip}`;
+    },
   };
   return { app, guard, routes };
+}
+
+/** How errors become status codes: the store's timeouts say what became of the write. */
+function errorHandler(log: Logger) {
+  return (err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => {
+    // The store did not answer in time (a frozen etcd, a state file held locked): 503, saying
+    // whether the write may still land (a frozen etcd applies a transaction it had taken) or
+    // never will. The audit log gets the outcome once it is known; a retry with the same
+    // Idempotency-Key is applied at most once. Anything else unexpected stays a 500.
+    if (err instanceof StoreTimeoutError && !err.maybeApplied)
+      return reply.code(503).send({
+        error: `${err.message}; not applied, retry (with the same Idempotency-Key)`,
+        outcome: 'not-applied',
+      });
+    if (err instanceof StoreTimeoutError)
+      return reply.code(503).send({
+        error: `${err.message}; outcome unknown: read the region back, or retry with the same Idempotency-Key (applied at most once)`,
+        outcome: 'unknown',
+      });
+    if (err instanceof StoreUnavailableError)
+      return reply.code(503).send({ error: `${err.message}; retry with the same Idempotency-Key` });
+    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    log.error({ err }, 'control API error');
+    return reply.code(500).send({ error: err.message });
+  };
 }

@@ -54,7 +54,8 @@ async function refresh() {
     fill('regions', state.regions, (tr, r) => {
       cell(tr, r.name); cell(tr, r.status, r.status); cell(tr, r.weight === null ? 'configured' : String(r.weight));
       cell(tr, r.reason); cell(tr, new Date(r.since).toLocaleTimeString());
-      cell(tr, r.override ? r.override.who + ': ' + r.override.reason + (r.override.expiresAt ? ' (until ' + new Date(r.override.expiresAt).toLocaleTimeString() + ')' : '') : '');
+      const part = (o, what) => o ? what + ' by ' + o.who + ': ' + o.reason + (o.expiresAt ? ' (until ' + new Date(o.expiresAt).toLocaleTimeString() + ')' : '') : '';
+      cell(tr, [part(r.override, r.override && r.override.status), part(r.weightOverride, r.weightOverride && 'weight ' + r.weightOverride.weight)].filter(Boolean).join('; '));
     });
     fill('agents', state.agents, (tr, a) => {
       cell(tr, a.pop); cell(tr, a.region); cell(tr, a.serving ? 'yes' : 'no', a.serving ? 'up' : 'down');
@@ -66,7 +67,7 @@ async function refresh() {
       cell(tr, v.pops.map((p) => p.pop + ': ' + p.announce + (p.held ? ' (held)' : '')).join(', '));
     });
     const ul = document.getElementById('changes');
-    ul.replaceChildren(...audit.map((e) => { const li = document.createElement('li'); li.textContent = e.at + ' ' + e.who + ' ' + e.action + ' ' + e.target + ': ' + e.why; return li; }));
+    ul.replaceChildren(...audit.map((e) => { const li = document.createElement('li'); li.textContent = e.at + ' ' + e.who + ' ' + e.action + ' ' + e.target + (e.outcome ? ' (' + e.outcome + ')' : '') + ': ' + e.why; return li; }));
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
     document.getElementById('error').textContent = '';
   } catch (err) {

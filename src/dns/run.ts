@@ -17,13 +17,12 @@ import {
   type Logger,
 } from '../observability/index.js';
 import {
-  FileStateStore,
   InMemoryRegionState,
   NoStore,
   RegionFeed,
   openStore,
   regionStateMetrics,
-  watchStateReads,
+  observeStore,
 } from '../state/index.js';
 import { emit } from '../contract/index.js';
 import { loadZoneKeys } from '../dnssec/index.js';
@@ -118,9 +117,9 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
  * vantage reports and operators' overrides when there is one, else the config alone.
  */
 async function followSharedState(config: Config, state: InMemoryRegionState, log: Logger, metrics: DnsPrimaryMetrics) {
-  const store = config.control ? await openStore(config.control.store) : new NoStore();
+  const store = config.control ? await openStore(config.control.store, log) : new NoStore();
   const feed = new RegionFeed(config, store, state, log);
-  if (store instanceof FileStateStore) watchStateReads(store, log, metrics.registry);
+  observeStore(store, log, metrics.registry);
   feed.start();
   // Answer from the stored state from the first query; if the store cannot be read in time,
   // start from the config (fail open) and follow the store when it answers.

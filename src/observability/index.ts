@@ -59,6 +59,21 @@ export function stateReadErrorsMetric(registry: Registry, count: () => number): 
   });
 }
 
+/** Shared-state entries that broke the contract and were skipped, counted by the store. */
+export function invalidEntriesMetric(registry: Registry, count: () => number): Counter {
+  let seen = 0;
+  return new Counter({
+    name: 'gtm_state_invalid_entries_total',
+    help: 'Shared state entries that broke the contract and were skipped (the last valid one kept)',
+    registers: [registry],
+    collect() {
+      const now = count();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
+}
+
 export function createDnsMetrics(registry = new Registry()): DnsMetrics {
   return {
     registry,

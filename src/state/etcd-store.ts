@@ -98,10 +98,11 @@ export class EtcdStateStore implements StateStore {
   async putIf(conditions: StoreCondition[], key: string, value: unknown, opts: PutIfOptions = {}): Promise<boolean> {
     return this.typed(async () => {
       // One etcd transaction: every compare, then the puts, or nothing. Its gRPC deadline is the
-      // caller's: etcd does not propose a request whose deadline has passed, so a write the
-      // caller gave up on is not applied later.
+      // caller's: etcd does not propose a request whose deadline has passed when it reads it, but
+      // a request it had already taken when it froze is applied when it thaws. So past the
+      // deadline the outcome is unknown (StoreTimeoutError.maybeApplied), never "not applied".
       if (opts.deadline !== undefined && Date.now() >= opts.deadline)
-        throw new StoreTimeoutError('a conditional write');
+        throw new StoreTimeoutError('a conditional write', false);
       const puts = [{ key, value }, ...(opts.also ?? [])].map((w) =>
         this.client.put(this.k(w.key)).value(JSON.stringify(w.value)),
       );
@@ -136,7 +137,7 @@ export class EtcdStateStore implements StateStore {
 
   /**
    * etcd's failures as the store's typed errors: a deadline that passed is a StoreTimeoutError
-   * (etcd does not propose a request past its deadline: not applied); etcd unreachable (gRPC
+   * (outcome unknown: the request may have been taken before etcd stalled); etcd unreachable (gRPC
    * UNAVAILABLE, a failed connect, the client's open circuit breaker) a StoreUnavailableError.
    */
   private async typed<T>(f: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
-import { stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
+import { invalidEntriesMetric, stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
 import {
   emit,
   DEFAULT_MAX_REGIONS_OUT,
@@ -10,6 +10,7 @@ import {
   KEYS,
   type AgentReport,
   type RegionOverride,
+  type RegionWeightOverride,
   type RegionView,
   type ServiceWeightOverride,
   type VantageReport,
@@ -17,13 +18,26 @@ import {
 import { mergeRegionState } from './merge.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
+import { CheckedStore, type InvalidEntry } from './checked-store.js';
 
-/** Opens the configured store; etcd3 is loaded only when etcd is configured. */
-export async function openStore(s: ControlSettings['store']): Promise<StateStore> {
-  if (s.kind === 'file') return new FileStateStore(s.path);
+/**
+ * Opens the configured store, every read checked against the contract (CheckedStore; an invalid
+ * entry is logged once with its key when `log` is given); etcd3 is loaded only when etcd is
+ * configured.
+ */
+export async function openStore(s: ControlSettings['store'], log?: Logger): Promise<CheckedStore> {
+  const onInvalid = (e: InvalidEntry) =>
+    log?.error(
+      { key: e.key, problem: e.problem },
+      'shared state entry breaks the contract: skipped, the last valid one kept',
+    );
+  if (s.kind === 'file') return new CheckedStore(new FileStateStore(s.path), onInvalid);
   const { EtcdStateStore } = await import('./etcd-store.js');
-  return new EtcdStateStore(s.endpoints, s.prefix);
+  return new CheckedStore(new EtcdStateStore(s.endpoints, s.prefix), onInvalid);
 }
+
+/** The store under a checked one. */
+const unwrap = (store: StateStore) => (store instanceof CheckedStore ? store.inner : store);
 
 /**
  * Agents a state file keeps up with (every heartbeat rewrites and fsyncs the whole file; measured
@@ -34,6 +48,7 @@ export const FILE_STORE_MAX_AGENTS = 100;
 export class RegionFeed {
   private agents = new Map<string, AgentReport>();
   private overrides = new Map<string, RegionOverride>();
+  private regionWeights = new Map<string, RegionWeightOverride>();
   private weights = new Map<string, ServiceWeightOverride>();
   private vantage = new Map<string, VantageReport>();
   /** Overrides already announced as forced or expiring (by region and time set). */
@@ -55,17 +70,19 @@ export class RegionFeed {
 
   start(): void {
     const agents = this.config.pops.length;
-    if (this.store instanceof FileStateStore && agents > FILE_STORE_MAX_AGENTS)
+    const raw = unwrap(this.store);
+    if (raw instanceof FileStateStore && agents > FILE_STORE_MAX_AGENTS)
       emit(
         this.log,
         'store.file.fleet-too-large',
-        { agents, limit: FILE_STORE_MAX_AGENTS, path: this.store.path },
+        { agents, limit: FILE_STORE_MAX_AGENTS, path: raw.path },
         'the state file rewrites itself on every heartbeat and falls behind beyond this many agents; use etcd',
         'warn',
       );
     this.stops.push(
       this.store.watch<AgentReport>(KEYS.agents, (entries) => {
-        this.agents = new Map(entries.map((e) => [e.value.pop, e.value]));
+        // Keyed by the store key (the checked store holds every report to the key it is under).
+        this.agents = new Map(entries.map((e) => [e.key.slice(KEYS.agents.length), e.value]));
         this.loaded.agents = true;
         this.apply();
       }),
@@ -78,12 +95,17 @@ export class RegionFeed {
         this.apply();
       }),
       this.store.watch<VantageReport>(KEYS.vantages, (entries) => {
-        this.vantage = new Map(entries.map((e) => [e.value.point, e.value]));
+        // By key: a report cannot speak for a point whose key it is not under.
+        this.vantage = new Map(entries.map((e) => [e.key.slice(KEYS.vantages.length), e.value]));
         this.loaded.vantage = true;
         this.apply();
       }),
     );
     this.stops.push(
+      this.store.watch<RegionWeightOverride>(KEYS.regionWeights, (entries) => {
+        this.regionWeights = new Map(entries.map((e) => [e.key.slice(KEYS.regionWeights.length), e.value]));
+        this.apply();
+      }),
       this.store.watch<ServiceWeightOverride>(KEYS.serviceWeights, (entries) => {
         this.weights = new Map(entries.map((e) => [e.key.slice(KEYS.serviceWeights.length), e.value]));
         this.apply();
@@ -101,9 +123,14 @@ export class RegionFeed {
     return Promise.race([this.ready.then(() => true), timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** The operator's override of a region as last seen by the watch (expired ones included). */
+  /** The operator's status for a region as last seen by the watch (expired ones included). */
   overrideOf(region: string): RegionOverride | undefined {
     return this.overrides.get(region);
+  }
+
+  /** The operator's weight for a region as last seen by the watch (expired ones included). */
+  weightOf(region: string): RegionWeightOverride | undefined {
+    return this.regionWeights.get(region);
   }
 
   setConfig(config: Config): void {
@@ -134,7 +161,7 @@ export class RegionFeed {
       emit(
         this.log,
         'override.forced',
-        { region, status: o.status, weight: o.weight, who: o.who, reason: o.reason, expiresAt: o.expiresAt },
+        { region, status: o.status, who: o.who, reason: o.reason, expiresAt: o.expiresAt },
         'forced override: the guard rail does not apply to this region',
         'warn',
       );
@@ -174,6 +201,7 @@ export class RegionFeed {
       pops,
       agents: this.agents,
       overrides: this.overrides,
+      weights: this.regionWeights,
       previous,
       now: Date.now(),
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
@@ -275,7 +303,14 @@ function vantageOf(config: Config, reports: Map<string, VantageReport>) {
  * failure, and when it is readable again) and count every failed read. Meanwhile the store
  * keeps the last good state, with its leases expiring on the clock.
  */
-export function watchStateReads(store: FileStateStore, log: Logger, registry: Registry): void {
+/** How a process's store reads go, in its metrics and log: invalid entries, an unreadable state file. */
+export function observeStore(store: StateStore, log: Logger, registry: Registry): void {
+  if (store instanceof CheckedStore) invalidEntriesMetric(registry, () => store.invalid);
+  const raw = unwrap(store);
+  if (raw instanceof FileStateStore) watchStateReads(raw, log, registry);
+}
+
+function watchStateReads(store: FileStateStore, log: Logger, registry: Registry): void {
   stateReadErrorsMetric(registry, () => store.readErrors);
   store.onReadError((err) => {
     if (err)

@@ -4,6 +4,7 @@ import {
   isLive,
   type AgentReport,
   type RegionOverride,
+  type RegionWeightOverride,
   type RegionSource,
   type RegionStatus,
   type RegionView,
@@ -24,7 +25,10 @@ export interface MergeInput {
   pops: Map<string, string[]>;
   /** Live heartbeats (expired leases already dropped) by PoP. */
   agents: Map<string, AgentReport>;
+  /** Operators' statuses by region. */
   overrides: Map<string, RegionOverride>;
+  /** Operators' weights by region (a part of their own: see RegionWeightOverride). */
+  weights?: Map<string, RegionWeightOverride>;
   previous: Map<string, RegionView>;
   now: number;
   /** Largest share of regions that may be out of DNS at once without force. */
@@ -120,6 +124,8 @@ export function mergeRegionState(input: MergeInput): MergeResult {
   for (const region of input.regions.keys()) {
     const o = input.overrides.get(region);
     const live = isLive(o, input.now) ? o : undefined;
+    const w = input.weights?.get(region);
+    const weight = isLive(w, input.now) ? w?.weight : undefined;
     const vantage = verdicts?.get(region);
     let status: RegionStatus;
     let reason: string;
@@ -134,7 +140,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
     const prev = input.previous.get(region);
     views.set(region, {
       status,
-      weight: live?.weight,
+      weight,
       reason,
       since: prev && prev.status === status ? prev.since : input.now,
       source,

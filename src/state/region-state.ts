@@ -125,4 +125,9 @@ export class InMemoryRegionState implements RegionStateSource {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+
+  /** Listeners now subscribed: a number that must not grow with requests (each answerer is one). */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
 }

@@ -15,6 +15,7 @@ import {
   writeSync,
   type FSWatcher,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { isLive } from '../contract/index.js';
 
@@ -89,9 +90,16 @@ export class NoStore implements StateStore {
   async close(): Promise<void> {}
 }
 
-/** The store did not complete an operation before its deadline; it was not applied. */
+/**
+ * The store did not complete an operation before its deadline. `maybeApplied`: whether the
+ * write may still land (it reached the store, which may apply it later: a frozen etcd that had
+ * taken the transaction) or certainly will not (refused before it was sent, or fenced off).
+ */
 export class StoreTimeoutError extends Error {
-  constructor(what: string) {
+  constructor(
+    what: string,
+    readonly maybeApplied = true,
+  ) {
     super(`the shared state store did not complete ${what} in time`);
     this.name = 'StoreTimeoutError';
   }
@@ -108,6 +116,18 @@ interface FileDoc {
 }
 
 const LOCK_STALE_MS = 5000;
+
+/** The process named in a lock file ("PID TOKEN"), if it is gone: its lock can be broken at once. */
+function holderGone(lock: string): boolean {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8').split(' ')[0]);
+    if (!(pid > 0)) return false;
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /** The shape every reader checks: a truncated or foreign file must not pass for empty state. */
 function isFileDoc(d: unknown): d is FileDoc {
@@ -178,48 +198,72 @@ export class FileStateStore implements StateStore {
     return doc;
   }
 
-  /** Runs `f` on the document under the lock; writes the document back unless `changed` says f left it alone. */
+  /**
+   * Runs `f` on the document under the lock; writes the document back unless `changed` says f
+   * left it alone. The lock file names its holder ("PID TOKEN"): a dead holder's lock is broken
+   * at once, a live one's after LOCK_STALE_MS (a frozen writer). The write is fenced: it lands
+   * only if the lock still holds our token and the file is still at the revision `f` read, so a
+   * writer frozen past its lock and thawed later fails instead of writing back a stale document.
+   */
   private async locked<T>(
     f: (doc: FileDoc) => T,
     until?: number,
     changed: (out: T) => boolean = () => true,
   ): Promise<T> {
     const lock = `${this.path}.lock`;
+    const token = `${process.pid} ${randomBytes(8).toString('hex')}`;
     const deadline = Math.min(until ?? Infinity, Date.now() + 10_000);
     for (;;) {
       try {
-        closeSync(openSync(lock, 'wx'));
+        const fd = openSync(lock, 'wx');
+        try {
+          writeSync(fd, token);
+        } finally {
+          closeSync(fd);
+        }
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        // A writer that died holding the lock must not block everyone forever.
+        // A writer that died or froze holding the lock must not block everyone.
         try {
-          if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
+          if (holderGone(lock) || Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
         } catch {
           /* gone meanwhile */
         }
-        if (Date.now() > deadline) throw new StoreTimeoutError(`a write (${this.path} stayed locked)`);
+        if (Date.now() > deadline) throw new StoreTimeoutError(`a write (${this.path} stayed locked)`, false);
         await new Promise((r) => setTimeout(r, 2));
       }
     }
     try {
       const doc = this.read();
+      const readRev = doc.rev;
       const out = f(doc);
       if (changed(out)) {
         doc.rev++;
-        this.writeAtomic(doc);
+        this.writeAtomic(doc, () => this.stillOurs(lock, token, readRev));
       }
       return out;
     } finally {
       try {
-        unlinkSync(lock);
+        if (readFileSync(lock, 'utf8') === token) unlinkSync(lock);
       } catch {
         /* already removed as stale */
       }
     }
   }
 
-  private writeAtomic(doc: FileDoc): void {
+  /** Whether we still hold the lock and the file is at the revision we read (the write's fence). */
+  private stillOurs(lock: string, token: string, rev: number): boolean {
+    try {
+      if (readFileSync(lock, 'utf8') !== token) return false;
+      const now = existsSync(this.path) ? (JSON.parse(readFileSync(this.path, 'utf8')) as FileDoc).rev : 0;
+      return now === rev;
+    } catch {
+      return false;
+    }
+  }
+
+  private writeAtomic(doc: FileDoc, fence: () => boolean): void {
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
     const data = Buffer.from(JSON.stringify(doc));
     const fd = openSync(tmp, 'w');
@@ -228,6 +272,10 @@ export class FileStateStore implements StateStore {
       fsyncSync(fd);
     } finally {
       closeSync(fd);
+    }
+    if (!fence()) {
+      unlinkSync(tmp);
+      throw new StoreTimeoutError(`a write (${this.path}: the lock was lost while writing; not applied)`, false);
     }
     renameSync(tmp, this.path);
     // A second copy, on its own inode, to restore from if something other than us damages the
@@ -274,7 +322,8 @@ export class FileStateStore implements StateStore {
       (doc) => {
         const now = Date.now();
         // Checked under the lock, before anything is written: a late write cannot happen.
-        if (opts.deadline !== undefined && now > opts.deadline) throw new StoreTimeoutError('a conditional write');
+        if (opts.deadline !== undefined && now > opts.deadline)
+          throw new StoreTimeoutError('a conditional write', false);
         const holds = conditions.every((c) => {
           const e = doc.entries[c.key];
           return c.rev === undefined ? !isLive(e, now) : isLive(e, now) && e?.rev === c.rev;

@@ -166,7 +166,7 @@ export async function startVantagePoint(
 ): Promise<(() => Promise<void>) | undefined> {
   const settings = config.control?.vantage;
   if (!settings || !config.control) return undefined;
-  const store = await openStore(config.control.store);
+  const store = await openStore(config.control.store, log);
   const targets = vantageTargets(config, ownRegion);
   const vp = new VantagePoint(
     point,

@@ -1,5 +1,6 @@
 // The control API: auth, validation, guard rail, audit, OpenAPI, and an API change reaching
 // the real DNS server's answers within 1 s.
+import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 const TOKEN = 'test-token-0123456789abcdef';
 const ONCALL = 'oncall-token-0123456789abcdef';
 const VIEWER = 'viewer-token-0123456789abcdef';
+const WEIGHTER = 'weighter-token-0123456789abcdef';
 process.env.GTM_TEST_TOKEN = TOKEN;
 let dns: RunningDns;
 let control: ControlServer;
@@ -41,6 +43,7 @@ control:
       - { name: alice, env: GTM_TEST_TOKEN }
       - { name: oncall, sha256: ${hashToken(ONCALL)}, scopes: [drain], regions: [us-east] }
       - { name: viewer, sha256: ${hashToken(VIEWER)}, scopes: [read] }
+      - { name: weighter, sha256: ${hashToken(WEIGHTER)}, scopes: [weight], regions: [us-east] }
       - { name: nobody-has-this, env: GTM_UNSET_TOKEN_FOR_TEST }
 `,
   );
@@ -268,6 +271,61 @@ describe('control API under hostile input', () => {
     expect(regions.find((r) => r.name === 'ap-southeast')?.status).toBe('up');
   });
 
+  it('each part of an override is changed only by a scope that covers it (item 8)', async () => {
+    type Part = { who: string; reason: string; expiresAt?: number; status?: string; weight?: number };
+    const parts = async () => {
+      const r = (
+        (await call('GET', '/api/v1/regions')).body as unknown as {
+          name: string;
+          override: Part | null;
+          weightOverride: Part | null;
+        }[]
+      ).find((x) => x.name === 'us-east');
+      return { status: r?.override ?? null, weight: r?.weightOverride ?? null };
+    };
+    const year = 31_536_000;
+    // The admin sets a weight for an hour; on call drains the same region for 10 minutes.
+    expect(
+      (await call('PUT', '/api/v1/regions/us-east/override', { weight: 4, reason: 'admin', expires_in_s: 3600 }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await call('POST', '/api/v1/regions/us-east/drain', { reason: 'on call', expires_in_s: 600 }, ONCALL)).status,
+    ).toBe(200);
+    await waitFor(async () => (await parts()).status?.status === 'draining', 'the drain to show');
+    const before = await parts();
+    expect(before.weight).toMatchObject({ weight: 4, who: 'alice', reason: 'admin' });
+    // A drain token re-drains for a year: its own part gets the year, the admin's weight keeps its hour.
+    expect(
+      (await call('POST', '/api/v1/regions/us-east/drain', { reason: 'longer', expires_in_s: year }, ONCALL)).status,
+    ).toBe(200);
+    await waitFor(async () => (await parts()).status?.reason === 'longer', 'the re-drain to show');
+    expect((await parts()).weight).toEqual(before.weight);
+    // A weight token sets a weight for a year: the drain keeps its reason, author and expiry.
+    const drain = (await parts()).status;
+    expect(
+      (await call('PUT', '/api/v1/regions/us-east/override', { weight: 9, reason: 'w', expires_in_s: year }, WEIGHTER))
+        .status,
+    ).toBe(200);
+    await waitFor(async () => (await parts()).weight?.weight === 9, 'the weight to show');
+    expect((await parts()).status).toEqual(drain);
+    // Neither token can remove or change the other's part.
+    expect(
+      (await call('PUT', '/api/v1/regions/us-east/override', { status: 'up', reason: 'x' }, WEIGHTER)).status,
+    ).toBe(403);
+    expect((await call('DELETE', '/api/v1/regions/us-east/override?reason=x', undefined, WEIGHTER)).status).toBe(403);
+    expect((await call('DELETE', '/api/v1/regions/us-east/weight?reason=x', undefined, ONCALL)).status).toBe(403);
+    // Undrain removes the status only: the weight stays.
+    expect((await call('DELETE', '/api/v1/regions/us-east/override?reason=done', undefined, ONCALL)).status).toBe(200);
+    await waitFor(async () => (await parts()).status === null, 'the undrain to show');
+    expect((await parts()).weight).toMatchObject({ weight: 9, who: 'weighter' });
+    expect((await regionView('us-east'))?.weight).toBe(9);
+    expect((await call('DELETE', '/api/v1/regions/us-east/weight?reason=done', undefined, WEIGHTER)).status).toBe(200);
+    await waitFor(async () => (await regionView('us-east'))?.weight === null, 'the weight removal to show');
+    // A change names what it changes.
+    expect((await call('PUT', '/api/v1/regions/us-east/override', { reason: 'nothing' })).status).toBe(400);
+  });
+
   it('a weight-only change keeps a drain (fields merge, they do not replace)', async () => {
     expect((await call('POST', '/api/v1/regions/eu-west/drain', { reason: 'maintenance' })).status).toBe(200);
     expect(
@@ -316,5 +374,146 @@ describe('control API under hostile input', () => {
     expect(process.env.GTM_UNSET_TOKEN_FOR_TEST).toBeUndefined();
     expect(dns.proc.exitCode).toBeNull();
     expect(await ask()).toMatch(/^198\.51\.100\.\d+$/);
+  });
+});
+
+/** One request as bytes on a socket (no client normalises the target): the status code. */
+function rawStatus(port: number, requestLine: string, headers: string[] = [], body = ''): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let data = '';
+    sock.setTimeout(3000, () => sock.destroy(new Error(`no answer to ${requestLine}`)));
+    sock.on('data', (d) => {
+      data += d;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
+      if (m) {
+        resolve(Number(m[1]));
+        sock.destroy();
+      }
+    });
+    sock.on('error', reject);
+    const len = body ? [`content-type: application/json`, `content-length: ${Buffer.byteLength(body)}`] : [];
+    sock.write([requestLine, 'host: x', 'connection: close', ...headers, ...len, '', body].join('\r\n'));
+  });
+}
+
+describe('control API authorisation on the matched route (item 2)', () => {
+  let strict: ControlServer;
+  beforeAll(async () => {
+    const cfg = parseConfigText(readFileSync(join(auditPath, '..', 'config.yaml'), 'utf8'));
+    const c = cfg.control as NonNullable<Config['control']>;
+    strict = await startControl(
+      { ...cfg, control: { ...c, api: { ...c.api, readRequiresToken: true } } },
+      store,
+      createLogger('strict', 'silent'),
+    );
+  });
+  afterAll(() => strict?.close());
+
+  /** Ways to spell a path that a router may take for it (encodings, dot segments, absolute form). */
+  const spellings = (path: string) => [
+    path,
+    path.replace('/api/', '/%61pi/'),
+    path.replace('/api/', '/%61%70%69/'),
+    path.replace('/v1/', '/%761/'),
+    path.replace(/\/([a-z])([a-z]*)$/, (_m, a: string, rest: string) => `/%${a.charCodeAt(0).toString(16)}${rest}`),
+    `//${path.slice(1)}`,
+    path.replace('/api/', '/api//'),
+    path.replace('/api/', '/./api/'),
+    path.replace('/api/v1/', '/api/x/../v1/'),
+    path.replace('/api/', '/API/'),
+    `${path}/`,
+    `${path}?`,
+    `${path};x`,
+    `http://x${path}`,
+    `http://127.0.0.1${path.replace('/api/', '/%61pi/')}`,
+  ];
+
+  it('no spelling of a read route answers without a token', async () => {
+    const reads = [
+      '/api/v1/state',
+      '/api/v1/audit',
+      '/api/v1/regions',
+      '/api/v1/explain?name=www.example.test&type=A&client=192.0.2.1',
+      '/metrics',
+    ];
+    const open: string[] = [];
+    for (const path of reads)
+      for (const target of spellings(path)) {
+        const code = await rawStatus(strict.port, `GET ${target} HTTP/1.1`);
+        // Refused (401), unknown (404) or malformed (400): never answered, never a crash.
+        if (![400, 401, 404].includes(code)) open.push(`${target} -> ${code}`);
+      }
+    expect(open).toEqual([]);
+    // The same reads with a token do answer (the spellings above were refused for the token alone).
+    expect(await rawStatus(strict.port, 'GET /%61pi/v1/state HTTP/1.1', [`authorization: Bearer ${VIEWER}`])).toBe(200);
+  });
+
+  it('no spelling of a write route reaches its handler without a token', async () => {
+    const writes: [string, string, string][] = [
+      ['POST', '/api/v1/regions/us-east/drain', '{"reason":"x"}'],
+      ['PUT', '/api/v1/regions/us-east/override', '{"status":"down","reason":"x"}'],
+      ['DELETE', '/api/v1/regions/us-east/override?reason=x', ''],
+      ['DELETE', '/api/v1/regions/us-east/weight?reason=x', ''],
+      ['PUT', '/api/v1/services/w/regions/us-east/weight', '{"weight":1,"reason":"x"}'],
+      ['DELETE', '/api/v1/services/w/regions/us-east/weight?reason=x', ''],
+    ];
+    const open: string[] = [];
+    for (const [method, path, body] of writes)
+      for (const target of spellings(path.split('?')[0] as string).map((t) =>
+        path.includes('?') ? `${t}?reason=x` : t,
+      ))
+        for (const m of [method, method.toLowerCase()]) {
+          const code = await rawStatus(strict.port, `${m} ${target} HTTP/1.1`, [], body);
+          if (![400, 401, 404].includes(code)) open.push(`${m} ${target} -> ${code}`);
+        }
+    expect(open).toEqual([]);
+    // Nothing was written by any of them.
+    expect(await store.get('overrides/regions/us-east')).toBeUndefined();
+  });
+
+  it('explain: one answerer for the process, and a flood from one client is limited, not the others (item 3)', async () => {
+    const explain = (token: string) =>
+      fetch(`http://127.0.0.1:${strict.port}/api/v1/explain?name=www.example.test&client=192.0.2.1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await explain(TOKEN)).status).toBe(200);
+    const subscribers = strict.state.subscribers;
+    const codes: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 40; i++) {
+      const r = await explain(TOKEN);
+      codes.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+      await r.arrayBuffer();
+    }
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(15);
+    expect(codes.filter((c) => c === 429).length).toBeGreaterThanOrEqual(15);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another client is not limited by the first one's flood.
+    expect((await explain(VIEWER)).status).toBe(200);
+    // No answerer (nor anything else) subscribed per request.
+    expect(strict.state.subscribers).toBe(subscribers);
+  });
+
+  it('every API route declares who may use it, and the OpenAPI document lists the same routes', async () => {
+    const docs = (await (await fetch(`http://127.0.0.1:${strict.port}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const listed = Object.entries(docs.paths).flatMap(([p, ms]) => Object.keys(ms).map((m) => `${m} ${p}`));
+    expect(listed).toContain('delete /api/v1/regions/{name}/weight');
+    // Every listed route but the document itself refuses a request without a token.
+    for (const route of listed) {
+      const [m, p] = route.split(' ') as [string, string];
+      if (p === '/api/v1/openapi.json') continue;
+      const target = p.replace('{name}', 'us-east').replace('{service}', 'w');
+      const code = await rawStatus(
+        strict.port,
+        `${m.toUpperCase()} ${target} HTTP/1.1`,
+        [],
+        m === 'get' || m === 'delete' ? '' : '{}',
+      );
+      expect([401], `${route}`).toContain(code);
+    }
   });
 });

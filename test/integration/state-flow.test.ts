@@ -1,12 +1,12 @@
 // The shared state store and the path from a state change to the DNS answer, through the
 // real `gtm dns` server.
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore } from '../../src/state/index.js';
 import { KEYS, type AgentReport, type VipState } from '../../src/contract/index.js';
-import { kdig, ROOT, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { freePort, kdig, ROOT, startDns, tempDir, testConfig, watchChild, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('file state store', () => {
@@ -37,6 +37,81 @@ describe('file state store', () => {
     await waitFor(() => seen.at(-1) === 0, 'watchers to see the expiry', 3000);
     expect(seen).toContain(1);
     stop();
+    await s.close();
+  });
+
+  /**
+   * A child writing in a loop, frozen (SIGSTOP) while it holds the lock: tried until the lock
+   * file names it. The document is large, so the child spends its time inside the critical
+   * section (reading, writing, syncing) and the freeze lands there.
+   */
+  async function frozenHolder(path: string) {
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `import('${join(ROOT, 'dist', 'src', 'state', 'index.js')}').then(async ({ FileStateStore }) => {
+          const s = new FileStateStore('${path}');
+          for (let i = 0; ; i++) await s.put('k/child', { i }).catch((e) => console.error('write failed:', e.message));
+        })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const watched = watchChild(child);
+    await waitFor(() => existsSync(`${path}.lock`), 'the child to write');
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      child.kill('SIGSTOP');
+      let holder = '';
+      try {
+        holder = readFileSync(`${path}.lock`, 'utf8');
+      } catch {
+        /* between two writes */
+      }
+      if (holder.startsWith(`${child.pid} `)) return { child, ...watched };
+      child.kill('SIGCONT');
+    }
+    child.kill('SIGKILL');
+    throw new Error('never caught the child holding the lock');
+  }
+
+  it('a writer frozen past its lock cannot write back a stale document when it thaws (item 4)', async () => {
+    const path = join(tempDir(), 'state.json');
+    const s = new FileStateStore(path);
+    await s.put('bulk/x', { blob: 'x'.repeat(3_000_000) });
+    for (let run = 0; run < 2; run++) {
+      const frozen = await frozenHolder(path);
+      try {
+        // Past the stale-lock time the frozen writer's lock is broken and our write lands.
+        await new Promise((r) => setTimeout(r, 5500));
+        const drain = { status: 'draining', reason: `run ${run}`, who: 'ci', at: run };
+        await s.put(KEYS.regionOverride('us-east'), drain);
+        frozen.child.kill('SIGCONT');
+        // The thawed writer's stale write fails; its next one starts from the file as it is now.
+        await waitFor(() => /write failed:.*lock was lost/.test(frozen.log()), 'the stale write to fail', 10_000);
+        const after = (await s.get<{ i: number }>('k/child'))?.value.i;
+        await waitFor(async () => (await s.get<{ i: number }>('k/child'))?.value.i !== after, 'the child to write on');
+        expect((await s.get(KEYS.regionOverride('us-east')))?.value).toEqual(drain);
+      } finally {
+        frozen.child.kill('SIGCONT');
+        await frozen.stop();
+      }
+    }
+    await s.close();
+  });
+
+  it("a dead holder's lock is broken at once, not after the stale-lock time (item 11)", async () => {
+    const path = join(tempDir(), 'state.json');
+    const s = new FileStateStore(path);
+    await s.put('bulk/x', { blob: 'x'.repeat(3_000_000) });
+    const frozen = await frozenHolder(path);
+    frozen.child.kill('SIGKILL');
+    await frozen.stop();
+    expect(existsSync(`${path}.lock`)).toBe(true);
+    const t0 = Date.now();
+    await s.put(KEYS.regionOverride('us-east'), { status: 'draining', reason: 'x', who: 'ci', at: 1 });
+    // Well under the 5 s a live holder's lock is given.
+    expect(Date.now() - t0).toBeLessThan(3000);
     await s.close();
   });
 
@@ -229,6 +304,81 @@ ${sharedStateYaml(statePath)}`,
       expect((await store.get<{ status: string }>(KEYS.regionOverride('ap-southeast')))?.value.status).toBe('draining');
     } finally {
       clearInterval(heartbeat);
+      await dns.stop();
+      await store.close();
+    }
+  });
+});
+
+describe('malformed entries in the shared state (hardening round 3, item 1)', () => {
+  it('cost only themselves: DNS and the control plane keep running on the last valid values', async () => {
+    const dir = tempDir();
+    const statePath = join(dir, 'state.json');
+    const cfg = testConfig(dir);
+    const apiPort = await freePort();
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}
+${sharedStateYaml(statePath).replace('control:\n', `control:\n  api: { listen: 127.0.0.1:${apiPort} }\n`)}`,
+    );
+    const store = new FileStateStore(statePath);
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 600_000 });
+    // A valid drain of ap-southeast: the last valid value the readers must keep.
+    await store.put(KEYS.regionOverride('ap-southeast'), { status: 'draining', reason: 'kept', who: 'ci', at: 1 });
+    const dns = await startDns(cfg, 2);
+    const controlProc = spawn(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', cfg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const control = watchChild(controlProc);
+    try {
+      await waitFor(() => control.log().includes('control API listening'), 'gtm control to listen', 10_000);
+      const ask = async (subnet: string) =>
+        (await kdig(dns.port, ['+short', `+subnet=${subnet}`, 'www.example.test', 'A'])).trim();
+      const regions = async () => {
+        const r = await fetch(`http://127.0.0.1:${apiPort}/api/v1/regions`);
+        return { code: r.status, body: (await r.json()) as { name: string; status: string; weight: number | null }[] };
+      };
+      await waitFor(async () => (await ask('198.18.4.0/24')) !== '198.51.100.30', 'the drain to apply', 5000, 100);
+      const before = await ask('198.18.4.0/24');
+      // The reproduction from the issue, in the file as another writer (or an editor) leaves it:
+      // a null value, a status that is no status, a weight that is no number, a vantage report
+      // with no targets, and a heartbeat under a key that is not its PoP's.
+      const doc = JSON.parse(readFileSync(statePath, 'utf8')) as { rev: number; entries: Record<string, unknown> };
+      const rev = doc.rev + 1;
+      doc.rev = rev;
+      Object.assign(doc.entries, {
+        'overrides/regions/us-east': { value: null, rev },
+        'overrides/regions/ap-southeast': { value: { status: 'banana', reason: 'x', who: 'y', at: 2 }, rev },
+        'overrides/region-weights/eu-west': { value: { weight: 'heavy', reason: 'x', who: 'y', at: 2 }, rev },
+        'overrides/weights/www/eu-west': { value: null, rev },
+        'vantage/zz-1': { value: { point: 'zz-1', at: Date.now() }, rev },
+        'agents/zz-2': { value: report('dub', 'eu-west', 'DOWN'), rev },
+      });
+      writeFileSync(statePath, JSON.stringify(doc));
+      await dns.waitLog(/"key":"overrides\/regions\/us-east".*breaks the contract/);
+      await dns.waitLog(/"key":"agents\/zz-2","problem":"pop: \\"dub\\" is not the PoP this key belongs to"/);
+      await waitFor(() => /"key":"overrides\/region-weights\/eu-west"/.test(control.log()), 'control to log it');
+      // Both still serve: DNS answers as before (ap-southeast still drained, its last valid
+      // value), the API lists the regions without a 500, and nobody exited.
+      expect(await ask('198.18.4.0/24')).toBe(before);
+      expect(await ask('198.18.1.0/24')).toBe('198.51.100.20'); // dub's forged DOWN did not count
+      const r = await regions();
+      expect(r.code).toBe(200);
+      expect(r.body.find((x) => x.name === 'ap-southeast')?.status).toBe('draining');
+      expect(r.body.find((x) => x.name === 'eu-west')?.weight).toBeNull();
+      expect(dns.proc.exitCode).toBeNull();
+      expect(controlProc.exitCode).toBeNull();
+      // Logged once per key, and counted.
+      await new Promise((res) => setTimeout(res, 600));
+      expect(dns.log().match(/"key":"overrides\/regions\/us-east"/g)).toHaveLength(1);
+      const m = /"metrics":"(http:[^"]+)"/.exec(dns.log());
+      const metrics = await (await fetch((m as RegExpExecArray)[1] as string)).text();
+      expect(Number(/^gtm_state_invalid_entries_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6);
+      // A valid value under the same key is read again at once.
+      await store.put(KEYS.regionOverride('ap-southeast'), { status: 'up', reason: 'fixed', who: 'ci', at: 3 });
+      await waitFor(async () => (await ask('198.18.4.0/24')) === '198.51.100.30', 'the valid value to apply', 5000);
+    } finally {
+      await control.stop();
       await dns.stop();
       await store.close();
     }

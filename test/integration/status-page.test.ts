@@ -90,7 +90,9 @@ describe('status page in headless Chromium', () => {
       /<tr data-key="ap-southeast"><td>ap-southeast<\/td><td><span class="badge draining">draining<\/span>/,
     );
     expect(dom).toMatch(/<tr data-key="dub"><td>dub<\/td><td>eu-west<\/td><td><span class="badge up">yes<\/span>/);
-    expect(dom).toContain('alice drain ap-southeast: window &lt;img src=x onerror=alert(1)&gt;');
+    expect(dom).toContain('alice drain ap-southeast (applied): window &lt;img src=x onerror=alert(1)&gt;');
+    // The override column names each part with its author.
+    expect(dom).toContain('draining by alice: window &lt;img src=x onerror=alert(1)&gt;');
     expect(dom).not.toContain('<img src=x');
   });
 

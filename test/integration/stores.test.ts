@@ -1,9 +1,9 @@
 // One contract for both state stores (embedded file, real etcd), then several DNS servers
 // following the same etcd.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStateStore, type StateStore } from '../../src/state/index.js';
+import { FileStateStore, StoreTimeoutError, type StateStore } from '../../src/state/index.js';
 import { KEYS } from '../../src/contract/index.js';
 import { EtcdStateStore } from '../../src/state/etcd-store.js';
 import { parseConfigText } from '../../src/config/index.js';
@@ -124,6 +124,70 @@ describe.each(stores)('%s store: atomic check-and-write', (_name, make) => {
   });
 });
 
+describe('audit outcomes of writes the store did not answer in time (item 5)', () => {
+  /** A file store that applies a conditional write and then times out (a store that stalled after taking it), and whose reads fail for a while. */
+  class StallingStore extends FileStateStore {
+    readsToFail = 0;
+    applyThenTimeOut = true;
+    override async putIf(...args: Parameters<FileStateStore['putIf']>): Promise<boolean> {
+      const ok = await super.putIf(...args);
+      if (this.applyThenTimeOut) throw new StoreTimeoutError('a conditional write');
+      return ok;
+    }
+    override async get<T>(key: string) {
+      if (this.readsToFail-- > 0) throw new StoreTimeoutError('a read');
+      return super.get<T>(key);
+    }
+  }
+
+  it('audits unknown, then applied-late once the key can be read back; not-applied when it never landed', async () => {
+    const dir = tempDir();
+    const config = parseConfigText(`${readFileSync(EXAMPLE, 'utf8')}
+control:
+  store: { file: ${join(dir, 'state.json')} }
+`);
+    const store = new StallingStore(join(dir, 'state.json'));
+    const audit = new AuditLog(join(dir, 'audit.jsonl'));
+    const changes = new Changes(
+      config,
+      store,
+      audit,
+      InMemoryRegionState.fromConfig(config),
+      createLogger('t', 'silent'),
+    );
+    try {
+      // Applied, but the store timed out: the caller hears a timeout; the audit learns the rest.
+      store.readsToFail = 1; // the first read-back fails too: it is tried again
+      await expect(changes.set('us-east', { status: 'draining', reason: 'stalled' }, 'ops', 'drain')).rejects.toThrow(
+        StoreTimeoutError,
+      );
+      await waitFor(() => audit.tail(10).some((a) => a.outcome === 'applied-late'), 'the read-back', 10_000, 100);
+      expect(
+        audit
+          .tail(10)
+          .reverse()
+          .map((a) => a.outcome),
+      ).toEqual(['pending', 'unknown', 'applied-late']);
+      // A write that never landed (refused before it was sent, past its deadline): said at once.
+      store.applyThenTimeOut = false;
+      await expect(
+        changes.set('eu-west', { weight: 3, reason: 'late' }, 'ops', 'override', { deadline: Date.now() - 1 }),
+      ).rejects.toThrow(StoreTimeoutError);
+      expect(audit.tail(1)[0]).toMatchObject({ target: 'eu-west', outcome: 'not-applied' });
+      expect(await store.get(KEYS.regionWeight('eu-west'))).toBeUndefined();
+      // A refused change is audited as refused, nothing written.
+      expect(await changes.set('eu-west', { status: 'down', reason: 'too many' }, 'ops', 'drain')).toMatchObject({
+        code: 409,
+      });
+      expect(audit.tail(1)[0]).toMatchObject({ target: 'eu-west', outcome: 'refused' });
+      expect(await store.get(KEYS.regionOverride('eu-west'))).toBeUndefined();
+    } finally {
+      changes.close();
+      await store.close();
+    }
+  });
+});
+
 describe('store deadlines and idempotency through the control API', () => {
   const TOKEN = 'store-test-token-0123456789';
   process.env.GTM_STORE_TEST_TOKEN = TOKEN;
@@ -136,18 +200,23 @@ describe('store deadlines and idempotency through the control API', () => {
     const { startControl } = await import('../../src/control/index.js');
     const s = await openStore((config.control as NonNullable<typeof config.control>).store);
     const c = await startControl(config, s, createLogger('t', 'silent'));
-    const drain = async (key: string) => {
+    const drain = async (key: string, reason = 'deadline test') => {
       const t0 = Date.now();
       const res = await fetch(`http://127.0.0.1:${c.port}/api/v1/regions/us-east/drain`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ reason: 'deadline test' }),
+        body: JSON.stringify({ reason }),
         signal: AbortSignal.timeout(15_000),
       });
-      await res.text();
-      return { status: res.status, ms: Date.now() - t0, replayed: res.headers.get('idempotent-replayed') };
+      const body = (await res.json()) as { error?: string; outcome?: string };
+      return { status: res.status, ms: Date.now() - t0, replayed: res.headers.get('idempotent-replayed'), body };
     };
-    return { s, c, drain, close: async () => (await c.close(), await s.close()) };
+    const audit = () =>
+      (existsSync(join(dir, 'audit.jsonl')) ? readFileSync(join(dir, 'audit.jsonl'), 'utf8') : '')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { action: string; why: string; outcome?: string });
+    return { s, c, drain, audit, close: async () => (await c.close(), await s.close()) };
   };
 
   it('etcd frozen: the write answers 503 within seconds, is not applied when etcd returns, and a retry applies once', async () => {
@@ -182,6 +251,67 @@ describe('store deadlines and idempotency through the control API', () => {
       await close();
     }
   }, 40_000);
+
+  it('etcd frozen mid-write: a 503 says the outcome is unknown, the audit learns it, a retry applies at most once (item 5)', async () => {
+    const { s, drain, audit, close } = await controlOn(
+      `{ etcd: ["${etcd.endpoint}"], prefix: /midwrite-${Date.now()}/ }`,
+    );
+    const etcdBack = () =>
+      waitFor(
+        () =>
+          s.get('probe').then(
+            () => true,
+            () => false,
+          ),
+        'etcd to answer again',
+        20_000,
+        200,
+      );
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const reason = `mid-write ${attempt}`;
+        const key = `mid-write-key-${attempt}-${Date.now()}`;
+        // Frozen 3 to 13 ms after the request is sent (the whole write takes about 10 ms here):
+        // before the store is read, between the read and the transaction, or as etcd takes it.
+        const pending = drain(key, reason);
+        await new Promise((r) => setTimeout(r, 3 + attempt * 5));
+        etcd.proc.kill('SIGSTOP');
+        const thaw = setTimeout(() => etcd.proc.kill('SIGCONT'), 4500);
+        const r = await pending.finally(() => undefined);
+        await new Promise((res) => setTimeout(res, Math.max(0, 4600 - r.ms)));
+        clearTimeout(thaw);
+        etcd.proc.kill('SIGCONT');
+        await etcdBack();
+        const stored = await s.get<{ reason: string }>(KEYS.regionOverride('us-east'));
+        const landed = stored?.value.reason === reason;
+        if (r.status === 200) expect(landed).toBe(true);
+        else {
+          // Never "not applied" when it may have been: unknown, with how to find out.
+          expect(r.status).toBe(503);
+          expect(['unknown', 'not-applied']).toContain(r.body.outcome);
+          if (r.body.outcome === 'unknown') expect(r.body.error).toMatch(/outcome unknown.*Idempotency-Key/);
+          else expect(landed).toBe(false);
+          // The audit's last word on the change is what happened, once the store answers again.
+          const final = () =>
+            audit()
+              .filter((a) => a.why.startsWith(reason) && !['pending', 'unknown'].includes(a.outcome ?? ''))
+              .map((a) => a.outcome);
+          await waitFor(() => final().length > 0, 'the audit to learn the outcome', 20_000, 200);
+          expect(final()).toHaveLength(1);
+          expect(landed ? ['applied', 'applied-late'] : ['not-applied']).toContain(final()[0]);
+        }
+        // A retry with the same key: the applied write's result, or the write applied now, once.
+        const again = await drain(key, reason);
+        expect(again.status).toBe(200);
+        expect(again.replayed).toBe(landed ? 'true' : 'false');
+        expect((await s.get<{ reason: string }>(KEYS.regionOverride('us-east')))?.value.reason).toBe(reason);
+        await s.delete(KEYS.regionOverride('us-east'));
+      }
+    } finally {
+      etcd.proc.kill('SIGCONT');
+      await close();
+    }
+  }, 120_000);
 
   it('state file held locked: 503 at the 3 s deadline, nothing written when the lock goes', async () => {
     const dir = tempDir();

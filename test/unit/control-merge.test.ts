@@ -71,17 +71,20 @@ describe('state merge', () => {
     expect(r.views.get('ap-southeast')?.status).toBe('down');
     expect(r.views.get('ap-southeast')?.reason).toMatch(/lease expired/);
   });
-  it('operator overrides beat health, carry weights, and end at their expiry', () => {
+  it('operator overrides beat health, carry weights, and end at their expiry, each part on its own', () => {
     const overrides = new Map([
-      [
-        'us-east',
-        { status: 'draining' as const, weight: 5, reason: 'maintenance', who: 'alice', at: 0, expiresAt: 2000 },
-      ],
+      ['us-east', { status: 'draining' as const, reason: 'maintenance', who: 'alice', at: 0, expiresAt: 2000 }],
     ]);
-    const r = mergeRegionState(input({ overrides }));
+    const weights = new Map([['us-east', { weight: 5, reason: 'less', who: 'bob', at: 0, expiresAt: 3000 }]]);
+    const r = mergeRegionState(input({ overrides, weights }));
     expect(r.views.get('us-east')).toMatchObject({ status: 'draining', weight: 5 });
     expect(r.views.get('us-east')?.reason).toBe('operator alice: maintenance');
-    expect(mergeRegionState(input({ overrides, now: 2000 })).views.get('us-east')).toMatchObject({
+    // The status ends at its expiry, the weight at its own.
+    expect(mergeRegionState(input({ overrides, weights, now: 2000 })).views.get('us-east')).toMatchObject({
+      status: 'up',
+      weight: 5,
+    });
+    expect(mergeRegionState(input({ overrides, weights, now: 3000 })).views.get('us-east')).toMatchObject({
       status: 'up',
       weight: undefined,
     });

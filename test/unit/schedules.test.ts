@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText, ConfigError } from '../../src/config/index.js';
 import { AuditLog, Changes, startSchedules } from '../../src/control/index.js';
 import { FileStateStore, InMemoryRegionState } from '../../src/state/index.js';
-import { KEYS, type RegionOverride } from '../../src/contract/index.js';
+import { KEYS, type RegionOverride, type RegionWeightOverride } from '../../src/contract/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { EXAMPLE, tempDir } from '../helpers/dns.js';
 
@@ -36,17 +36,20 @@ describe('schedules', () => {
     const schedules = startSchedules(config.control?.schedules ?? [], changes, createLogger('t', 'silent'));
     expect(await store.get(KEYS.regionOverride('eu-west'))).toBeUndefined();
     await vi.advanceTimersByTimeAsync(2 * 60_000); // past 07:00
-    const eu = await store.get<RegionOverride>(KEYS.regionOverride('eu-west'));
+    const eu = await store.get<RegionWeightOverride>(KEYS.regionWeight('eu-west'));
     expect(eu?.value).toMatchObject({ weight: 5, who: 'schedule:eu-day', reason: 'EU business hours' });
+    expect(await store.get(KEYS.regionOverride('eu-west'))).toBeUndefined();
     expect(await store.get(KEYS.regionOverride('ap-southeast'))).toBeUndefined();
     await vi.advanceTimersByTimeAsync(60 * 60_000); // past 08:00
     const ap = await store.get<RegionOverride>(KEYS.regionOverride('ap-southeast'));
     expect(ap?.value).toMatchObject({ status: 'draining', who: 'schedule:apac-window' });
     // The window ends by itself: the override expires an hour later.
     expect(ap?.value.expiresAt).toBe(Date.parse('2026-11-23T09:00:00Z'));
-    expect(audit.tail(10).map((a) => `${a.who} ${a.action} ${a.target}`)).toEqual([
-      'schedule:apac-window schedule ap-southeast',
-      'schedule:eu-day schedule eu-west',
+    expect(audit.tail(10).map((a) => `${a.who} ${a.action} ${a.target} ${a.outcome}`)).toEqual([
+      'schedule:apac-window schedule ap-southeast applied',
+      'schedule:apac-window schedule ap-southeast pending',
+      'schedule:eu-day schedule eu-west applied',
+      'schedule:eu-day schedule eu-west pending',
     ]);
     schedules.stop();
   });

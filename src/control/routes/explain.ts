@@ -6,12 +6,20 @@ import type { FastifyInstance } from 'fastify';
 import { KEYS, type AgentReport } from '../../contract/index.js';
 import { doc, explainQuery } from '../api-schemas.js';
 import { regionViews, type ControlContext } from '../context.js';
+import { PerClientLimit } from '../rate-limit.js';
+
+/**
+ * Explains per client (token name, else address): each runs the answer code and reads the
+ * store, so a flood from one client must not cost the others (or the process) anything.
+ */
+export const EXPLAIN_LIMIT = { rate: 5, burst: 20 };
 
 type ExplainQuery = { name: string; type: string; client: string; ecs?: string };
 
 export function explainRoutes(app: FastifyInstance, ctx: ControlContext): void {
   const { config, store, state } = ctx;
   let explainer: Promise<(q: ExplainQuery) => string[]> | undefined;
+  const limit = new PerClientLimit(EXPLAIN_LIMIT);
   const explainerOf = () =>
     (explainer ??= (async () => {
       const [{ Explainer }, { GeoResolver }] = await Promise.all([
@@ -25,9 +33,17 @@ export function explainRoutes(app: FastifyInstance, ctx: ControlContext): void {
     '/api/v1/explain',
     {
       config: { access: 'read' },
-      schema: doc('Why this client gets this answer, from the live state', { querystring: explainQuery }),
+      schema: doc('Why this client gets this answer, from the live state (rate-limited per client)', {
+        querystring: explainQuery,
+      }),
     },
     async (req, reply) => {
+      const wait = limit.take(ctx.guard.clientOf(req), ctx.now());
+      if (wait > 0)
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `explain is limited to ${EXPLAIN_LIMIT.rate} per second per client; retry in ${wait} s` });
       let lines: string[];
       try {
         lines = (await explainerOf())(req.query as ExplainQuery);

@@ -7,7 +7,7 @@ import { doc, drainBody, errorBody, nameParam, overrideBody, reasonQuery, region
 import type { ChangeRequest, ChangeResult } from '../changes.js';
 import { regionViews, type ControlContext } from '../context.js';
 
-/** How long a write may take before the API answers 503 (and the write is not applied). */
+/** How long a write may take before the API answers 503 (outcome unknown, or not applied: the body says which). */
 export const WRITE_DEADLINE_MS = 3000;
 
 /**
@@ -32,7 +32,10 @@ type OverrideBody = {
 
 export function sendChange(reply: FastifyReply, r: ChangeResult) {
   return r.ok
-    ? reply.header('idempotent-replayed', r.replayed ? 'true' : 'false').send({ override: r.override })
+    ? reply
+        .header('idempotent-replayed', r.replayed ? 'true' : 'false')
+        // The parts the change wrote: `override` (status) and/or `weightOverride`; null: removed.
+        .send({ override: r.override, weightOverride: r.weight })
     : reply.code(r.code).send({ error: r.error });
 }
 
@@ -83,7 +86,7 @@ export function regionRoutes(app: FastifyInstance, ctx: ControlContext): void {
     '/api/v1/regions/:name/override',
     {
       config: { access: 'write' },
-      schema: doc('Force a status and/or set a weight, with a reason and an optional expiry', {
+      schema: doc('Force a status and/or set a weight, each a part of its own with this reason and expiry', {
         params: nameParam,
         body: overrideBody,
         response: { 401: errorBody, 404: errorBody, 409: errorBody },
@@ -115,12 +118,17 @@ export function regionRoutes(app: FastifyInstance, ctx: ControlContext): void {
       return change(ctx, req, reply, region, { ...body, status: 'draining' }, 'drain');
     },
   );
+  removalRoutes(app, ctx);
+}
 
+/** Removing a part of a region's override: the status (undrain) or the weight, each by its own scope. */
+function removalRoutes(app: FastifyInstance, ctx: ControlContext): void {
+  const { changes, guard } = ctx;
   app.delete(
     '/api/v1/regions/:name/override',
     {
       config: { access: 'write' },
-      schema: doc('Remove the override (undrain): health decides again', {
+      schema: doc("Remove the operator's status (undrain): health decides again; a weight stays", {
         params: nameParam,
         querystring: reasonQuery,
       }),
@@ -128,9 +136,29 @@ export function regionRoutes(app: FastifyInstance, ctx: ControlContext): void {
     async (req, reply) => {
       const region = (req.params as { name: string }).name;
       if (!guard.permitted(req, reply, ['drain'], region)) return reply;
+      const reason = (req.query as { reason: string }).reason;
+      const deadline = Date.now() + WRITE_DEADLINE_MS;
+      return sendChange(reply, await withinDeadline(changes.clear(region, reason, guard.operator(req), { deadline })));
+    },
+  );
+
+  app.delete(
+    '/api/v1/regions/:name/weight',
+    {
+      config: { access: 'write' },
+      schema: doc("Remove the operator's weight: the configured weight applies again", {
+        params: nameParam,
+        querystring: reasonQuery,
+      }),
+    },
+    async (req, reply) => {
+      const region = (req.params as { name: string }).name;
+      if (!guard.permitted(req, reply, ['weight'], region)) return reply;
+      const reason = (req.query as { reason: string }).reason;
+      const deadline = Date.now() + WRITE_DEADLINE_MS;
       return sendChange(
         reply,
-        await changes.clear(region, (req.query as { reason: string }).reason, guard.operator(req)),
+        await withinDeadline(changes.clearWeight(region, reason, guard.operator(req), { deadline })),
       );
     },
   );

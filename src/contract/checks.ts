@@ -1,0 +1,117 @@
+// Every value read from the shared store is checked against the contract, entry by entry: a
+// store is written by other processes (and by hand, and by whoever reaches etcd), so one bad
+// entry must cost that entry, never the reader. Pure: each check says what is wrong, or nothing.
+import { REGION_STATUSES, VIP_STATES, KEYS } from './contract.js';
+
+type Check = (value: unknown, key: string) => string | undefined;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown, max = 1000) => typeof v === 'string' && v.length > 0 && v.length <= max;
+const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const isBool = (v: unknown) => typeof v === 'boolean';
+/** A weight as operators set it: finite, 0 to 1,000,000. */
+const isWeight = (v: unknown) => isNum(v) && (v as number) >= 0 && (v as number) <= 1_000_000;
+
+/** The first field that is wrong, as "field: what it must be". */
+type Field = readonly [(x: unknown) => boolean, string, 'optional'?];
+
+function fields(v: unknown, spec: Record<string, Field>): string | undefined {
+  if (!isObj(v)) return 'not an object';
+  for (const [name, [ok, what, optional]] of Object.entries(spec)) {
+    if (v[name] === undefined && optional) continue;
+    if (!ok(v[name])) return `${name}: ${what}`;
+  }
+  return undefined;
+}
+
+const agentReport: Check = (v, key) => {
+  const bad = fields(v, {
+    pop: [isStr, 'a PoP name'],
+    region: [isStr, 'a region name'],
+    serving: [isBool, 'true or false'],
+    sessionUp: [isBool, 'true or false'],
+    at: [isNum, 'a time'],
+    vips: [Array.isArray, 'a list'],
+  });
+  if (bad) return bad;
+  const r = v as { pop: string; vips: unknown[] };
+  if (key !== KEYS.agent(r.pop)) return `pop: ${JSON.stringify(r.pop)} is not the PoP this key belongs to`;
+  for (const vip of r.vips) {
+    const wrong = fields(vip, {
+      prefix: [isStr, 'a prefix'],
+      state: [(s) => (VIP_STATES as readonly unknown[]).includes(s), `one of ${VIP_STATES.join(', ')}`],
+      held: [isBool, 'true or false', 'optional'],
+    });
+    if (wrong) return `vips: ${wrong}`;
+  }
+  return undefined;
+};
+
+const vantageReport: Check = (v, key) => {
+  const bad = fields(v, {
+    point: [isStr, 'a vantage point name'],
+    region: [isStr, 'a region name', 'optional'],
+    at: [isNum, 'a time'],
+    targets: [Array.isArray, 'a list'],
+  });
+  if (bad) return bad;
+  const r = v as { point: string; targets: unknown[] };
+  // A report speaks for the point whose key it is under: it cannot speak for another.
+  if (key !== KEYS.vantage(r.point)) return `point: ${JSON.stringify(r.point)} is not the point this key belongs to`;
+  for (const t of r.targets) {
+    const wrong = fields(t, {
+      region: [isStr, 'a region name'],
+      reachable: [isBool, 'true or false'],
+      detail: [(d) => typeof d === 'string', 'text'],
+    });
+    if (wrong) return `targets: ${wrong}`;
+  }
+  return undefined;
+};
+
+const changeFields: Record<string, Field> = {
+  reason: [(x: unknown) => isStr(x, 500), 'a reason'],
+  who: [(x: unknown) => isStr(x, 200), 'who made it'],
+  at: [isNum, 'a time'],
+  expiresAt: [isNum, 'a time', 'optional'],
+};
+
+const regionOverride: Check = (v) =>
+  fields(v, {
+    status: [(s) => (REGION_STATUSES as readonly unknown[]).includes(s), `one of ${REGION_STATUSES.join(', ')}`],
+    force: [isBool, 'true or false', 'optional'],
+    ...changeFields,
+  });
+
+/** A region's or a steered name's weight set by an operator. */
+const weightOverride: Check = (v) => fields(v, { weight: [isWeight, 'a number from 0 to 1000000'], ...changeFields });
+
+const anycastClaims: Check = (v) =>
+  fields(v, { pops: [(p) => isObj(p) && Object.values(p).every(isNum), 'PoP names with times'] });
+
+const auditRecord: Check = (v) =>
+  fields(v, {
+    at: [isStr, 'an ISO time'],
+    who: [isStr, 'who'],
+    action: [isStr, 'an action'],
+    target: [isStr, 'a target'],
+    why: [(x) => typeof x === 'string', 'text'],
+  });
+
+/** The check for each kind of key (by prefix); keys of no kind here are not checked. */
+const CHECKS: [string, Check][] = [
+  [KEYS.agents, agentReport],
+  [KEYS.vantages, vantageReport],
+  [KEYS.regionOverrides, regionOverride],
+  [KEYS.regionWeights, weightOverride],
+  [KEYS.serviceWeights, weightOverride],
+  ['anycast/', anycastClaims],
+  [KEYS.audit, auditRecord],
+  [KEYS.idempotencyRecords, (v) => (isObj(v) ? undefined : 'not an object')],
+];
+
+/** What is wrong with a stored value under `key`, or undefined when it keeps the contract. */
+export function entryProblem(key: string, value: unknown): string | undefined {
+  for (const [prefix, check] of CHECKS) if (key.startsWith(prefix)) return check(value, key);
+  return undefined;
+}
