@@ -22,10 +22,37 @@ function freeTcpPort(): Promise<number> {
   });
 }
 
-export async function startEtcd(): Promise<RunningEtcd> {
+/**
+ * `tls`: serve clients over TLS with this certificate; with `clientCa`, clients must present a
+ * certificate signed by it.
+ */
+async function healthy(endpoint: string): Promise<boolean> {
+  const r = await fetch(`${endpoint}/health`);
+  return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+export async function startEtcd(
+  opts: { tls?: { cert: string; key: string; clientCa?: string } } = {},
+): Promise<RunningEtcd> {
   const [client, peer] = [await freeTcpPort(), await freeTcpPort()];
   const dir = mkdtempSync(join(tmpdir(), 'gtm-etcd-'));
-  const endpoint = `http://127.0.0.1:${client}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${client}`;
+  const tls = opts.tls
+    ? [
+        '--cert-file',
+        opts.tls.cert,
+        '--key-file',
+        opts.tls.key,
+        ...(opts.tls.clientCa ? ['--client-cert-auth', '--trusted-ca-file', opts.tls.clientCa] : []),
+      ]
+    : [];
   const proc = spawn(
     'etcd',
     [
@@ -45,6 +72,7 @@ export async function startEtcd(): Promise<RunningEtcd> {
       `test=http://127.0.0.1:${peer}`,
       '--log-level',
       'error',
+      ...tls,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -53,8 +81,8 @@ export async function startEtcd(): Promise<RunningEtcd> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
-      const r = await fetch(`${endpoint}/health`);
-      if (r.ok && ((await r.json()) as { health?: string }).health === 'true') break;
+      // Over TLS (our own CA, perhaps client certificates) the port accepting is the sign.
+      if (opts.tls ? await accepts(client) : await healthy(endpoint)) break;
     } catch {
       /* not yet */
     }

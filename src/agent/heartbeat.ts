@@ -65,7 +65,7 @@ export class Heartbeat {
     const at = new Date().toISOString();
     try {
       await this.storeHandle.put(
-        KEYS.auditRecord(at, `${this.pop}-${e.who}`, this.audits++),
+        KEYS.auditRecord(this.pop, at, e.who, this.audits++),
         { at, ...e, change: null },
         { leaseMs: AUDIT_RECORD_LEASE_MS },
       );

@@ -3,7 +3,7 @@
 // backoff, drops repeats of the same event within a window, and appends what it could not
 // deliver to a dead-letter log (JSON lines). Secrets come from the environment.
 import { Counter, type Registry } from '../observability/index.js';
-import { appendFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { ALERT_EVENTS, type AlertDestination, type AlertEvent } from '../config/index.js';
 import { onEvent, type EventPayloads } from '../contract/index.js';
 
@@ -184,7 +184,9 @@ export class AlertSender {
     const count = (result: string) => this.counted?.inc({ destination: d.name, event: a.event, result });
     const p = this.post(d, a).then(
       () => void count('delivered'),
-      (err: Error) => {
+      (raw: Error) => {
+        // fetch's errors may quote the URL, and with it the secret it carries.
+        const err = new Error(raw.message.split(d.url).join(redactUrl(d.url)));
         const attempts = this.opts.attempts ?? 6;
         if (n < attempts && !this.closed) {
           const t = setTimeout(
@@ -221,17 +223,29 @@ export class AlertSender {
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
   }
 
+  /**
+   * The dead-letter log holds alerts (region names, operators' reasons) and where they were going:
+   * only its owner may read it (0600, also when it existed with looser modes), and a webhook URL
+   * is written without what carries its secret (user info, path, query: Slack's and many others'
+   * tokens are in the path). The destination's name says which one it was.
+   */
   private deadLetter(d: AlertDestination, a: Alert, error: string, attempts: number): void {
     const line = JSON.stringify({
       destination: d.name,
-      url: d.url,
+      url: redactUrl(d.url),
       attempts,
       error,
       ...a,
       at: new Date(a.at).toISOString(),
     });
     try {
-      appendFileSync(this.opts.deadLetter, `${line}\n`);
+      const fd = openSync(this.opts.deadLetter, 'a', 0o600);
+      try {
+        if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+        writeSync(fd, `${line}\n`);
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message, alert: line }, 'alert dead-letter log not writable');
     }
@@ -247,5 +261,16 @@ export class AlertSender {
     }
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** A URL as it may be logged: scheme, host and port; user info, path and query stand for secrets. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const hidden = u.username || u.password || (u.pathname && u.pathname !== '/') || u.search;
+    return `${u.protocol}//${u.host}${hidden ? '/[redacted]' : '/'}`;
+  } catch {
+    return '[unparseable URL]';
   }
 }

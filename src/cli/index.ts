@@ -16,6 +16,8 @@ commands:
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
   probe --config FILE --name NAME        run a stand-alone vantage point (control.vantage)
+  store rbac --config FILE [--probe NAME]... [--apply --secrets DIR]
+                                         etcd's roles: each agent and probe writes only its own keys
   dnssec keygen|ds|status|rollover|activate --config FILE --zone ZONE ...
                                          keys of a signed zone, its DS, rollovers (gtm dnssec for more)
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   control: async () => (await import('./servers.js')).controlCommand,
   explain: async () => (await import('./explain.js')).explainCommand,
   probe: async () => (await import('./probe.js')).probeCommand,
+  store: async () => (await import('./store.js')).storeCommand,
   dnssec: async () => (await import('./dnssec.js')).dnssecCommand,
   lab: async () => (await import('./lab.js')).labCommand,
 };

@@ -5,6 +5,7 @@ import {
   type AlertDestination,
   type AlertEvent,
   type ControlSettings,
+  type EtcdStoreSettings,
   type RegionStatus,
   type Schedule,
   type Region,
@@ -164,7 +165,7 @@ function parseVantage(p: Problems, v: unknown, leaseMs: number): VantageSettings
 
 /** `control.store`: a state file (one machine) or etcd endpoints (several). */
 function parseStore(p: Problems, v: unknown): ControlSettings['store'] {
-  const s = obj(p, 'control.store', v, ['file', 'etcd', 'prefix']) ?? {};
+  const s = obj(p, 'control.store', v, ['file', 'etcd', 'prefix', 'tls', 'auth']) ?? {};
   let store: ControlSettings['store'] = { kind: 'file', path: '/var/lib/gtm/state.json' };
   if (s.file !== undefined && s.etcd !== undefined) p.add('control.store', 'choose one of file or etcd');
   if (s.etcd !== undefined) {
@@ -175,11 +176,50 @@ function parseStore(p: Problems, v: unknown): ControlSettings['store'] {
           what: 'an endpoint URL like http://127.0.0.1:2379',
         }) ?? '',
     );
-    store = { kind: 'etcd', endpoints, prefix: str(p, 'control.store.prefix', s.prefix ?? '/gtm/') ?? '/gtm/' };
+    store = {
+      kind: 'etcd',
+      endpoints,
+      prefix: str(p, 'control.store.prefix', s.prefix ?? '/gtm/') ?? '/gtm/',
+      ...parseEtcdAccess(p, s.tls, s.auth, endpoints),
+    };
   } else if (s.file !== undefined) {
     store = { kind: 'file', path: str(p, 'control.store.file', s.file) ?? '' };
   } else p.add('control.store', 'needs file: PATH or etcd: [URL, ...]');
+  if (store.kind === 'file' && (s.tls !== undefined || s.auth !== undefined))
+    p.add('control.store', 'tls and auth are for etcd');
   return store;
+}
+
+/** `control.store.tls` and `.auth` for etcd: files and environment variable names, never secrets. */
+function parseEtcdAccess(
+  p: Problems,
+  tv: unknown,
+  av: unknown,
+  endpoints: string[],
+): Pick<EtcdStoreSettings, 'tls' | 'auth'> {
+  const out: Pick<EtcdStoreSettings, 'tls' | 'auth'> = {};
+  if (tv !== undefined) {
+    const t = obj(p, 'control.store.tls', tv, ['ca', 'cert', 'key']) ?? {};
+    const file = (k: string) =>
+      t[k] === undefined ? undefined : str(p, `control.store.tls.${k}`, t[k], { what: 'a PEM file path' });
+    const [ca, cert, key] = [file('ca'), file('cert'), file('key')];
+    if (ca === undefined) p.add('control.store.tls.ca', "needs the CA file that signed etcd's certificate");
+    if ((cert === undefined) !== (key === undefined)) p.add('control.store.tls', 'cert and key go together');
+    if (endpoints.some((e) => e.startsWith('http://')))
+      p.add('control.store.etcd', 'with tls every endpoint is https://');
+    out.tls = { ca: ca ?? '', ...(cert && key ? { cert, key } : {}) };
+  }
+  if (av !== undefined) {
+    const a = obj(p, 'control.store.auth', av, ['user', 'user_env', 'password_env']) ?? {};
+    const envName = { pattern: /^[A-Z_][A-Z0-9_]*$/, what: 'an environment variable name' };
+    const user = a.user === undefined ? undefined : str(p, 'control.store.auth.user', a.user);
+    const userEnv = a.user_env === undefined ? undefined : str(p, 'control.store.auth.user_env', a.user_env, envName);
+    if ((user === undefined) === (userEnv === undefined))
+      p.add('control.store.auth', 'needs user (a name) or user_env (the variable holding it), one of them');
+    const passwordEnv = str(p, 'control.store.auth.password_env', a.password_env, envName);
+    out.auth = { ...(user ? { user } : {}), ...(userEnv ? { userEnv } : {}), passwordEnv: passwordEnv ?? '' };
+  }
+  return out;
 }
 
 /** `control.api.tokens`: each named, with scopes and optionally regions. */

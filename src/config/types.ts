@@ -281,7 +281,7 @@ export interface VantageSettings {
 }
 
 export interface ControlSettings {
-  store: { kind: 'file'; path: string } | { kind: 'etcd'; endpoints: string[]; prefix: string };
+  store: { kind: 'file'; path: string } | EtcdStoreSettings;
   /** Agents' heartbeat lease: a region whose agents stop reporting for this long is out. */
   leaseMs: number;
   heartbeatMs: number;
@@ -302,4 +302,18 @@ export interface ControlSettings {
     readRequiresToken: boolean;
     auditLog: string;
   };
+}
+
+/** `control.store` with etcd: endpoints, key prefix, and how this process proves who it is. */
+export interface EtcdStoreSettings {
+  kind: 'etcd';
+  endpoints: string[];
+  prefix: string;
+  /** TLS to etcd: the CA that signed etcd's certificate; a client certificate when etcd asks for one. */
+  tls?: { ca: string; cert?: string; key?: string };
+  /**
+   * etcd user and password (the password always from the environment). `userEnv` names the
+   * user per process (each agent and probe its own, for etcd's RBAC: `gtm store rbac`).
+   */
+  auth?: { user?: string; userEnv?: string; passwordEnv: string };
 }

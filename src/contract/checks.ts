@@ -110,8 +110,12 @@ const CHECKS: [string, Check][] = [
   [KEYS.idempotencyRecords, (v) => (isObj(v) ? undefined : 'not an object')],
 ];
 
+/** The field a store puts in place of a value that is not JSON at all (etcd written by hand). */
+export const UNREADABLE = '$unreadable';
+
 /** What is wrong with a stored value under `key`, or undefined when it keeps the contract. */
 export function entryProblem(key: string, value: unknown): string | undefined {
+  if (isObj(value) && UNREADABLE in value) return 'not JSON';
   for (const [prefix, check] of CHECKS) if (key.startsWith(prefix)) return check(value, key);
   return undefined;
 }

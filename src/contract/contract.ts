@@ -31,7 +31,8 @@ export const KEYS = {
   idempotencyRecords: 'idempotency/',
   /** Audit records written by agents (the control plane keeps its own log file and reads these too). */
   audit: 'audit/',
-  auditRecord: (at: string, who: string, n: number) => `audit/${at}-${who}-${n}`,
+  /** An agent's audit record, under its PoP (so etcd's RBAC can give each PoP its own range). */
+  auditRecord: (pop: string, at: string, who: string, n: number) => `audit/${pop}/${at}-${who}-${n}`,
   /** What one vantage point (an agent, or a `gtm probe`) sees of the regions, leased. */
   vantage: (point: string) => `vantage/${point}`,
   vantages: 'vantage/',

@@ -3,4 +3,5 @@
 // (events.ts). A leaf: it imports nothing else of the product, so every folder may depend on it.
 export * from './contract.js';
 export * from './events.js';
-export { entryProblem } from './checks.js';
+export { entryProblem, UNREADABLE } from './checks.js';
+export { storeRoles, storeUser, type StoreRole, type StoreRange, type StorePermission } from './store-access.js';

@@ -30,6 +30,8 @@ export class Authority {
   private signers = new Map<CompiledZone, ZoneSigner>();
   /** Memoised answers carry signatures: the memo is emptied at this time (refresh, key step). */
   private memoDeadline = Infinity;
+  /** When the memo deadline was set (a clock earlier than this went back: see respond). */
+  private memoSince = 0;
   /** What the lookup asks of the signing side. */
   private readonly signing = {
     apexSet: (zone: CompiledZone, type: number) => apexSetOf(this.signers.get(zone), type),
@@ -89,7 +91,12 @@ export class Authority {
     if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
     if (parsed.kind === 'error') return this.formatError(msg, parsed);
     const q = parsed.query;
-    if (this.signers.size && Date.now() >= this.memoDeadline) this.resign();
+    if (this.signers.size) {
+      // The memo holds signatures: past its deadline, or when the clock went back before the
+      // time they were made (a step after running ahead), they are made again.
+      const now = Date.now();
+      if (now >= this.memoDeadline || now < this.memoSince) this.resign();
+    }
     const shape = shapeOf(q, tcp, this.config.dns.maxUdpSize);
     const memo = shape === undefined ? undefined : this.memo.get(q.qname, shape);
     if (memo?.kind === 'fixed') return this.hit(memo.answer, msg, q);
@@ -147,6 +154,7 @@ export class Authority {
 
   /** Signed zones: the memo (which holds signatures) lives until the next refresh or key step. */
   private nextMemoDeadline(now: number): number {
+    this.memoSince = now;
     let t = Infinity;
     for (const s of this.signers.values()) t = Math.min(t, now + s.policy.refreshS * 1000, s.nextChange);
     return t;

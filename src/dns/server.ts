@@ -103,20 +103,27 @@ export class DnsServer {
 
   /**
    * RFC 7766 §6.2.3: bounded connections, per source and in all. Beyond the per-source limit a
-   * new connection is refused at once; at the global limit the connection idle the longest
-   * (between messages) makes room, or the new one is refused. Nothing is left hanging.
+   * new connection is refused at once; at the global limit the connection that has made no
+   * progress the longest makes room: counted from the first byte of the message it is sitting on
+   * (dripping bytes does not reset that clock: a slowloris ages like an idle connection), else
+   * from its last message. A full server always admits a newcomer; nothing is left hanging.
    */
   private admit(sock: net.Socket): TcpConn | undefined {
     const source = sock.remoteAddress ?? '';
     const fromSource = this.perSource.get(source) ?? 0;
     if (fromSource >= (this.opts.maxTcpPerSource ?? 32)) return this.refuse(sock, 'per-source limit');
     if (this.conns.size >= (this.opts.maxTcpConnections ?? 1000)) {
-      let oldest: TcpConn | undefined;
-      for (const c of this.conns)
-        if (c.partialSince === undefined && (!oldest || c.lastActive < oldest.lastActive)) oldest = c;
-      if (!oldest) return this.refuse(sock, 'connection limit');
-      this.opts.metrics?.dropped.inc({ reason: 'tcp evicted (idle, at the connection limit)' });
-      this.closeConn(oldest);
+      let victim: TcpConn | undefined;
+      const since = (c: TcpConn) => c.partialSince ?? c.lastActive;
+      for (const c of this.conns) if (!victim || since(c) < since(victim)) victim = c;
+      if (!victim) return this.refuse(sock, 'connection limit');
+      this.opts.metrics?.dropped.inc({
+        reason:
+          victim.partialSince === undefined
+            ? 'tcp evicted (idle, at the connection limit)'
+            : 'tcp evicted (stalled mid-message, at the connection limit)',
+      });
+      this.closeConn(victim);
     }
     const conn: TcpConn = { sock, source, lastActive: Date.now() };
     this.conns.add(conn);

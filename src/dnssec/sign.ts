@@ -75,7 +75,10 @@ export function compactNsecRdata(name: string, types: Iterable<number>): Buffer 
 export class ZoneSigner {
   private keys!: KeySet;
   private readonly signerName: Buffer;
-  private readonly cache = new Map<string, { sigs: Buffer[]; until: number }>();
+  /** Signatures by RRset: made at `made`, reused until `until`, never before `made`. */
+  private readonly cache = new Map<string, { sigs: Buffer[]; made: number; until: number }>();
+  /** When the key states were taken: a clock that goes back past it takes them again. */
+  private takenAt = 0;
   private dnskeys: Buffer[] = [];
   private cds: Buffer[] = [];
   private cdnskey: Buffer[] = [];
@@ -98,15 +101,20 @@ export class ZoneSigner {
     const problem = keySetProblem(this.zone, s);
     if (problem) throw new Error(problem);
     this.keys = s;
+    this.takenAt = now;
     this.dnskeys = s.published.map(dnskeyRdata);
     this.cds = s.atParent.map((k) => dsRdata(this.zone, k));
     this.cdnskey = s.atParent.map(dnskeyRdata);
     this.cache.clear();
   }
 
-  /** When a key's scheduled step is due, the key states are taken again; true if they changed. */
+  /**
+   * When a key's scheduled step is due, or the clock went back (a correction after it ran
+   * ahead: the states were taken for a time that has not come), the key states are taken
+   * again; true if they were.
+   */
   tick(now: number): boolean {
-    if (now < this.keys.nextChange) return false;
+    if (now < this.keys.nextChange && now >= this.takenAt) return false;
     this.rekey(now);
     return true;
   }
@@ -133,7 +141,9 @@ export class ZoneSigner {
     const canonical = canonicalRRset(owner, type, ttl, rdatas);
     const key = `${type}|${canonical.toString('latin1')}`;
     const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.sigs;
+    // A signature made at a later time than now (the clock was stepped back) has an inception
+    // validators have not reached: it is made again, never served.
+    if (hit && hit.until > now && hit.made <= now) return hit.sigs;
     const apex = type === TYPE.DNSKEY || type === TYPE_CDS || type === TYPE_CDNSKEY;
     const signers = apex ? this.keys.keySigning : this.keys.zoneSigning;
     const inception = Math.floor(now / 1000) - this.policy.inceptionOffsetS;
@@ -157,7 +167,7 @@ export class ZoneSigner {
       return Buffer.concat([fields, signature]);
     });
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(key, { sigs, until: now + this.policy.refreshS * 1000 });
+    this.cache.set(key, { sigs, made: now, until: now + this.policy.refreshS * 1000 });
     return sigs;
   }
 }

@@ -10,6 +10,8 @@ import {
   type IKeyValue,
   type Lease,
 } from 'etcd3';
+import { readFileSync } from 'node:fs';
+import { UNREADABLE } from '../contract/index.js';
 import {
   StoreTimeoutError,
   StoreUnavailableError,
@@ -22,6 +24,50 @@ import {
 /** Watch events arriving within this time reach the watcher as one change. */
 const WATCH_BATCH_MS = 20;
 
+/**
+ * A stored value, parsed. Anyone who reaches etcd can write anything under our prefix: a value
+ * that is not JSON is read as a marker the contract check refuses (one bad entry costs itself),
+ * never thrown at the reader.
+ */
+function parseValue<T>(raw: Buffer): T {
+  try {
+    return JSON.parse(raw.toString()) as T;
+  } catch {
+    return { [UNREADABLE]: raw.subarray(0, 60).toString() } as T;
+  }
+}
+
+/** How etcd knows this process: TLS (CA, client certificate) and a user, read when the store opens. */
+export interface EtcdAccess {
+  tls?: { ca: string; cert?: string; key?: string };
+  auth?: { user?: string; userEnv?: string; passwordEnv: string };
+}
+
+/** etcd3's client options for `access`; a missing file or variable is an error naming it. */
+export function etcdClientOptions(access: EtcdAccess, env: NodeJS.ProcessEnv = process.env) {
+  const read = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`control.store.tls.${what}: ${(err as Error).message}`);
+    }
+  };
+  const { tls, auth } = access;
+  const credentials = tls && {
+    rootCertificate: read('ca', tls.ca),
+    ...(tls.cert && tls.key ? { certChain: read('cert', tls.cert), privateKey: read('key', tls.key) } : {}),
+  };
+  let login: { username: string; password: string } | undefined;
+  if (auth) {
+    const username = auth.user ?? env[auth.userEnv ?? ''];
+    if (!username) throw new Error(`control.store.auth.user_env: ${auth.userEnv} is not set`);
+    const password = env[auth.passwordEnv];
+    if (!password) throw new Error(`control.store.auth.password_env: ${auth.passwordEnv} is not set`);
+    login = { username, password };
+  }
+  return { ...(credentials ? { credentials } : {}), ...(login ? { auth: login } : {}) };
+}
+
 export class EtcdStateStore implements StateStore {
   private readonly client: Etcd3;
   /** One lease per leased key, renewed on each put of that key. */
@@ -31,10 +77,12 @@ export class EtcdStateStore implements StateStore {
   constructor(
     readonly endpoints: string[],
     readonly prefix: string,
+    access: EtcdAccess = {},
   ) {
     // Every unary call carries a deadline, which gRPC passes to etcd: a call that reaches a
     // frozen etcd fails here after 3 s instead of hanging (streams, the watches, have none).
     this.client = new Etcd3({
+      ...etcdClientOptions(access),
       hosts: endpoints,
       dialTimeout: 3000,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 3000 }),
@@ -49,7 +97,7 @@ export class EtcdStateStore implements StateStore {
     return this.typed(async () => {
       const r = await this.client.get(this.k(key)).exec();
       const kv = r.kvs[0];
-      return kv ? { key, value: JSON.parse(kv.value.toString()) as T, rev: Number(kv.mod_revision) } : undefined;
+      return kv ? { key, value: parseValue<T>(kv.value), rev: Number(kv.mod_revision) } : undefined;
     });
   }
 
@@ -59,7 +107,7 @@ export class EtcdStateStore implements StateStore {
       return r.kvs
         .map((kv) => ({
           key: kv.key.toString().slice(this.prefix.length),
-          value: JSON.parse(kv.value.toString()) as T,
+          value: parseValue<T>(kv.value),
           rev: Number(kv.mod_revision),
         }))
         .sort((a, b) => a.key.localeCompare(b.key));
@@ -193,7 +241,7 @@ export class EtcdStateStore implements StateStore {
           const listed = new Set<string>();
           for (const kv of r.kvs) {
             listed.add(keyOf(kv));
-            apply(keyOf(kv), Number(kv.mod_revision), JSON.parse(kv.value.toString()) as T);
+            apply(keyOf(kv), Number(kv.mod_revision), parseValue<T>(kv.value));
           }
           // Gone at the read's revision, and not written since: forgotten (tombstone included).
           for (const [key, e] of known) if (!listed.has(key) && e.rev <= at) known.delete(key);
@@ -209,7 +257,7 @@ export class EtcdStateStore implements StateStore {
       .then((w) => {
         if (stopped) return void w.cancel();
         watcher = w;
-        w.on('put', (kv) => apply(keyOf(kv), Number(kv.mod_revision), JSON.parse(kv.value.toString()) as T))
+        w.on('put', (kv) => apply(keyOf(kv), Number(kv.mod_revision), parseValue<T>(kv.value)))
           .on('delete', (kv) => apply(keyOf(kv), Number(kv.mod_revision), undefined))
           .on('connected', resync);
         resync();

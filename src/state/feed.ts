@@ -33,7 +33,7 @@ export async function openStore(s: ControlSettings['store'], log?: Logger): Prom
     );
   if (s.kind === 'file') return new CheckedStore(new FileStateStore(s.path), onInvalid);
   const { EtcdStateStore } = await import('./etcd-store.js');
-  return new CheckedStore(new EtcdStateStore(s.endpoints, s.prefix), onInvalid);
+  return new CheckedStore(new EtcdStateStore(s.endpoints, s.prefix, s), onInvalid);
 }
 
 /** The store under a checked one. */

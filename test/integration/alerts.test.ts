@@ -2,7 +2,7 @@
 // down and comes back, repeats dropped, a receiver that never comes back (dead-letter log), and
 // the whole path from an operator's change in the control API to a delivered alert.
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AlertSender, alertBody, startAlerts, type Alert } from '../../src/alerts/index.js';
@@ -163,7 +163,28 @@ describe('delivery', () => {
     await waitFor(() => existsSync(dead), 'the dead-letter line', 5000);
     const line = JSON.parse(readFileSync(dead, 'utf8').trim()) as Record<string, unknown>;
     expect(line).toMatchObject({ destination: 'hook', attempts: 3, event: 'region.state' });
+    expect(statSync(dead).mode & 0o777).toBe(0o600);
     await sender.close();
+  });
+
+  it('keeps the dead-letter log private and webhook secrets out of it (hardening round 3, item 11)', async () => {
+    const port = await freePort(); // nobody listens
+    const dead = join(tempDir(), 'dead.jsonl');
+    writeFileSync(dead, '', { mode: 0o644 }); // left readable by an earlier version or by hand
+    const secretPath = '/services/T0000/B0000/very-secret-token';
+    const sender = new AlertSender([dest(`http://user:pw@127.0.0.1:${port}${secretPath}?token=also-secret`)], {
+      deadLetter: dead,
+      log,
+      retryBaseMs: 20,
+      attempts: 2,
+    });
+    sender.send(down);
+    await waitFor(() => readFileSync(dead, 'utf8').length > 0, 'the dead-letter line', 5000);
+    await sender.close();
+    const text = readFileSync(dead, 'utf8');
+    for (const secret of ['very-secret-token', 'also-secret', 'T0000', 'pw@']) expect(text).not.toContain(secret);
+    expect(JSON.parse(text.trim())).toMatchObject({ url: `http://127.0.0.1:${port}/[redacted]` });
+    expect(statSync(dead).mode & 0o777).toBe(0o600);
   });
 
   it('an operator taking a region down through the control API reaches the webhook', async () => {

@@ -94,3 +94,33 @@ describe('TCP limits', () => {
     for (const c of idle) c.sock.destroy();
   });
 });
+
+describe('TCP slowloris with partial messages (hardening round 3, item 9)', () => {
+  it('connections sitting on a byte of a length prefix make room for real questions at the limit', async () => {
+    // Attackers under the per-source cap (3 addresses x 10 = the 30-connection limit), each
+    // sending one byte of a length prefix and reconnecting as soon as it is closed, for 4 s.
+    const until = Date.now() + 4000;
+    let attacking = 0;
+    const attacker = async (local: string) => {
+      while (Date.now() < until) {
+        const c = await open(local).catch(() => undefined);
+        if (!c) continue;
+        attacking++;
+        c.sock.write(Buffer.from([0x01]));
+        await waitFor(() => c.closed() || Date.now() >= until, 'the connection to be closed', 6000, 20);
+        c.sock.destroy();
+        attacking--;
+      }
+    };
+    const attack = Array.from({ length: 30 }, (_, i) => attacker(`127.0.2.${(i % 3) + 1}`));
+    await waitFor(() => attacking >= 30, 'the attack to fill the server', 3000, 20);
+    // Real questions from other addresses meanwhile, one after another.
+    const answered: (number | undefined)[] = [];
+    for (let i = 0; i < 20 && Date.now() < until - 300; i++)
+      answered.push(await tcpQuery(`127.0.3.${(i % 5) + 1}`, 100 + i));
+    await Promise.all(attack);
+    expect(answered.length).toBeGreaterThanOrEqual(10);
+    const ok = answered.filter((id, i) => id === 100 + i).length;
+    expect(ok, `answered ${ok} of ${answered.length}`).toBe(answered.length);
+  }, 20_000);
+});

@@ -19,6 +19,38 @@ function problems(text: string): string[] {
 }
 
 describe('config', () => {
+  it('etcd credentials: TLS files and environment variable names, checked, never secrets in the file', () => {
+    const store = (body: string) => problems(`${base}\ncontrol:\n  store: ${body}\n`);
+    expect(store('{ etcd: ["https://10.0.0.1:2379"], tls: { cert: /c.pem } }')).toEqual(
+      expect.arrayContaining([
+        "control.store.tls.ca: needs the CA file that signed etcd's certificate",
+        'control.store.tls: cert and key go together',
+      ]),
+    );
+    expect(store('{ etcd: ["http://10.0.0.1:2379"], tls: { ca: /ca.pem } }')).toContain(
+      'control.store.etcd: with tls every endpoint is https://',
+    );
+    expect(store('{ etcd: ["https://10.0.0.1:2379"], auth: { password: hunter2 } }')).toEqual(
+      expect.arrayContaining([
+        'control.store.auth.password: unknown key (expected one of: user, user_env, password_env)',
+      ]),
+    );
+    expect(store('{ etcd: ["https://10.0.0.1:2379"], auth: { user: a, user_env: B, password_env: P } }')).toContain(
+      'control.store.auth: needs user (a name) or user_env (the variable holding it), one of them',
+    );
+    expect(store('{ file: /tmp/s.json, auth: { user: a, password_env: P } }')).toContain(
+      'control.store: tls and auth are for etcd',
+    );
+    const ok = parseConfigText(
+      `${base}\ncontrol:\n  store: { etcd: ["https://10.0.0.1:2379"], tls: { ca: /ca.pem, cert: /c.pem, key: /k.pem }, auth: { user_env: U, password_env: P } }\n`,
+    );
+    expect(ok.control?.store).toMatchObject({
+      kind: 'etcd',
+      tls: { ca: '/ca.pem', cert: '/c.pem', key: '/k.pem' },
+      auth: { userEnv: 'U', passwordEnv: 'P' },
+    });
+  });
+
   it('loads the shipped example with the names and addresses docs rely on', () => {
     const c = loadConfigFile(EXAMPLE);
     expect(c.zones.map((z) => z.name)).toEqual(['example.test']);

@@ -2,7 +2,12 @@
 // states a rollover's timing gives, and key files that must be refused.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import { Authority, compileZones } from '../../src/dns/index.js';
+import { GeoResolver } from '../../src/geo/index.js';
+import { InMemoryRegionState } from '../../src/state/index.js';
+import { buildQuery, TYPE } from '../../src/wire/index.js';
 import {
   dnskeyRdata,
   generateKey,
@@ -11,10 +16,12 @@ import {
   readKey,
   typeBitmap,
   writeKey,
+  loadZoneKeys,
   ZoneSigner,
   type ZoneKey,
 } from '../../src/dnssec/index.js';
-import { tempDir } from '../helpers/dns.js';
+import { tempDir, testConfig } from '../helpers/dns.js';
+import { decodeMsg } from '../helpers/dnsmsg.js';
 
 const policy = {
   keyDir: '/x',
@@ -92,5 +99,73 @@ describe('DNSSEC pieces', () => {
     writeFileSync(forged, JSON.stringify(j), { mode: 0o600 });
     expect(() => readKey(forged, 'example.test')).toThrow(/publicKey does not belong to privateKey/);
     expect(() => readKey(file, 'other.test')).toThrow(/a key of zone example\.test, not other\.test/);
+  });
+});
+
+describe('signatures follow the clock both ways (hardening round 3, item 6)', () => {
+  const DAY = 86_400_000;
+  /** Inception and expiration (seconds) of every RRSIG in a response. */
+  function rrsigTimes(buf: Buffer): { inception: number; expiration: number }[] {
+    const out: { inception: number; expiration: number }[] = [];
+    const d = decodeMsg(buf);
+    for (const rr of [...d.answer, ...d.authority])
+      if (rr.type === TYPE.RRSIG) {
+        const rdata = Buffer.from(rr.rdata, 'hex');
+        out.push({ expiration: rdata.readUInt32BE(8), inception: rdata.readUInt32BE(12) });
+      }
+    return out;
+  }
+
+  it('the zone signer: a signature made on a clock that ran ahead is made again when the clock comes back', () => {
+    const t = 1_800_000_000_000;
+    // Started while the clock ran 20 days ahead.
+    const s = new ZoneSigner('example.test', [generateKey('example.test', 'csk', 13, 0)], policy, t + 20 * DAY);
+    const a = [Buffer.from([198, 51, 100, 10])];
+    expect(s.tick(t + 21 * DAY)).toBe(false); // nothing scheduled: nothing to take again
+    const fromFuture = s.sign('www.example.test', 1, 30, a, t + 20 * DAY);
+    const back = s.sign('www.example.test', 1, 30, a, t + 1000);
+    expect(back).not.toBe(fromFuture);
+    expect((back[0] as Buffer).readUInt32BE(12)).toBeLessThanOrEqual((t + 1000) / 1000);
+    expect(s.tick(t + 1000)).toBe(true); // key states taken again for the time it is
+    expect(s.tick(t + 2000)).toBe(false);
+  });
+
+  it('a signing server: 20 days ahead and back, no RRSIG ever has its inception after now', () => {
+    const dir = tempDir();
+    const keys = join(dir, 'keys');
+    writeKey(keys, generateKey('example.test', 'csk', 13, 0));
+    const file = testConfig(dir);
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('    ns: [ns1, ns2]\n', `    ns: [ns1, ns2]\n    dnssec: { keys: ${keys} }\n`),
+    );
+    const config = parseConfigText(readFileSync(file, 'utf8'));
+    const geo = GeoResolver.open(config.geo.database);
+    const zones = compileZones(config, loadZoneKeys(config));
+    const auth = new Authority(config, geo, InMemoryRegionState.fromConfig(config), zones);
+    const ask = (name: string) => {
+      const q = buildQuery(name, TYPE.A, { id: 7, edns: { udpSize: 4096, dnssecOk: true } });
+      return rrsigTimes(auth.respond(q, '198.18.1.1', false).response as Buffer);
+    };
+    const real = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(real + 20 * DAY); // the clock runs 20 days ahead
+      for (const name of ['www.example.test', 'static.example.test']) {
+        const sigs = ask(name);
+        expect(sigs.length).toBeGreaterThan(0);
+        expect(sigs[0]?.inception).toBeGreaterThan((real + 19 * DAY) / 1000);
+      }
+      vi.setSystemTime(real + 60_000); // corrected: back to now
+      for (const name of ['www.example.test', 'static.example.test', 'www.example.test']) {
+        const now = Math.floor(Date.now() / 1000);
+        for (const sig of ask(name)) {
+          expect(sig.inception).toBeLessThanOrEqual(now);
+          expect(sig.expiration).toBeGreaterThan(now);
+        }
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
