@@ -1,7 +1,7 @@
 // Drills: each scenario, what it injects, when it has settled, and what it expects.
 import { PREFIX } from './lab.js';
 import { fetchIn, ifaceWithAddress, ip } from './netns.js';
-import { signalInPop, signalProcesses, startAgent, startLbNode } from './procs.js';
+import { pidInPop, signalInPop, signalProcesses, startLbNode, waitRestarted } from './procs.js';
 import { PLAN } from './address-plan.js';
 import {
   type Drill,
@@ -121,20 +121,24 @@ export const DRILLS: Record<string, Drill> = {
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
       const w = rel(o, o.withdrawnAt);
-      // Keepalives every 3 s, hold time 9 s: the router gives up 6 to 9 s after the freeze.
+      // The router gives up when its hold timer runs out, counted from gobgpd's last keepalive.
+      // Measured with birdc (show protocols all): BIRD restarts its 9 s hold timer with jitter
+      // (0.75-1.0, so 6.75-9 s) and gobgpd's keepalives arrive about every 4.5 s, so the
+      // withdrawal lands 2.2 to 9 s after the freeze, never at once (nothing tells the router).
       expectation(
         r,
-        'path kept while the PoP still forwards, withdrawn at the hold time (6-10 s)',
-        w !== undefined && w >= 5000 && w < 10_000,
+        'path kept while the PoP still forwards, withdrawn at the hold time (2-10 s)',
+        w !== undefined && w >= 2000 && w < 10_000,
         w === undefined ? 'never' : `+${w} ms`,
       );
       // The agent asks gobgpd something every second with a 1 s deadline: a frozen gobgpd is
-      // "not reachable" within ~2 s, and the PoP leaves DNS long before the router withdraws.
+      // "not reachable" within ~2 s, and the PoP leaves DNS at once (often before the router
+      // gives up on it).
       const moved = rel(o, firstAnswerChange(o, pop)?.t);
       expectation(
         r,
-        'DNS moves within 3 s of the freeze (gobgpd stops answering the agent), before the withdrawal',
-        moved !== undefined && moved < 3000 && (w === undefined || moved <= w),
+        'DNS moves within 3 s of the freeze (gobgpd stops answering the agent)',
+        moved !== undefined && moved < 3000,
         moved === undefined ? 'never' : `+${moved} ms`,
       );
       const first = r.clients[AFFECTED]?.firstErrorMs;
@@ -154,11 +158,14 @@ export const DRILLS: Record<string, Drill> = {
     },
   },
   'agent-killed': {
-    description: "us-east's agent is SIGKILLed (policy: withdraw)",
+    description: "us-east's agent is SIGKILLed (policy: withdraw); its supervisor starts it again",
     timeoutMs: 8000,
     async inject(lab, pop) {
-      signalProcesses(lab, pop, [`${pop.name}-agent`], 'SIGKILL');
-      return async () => void startAgent(lab, pop);
+      const name = `${pop.name}-agent`;
+      const before = pidInPop(lab, pop, name);
+      signalProcesses(lab, pop, [name], 'SIGKILL');
+      // The restart policy (2 s, as the systemd units) brings it back; the repair is waiting for that.
+      return async () => void (await waitRestarted(lab, pop, name, before));
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {
@@ -173,7 +180,11 @@ export const DRILLS: Record<string, Drill> = {
       // The router's interface on the PoP's link, found by its address (veth or container eth).
       const dev = ifaceWithAddress(`${PREFIX}rtr`, PLAN.routerOn(pop.n));
       ip('-n', `${PREFIX}rtr`, 'link', 'set', dev, 'down');
-      return async () => void ip('-n', `${PREFIX}rtr`, 'link', 'set', dev, 'up');
+      return async () => {
+        ip('-n', `${PREFIX}rtr`, 'link', 'set', dev, 'up');
+        // The PoP's default route may have gone with the carrier: the repair puts it back.
+        ip('-n', pop.ns, 'route', 'replace', 'default', 'via', PLAN.routerOn(pop.n));
+      };
     },
     settle: (o, pop) => o.withdrawnAt !== undefined && servedElsewhere(o, pop),
     expect(o, pop, r) {

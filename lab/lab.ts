@@ -22,7 +22,7 @@ import {
   labOf,
   composeFile,
 } from './model.js';
-import { daemon, startLbNode, startAgent } from './processes.js';
+import { daemon, startLbNode, startAgent, supervised } from './processes.js';
 import { composeDown, composeUp } from './compose.js';
 import { renderLab } from './render.js';
 import { frrDaemons, handToFrr, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
@@ -31,7 +31,7 @@ import { status } from './status.js';
 import { PLAN, clientGateway } from './address-plan.js';
 
 export * from './model.js';
-export { signalProcesses, signalInPop, startAgent, startLbNode } from './procs.js';
+export { signalProcesses, signalInPop, startLbNode, waitRestarted } from './procs.js';
 export { renderLab } from './render.js';
 export { formatStatus, status, type LabStatus } from './status.js';
 
@@ -158,12 +158,13 @@ export async function up(
     String(ALERT_HOOK.port),
     alertsFile(LAB_DIR),
   ]);
-  daemon(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
-  daemon(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
+  // The product's own processes run under the restart policy the systemd units ship.
+  supervised(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
+  supervised(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
 
   // Vantage points where the users are: each client namespace checks every region from outside.
   for (const c of lab.clients)
-    daemon(lab, `probe-${c.name}`, c.ns, process.execPath, [
+    supervised(lab, `probe-${c.name}`, c.ns, process.execPath, [
       join(ROOT, 'bin', 'gtm.js'),
       'probe',
       '--config',
@@ -195,13 +196,13 @@ export async function down(log: (s: string) => void = console.log): Promise<void
     return;
   }
   const pidsFile = join(LAB_DIR, 'pids');
-  const pids = existsSync(pidsFile)
-    ? readFileSync(pidsFile, 'utf8')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => Number(l.split(' ')[1]))
-    : [];
+  // The last PID recorded under each name: a supervised process restarted by its supervisor is
+  // recorded again, and its earlier PIDs are gone (and may belong to someone else by now).
+  const latest = new Map<string, number>();
+  if (existsSync(pidsFile))
+    for (const l of readFileSync(pidsFile, 'utf8').trim().split('\n').filter(Boolean))
+      latest.set(l.split(' ')[0] ?? '', Number(l.split(' ')[1]));
+  const pids = [...latest.values()];
   for (const pid of pids) killPid(pid, 'SIGTERM');
   const end = Date.now() + 6000;
   const alive = () =>

@@ -126,3 +126,10 @@ export function loadLab(dir = LAB_DIR): Lab {
     : undefined;
   return labOf(loadConfigFile(join(dir, 'config.yaml')), dir, token, router, compose);
 }
+
+/**
+ * The restart policy of the product's processes, in the lab (lab/supervise.ts, entry.sh) as in
+ * the systemd units (deploy/systemd: RestartSec, StartLimitBurst, StartLimitIntervalSec; a test
+ * holds them equal): started again 2 s after they exit, at most 5 starts in 30 s.
+ */
+export const RESTART_POLICY = { delayMs: 2000, startLimit: { burst: 5, intervalMs: 30_000 } };

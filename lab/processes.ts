@@ -9,13 +9,30 @@ function record(dir: string, name: string, pid: number | undefined): void {
   appendFileSync(join(dir, 'pids'), `${name} ${pid ?? -1}\n`);
 }
 
-/** Starts a long-running process in a namespace, detached, logging to the lab directory. */
-export function daemon(lab: Lab, name: string, ns: string, cmd: string, args: string[]): number {
-  const log = openSync(join(lab.dir, 'logs', `${name}.log`), 'a');
+/** Starts a long-running process in a namespace, detached, logging to the lab directory (`logName`.log). */
+export function daemon(lab: Lab, name: string, ns: string, cmd: string, args: string[], logName = name): number {
+  const log = openSync(join(lab.dir, 'logs', `${logName}.log`), 'a');
   const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { detached: true, stdio: ['ignore', log, log] });
   p.unref();
   record(lab.dir, name, p.pid);
   return p.pid ?? -1;
+}
+
+/**
+ * A product process (agent, DNS, control plane, probe) under the lab's restart policy
+ * (lab/supervise.ts, the systemd units' policy): the child is recorded under `name` at each
+ * start, the supervisor as `name.supervisor`.
+ */
+export function supervised(lab: Lab, name: string, ns: string, cmd: string, args: string[]): number {
+  // One log per process: the supervisor's own lines (restarts) go with its child's.
+  return daemon(
+    lab,
+    `${name}.supervisor`,
+    ns,
+    process.execPath,
+    [join(ROOT, 'dist', 'lab', 'supervise.js'), join(lab.dir, 'pids'), name, '--', cmd, ...args],
+    name,
+  );
 }
 
 export function pidOf(lab: Lab, name: string): number | undefined {
@@ -34,7 +51,7 @@ export function startLbNode(lab: Lab, pop: LabPop, node: 1 | 2): number {
 }
 
 export function startAgent(lab: Lab, pop: LabPop): number {
-  return daemon(lab, `${pop.name}-agent`, pop.ns, process.execPath, [
+  return supervised(lab, `${pop.name}-agent`, pop.ns, process.execPath, [
     join(ROOT, 'bin', 'gtm.js'),
     'agent',
     '--config',

@@ -3,7 +3,7 @@
 // (which records its processes' PIDs inside the container). Never by pattern.
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { killPid } from './netns.js';
-import { pidOf, startAgent as startAgentNs, startLbNode as startLbNodeNs } from './processes.js';
+import { pidOf, startLbNode as startLbNodeNs } from './processes.js';
 import { containerInitPid, inContainer } from './compose.js';
 import type { Lab, LabPop } from './model.js';
 
@@ -58,7 +58,33 @@ export function startLbNode(lab: Lab, pop: LabPop, node: 1 | 2): void {
   else startLbNodeNs(lab, pop, node);
 }
 
-export function startAgent(lab: Lab, pop: LabPop): void {
-  if (lab.engine === 'compose') inContainer(lab, pop.region, ['gtm-lab-entry', 'start', 'agent', pop.region]);
-  else startAgentNs(lab, pop);
+/** The PID a process of one PoP runs as now (its latest start), on either engine. */
+export function pidInPop(lab: Lab, pop: LabPop, name: string): number | undefined {
+  if (lab.engine !== 'compose') return pidOf(lab, name);
+  const pid = recordedPid(lab, pop.region, name);
+  return pid === undefined ? undefined : hostPid(lab, pop.region, pid);
+}
+
+/**
+ * Waits for a supervised process (agent, DNS, control, probe) to be started again by its
+ * supervisor after it died: a PID other than `before`, alive. Throws after `ms`: the restart
+ * policy did not hold.
+ */
+export async function waitRestarted(lab: Lab, pop: LabPop, name: string, before: number | undefined, ms = 10_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const pid = pidInPop(lab, pop, name);
+    if (pid !== undefined && pid !== before && alive(pid)) return pid;
+    if (Date.now() > end) throw new Error(`${name} was not started again by its supervisor within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -15,7 +15,8 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
   const doc = parsed.toJS() as Record<string, any> | null;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new Error('must be a YAML mapping (zones, regions, services, ...)');
-  doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 1 };
+  // Two workers: a worker that dies is replaced while the other answers (one would be an outage).
+  doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 2 };
   doc.geo = { database: cityDb };
   doc.control = {
     // One machine: a file every namespace sees. Containers: etcd, as across machines.

@@ -8,8 +8,11 @@
 #   pop REGION N VIP             LB nodes, LB frontends (region VIP, shared anycast VIP), BFD helper, agent (+gobgpd)
 #   dns | control | etcd         GeoDNS server; control API and the alert webhook; shared state
 #   client NAME GATEWAY          a user's place: default route via the router, a vantage probe
+# The product's processes (agent, DNS, control plane, probe) run under the restart policy the
+# systemd units ship (deploy/systemd: started again 2 s after they exit, at most 5 starts in
+# 30 s); the lab's fixtures (LB nodes, frontends, BIRD) do not: the drills break those on purpose.
 # The drills reach into a running container with the same script (docker exec):
-#   start lb REGION N NODE | start agent REGION      start one process again
+#   start lb REGION N NODE                           start an LB node again
 #   signal SIG NAME...                               signal named processes (by their recorded PID)
 # LAB_LINKS="eth1=198.19.1.2/24 ..." (containerlab) waits for each interface and addresses it;
 # with compose the addresses come from the networks' IPAM. Every other address comes from
@@ -32,6 +35,32 @@ run() {
   echo $! >"$PIDS/$name.pid"
 }
 
+# supervise NAME CMD...: like run, started again 2 s after it exits (the units' Restart=always,
+# RestartSec=2, StartLimitBurst=5 in 30 s). Each start records the child's PID as NAME; the loop
+# itself is NAME.supervisor, and stops its child on SIGTERM.
+supervise() {
+  name=$1
+  shift
+  (
+    set +e # a process's exit is expected here, not the end of the loop
+    trap 'kill "$(cat "$PIDS/$name.pid")" 2>/dev/null; exit 0' TERM INT
+    starts=""
+    while :; do
+      now=$(date +%s)
+      recent=""
+      for t in $starts; do [ $((now - t)) -lt 30 ] && recent="$recent $t"; done
+      starts="$recent $now"
+      [ "$(echo $starts | wc -w)" -le 5 ] || { echo "supervise $name: 5 starts within 30 s: giving up" >>"$LAB/logs/$name.log"; exit 1; }
+      "$@" >>"$LAB/logs/$name.log" 2>&1 &
+      echo $! >"$PIDS/$name.pid"
+      wait $! || true
+      echo "supervise $name: exited; starting again in 2 s" >>"$LAB/logs/$name.log"
+      sleep 2
+    done
+  ) &
+  echo $! >"$PIDS/$name.supervisor.pid"
+}
+
 # Waits up to 60 s for a condition (a command), else gives up naming what never appeared.
 wait_for() {
   what=$1
@@ -51,16 +80,15 @@ lb_node() { # REGION N NODE
   run "$1-lb$3" node "$APP/dist/lab/lb-node.js" "$1-lb$3" "$addr" 8080
 }
 agent() { # REGION
-  run "$1-agent" node "$GTM" agent --config "$LAB/config.yaml" --pop "$1" --state-dir "$LAB/pops/$1"
+  supervise "$1-agent" node "$GTM" agent --config "$LAB/config.yaml" --pop "$1" --state-dir "$LAB/pops/$1"
 }
 
 case "$role" in
   start)
-    what=${1:?start lb REGION N NODE | start agent REGION}
+    what=${1:?start lb REGION N NODE}
     shift
     case "$what" in
       lb) lb_node "$@" ;;
-      agent) agent "$@" ;;
       *) echo "entry: cannot start $what" >&2; exit 2 ;;
     esac
     exit 0
@@ -99,13 +127,13 @@ case "$role" in
     ;;
   dns)
     ip route replace default via "$ROUTER_ON_DNS"
-    run dns node "$GTM" dns --config "$LAB/config.yaml"
+    supervise dns node "$GTM" dns --config "$LAB/config.yaml"
     ;;
   control)
     # Shares the DNS container's network: waits for the address it serves.
     wait_for "address $DNS_IP" has_addr "$DNS_IP"
     run alert-receiver node "$APP/dist/lab/alert-receiver.js" 127.0.0.1 9199 "$LAB/logs/alerts.jsonl"
-    run control node "$GTM" control --config "$LAB/config.yaml"
+    supervise control node "$GTM" control --config "$LAB/config.yaml"
     ;;
   etcd)
     wait_for "address $ETCD_IP" has_addr "$ETCD_IP"
@@ -118,7 +146,7 @@ case "$role" in
   client)
     name=${1:?client NAME GATEWAY}
     ip route replace default via "${2:?client NAME GATEWAY}"
-    run "probe-$name" node "$GTM" probe --config "$LAB/config.yaml" --name "$name"
+    supervise "probe-$name" node "$GTM" probe --config "$LAB/config.yaml" --name "$name"
     ;;
   *)
     echo "entry: unknown role $role" >&2
@@ -126,13 +154,15 @@ case "$role" in
     ;;
 esac
 
-# PID 1 of the container: stop every recorded process on SIGTERM (agents withdraw their paths).
+# PID 1 of the container: stop every recorded process on SIGTERM (agents withdraw their paths),
+# the supervisors first so that none starts its process again.
 stop() {
+  for f in "$PIDS"/*.supervisor.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   for f in "$PIDS"/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
   exit 0
 }
 trap stop TERM INT
-echo "entry: $role running ($(ls "$PIDS" | sed 's/\.pid$//' | tr '\n' ' '))"
+echo "entry: $role running ($(ls "$PIDS" | grep -v '\.supervisor\.pid$' | sed 's/\.pid$//' | tr '\n' ' '))"
 while :; do
   sleep 3600 &
   wait $! || true

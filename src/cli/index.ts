@@ -16,6 +16,8 @@ commands:
                                          run a PoP agent: health checks -> BGP via gobgpd
   control --config FILE [--port N]       run the control plane API over the shared state
   probe --config FILE --name NAME        run a stand-alone vantage point (control.vantage)
+  ready dns|control|agent --config FILE [--pop NAME] [--timeout S]
+                                         exit 0 once that role answers (the systemd units' readiness check)
   store rbac --config FILE [--probe NAME]... [--apply --secrets DIR]
                                          etcd's roles: each agent and probe writes only its own keys
   dnssec keygen|ds|status|rollover|activate --config FILE --zone ZONE ...
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./explain.js')).explainCommand,
   probe: async () => (await import('./probe.js')).probeCommand,
   store: async () => (await import('./store.js')).storeCommand,
+  ready: async () => (await import('./ready.js')).readyCommand,
   dnssec: async () => (await import('./dnssec.js')).dnssecCommand,
   lab: async () => (await import('./lab.js')).labCommand,
 };
