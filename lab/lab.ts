@@ -5,9 +5,10 @@
 // recorded by PID in the lab directory, so `down` removes it all, even after a crash.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { hashToken, newToken } from '../src/auth/index.js';
 import { type Config } from '../src/config/index.js';
-import { addAddress, addNs, delNs, execIn, ip, killPid, link } from './netns.js';
+import { addAddress, addNs, delNs, execIn, fetchIn, ip, killPid, link } from './netns.js';
 import {
   PREFIX,
   LAB_DIR,
@@ -38,7 +39,14 @@ export { formatStatus, status, type LabStatus } from './status.js';
 export async function up(
   baseConfig = EXAMPLE_CONFIG,
   log: (s: string) => void = console.log,
-  opts: { router?: Lab['router']; engine?: LabEngine } = {},
+  opts: {
+    router?: Lab['router'];
+    engine?: LabEngine;
+    /** The namespace lab's shared store: a state file (default), or etcd in the DNS node (the soak). */
+    store?: 'file' | 'etcd';
+    /** The DNS server's clock is shifted by the milliseconds in this file (lab/clock-skew.ts; the soak). */
+    clockFile?: string;
+  } = {},
 ): Promise<Lab> {
   const router = opts.router ?? 'bird';
   const engine = opts.engine ?? 'netns';
@@ -65,7 +73,8 @@ export async function up(
   let config: Config;
   try {
     // Containers share state through etcd, as machines would; one host shares a file.
-    const etcd = engine === 'compose' ? `http://${PLAN.etcd}:2379` : undefined;
+    const etcd =
+      engine === 'compose' ? `http://${PLAN.etcd}:2379` : opts.store === 'etcd' ? `http://${DNS_IP}:2379` : undefined;
     config = renderLab(LAB_DIR, baseConfig, { tokenSha256: hashToken(token), etcd });
   } catch (err) {
     // Nothing was started yet: leave nothing behind.
@@ -130,6 +139,8 @@ export async function up(
     for (const d of frrDaemons(dir, { bfd: true })) daemon(lab, `frr-${d.name}`, rtr, d.cmd, d.args);
   }
 
+  if (opts.store === 'etcd') await startLabEtcd(lab, dnsNs);
+
   // PoPs.
   for (const p of lab.pops) {
     startLbNode(lab, p, 1);
@@ -159,7 +170,15 @@ export async function up(
     alertsFile(LAB_DIR),
   ]);
   // The product's own processes run under the restart policy the systemd units ship.
-  supervised(lab, 'dns', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', lab.config]);
+  const skew = opts.clockFile ? ['--import', pathToFileURL(join(ROOT, 'dist', 'lab', 'clock-skew.js')).href] : [];
+  if (opts.clockFile) process.env.GTM_LAB_CLOCK_FILE = opts.clockFile;
+  supervised(lab, 'dns', dnsNs, process.execPath, [
+    ...skew,
+    join(ROOT, 'bin', 'gtm.js'),
+    'dns',
+    '--config',
+    lab.config,
+  ]);
   supervised(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
 
   // Vantage points where the users are: each client namespace checks every region from outside.
@@ -175,6 +194,41 @@ export async function up(
 
   await converged(lab);
   return lab;
+}
+
+/** etcd in the DNS node, on the DNS address (agents reach it through the router), as across machines. */
+async function startLabEtcd(lab: Lab, ns: string): Promise<void> {
+  const url = `http://${DNS_IP}:2379`;
+  daemon(lab, 'etcd', ns, 'etcd', [
+    '--name',
+    'lab',
+    '--data-dir',
+    join(lab.dir, 'etcd'),
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    'http://127.0.0.1:2380',
+    '--initial-advertise-peer-urls',
+    'http://127.0.0.1:2380',
+    '--initial-cluster',
+    'lab=http://127.0.0.1:2380',
+    '--log-level',
+    'error',
+  ]);
+  const end = Date.now() + 20_000;
+  const healthy = () => {
+    try {
+      return /"health":"true"/.test(fetchIn(ns, `${url}/health`).body);
+    } catch {
+      return false; // not listening yet
+    }
+  };
+  while (!healthy()) {
+    if (Date.now() > end) throw new Error(`etcd did not start; see ${join(lab.dir, 'logs', 'etcd.log')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Ready when the router has every VIP and every client gets an answer. */

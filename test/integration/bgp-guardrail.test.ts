@@ -173,9 +173,13 @@ describe('BGP guard rail across a fleet of agents', () => {
       await waitFor(() => nyc.agent.status().vips[0]?.state === 'UP', 'the undrain', 3000);
       await nyc.agent.requestReconcile();
       expect(nyc.speaker.client.paths).toMatchObject([{ prefix: SHARED, prepend: 0 }]);
-      // One audit entry per operator action, from the control plane only.
-      const audit = (await (await call('GET', '/api/v1/audit?limit=10')).json()) as { action: string }[];
-      expect(audit.map((a) => a.action).filter((a) => /drain|override/.test(a))).toHaveLength(2);
+      // Per operator action, from the control plane only: one pending record, then one outcome.
+      const audit = (await (await call('GET', '/api/v1/audit?limit=10')).json()) as {
+        action: string;
+        outcome: string;
+      }[];
+      const ours = audit.filter((a) => /drain|override/.test(a.action));
+      expect(ours.map((a) => a.outcome).sort()).toEqual(['applied', 'applied', 'pending', 'pending']);
     } finally {
       await control.close();
     }
