@@ -16,43 +16,13 @@ import { Authority } from '../src/dns/index.js';
 import { buildQuery, parseQuery, TYPE } from '../src/wire/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
+import { children, cleanup, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROOT = packageRoot();
 const ECS_OPTION = '8:00011800c61204'; // ECS 198.18.4.0/24 (Singapore in the test database)
-
-const children: ChildProcess[] = [];
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => (cleanup(), process.exit(130)));
-
-async function waitForAnswer(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const out = execFileSync(
-        'kdig',
-        ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+retry=0', 'static.example.test', 'A'],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      ).toString();
-      if (out.includes('192.0.2.80')) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server on port ${port} never answered`);
-}
-
-function dnsperf(port: number, queryFile: string, extra: string[]): string {
-  return execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra], {
-    maxBuffer: 512 << 20,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  }).toString();
-}
 
 interface Throughput {
   qps: number;
@@ -140,40 +110,6 @@ function inProcess(configText: string, dbPath?: string): Record<string, number> 
 
 const BIG_ZONE = 100_000;
 const cores = availableParallelism();
-
-interface Gtm {
-  child: ChildProcess;
-  /** Lines of the server's JSON log, as they arrive. */
-  events: string[];
-}
-
-/** `gtm dns` as users run it, with its log kept (the reload measurement reads it). */
-function startGtm(configFile: string, port: number): Gtm {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', configFile, '--listen', `127.0.0.1:${port}`],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  children.push(child);
-  const gtm: Gtm = { child, events: [] };
-  let rest = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop() ?? '';
-    gtm.events.push(...lines);
-  });
-  return gtm;
-}
-
-/** Resident set (MB) of each worker of a `gtm dns` primary (its child processes). */
-function workerRss(primary: ChildProcess): number[] {
-  const pid = primary.pid as number;
-  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  return kids.map((k) => {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k}/status`, 'utf8'))?.[1] ?? NaN);
-    return Math.round(kb / 1024);
-  });
-}
 
 /** SIGHUP, then the time until the primary logs that every worker has the new config. */
 async function timeReload(gtm: Gtm): Promise<number> {

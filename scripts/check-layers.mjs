@@ -37,6 +37,8 @@ const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 /** Pure modules: decisions with no I/O, tested without sockets or timers. */
 const PURE = [
   'src/contract/contract.ts',
+  'src/runtime/hot-cache.ts',
+  'src/dns/rrl.ts',
   'src/contract/events.ts',
   'src/contract/checks.ts',
   'src/contract/store-access.ts',

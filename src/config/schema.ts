@@ -1,8 +1,9 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
-import type { Config, DnsSettings, Region } from './types.js';
+import type { Config, DnsSettings, Region, RrlSettings } from './types.js';
+import { parseCidr } from '../net/index.js';
 import { REGION_STATUSES } from '../contract/index.js';
 import { parseAnycast, parseCheck, parsePops } from './pops.js';
-import { Problems, bool, hostPort, int, ipv4, ipv6, join, num, obj, str } from '../validate/index.js';
+import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from '../validate/index.js';
 import { isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones } from './zones.js';
 import { parseServices } from './services.js';
@@ -52,6 +53,9 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'max_scope_v6',
           'unstable_ttl',
           'unstable_window_s',
+          'rrl',
+          'miss_budget',
+          'over_budget',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -72,6 +76,56 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
     unstableTtl: int(p, 'dns.unstable_ttl', d.unstable_ttl, 0, 86_400, 5) ?? 5,
     unstableWindowS: int(p, 'dns.unstable_window_s', d.unstable_window_s, 0, 86_400, 300) ?? 300,
+    rrl: d.rrl === undefined || d.rrl === null ? undefined : parseRrl(p, d.rrl),
+    missBudget: int(p, 'dns.miss_budget', d.miss_budget, 0, 1_000_000, 8) ?? 8,
+    overBudget: overBudget(p, d.over_budget),
+  };
+}
+
+function overBudget(p: Problems, v: unknown): DnsSettings['overBudget'] {
+  if (v === undefined || v === 'truncate' || v === 'drop') return v ?? 'truncate';
+  p.add('dns.over_budget', 'must be truncate or drop');
+  return 'truncate';
+}
+
+/** dns.rrl: rates as BIND names them; every kind defaults to responses_per_second. */
+function parseRrl(p: Problems, v: unknown): RrlSettings | undefined {
+  const r = obj(p, 'dns.rrl', v, [
+    'responses_per_second',
+    'nodata_per_second',
+    'nxdomains_per_second',
+    'referrals_per_second',
+    'errors_per_second',
+    'window_s',
+    'slip',
+    'ipv4_prefix',
+    'ipv6_prefix',
+    'exempt',
+    'table_size',
+  ]);
+  if (!r) return undefined;
+  const rate = (key: string, fallback: number) => int(p, `dns.rrl.${key}`, r[key], 0, 1_000_000, fallback) ?? fallback;
+  const responses = rate('responses_per_second', 10);
+  const exempt: RrlSettings['exempt'] = [];
+  (list(p, 'dns.rrl.exempt', r.exempt, { optional: true }) ?? []).forEach((c, i) => {
+    const parsed = typeof c === 'string' ? parseCidr(c) : undefined;
+    if (parsed) exempt.push(parsed);
+    else p.add(`dns.rrl.exempt[${i}]`, 'must be an address prefix such as 192.0.2.0/24 or 2001:db8::/32');
+  });
+  return {
+    perSecond: {
+      answer: responses,
+      nodata: rate('nodata_per_second', responses),
+      nxdomain: rate('nxdomains_per_second', responses),
+      referral: rate('referrals_per_second', responses),
+      error: rate('errors_per_second', responses),
+    },
+    windowS: int(p, 'dns.rrl.window_s', r.window_s, 1, 3600, 15) ?? 15,
+    slip: int(p, 'dns.rrl.slip', r.slip, 0, 10, 2) ?? 2,
+    ipv4Prefix: int(p, 'dns.rrl.ipv4_prefix', r.ipv4_prefix, 0, 32, 24) ?? 24,
+    ipv6Prefix: int(p, 'dns.rrl.ipv6_prefix', r.ipv6_prefix, 0, 128, 56) ?? 56,
+    exempt,
+    tableSize: int(p, 'dns.rrl.table_size', r.table_size, 100, 10_000_000, 100_000) ?? 100_000,
   };
 }
 

@@ -103,6 +103,29 @@ export interface DnsSettings {
    */
   unstableTtl: number;
   unstableWindowS: number;
+  /** Response rate limiting on UDP (undefined: off). See src/dns/rrl.ts. */
+  rrl?: RrlSettings;
+  /** Memo misses (answers to build or sign) a worker takes per turn of its event loop (0: no limit). */
+  missBudget: number;
+  /** What a UDP query past the miss budget gets: an empty truncated answer (TC=1), or nothing. */
+  overBudget: 'truncate' | 'drop';
+}
+
+export type ResponseKind = 'answer' | 'nodata' | 'nxdomain' | 'referral' | 'error';
+
+export interface RrlSettings {
+  /** Responses per second per network and kind (0: that kind is not limited). */
+  perSecond: Record<ResponseKind, number>;
+  /** Seconds' worth of debt a flooding network runs up (and must stay quiet for). */
+  windowS: number;
+  /** Every slip-th limited response goes out truncated (0: none, 1: all). */
+  slip: number;
+  ipv4Prefix: number;
+  ipv6Prefix: number;
+  /** Networks never limited (trusted resolvers, monitoring). */
+  exempt: { family: 4 | 6; bytes: Uint8Array; prefix: number }[];
+  /** Budgets kept at most (oldest dropped first). */
+  tableSize: number;
 }
 
 export interface GeoSettings {

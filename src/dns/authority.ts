@@ -8,6 +8,7 @@ import type { RegionStatus } from '../contract/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { ZoneSigner } from '../dnssec/index.js';
+import type { CacheStats } from '../runtime/index.js';
 import { ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
 import { AnswerSigner, apexSetOf } from './answer-signer.js';
 import { writeAnswer } from './answer-writer.js';
@@ -17,6 +18,11 @@ import { AnswerMemo, patch, shapeOf, type Built, type QueryInfo } from './memo.j
 import { compileZones, signersOf, withoutRecords, type CompiledZone } from './zone.js';
 
 export type { Decision } from './decider.js';
+
+/** Asked before each memo miss is built; false: the query gets the over-budget answer. */
+export interface MissBudget {
+  take(): boolean;
+}
 export type { QueryInfo } from './memo.js';
 
 export class Authority {
@@ -85,8 +91,17 @@ export class Authority {
     return this.decider.decide(service, q.edns, remoteAddress, family);
   }
 
-  /** Answers one DNS message; `tcp` lifts the UDP size limit. No response means drop. */
-  respond(msg: Uint8Array, remoteAddress: string, tcp: boolean): { response?: Buffer; info: QueryInfo } {
+  /**
+   * Answers one DNS message; `tcp` lifts the UDP size limit. No response means drop. `misses`,
+   * when given, is asked before an answer is built (a memo miss: lookup, writing, signing); when
+   * it refuses, the query gets the cheap over-budget answer instead (see overBudget).
+   */
+  respond(
+    msg: Uint8Array,
+    remoteAddress: string,
+    tcp: boolean,
+    misses?: MissBudget,
+  ): { response?: Buffer; info: QueryInfo } {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
     if (parsed.kind === 'error') return this.formatError(msg, parsed);
@@ -113,6 +128,7 @@ export class Authority {
       const hit = this.memo.forSelection(memo, decided, who, this.healthEpoch);
       if (hit) return this.hit(hit, msg, q);
     }
+    if (misses && !misses.take()) return this.overBudget(msg, q);
     const built = this.build(msg, q, remoteAddress, tcp, decided);
     if (shape !== undefined && built.memo !== false) this.memo.remember(q.qname, shape, built);
     return { response: built.response, info: built.info };
@@ -132,6 +148,34 @@ export class Authority {
     const ecs = parsed.edns?.ecs && this.config.dns.ecs ? { ecs: parsed.edns.ecs, scope: 0 } : undefined;
     if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs);
     return { response: w.finish(), info: { rcode: parsed.rcode } };
+  }
+
+  /**
+   * Past the miss budget: an empty answer with TC set (a resolver retries over TCP, where the
+   * budget does not apply), or nothing. Costs a header and a question, never a lookup or a signature.
+   */
+  private overBudget(msg: Uint8Array, q: Query): { response?: Buffer; info: QueryInfo } {
+    const info: QueryInfo = { qname: q.qname, qtype: q.qtype, rcode: 0, overBudget: true };
+    if (this.config.dns.overBudget === 'drop') return { info: { ...info, dropped: 'over the miss budget' } };
+    const w = this.writer;
+    const flags = 0x8000 | 0x0400 | 0x0200 | (q.rd ? 0x0100 : 0) | (q.cd ? 0x0010 : 0);
+    w.begin(msg, q.id, flags, q.questionEnd, q.qname);
+    if (q.edns) w.opt(this.config.dns.maxUdpSize, 0, q.edns.dnssecOk, undefined);
+    return { response: w.finish(), info: { ...info, truncated: true } };
+  }
+
+  /** The caches' hits and churn: the answer memo, the client locations and the signatures. */
+  cacheStats(): { cache: 'answers' | 'clients' | 'signatures'; stats: CacheStats }[] {
+    const sigs = [...this.signers.values()].map((s) => s.cacheStats);
+    const sum = (k: keyof CacheStats) => sigs.reduce((n, s) => n + s[k], 0);
+    return [
+      { cache: 'answers', stats: this.memo.stats },
+      { cache: 'clients', stats: this.decider.clients.cacheStats },
+      {
+        cache: 'signatures',
+        stats: { hits: sum('hits'), misses: sum('misses'), evictions: sum('evictions'), size: sum('size') },
+      },
+    ];
   }
 
   /** A memo miss: lookup, steering, writing and signing. */

@@ -1,7 +1,8 @@
 // Who an answer is for: the ECS subnet when the service uses it, else the resolver, located by
 // the geo data. Resolvers repeat the same few addresses and subnets, so located clients are
-// cached (bounded: full, the cache starts over).
+// cached, bounded and kept by popularity (HotCache: one-off subnets do not push out busy ones).
 import { addressRdata, formatAddress } from '../net/index.js';
+import { HotCache, type CacheStats } from '../runtime/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { Client } from '../policy/index.js';
 import type { Edns } from '../wire/index.js';
@@ -15,16 +16,28 @@ const GEO_CACHE_MAX = 100_000;
 const NO_CLIENT: ClientOf = { source: 'none' };
 
 export class ClientLocator {
-  private ecsClients = new Map<string | number, ClientOf>();
-  private resolverClients = new Map<string | number, ClientOf>();
+  private ecsClients = new HotCache<string | number, ClientOf>(GEO_CACHE_MAX);
+  private resolverClients = new HotCache<string | number, ClientOf>(GEO_CACHE_MAX);
 
   constructor(private geo: GeoResolver) {}
 
   /** A new geo database (or none: the same one) empties the caches. */
   reset(geo?: GeoResolver): void {
     if (geo) this.geo = geo;
-    this.ecsClients = new Map();
-    this.resolverClients = new Map();
+    this.ecsClients.clear();
+    this.resolverClients.clear();
+  }
+
+  /** Both caches' hits and churn together (metrics). */
+  get cacheStats(): CacheStats {
+    const a = this.ecsClients.stats;
+    const b = this.resolverClients.stats;
+    return {
+      hits: a.hits + b.hits,
+      misses: a.misses + b.misses,
+      evictions: a.evictions + b.evictions,
+      size: a.size + b.size,
+    };
   }
 
   /** The client for a query: `useEcs` when both the server and the service honour ECS. */
@@ -68,8 +81,7 @@ export class ClientLocator {
   }
 }
 
-function keep(cache: Map<string | number, ClientOf>, key: string | number, c: ClientOf): ClientOf {
-  if (cache.size >= GEO_CACHE_MAX) cache.clear();
+function keep(cache: HotCache<string | number, ClientOf>, key: string | number, c: ClientOf): ClientOf {
   cache.set(key, c);
   return c;
 }

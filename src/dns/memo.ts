@@ -3,9 +3,11 @@
 // address) instead of a walk of the zone and a write of every record. A steered name keeps one
 // response per selection (the regions answered, the scope and the TTL) and, for policies that
 // depend only on where the client is, the answer each located client got while health is
-// unchanged. Bounded: full, it starts over.
+// unchanged. Bounded by names and kept by popularity (HotCache): a flood of one-off names churns
+// the probation segment and never pushes out the names real users ask.
 import type { Service } from '../config/index.js';
 import { locationOnly } from '../policy/index.js';
+import { HotCache, type CacheStats } from '../runtime/index.js';
 import type { Query } from '../wire/index.js';
 import type { ClientOf } from './client-locator.js';
 import type { Decision } from './decider.js';
@@ -18,6 +20,10 @@ export interface QueryInfo {
   regions?: string[];
   truncated?: boolean;
   dropped?: string;
+  /** Answered cheaply (TC, or dropped) because the worker's miss budget for this turn was spent. */
+  overBudget?: boolean;
+  /** Response rate limiting's key for the question answered (cached on memoised answers). */
+  rrlQuestion?: string;
   /** The server's metric label key for this outcome (cached on memoised answers). */
   metricKey?: string;
 }
@@ -45,7 +51,13 @@ export type Memo =
       bySelection: Map<string, Answer>;
     };
 
-const MEMO_MAX = 10_000;
+/**
+ * Question names kept, response shapes per name (type, ECS, DO, UDP size, TCP...) and responses
+ * in all: past the last, nothing new is kept until names are evicted.
+ */
+const MEMO_NAMES_MAX = 10_000;
+const MEMO_SHAPES_MAX = 256;
+const MEMO_ENTRIES_MAX = 50_000;
 const MEMO_VARIANTS_MAX = 1024;
 
 /** What of a decision reaches the wire: the pools answered, the ECS scope and the TTL. */
@@ -89,18 +101,32 @@ export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolea
 }
 
 export class AnswerMemo {
-  private memo = new Map<string, Map<number, Memo>>();
-  private size = 0;
+  private readonly names = new HotCache<string, Map<number, Memo>>(
+    MEMO_NAMES_MAX,
+    0.8,
+    (_name, shapes) => (this.entries -= shapes.size),
+  );
+  /** Responses held, over all names and shapes. */
+  private entries = 0;
   /** Responses served from the memo (tests and the bench read it). */
   hits = 0;
 
   get(qname: string, shape: number): Memo | undefined {
-    return this.memo.get(qname)?.get(shape);
+    return this.names.get(qname)?.get(shape);
   }
 
   clear(): void {
-    this.memo = new Map();
-    this.size = 0;
+    this.names.clear();
+    this.entries = 0;
+  }
+
+  get size(): number {
+    return this.entries;
+  }
+
+  /** Hits and churn of the names kept (metrics). */
+  get stats(): CacheStats {
+    return this.names.stats;
   }
 
   /** The answer a located client got before, if health has not changed since and its TTL still holds. */
@@ -120,12 +146,18 @@ export class AnswerMemo {
   }
 
   remember(qname: string, shape: number, built: Built): void {
-    if (this.size >= MEMO_MAX) this.clear();
-    let byShape = this.memo.get(qname);
-    if (!byShape) this.memo.set(qname, (byShape = new Map()));
+    let byShape = this.names.peek(qname);
+    let m = byShape?.get(shape);
+    if (!byShape || !m) {
+      if (this.entries >= MEMO_ENTRIES_MAX) return;
+      if (!byShape) this.names.set(qname, (byShape = new Map()));
+      else if (byShape.size >= MEMO_SHAPES_MAX) {
+        this.entries -= byShape.size;
+        byShape.clear();
+      }
+      this.entries++;
+    }
     const answer = { response: built.response, info: built.info };
-    let m = byShape.get(shape);
-    if (!m) this.size++;
     if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
     if (m?.kind !== 'steered') {
       const { service, family } = built.decision;

@@ -4,8 +4,10 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { DnsMetrics } from '../observability/index.js';
-import type { Authority, QueryInfo } from './authority.js';
+import type { RrlSettings } from '../config/index.js';
+import type { Authority, MissBudget, QueryInfo } from './authority.js';
 import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
+import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
 
 export interface ServerOptions {
   host: string;
@@ -19,6 +21,42 @@ export interface ServerOptions {
   /** Open connections in all and from one address (defaults 1000 and 32). */
   maxTcpConnections?: number;
   maxTcpPerSource?: number;
+  /** Response rate limiting on UDP (undefined: off). */
+  rrl?: RrlSettings;
+  /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
+  missBudget?: number;
+}
+
+/**
+ * Messages answered from one TCP connection before the others (and UDP) get a turn: a client
+ * pipelining thousands of queries cannot hold the event loop.
+ */
+const TCP_MESSAGES_PER_TURN = 8;
+
+/**
+ * The miss budget of one worker: so many answers built per turn of the event loop (one poll of
+ * the sockets, up to 32 datagrams each), refilled when the turn ends. Answers already in the memo
+ * never draw from it, so under a flood of new names they keep their speed.
+ */
+class TurnBudget implements MissBudget {
+  private left: number;
+  private armed = false;
+  private readonly refill = () => {
+    this.left = this.perTurn;
+    this.armed = false;
+  };
+  constructor(private readonly perTurn: number) {
+    this.left = perTurn;
+  }
+  take(): boolean {
+    if (!this.armed) {
+      this.armed = true;
+      setImmediate(this.refill);
+    }
+    if (this.left <= 0) return false;
+    this.left--;
+    return true;
+  }
 }
 
 /** What the server tracks per TCP connection to enforce its limits. */
@@ -54,11 +92,22 @@ export class DnsServer {
   private pending = new Map<string, number>();
   private flushTimer?: NodeJS.Timeout;
   private tcpSeconds?: ReturnType<DnsMetrics['answerSeconds']['labels']>;
+  private rrl?: ResponseRateLimiter;
+  private misses?: TurnBudget;
+  private rrlLogTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly authority: Authority,
     private readonly opts: ServerOptions,
-  ) {}
+  ) {
+    this.applyLimits(opts);
+  }
+
+  /** Takes rate limiting and the miss budget from a (re)loaded config; budgets start afresh. */
+  applyLimits(limits: { rrl?: RrlSettings; missBudget?: number }): void {
+    this.rrl = limits.rrl ? new ResponseRateLimiter(limits.rrl) : undefined;
+    this.misses = limits.missBudget ? new TurnBudget(limits.missBudget) : undefined;
+  }
 
   async start(): Promise<{ port: number }> {
     const { host, port } = this.opts;
@@ -98,6 +147,7 @@ export class DnsServer {
       });
     });
     if (this.opts.metrics) this.flushTimer = setInterval(() => this.flushMetrics(), 1000).unref();
+    this.rrlLogTimer = setInterval(() => this.logLimited(), 5000).unref();
     return { port: boundPort };
   }
 
@@ -164,13 +214,24 @@ export class DnsServer {
     sock.on('error', () => this.closeConn(conn));
     sock.on('close', () => this.closeConn(conn));
     let buf = Buffer.alloc(0);
-    sock.on('data', (chunk) => {
-      conn.lastActive = Date.now();
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      // RFC 7766: several length-prefixed messages may arrive in one segment (pipelining).
-      while (buf.length >= 2) {
+    let waiting = false;
+    // Answers whole messages in the buffer (RFC 7766: several may arrive in one segment), at most
+    // TCP_MESSAGES_PER_TURN before yielding: the socket is paused and the rest answered next turn.
+    const drain = () => {
+      waiting = false;
+      for (let n = 0; buf.length >= 2; n++) {
         const len = buf.readUInt16BE(0);
         if (buf.length < 2 + len) break;
+        if (n === TCP_MESSAGES_PER_TURN) {
+          waiting = true;
+          sock.pause();
+          setImmediate(() => {
+            if (!this.conns.has(conn)) return;
+            drain();
+            if (!waiting) sock.resume();
+          });
+          return;
+        }
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         const t0 = performance.now();
@@ -188,20 +249,29 @@ export class DnsServer {
       // The clock of the message in progress starts at its first byte.
       if (buf.length === 0) conn.partialSince = undefined;
       else conn.partialSince ??= conn.lastActive;
+    };
+    sock.on('data', (chunk) => {
+      conn.lastActive = Date.now();
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (!waiting) drain();
     });
   }
 
-  /** Answers one message; a bug in answering is logged and counted, never fatal. */
+  /**
+   * Answers one message; a bug in answering is logged and counted, never fatal. On UDP the miss
+   * budget applies, and the answer is charged to the asker's network by rate limiting.
+   */
   private handle(msg: Buffer, remote: string, tcp: boolean): Buffer | undefined {
     let result: { response?: Buffer; info: QueryInfo };
     try {
-      result = this.authority.respond(msg, remote, tcp);
+      result = this.authority.respond(msg, remote, tcp, tcp ? undefined : this.misses);
     } catch (err) {
       this.opts.metrics?.errors.inc({ where: 'respond' });
       this.opts.logger.error({ err, remote, bytes: msg.toString('base64') }, 'failed to answer a message');
       return undefined;
     }
     const { info } = result;
+    if (info.overBudget) this.opts.metrics?.overBudget.inc({ action: info.dropped ? 'dropped' : 'truncated' });
     if (info.dropped) {
       this.opts.metrics?.dropped.inc({ reason: info.dropped });
     } else if (this.opts.metrics) {
@@ -214,7 +284,24 @@ export class DnsServer {
     if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
       this.opts.logger.info({ remote, tcp, ...info }, 'query');
     }
-    return result.response;
+    return this.rrl && !tcp && result.response ? this.limit(result.response, remote, info) : result.response;
+  }
+
+  /** Response rate limiting: the answer, a truncated copy (slip), or nothing. */
+  private limit(response: Buffer, remote: string, info: QueryInfo): Buffer | undefined {
+    const kind = kindOf(response);
+    // Memoised answers share their info, so the question key is built once per answer.
+    const question = (info.rrlQuestion ??= `${info.qname}/${info.qtype}`);
+    const verdict = (this.rrl as ResponseRateLimiter).check(remote, kind, question, Date.now());
+    if (verdict === 'send') return response;
+    this.opts.metrics?.rateLimited.inc({ kind, action: verdict === 'slip' ? 'slipped' : 'dropped' });
+    return verdict === 'slip' ? truncatedOf(response) : undefined;
+  }
+
+  /** One line per offending network per minute at most: how many of its responses were limited. */
+  private logLimited(): void {
+    for (const { network, limited } of this.rrl?.dueLogs(Date.now()) ?? [])
+      this.opts.logger.warn({ network, limited }, 'response rate limiting: responses to this network were limited');
   }
 
   flushMetrics(): void {
@@ -229,6 +316,7 @@ export class DnsServer {
 
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.rrlLogTimer) clearInterval(this.rrlLogTimer);
     this.flushMetrics();
     clearInterval(this.sweepTimer);
     for (const c of this.conns) this.closeConn(c);

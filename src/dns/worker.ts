@@ -4,7 +4,13 @@
 // primary serves, never a file on disk that the primary rejected.
 import cluster from 'node:cluster';
 import { GeoResolver } from '../geo/index.js';
-import { AggregatorRegistry, createDnsMetrics, createLogger, globalRegistry } from '../observability/index.js';
+import {
+  AggregatorRegistry,
+  cacheMetrics,
+  createDnsMetrics,
+  createLogger,
+  globalRegistry,
+} from '../observability/index.js';
 import { InMemoryRegionState } from '../state/index.js';
 import { Authority } from './authority.js';
 import type { FromWorker, ToWorker } from './ipc.js';
@@ -37,9 +43,12 @@ function runWorker(): void {
       maxTcpConnections: m.config.dns.tcpMaxConnections,
       maxTcpPerSource: m.config.dns.tcpMaxPerSource,
       queryLogSample: m.config.dns.queryLogSample,
+      rrl: m.config.dns.rrl,
+      missBudget: m.config.dns.missBudget,
       logger: log,
       metrics: createDnsMetrics(globalRegistry),
     });
+    cacheMetrics(globalRegistry, () => authority?.cacheStats() ?? []);
     const { port } = await server.start();
     send({ type: 'ready', port });
   };
@@ -65,6 +74,7 @@ function runWorker(): void {
             geoPath = m.config.geo.database;
           }
           authority.reload(m.config, geo, m.zones);
+          server?.applyLimits(m.config.dns);
           send({ type: 'reloaded', ok: true });
         } catch (err) {
           log.error({ err }, 'reload failed in worker; keeping the previous configuration');

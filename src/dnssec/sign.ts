@@ -4,6 +4,7 @@
 // clients share is signed once per refresh period, never per query.
 import { sign as cryptoSign } from 'node:crypto';
 import type { ZoneDnssec } from '../config/index.js';
+import { HotCache, type CacheStats } from '../runtime/index.js';
 import { encodeName, TYPE } from '../wire/index.js';
 import { dnskeyRdata, dsRdata, keySet, keySetProblem, privateKeyOf, tagOf, type KeySet, type ZoneKey } from './keys.js';
 
@@ -12,7 +13,10 @@ export const TYPE_CDNSKEY = 60;
 /** RFC 9824: the NSEC type bitmap of a name that does not exist carries this meta-type. */
 export const TYPE_NXNAME = 128;
 
-/** Signature cache bound: full, it starts over (one signature costs tens of µs). */
+/**
+ * Signature cache bound (one signature costs tens of µs). Kept by popularity (HotCache): a flood
+ * of one-off names churns only the cache's probation segment, the popular signatures stay.
+ */
 const CACHE_MAX = 50_000;
 
 /** The RRs of one RRset in canonical order and form: what an RRSIG covers (after its own fields). */
@@ -76,7 +80,7 @@ export class ZoneSigner {
   private keys!: KeySet;
   private readonly signerName: Buffer;
   /** Signatures by RRset: made at `made`, reused until `until`, never before `made`. */
-  private readonly cache = new Map<string, { sigs: Buffer[]; made: number; until: number }>();
+  private readonly cache = new HotCache<string, { sigs: Buffer[]; made: number; until: number }>(CACHE_MAX);
   /** When the key states were taken: a clock that goes back past it takes them again. */
   private takenAt = 0;
   private dnskeys: Buffer[] = [];
@@ -117,6 +121,11 @@ export class ZoneSigner {
     if (now < this.keys.nextChange && now >= this.takenAt) return false;
     this.rekey(now);
     return true;
+  }
+
+  /** The signature cache's hit rate and churn (metrics). */
+  get cacheStats(): CacheStats {
+    return this.cache.stats;
   }
 
   get nextChange(): number {
@@ -166,7 +175,6 @@ export class ZoneSigner {
       this.signatures++;
       return Buffer.concat([fields, signature]);
     });
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(key, { sigs, made: now, until: now + this.policy.refreshS * 1000 });
     return sigs;
   }

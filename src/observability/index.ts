@@ -20,6 +20,16 @@ export interface DnsMetrics {
   dropped: Counter<'reason'>;
   truncated: Counter;
   errors: Counter<'where'>;
+  /** UDP responses held back by response rate limiting: slipped (sent truncated) or dropped. */
+  rateLimited: Counter<'kind' | 'action'>;
+  /** Memo misses past the worker's per-turn budget: answered truncated or dropped. */
+  overBudget: Counter<'action'>;
+}
+
+/** One cache's counters, as the cache keeps them (monotonic, per process). */
+export interface CacheCounters {
+  cache: string;
+  stats: { hits: number; misses: number; evictions: number; size: number };
 }
 
 /**
@@ -107,7 +117,65 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       labelNames: ['where'],
       registers: [registry],
     }),
+    rateLimited: new Counter({
+      name: 'gtm_dns_rate_limited_total',
+      help: 'UDP responses held back by response rate limiting, by kind of response and action (slipped: sent truncated)',
+      labelNames: ['kind', 'action'],
+      registers: [registry],
+    }),
+    overBudget: new Counter({
+      name: 'gtm_dns_over_budget_total',
+      help: 'Queries that would have built an answer past the worker miss budget, answered truncated or dropped',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
   };
+}
+
+/**
+ * The DNS caches' lookups (hit or miss), evictions and sizes, read from the caches at scrape time.
+ * A falling hit rate with rising evictions is a flood of one-off names (cache churn).
+ */
+export function cacheMetrics(registry: Registry, read: () => CacheCounters[]): void {
+  const seen = new Map<string, number>();
+  // Counters follow the caches' own monotonic counts: each scrape adds what grew since the last.
+  const grow = (c: Counter<string>, key: string, labels: Record<string, string>, now: number) => {
+    const was = seen.get(key) ?? 0;
+    // A count below the last one is a new cache (a reload): all of it is new.
+    const grew = now >= was ? now - was : now;
+    if (grew > 0) c.inc(labels, grew);
+    seen.set(key, now);
+  };
+  new Counter({
+    name: 'gtm_dns_cache_lookups_total',
+    help: 'DNS cache lookups by cache (answers, clients, signatures) and result (hit, miss)',
+    labelNames: ['cache', 'result'],
+    registers: [registry],
+    collect() {
+      for (const { cache, stats } of read()) {
+        grow(this, `${cache} hit`, { cache, result: 'hit' }, stats.hits);
+        grow(this, `${cache} miss`, { cache, result: 'miss' }, stats.misses);
+      }
+    },
+  });
+  new Counter({
+    name: 'gtm_dns_cache_evictions_total',
+    help: 'Entries evicted from a full DNS cache (one-off entries first)',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      for (const { cache, stats } of read()) grow(this, `${cache} evict`, { cache }, stats.evictions);
+    },
+  });
+  new Gauge({
+    name: 'gtm_dns_cache_entries',
+    help: 'Entries held in a DNS cache',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      for (const { cache, stats } of read()) this.set({ cache }, stats.size);
+    },
+  });
 }
 
 /**

@@ -13,3 +13,5 @@ export function packageRoot(): string {
   }
   return dir;
 }
+
+export { HotCache, type CacheStats } from './hot-cache.js';

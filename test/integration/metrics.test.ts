@@ -86,6 +86,20 @@ describe('metrics endpoints', () => {
     expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
   });
 
+  it('the shipped alert rules pass promtool (check and their unit tests) and name only families gtm dns exposes', async () => {
+    const rules = join(ROOT, 'deploy', 'prometheus', 'gtm-dns-attack.rules.yml');
+    const check = spawnSync('promtool', ['check', 'rules', rules], { encoding: 'utf8' });
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    const unit = spawnSync('promtool', ['test', 'rules', 'gtm-dns-attack.test.yml'], {
+      cwd: join(ROOT, 'deploy', 'prometheus'),
+      encoding: 'utf8',
+    });
+    expect(unit.status, `${unit.stdout}${unit.stderr}`).toBe(0);
+    const exposed = families(await scrape(`http://${targets.dns}/metrics`));
+    const named = new Set([...readFileSync(rules, 'utf8').matchAll(/\b(gtm_[a-z_]+)\b/g)].map((m) => m[1] as string));
+    expect([...named].filter((f) => !exposed.has(f))).toEqual([]);
+  });
+
   it('gtm control and gtm probe: valid for promtool, with the region and vantage families', async () => {
     const control = await scrape(`http://${targets.control}/metrics`);
     expect(families(control).get('gtm_region_status')).toBe(1);

@@ -94,4 +94,22 @@ describe('answer memo under a flood of names', () => {
     a.respond(q, '127.0.0.1', false);
     expect(a.memoHits).toBe(before + 1);
   });
+
+  it('keeps the names users ask while a flood of one-off names 10x its size goes by', () => {
+    const a = new Authority(config, geo, InMemoryRegionState.fromConfig(config));
+    const popular = ['www', 'static', 'app', 'docs', 'mail'].map((n) => `${n}.example.test`);
+    let asked = 0;
+    const hitsBefore = a.memoHits;
+    for (let i = 0; i < 100_000; i++) {
+      a.respond(buildQuery(`r${i}.example.test`, TYPE.A, { id: i & 0xffff }), '127.0.0.1', false);
+      if (i % 100 === 0) {
+        a.respond(buildQuery(popular[asked++ % popular.length] as string, TYPE.A, { id: 1 }), '127.0.0.1', false);
+      }
+    }
+    // 1000 asks of 5 names: each name's first two asks may miss, every later one is a hit.
+    expect(a.memoHits - hitsBefore).toBeGreaterThanOrEqual(asked - 2 * popular.length);
+    const memo = a.cacheStats().find((c) => c.cache === 'answers')?.stats;
+    expect(memo?.evictions).toBeGreaterThan(80_000);
+    expect(memo?.size).toBeLessThanOrEqual(10_000);
+  });
 });

@@ -249,3 +249,37 @@ describe('CNAME chains refused at config time', () => {
     expect(() => parseConfigText(withRecords(chain))).toThrow(/CNAME chain longer than 8/);
   });
 });
+
+describe('miss budget (cheap answers first)', () => {
+  it('past the budget a memo miss gets an empty truncated answer; answers in the memo never draw from it', () => {
+    const a = new Authority(config, GeoResolver.open(config.geo.database), InMemoryRegionState.fromConfig(config));
+    let left = 1;
+    const budget = { take: () => left-- > 0 };
+    const edns = { udpSize: 1232 };
+    const first = a.respond(buildQuery('www.example.test', TYPE.A, { id: 1, edns }), '127.0.0.1', false, budget);
+    expect(counts(first.response as Buffer)[1]).toBeGreaterThan(0); // built: the budget's one miss
+    const over = a.respond(buildQuery('sTatic.example.test', TYPE.A, { id: 2, edns }), '127.0.0.1', false, budget);
+    const r = over.response as Buffer;
+    expect(over.info).toMatchObject({ overBudget: true, truncated: true, qname: 'static.example.test' });
+    expect(r.readUInt16BE(0)).toBe(2);
+    expect(r.readUInt16BE(2) & 0x8600).toBe(0x8600); // QR, AA, TC
+    expect(counts(r)).toEqual([1, 0, 0, 1]); // the question (its case kept) and OPT only
+    expect(decode(r).questions[0]?.name).toBe('sTatic.example.test');
+    // The memo still answers in full, whatever the budget says.
+    const hitsBefore = a.memoHits;
+    const again = a.respond(buildQuery('www.example.test', TYPE.A, { id: 3, edns }), '127.0.0.1', false, budget);
+    expect(a.memoHits).toBe(hitsBefore + 1);
+    expect(counts(again.response as Buffer)[1]).toBeGreaterThan(0);
+    // Configured to drop: nothing is sent, and the reason is counted.
+    const dropping = new Authority(
+      { ...config, dns: { ...config.dns, overBudget: 'drop' } },
+      GeoResolver.open(config.geo.database),
+      InMemoryRegionState.fromConfig(config),
+    );
+    const dropped = dropping.respond(buildQuery('www.example.test', TYPE.A, { id: 4 }), '127.0.0.1', false, {
+      take: () => false,
+    });
+    expect(dropped.response).toBeUndefined();
+    expect(dropped.info.dropped).toBe('over the miss budget');
+  });
+});

@@ -1,0 +1,224 @@
+// `npm run bench:attack` (also in bench:dns): the DNS server under a flood, in the same run,
+// against the same server with its protections off (the reference):
+//  1. a random-name DO flood saturating a signed zone from one client, while a second client
+//     asks the steered name (ECS, DO) at 20% of its unloaded rate: its answered share and p99;
+//  2. reflection: bytes sent back to a spoofed victim per byte of queries, RRL on and off, and
+//     whether a real resolver (kdig) behind the victim's /24 still resolves (over TCP);
+//  3. unloaded QPS of the steered name with RRL and the miss budget on and off;
+//  4. in-process: the popular name's memo hit rate through a one-off-name flood, and worker
+//     memory over a sustained flood (BENCH_FLOOD_S, default 120 s).
+import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildTestDatabases, withGeoDatabase } from '../geodata/build-test-db.js';
+import { parseConfigText } from '../src/config/index.js';
+import { Authority, compileZones } from '../src/dns/index.js';
+import { generateKey, loadZoneKeys, writeKey } from '../src/dnssec/index.js';
+import { GeoResolver } from '../src/geo/index.js';
+import { packageRoot } from '../src/runtime/index.js';
+import { InMemoryRegionState } from '../src/state/index.js';
+import { buildQuery, TYPE } from '../src/wire/index.js';
+import { cleanup, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+
+const ROOT = packageRoot();
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const FLOOD_S = Number(process.env.BENCH_FLOOD_S ?? 120);
+const ECS_OPTION = '8:00011800c61204'; // ECS 198.18.4.0/24 (Singapore in the test database)
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** dnsperf from a given source address (a /24 of its own), its summary figures and latencies. */
+async function dnsperf(port: number, from: string, file: string, args: string[]) {
+  const { stdout } = await run(
+    'dnsperf',
+    ['-s', '127.0.0.1', '-p', String(port), '-a', from, '-d', file, '-t', '1', ...args],
+    { maxBuffer: 512 << 20 },
+  );
+  const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
+  const lat = [...stdout.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+  return {
+    sent: num(/Queries sent:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    p99: lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))] ?? NaN,
+  };
+}
+
+/** Queries from a spoofed "victim" address: bytes it sent and bytes it got back, in 2 s. */
+async function reflect(port: number, from: string, n: number): Promise<{ sent: number; got: number }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind({ address: from, port: 0 }, () => r()));
+  const t = { sent: 0, got: 0 };
+  s.on('message', (m) => (t.got += m.length));
+  // The largest answer a small query gets from a signed zone: DNSKEY with DO.
+  const q = buildQuery('example.test', TYPE.DNSKEY, { id: 1, edns: { udpSize: 4096, dnssecOk: true } });
+  for (let i = 0; i < n; i++) {
+    s.send(q, port, '127.0.0.1');
+    t.sent += q.length;
+    if (i % 20 === 19) await sleep(1);
+  }
+  await sleep(1500);
+  s.close();
+  return t;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-attack-'));
+  const { city } = buildTestDatabases(dir);
+  const keyDir = join(dir, 'keys');
+  writeKey(keyDir, generateKey('example.test', 'csk', 13, Date.now()));
+  const signed = withGeoDatabase(readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8'), city)
+    .replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0')
+    .replace('    ns: [ns1, ns2]\n', `    ns: [ns1, ns2]\n    dnssec: { keys: ${keyDir} }\n`);
+  const rrl = '  rrl:\n    responses_per_second: 10\n    slip: 2\n';
+  const neverLimits = '  rrl:\n    responses_per_second: 1000000\n'; // every budget kept, none spent
+  const variants = {
+    'protections off': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 0\n'),
+    'miss budget (default)': signed,
+    'miss budget 2': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 2\n'),
+    'miss budget + RRL': signed.replace(/^dns:\n/m, `dns:\n${rrl}`),
+    'budget + RRL never limiting': signed.replace(/^dns:\n/m, `dns:\n${neverLimits}`),
+  };
+  const base = 26353 + Math.floor(Math.random() * 1000);
+  const servers = new Map<string, { port: number; gtm: Gtm }>();
+  Object.entries(variants).forEach(([name, text], i) => {
+    const file = join(dir, `v${i}.yaml`);
+    writeFileSync(file, text);
+    servers.set(name, { port: base + i * 11, gtm: startGtm(file, base + i * 11) });
+  });
+  await Promise.all([...servers.values()].map((s) => waitForAnswer(s.port)));
+  const port = (name: keyof typeof variants) => (servers.get(name) as { port: number }).port;
+
+  const steered = join(dir, 'steered.txt');
+  writeFileSync(steered, 'www.example.test A\n');
+  const random = join(dir, 'random.txt');
+  writeFileSync(
+    random,
+    Array.from({ length: 200_000 }, () => `r${Math.random().toString(36).slice(2, 12)}.example.test A`).join('\n'),
+  );
+  const user = ['-E', ECS_OPTION, '-D'];
+
+  // 3. Unloaded QPS of the steered name (ECS, DO): what the protections cost when unused.
+  console.log(`dnsperf ${SECONDS}s per run, UDP over loopback, signed zone (ECDSA P-256), 2 workers per server`);
+  console.log('\nunloaded: steered name + ECS + DO, QPS (median of 3, interleaved)');
+  const unloaded = new Map<string, number>();
+  const rounds = new Map<string, number[]>();
+  for (let r = 0; r < 3; r++)
+    for (const name of ['protections off', 'miss budget (default)', 'budget + RRL never limiting'] as const) {
+      const res = await dnsperf(port(name), '127.0.1.2', steered, [
+        '-l',
+        String(SECONDS),
+        '-c',
+        '4',
+        '-q',
+        '200',
+        ...user,
+      ]);
+      rounds.set(name, [...(rounds.get(name) ?? []), res.qps]);
+    }
+  for (const [name, qs] of rounds) {
+    const median = qs.slice().sort((a, b) => a - b)[1] as number;
+    unloaded.set(name, median);
+    const ratio = median / (unloaded.get('protections off') as number);
+    console.log(
+      `  ${name.padEnd(30)} ${median.toFixed(0).padStart(8)}  ${(ratio * 100).toFixed(1)}% of off   [${qs.map((q) => q.toFixed(0)).join(', ')}]`,
+    );
+  }
+
+  // 1. The flood and the user beside it.
+  console.log('\nrandom-name DO flood (one client, 4 x 200 outstanding) + a user at 20% of the unloaded rate');
+  console.log('  server                         flood QPS  user answered   user p99 ms');
+  for (const name of ['protections off', 'miss budget (default)', 'miss budget 2'] as const) {
+    const rate = Math.round(0.2 * (unloaded.get('protections off') as number));
+    const flood = dnsperf(port(name), '127.0.0.2', random, ['-l', String(SECONDS + 2), '-c', '4', '-q', '200', '-D']);
+    await sleep(1000);
+    const u = await dnsperf(port(name), '127.0.1.2', steered, [
+      '-l',
+      String(SECONDS),
+      '-Q',
+      String(rate),
+      '-v',
+      ...user,
+    ]);
+    const f = await flood;
+    console.log(
+      `  ${name.padEnd(30)} ${f.qps.toFixed(0).padStart(9)}  ${((100 * u.completed) / u.sent).toFixed(1).padStart(12)}%  ${u.p99.toFixed(2).padStart(11)}`,
+    );
+  }
+
+  // 2. Reflection.
+  console.log('\nreflection: DNSKEY+DO queries "from" a spoofed victim (127.0.3.7), 2000 in ~2 s');
+  for (const name of ['miss budget (default)', 'miss budget + RRL'] as const) {
+    const r = await reflect(port(name), '127.0.3.7', 2000);
+    const k = await run('kdig', [
+      '@127.0.0.1',
+      '-p',
+      String(port(name)),
+      '-b',
+      '127.0.3.8',
+      '+time=2',
+      '+dnssec',
+      'example.test',
+      'DNSKEY',
+    ]);
+    const resolved = /example\.test\.\s+\d+\s+IN\s+DNSKEY/.test(k.stdout);
+    const how = resolved ? (/TCP/.test(k.stdout) ? 'yes, over TCP' : 'yes, over UDP') : 'no';
+    console.log(
+      `  ${name.padEnd(22)} victim got ${(r.got / r.sent).toFixed(2)}x the bytes sent (${r.got} / ${r.sent}); a resolver in its /24 resolves: ${how}`,
+    );
+  }
+
+  // 4a. Sustained flood: worker memory after the first minute and at the end.
+  const sustained = servers.get('miss budget (default)') as { port: number; gtm: Gtm };
+  const long = dnsperf(sustained.port, '127.0.0.2', random, ['-l', String(FLOOD_S), '-c', '4', '-q', '200', '-D']);
+  const firstMinute = Math.min(60, FLOOD_S / 2);
+  await sleep(firstMinute * 1000);
+  const early = workerRss(sustained.gtm.child);
+  await long;
+  const late = workerRss(sustained.gtm.child);
+  console.log(
+    `\nsustained DO flood ${FLOOD_S} s: worker RSS MB ${early.join(', ')} (after ${firstMinute} s) -> ${late.join(', ')} (end)`,
+  );
+  cleanup();
+
+  // 4b. In-process: the popular name's memo hit rate through a flood of one-off DO names.
+  const config = parseConfigText(signed);
+  const zones = compileZones(config, loadZoneKeys(config));
+  const a = new Authority(config, GeoResolver.open(city), InMemoryRegionState.fromConfig(config), zones);
+  const ecs = { address: Uint8Array.from([198, 18, 4, 0]), sourcePrefix: 24 };
+  let asked = 0;
+  let hits = 0;
+  for (let i = 0; i < 300_000; i++) {
+    a.respond(
+      buildQuery(`r${i}.example.test`, TYPE.A, { id: 1, edns: { udpSize: 1232, dnssecOk: true } }),
+      '127.0.0.2',
+      false,
+    );
+    if (i % 50 === 0) {
+      const before = a.memoHits;
+      a.respond(
+        buildQuery('www.example.test', TYPE.A, { id: 2, ecs, edns: { udpSize: 1232, dnssecOk: true } }),
+        '127.0.1.2',
+        false,
+      );
+      asked++;
+      hits += a.memoHits - before;
+    }
+  }
+  const sig = a.cacheStats().find((c) => c.cache === 'signatures')?.stats;
+  console.log(
+    `\nin-process, 300,000 one-off DO names with the steered name asked every 50th: its memo hit rate ${((100 * hits) / asked).toFixed(2)}% (${hits}/${asked}); signature cache ${sig?.size} entries, ${sig?.evictions} evicted`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

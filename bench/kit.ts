@@ -1,0 +1,73 @@
+// What the DNS benchmarks share: `gtm dns` started as users run it, dnsperf, readiness by kdig,
+// worker memory, and every child process stopped on exit.
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../src/runtime/index.js';
+
+const ROOT = packageRoot();
+
+export const children: ChildProcess[] = [];
+export function cleanup(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => (cleanup(), process.exit(130)));
+
+export async function waitForAnswer(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const out = execFileSync(
+        'kdig',
+        ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+retry=0', 'static.example.test', 'A'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      ).toString();
+      if (out.includes('192.0.2.80')) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server on port ${port} never answered`);
+}
+
+export function dnsperf(port: number, queryFile: string, extra: string[]): string {
+  return execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra], {
+    maxBuffer: 512 << 20,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
+}
+
+export interface Gtm {
+  child: ChildProcess;
+  /** Lines of the server's JSON log, as they arrive. */
+  events: string[];
+}
+
+/** `gtm dns` as users run it, with its log kept (the reload measurement reads it). */
+export function startGtm(configFile: string, port: number): Gtm {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', configFile, '--listen', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  children.push(child);
+  const gtm: Gtm = { child, events: [] };
+  let rest = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    gtm.events.push(...lines);
+  });
+  return gtm;
+}
+
+/** Resident set (MB) of each worker of a `gtm dns` primary (its child processes). */
+export function workerRss(primary: ChildProcess): number[] {
+  const pid = primary.pid as number;
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return kids.map((k) => {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k}/status`, 'utf8'))?.[1] ?? NaN);
+    return Math.round(kb / 1024);
+  });
+}

@@ -1,0 +1,154 @@
+// A bounded cache that keeps what is asked for again. "Empty it when full" (what the answer
+// memo, the signature cache and the client cache did) lets a flood of one-off names throw the
+// popular entries away every N queries; plain LRU lets the same flood push them out one by one.
+// This is a segmented LRU with ghost entries (the 2Q idea): a new entry waits in a probation
+// segment and is promoted to the protected one when it is asked for again; a key evicted from
+// probation is remembered as a ghost (its hash only, for 4x the cache's size of evictions), and
+// when it comes back it goes straight to protected: it was asked twice, a flood just went by in
+// between. One-off keys churn probation and never displace what is hot. Protected entries get a
+// second chance (a reference bit, set on a hit and cleared as the clock hand passes) before they
+// are demoted back to probation.
+// A hit in the protected segment costs one Map lookup and one boolean write; ghosts are only
+// touched on a miss (which is about to cost far more: a build, a signature, a geo lookup).
+
+interface Hot<V> {
+  v: V;
+  ref: boolean;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  size: number;
+}
+
+export class HotCache<K, V> {
+  private probation = new Map<K, V>();
+  private hot = new Map<K, Hot<V>>();
+  private readonly hotMax: number;
+  /** Hashes of keys evicted from probation, oldest overwritten first (a ring and its set). */
+  private readonly ghostRing: Uint32Array;
+  private ghostAt = 0;
+  private readonly ghosts = new Set<number>();
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  /** `max` entries in all, at most `hotShare` of them protected; `onEvict` hears of each eviction. */
+  constructor(
+    readonly max: number,
+    hotShare = 0.8,
+    private readonly onEvict?: (k: K, v: V) => void,
+  ) {
+    if (!(max >= 2)) throw new Error('a HotCache holds at least 2 entries');
+    this.hotMax = Math.max(1, Math.min(max - 1, Math.floor(max * hotShare)));
+    this.ghostRing = new Uint32Array(max * 4);
+  }
+
+  /** A 32-bit hash of a key (FNV-1a over a string's code units; a number mixed). */
+  private static hash(k: unknown): number {
+    if (typeof k === 'number') return Math.imul((k ^ (k / 2 ** 32)) | 0, 0x9e3779b1) >>> 0;
+    const s = String(k);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  }
+
+  private remember(k: K): void {
+    const h = HotCache.hash(k);
+    if (this.ghosts.has(h)) return;
+    const old = this.ghostRing[this.ghostAt] as number;
+    if (old !== 0) this.ghosts.delete(old);
+    this.ghostRing[this.ghostAt] = h || 1; // 0 marks an empty slot
+    this.ghosts.add(h || 1);
+    this.ghostAt = (this.ghostAt + 1) % this.ghostRing.length;
+  }
+
+  get size(): number {
+    return this.probation.size + this.hot.size;
+  }
+
+  get stats(): CacheStats {
+    return { hits: this.hits, misses: this.misses, evictions: this.evictions, size: this.size };
+  }
+
+  get(k: K): V | undefined {
+    const h = this.hot.get(k);
+    if (h) {
+      h.ref = true;
+      this.hits++;
+      return h.v;
+    }
+    const v = this.probation.get(k);
+    if (v === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    // Asked for a second time: promoted.
+    this.hits++;
+    this.probation.delete(k);
+    this.hot.set(k, { v, ref: false });
+    if (this.hot.size > this.hotMax) this.demoteOne();
+    return v;
+  }
+
+  /** The value without counting a lookup or promoting it (inspection). */
+  peek(k: K): V | undefined {
+    return this.hot.get(k)?.v ?? this.probation.get(k);
+  }
+
+  set(k: K, v: V): void {
+    const h = this.hot.get(k);
+    if (h) return void (h.v = v);
+    if (!this.probation.delete(k) && this.ghosts.size && this.ghosts.delete(HotCache.hash(k) || 1)) {
+      // Evicted before and asked again: popular, kept in the protected segment.
+      this.hot.set(k, { v, ref: false });
+      if (this.hot.size > this.hotMax) this.demoteOne();
+      this.trimProbation();
+      return;
+    }
+    this.probation.set(k, v);
+    this.trimProbation();
+  }
+
+  delete(k: K): void {
+    this.hot.delete(k);
+    this.probation.delete(k);
+  }
+
+  clear(): void {
+    this.hot = new Map();
+    this.probation = new Map();
+    this.ghosts.clear();
+    this.ghostRing.fill(0);
+  }
+
+  /** The oldest protected entry not referenced since the hand last passed goes back to probation. */
+  private demoteOne(): void {
+    for (let turns = this.hot.size; turns >= 0; turns--) {
+      const first = this.hot.entries().next();
+      if (first.done) return;
+      const [k, h] = first.value;
+      this.hot.delete(k);
+      if (h.ref && turns > 0) {
+        h.ref = false;
+        this.hot.set(k, h); // second chance: to the tail
+        continue;
+      }
+      this.probation.set(k, h.v);
+      this.trimProbation();
+      return;
+    }
+  }
+
+  private trimProbation(): void {
+    while (this.probation.size > 0 && this.size > this.max) {
+      const [oldest, v] = this.probation.entries().next().value as [K, V];
+      this.probation.delete(oldest);
+      this.remember(oldest);
+      this.evictions++;
+      this.onEvict?.(oldest, v);
+    }
+  }
+}
