@@ -68,9 +68,16 @@ export interface Drill {
   description: string;
   /**
    * Injects the failure; returns how to undo it. A step of its own is `mark`ed on the timeline
-   * (now, or at the time the product itself gives for it).
+   * (now, or at the time the product itself gives for it). A drill that must look something up
+   * first (a PID, an interface: a process spawn, slow on a busy machine) calls `faultNow` right
+   * before the fault itself, so t0 is the fault and not the lookup.
    */
-  inject(lab: Lab, pop: LabPop, mark: (what: string, at?: number) => void): Promise<() => Promise<void>>;
+  inject(
+    lab: Lab,
+    pop: LabPop,
+    mark: (what: string, at?: number) => void,
+    faultNow: () => void,
+  ): Promise<() => Promise<void>>;
   /** Waits until the drill has shown what it should (or times out). */
   settle(o: Observed, pop: LabPop): boolean;
   /** Restore first, then observe the return (recovery drills). */

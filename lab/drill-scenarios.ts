@@ -90,8 +90,10 @@ export const DRILLS: Record<string, Drill> = {
   'gobgpd-killed': {
     description: "us-east's gobgpd is killed; the agent restarts it and re-announces",
     timeoutMs: 10000,
-    async inject(lab, pop) {
-      signalInPop(lab, pop, agentStatus(pop).bgp.gobgpdPid, 'SIGKILL');
+    async inject(lab, pop, _mark, faultNow) {
+      const pid = agentStatus(pop).bgp.gobgpdPid;
+      faultNow();
+      signalInPop(lab, pop, pid, 'SIGKILL');
       return async () => undefined;
     },
     settle: (o, pop) => o.backAt !== undefined && firstAnswer(o, o.backAt, (a) => a === pop.vip) !== undefined,
@@ -113,8 +115,9 @@ export const DRILLS: Record<string, Drill> = {
   'gobgpd-frozen': {
     description: "us-east's gobgpd hangs (SIGSTOP): the data plane works until the router's hold time runs out",
     timeoutMs: 14000,
-    async inject(lab, pop) {
+    async inject(lab, pop, _mark, faultNow) {
       const pid = agentStatus(pop).bgp.gobgpdPid;
+      faultNow();
       signalInPop(lab, pop, pid, 'SIGSTOP');
       return async () => signalInPop(lab, pop, pid, 'SIGCONT');
     },
@@ -176,9 +179,10 @@ export const DRILLS: Record<string, Drill> = {
   'link-cut': {
     description: "the router's link to us-east goes down",
     timeoutMs: 15000,
-    async inject(_lab, pop) {
+    async inject(_lab, pop, _mark, faultNow) {
       // The router's interface on the PoP's link, found by its address (veth or container eth).
       const dev = ifaceWithAddress(`${PREFIX}rtr`, PLAN.routerOn(pop.n));
+      faultNow();
       ip('-n', `${PREFIX}rtr`, 'link', 'set', dev, 'down');
       return async () => {
         ip('-n', `${PREFIX}rtr`, 'link', 'set', dev, 'up');
@@ -195,8 +199,9 @@ export const DRILLS: Record<string, Drill> = {
   blackhole: {
     description: 'us-east silently stops answering on its link (no FIN, no NOTIFICATION)',
     timeoutMs: 15000,
-    async inject(_lab, pop) {
+    async inject(_lab, pop, _mark, faultNow) {
       const dev = ifaceWithAddress(pop.ns, PLAN.pop(pop.n));
+      faultNow();
       ip('-n', pop.ns, 'addr', 'del', `${PLAN.pop(pop.n)}/24`, 'dev', dev);
       return async () => {
         ip('-n', pop.ns, 'addr', 'add', `${PLAN.pop(pop.n)}/24`, 'dev', dev);

@@ -94,7 +94,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     }
     if (drill.restoreEarly) {
       // Recovery: break it first, wait until it is down, then t0 is the restore.
-      undo = await drill.inject(lab, pop, mark);
+      undo = await drill.inject(lab, pop, mark, () => undefined);
       const injectedAt = Date.now();
       const end = injectedAt + 10_000;
       while ((await present()) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
@@ -107,7 +107,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       await repair();
     } else {
       o.t0 = Date.now();
-      undo = await drill.inject(lab, pop, mark);
+      undo = await drill.inject(lab, pop, mark, () => (o.t0 = Date.now()));
     }
     const end = o.t0 + drill.timeoutMs;
     // Judged against the state before the injection: a link cut withdraws within the inject call.
