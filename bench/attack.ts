@@ -4,7 +4,7 @@
 //     asks the steered name (ECS, DO) at 20% of its unloaded rate: its answered share and p99;
 //  2. reflection: bytes sent back to a spoofed victim per byte of queries, RRL on and off, and
 //     whether a real resolver (kdig) behind the victim's /24 still resolves (over TCP);
-//  3. unloaded QPS of the steered name with RRL and the miss budget on and off;
+//  3. unloaded QPS of the steered name with RRL, the miss budget and dnstap on and off;
 //  4. in-process: the popular name's memo hit rate through a one-off-name flood, and worker
 //     memory over a sustained flood (BENCH_FLOOD_S, default 120 s).
 import { execFile } from 'node:child_process';
@@ -81,6 +81,10 @@ async function main(): Promise<void> {
     'miss budget 2': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 2\n'),
     'miss budget + RRL': signed.replace(/^dns:\n/m, `dns:\n${rrl}`),
     'budget + RRL never limiting': signed.replace(/^dns:\n/m, `dns:\n${neverLimits}`),
+    'dnstap on (every query and response)': signed.replace(
+      /^dns:\n/m,
+      `dns:\n  dnstap: { file: ${join(dir, 'tap')} }\n`,
+    ),
   };
   const base = 26353 + Math.floor(Math.random() * 1000);
   const servers = new Map<string, { port: number; gtm: Gtm }>();
@@ -107,7 +111,12 @@ async function main(): Promise<void> {
   const unloaded = new Map<string, number>();
   const rounds = new Map<string, number[]>();
   for (let r = 0; r < 3; r++)
-    for (const name of ['protections off', 'miss budget (default)', 'budget + RRL never limiting'] as const) {
+    for (const name of [
+      'protections off',
+      'miss budget (default)',
+      'budget + RRL never limiting',
+      'dnstap on (every query and response)',
+    ] as const) {
       const res = await dnsperf(port(name), '127.0.1.2', steered, [
         '-l',
         String(SECONDS),

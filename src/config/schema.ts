@@ -56,6 +56,7 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'rrl',
           'miss_budget',
           'over_budget',
+          'dnstap',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -79,6 +80,19 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     rrl: d.rrl === undefined || d.rrl === null ? undefined : parseRrl(p, d.rrl),
     missBudget: int(p, 'dns.miss_budget', d.miss_budget, 0, 1_000_000, 8) ?? 8,
     overBudget: overBudget(p, d.over_budget),
+    dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
+  };
+}
+
+function parseDnstap(p: Problems, v: unknown): DnsSettings['dnstap'] {
+  const t = obj(p, 'dns.dnstap', v, ['file', 'identity', 'buffer_kb']);
+  if (!t) return undefined;
+  const file = str(p, 'dns.dnstap.file', t.file);
+  if (file === undefined) return undefined;
+  return {
+    file,
+    identity: str(p, 'dns.dnstap.identity', t.identity, { optional: true }),
+    bufferBytes: (int(p, 'dns.dnstap.buffer_kb', t.buffer_kb, 16, 1_048_576, 4096) ?? 4096) * 1024,
   };
 }
 

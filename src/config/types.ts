@@ -109,6 +109,17 @@ export interface DnsSettings {
   missBudget: number;
   /** What a UDP query past the miss budget gets: an empty truncated answer (TC=1), or nothing. */
   overBudget: 'truncate' | 'drop';
+  /** dnstap query and response log (undefined: off). See src/dns/dnstap.ts. */
+  dnstap?: DnstapSettings;
+}
+
+export interface DnstapSettings {
+  /** Each worker writes FILE.wN (N: its worker id). */
+  file: string;
+  /** The Dnstap identity field (default: the host name). */
+  identity?: string;
+  /** Frames waiting for the disk beyond this many bytes are dropped (counted), never queued. */
+  bufferBytes: number;
 }
 
 export type ResponseKind = 'answer' | 'nodata' | 'nxdomain' | 'referral' | 'error';

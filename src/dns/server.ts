@@ -8,6 +8,9 @@ import type { RrlSettings } from '../config/index.js';
 import type { Authority, MissBudget, QueryInfo } from './authority.js';
 import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
+import { addressRdata } from '../net/index.js';
+import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame } from './dnstap.js';
+import type { DnstapWriter } from './tap-writer.js';
 
 export interface ServerOptions {
   host: string;
@@ -25,6 +28,8 @@ export interface ServerOptions {
   rrl?: RrlSettings;
   /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
   missBudget?: number;
+  /** dnstap: every query and its response logged to this writer (undefined: off). */
+  tap?: { writer: DnstapWriter; identity: Buffer; version: Buffer };
 }
 
 /**
@@ -95,12 +100,16 @@ export class DnsServer {
   private rrl?: ResponseRateLimiter;
   private misses?: TurnBudget;
   private rrlLogTimer?: NodeJS.Timeout;
+  /** The address and port bound (dnstap's response address; none for a wildcard address). */
+  private port = 0;
+  private readonly tapAddress?: Uint8Array;
 
   constructor(
     private readonly authority: Authority,
     private readonly opts: ServerOptions,
   ) {
     this.applyLimits(opts);
+    if (opts.tap && opts.host !== '0.0.0.0' && opts.host !== '::') this.tapAddress = addressRdata(opts.host);
   }
 
   /** Takes rate limiting and the miss budget from a (re)loaded config; budgets start afresh. */
@@ -117,7 +126,7 @@ export class DnsServer {
     const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
     udp.on('message', (msg, rinfo) => {
       const t0 = performance.now();
-      const response = this.handle(msg, rinfo.address, false);
+      const response = this.handle(msg, rinfo.address, false, rinfo.port);
       // No per-send callback: it costs an allocation per packet; send errors surface as
       // socket 'error' events, which are logged below.
       if (response) udp.send(response, rinfo.port, rinfo.address);
@@ -132,6 +141,7 @@ export class DnsServer {
       });
     });
     const boundPort = udp.address().port;
+    this.port = boundPort;
 
     this.tcpSeconds = this.opts.metrics?.answerSeconds.labels('tcp');
     const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock));
@@ -235,7 +245,7 @@ export class DnsServer {
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         const t0 = performance.now();
-        const response = this.handle(msg, sock.remoteAddress ?? '', true);
+        const response = this.handle(msg, sock.remoteAddress ?? '', true, sock.remotePort ?? 0);
         if (response) {
           const frame = Buffer.allocUnsafe(2 + response.length);
           frame.writeUInt16BE(response.length, 0);
@@ -261,7 +271,8 @@ export class DnsServer {
    * Answers one message; a bug in answering is logged and counted, never fatal. On UDP the miss
    * budget applies, and the answer is charged to the asker's network by rate limiting.
    */
-  private handle(msg: Buffer, remote: string, tcp: boolean): Buffer | undefined {
+  private handle(msg: Buffer, remote: string, tcp: boolean, port: number): Buffer | undefined {
+    const receivedAt = this.opts.tap ? Date.now() : 0;
     let result: { response?: Buffer; info: QueryInfo };
     try {
       result = this.authority.respond(msg, remote, tcp, tcp ? undefined : this.misses);
@@ -284,7 +295,42 @@ export class DnsServer {
     if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
       this.opts.logger.info({ remote, tcp, ...info }, 'query');
     }
-    return this.rrl && !tcp && result.response ? this.limit(result.response, remote, info) : result.response;
+    const response = this.rrl && !tcp && result.response ? this.limit(result.response, remote, info) : result.response;
+    if (this.opts.tap) this.tapped(msg, response, remote, port, tcp, receivedAt, info);
+    return response;
+  }
+
+  /** dnstap: the query, and the response sent (if any), with the steering decision as `extra`. */
+  private tapped(
+    query: Buffer,
+    response: Buffer | undefined,
+    remote: string,
+    port: number,
+    tcp: boolean,
+    at: number,
+    info: QueryInfo,
+  ): void {
+    const tap = this.opts.tap as NonNullable<ServerOptions['tap']>;
+    const addr = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    const event = {
+      clientAddress: addressRdata(addr),
+      clientPort: port,
+      serverAddress: this.tapAddress,
+      serverPort: this.port,
+      tcp,
+      queryTimeMs: at,
+    };
+    const extra = info.policy ? `policy=${info.policy} regions=${info.regions?.join(',') ?? ''}` : undefined;
+    tap.writer.write(dnstapFrame({ ...event, type: AUTH_QUERY, query }, tap.identity, tap.version));
+    if (response)
+      tap.writer.write(
+        dnstapFrame(
+          { ...event, type: AUTH_RESPONSE, response, responseTimeMs: Date.now() },
+          tap.identity,
+          tap.version,
+          extra,
+        ),
+      );
   }
 
   /** Response rate limiting: the answer, a truncated copy (slip), or nothing. */
@@ -324,5 +370,6 @@ export class DnsServer {
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
     ]);
+    await this.opts.tap?.writer.close();
   }
 }

@@ -3,20 +3,55 @@
 // the primary over IPC, so a worker started after a refused reload serves the config the
 // primary serves, never a file on disk that the primary rejected.
 import cluster from 'node:cluster';
+import { hostname } from 'node:os';
 import { GeoResolver } from '../geo/index.js';
 import {
   AggregatorRegistry,
   cacheMetrics,
   createDnsMetrics,
+  dnstapMetrics,
   createLogger,
   globalRegistry,
+  type Logger,
 } from '../observability/index.js';
+import { packageVersion } from '../runtime/index.js';
 import { InMemoryRegionState } from '../state/index.js';
 import { Authority } from './authority.js';
 import type { FromWorker, ToWorker } from './ipc.js';
 import { DnsServer } from './server.js';
+import { DnstapWriter } from './tap-writer.js';
 
 const send = (m: FromWorker) => process.send?.(m);
+
+/** The listeners of this worker, with its limits and (when configured) its own dnstap file. */
+function serverFor(m: Extract<ToWorker, { type: 'init' }>, authority: Authority, log: Logger): DnsServer {
+  const dns = m.config.dns;
+  const tap = dns.dnstap;
+  const writer = tap
+    ? new DnstapWriter(`${tap.file}.w${cluster.worker?.id ?? 0}`, tap.bufferBytes, (err) =>
+        log.error({ err }, 'dnstap log failed; answering goes on without it'),
+      )
+    : undefined;
+  if (writer) dnstapMetrics(globalRegistry, () => writer);
+  return new DnsServer(authority, {
+    host: m.host,
+    port: m.port,
+    tcpIdleMs: dns.tcpIdleMs,
+    tcpMessageMs: dns.tcpMessageMs,
+    maxTcpConnections: dns.tcpMaxConnections,
+    maxTcpPerSource: dns.tcpMaxPerSource,
+    queryLogSample: dns.queryLogSample,
+    rrl: dns.rrl,
+    missBudget: dns.missBudget,
+    tap: writer && {
+      writer,
+      identity: Buffer.from(tap?.identity ?? hostname()),
+      version: Buffer.from(`gtm ${packageVersion()}`),
+    },
+    logger: log,
+    metrics: createDnsMetrics(globalRegistry),
+  });
+}
 
 function runWorker(): void {
   const log = createLogger('gtm-dns-worker');
@@ -35,19 +70,7 @@ function runWorker(): void {
     geoPath = m.config.geo.database;
     geo = GeoResolver.open(geoPath);
     authority = new Authority(m.config, geo, state, m.zones);
-    server = new DnsServer(authority, {
-      host: m.host,
-      port: m.port,
-      tcpIdleMs: m.config.dns.tcpIdleMs,
-      tcpMessageMs: m.config.dns.tcpMessageMs,
-      maxTcpConnections: m.config.dns.tcpMaxConnections,
-      maxTcpPerSource: m.config.dns.tcpMaxPerSource,
-      queryLogSample: m.config.dns.queryLogSample,
-      rrl: m.config.dns.rrl,
-      missBudget: m.config.dns.missBudget,
-      logger: log,
-      metrics: createDnsMetrics(globalRegistry),
-    });
+    server = serverFor(m, authority, log);
     cacheMetrics(globalRegistry, () => authority?.cacheStats() ?? []);
     const { port } = await server.start();
     send({ type: 'ready', port });

@@ -132,6 +132,24 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
   };
 }
 
+/** dnstap frames written to the log and dropped because the disk fell behind (per worker, summed). */
+export function dnstapMetrics(registry: Registry, read: () => { written: number; dropped: number }): void {
+  const seen = { written: 0, dropped: 0 };
+  new Counter({
+    name: 'gtm_dns_dnstap_frames_total',
+    help: 'dnstap frames written, or dropped because the log fell behind (never an answer)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const now = read();
+      for (const result of ['written', 'dropped'] as const) {
+        if (now[result] > seen[result]) this.inc({ result }, now[result] - seen[result]);
+        seen[result] = now[result];
+      }
+    },
+  });
+}
+
 /**
  * The DNS caches' lookups (hit or miss), evictions and sizes, read from the caches at scrape time.
  * A falling hit rate with rising evictions is a flood of one-off names (cache churn).

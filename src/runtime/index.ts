@@ -1,5 +1,5 @@
 // Where the installed package lives (for files shipped beside the code: geodata, gobgp, lab).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,3 +15,10 @@ export function packageRoot(): string {
 }
 
 export { HotCache, type CacheStats } from './hot-cache.js';
+
+let version: string | undefined;
+/** The package's version (package.json), read once. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
+}

@@ -1,0 +1,44 @@
+// The dnstap log file of one worker: bounded and never in the way of an answer. Frames go to a
+// write stream; while more than `maxBufferBytes` wait to reach the disk (a slow disk, a full
+// one), new frames are dropped and counted instead of queued, and a write error stops the log,
+// never the server. Each worker writes its own file (a Frame Streams file has one writer).
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fstrmStart, fstrmStop } from './dnstap.js';
+
+export class DnstapWriter {
+  private readonly stream: WriteStream;
+  private failed?: Error;
+  written = 0;
+  dropped = 0;
+
+  constructor(
+    readonly file: string,
+    private readonly maxBufferBytes: number,
+    onError: (err: Error) => void,
+  ) {
+    this.stream = createWriteStream(file, { flags: 'w', mode: 0o640 });
+    this.stream.on('error', (err) => {
+      if (!this.failed) onError(err);
+      this.failed = err;
+    });
+    this.stream.write(fstrmStart());
+  }
+
+  write(frame: Buffer): void {
+    if (this.failed || this.stream.writableLength > this.maxBufferBytes) {
+      this.dropped++;
+      return;
+    }
+    this.stream.write(frame);
+    this.written++;
+  }
+
+  /** Ends the file with a STOP frame; resolves when it is on disk (or the log had failed). */
+  close(): Promise<void> {
+    if (this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.stream.end(fstrmStop(), () => resolve());
+      this.stream.once('error', () => resolve());
+    });
+  }
+}
