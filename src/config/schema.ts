@@ -57,6 +57,7 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'miss_budget',
           'over_budget',
           'dnstap',
+          'nsid',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -78,10 +79,24 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     unstableTtl: int(p, 'dns.unstable_ttl', d.unstable_ttl, 0, 86_400, 5) ?? 5,
     unstableWindowS: int(p, 'dns.unstable_window_s', d.unstable_window_s, 0, 86_400, 300) ?? 300,
     rrl: d.rrl === undefined || d.rrl === null ? undefined : parseRrl(p, d.rrl),
-    missBudget: int(p, 'dns.miss_budget', d.miss_budget, 0, 1_000_000, 8) ?? 8,
+    missBudget: int(p, 'dns.miss_budget', d.miss_budget, 0, 1_000_000, 2) ?? 2,
     overBudget: overBudget(p, d.over_budget),
     dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
+    nsid: nsidOf(p, d.nsid),
   };
+}
+
+/** dns.nsid: text, or `hex:` and its bytes (as Knot takes it); at most 128 bytes. */
+function nsidOf(p: Problems, v: unknown): Uint8Array | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = str(p, 'dns.nsid', v);
+  if (s === undefined) return undefined;
+  const hex = /^hex:((?:[0-9a-fA-F]{2})+)$/.exec(s);
+  const bytes = hex ? Buffer.from(hex[1] as string, 'hex') : Buffer.from(s);
+  if (s.startsWith('hex:') && !hex) p.add('dns.nsid', 'hex: must be followed by pairs of hex digits');
+  else if (bytes.length > 128) p.add('dns.nsid', 'at most 128 bytes');
+  else return new Uint8Array(bytes);
+  return undefined;
 }
 
 function parseDnstap(p: Problems, v: unknown): DnsSettings['dnstap'] {

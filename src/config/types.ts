@@ -109,6 +109,8 @@ export interface DnsSettings {
   missBudget: number;
   /** What a UDP query past the miss budget gets: an empty truncated answer (TC=1), or nothing. */
   overBudget: 'truncate' | 'drop';
+  /** The identifier sent to queries that ask for it with NSID (RFC 5001; undefined: none). */
+  nsid?: Uint8Array;
   /** dnstap query and response log (undefined: off). See src/dns/dnstap.ts. */
   dnstap?: DnstapSettings;
 }

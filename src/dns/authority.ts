@@ -146,7 +146,8 @@ export class Authority {
     w.begin(msg, parsed.id, flags, parsed.questionEnd, undefined);
     // A valid ECS option is echoed with SCOPE 0: nothing in this answer depends on the client.
     const ecs = parsed.edns?.ecs && this.config.dns.ecs ? { ecs: parsed.edns.ecs, scope: 0 } : undefined;
-    if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs);
+    const nsid = parsed.edns?.nsid ? this.config.dns.nsid : undefined;
+    if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs, nsid);
     return { response: w.finish(), info: { rcode: parsed.rcode } };
   }
 
@@ -160,7 +161,8 @@ export class Authority {
     const w = this.writer;
     const flags = 0x8000 | 0x0400 | 0x0200 | (q.rd ? 0x0100 : 0) | (q.cd ? 0x0010 : 0);
     w.begin(msg, q.id, flags, q.questionEnd, q.qname);
-    if (q.edns) w.opt(this.config.dns.maxUdpSize, 0, q.edns.dnssecOk, undefined);
+    if (q.edns)
+      w.opt(this.config.dns.maxUdpSize, 0, q.edns.dnssecOk, undefined, q.edns.nsid ? this.config.dns.nsid : undefined);
     return { response: w.finish(), info: { ...info, truncated: true } };
   }
 
@@ -193,6 +195,7 @@ export class Authority {
       tcp,
       maxUdpSize: this.config.dns.maxUdpSize,
       ecs: this.config.dns.ecs,
+      nsid: this.config.dns.nsid,
     });
   }
 

@@ -36,51 +36,49 @@ export interface TapEvent {
   zone?: Uint8Array;
 }
 
-function varint(out: number[], v: number): void {
-  while (v > 0x7f) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
-
-/** A protobuf message under construction: varint and length-delimited fields. */
-class Proto {
-  private readonly head: number[] = [];
-  private readonly parts: Uint8Array[] = [];
-  private flush(): void {
-    if (this.head.length) this.parts.push(Uint8Array.from(this.head.splice(0)));
+/**
+ * Protobuf fields written straight into a buffer (varints, fixed32, length-delimited bytes): one
+ * copy per field, no intermediate arrays (a frame per query is on the hot path when logging).
+ */
+class PbWriter {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+  private varint(v: number): void {
+    while (v > 0x7f) {
+      this.buf[this.pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
   }
   uint(field: number, v: number): this {
-    varint(this.head, field * 8);
-    varint(this.head, v);
+    this.varint(field * 8);
+    this.varint(v);
     return this;
   }
   fixed32(field: number, v: number): this {
-    varint(this.head, field * 8 + 5);
-    this.head.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+    this.varint(field * 8 + 5);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
     return this;
   }
-  bytes(field: number, b: Uint8Array | undefined): this {
+  bytes(field: number, b: Uint8Array | undefined, end = b?.length ?? 0): this {
     if (!b) return this;
-    varint(this.head, field * 8 + 2);
-    varint(this.head, b.length);
-    this.flush();
-    this.parts.push(b);
+    this.varint(field * 8 + 2);
+    this.varint(end);
+    this.buf.set(end === b.length ? b : b.subarray(0, end), this.pos);
+    this.pos += end;
     return this;
-  }
-  finish(): Buffer {
-    this.flush();
-    return Buffer.concat(this.parts);
   }
 }
 
+/** Reused for the inner Message of each frame (a DNS message is at most 64 KiB). */
+const scratch = Buffer.alloc(70_000);
+
 /** One dnstap data frame (length-prefixed) for an event; `extra` is free text (the decision). */
 export function dnstapFrame(e: TapEvent, identity: Uint8Array, version: Uint8Array, extra?: string): Buffer {
-  const six = e.clientAddress.length === 16;
-  const m = new Proto()
+  const m = new PbWriter(scratch)
     .uint(1, e.type)
-    .uint(2, six ? 2 : 1) // socket_family: INET, INET6
+    .uint(2, e.clientAddress.length === 16 ? 2 : 1) // socket_family: INET, INET6
     .uint(3, e.tcp ? 2 : 1) // socket_protocol: UDP, TCP
     .bytes(4, e.clientAddress) // query_address
     .bytes(5, e.serverAddress) // response_address
@@ -91,17 +89,13 @@ export function dnstapFrame(e: TapEvent, identity: Uint8Array, version: Uint8Arr
   if (e.responseTimeMs !== undefined)
     m.uint(12, Math.floor(e.responseTimeMs / 1000)).fixed32(13, (e.responseTimeMs % 1000) * 1_000_000);
   m.bytes(14, e.response);
-  const tap = new Proto()
-    .bytes(1, identity)
-    .bytes(2, version)
-    .bytes(3, extra === undefined ? undefined : Buffer.from(extra))
-    .bytes(14, m.finish())
-    .uint(15, 1) // type: MESSAGE
-    .finish();
-  const frame = Buffer.allocUnsafe(4 + tap.length);
-  frame.writeUInt32BE(tap.length, 0);
-  tap.copy(frame, 4);
-  return frame;
+  const extraBytes = extra === undefined ? undefined : Buffer.from(extra);
+  const size = 4 + 40 + identity.length + version.length + (extraBytes?.length ?? 0) + m.pos;
+  const out = new PbWriter(Buffer.allocUnsafe(size));
+  out.pos = 4;
+  out.bytes(1, identity).bytes(2, version).bytes(3, extraBytes).bytes(14, scratch, m.pos).uint(15, 1); // type: MESSAGE
+  out.buf.writeUInt32BE(out.pos - 4, 0);
+  return out.buf.subarray(0, out.pos);
 }
 
 /** A Frame Streams control frame: the escape (a zero length), its length, type and fields. */

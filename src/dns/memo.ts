@@ -80,8 +80,8 @@ export function shapeOf(q: Query, tcp: boolean, maxUdpSize: number): number | un
   // 0: TCP, 1: UDP without EDNS, else the UDP size limit (>= 512).
   const limit = tcp ? 0 : e ? Math.min(Math.max(512, e.udpSize), maxUdpSize) : 1;
   const ecs = e?.ecs ? e.ecs.family * 256 + e.ecs.sourcePrefix + 1 : 0; // < 1024
-  const flags = (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
-  return ((q.qtype * 4 + cls) * 16 + flags) * 2 ** 26 + limit * 1024 + ecs;
+  const flags = (e?.nsid ? 16 : 0) | (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
+  return ((q.qtype * 4 + cls) * 32 + flags) * 2 ** 26 + limit * 1024 + ecs;
 }
 
 /** A memoised response for this query: its own ID, question bytes (0x20 case) and ECS address. */

@@ -2,6 +2,7 @@
 // handler catches, TCP frames are bounded, idle connections are closed.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DnsMetrics } from '../observability/index.js';
 import type { RrlSettings } from '../config/index.js';
@@ -38,14 +39,27 @@ export interface ServerOptions {
  */
 const TCP_MESSAGES_PER_TURN = 8;
 
+/** The event loop busy this share of the last sample: the worker is saturated. */
+const SATURATED = 0.9;
+const SAMPLE_MS = 100;
+
 /**
- * The miss budget of one worker: so many answers built per turn of the event loop (one poll of
- * the sockets, up to 32 datagrams each), refilled when the turn ends. Answers already in the memo
- * never draw from it, so under a flood of new names they keep their speed.
+ * The miss budget of one worker: while it is saturated (its event loop busy >= 90% of the last
+ * 100 ms), so many answers are built per turn of the event loop (one poll of the sockets, up to
+ * 32 datagrams each), refilled when the turn ends. Answers already in the memo never draw from
+ * it, so under a flood of new names they keep their speed; a worker with time to spare builds
+ * every answer (a burst of new names from a busy resolver is not truncated).
  */
 class TurnBudget implements MissBudget {
   private left: number;
   private armed = false;
+  private saturated = false;
+  private last = performance.eventLoopUtilization();
+  private readonly sampler = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    this.saturated = performance.eventLoopUtilization(now, this.last).utilization >= SATURATED;
+    this.last = now;
+  }, SAMPLE_MS).unref();
   private readonly refill = () => {
     this.left = this.perTurn;
     this.armed = false;
@@ -54,6 +68,7 @@ class TurnBudget implements MissBudget {
     this.left = perTurn;
   }
   take(): boolean {
+    if (!this.saturated) return true;
     if (!this.armed) {
       this.armed = true;
       setImmediate(this.refill);
@@ -61,6 +76,9 @@ class TurnBudget implements MissBudget {
     if (this.left <= 0) return false;
     this.left--;
     return true;
+  }
+  stop(): void {
+    clearInterval(this.sampler);
   }
 }
 
@@ -115,6 +133,7 @@ export class DnsServer {
   /** Takes rate limiting and the miss budget from a (re)loaded config; budgets start afresh. */
   applyLimits(limits: { rrl?: RrlSettings; missBudget?: number }): void {
     this.rrl = limits.rrl ? new ResponseRateLimiter(limits.rrl) : undefined;
+    this.misses?.stop();
     this.misses = limits.missBudget ? new TurnBudget(limits.missBudget) : undefined;
   }
 
@@ -363,6 +382,7 @@ export class DnsServer {
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.rrlLogTimer) clearInterval(this.rrlLogTimer);
+    this.misses?.stop();
     this.flushMetrics();
     clearInterval(this.sweepTimer);
     for (const c of this.conns) this.closeConn(c);

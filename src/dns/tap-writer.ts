@@ -8,6 +8,15 @@ import { fstrmStart, fstrmStop } from './dnstap.js';
 export class DnstapWriter {
   private readonly stream: WriteStream;
   private failed?: Error;
+  /** Frames of this turn of the event loop, written together when it ends (one write, not one per frame). */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private readonly flush = () => {
+    const b = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!this.failed && b.length) this.stream.write(b.length === 1 ? (b[0] as Buffer) : Buffer.concat(b));
+  };
   written = 0;
   dropped = 0;
 
@@ -25,16 +34,19 @@ export class DnstapWriter {
   }
 
   write(frame: Buffer): void {
-    if (this.failed || this.stream.writableLength > this.maxBufferBytes) {
+    if (this.failed || this.stream.writableLength + this.batchBytes > this.maxBufferBytes) {
       this.dropped++;
       return;
     }
-    this.stream.write(frame);
+    if (this.batch.length === 0) setImmediate(this.flush);
+    this.batch.push(frame);
+    this.batchBytes += frame.length;
     this.written++;
   }
 
   /** Ends the file with a STOP frame; resolves when it is on disk (or the log had failed). */
   close(): Promise<void> {
+    this.flush();
     if (this.failed) return Promise.resolve();
     return new Promise((resolve) => {
       this.stream.end(fstrmStop(), () => resolve());

@@ -7,7 +7,7 @@
 // parses only what an authoritative server needs, validates all of it, and never throws:
 // every outcome is a value.
 
-import { TYPE, RCODE, OPTION_ECS, type Ecs, type Edns } from './rr.js';
+import { TYPE, RCODE, OPTION_ECS, OPTION_NSID, type Ecs, type Edns } from './rr.js';
 
 export interface Query {
   id: number;
@@ -186,6 +186,7 @@ function parseOpt(buf: Uint8Array, typePos: number, rdata: number, rdlen: number
       if (!ecs) return undefined;
       edns.ecs = ecs;
     }
+    if (code === OPTION_NSID) edns.nsid = true;
     pos += 4 + len;
   }
   return edns;

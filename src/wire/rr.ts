@@ -26,6 +26,8 @@ export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP:
 export const RCODE_NAME: Record<number, string> = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, k]));
 export const CLASS_IN = 1;
 export const OPTION_ECS = 8;
+/** RFC 5001: name server identifier. */
+export const OPTION_NSID = 3;
 
 export interface Ecs {
   family: 1 | 2;
@@ -39,4 +41,6 @@ export interface Edns {
   version: number;
   dnssecOk: boolean;
   ecs?: Ecs;
+  /** The query asks for the server's identifier (RFC 5001). */
+  nsid?: boolean;
 }

@@ -1,5 +1,5 @@
 // Writing responses: names (compressed), records, OPT with ECS, truncation. Pure.
-import { TYPE, CLASS_IN, OPTION_ECS, type Ecs } from './rr.js';
+import { TYPE, CLASS_IN, OPTION_ECS, OPTION_NSID, type Ecs } from './rr.js';
 
 /** Encodes a presentation name (no trailing dot) as uncompressed wire labels. */
 export function encodeName(name: string): Buffer {
@@ -150,8 +150,18 @@ export class ResponseWriter {
     this.composite(section, owner, type, ttl, NO_BYTES, [target], NO_BYTES);
   }
 
-  /** The OPT pseudo-record; `extRcode` is the upper 8 bits of a 12-bit RCODE. */
-  opt(udpSize: number, extRcode: number, dnssecOk: boolean, ecs?: { ecs: Ecs; scope: number }): void {
+  /**
+   * The OPT pseudo-record; `extRcode` is the upper 8 bits of a 12-bit RCODE. NSID (RFC 5001), when
+   * given, goes before ECS: the echoed ECS option stays the last thing in the message (the memo
+   * patches its address there).
+   */
+  opt(
+    udpSize: number,
+    extRcode: number,
+    dnssecOk: boolean,
+    ecs?: { ecs: Ecs; scope: number },
+    nsid?: Uint8Array,
+  ): void {
     const b = this.buf;
     b[this.pos] = 0;
     b.writeUInt16BE(TYPE.OPT, this.pos + 1);
@@ -161,6 +171,12 @@ export class ResponseWriter {
     b[this.pos + 7] = dnssecOk ? 0x80 : 0;
     b[this.pos + 8] = 0;
     let p = this.pos + 11;
+    if (nsid) {
+      b.writeUInt16BE(OPTION_NSID, p);
+      b.writeUInt16BE(nsid.length, p + 2);
+      b.set(nsid, p + 4);
+      p += 4 + nsid.length;
+    }
     if (ecs) {
       const addrLen = Math.ceil(ecs.ecs.sourcePrefix / 8);
       b.writeUInt16BE(OPTION_ECS, p);

@@ -3,7 +3,7 @@
 // vantage probe pass `promtool check metrics`, and a real Prometheus (Debian's) scrapes all three
 // with `up == 1`. The agents' endpoints are scraped the same way in the lab (test/drills).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
@@ -86,18 +86,34 @@ describe('metrics endpoints', () => {
     expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
   });
 
-  it('the shipped alert rules pass promtool (check and their unit tests) and name only families gtm dns exposes', async () => {
-    const rules = join(ROOT, 'deploy', 'prometheus', 'gtm-dns-attack.rules.yml');
-    const check = spawnSync('promtool', ['check', 'rules', rules], { encoding: 'utf8' });
-    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
-    const unit = spawnSync('promtool', ['test', 'rules', 'gtm-dns-attack.test.yml'], {
-      cwd: join(ROOT, 'deploy', 'prometheus'),
-      encoding: 'utf8',
-    });
-    expect(unit.status, `${unit.stdout}${unit.stderr}`).toBe(0);
-    const exposed = families(await scrape(`http://${targets.dns}/metrics`));
-    const named = new Set([...readFileSync(rules, 'utf8').matchAll(/\b(gtm_[a-z_]+)\b/g)].map((m) => m[1] as string));
-    expect([...named].filter((f) => !exposed.has(f))).toEqual([]);
+  it('the shipped rules pass promtool (check and their unit tests) and name only families gtm exposes', async () => {
+    const dirOf = join(ROOT, 'deploy', 'prometheus');
+    const ruleFiles = readdirSync(dirOf).filter((f) => f.endsWith('.rules.yml'));
+    expect(ruleFiles.length).toBeGreaterThanOrEqual(2);
+    // Families exposed by the processes this test runs, and the agent's (it needs BGP: the lab
+    // scrapes it), read from its metric declarations.
+    const exposed = new Set([
+      ...families(await scrape(`http://${targets.dns}/metrics`)).keys(),
+      ...families(await scrape(`http://${targets.control}/metrics`)).keys(),
+      ...families(await scrape(`http://${targets.probe}/metrics`)).keys(),
+      ...[
+        ...readFileSync(join(ROOT, 'src', 'agent', 'metrics.ts'), 'utf8').matchAll(/name: '(gtm_agent_[a-z_]+)'/g),
+      ].map((m) => m[1] as string),
+    ]);
+    for (const rules of ruleFiles) {
+      const check = spawnSync('promtool', ['check', 'rules', rules], { cwd: dirOf, encoding: 'utf8' });
+      expect(check.status, `${rules}: ${check.stdout}${check.stderr}`).toBe(0);
+      const tests = rules.replace(/\.rules\.yml$/, '.test.yml');
+      const unit = spawnSync('promtool', ['test', 'rules', tests], { cwd: dirOf, encoding: 'utf8' });
+      expect(unit.status, `${tests}: ${unit.stdout}${unit.stderr}`).toBe(0);
+      // Metric names only (recorded series are named level:metric:operation).
+      const text = readFileSync(join(dirOf, rules), 'utf8');
+      const named = new Set([...text.matchAll(/(?<![:\w])(gtm_[a-z_]+)(?![:\w])/g)].map((m) => m[1] as string));
+      expect(
+        [...named].filter((f) => !exposed.has(f)),
+        rules,
+      ).toEqual([]);
+    }
   });
 
   it('gtm control and gtm probe: valid for promtool, with the region and vantage families', async () => {

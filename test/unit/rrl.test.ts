@@ -123,7 +123,7 @@ describe('response rate limiting', () => {
     );
     expect(c.dns.rrl?.perSecond).toEqual({ answer: 7, nodata: 7, nxdomain: 3, referral: 7, error: 7 });
     expect(c.dns.rrl).toMatchObject({ windowS: 15, slip: 2, ipv4Prefix: 24, ipv6Prefix: 56, tableSize: 100_000 });
-    expect(c.dns.missBudget).toBe(8);
+    expect(c.dns.missBudget).toBe(2);
     expect(c.dns.overBudget).toBe('truncate');
     let err: unknown;
     try {
