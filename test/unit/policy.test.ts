@@ -140,6 +140,79 @@ describe('weighted', () => {
   });
 });
 
+describe('weighted, sticky (rendezvous hashing)', () => {
+  const five = ['r0', 'r1', 'r2', 'r3', 'r4'];
+  const policy = { kind: 'weighted' as const, sticky: { v4: 24, v6: 56 } };
+  const ctxOf = (w: Record<string, number>): PolicyContext => ({
+    regions: new Map(),
+    weightOf: (r) => w[r] ?? 1,
+    random: () => {
+      throw new Error('a sticky draw is never random');
+    },
+  });
+  /** The first healthy region of each of n /24 subnets (10.0.0.0/24, 10.0.1.0/24, ...). */
+  const firsts = (n: number, w: Record<string, number>, down = new Set<string>()) => {
+    const c = ctxOf(w);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const sub: Client = {
+        address: Uint8Array.from([10 + (i >>> 16), (i >>> 8) & 255, i & 255, 0]),
+        family: 4,
+        geoPrefix: 24,
+      };
+      out.push(order(policy, five, sub, c).candidates.find((r) => !down.has(r)) as string);
+    }
+    return out;
+  };
+  it('1M subnets over 5 regions: a failure moves only its share, a weight change what the weights say', () => {
+    const n = 1_000_000;
+    const even = firsts(n, {});
+    const share = (xs: string[], r: string) => xs.filter((x) => x === r).length / n;
+    for (const r of five) expect(Math.abs(share(even, r) - 0.2)).toBeLessThan(0.01);
+    // r2 down: exactly its subnets move (spread over the others in proportion), no other moves.
+    const failed = firsts(n, {}, new Set(['r2']));
+    let moved = 0;
+    let wrong = 0;
+    for (let i = 0; i < n; i++) {
+      if (even[i] === failed[i]) continue;
+      if (even[i] !== 'r2') wrong++;
+      moved++;
+    }
+    expect(wrong).toBe(0);
+    expect(Math.abs(moved / n - share(even, 'r2'))).toBeLessThan(0.001);
+    // r0's weight 1 -> 2: its share 20% -> 33.3%; only subnets moving to r0 move, ~13.3% of all.
+    const heavier = firsts(n, { r0: 2 });
+    let toR0 = 0;
+    let elsewhere = 0;
+    for (let i = 0; i < n; i++) {
+      if (even[i] === heavier[i]) continue;
+      if (heavier[i] === 'r0') toR0++;
+      else elsewhere++;
+    }
+    expect(elsewhere).toBe(0);
+    expect(Math.abs(share(heavier, 'r0') - 1 / 3)).toBeLessThan(0.01);
+    expect(Math.abs(toR0 / n - (1 / 3 - 0.2))).toBeLessThan(0.01);
+    // Nothing moves back and forth: the same inputs give the same answer.
+    expect(firsts(1000, {})).toEqual(even.slice(0, 1000));
+  }, 60_000);
+  it('hashes the subnet, not the host; the scope says so; without a client it draws at random', () => {
+    const c = ctxOf({});
+    const a = order(policy, five, { address: Uint8Array.from([192, 0, 2, 1]), family: 4, geoPrefix: 24 }, c);
+    const b = order(policy, five, { address: Uint8Array.from([192, 0, 2, 200]), family: 4, geoPrefix: 24 }, c);
+    expect(b.candidates).toEqual(a.candidates);
+    expect(a.scope).toBe(24);
+    expect(a.rule).toMatch(/^weighted sticky by \/24 \(rendezvous hashing\) r0=1/);
+    const six = new Uint8Array(16).fill(0x20);
+    const v6 = order(policy, five, { address: six, family: 6, geoPrefix: 48 }, c);
+    expect(v6.scope).toBe(56);
+    const random = order(policy, five, undefined, { ...c, random: () => 0.5 });
+    expect(random.scope).toBe(0);
+    const { service } = serviceWith('      weighted: { sticky: { ipv4_prefix: 20 } }\n');
+    expect(service.policy).toEqual({ kind: 'weighted', regions: undefined, sticky: { v4: 20, v6: 56 } });
+    expect(() => serviceWith('      weighted: { sticky: { ipv4_prefix: 40 } }\n')).toThrow(/sticky\.ipv4_prefix/);
+  });
+});
+
 describe('failover', () => {
   it('walks the priority chain, nested policies included', () => {
     const { config, service } = serviceWith('      failover: [eu-west, { nearest: {} }]\n');
