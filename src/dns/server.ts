@@ -314,8 +314,15 @@ export class DnsServer {
     if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
       this.opts.logger.info({ remote, tcp, ...info }, 'query');
     }
-    const response = this.rrl && !tcp && result.response ? this.limit(result.response, remote, info) : result.response;
-    if (this.opts.tap) this.tapped(msg, response, remote, port, tcp, receivedAt, info);
+    let response = result.response;
+    try {
+      if (this.rrl && !tcp && response) response = this.limit(response, remote, info);
+      if (this.opts.tap) this.tapped(msg, response, remote, port, tcp, receivedAt, info);
+    } catch (err) {
+      // Rate limiting or the query log failing costs neither the answer nor the worker.
+      this.opts.metrics?.errors.inc({ where: 'after-respond' });
+      this.opts.logger.error({ err, remote }, 'rate limiting or dnstap failed on a message');
+    }
     return response;
   }
 
