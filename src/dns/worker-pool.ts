@@ -42,10 +42,13 @@ export class WorkerPool {
 
   /** Starts `count` workers; the first picks the port when 0 was asked for, the rest share it. */
   async start(count: number): Promise<number> {
-    this.listen.port = await this.fork();
-    await Promise.all(Array.from({ length: count - 1 }, () => this.fork()));
+    // Following the state before the first fork: a worker that said hello has its snapshot and
+    // gets every change after it, even while the others are still starting (subscribing after
+    // the forks left a worker that started first on a stale state until the next change).
     this.state.subscribe(() => this.send({ type: 'state', snapshot: this.state.snapshot() }));
     this.state.onServiceWeights((weights) => this.send({ type: 'weights', weights }));
+    this.listen.port = await this.fork();
+    await Promise.all(Array.from({ length: count - 1 }, () => this.fork()));
     return this.listen.port;
   }
 
