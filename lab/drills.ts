@@ -4,9 +4,9 @@
 // own JSON logs (timestamped state changes), and the clients' fetches and DNS answers.
 import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { connectRouter } from './router.js';
-import { DNS_IP, type ClientFetch, type Lab, type LabPop } from './lab.js';
-import { killPid, spawnIn } from './netns.js';
+import { connectRouter, type RouterClient } from './router.js';
+import { DNS_IP, PREFIX, type ClientFetch, type Lab, type LabPop } from './lab.js';
+import { fetchInAsync, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges, servedElsewhere } from './drill-kit.js';
 import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
@@ -17,6 +17,25 @@ import { loadConfigFile } from '../src/config/index.js';
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
 
 export const DRILL_NAMES = Object.keys(DRILLS);
+
+/**
+ * What keeps the lab from steady state, or undefined: every PoP's own path at the router at
+ * local-pref 100, and every region up in DNS on its own health (not held by the guard rail).
+ */
+async function unsteady(lab: Lab, router: RouterClient): Promise<string | undefined> {
+  for (const p of lab.pops) {
+    const r = (await router.routes(`${p.vip}/32`)).find((x) => x.protocol === `p${p.n}`);
+    if (r?.localPref !== 100) return `${p.name}'s path is not at the router at local-pref 100`;
+  }
+  const res = await fetchInAsync(`${PREFIX}dns`, 'http://127.0.0.1:9190/api/v1/regions', 'GET', undefined, {
+    authorization: `Bearer ${lab.token}`,
+  });
+  if (res.status !== 200) return `the control API answered ${res.status}`;
+  const out = (JSON.parse(res.body) as { name: string; status: string; held: boolean }[]).find(
+    (r) => r.status !== 'up' || r.held,
+  );
+  return out && `region ${out.name} is ${out.held ? 'held in DNS by the guard rail' : out.status}`;
+}
 
 export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const drill = DRILLS[name];
@@ -80,17 +99,22 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     await u?.();
   };
   try {
-    // Baseline: the path is at the router and the New York client is served by us-east.
+    // Baseline: the whole lab is in steady state (a previous drill's aftermath, such as another
+    // PoP's BGP session re-establishing, would otherwise change what this one measures: with a
+    // second region out, the guard rail rightly keeps a failing one in DNS), the path is at the
+    // router and the New York client is served by us-east.
     await new Promise((r) => setTimeout(r, 1500));
-    const ready = Date.now() + 15_000;
+    const ready = Date.now() + 30_000;
     // Anycast users land on any PoP (ECMP): the baseline is that they are served at all.
     const settled = () => (drill.anycast ? lastFetch(o)?.ok === true : lastFetch(o)?.servedBy === pop.name);
-    while (!((await present())?.localPref === 100 && settled())) {
+    for (;;) {
+      const notYet = (await present())?.localPref !== 100 ? `${pop.name} not announced` : await unsteady(lab, bird);
+      if (!notYet && settled()) break;
       if (Date.now() > ready)
         throw new Error(
-          `drill ${name}: the lab is not in steady state (${pop.name} not announced or not serving the New York client); see gtm lab status`,
+          `drill ${name}: the lab is not in steady state after 30 s (${notYet ?? `${pop.name} not serving the New York client`}); see gtm lab status`,
         );
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 250));
     }
     if (drill.restoreEarly) {
       // Recovery: break it first, wait until it is down, then t0 is the restore.

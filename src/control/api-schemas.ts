@@ -1,7 +1,7 @@
 // JSON schemas of the control API's routes (validation and the OpenAPI document).
 import { REASON_PATTERN } from '../validate/index.js';
 import { type FastifySchema } from 'fastify';
-import { REGION_STATUSES } from '../contract/index.js';
+import { REGION_SOURCES, REGION_STATUSES } from '../contract/index.js';
 
 export const regionView = {
   type: 'object',
@@ -10,6 +10,8 @@ export const regionView = {
     status: { type: 'string', enum: REGION_STATUSES },
     weight: { type: ['number', 'null'] },
     reason: { type: 'string' },
+    source: { type: ['string', 'null'], enum: [...REGION_SOURCES, null] },
+    held: { type: 'boolean' },
     since: { type: 'string' },
     override: { type: ['object', 'null'], additionalProperties: true },
     weightOverride: { type: ['object', 'null'], additionalProperties: true },

@@ -35,6 +35,9 @@ export function regionViews(ctx: ControlContext) {
       status: v.status,
       weight: v.weight ?? null,
       reason: v.reason ?? '',
+      // Which signal decided, and whether the guard rail keeps it in DNS against its health.
+      source: v.source ?? null,
+      held: v.held === true,
       since: new Date(v.since).toISOString(),
       override: isLive(o, ctx.now()) ? o : null,
       weightOverride: isLive(w, ctx.now()) ? w : null,

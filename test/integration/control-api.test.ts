@@ -130,6 +130,11 @@ describe('control API', () => {
       if (Date.now() - t0 > 3000) throw new Error('DNS did not follow the drain');
     const ms = Date.now() - t0;
     expect(ms).toBeLessThan(1000);
+    // The view says which signal decided (the override) and that nothing holds it.
+    const drained = ((await call('GET', '/api/v1/regions')).body as Record<string, unknown>[]).find(
+      (x) => x.name === 'eu-west',
+    );
+    expect(drained).toMatchObject({ status: 'draining', source: 'override', held: false });
     const t1 = Date.now();
     expect((await call('DELETE', '/api/v1/regions/eu-west/override?reason=done')).status).toBe(200);
     while ((await ask()) !== '198.51.100.20')
