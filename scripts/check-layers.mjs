@@ -38,6 +38,7 @@ const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const PURE = [
   'src/contract/contract.ts',
   'src/runtime/hot-cache.ts',
+  'src/runtime/hash.ts',
   'src/dns/rrl.ts',
   'src/contract/events.ts',
   'src/contract/checks.ts',

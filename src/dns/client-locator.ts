@@ -1,7 +1,7 @@
 // Who an answer is for: the ECS subnet when the service uses it, else the resolver, located by
 // the geo data. Resolvers repeat the same few addresses and subnets, so located clients are
 // cached, bounded and kept by popularity (HotCache: one-off subnets do not push out busy ones).
-import { addressRdata, formatAddress } from '../net/index.js';
+import { addressRdata, formatAddress, unmapIPv4 } from '../net/index.js';
 import { HotCache, type CacheStats } from '../runtime/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { Client } from '../policy/index.js';
@@ -66,8 +66,7 @@ export class ClientLocator {
     if (!remoteAddress) return NO_CLIENT;
     const known = this.resolverClients.get(remoteAddress);
     if (known) return known;
-    const addr =
-      remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
+    const addr = unmapIPv4(remoteAddress);
     const geo = this.geo.lookup(addr);
     return keep(this.resolverClients, remoteAddress, {
       client: {

@@ -11,7 +11,7 @@
 // second's worth, and a network that keeps flooding goes into debt down to `window` seconds' worth
 // (it must stop for that long to be answered again).
 import type { ResponseKind, RrlSettings } from '../config/index.js';
-import { ipv4Bytes, ipv6Bytes, prefixMatch } from '../net/index.js';
+import { ipv4Bytes, ipv6Bytes, prefixMatch, unmapIPv4 } from '../net/index.js';
 
 export type { ResponseKind, RrlSettings } from '../config/index.js';
 
@@ -27,7 +27,7 @@ export const RRL_LOG_PERIOD_MS = 60_000;
 
 /** The network a response is charged to: the address masked to the configured prefix. */
 export function networkOf(remote: string, v4: number, v6: number): string {
-  const addr = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+  const addr = unmapIPv4(remote);
   if (!addr.includes(':')) {
     const b = ipv4Bytes(addr);
     const n = ((((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0) as number;
@@ -75,7 +75,7 @@ export class ResponseRateLimiter {
 
   private exempt(remote: string): boolean {
     if (this.s.exempt.length === 0) return false;
-    const addr = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    const addr = unmapIPv4(remote);
     const family = addr.includes(':') ? 6 : 4;
     const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);
     return this.s.exempt.some((e) => e.family === family && prefixMatch(bytes, e.bytes, e.prefix));

@@ -9,8 +9,8 @@ import type { RrlSettings } from '../config/index.js';
 import type { Authority, MissBudget, QueryInfo } from './authority.js';
 import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
-import { addressRdata } from '../net/index.js';
-import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame } from './dnstap.js';
+import { addressRdata, unmapIPv4 } from '../net/index.js';
+import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
 import type { DnstapWriter } from './tap-writer.js';
 
 export interface ServerOptions {
@@ -337,26 +337,25 @@ export class DnsServer {
     info: QueryInfo,
   ): void {
     const tap = this.opts.tap as NonNullable<ServerOptions['tap']>;
-    const addr = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
-    const event = {
-      clientAddress: addressRdata(addr),
+    // One event for both frames (this runs per query): the response frame reuses it.
+    const event: TapEvent = {
+      type: AUTH_QUERY,
+      clientAddress: addressRdata(unmapIPv4(remote)),
       clientPort: port,
       serverAddress: this.tapAddress,
       serverPort: this.port,
       tcp,
       queryTimeMs: at,
+      query,
     };
+    tap.writer.write(dnstapFrame(event, tap.identity, tap.version));
+    if (!response) return;
+    event.type = AUTH_RESPONSE;
+    event.query = undefined;
+    event.response = response;
+    event.responseTimeMs = Date.now();
     const extra = info.policy ? `policy=${info.policy} regions=${info.regions?.join(',') ?? ''}` : undefined;
-    tap.writer.write(dnstapFrame({ ...event, type: AUTH_QUERY, query }, tap.identity, tap.version));
-    if (response)
-      tap.writer.write(
-        dnstapFrame(
-          { ...event, type: AUTH_RESPONSE, response, responseTimeMs: Date.now() },
-          tap.identity,
-          tap.version,
-          extra,
-        ),
-      );
+    tap.writer.write(dnstapFrame(event, tap.identity, tap.version, extra));
   }
 
   /** Response rate limiting: the answer, a truncated copy (slip), or nothing. */

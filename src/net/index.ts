@@ -33,6 +33,11 @@ export function isIP(s: string): 0 | 4 | 6 {
   return isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0;
 }
 
+/** A socket's peer address as the client sent from: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, a dual-stack socket) as plain IPv4. */
+export function unmapIPv4(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
 export function ipv4Bytes(addr: string): Uint8Array {
   return Uint8Array.from(addr.split('.').map(Number));
 }

@@ -54,34 +54,55 @@ export function createDnsPrimaryMetrics(registry = new Registry()): DnsPrimaryMe
   };
 }
 
-/** Reads of the shared state that failed (a corrupt file), counted by the store itself. */
-export function stateReadErrorsMetric(registry: Registry, count: () => number): Counter {
-  let seen = 0;
-  return new Counter({
-    name: 'gtm_state_read_errors_total',
-    help: 'Reads of the shared state file that failed (corrupt or not a state document)',
+/**
+ * A counter that follows counts kept elsewhere (monotonic, per process): each scrape adds what
+ * each labelled count grew since the last. A count below the last one is a new source (a reload
+ * or a restart of what keeps it): all of it is new.
+ */
+function followingCounter<L extends string>(
+  registry: Registry,
+  meta: { name: string; help: string; labelNames?: readonly L[] },
+  read: () => [Partial<Record<L, string>>, number][],
+): void {
+  const seen = new Map<string, number>();
+  new Counter<L>({
+    ...meta,
+    labelNames: meta.labelNames ?? [],
     registers: [registry],
     collect() {
-      const now = count();
-      if (now > seen) this.inc(now - seen);
-      seen = now;
+      for (const [labels, now] of read()) {
+        const key = JSON.stringify(labels);
+        const was = seen.get(key) ?? 0;
+        const grew = now >= was ? now - was : now;
+        if (grew > 0) this.inc(labels, grew);
+        seen.set(key, now);
+      }
     },
   });
 }
 
-/** Shared-state entries that broke the contract and were skipped, counted by the store. */
-export function invalidEntriesMetric(registry: Registry, count: () => number): Counter {
-  let seen = 0;
-  return new Counter({
-    name: 'gtm_state_invalid_entries_total',
-    help: 'Shared state entries that broke the contract and were skipped (the last valid one kept)',
-    registers: [registry],
-    collect() {
-      const now = count();
-      if (now > seen) this.inc(now - seen);
-      seen = now;
+/** Reads of the shared state that failed (a corrupt file), counted by the store itself. */
+export function stateReadErrorsMetric(registry: Registry, count: () => number): void {
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_state_read_errors_total',
+      help: 'Reads of the shared state file that failed (corrupt or not a state document)',
     },
-  });
+    () => [[{}, count()]],
+  );
+}
+
+/** Shared-state entries that broke the contract and were skipped, counted by the store. */
+export function invalidEntriesMetric(registry: Registry, count: () => number): void {
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_state_invalid_entries_total',
+      help: 'Shared state entries that broke the contract and were skipped (the last valid one kept)',
+    },
+    () => [[{}, count()]],
+  );
 }
 
 export function createDnsMetrics(registry = new Registry()): DnsMetrics {
@@ -134,20 +155,21 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
 
 /** dnstap frames written to the log and dropped because the disk fell behind (per worker, summed). */
 export function dnstapMetrics(registry: Registry, read: () => { written: number; dropped: number }): void {
-  const seen = { written: 0, dropped: 0 };
-  new Counter({
-    name: 'gtm_dns_dnstap_frames_total',
-    help: 'dnstap frames written, or dropped because the log fell behind (never an answer)',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      const now = read();
-      for (const result of ['written', 'dropped'] as const) {
-        if (now[result] > seen[result]) this.inc({ result }, now[result] - seen[result]);
-        seen[result] = now[result];
-      }
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_dns_dnstap_frames_total',
+      help: 'dnstap frames written, or dropped because the log fell behind (never an answer)',
+      labelNames: ['result'],
     },
-  });
+    () => {
+      const now = read();
+      return [
+        [{ result: 'written' }, now.written],
+        [{ result: 'dropped' }, now.dropped],
+      ];
+    },
+  );
 }
 
 /**
@@ -155,36 +177,28 @@ export function dnstapMetrics(registry: Registry, read: () => { written: number;
  * A falling hit rate with rising evictions is a flood of one-off names (cache churn).
  */
 export function cacheMetrics(registry: Registry, read: () => CacheCounters[]): void {
-  const seen = new Map<string, number>();
-  // Counters follow the caches' own monotonic counts: each scrape adds what grew since the last.
-  const grow = (c: Counter<string>, key: string, labels: Record<string, string>, now: number) => {
-    const was = seen.get(key) ?? 0;
-    // A count below the last one is a new cache (a reload): all of it is new.
-    const grew = now >= was ? now - was : now;
-    if (grew > 0) c.inc(labels, grew);
-    seen.set(key, now);
-  };
-  new Counter({
-    name: 'gtm_dns_cache_lookups_total',
-    help: 'DNS cache lookups by cache (answers, clients, signatures) and result (hit, miss)',
-    labelNames: ['cache', 'result'],
-    registers: [registry],
-    collect() {
-      for (const { cache, stats } of read()) {
-        grow(this, `${cache} hit`, { cache, result: 'hit' }, stats.hits);
-        grow(this, `${cache} miss`, { cache, result: 'miss' }, stats.misses);
-      }
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_dns_cache_lookups_total',
+      help: 'DNS cache lookups by cache (answers, clients, signatures) and result (hit, miss)',
+      labelNames: ['cache', 'result'],
     },
-  });
-  new Counter({
-    name: 'gtm_dns_cache_evictions_total',
-    help: 'Entries evicted from a full DNS cache (one-off entries first)',
-    labelNames: ['cache'],
-    registers: [registry],
-    collect() {
-      for (const { cache, stats } of read()) grow(this, `${cache} evict`, { cache }, stats.evictions);
+    () =>
+      read().flatMap(({ cache, stats }) => [
+        [{ cache, result: 'hit' }, stats.hits],
+        [{ cache, result: 'miss' }, stats.misses],
+      ]),
+  );
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_dns_cache_evictions_total',
+      help: 'Entries evicted from a full DNS cache (one-off entries first)',
+      labelNames: ['cache'],
     },
-  });
+    () => read().map(({ cache, stats }) => [{ cache }, stats.evictions]),
+  );
   new Gauge({
     name: 'gtm_dns_cache_entries',
     help: 'Entries held in a DNS cache',

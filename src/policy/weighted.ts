@@ -2,6 +2,7 @@
 // `sticky`, the draw is a hash of the client's subnet instead of a random number: weighted
 // rendezvous hashing, so a subnet keeps its region while that region is healthy and the weights
 // hold, and when a region fails or a weight changes only the subnets that must move do.
+import { FNV_OFFSET, fnvStep, fnvString, mix32 } from '../runtime/index.js';
 import { join, int, obj } from '../validate/index.js';
 import { regionList } from './common.js';
 import type { Client, PolicyPlugin } from './types.js';
@@ -15,17 +16,12 @@ export interface WeightedPolicy {
 
 /** FNV-1a over the client's subnet and the region's name, then a murmur3 finaliser: uniform 32 bits. */
 function hash(addr: Uint8Array, bits: number, region: string): number {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   for (let i = 0; i < addr.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
-    h = Math.imul(h ^ ((addr[i] as number) & (0xff << (8 - keep)) & 0xff), 0x01000193);
+    h = fnvStep(h, (addr[i] as number) & (0xff << (8 - keep)) & 0xff);
   }
-  for (let i = 0; i < region.length; i++) h = Math.imul(h ^ region.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return mix32(fnvString(region, h));
 }
 
 /** A number in (0, 1): random, or the client subnet's hash with the region (sticky). */

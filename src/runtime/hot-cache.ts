@@ -10,6 +10,7 @@
 // are demoted back to probation.
 // A hit in the protected segment costs one Map lookup and one boolean write; ghosts are only
 // touched on a miss (which is about to cost far more: a build, a signature, a geo lookup).
+import { fnvString } from './hash.js';
 
 interface Hot<V> {
   v: V;
@@ -49,10 +50,7 @@ export class HotCache<K, V> {
   /** A 32-bit hash of a key (FNV-1a over a string's code units; a number mixed). */
   private static hash(k: unknown): number {
     if (typeof k === 'number') return Math.imul((k ^ (k / 2 ** 32)) | 0, 0x9e3779b1) >>> 0;
-    const s = String(k);
-    let h = 0x811c9dc5;
-    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-    return h >>> 0;
+    return fnvString(String(k));
   }
 
   private remember(k: K): void {

@@ -15,6 +15,7 @@ export function packageRoot(): string {
 }
 
 export { HotCache, type CacheStats } from './hot-cache.js';
+export { FNV_OFFSET, fnvStep, fnvString, mix32 } from './hash.js';
 
 let version: string | undefined;
 /** The package's version (package.json), read once. */

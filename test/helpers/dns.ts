@@ -133,6 +133,11 @@ export function run(
   });
 }
 
+/** `gtm explain --config CONFIG ARGS...` as a user runs it. */
+export function gtmExplain(config: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'explain', '--config', config, ...args]);
+}
+
 export async function kdig(port: number, args: string[]): Promise<string> {
   const r = await run('kdig', [`@127.0.0.1`, '-p', String(port), '+retry=1', '+time=3', ...args]);
   if (r.code !== 0 && !r.stdout) throw new Error(`kdig failed: ${r.stderr}`);

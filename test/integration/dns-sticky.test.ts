@@ -2,8 +2,7 @@
 // its region query after query, the ECS scope says the answer holds for its /24, and `gtm explain`
 // names the rule.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kdig, ROOT, run, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
-import { join } from 'node:path';
+import { gtmExplain, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 
 let dns: RunningDns;
 let config: string;
@@ -45,17 +44,7 @@ describe('sticky weighted', () => {
   }, 60_000);
 
   it('gtm explain names the rule', async () => {
-    const r = await run(process.execPath, [
-      join(ROOT, 'bin', 'gtm.js'),
-      'explain',
-      '--config',
-      config,
-      '--client',
-      '127.0.0.1',
-      '--ecs',
-      '203.0.7.0/24',
-      'sticky.example.test',
-    ]);
+    const r = await gtmExplain(config, ['--client', '127.0.0.1', '--ecs', '203.0.7.0/24', 'sticky.example.test']);
     expect(r.stdout).toMatch(/weighted sticky by \/24 \(rendezvous hashing\)/);
   });
 });

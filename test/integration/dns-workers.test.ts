@@ -1,12 +1,13 @@
 // The DNS primary and its workers: workers take their config from the primary (never the
 // file), a dead worker is replaced and serves, and /metrics aggregates every worker.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
 import {
   freePort,
+  gtmExplain,
   kdig,
   ROOT,
   startDns,
@@ -125,17 +126,9 @@ describe('reloads that apply, once, and never kill', () => {
       await waitFor(() => reloads(server.log()) === 1, 'the watcher to reload the edit', 5000);
       server.proc.kill('SIGHUP');
       await waitFor(async () => (await newYork()) === '198.51.100.20', 'us-east to leave the answers', 5000);
-      const explained = execFileSync(process.execPath, [
-        join(ROOT, 'bin', 'gtm.js'),
-        'explain',
-        '--config',
-        file,
-        '--client',
-        '127.0.0.1',
-        '--ecs',
-        '198.18.3.0/24',
-        'www.example.test',
-      ]).toString();
+      const explained = (
+        await gtmExplain(file, ['--client', '127.0.0.1', '--ecs', '198.18.3.0/24', 'www.example.test'])
+      ).stdout;
       expect(explained).toMatch(/answer: www\.example\.test \d+ A 198\.51\.100\.20/);
       await new Promise((r) => setTimeout(r, 600));
       expect(reloads(server.log())).toBe(1);

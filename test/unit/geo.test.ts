@@ -1,13 +1,12 @@
 // Geo lookups against the test databases and the embedded default; explain output.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTestDatabases } from '../../geodata/build-test-db.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
 import { explain } from '../../src/dns/index.js';
 import { EMBEDDED_DATABASE, GeoResolver, countries, distanceKm } from '../../src/geo/index.js';
-import { EXAMPLE, ROOT, run, tempDir, testConfig } from '../helpers/dns.js';
+import { EXAMPLE, gtmExplain, tempDir, testConfig } from '../helpers/dns.js';
 
 describe('geo', () => {
   const dbs = buildTestDatabases(tempDir());
@@ -97,15 +96,7 @@ describe('explain', () => {
   });
 
   it('runs as gtm explain', async () => {
-    const r = await run(process.execPath, [
-      join(ROOT, 'bin', 'gtm.js'),
-      'explain',
-      '--config',
-      EXAMPLE,
-      '--client',
-      '192.0.2.1',
-      'nope.example.test',
-    ]);
+    const r = await gtmExplain(EXAMPLE, ['--client', '192.0.2.1', 'nope.example.test']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/rcode: NXDOMAIN/);
     expect(r.stdout).toMatch(/authority: example\.test 60 SOA/);
