@@ -23,17 +23,19 @@ import {
   labOf,
   composeFile,
 } from './model.js';
-import { daemon, startLbNode, startAgent, supervised } from './processes.js';
+import { daemon, forwardFromHost, startLbNode, startAgent, supervised } from './processes.js';
 import { composeDown, composeUp } from './compose.js';
 import { renderLab } from './render.js';
 import { frrDaemons, handToFrr, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
 import { frrDir } from './router.js';
 import { status } from './status.js';
 import { PLAN, clientGateway } from './address-plan.js';
+import { PROBE_METRICS_PORT, PROMETHEUS, labTargets, prometheusAvailable, startPrometheus } from './prometheus.js';
 
 export * from './model.js';
 export { signalProcesses, signalInPop, startLbNode, waitRestarted } from './procs.js';
 export { renderLab } from './render.js';
+export { PROMETHEUS, labTargets, queryPrometheus } from './prometheus.js';
 export { formatStatus, status, type LabStatus } from './status.js';
 
 export async function up(
@@ -46,6 +48,8 @@ export async function up(
     store?: 'file' | 'etcd';
     /** The DNS server's clock is shifted by the milliseconds in this file (lab/clock-skew.ts; the soak). */
     clockFile?: string;
+    /** Start the lab's Prometheus (namespace lab; default: when Debian's prometheus is installed). */
+    prometheus?: boolean;
   } = {},
 ): Promise<Lab> {
   const router = opts.router ?? 'bird';
@@ -190,7 +194,33 @@ export async function up(
       lab.config,
       '--name',
       c.name,
+      '--metrics',
+      `${c.address}:${PROBE_METRICS_PORT}`,
     ]);
+
+  if (opts.prometheus !== false) {
+    if (prometheusAvailable()) {
+      await startPrometheus(lab, dnsNs);
+      log(
+        `prometheus: http://${PROMETHEUS.host}:${PROMETHEUS.port} in ${dnsNs}, scraping ${labTargets(lab).length} targets`,
+      );
+    } else log('prometheus: not installed (bash scripts/setup.sh installs it); the lab runs without it');
+  }
+
+  // A browser on the host reaches the console (and Prometheus) through relays into the DNS node.
+  const { forwarded, busy } = await forwardFromHost(lab, dnsNs, [
+    { hostPort: Number(process.env.GTM_LAB_CONSOLE_PORT ?? 9190), target: '127.0.0.1:9190' },
+    ...(opts.prometheus !== false && prometheusAvailable()
+      ? [
+          {
+            hostPort: Number(process.env.GTM_LAB_PROMETHEUS_PORT ?? 9090),
+            target: `${PROMETHEUS.host}:${PROMETHEUS.port}`,
+          },
+        ]
+      : []),
+  ]);
+  for (const f of forwarded) log(`from the host: http://127.0.0.1:${f.hostPort}/ -> ${f.target} in ${dnsNs}`);
+  for (const b of busy) log(`host port ${b.hostPort} is taken: ${b.target} in ${dnsNs} is not forwarded`);
 
   await converged(lab);
   return lab;

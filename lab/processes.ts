@@ -1,5 +1,6 @@
 // Lab processes: started detached in a namespace, logged and recorded by PID in the lab directory.
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { appendFileSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, type LabPop, type Lab } from './model.js';
@@ -61,4 +62,49 @@ export function startAgent(lab: Lab, pop: LabPop): number {
     '--state-dir',
     join(lab.dir, 'pops', pop.name),
   ]);
+}
+
+/**
+ * Host ports relayed into a namespace (lab/forward.ts): each listener is opened here, on the
+ * host's loopback, and inherited by a forwarder that runs inside `ns` and connects to its
+ * target there. A host port already taken is skipped and named in the result.
+ */
+export async function forwardFromHost(
+  lab: Lab,
+  ns: string,
+  routes: { hostPort: number; target: string }[],
+): Promise<{ forwarded: typeof routes; busy: typeof routes }> {
+  const open: { route: (typeof routes)[number]; server: Server }[] = [];
+  const busy: typeof routes = [];
+  for (const route of routes) {
+    const server = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(route.hostPort, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) open.push({ route, server });
+    else busy.push(route);
+  }
+  if (open.length) {
+    const log = openSync(join(lab.dir, 'logs', 'forward.log'), 'a');
+    // The listening sockets' descriptors (Node keeps them on the server's handle) go to the child.
+    const fds = open.map((o) => (o.server as unknown as { _handle: { fd: number } })._handle.fd);
+    const p = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        join(ROOT, 'dist', 'lab', 'forward.js'),
+        ...open.map((o) => o.route.target),
+      ],
+      { detached: true, stdio: ['ignore', log, log, ...fds] },
+    );
+    p.unref();
+    record(lab.dir, 'forward', p.pid);
+    // The child holds its own copies: ours close, the sockets stay open in the forwarder.
+    for (const o of open) o.server.close();
+  }
+  return { forwarded: open.map((o) => o.route), busy };
 }

@@ -7,6 +7,7 @@ import { loadConfigFile, type Config } from '../src/config/index.js';
 import { renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
 import { ALERT_HOOK, EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
 import { PLAN, addressesEnv } from './address-plan.js';
+import { AGENT_METRICS_PORT } from './prometheus.js';
 
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
 function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tokenSha256?: string): string {
@@ -84,6 +85,8 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
         {
           region,
           api: '127.0.0.1:9180',
+          // Metrics alone on the PoP's link address, where the lab's Prometheus scrapes them.
+          metrics: `${PLAN.pop(n)}:${AGENT_METRICS_PORT}`,
           maintenance_file: join(dir, `${region}.maintenance`),
           bgp: {
             asn: PLAN.popAsn(n),

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { packageRoot } from '../runtime/index.js';
-import { createLogger } from '../observability/index.js';
+import { createLogger, serveMetrics } from '../observability/index.js';
 import { startVantagePoint } from '../vantage/index.js';
 import { Agent, defaultStateDir } from './agent.js';
 
@@ -36,11 +36,22 @@ export async function runAgent(
   await agent.start();
   // Every agent is also a vantage point on the other regions, when vantage probing is configured.
   const stopVantage = await startVantagePoint(config, pop.name, pop.region, log, agent.metrics.registry);
+  const registry = agent.metrics.registry;
+  // Every series names its PoP, so one dashboard shows a fleet whatever the scrape config says.
+  registry.setDefaultLabels({ pop: pop.name });
+  const metricsServer = pop.metrics
+    ? await serveMetrics(pop.metrics.host, pop.metrics.port, async () => ({
+        contentType: registry.contentType,
+        body: await registry.metrics(),
+      }))
+    : undefined;
+  if (pop.metrics) log.info({ metrics: `http://${pop.metrics.host}:${pop.metrics.port}/metrics` }, 'metrics listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'signal received');
+    metricsServer?.close();
     void Promise.all([stopVantage?.(), agent.shutdown()]).then(
       () => process.exit(0),
       (err) => {

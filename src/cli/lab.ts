@@ -9,11 +9,12 @@ type Options = {
   router?: string;
   engine?: string;
   containers?: boolean;
+  'without-prometheus'?: boolean;
 };
 type LabModule = typeof import('../../lab/lab.js');
 
 const USAGE =
-  'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n';
+  'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] [--without-prometheus] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n';
 
 export async function labCommand(args: string[]): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
@@ -27,6 +28,7 @@ export async function labCommand(args: string[]): Promise<number | undefined> {
       router: { type: 'string' },
       engine: { type: 'string' },
       containers: { type: 'boolean' },
+      'without-prometheus': { type: 'boolean' },
     },
   });
   const lab = await import('../../lab/lab.js');
@@ -56,13 +58,13 @@ async function up(lab: LabModule, values: Options): Promise<number> {
   if (router !== 'bird' && router !== 'frr') throw new Error('--router must be bird or frr');
   const engine = values.engine ?? 'netns';
   if (engine !== 'netns' && engine !== 'compose') throw new Error('--engine must be netns or compose');
-  const l = await lab.up(values.config, console.log, { router, engine });
+  const l = await lab.up(values.config, console.log, { router, engine, prometheus: !values['without-prometheus'] });
   const reach =
     engine === 'compose'
       ? `docker compose exec dns, or ip netns exec ${lab.PREFIX}dns`
       : `ip netns exec ${lab.PREFIX}dns`;
   process.stdout.write(
-    `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API: 127.0.0.1:9190 inside the lab's DNS node (${reach}), token in ${l.dir}/token (root only)\n` +
+    `lab is up\n\n${lab.formatStatus(await lab.status(l))}\n\ncontrol API and console: 127.0.0.1:9190 inside the lab's DNS node (${reach}); from the host (namespace lab): http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT ?? 9190}/; token in ${l.dir}/token (root only)\n` +
       `next: npx gtm lab status | npx gtm lab drill cluster-down | npx gtm lab drill all | npx gtm lab down\n`,
   );
   return 0;

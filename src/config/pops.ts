@@ -44,7 +44,7 @@ export function parsePops(
   const out: Pop[] = [];
   for (const [name, pv] of Object.entries(pops ?? {})) {
     const path = join('pops', name);
-    const o = obj(p, path, pv, ['region', 'api', 'maintenance_file', 'bgp', 'vips']);
+    const o = obj(p, path, pv, ['region', 'api', 'metrics', 'maintenance_file', 'bgp', 'vips']);
     if (!o) continue;
     const region = typeof o.region === 'string' ? regions.get(o.region) : undefined;
     if (!region) p.add(join(path, 'region'), `unknown region ${JSON.stringify(o.region)}`);
@@ -65,6 +65,8 @@ export function parsePops(
         host: '127.0.0.1',
         port: 9180,
       },
+      // Metrics alone (read-only, no token) where Prometheus reaches them; the API stays on loopback.
+      ...(o.metrics === undefined ? {} : { metrics: hostPort(p, join(path, 'metrics'), o.metrics) }),
       maintenanceFile: str(p, join(path, 'maintenance_file'), o.maintenance_file, { optional: true }),
       bgp,
       vips: vips.filter((x): x is Vip => x !== undefined),

@@ -268,6 +268,8 @@ export interface Pop {
   name: string;
   region: string;
   api: { host: string; port: number };
+  /** A metrics-only listener (GET /metrics), beside the API. */
+  metrics?: { host: string; port: number };
   maintenanceFile?: string;
   bgp: BgpSettings;
   vips: Vip[];

@@ -7,12 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from '../helpers/dns.js';
+import { freePort, ROOT, tempDir } from '../helpers/dns.js';
 
 // Set before the lab module loads: its own namespace prefix and directory, so a lab an
 // operator has running on this machine is never touched.
 process.env.GTM_LAB_PREFIX = `gtd${process.pid % 10000}-`;
 process.env.GTM_LAB_DIR = tempDir('gtm-lab-ci-');
+// Host ports of our own for the console and Prometheus relays (an operator's lab may hold 9190).
+process.env.GTM_LAB_CONSOLE_PORT = String(await freePort());
+process.env.GTM_LAB_PROMETHEUS_PORT = String(await freePort());
 const labMod = await import('../../lab/lab.js');
 const drills = await import('../../lab/drills.js');
 const { fetchIn, ip, killPid, spawnIn } = await import('../../lab/netns.js');
@@ -119,6 +122,55 @@ describe('failover lab', () => {
       expect(r.passed).toBe(true);
     }, 90_000);
   }
+
+  it('relays the console and Prometheus to the host loopback for a browser', async () => {
+    const page = await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>gtm console</title>');
+    const regions = (await (
+      await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/api/v1/regions`)
+    ).json()) as {
+      name: string;
+    }[];
+    expect(regions.map((r) => r.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
+    const ready = await fetch(`http://127.0.0.1:${process.env.GTM_LAB_PROMETHEUS_PORT}/-/ready`);
+    expect(ready.status).toBe(200);
+  });
+
+  it("the lab's Prometheus scrapes every component, and every dashboard panel's query returns data after the drills", () => {
+    const l = lab as Lab;
+    const ns = `${labMod.PREFIX}dns`;
+    const up = labMod.queryPrometheus(ns, 'up');
+    expect(up.map((r) => `${r.metric.job} ${r.metric.instance} ${r.value[1]}`).sort()).toEqual(
+      labMod
+        .labTargets(l)
+        .map((t) => `${t.job} ${t.target} 1`)
+        .sort(),
+    );
+    // The shipped rules are loaded and evaluate without errors.
+    const rules = JSON.parse(
+      fetchIn(ns, `http://${labMod.PROMETHEUS.host}:${labMod.PROMETHEUS.port}/api/v1/rules`).body,
+    );
+    const groups = rules.data.groups as {
+      name: string;
+      rules: { name: string; health: string; lastError?: string }[];
+    }[];
+    expect(groups.map((g) => g.name)).toContain('gtm-alerts');
+    expect(groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok')).toEqual([]);
+    // Grafana would send each panel's queries with $__rate_interval filled in.
+    type Panel = { title: string; targets: { expr: string }[] };
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'gtm-dashboard.json'), 'utf8')) as {
+      panels: Panel[];
+    };
+    const empty = dashboard.panels
+      .filter(
+        (p) =>
+          !p.targets.some((t) => labMod.queryPrometheus(ns, t.expr.replaceAll('$__rate_interval', '30s')).length > 0),
+      )
+      .map((p) => p.title);
+    expect(empty).toEqual([]);
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(15);
+  });
 
   it('down removes every namespace and process it made', async () => {
     const dir = (lab as Lab).dir;

@@ -91,13 +91,17 @@ describe('metrics endpoints', () => {
     const ruleFiles = readdirSync(dirOf).filter((f) => f.endsWith('.rules.yml'));
     expect(ruleFiles.length).toBeGreaterThanOrEqual(2);
     // Families exposed by the processes this test runs, and the agent's (it needs BGP: the lab
-    // scrapes it), read from its metric declarations.
+    // scrapes it), read from its metric declarations...
     const exposed = new Set([
       ...families(await scrape(`http://${targets.dns}/metrics`)).keys(),
       ...families(await scrape(`http://${targets.control}/metrics`)).keys(),
       ...families(await scrape(`http://${targets.probe}/metrics`)).keys(),
       ...[
         ...readFileSync(join(ROOT, 'src', 'agent', 'metrics.ts'), 'utf8').matchAll(/name: '(gtm_agent_[a-z_]+)'/g),
+      ].map((m) => m[1] as string),
+      // and the alert deliveries' (gtm control exposes them once alerts are configured).
+      ...[
+        ...readFileSync(join(ROOT, 'src', 'alerts', 'index.ts'), 'utf8').matchAll(/name: '(gtm_alerts_[a-z_]+)'/g),
       ].map((m) => m[1] as string),
     ]);
     for (const rules of ruleFiles) {
@@ -114,6 +118,22 @@ describe('metrics endpoints', () => {
         rules,
       ).toEqual([]);
     }
+    // The Grafana dashboard: provisioning-ready (its data source a variable) and naming only
+    // families gtm exposes (a histogram's series by their family's name).
+    const dashboard = readFileSync(join(ROOT, 'deploy', 'grafana', 'gtm-dashboard.json'), 'utf8');
+    const parsed = JSON.parse(dashboard) as {
+      templating: { list: { name: string; type: string }[] };
+      panels: { datasource: { uid: string }; targets: { expr: string }[] }[];
+    };
+    expect(parsed.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource' }));
+    expect(parsed.panels.filter((p) => p.datasource.uid !== '${datasource}')).toEqual([]);
+    const used = new Set(
+      parsed.panels
+        .flatMap((p) => p.targets.map((t) => t.expr))
+        .flatMap((e) => [...e.matchAll(/(?<![:\w])(gtm_[a-z_]+)(?![:\w])/g)].map((m) => m[1] as string))
+        .map((f) => f.replace(/_(bucket|sum|count)$/, '')),
+    );
+    expect([...used].filter((f) => !exposed.has(f))).toEqual([]);
   });
 
   it('gtm control and gtm probe: valid for promtool, with the region and vantage families', async () => {

@@ -1,12 +1,15 @@
 // Rendered configs compared with golden files (test/golden/): a change to what gobgpd, BIRD or
 // the lab is given shows up as a reviewable diff. `UPDATE_GOLDEN=1 npx vitest run test/unit/golden.test.ts`
 // rewrites them after an intended change.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderBfdOnlyConfig, renderBirdConfig } from '../../lab/bird.js';
 import { renderFrrBgpd } from '../../lab/frr.js';
 import { renderLab } from '../../lab/lab.js';
+import { labOf } from '../../lab/model.js';
+import { renderPrometheusConfig } from '../../lab/prometheus.js';
 import { renderGobgpdToml } from '../../src/bgp/index.js';
 import { ROOT, tempDir } from '../helpers/dns.js';
 
@@ -36,6 +39,18 @@ describe('rendered configs match their golden files', () => {
   it('the upstream BIRD router and a PoP BFD helper', () => {
     golden('bird-rtr.conf', stable(readFileSync(join(dir, 'bird', 'rtr.conf'), 'utf8')));
     golden('bird-bfd-p1.conf', stable(readFileSync(join(dir, 'bird', 'bfd-p1.conf'), 'utf8')));
+  });
+
+  it("the lab's Prometheus: every component scraped, the shipped rules loaded, valid for promtool", () => {
+    const rules = readdirSync(join(ROOT, 'deploy', 'prometheus')).filter((f) => f.endsWith('.rules.yml'));
+    const text = renderPrometheusConfig(labOf(config, dir, ''), rules);
+    golden('lab-prometheus.yml', text);
+    const at = tempDir('gtm-prom-config-');
+    for (const r of rules) copyFileSync(join(ROOT, 'deploy', 'prometheus', r), join(at, r));
+    writeFileSync(join(at, 'prometheus.yml'), text);
+    const check = spawnSync('promtool', ['check', 'config', join(at, 'prometheus.yml')], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/SUCCESS: \d+ rules found/);
   });
 
   it('gobgpd for each lab PoP', () => {
