@@ -355,8 +355,19 @@ export class Agent {
         state: v.machine.state,
         ...(v.machine.held ? { held: true } : {}),
       })),
+      peers: this.peers(),
       at: Date.now(),
     };
+  }
+
+  /** BGP and BFD per neighbor, for the operators' console. */
+  private peers(): NonNullable<AgentReport['peers']> {
+    const st = this.speaker.status();
+    return Object.entries(st.sessions).map(([address, bgp]) => ({
+      address,
+      bgp,
+      ...(st.bfd?.[address] ? { bfd: st.bfd[address] } : {}),
+    }));
   }
 
   desiredPaths(): AnnouncedPath[] {

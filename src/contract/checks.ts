@@ -44,6 +44,16 @@ const agentReport: Check = (v, key) => {
     });
     if (wrong) return `vips: ${wrong}`;
   }
+  const peers = (v as { peers?: unknown }).peers;
+  if (peers !== undefined && !Array.isArray(peers)) return 'peers: a list';
+  for (const peer of peers ?? []) {
+    const wrong = fields(peer, {
+      address: [(x) => isStr(x, 64), 'an address'],
+      bgp: [(x) => isStr(x, 32), 'a BGP state'],
+      bfd: [(x) => isStr(x, 32), 'a BFD state', 'optional'],
+    });
+    if (wrong) return `peers: ${wrong}`;
+  }
   return undefined;
 };
 

@@ -72,6 +72,8 @@ export interface AgentReport {
   sessionUp: boolean;
   /** `held`: a shared VIP kept announced (drained) by the BGP guard rail although unhealthy. */
   vips: { prefix: string; state: VipState; held?: boolean }[];
+  /** Each BGP neighbor's session state as gobgpd has it, and its BFD state where BFD is watched. */
+  peers?: { address: string; bgp: string; bfd?: string }[];
   at: number;
 }
 
@@ -145,7 +147,7 @@ export interface RegionView {
   status: RegionStatus;
   /** Weight override; undefined means "use the configured weight". */
   weight?: number;
-  /** For people (logs, API, status page); decisions read `source` and `held`. */
+  /** For people (logs, API, console); decisions read `source` and `held`. */
   reason?: string;
   since: number;
   /** Which signal decided the status (absent only for views set directly, as in tests). */

@@ -18,6 +18,7 @@ import { explainRoutes } from './routes/explain.js';
 import { regionRoutes } from './routes/regions.js';
 import { serviceRoutes } from './routes/services.js';
 import { stateRoutes } from './routes/state.js';
+import { trafficRoutes } from './routes/traffic.js';
 
 export interface ControlServer {
   app: FastifyInstance;
@@ -65,6 +66,7 @@ export async function startControl(
   serviceRoutes(app, ctx);
   stateRoutes(app, ctx);
   explainRoutes(app, ctx);
+  trafficRoutes(app, ctx);
   docRoutes(app, routes);
   app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),

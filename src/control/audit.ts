@@ -20,7 +20,7 @@ export type { AuditEntry };
 
 /** Rotate to `<path>.1` past this size, so the log cannot fill the disk unnoticed by growth alone. */
 const ROTATE_BYTES = 16 << 20;
-/** Readers look at the last megabyte only: status-page viewers never read a huge log whole. */
+/** Readers look at the last megabyte only: console viewers never read a huge log whole. */
 const TAIL_BYTES = 1 << 20;
 
 export class AuditLog {

@@ -7,7 +7,7 @@ import { allows, authenticate, type Principal, type Scope, type usableTokens } f
 import type { Logger } from '../observability/index.js';
 import { StoreTimeoutError, StoreUnavailableError } from '../state/index.js';
 
-/** Who may call a route: anyone (the status page), readers (a token when reads need one), writers. */
+/** Who may call a route: anyone (the console page), readers (a token when reads need one), writers. */
 export type Access = 'public' | 'read' | 'write';
 
 declare module 'fastify' {

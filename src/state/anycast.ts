@@ -1,5 +1,5 @@
 // Pure: who announces each shared anycast VIP, and how, from the agents' heartbeats (for the
-// control API, the status page and the lab). A PoP whose heartbeat lease ran out is "silent".
+// control API, the console and the lab). A PoP whose heartbeat lease ran out is "silent".
 import type { AnycastVip, Pop } from '../config/types.js';
 import type { AgentReport, VipState } from '../contract/index.js';
 

@@ -123,6 +123,14 @@ export class RegionFeed {
     return Promise.race([this.ready.then(() => true), timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** Operators' per-service weights as last seen by the watch (expired ones included). */
+  serviceWeights(): { service: string; region: string; override: ServiceWeightOverride }[] {
+    return [...this.weights].flatMap(([key, override]) => {
+      const [service, region] = key.split('/');
+      return service && region ? [{ service, region, override }] : [];
+    });
+  }
+
   /** The operator's status for a region as last seen by the watch (expired ones included). */
   overrideOf(region: string): RegionOverride | undefined {
     return this.overrides.get(region);

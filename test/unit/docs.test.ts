@@ -52,7 +52,13 @@ describe('documentation', () => {
   });
 
   it('every file ARCHITECTURE.md and the docs name exists', () => {
-    const docs = ['ARCHITECTURE.md', 'README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`)];
+    const docs = [
+      'ARCHITECTURE.md',
+      'README.md',
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const missing: string[] = [];
     for (const doc of docs) {
       const text = readFileSync(join(ROOT, doc), 'utf8');

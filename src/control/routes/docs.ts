@@ -1,8 +1,8 @@
-// The status page (/) and the OpenAPI document of every /api route (/openapi.json).
+// The operators' console (/) and the OpenAPI document of every /api route (/openapi.json).
 import type { FastifyInstance } from 'fastify';
 import { errorBody } from '../api-schemas.js';
 import type { ApiRoute } from '../http.js';
-import { STATUS_PAGE } from '../status-page.js';
+import { CONSOLE_PAGE } from '../console-page.js';
 
 export function docRoutes(app: FastifyInstance, routes: ApiRoute[]): void {
   app.get('/', { config: { access: 'public' } }, async (_req, reply) =>
@@ -10,9 +10,11 @@ export function docRoutes(app: FastifyInstance, routes: ApiRoute[]): void {
       .type('text/html; charset=utf-8')
       .header(
         'content-security-policy',
-        "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'",
+        "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
       )
-      .send(STATUS_PAGE),
+      // A page that acts is never framed by another site (clickjacking).
+      .header('x-frame-options', 'DENY')
+      .send(CONSOLE_PAGE),
   );
   app.get('/openapi.json', { config: { access: 'public' } }, async () => ({
     openapi: '3.0.3',

@@ -1,7 +1,7 @@
 // /api/v1/state (regions, agents, shared anycast VIPs) and /api/v1/audit (recent changes).
 import type { FastifyInstance } from 'fastify';
 import { anycastViews } from '../../state/index.js';
-import { KEYS, type AgentReport } from '../../contract/index.js';
+import { KEYS, isLive, type AgentReport } from '../../contract/index.js';
 import { doc } from '../api-schemas.js';
 import type { AuditEntry } from '../audit.js';
 import { regionViews, type ControlContext } from '../context.js';
@@ -20,6 +20,11 @@ export function stateRoutes(app: FastifyInstance, ctx: ControlContext): void {
           leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
         })),
         pops: config.pops.map((p) => ({ name: p.name, region: p.region, vips: p.vips.map((v) => v.prefix) })),
+        // Per steered name: the weights operators set for one region (live ones only).
+        serviceWeights: ctx.feed
+          .serviceWeights()
+          .filter((w) => isLive(w.override, ctx.now()))
+          .map((w) => ({ service: w.service, region: w.region, ...w.override })),
         // Per shared anycast VIP: which PoPs announce it, drained (held by the guard rail) or not at all.
         anycast: anycastViews(
           config,
