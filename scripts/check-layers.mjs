@@ -63,6 +63,7 @@ const PURE = [
   'src/agent/desired.ts',
   'src/config/names.ts',
   'src/config/zones.ts',
+  'src/config/master-file.ts',
   'src/validate/index.ts',
   'src/config/limits.ts',
   'src/geo/types.ts',

@@ -15,7 +15,8 @@ DEBS=(
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router
   frr                                             # the other upstream router users run (interop)
   exabgp iproute2 procps curl                     # failover comparison peer, namespaces
-  etcd-server chromium                            # shared state across machines; status page tests
+  etcd-server chromium                            # shared state across machines; console tests (playwright-core)
+  nsd knot bind9-utils                            # zone files: NSD (and its checker) beside gtm dns, Knot, named-checkzone
   docker.io docker-compose debootstrap            # the compose lab: engine, compose, base image without a registry
 )
 missing=()

@@ -22,6 +22,8 @@ commands:
                                          etcd's roles: each agent and probe writes only its own keys
   dnssec keygen|ds|status|rollover|activate --config FILE --zone ZONE ...
                                          keys of a signed zone, its DS, rollovers (gtm dnssec for more)
+  zone export --config FILE ZONE [--out FILE]
+                                         the zone as a master file (steered names: every pool address)
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   store: async () => (await import('./store.js')).storeCommand,
   ready: async () => (await import('./ready.js')).readyCommand,
   dnssec: async () => (await import('./dnssec.js')).dnssecCommand,
+  zone: async () => (await import('./zone.js')).zoneCommand,
   lab: async () => (await import('./lab.js')).labCommand,
 };
 

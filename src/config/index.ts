@@ -1,9 +1,11 @@
 // Public entry of the config capability: load, validate and summarise the one YAML file
 // that declares zones, regions and steered services.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { describePolicy } from '../policy/index.js';
 import { parseConfigObject } from './schema.js';
 import type { Config } from './types.js';
+import type { ZoneFileReader } from './zones.js';
 import { readYaml } from './yaml.js';
 
 export type * from './types.js';
@@ -27,7 +29,7 @@ export class ConfigError extends Error {
 export function parseConfigText(text: string, file?: string): Config {
   const yaml = readYaml(text);
   if (!yaml.ok) throw new ConfigError(yaml.problems, file);
-  const { config, problems } = parseConfigObject(yaml.value);
+  const { config, problems } = parseConfigObject(yaml.value, zoneFileReader(file));
   if (!config) throw new ConfigError(problems, file);
   config.source = file;
   return config;
@@ -37,6 +39,22 @@ export function parseConfigText(text: string, file?: string): Config {
 export function configMaxBytes(): number {
   const n = Number(process.env.GTM_CONFIG_MAX_BYTES);
   return Number.isInteger(n) && n > 0 ? n : 32 << 20;
+}
+
+/**
+ * Zone files (`zones.<name>.file`) and their $INCLUDEs: a relative path is read from the directory
+ * of the file that names it (the config's, or the including zone file's); each file within the
+ * config's size limit. Named in problems by the path as resolved.
+ */
+function zoneFileReader(config?: string): ZoneFileReader {
+  return (path, from) => {
+    const base = from ? dirname(from) : config ? dirname(config) : process.cwd();
+    const name = resolve(base, path);
+    const size = statSync(name).size;
+    if (size > configMaxBytes())
+      throw new Error(`${name} is ${size} bytes; the limit is ${configMaxBytes()} (GTM_CONFIG_MAX_BYTES)`);
+    return { text: readFileSync(name, 'utf8'), name };
+  };
 }
 
 /** The file's text, refused with a clear error when it cannot be read or is over the limit. */

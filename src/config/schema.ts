@@ -5,13 +5,16 @@ import { REGION_STATUSES } from '../contract/index.js';
 import { parseAnycast, parseCheck, parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from '../validate/index.js';
 import { isRegionStatus, REGION_NAME } from './names.js';
-import { parseZones } from './zones.js';
+import { parseZones, type ZoneFileReader } from './zones.js';
 import { parseServices } from './services.js';
 import { parseControl, cronExpr } from './control.js';
 
 export { absoluteName, validDomainName } from './names.js';
 
-export function parseConfigObject(doc: unknown): { config?: Config; problems: string[] } {
+export function parseConfigObject(
+  doc: unknown,
+  readZoneFile?: ZoneFileReader,
+): { config?: Config; problems: string[] } {
   const p = new Problems();
   const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'anycast', 'pops', 'control']);
   if (!root) return { problems: p.list };
@@ -24,7 +27,7 @@ export function parseConfigObject(doc: unknown): { config?: Config; problems: st
     reloadCron: geoObj?.reload_cron === undefined ? undefined : cronExpr(p, 'geo.reload_cron', geoObj.reload_cron),
   };
   const regions = parseRegions(p, root.regions);
-  const zones = parseZones(p, root.zones);
+  const zones = parseZones(p, root.zones, readZoneFile);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);

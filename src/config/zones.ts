@@ -3,8 +3,12 @@ import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
 import { Problems, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
+import { parseMasterFile, parseTtl } from './master-file.js';
 
-export function parseZones(p: Problems, v: unknown): Zone[] {
+/** Reads a zone's master file (`zones.<name>.file`) and what it includes: the config loader's I/O. */
+export type ZoneFileReader = (path: string, from?: string) => { text: string; name: string };
+
+export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): Zone[] {
   const zones: Zone[] = [];
   const zs = obj(p, 'zones', v);
   if (!zs) return zones;
@@ -12,16 +16,35 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
     const path = join('zones', rawName);
     const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
     if (!validDomainName(name)) p.add(path, 'not a valid zone name');
-    const z = obj(p, path, zv, ['soa', 'ns', 'ns_ttl', 'records', 'dnssec']);
+    const z = obj(p, path, zv, ['file', 'soa', 'ns', 'ns_ttl', 'records', 'dnssec']);
     if (!z) continue;
-    const soa = parseSoa(p, join(path, 'soa'), z.soa, name);
-    const nsList = list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? [];
-    const ns = nsList
-      .map((n, i) => domain(p, join(join(path, 'ns'), i), n, name))
-      .filter((n): n is string => n !== undefined);
-    const records = (list(p, join(path, 'records'), z.records, { optional: true }) ?? [])
+    const fromFile = z.file === undefined ? undefined : zoneFile(p, join(path, 'file'), z.file, name, readFile);
+    if (fromFile?.soa && z.soa !== undefined)
+      p.add(join(path, 'soa'), 'the zone file has the SOA: give it in one place');
+    if (fromFile?.ns.length && z.ns !== undefined)
+      p.add(join(path, 'ns'), 'the zone file has the apex NS: give them in one place');
+    // With a file, the SOA and apex NS come from it (a file without them is its own problem).
+    const soa = fromFile && z.soa === undefined ? fromFile.soa : parseSoa(p, join(path, 'soa'), z.soa, name);
+    const nsList = fromFile && z.ns === undefined ? [] : (list(p, join(path, 'ns'), z.ns, { nonEmpty: true }) ?? []);
+    const ns = [
+      ...(fromFile?.ns ?? []),
+      ...nsList
+        .map((n, i) => domain(p, join(join(path, 'ns'), i), n, name))
+        .filter((n): n is string => n !== undefined),
+    ];
+    const yamlRecords = (list(p, join(path, 'records'), z.records, { optional: true }) ?? [])
       .map((rv, i) => parseRecord(p, join(join(path, 'records'), i), rv, name))
       .filter((r): r is StaticRecord => r !== undefined);
+    // YAML records are laid over the file's; the same name and type in both is a conflict.
+    for (const [i, r] of yamlRecords.entries()) {
+      const clash = fromFile?.records.find((f) => f.record.name === r.name && f.record.type === r.type);
+      if (clash)
+        p.add(
+          join(join(path, 'records'), i),
+          `${r.name} ${r.type} is also in the zone file (${clash.at}): give it in one place`,
+        );
+    }
+    const records = [...(fromFile?.records.map((f) => f.record) ?? []), ...yamlRecords];
     for (const [i, r] of records.entries()) {
       if (!inZone(r.name, name)) p.add(join(join(path, 'records'), i), `name ${r.name} is outside zone ${name}`);
     }
@@ -32,7 +55,7 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
       name,
       soa: soa ?? defaultSoa(name),
       ns,
-      nsTtl: int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
+      nsTtl: fromFile?.nsTtl ?? int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
       records,
       dnssec: z.dnssec === undefined ? undefined : parseDnssec(p, join(path, 'dnssec'), z.dnssec),
     });
@@ -43,6 +66,109 @@ export function parseZones(p: Problems, v: unknown): Zone[] {
     seen.add(z.name);
   }
   return zones;
+}
+
+/** What a zone file gives: its SOA and apex NS (when it has them) and its other records, each with where it is. */
+interface FromFile {
+  soa?: Soa;
+  ns: string[];
+  nsTtl?: number;
+  records: { record: StaticRecord; at: string }[];
+}
+
+/** `zones.<name>.file`: an RFC 1035 master file read into the same records YAML gives, checked alike. */
+function zoneFile(
+  p: Problems,
+  path: string,
+  v: unknown,
+  zone: string,
+  readFile?: ZoneFileReader,
+): FromFile | undefined {
+  const file = str(p, path, v);
+  if (file === undefined) return undefined;
+  if (!readFile) {
+    p.add(path, 'zone files are read only when the config is loaded from a file');
+    return undefined;
+  }
+  let top: { text: string; name: string };
+  try {
+    top = readFile(file);
+  } catch (err) {
+    p.add(path, (err as Error).message);
+    return undefined;
+  }
+  const parsed = parseMasterFile(top.text, top.name, zone, (inc, from) => readFile(inc, from));
+  for (const problem of parsed.problems) p.add(path, problem);
+  const out: FromFile = { ns: [], records: [] };
+  for (const e of parsed.entries) {
+    const at = `${path} (${e.at})`;
+    if (!inZone(e.owner, zone)) {
+      p.add(at, `${e.owner} is outside zone ${zone}`);
+      continue;
+    }
+    if (e.type === 'SOA') {
+      if (e.owner !== zone) p.add(at, 'an SOA belongs at the zone apex');
+      else if (out.soa) p.add(at, 'a second SOA');
+      else out.soa = soaOf(p, at, e.rdata, e.ttl, zone);
+      continue;
+    }
+    if (e.type === 'NS' && e.owner === zone) {
+      const target = domain(p, at, e.rdata[0], zone);
+      if (target) out.ns.push(target);
+      out.nsTtl ??= e.ttl;
+      continue;
+    }
+    const value =
+      e.type === 'TXT'
+        ? e.rdata.map(unescapeText)
+        : e.type === 'CAA'
+          ? `${e.rdata[0]} ${e.rdata[1]} "${unescapeText(e.rdata[2] ?? '')}"`
+          : e.rdata.join(' ');
+    const record = parseRecord(p, at, { name: `${e.owner}.`, type: e.type, ttl: e.ttl, value }, zone);
+    if (record) out.records.push({ record, at: e.at });
+  }
+  if (!out.soa) p.add(path, `${top.name} has no SOA record for ${zone}`);
+  if (!out.ns.length) p.add(path, `${top.name} has no NS records at the apex of ${zone}`);
+  return out;
+}
+
+function soaOf(p: Problems, at: string, f: string[], ttl: number, zone: string): Soa | undefined {
+  if (f.length !== 7) {
+    p.add(at, 'SOA needs 7 fields: mname rname serial refresh retry expire minimum');
+    return undefined;
+  }
+  const [serial, refresh, retry, expire, minimum] = f.slice(2).map((x) => parseTtl(x as string));
+  if ([serial, refresh, retry, expire, minimum].some((x) => x === undefined)) {
+    p.add(at, 'SOA serial and timers must be numbers (timers may use units: 1h, 2d)');
+    return undefined;
+  }
+  const mname = domain(p, at, f[0], zone);
+  const rname = domain(p, at, f[1], zone);
+  if (!mname || !rname) return undefined;
+  return {
+    mname,
+    rname,
+    serial: serial as number,
+    refresh: refresh as number,
+    retry: retry as number,
+    expire: expire as number,
+    minimum: minimum as number,
+    ttl,
+  };
+}
+
+/** A character-string as written in a master file: \X is X, \DDD is the byte DDD (RFC 1035 §5.1). */
+function unescapeText(s: string): string {
+  if (!s.includes('\\')) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\' && /^\d{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(Number(s.slice(i + 1, i + 4)));
+      i += 3;
+    } else if (s[i] === '\\' && i + 1 < s.length) bytes.push(...Buffer.from(s[++i] as string));
+    else bytes.push(...Buffer.from(s[i] as string));
+  }
+  return Buffer.from(bytes).toString();
 }
 
 const ALGORITHMS: Record<string, 13 | 15> = { ecdsap256sha256: 13, ed25519: 15 };

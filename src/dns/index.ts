@@ -4,3 +4,4 @@ export { DnsServer, type ServerOptions } from './server.js';
 export { runDns, type DnsHandle, type RunOptions } from './run.js';
 export { explain, Explainer, type ExplainRequest } from './explain.js';
 export { compileZones, findZone, prepareForWorkers } from './zone.js';
+export { exportZone } from './zone-export.js';

@@ -3,32 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, StaticRecord, Zone } from '../../src/config/index.js';
+import type { Config, Zone } from '../../src/config/index.js';
+import { rdataText } from '../../src/dns/zone-export.js';
 import { watchChild } from './dns.js';
 
 const abs = (name: string) => `${name}.`;
-
-function rdata(r: StaticRecord): string {
-  switch (r.type) {
-    case 'A':
-    case 'AAAA':
-      return r.address;
-    case 'NS':
-    case 'CNAME':
-    case 'PTR':
-      return abs(r.target);
-    case 'MX':
-      return `${r.preference} ${abs(r.exchange)}`;
-    case 'SRV':
-      return `${r.priority} ${r.weight} ${r.port} ${abs(r.target)}`;
-    case 'TXT':
-      return r.strings.map((s) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' ');
-    case 'CAA':
-      return `${r.flags} ${r.tag} "${r.value}"`;
-    case 'DS':
-      return `${r.keyTag} ${r.algorithm} ${r.digestType} ${r.digest}`;
-  }
-}
 
 /** The zone as gdnsd reads it; services must use a fixed region (their answer is then static). */
 export function zoneFile(config: Config, zone: Zone): string {
@@ -39,7 +18,7 @@ export function zoneFile(config: Config, zone: Zone): string {
   ];
   for (const ns of zone.ns) lines.push(`${abs(zone.name)} ${zone.nsTtl} NS ${abs(ns)}`);
   // gdnsd has no DNSSEC: it refuses DS at a delegation, so the reference zone has none.
-  for (const r of zone.records) if (r.type !== 'DS') lines.push(`${abs(r.name)} ${r.ttl} ${r.type} ${rdata(r)}`);
+  for (const r of zone.records) if (r.type !== 'DS') lines.push(`${abs(r.name)} ${r.ttl} ${r.type} ${rdataText(r)}`);
   for (const svc of config.services) {
     if (svc.policy.kind !== 'static') throw new Error(`service ${svc.key}: the reference zone needs a static policy`);
     for (const region of svc.policy.regions) {

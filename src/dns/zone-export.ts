@@ -1,0 +1,65 @@
+// `gtm zone export`: a zone as an RFC 1035 master file, the way a secondary without our steering
+// would serve it: SOA, apex NS, the static records, and each steered name in its fail-safe
+// rendition (every pool address: what a second provider serves when it cannot steer).
+import type { Config, StaticRecord, Zone } from '../config/index.js';
+
+const fq = (name: string) => `${name}.`;
+
+/** A character-string in presentation form: quoted, with ", \ and non-printable bytes escaped. */
+export function quoteText(s: string): string {
+  let out = '"';
+  for (const b of Buffer.from(s)) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b < 0x20 || b > 0x7e) out += `\\${String(b).padStart(3, '0')}`;
+    else out += String.fromCharCode(b);
+  }
+  return `${out}"`;
+}
+
+/** One record's RDATA in presentation form. */
+export function rdataText(r: StaticRecord): string {
+  switch (r.type) {
+    case 'A':
+    case 'AAAA':
+      return r.address;
+    case 'NS':
+    case 'CNAME':
+    case 'PTR':
+      return fq(r.target);
+    case 'MX':
+      return `${r.preference} ${fq(r.exchange)}`;
+    case 'TXT':
+      return r.strings.map(quoteText).join(' ');
+    case 'SRV':
+      return `${r.priority} ${r.weight} ${r.port} ${fq(r.target)}`;
+    case 'CAA':
+      return `${r.flags} ${r.tag} ${quoteText(r.value)}`;
+    case 'DS':
+      return `${r.keyTag} ${r.algorithm} ${r.digestType} ${r.digest.toUpperCase()}`;
+  }
+}
+
+export function exportZone(config: Config, zone: Zone): string {
+  const line = (name: string, ttl: number, type: string, rdata: string) => `${fq(name)}\t${ttl}\tIN\t${type}\t${rdata}`;
+  const s = zone.soa;
+  const out = [
+    `; ${zone.name}, exported by gtm zone export: steered names as every pool address (fail-safe)`,
+    `$ORIGIN ${fq(zone.name)}`,
+    line(
+      zone.name,
+      s.ttl,
+      'SOA',
+      `${fq(s.mname)} ${fq(s.rname)} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`,
+    ),
+    ...zone.ns.map((ns) => line(zone.name, zone.nsTtl, 'NS', fq(ns))),
+    ...zone.records.map((r) => line(r.name, r.ttl, r.type, rdataText(r))),
+  ];
+  for (const svc of config.services.filter((x) => x.name === zone.name || x.name.endsWith(`.${zone.name}`))) {
+    out.push(`; steered: ${svc.name} (${svc.policy.kind})`);
+    for (const addr of new Set(svc.pools.map((p) => p.vip4).filter((a): a is string => !!a)))
+      out.push(line(svc.name, svc.ttl, 'A', addr));
+    for (const addr of new Set(svc.pools.map((p) => p.vip6).filter((a): a is string => !!a)))
+      out.push(line(svc.name, svc.ttl, 'AAAA', addr));
+  }
+  return `${out.join('\n')}\n`;
+}

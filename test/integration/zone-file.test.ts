@@ -1,0 +1,185 @@
+// Zone files with real DNS software: the same master file (SOA across lines, $INCLUDE, relative
+// names, long TXT, CAA, SRV, MX, a wildcard, a CNAME) is served by `gtm dns` (zones.<name>.file)
+// and by NSD loading it; every answer must be the same, record for record (a differential test).
+// `gtm zone export` writes a file that named-checkzone and nsd-checkzone accept, and that reads
+// back into the same records.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/index.js';
+import {
+  freePort,
+  kdig,
+  ROOT,
+  run,
+  startDns,
+  tempDir,
+  testConfig,
+  watchChild,
+  type RunningDns,
+} from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
+let dir: string;
+let config: string;
+let gtm: RunningDns;
+let nsd: { port: number; stop: () => Promise<void>; log: () => string };
+
+/** The questions asked of both servers: every name and type in the file, and the misses around them. */
+const QUESTIONS: [string, string][] = [
+  ['shop.test', 'SOA'],
+  ['shop.test', 'NS'],
+  ['shop.test', 'MX'],
+  ['shop.test', 'TXT'],
+  ['shop.test', 'CAA'],
+  ['ns1.shop.test', 'A'],
+  ['ns2.shop.test', 'A'],
+  ['mail.shop.test', 'A'],
+  ['mail.shop.test', 'AAAA'],
+  ['www.shop.test', 'A'],
+  ['web.shop.test', 'A'],
+  ['web.shop.test', 'AAAA'],
+  ['_sip._tcp.shop.test', 'SRV'],
+  ['long.shop.test', 'TXT'],
+  ['anything.wild.shop.test', 'A'],
+  ['eu.shop.test', 'A'],
+  ['api.eu.shop.test', 'A'],
+  ['after.shop.test', 'A'],
+  ['nowhere.shop.test', 'A'],
+  ['wild.shop.test', 'A'],
+];
+
+/** What a server says, as comparable text: rcode, AA, and the sections' records sorted. */
+async function answer(port: number, name: string, type: string): Promise<string> {
+  const out = await kdig(port, ['+norec', '+noall', '+header', '+answer', '+authority', name, type]);
+  const rcode = out.match(/status: (\w+)/)?.[1];
+  const aa = /flags:[^;]*\baa\b/i.test(out);
+  const records = out
+    .split('\n')
+    .filter((l) => l && !l.startsWith(';'))
+    .map((l) => l.split(/\s+/).join(' '))
+    .sort();
+  return [`${rcode} aa=${aa}`, ...records].join('\n');
+}
+
+beforeAll(async () => {
+  dir = tempDir('gtm-zonefile-it-');
+  config = testConfig(dir);
+  writeFileSync(
+    config,
+    `${readFileSync(config, 'utf8')}\n`.replace(
+      /^zones:\n/m,
+      `zones:\n  shop.test:\n    file: ${join(FIXTURES, 'shop.test.zone')}\n`,
+    ),
+  );
+  gtm = await startDns(config, 1);
+  const port = await freePort();
+  const conf = join(dir, 'nsd.conf');
+  writeFileSync(
+    conf,
+    `server:
+  ip-address: 127.0.0.1@${port}
+  port: ${port}
+  username: ""
+  chroot: ""
+  zonesdir: "${FIXTURES}"
+  pidfile: "${join(dir, 'nsd.pid')}"
+  database: ""
+  zonelistfile: "${join(dir, 'zone.list')}"
+  xfrdfile: "${join(dir, 'xfrd.state')}"
+  xfrdir: "${dir}"
+  server-count: 1
+  verbosity: 1
+  # gtm answers minimally (no apex NS in the authority section of a positive answer, RFC 2181
+  # leaves it to the server): NSD is asked to do the same, so the records themselves are compared.
+  minimal-responses: yes
+remote-control:
+  control-enable: no
+zone:
+  name: shop.test
+  zonefile: shop.test.zone
+`,
+  );
+  const proc = spawn('nsd', ['-d', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = watchChild(proc);
+  nsd = { port, ...child };
+  await waitFor(
+    async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', 'shop.test', 'SOA']).catch(() => '')),
+    () => `NSD to serve shop.test:\n${child.log()}`,
+    15_000,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await gtm?.stop();
+  await nsd?.stop();
+});
+
+describe('a zone file served by gtm dns and by NSD', () => {
+  it('gives the same answer to every question, record for record', async () => {
+    const differences: string[] = [];
+    for (const [name, type] of QUESTIONS) {
+      const [ours, theirs] = [await answer(gtm.port, name, type), await answer(nsd.port, name, type)];
+      if (ours !== theirs) differences.push(`${name} ${type}\n--- gtm\n${ours}\n--- nsd\n${theirs}`);
+    }
+    expect(differences).toEqual([]);
+  }, 60_000);
+});
+
+describe('gtm zone export', () => {
+  it('writes a master file that named-checkzone and nsd-checkzone accept, and that reads back the same', async () => {
+    const out = join(dir, 'exported.zone');
+    const r = await run(process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'zone',
+      'export',
+      '--config',
+      config,
+      'shop.test',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const bind = spawnSync('named-checkzone', ['shop.test', out], { encoding: 'utf8' });
+    expect(bind.status, bind.stdout + bind.stderr).toBe(0);
+    expect(bind.stdout).toMatch(/loaded serial 2026120201/);
+    const nsdCheck = spawnSync('nsd-checkzone', ['shop.test', out], { encoding: 'utf8' });
+    expect(nsdCheck.status, nsdCheck.stdout + nsdCheck.stderr).toBe(0);
+    // Read back through zones.<name>.file: the same SOA, NS and records.
+    const again = join(dir, 'again.yaml');
+    writeFileSync(again, readFileSync(config, 'utf8').replace(join(FIXTURES, 'shop.test.zone'), out));
+    const [a, b] = [loadConfigFile(config), loadConfigFile(again)].map((c) =>
+      c.zones.find((z) => z.name === 'shop.test'),
+    );
+    expect(b).toEqual(a);
+  });
+
+  it('renders steered names as every pool address (what a secondary without our steering serves)', async () => {
+    const r = await run(process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'zone',
+      'export',
+      '--config',
+      config,
+      'example.test',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const www = r.stdout.split('\n').filter((l) => l.startsWith('www.example.test.'));
+    expect(www.map((l) => l.split('\t').slice(3).join(' ')).sort()).toEqual(
+      [
+        'A 198.51.100.10',
+        'A 198.51.100.20',
+        'A 198.51.100.30',
+        'AAAA 2001:db8:10::10',
+        'AAAA 2001:db8:20::20',
+        'AAAA 2001:db8:30::30',
+      ].sort(),
+    );
+    const file = join(dir, 'example.zone');
+    writeFileSync(file, r.stdout);
+    const bind = spawnSync('named-checkzone', ['example.test', file], { encoding: 'utf8' });
+    expect(bind.status, bind.stdout + bind.stderr).toBe(0);
+  });
+});

@@ -1,0 +1,138 @@
+// Zone files (zones.<name>.file): an RFC 1035 master file read into the records YAML gives,
+// checked alike, with every problem named by file and line.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, type Config } from '../../src/config/index.js';
+import { parseTtl } from '../../src/config/master-file.js';
+import { ROOT, tempDir } from '../helpers/dns.js';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
+
+/** A config with one zone from a file (and optional YAML beside it), loaded as `gtm dns` loads it. */
+function load(zoneYaml: string, dir = tempDir('gtm-zonefile-')): Config {
+  const file = join(dir, 'config.yaml');
+  writeFileSync(
+    file,
+    `regions:\n  eu-west: { vip: 198.51.100.20, location: { lat: 53.35, lon: -6.26 } }\nzones:\n  shop.test:\n${zoneYaml}\n`,
+  );
+  return loadConfigFile(file);
+}
+const problems = (zoneYaml: string, dir?: string) => {
+  try {
+    load(zoneYaml, dir);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe('zone files', () => {
+  it('reads SOA, apex NS and every record of a real-world-shaped file, $INCLUDE and relative names included', () => {
+    const zone = load(`    file: ${join(FIXTURES, 'shop.test.zone')}`).zones[0];
+    expect(zone?.soa).toEqual({
+      mname: 'ns1.shop.test',
+      rname: 'hostmaster.shop.test',
+      serial: 2026120201,
+      refresh: 3600,
+      retry: 600,
+      expire: 604800,
+      minimum: 300,
+      ttl: 3600,
+    });
+    expect(zone?.ns).toEqual(['ns1.shop.test', 'ns2.shop.test']);
+    expect(zone?.nsTtl).toBe(3600);
+    const seen = (zone?.records ?? []).map((r) => {
+      const { name, type, ttl, ...data } = r;
+      return `${name} ${ttl} ${type} ${JSON.stringify(data)}`;
+    });
+    expect(seen).toEqual([
+      'shop.test 3600 MX {"preference":10,"exchange":"mail.shop.test"}',
+      'shop.test 3600 MX {"preference":20,"exchange":"mail.backup.example"}',
+      'shop.test 3600 TXT {"strings":["v=spf1 mx -all"]}',
+      'shop.test 3600 CAA {"flags":0,"tag":"issue","value":"letsencrypt.org"}',
+      'shop.test 3600 CAA {"flags":0,"tag":"iodef","value":"mailto:security@shop.test"}',
+      'ns1.shop.test 3600 A {"address":"192.0.2.53"}',
+      'ns2.shop.test 300 A {"address":"192.0.2.54"}',
+      'mail.shop.test 300 A {"address":"192.0.2.25"}',
+      'mail.shop.test 3600 AAAA {"address":"2001:db8::25"}',
+      'www.shop.test 3600 CNAME {"target":"web.shop.test"}',
+      'web.shop.test 3600 A {"address":"192.0.2.80"}',
+      'web.shop.test 3600 A {"address":"192.0.2.81"}',
+      '_sip._tcp.shop.test 3600 SRV {"priority":10,"weight":60,"port":5060,"target":"sip.shop.test"}',
+      'sip.shop.test 3600 A {"address":"192.0.2.60"}',
+      'long.shop.test 3600 TXT {"strings":["first string with \\"quotes\\" and a ; semicolon","second string ABC"]}',
+      '*.wild.shop.test 3600 A {"address":"192.0.2.99"}',
+      'eu.shop.test 3600 A {"address":"192.0.2.120"}',
+      'api.eu.shop.test 3600 A {"address":"192.0.2.121"}',
+      'after.shop.test 3600 A {"address":"192.0.2.100"}',
+    ]);
+  });
+
+  it('lays YAML records over the file, and refuses the same name and type in both', () => {
+    const file = `    file: ${join(FIXTURES, 'shop.test.zone')}`;
+    const zone = load(`${file}\n    records:\n      - { name: extra, type: A, value: 192.0.2.7 }`).zones[0];
+    expect(zone?.records.at(-1)).toMatchObject({ name: 'extra.shop.test', type: 'A', address: '192.0.2.7' });
+    expect(problems(`${file}\n    records:\n      - { name: web, type: A, value: 192.0.2.7 }`)).toEqual([
+      expect.stringMatching(
+        /^zones\.shop\.test\.records\[0\]: web\.shop\.test A is also in the zone file \(.*shop\.test\.zone:23\)/,
+      ),
+    ]);
+    expect(problems(`${file}\n    soa: { mname: ns1, rname: hostmaster, serial: 1 }`)).toEqual([
+      'zones.shop.test.soa: the zone file has the SOA: give it in one place',
+    ]);
+  });
+
+  it('names the file and line of every problem', () => {
+    const dir = tempDir('gtm-zonefile-bad-');
+    writeFileSync(
+      join(dir, 'bad.zone'),
+      [
+        '$TTL 300',
+        '@ IN SOA ns1 hostmaster 1 3600 600 604800 60',
+        '  IN NS ns1',
+        'ns1 IN A 192.0.2.1',
+        'x IN A 999.1.1.1',
+        'y IN HINFO "pc" "os"',
+        'z IN MX ten mail',
+        'outside.example. IN A 192.0.2.2',
+        '$INCLUDE missing.inc',
+        'q IN TXT "not closed',
+      ].join('\n'),
+    );
+    const found = problems('    file: bad.zone', dir);
+    const at = (line: number) => `zones.shop.test.file (${join(dir, 'bad.zone')}:${line})`;
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/a quoted string is not closed/),
+        expect.stringMatching(/\$INCLUDE missing\.inc: ENOENT/),
+        expect.stringContaining(`${at(5)}.value:`),
+        expect.stringContaining(`${at(6)}.type: must be one of`),
+        expect.stringContaining(`${at(7)}.value: preference must be 0-65535`),
+        `${at(8)}: outside.example is outside zone shop.test`,
+      ]),
+    );
+  });
+
+  it('refuses a file without SOA or apex NS, and a missing file, by name', () => {
+    const dir = tempDir('gtm-zonefile-empty-');
+    writeFileSync(join(dir, 'empty.zone'), '$TTL 60\nwww IN A 192.0.2.1\n');
+    expect(problems('    file: empty.zone', dir)).toEqual([
+      `zones.shop.test.file: ${join(dir, 'empty.zone')} has no SOA record for shop.test`,
+      `zones.shop.test.file: ${join(dir, 'empty.zone')} has no NS records at the apex of shop.test`,
+    ]);
+    expect(problems('    file: nowhere.zone', dir)[0]).toMatch(/^zones\.shop\.test\.file: ENOENT/);
+  });
+
+  it('reads TTLs in seconds and in units', () => {
+    expect([
+      parseTtl('300'),
+      parseTtl('1h30m'),
+      parseTtl('1W'),
+      parseTtl('2d'),
+      parseTtl('x'),
+      parseTtl('1h x'),
+    ]).toEqual([300, 5400, 604800, 172800, undefined, undefined]);
+  });
+});
