@@ -61,6 +61,8 @@ export interface Zone {
   nsTtl: number;
   records: StaticRecord[];
   dnssec?: ZoneDnssec;
+  /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */
+  transfer?: { allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[] };
 }
 
 /** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */

@@ -4,6 +4,7 @@ import { MAX_CNAME_CHAIN } from './limits.js';
 import { Problems, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
 import { parseMasterFile, parseTtl } from './master-file.js';
+import { parseCidr } from '../net/index.js';
 
 /** Reads a zone's master file (`zones.<name>.file`) and what it includes: the config loader's I/O. */
 export type ZoneFileReader = (path: string, from?: string) => { text: string; name: string };
@@ -16,7 +17,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
     const path = join('zones', rawName);
     const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
     if (!validDomainName(name)) p.add(path, 'not a valid zone name');
-    const z = obj(p, path, zv, ['file', 'soa', 'ns', 'ns_ttl', 'records', 'dnssec']);
+    const z = obj(p, path, zv, ['file', 'soa', 'ns', 'ns_ttl', 'records', 'dnssec', 'transfer']);
     if (!z) continue;
     const fromFile = z.file === undefined ? undefined : zoneFile(p, join(path, 'file'), z.file, name, readFile);
     if (fromFile?.soa && z.soa !== undefined)
@@ -58,6 +59,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
       nsTtl: fromFile?.nsTtl ?? int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
       records,
       dnssec: z.dnssec === undefined ? undefined : parseDnssec(p, join(path, 'dnssec'), z.dnssec),
+      ...(z.transfer === undefined ? {} : { transfer: parseTransfer(p, join(path, 'transfer'), z.transfer) }),
     });
   }
   const seen = new Set<string>();
@@ -66,6 +68,18 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
     seen.add(z.name);
   }
   return zones;
+}
+
+/** `transfer: { allow: [prefix or address, ...] }`: who may AXFR the zone (nobody without it). */
+function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone['transfer']> {
+  const t = obj(p, path, v, ['allow']);
+  const allow = (list(p, join(path, 'allow'), t?.allow, { nonEmpty: true }) ?? []).flatMap((a, i) => {
+    const text = typeof a === 'string' && !a.includes('/') ? `${a}/${a.includes(':') ? 128 : 32}` : a;
+    const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
+    if (!cidr) p.add(join(join(path, 'allow'), i), 'must be an address or a prefix (192.0.2.0/24, 2001:db8::/32)');
+    return cidr ? [cidr] : [];
+  });
+  return { allow };
 }
 
 /** What a zone file gives: its SOA and apex NS (when it has them) and its other records, each with where it is. */

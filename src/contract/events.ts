@@ -34,6 +34,8 @@ export interface EventPayloads {
   'dns.listening': { listen: string; workers: number; config: string };
   'dns.worker.ready': { worker: number };
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
+  /** A zone transfer request answered: `outcome` says sent (how many records) or why refused. */
+  'zone.transfer': { remote: string; zone: string; outcome: string; messages: number };
   'config.reloaded': { why: string };
   /** A reload was asked for and nothing it reads (the file, key files, geo data) had changed. */
   'config.unchanged': { why: string };

@@ -9,7 +9,8 @@ import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
-import { ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
+import { RCODE, ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
+import { axfrMessages, isTransfer, transferAllowed, transferRecords, transferRefusal } from './transfer.js';
 import { AnswerSigner, apexSetOf } from './answer-signer.js';
 import { writeAnswer } from './answer-writer.js';
 import { Decider, type Decision } from './decider.js';
@@ -132,6 +133,29 @@ export class Authority {
     const built = this.build(msg, q, remoteAddress, tcp, decided);
     if (shape !== undefined && built.memo !== false) this.memo.remember(q.qname, shape, built);
     return { response: built.response, info: built.info };
+  }
+
+  /**
+   * A zone transfer request (AXFR, or IXFR answered in AXFR form) on TCP: the messages to send,
+   * or undefined when `msg` is no transfer request (it is then answered as any other).
+   */
+  transfer(msg: Uint8Array, remoteAddress: string): { messages: Buffer[]; zone: string; outcome: string } | undefined {
+    const parsed = parseQuery(msg);
+    if (parsed.kind !== 'query' || !isTransfer(parsed.query)) return undefined;
+    const q = parsed.query;
+    const z = this.zones.find((c) => c.zone.name === q.qname);
+    const refuse = (outcome: string) => ({
+      messages: [transferRefusal(msg, q, RCODE.REFUSED)],
+      zone: q.qname,
+      outcome,
+    });
+    if (!z) return refuse('refused: not a zone served here');
+    if (!z.zone.transfer) return refuse('refused: the zone has no transfer section');
+    if (!transferAllowed(z.zone.transfer.allow, remoteAddress)) return refuse('refused: not in transfer.allow');
+    // An online-signed zone's signatures are made per answer; a transfer would need them all.
+    if (this.signers.has(z)) return refuse('refused: signed zones are not transferred yet');
+    const records = transferRecords(z);
+    return { messages: axfrMessages(msg, q, records), zone: z.zone.name, outcome: `sent ${records.length} records` };
   }
 
   private hit(answer: { response: Buffer; info: QueryInfo }, msg: Uint8Array, q: Query) {

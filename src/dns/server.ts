@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { DnsMetrics } from '../observability/index.js';
 import type { RrlSettings } from '../config/index.js';
+import { emit } from '../contract/index.js';
 import type { Authority, MissBudget, QueryInfo } from './authority.js';
 import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
@@ -263,6 +264,7 @@ export class DnsServer {
         }
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
+        if (this.transfer(sock, msg)) continue;
         const t0 = performance.now();
         const response = this.handle(msg, sock.remoteAddress ?? '', true, sock.remotePort ?? 0);
         if (response) {
@@ -284,6 +286,34 @@ export class DnsServer {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       if (!waiting) drain();
     });
+  }
+
+  /** Sends a zone transfer when `msg` asks for one (true); a refusal is one message. */
+  private transfer(sock: net.Socket, msg: Buffer): boolean {
+    const remote = sock.remoteAddress ?? '';
+    let t: ReturnType<Authority['transfer']>;
+    try {
+      t = this.authority.transfer(msg, remote);
+    } catch (err) {
+      this.opts.metrics?.errors.inc({ where: 'transfer' });
+      this.opts.logger.error({ err, remote }, 'failed to build a zone transfer');
+      return false;
+    }
+    if (!t) return false;
+    for (const m of t.messages) {
+      const frame = Buffer.allocUnsafe(2 + m.length);
+      frame.writeUInt16BE(m.length, 0);
+      m.copy(frame, 2);
+      sock.write(frame);
+    }
+    this.opts.metrics?.transfers.inc({ result: t.outcome.startsWith('sent') ? 'sent' : 'refused' });
+    emit(
+      this.opts.logger,
+      'zone.transfer',
+      { remote, zone: t.zone, outcome: t.outcome, messages: t.messages.length },
+      'zone transfer',
+    );
+    return true;
   }
 
   /**

@@ -24,6 +24,8 @@ export interface DnsMetrics {
   rateLimited: Counter<'kind' | 'action'>;
   /** Memo misses past the worker's per-turn budget: answered truncated or dropped. */
   overBudget: Counter<'action'>;
+  /** Zone transfer requests (AXFR, IXFR) answered: sent, or refused. */
+  transfers: Counter<'result'>;
 }
 
 /** One cache's counters, as the cache keeps them (monotonic, per process). */
@@ -148,6 +150,12 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       name: 'gtm_dns_over_budget_total',
       help: 'Queries that would have built an answer past the worker miss budget, answered truncated or dropped',
       labelNames: ['action'],
+      registers: [registry],
+    }),
+    transfers: new Counter({
+      name: 'gtm_dns_transfers_total',
+      help: 'Zone transfer requests (AXFR, IXFR) answered over TCP, by result (sent, refused)',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

@@ -81,7 +81,7 @@ export const ACCEPTED: AcceptedClass[] = [
   },
   {
     name: 'transfer-refused',
-    why: 'AXFR/IXFR: gtm serves no zone transfers and says REFUSED (RFC 5936 §4.2 leaves policy to the server), gdnsd says NOTIMP',
+    why: 'AXFR/IXFR: gtm transfers a zone only to its transfer.allow list (none in this test) and says REFUSED (RFC 5936 §4.2 leaves policy to the server), gdnsd says NOTIMP',
     applies: (q, m, g) => (q.qtype === 252 || q.qtype === 251) && m.rcode === 5 && g.rcode === 4,
     explains: ['rcode'],
   },

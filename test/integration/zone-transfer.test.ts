@@ -1,0 +1,178 @@
+// Outgoing zone transfers with real secondaries: NSD and Knot DNS each AXFR two zones from
+// `gtm dns` (one read from a zone file, one with a steered name) and then answer every question
+// as gtm does for static data, and with every pool address for the steered name (the fail-safe
+// rendition `gtm zone export` writes too). A client outside `transfer.allow` is refused and
+// learns nothing.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  freePort,
+  kdig,
+  ROOT,
+  run,
+  startDns,
+  tempDir,
+  testConfig,
+  watchChild,
+  type RunningDns,
+} from '../helpers/dns.js';
+import { waitFor } from '../helpers/wait.js';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
+let dir: string;
+let config: string;
+let gtm: RunningDns;
+const secondaries: { name: string; port: number; stop: () => Promise<void>; log: () => string }[] = [];
+
+const records = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l && !l.startsWith(';'))
+    .map((l) => l.trim().split(/\s+/).join(' '));
+
+async function startSecondary(name: 'nsd' | 'knot', gtmPort: number): Promise<(typeof secondaries)[number]> {
+  const port = await freePort();
+  const home = join(dir, name);
+  mkdirSync(home, { recursive: true });
+  const zones = ['shop.test', 'example.test'];
+  let cmd: string;
+  let args: string[];
+  if (name === 'nsd') {
+    writeFileSync(
+      join(home, 'nsd.conf'),
+      `server:
+  ip-address: 127.0.0.1@${port}
+  port: ${port}
+  username: ""
+  chroot: ""
+  zonesdir: "${home}"
+  pidfile: "${join(home, 'nsd.pid')}"
+  database: ""
+  zonelistfile: "${join(home, 'zone.list')}"
+  xfrdfile: "${join(home, 'xfrd.state')}"
+  xfrdir: "${home}"
+  server-count: 1
+  minimal-responses: yes
+remote-control:
+  control-enable: no
+${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} NOKEY\n`).join('')}`,
+    );
+    [cmd, args] = ['nsd', ['-d', '-c', join(home, 'nsd.conf')]];
+  } else {
+    writeFileSync(
+      join(home, 'knot.conf'),
+      `server:
+  listen: 127.0.0.1@${port}
+  rundir: "${home}"
+database:
+  storage: "${home}"
+remote:
+  - id: gtm
+    address: 127.0.0.1@${gtmPort}
+template:
+  - id: default
+    storage: "${home}"
+    master: gtm
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+zone:
+${zones.map((z) => `  - domain: ${z}\n`).join('')}`,
+    );
+    [cmd, args] = ['knotd', ['-c', join(home, 'knot.conf')]];
+  }
+  const child = watchChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const s = { name, port, ...child };
+  secondaries.push(s);
+  for (const z of zones)
+    await waitFor(
+      async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', z, 'SOA']).catch(() => '')),
+      () => `${name} to transfer ${z}:\n${child.log()}`,
+      20_000,
+    );
+  return s;
+}
+
+beforeAll(async () => {
+  dir = tempDir('gtm-xfr-');
+  config = testConfig(dir);
+  writeFileSync(
+    config,
+    readFileSync(config, 'utf8')
+      .replace(
+        /^zones:\n/m,
+        `zones:\n  shop.test:\n    file: ${join(FIXTURES, 'shop.test.zone')}\n    transfer: { allow: [127.0.0.1] }\n`,
+      )
+      .replace(/^  example\.test:\n/m, '  example.test:\n    transfer: { allow: [127.0.0.0/30] }\n'),
+  );
+  gtm = await startDns(config, 1);
+}, 30_000);
+
+afterAll(async () => {
+  for (const s of secondaries) await s.stop();
+  await gtm?.stop();
+});
+
+describe('AXFR from gtm dns', () => {
+  it('sends the whole zone, SOA first and last, record for record what gtm zone export writes', async () => {
+    const axfr = records(await kdig(gtm.port, ['+noall', '+answer', 'shop.test', 'AXFR']));
+    expect(axfr[0]).toMatch(/^shop\.test\. 3600 IN SOA /);
+    expect(axfr.at(-1)).toBe(axfr[0]);
+    const exported = await run(process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'zone',
+      'export',
+      '--config',
+      config,
+      'shop.test',
+    ]);
+    const want = records(exported.stdout).filter((l) => !l.startsWith('$'));
+    expect(new Set(axfr.slice(1))).toEqual(new Set(want));
+    await gtm.waitLog(
+      new RegExp(`"event":"zone.transfer".*"zone":"shop.test","outcome":"sent ${axfr.length} records"`),
+    );
+  });
+
+  it('refuses a client outside transfer.allow, which learns nothing', async () => {
+    const r = await run('kdig', [
+      `@127.0.0.1`,
+      '-p',
+      String(gtm.port),
+      '-b',
+      '127.0.0.9',
+      '+noall',
+      '+answer',
+      '+comments',
+      'shop.test',
+      'AXFR',
+    ]);
+    expect(r.stdout + r.stderr).toMatch(/REFUSED/);
+    expect(records(r.stdout)).toEqual([]);
+    await gtm.waitLog(/"remote":"127.0.0.9","zone":"shop.test","outcome":"refused: not in transfer.allow"/);
+  });
+
+  for (const name of ['nsd', 'knot'] as const) {
+    it(`${name} as a secondary transfers both zones and answers as the primary does`, async () => {
+      const s = await startSecondary(name, gtm.port);
+      for (const [q, type] of [
+        ['shop.test', 'MX'],
+        ['www.shop.test', 'A'],
+        ['long.shop.test', 'TXT'],
+        ['_sip._tcp.shop.test', 'SRV'],
+        ['x.wild.shop.test', 'A'],
+        ['api.eu.shop.test', 'A'],
+        ['shop.test', 'SOA'],
+        ['static.example.test', 'A'],
+        ['example.test', 'MX'],
+      ] as const) {
+        const ask = async (port: number) => records(await kdig(port, ['+norec', '+noall', '+answer', q, type])).sort();
+        expect(await ask(s.port), `${name}: ${q} ${type}`).toEqual(await ask(gtm.port));
+      }
+      // The steered name: the secondary serves every pool address (it cannot steer).
+      const www = records(await kdig(s.port, ['+norec', '+noall', '+answer', 'www.example.test', 'A']));
+      expect(www.map((l) => l.split(' ').at(-1)).sort()).toEqual(['198.51.100.10', '198.51.100.20', '198.51.100.30']);
+    }, 60_000);
+  }
+});

@@ -1,0 +1,63 @@
+// AXFR messages without sockets: the order (SOA first and last), the size limit per message, the
+// question only in the first, and who may ask.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import { compileZones } from '../../src/dns/index.js';
+import { axfrMessages, transferAllowed, transferRecords } from '../../src/dns/transfer.js';
+import { parseCidr } from '../../src/net/index.js';
+import { buildQuery, parseQuery, TYPE } from '../../src/wire/index.js';
+import { decode, EXAMPLE } from '../helpers/dns.js';
+
+const many = Array.from(
+  { length: 3000 },
+  (_, i) => `      - { name: host${i}, type: A, value: 192.0.2.${i % 250} }`,
+).join('\n');
+const config = parseConfigText(readFileSync(EXAMPLE, 'utf8').replace('    records:\n', `    records:\n${many}\n`));
+const zone = compileZones(config)[0];
+
+describe('AXFR', () => {
+  it('lists SOA first and last, every record once, the steered name as every pool address', () => {
+    const rrs = transferRecords(zone as NonNullable<typeof zone>);
+    expect(rrs[0]?.type).toBe(TYPE.SOA);
+    expect(rrs.at(-1)).toBe(rrs[0]);
+    expect(rrs.filter((r) => r.type === TYPE.SOA)).toHaveLength(2);
+    expect(rrs.filter((r) => r.name.startsWith('host'))).toHaveLength(3000);
+    const www = rrs.filter((r) => r.name === 'www.example.test');
+    expect(www.map((r) => [r.type, [...r.rdata].join('.')])).toEqual([
+      [TYPE.A, '198.51.100.10'],
+      [TYPE.A, '198.51.100.20'],
+      [TYPE.A, '198.51.100.30'],
+      ...[0x10, 0x20, 0x30].map((n) => [
+        TYPE.AAAA,
+        [0x20, 0x01, 0x0d, 0xb8, 0, n, ...Array(8).fill(0), 0, n].join('.'),
+      ]),
+    ]);
+  });
+
+  it('packs messages under the size limit, the question in the first only', () => {
+    const msg = buildQuery('example.test', TYPE.AXFR, { id: 4242 });
+    const parsed = parseQuery(msg);
+    if (parsed.kind !== 'query') throw new Error('query did not parse');
+    const rrs = transferRecords(zone as NonNullable<typeof zone>);
+    const messages = axfrMessages(msg, parsed.query, rrs, 16_384);
+    expect(messages.length).toBeGreaterThan(3);
+    for (const m of messages) expect(m.length).toBeLessThanOrEqual(16_384);
+    const decoded = messages.map((m) => decode(m));
+    expect(decoded.map((d) => d.header.id)).toEqual(messages.map(() => 4242));
+    expect(decoded.map((d) => d.questions.length)).toEqual([1, ...messages.slice(1).map(() => 0)]);
+    expect(decoded.reduce((n, d) => n + d.answers.length, 0)).toBe(rrs.length);
+    expect(decoded.every((d) => d.header.aa === 1 && d.header.rcode === 0)).toBe(true);
+  });
+
+  it('allows only the listed addresses and prefixes, IPv4-mapped ones as IPv4', () => {
+    const allow = ['192.0.2.53/32', '2001:db8:1::/48'].map(
+      (c) => parseCidr(c) as NonNullable<ReturnType<typeof parseCidr>>,
+    );
+    expect(
+      ['192.0.2.53', '::ffff:192.0.2.53', '2001:db8:1::7', '192.0.2.54', '2001:db8:2::1'].map((a) =>
+        transferAllowed(allow, a),
+      ),
+    ).toEqual([true, true, true, false, false]);
+  });
+});
