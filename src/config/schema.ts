@@ -1,10 +1,10 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
-import type { Config, DnsSettings, Region, RrlSettings } from './types.js';
+import type { Config, DnsSettings, Region, RrlSettings, TsigKey } from './types.js';
 import { parseCidr } from '../net/index.js';
 import { REGION_STATUSES } from '../contract/index.js';
 import { parseAnycast, parseCheck, parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from '../validate/index.js';
-import { isRegionStatus, REGION_NAME } from './names.js';
+import { absoluteName, isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones, type ZoneFileReader } from './zones.js';
 import { parseServices } from './services.js';
 import { parseControl, cronExpr } from './control.js';
@@ -19,7 +19,7 @@ export function parseConfigObject(
   const root = obj(p, '', doc, ['dns', 'geo', 'regions', 'zones', 'services', 'anycast', 'pops', 'control']);
   if (!root) return { problems: p.list };
 
-  const dns = parseDns(p, root.dns);
+  const dns = parseDns(p, root.dns, readZoneFile);
   const geoObj =
     root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database', 'reload_cron']);
   const geo = {
@@ -28,6 +28,10 @@ export function parseConfigObject(
   };
   const regions = parseRegions(p, root.regions);
   const zones = parseZones(p, root.zones, readZoneFile);
+  for (const z of zones)
+    for (const [i, key] of (z.transfer?.tsig ?? []).entries())
+      if (!dns.tsigKeys.some((k) => k.name === key))
+        p.add(join(join(join('zones', z.name), 'transfer.tsig'), i), `no key ${key} in dns.tsig_keys`);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);
@@ -37,7 +41,7 @@ export function parseConfigObject(
   return { config: { dns, geo, regions, zones, services, pops, anycast, control }, problems: [] };
 }
 
-function parseDns(p: Problems, v: unknown): DnsSettings {
+function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettings {
   const d =
     (v === undefined || v === null
       ? {}
@@ -61,6 +65,7 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
           'over_budget',
           'dnstap',
           'nsid',
+          'tsig_keys',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -86,6 +91,50 @@ function parseDns(p: Problems, v: unknown): DnsSettings {
     overBudget: overBudget(p, d.over_budget),
     dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
     nsid: nsidOf(p, d.nsid),
+    tsigKeys: (list(p, 'dns.tsig_keys', d.tsig_keys, { optional: true }) ?? []).flatMap((k, i) => {
+      const key = tsigKeyOf(p, join('dns.tsig_keys', i), k, readFile);
+      return key ? [key] : [];
+    }),
+  };
+}
+
+const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
+
+/** `{ name, algorithm, secret_env | secret_file }`: the secret base64 (as BIND and Knot write it). */
+function tsigKeyOf(p: Problems, path: string, v: unknown, readFile?: ZoneFileReader): TsigKey | undefined {
+  const k = obj(p, path, v, ['name', 'algorithm', 'secret_env', 'secret_file']);
+  if (!k) return undefined;
+  const name = str(p, join(path, 'name'), k.name);
+  const algorithm = k.algorithm === undefined ? 'hmac-sha256' : k.algorithm;
+  if (!(TSIG_ALGORITHMS as readonly unknown[]).includes(algorithm))
+    p.add(join(path, 'algorithm'), `must be one of ${TSIG_ALGORITHMS.join(', ')}`);
+  if ((k.secret_env === undefined) === (k.secret_file === undefined)) {
+    p.add(path, 'give the secret as secret_env (a variable name) or secret_file (a path), one of them');
+    return undefined;
+  }
+  let text: string | undefined;
+  if (k.secret_env !== undefined) {
+    const env = str(p, join(path, 'secret_env'), k.secret_env);
+    text = env === undefined ? undefined : process.env[env];
+    if (env !== undefined && !text) p.add(join(path, 'secret_env'), `${env} is not set`);
+  } else {
+    const file = str(p, join(path, 'secret_file'), k.secret_file);
+    try {
+      text = file === undefined || !readFile ? undefined : readFile(file).text;
+    } catch (err) {
+      p.add(join(path, 'secret_file'), (err as Error).message);
+    }
+  }
+  // The secret's bytes; its text never goes into a problem.
+  const secret = text === undefined ? undefined : Buffer.from(text.trim(), 'base64');
+  if (text !== undefined && (!secret || secret.length < 16 || !/^[A-Za-z0-9+/=\s]+$/.test(text)))
+    p.add(path, 'the secret must be base64 of at least 16 bytes');
+  if (!name || !secret || secret.length < 16 || !(TSIG_ALGORITHMS as readonly unknown[]).includes(algorithm))
+    return undefined;
+  return {
+    name: absoluteName(name.endsWith('.') ? name : `${name}.`, ''),
+    algorithm: algorithm as TsigKey['algorithm'],
+    secret,
   };
 }
 

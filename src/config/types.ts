@@ -62,7 +62,11 @@ export interface Zone {
   records: StaticRecord[];
   dnssec?: ZoneDnssec;
   /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */
-  transfer?: { allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[] };
+  transfer?: {
+    allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[];
+    /** Keys (dns.tsig_keys) a request must be signed with; empty: TSIG optional. */
+    tsig: string[];
+  };
 }
 
 /** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */
@@ -115,6 +119,15 @@ export interface DnsSettings {
   nsid?: Uint8Array;
   /** dnstap query and response log (undefined: off). See src/dns/dnstap.ts. */
   dnstap?: DnstapSettings;
+  /** TSIG keys (RFC 8945) zone transfers may be signed with; secrets read at load, never logged. */
+  tsigKeys: TsigKey[];
+}
+
+export interface TsigKey {
+  /** Absolute, lower case, no trailing dot (as it is on the wire). */
+  name: string;
+  algorithm: 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+  secret: Uint8Array;
 }
 
 export interface DnstapSettings {

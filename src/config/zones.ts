@@ -72,14 +72,18 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
 
 /** `transfer: { allow: [prefix or address, ...] }`: who may AXFR the zone (nobody without it). */
 function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone['transfer']> {
-  const t = obj(p, path, v, ['allow']);
+  const t = obj(p, path, v, ['allow', 'tsig']);
   const allow = (list(p, join(path, 'allow'), t?.allow, { nonEmpty: true }) ?? []).flatMap((a, i) => {
     const text = typeof a === 'string' && !a.includes('/') ? `${a}/${a.includes(':') ? 128 : 32}` : a;
     const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
     if (!cidr) p.add(join(join(path, 'allow'), i), 'must be an address or a prefix (192.0.2.0/24, 2001:db8::/32)');
     return cidr ? [cidr] : [];
   });
-  return { allow };
+  const tsig = (list(p, join(path, 'tsig'), t?.tsig, { optional: true }) ?? []).flatMap((k, i) => {
+    const name = str(p, join(join(path, 'tsig'), i), k);
+    return name ? [absoluteName(name.endsWith('.') ? name : `${name}.`, '')] : [];
+  });
+  return { allow, tsig };
 }
 
 /** What a zone file gives: its SOA and apex NS (when it has them) and its other records, each with where it is. */

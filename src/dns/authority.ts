@@ -3,7 +3,7 @@
 //   parse (src/wire) -> memo (memo.ts) -> lookup (lookup.ts: a typed result) -> steering for a
 //   steered name (decider.ts, src/policy/steer.ts) -> write (answer-writer.ts) with signing
 //   (answer-signer.ts) -> memo
-import type { Config, Service } from '../config/index.js';
+import type { Config, Service, TsigKey } from '../config/index.js';
 import type { RegionStatus } from '../contract/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
@@ -11,6 +11,15 @@ import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
 import { RCODE, ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
 import { axfrMessages, isTransfer, transferAllowed, transferRecords, transferRefusal } from './transfer.js';
+import {
+  findTsig,
+  signResponse,
+  timeOther,
+  TSIG_ERROR,
+  unsignedTsigError,
+  verifyRequest,
+  type TsigRecord,
+} from './tsig.js';
 import { AnswerSigner, apexSetOf } from './answer-signer.js';
 import { writeAnswer } from './answer-writer.js';
 import { Decider, type Decision } from './decider.js';
@@ -139,23 +148,55 @@ export class Authority {
    * A zone transfer request (AXFR, or IXFR answered in AXFR form) on TCP: the messages to send,
    * or undefined when `msg` is no transfer request (it is then answered as any other).
    */
-  transfer(msg: Uint8Array, remoteAddress: string): { messages: Buffer[]; zone: string; outcome: string } | undefined {
+  transfer(
+    msg: Buffer,
+    remoteAddress: string,
+    nowS = Math.floor(Date.now() / 1000),
+  ): { messages: Buffer[]; zone: string; outcome: string } | undefined {
     const parsed = parseQuery(msg);
     if (parsed.kind !== 'query' || !isTransfer(parsed.query)) return undefined;
     const q = parsed.query;
     const z = this.zones.find((c) => c.zone.name === q.qname);
-    const refuse = (outcome: string) => ({
-      messages: [transferRefusal(msg, q, RCODE.REFUSED)],
-      zone: q.qname,
-      outcome,
-    });
-    if (!z) return refuse('refused: not a zone served here');
-    if (!z.zone.transfer) return refuse('refused: the zone has no transfer section');
-    if (!transferAllowed(z.zone.transfer.allow, remoteAddress)) return refuse('refused: not in transfer.allow');
+    const answer = (messages: Buffer[], outcome: string) => ({ messages, zone: q.qname, outcome });
+    const refuse = (outcome: string) => answer([transferRefusal(msg, q, RCODE.REFUSED)], `refused: ${outcome}`);
+    let tsig: TsigRecord | undefined;
+    try {
+      tsig = findTsig(msg);
+    } catch (err) {
+      return answer([transferRefusal(msg, q, RCODE.FORMERR)], `refused: malformed TSIG (${(err as Error).message})`);
+    }
+    if (!z) return refuse('not a zone served here');
+    const rules = z.zone.transfer;
+    if (!rules) return refuse('the zone has no transfer section');
+    if (!transferAllowed(rules.allow, remoteAddress)) return refuse('not in transfer.allow');
+    if (!tsig && rules.tsig.length) return refuse('the zone needs a TSIG-signed request');
     // An online-signed zone's signatures are made per answer; a transfer would need them all.
-    if (this.signers.has(z)) return refuse('refused: signed zones are not transferred yet');
-    const records = transferRecords(z);
-    return { messages: axfrMessages(msg, q, records), zone: z.zone.name, outcome: `sent ${records.length} records` };
+    const send = (key?: TsigKey): { messages: Buffer[]; zone: string; outcome: string } => {
+      if (this.signers.has(z)) return refuse('signed zones are not transferred yet');
+      const records = transferRecords(z);
+      const messages = axfrMessages(msg, q, records);
+      return answer(
+        key && tsig ? signResponse(messages, key, tsig, nowS) : messages,
+        `sent ${records.length} records${key ? ` signed with ${key.name}` : ''}`,
+      );
+    };
+    if (!tsig) return send();
+    const v = verifyRequest(msg, tsig, this.config.dns.tsigKeys, nowS);
+    if (!v.ok) {
+      // NOTAUTH with the TSIG error: unsigned for BADKEY and BADSIG, signed with our time for BADTIME.
+      const notauth = transferRefusal(msg, q, RCODE.NOTAUTH);
+      const messages =
+        v.error === TSIG_ERROR.BADTIME && v.key
+          ? signResponse([notauth], v.key, tsig, tsig.timeSigned, v.error, timeOther(nowS))
+          : [unsignedTsigError(notauth, tsig, v.error, nowS)];
+      return answer(messages, `refused: TSIG ${v.why}`);
+    }
+    if (rules.tsig.length && !rules.tsig.includes(v.key.name))
+      return answer(
+        signResponse([transferRefusal(msg, q, RCODE.REFUSED)], v.key, tsig, nowS),
+        `refused: key ${v.key.name} is not one of transfer.tsig`,
+      );
+    return send(v.key);
   }
 
   private hit(answer: { response: Buffer; info: QueryInfo }, msg: Uint8Array, q: Query) {

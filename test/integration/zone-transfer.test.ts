@@ -21,6 +21,10 @@ import {
 import { waitFor } from '../helpers/wait.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
+// The TSIG key example.test's transfers must be signed with (RFC 8945, hmac-sha256).
+const KEY = 'xfr-key';
+const SECRET = Buffer.from('a secret of thirty-two bytes ok!').toString('base64');
+process.env.GTM_TEST_TSIG = SECRET;
 let dir: string;
 let config: string;
 let gtm: RunningDns;
@@ -57,7 +61,11 @@ async function startSecondary(name: 'nsd' | 'knot', gtmPort: number): Promise<(t
   minimal-responses: yes
 remote-control:
   control-enable: no
-${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} NOKEY\n`).join('')}`,
+key:
+  name: ${KEY}
+  algorithm: hmac-sha256
+  secret: "${SECRET}"
+${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} ${z === 'example.test' ? KEY : 'NOKEY'}\n`).join('')}`,
     );
     [cmd, args] = ['nsd', ['-d', '-c', join(home, 'nsd.conf')]];
   } else {
@@ -68,9 +76,16 @@ ${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: A
   rundir: "${home}"
 database:
   storage: "${home}"
+key:
+  - id: ${KEY}
+    algorithm: hmac-sha256
+    secret: ${SECRET}
 remote:
   - id: gtm
     address: 127.0.0.1@${gtmPort}
+  - id: gtm-signed
+    address: 127.0.0.1@${gtmPort}
+    key: ${KEY}
 template:
   - id: default
     storage: "${home}"
@@ -79,7 +94,7 @@ template:
     zonefile-load: none
     journal-content: none
 zone:
-${zones.map((z) => `  - domain: ${z}\n`).join('')}`,
+${zones.map((z) => `  - domain: ${z}\n${z === 'example.test' ? '    master: gtm-signed\n' : ''}`).join('')}`,
     );
     [cmd, args] = ['knotd', ['-c', join(home, 'knot.conf')]];
   }
@@ -105,7 +120,13 @@ beforeAll(async () => {
         /^zones:\n/m,
         `zones:\n  shop.test:\n    file: ${join(FIXTURES, 'shop.test.zone')}\n    transfer: { allow: [127.0.0.1] }\n`,
       )
-      .replace(/^  example\.test:\n/m, '  example.test:\n    transfer: { allow: [127.0.0.0/30] }\n'),
+      .replace(/^  example\.test:\n/m, `  example.test:\n    transfer: { allow: [127.0.0.0/30], tsig: [${KEY}] }\n`)
+      .replace(/^dns:\n/m, `dns:\n  tsig_keys: [{ name: ${KEY}, secret_env: GTM_TEST_TSIG }]\n`)
+      // Enough records for a transfer of several messages (each signed, chained to the last).
+      .replace(
+        '    records:\n',
+        `    records:\n${Array.from({ length: 2000 }, (_, i) => `      - { name: host${i}, type: A, value: 192.0.2.${i % 250} }`).join('\n')}\n`,
+      ),
   );
   gtm = await startDns(config, 1);
 }, 30_000);
@@ -151,6 +172,44 @@ describe('AXFR from gtm dns', () => {
     expect(r.stdout + r.stderr).toMatch(/REFUSED/);
     expect(records(r.stdout)).toEqual([]);
     await gtm.waitLog(/"remote":"127.0.0.9","zone":"shop.test","outcome":"refused: not in transfer.allow"/);
+  });
+
+  it('signs a transfer with TSIG for a zone that needs it, and refuses a wrong, unknown or missing key', async () => {
+    const axfr = (extra: string[]) =>
+      run('kdig', [
+        `@127.0.0.1`,
+        '-p',
+        String(gtm.port),
+        '+noall',
+        '+answer',
+        '+comments',
+        ...extra,
+        'example.test',
+        'AXFR',
+      ]);
+    // kdig checks our response's TSIG too: a wrong MAC there would fail this.
+    const good = await axfr(['+stats', '-y', `hmac-sha256:${KEY}:${SECRET}`]);
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    expect(records(good.stdout).filter((l) => / SOA /.test(l))).toHaveLength(2);
+    expect(records(good.stdout).filter((l) => /^host\d+\.example\.test\. /.test(l))).toHaveLength(2000);
+    expect(good.stdout).toMatch(/;; Received \d+ B \(([2-9]|\d\d+) messages/);
+    const wrong = await axfr([
+      '-y',
+      `hmac-sha256:${KEY}:${Buffer.from('another secret, also 32 bytes!!!').toString('base64')}`,
+    ]);
+    expect(wrong.stdout + wrong.stderr).toMatch(/NOTAUTH|BADSIG/);
+    expect(records(wrong.stdout)).toEqual([]);
+    const unknown = await axfr(['-y', `hmac-sha256:other-key:${SECRET}`]);
+    expect(unknown.stdout + unknown.stderr).toMatch(/NOTAUTH|BADKEY/);
+    expect(records(unknown.stdout)).toEqual([]);
+    const none = await axfr([]);
+    expect(none.stdout + none.stderr).toMatch(/REFUSED/);
+    expect(records(none.stdout)).toEqual([]);
+    await gtm.waitLog(/"zone":"example.test","outcome":"sent \d+ records signed with xfr-key"/);
+    await gtm.waitLog(/"outcome":"refused: TSIG MAC does not verify"/);
+    await gtm.waitLog(/"outcome":"refused: TSIG no key other-key \(hmac-sha256\)"/);
+    await gtm.waitLog(/"outcome":"refused: the zone needs a TSIG-signed request"/);
+    expect(gtm.log()).not.toContain(SECRET);
   });
 
   for (const name of ['nsd', 'knot'] as const) {
