@@ -61,11 +61,15 @@ export interface Zone {
   nsTtl: number;
   records: StaticRecord[];
   dnssec?: ZoneDnssec;
+  /** The zone file and what it includes, as read (a reload reads them again when one changes). */
+  files?: string[];
   /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */
   transfer?: {
     allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[];
     /** Keys (dns.tsig_keys) a request must be signed with; empty: TSIG optional. */
     tsig: string[];
+    /** Secondaries sent a NOTIFY when the zone's serial changes. */
+    notify: { host: string; port: number }[];
   };
 }
 

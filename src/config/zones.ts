@@ -1,7 +1,7 @@
 // zones: SOA, NS and static records, with the checks a record set must pass (CNAME rules).
 import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
-import { Problems, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
+import { Problems, hostPort, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
 import { parseMasterFile, parseTtl } from './master-file.js';
 import { parseCidr } from '../net/index.js';
@@ -59,6 +59,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
       nsTtl: fromFile?.nsTtl ?? int(p, join(path, 'ns_ttl'), z.ns_ttl, 0, TTL_MAX, 86400) ?? 86400,
       records,
       dnssec: z.dnssec === undefined ? undefined : parseDnssec(p, join(path, 'dnssec'), z.dnssec),
+      ...(fromFile ? { files: fromFile.files } : {}),
       ...(z.transfer === undefined ? {} : { transfer: parseTransfer(p, join(path, 'transfer'), z.transfer) }),
     });
   }
@@ -72,7 +73,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
 
 /** `transfer: { allow: [prefix or address, ...] }`: who may AXFR the zone (nobody without it). */
 function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone['transfer']> {
-  const t = obj(p, path, v, ['allow', 'tsig']);
+  const t = obj(p, path, v, ['allow', 'tsig', 'notify']);
   const allow = (list(p, join(path, 'allow'), t?.allow, { nonEmpty: true }) ?? []).flatMap((a, i) => {
     const text = typeof a === 'string' && !a.includes('/') ? `${a}/${a.includes(':') ? 128 : 32}` : a;
     const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
@@ -83,11 +84,26 @@ function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone[
     const name = str(p, join(join(path, 'tsig'), i), k);
     return name ? [absoluteName(name.endsWith('.') ? name : `${name}.`, '')] : [];
   });
-  return { allow, tsig };
+  // Secondaries to NOTIFY: an address (port 53) or address:port, [v6]:port.
+  const notify = (list(p, join(path, 'notify'), t?.notify, { optional: true }) ?? []).flatMap((n, i) => {
+    const at = join(join(path, 'notify'), i);
+    const text = typeof n === 'string' ? n : '';
+    const hp =
+      /^\[?[0-9a-f:]+\]?$/i.test(text) && text.includes(':') && !text.startsWith('[')
+        ? `[${text}]:53`
+        : /:\d+$/.test(text)
+          ? text
+          : `${text}:53`;
+    const parsed = hostPort(p, at, hp);
+    return parsed ? [parsed] : [];
+  });
+  return { allow, tsig, notify };
 }
 
 /** What a zone file gives: its SOA and apex NS (when it has them) and its other records, each with where it is. */
 interface FromFile {
+  /** Every file read: the zone file and its $INCLUDEs. */
+  files: string[];
   soa?: Soa;
   ns: string[];
   nsTtl?: number;
@@ -115,9 +131,14 @@ function zoneFile(
     p.add(path, (err as Error).message);
     return undefined;
   }
-  const parsed = parseMasterFile(top.text, top.name, zone, (inc, from) => readFile(inc, from));
+  const files = [top.name];
+  const parsed = parseMasterFile(top.text, top.name, zone, (inc, from) => {
+    const read = readFile(inc, from);
+    files.push(read.name);
+    return read;
+  });
   for (const problem of parsed.problems) p.add(path, problem);
-  const out: FromFile = { ns: [], records: [] };
+  const out: FromFile = { files, ns: [], records: [] };
   for (const e of parsed.entries) {
     const at = `${path} (${e.at})`;
     if (!inZone(e.owner, zone)) {

@@ -36,6 +36,8 @@ export interface EventPayloads {
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
   /** A zone transfer request answered: `outcome` says sent (how many records) or why refused. */
   'zone.transfer': { remote: string; zone: string; outcome: string; messages: number };
+  /** A NOTIFY to a secondary: acknowledged, answered with an error, or unanswered after its tries. */
+  'zone.notify': { zone: string; target: string; serial: number; outcome: string };
   'config.reloaded': { why: string };
   /** A reload was asked for and nothing it reads (the file, key files, geo data) had changed. */
   'config.unchanged': { why: string };

@@ -57,6 +57,7 @@ export class Reloader {
   private lastGeo: string;
   /** Whether the last try was applied (a repeat of a refused file is still refused). */
   private lastApplied = true;
+  private lastZoneFiles: string;
   private watcher?: FSWatcher;
   private debounce?: NodeJS.Timeout;
   private geoTask?: { stop(): unknown };
@@ -72,6 +73,7 @@ export class Reloader {
     runningText: string,
   ) {
     this.lastText = runningText;
+    this.lastZoneFiles = filesPrint(running.zones.flatMap((z) => z.files ?? []));
     this.lastKeys = filesPrint(keyFiles(running));
     this.lastGeo = geoPrint(running);
   }
@@ -97,8 +99,11 @@ export class Reloader {
     let reopenGeo = false;
     try {
       const text = readConfigText(this.path);
-      const edited = text !== this.lastText;
+      // A zone file (or one it includes) edited counts as an edit of the config.
+      const zoneFiles = filesPrint(this.target.current().zones.flatMap((z) => z.files ?? []));
+      const edited = text !== this.lastText || zoneFiles !== this.lastZoneFiles;
       this.lastText = text; // tried once, applied or refused
+      this.lastZoneFiles = zoneFiles;
       next = edited ? parseConfigText(text, this.path) : this.target.current();
       const keys = filesPrint(keyFiles(next));
       const geo = geoPrint(next);

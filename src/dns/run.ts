@@ -29,6 +29,7 @@ import { loadZoneKeys } from '../dnssec/index.js';
 import { prepareForWorkers } from './zone.js';
 import { WorkerPool, type Prepared } from './worker-pool.js';
 import { Reloader } from './reloader.js';
+import { Notifier } from './notify.js';
 
 export interface RunOptions {
   configPath: string;
@@ -78,6 +79,9 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
     { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath },
     'dns server listening (udp+tcp)',
   );
+  // Secondaries hear of each zone at start and whenever its serial changes.
+  const notifier = new Notifier(log);
+  notifier.zonesChanged(config);
 
   const reloader = new Reloader(
     opts.configPath,
@@ -92,6 +96,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
         // The merge runs again on the new config: a region's configured state applies at once.
         feed.setConfig(config);
         await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
+        notifier.zonesChanged(config);
       },
     },
     config,
@@ -103,6 +108,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   const metricsServer = await serveDnsMetrics(config, metrics, log);
 
   const close = async () => {
+    notifier.stop();
     feed.stop();
     reloader.close();
     await store.close();

@@ -227,3 +227,10 @@ export function unsignedTsigError(message: Buffer, request: TsigRecord, error: n
 }
 
 export const timeOther = (nowS: number) => u48(nowS);
+
+/** Signs a request we send (a NOTIFY): the MAC over the message and the TSIG variables (§4.3.3). */
+export function signRequest(message: Buffer, key: TsigKey, nowS: number): Buffer {
+  const id = message.readUInt16BE(0);
+  const mac = hmac(key, [message, variables(key, nowS, TSIG_FUDGE_S, 0, Buffer.alloc(0), false)]);
+  return withTsig(message, tsigRR(key, nowS, mac, id, 0, Buffer.alloc(0)));
+}

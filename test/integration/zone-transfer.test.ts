@@ -4,7 +4,7 @@
 // rendition `gtm zone export` writes too). A client outside `transfer.allow` is refused and
 // learns nothing.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -36,8 +36,11 @@ const records = (out: string) =>
     .filter((l) => l && !l.startsWith(';'))
     .map((l) => l.trim().split(/\s+/).join(' '));
 
+/** The secondaries' ports, picked before gtm starts: its config names them for NOTIFY. */
+const ports = { nsd: 0, knot: 0 };
+
 async function startSecondary(name: 'nsd' | 'knot', gtmPort: number): Promise<(typeof secondaries)[number]> {
-  const port = await freePort();
+  const port = ports[name];
   const home = join(dir, name);
   mkdirSync(home, { recursive: true });
   const zones = ['shop.test', 'example.test'];
@@ -65,7 +68,7 @@ key:
   name: ${KEY}
   algorithm: hmac-sha256
   secret: "${SECRET}"
-${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} ${z === 'example.test' ? KEY : 'NOKEY'}\n`).join('')}`,
+${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} ${z === 'example.test' ? KEY : 'NOKEY'}\n  allow-notify: 127.0.0.1 NOKEY\n`).join('')}`,
     );
     [cmd, args] = ['nsd', ['-d', '-c', join(home, 'nsd.conf')]];
   } else {
@@ -80,6 +83,10 @@ key:
   - id: ${KEY}
     algorithm: hmac-sha256
     secret: ${SECRET}
+acl:
+  - id: notify-from-gtm
+    address: 127.0.0.1
+    action: notify
 remote:
   - id: gtm
     address: 127.0.0.1@${gtmPort}
@@ -92,6 +99,7 @@ template:
     master: gtm
     zonefile-sync: -1
     zonefile-load: none
+    acl: notify-from-gtm
     journal-content: none
 zone:
 ${zones.map((z) => `  - domain: ${z}\n${z === 'example.test' ? '    master: gtm-signed\n' : ''}`).join('')}`,
@@ -113,12 +121,16 @@ ${zones.map((z) => `  - domain: ${z}\n${z === 'example.test' ? '    master: gtm-
 beforeAll(async () => {
   dir = tempDir('gtm-xfr-');
   config = testConfig(dir);
+  ports.nsd = await freePort();
+  ports.knot = await freePort();
+  // A copy of the zone file: the NOTIFY test edits it.
+  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(FIXTURES, f), join(dir, f));
   writeFileSync(
     config,
     readFileSync(config, 'utf8')
       .replace(
         /^zones:\n/m,
-        `zones:\n  shop.test:\n    file: ${join(FIXTURES, 'shop.test.zone')}\n    transfer: { allow: [127.0.0.1] }\n`,
+        `zones:\n  shop.test:\n    file: shop.test.zone\n    transfer: { allow: [127.0.0.1], notify: ['127.0.0.1:${ports.nsd}', '127.0.0.1:${ports.knot}'] }\n`,
       )
       .replace(/^  example\.test:\n/m, `  example.test:\n    transfer: { allow: [127.0.0.0/30], tsig: [${KEY}] }\n`)
       .replace(/^dns:\n/m, `dns:\n  tsig_keys: [{ name: ${KEY}, secret_env: GTM_TEST_TSIG }]\n`)
@@ -234,4 +246,25 @@ describe('AXFR from gtm dns', () => {
       expect(www.map((l) => l.split(' ').at(-1)).sort()).toEqual(['198.51.100.10', '198.51.100.20', '198.51.100.30']);
     }, 60_000);
   }
+
+  it('NOTIFY: a new serial reaches both secondaries at once (their refresh is an hour away)', async () => {
+    const zoneFile = join(dir, 'shop.test.zone');
+    writeFileSync(
+      zoneFile,
+      `${readFileSync(zoneFile, 'utf8').replace('2026120201 ; serial', '2026120202 ; serial')}notified IN A 192.0.2.222\n`,
+    );
+    gtm.proc.kill('SIGHUP');
+    for (const s of secondaries)
+      await waitFor(
+        async () => (await kdig(s.port, ['+short', '+norec', 'notified.shop.test', 'A'])).trim() === '192.0.2.222',
+        () => `${s.name} to transfer the new serial after our NOTIFY:\n${s.log().slice(-1500)}`,
+        10_000,
+      );
+    for (const port of [ports.nsd, ports.knot])
+      await gtm.waitLog(
+        new RegExp(
+          `"event":"zone.notify","zone":"shop.test","target":"127.0.0.1:${port}","serial":2026120202,"outcome":"acknowledged"`,
+        ),
+      );
+  }, 30_000);
 });

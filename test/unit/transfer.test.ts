@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { compileZones } from '../../src/dns/index.js';
 import { axfrMessages, transferAllowed, transferRecords } from '../../src/dns/transfer.js';
+import { notifyMessage } from '../../src/dns/notify.js';
 import { parseCidr } from '../../src/net/index.js';
 import { buildQuery, parseQuery, TYPE } from '../../src/wire/index.js';
 import { decode, EXAMPLE } from '../helpers/dns.js';
@@ -59,5 +60,31 @@ describe('AXFR', () => {
         transferAllowed(allow, a),
       ),
     ).toEqual([true, true, true, false, false]);
+  });
+});
+
+describe('NOTIFY', () => {
+  it('asks about the zone SOA with opcode NOTIFY and AA, the current SOA in the answer', () => {
+    const ex = config.zones[0] as NonNullable<(typeof config.zones)[0]>;
+    const msg = notifyMessage(ex, 999);
+    expect(msg.readUInt16BE(0)).toBe(999);
+    expect((msg.readUInt16BE(2) >> 11) & 0xf).toBe(4);
+    expect(msg.readUInt16BE(2) & 0x0400).toBe(0x0400);
+    expect([4, 6, 8, 10].map((o) => msg.readUInt16BE(o))).toEqual([1, 1, 0, 0]);
+    // The SOA's serial is the RDATA's 5th-last field (serial, refresh, retry, expire, minimum).
+    expect(msg.readUInt32BE(msg.length - 20)).toBe(ex.soa.serial);
+  });
+
+  it('reads notify targets as address, address:port or [v6]:port', () => {
+    const text = readFileSync(EXAMPLE, 'utf8').replace(
+      /^ {2}example\.test:\n/m,
+      "  example.test:\n    transfer: { allow: [127.0.0.1], notify: [192.0.2.53, '192.0.2.54:5300', '2001:db8::53', '[2001:db8::54]:5300'] }\n",
+    );
+    expect(parseConfigText(text).zones[0]?.transfer?.notify).toEqual([
+      { host: '192.0.2.53', port: 53 },
+      { host: '192.0.2.54', port: 5300 },
+      { host: '2001:db8::53', port: 53 },
+      { host: '2001:db8::54', port: 5300 },
+    ]);
   });
 });
