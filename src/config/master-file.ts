@@ -50,7 +50,13 @@ interface Token {
   quoted: boolean;
 }
 
-/** Splits a file into logical lines (parentheses joined), each with its first physical line number. */
+/** One token: a quoted string, a parenthesis, a comment (to the end of the line), or a word (with \\ escapes). */
+const TOKEN = /"((?:[^"\\]|\\.)*)("?)|([()])|;.*|((?:[^\s;()"\\]|\\.)+)/g;
+
+/**
+ * Splits a file into logical lines (parentheses joined), each with its first physical line
+ * number. A quoted string ends on its own line (as BIND and NSD read them).
+ */
 function logicalLines(
   text: string,
   file: string,
@@ -61,78 +67,30 @@ function logicalLines(
   let depth = 0;
   let startLine = 1;
   let ownerBlank = false;
-  let lineNo = 1;
-  let i = 0;
-  let atLineStart = true;
-  const flush = () => {
-    if (tokens.length) out.push({ line: startLine, tokens, ownerBlank });
-    tokens = [];
-  };
-  while (i <= text.length) {
-    const c = text[i];
-    if (c === undefined || c === '\n') {
-      if (depth === 0) flush();
-      if (c === undefined) break;
-      lineNo++;
-      i++;
-      atLineStart = true;
-      continue;
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n] as string;
+    if (depth === 0) {
+      startLine = n + 1;
+      ownerBlank = line.startsWith(' ') || line.startsWith('\t');
     }
-    if (atLineStart && depth === 0) {
-      startLine = lineNo;
-      ownerBlank = c === ' ' || c === '\t';
+    for (const m of line.matchAll(TOKEN)) {
+      if (m[1] !== undefined) {
+        if (m[2] !== '"') problems.push(`${file}:${n + 1}: a quoted string is not closed on its line`);
+        tokens.push({ text: m[1], quoted: true });
+      } else if (m[3] === '(') depth++;
+      else if (m[3] === ')') {
+        if (depth === 0) problems.push(`${file}:${n + 1}: ')' without '('`);
+        else depth--;
+      } else if (m[4] !== undefined) tokens.push({ text: m[4], quoted: false });
     }
-    atLineStart = false;
-    if (c === ' ' || c === '\t' || c === '\r') {
-      i++;
-      continue;
+    if (depth === 0 && tokens.length) {
+      out.push({ line: startLine, tokens, ownerBlank });
+      tokens = [];
     }
-    if (c === ';') {
-      while (i < text.length && text[i] !== '\n') i++;
-      continue;
-    }
-    if (c === '(') {
-      depth++;
-      i++;
-      continue;
-    }
-    if (c === ')') {
-      if (depth === 0) problems.push(`${file}:${lineNo}: ')' without '('`);
-      else depth--;
-      i++;
-      continue;
-    }
-    if (c === '"') {
-      let s = '';
-      i++;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === '\\' && i + 1 < text.length) {
-          s += text.slice(i, i + 2);
-          i += 2;
-          continue;
-        }
-        if (text[i] === '\n') lineNo++;
-        s += text[i];
-        i++;
-      }
-      if (i >= text.length) problems.push(`${file}:${lineNo}: a quoted string is not closed`);
-      i++;
-      tokens.push({ text: s, quoted: true });
-      continue;
-    }
-    let s = '';
-    while (i < text.length && !' \t\r\n;()"'.includes(text[i] as string)) {
-      if (text[i] === '\\' && i + 1 < text.length) {
-        s += text.slice(i, i + 2);
-        i += 2;
-        continue;
-      }
-      s += text[i];
-      i++;
-    }
-    tokens.push({ text: s, quoted: false });
   }
   if (depth > 0) problems.push(`${file}:${startLine}: '(' is not closed`);
+  if (tokens.length) out.push({ line: startLine, tokens, ownerBlank });
   return out;
 }
 
