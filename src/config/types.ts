@@ -61,6 +61,8 @@ export interface Zone {
   nsTtl: number;
   records: StaticRecord[];
   dnssec?: ZoneDnssec;
+  /** A catalog zone (RFC 9432): its records list the other zones. */
+  catalog?: boolean;
   /** The zone file and what it includes, as read (a reload reads them again when one changes). */
   files?: string[];
   /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */

@@ -5,6 +5,7 @@ import { Problems, hostPort, int, ipv4, ipv6, join, list, obj, str } from '../va
 import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
 import { parseMasterFile, parseTtl } from './master-file.js';
 import { parseCidr } from '../net/index.js';
+import { fnvString } from '../runtime/index.js';
 
 /** Reads a zone's master file (`zones.<name>.file`) and what it includes: the config loader's I/O. */
 export type ZoneFileReader = (path: string, from?: string) => { text: string; name: string };
@@ -17,6 +18,11 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
     const path = join('zones', rawName);
     const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
     if (!validDomainName(name)) p.add(path, 'not a valid zone name');
+    if (typeof zv === 'object' && zv !== null && 'catalog' in zv) {
+      const catalog = catalogZone(p, path, name, zv);
+      if (catalog) zones.push(catalog);
+      continue;
+    }
     const z = obj(p, path, zv, ['file', 'soa', 'ns', 'ns_ttl', 'records', 'dnssec', 'transfer']);
     if (!z) continue;
     const fromFile = z.file === undefined ? undefined : zoneFile(p, join(path, 'file'), z.file, name, readFile);
@@ -68,7 +74,57 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
     if (seen.has(z.name)) p.add(join('zones', z.name), 'zone declared twice');
     seen.add(z.name);
   }
+  for (const c of zones)
+    if (c.catalog)
+      c.records = catalogRecords(
+        c.name,
+        zones.filter((z) => !z.catalog),
+      );
   return zones;
+}
+
+/**
+ * `catalog: true` (RFC 9432, version 2): a zone that lists the others, so a secondary that
+ * consumes catalogs (Knot, BIND, NSD 4.9+) picks up new zones without being told. Its SOA and NS
+ * point at `invalid.` as the RFC suggests; its serial is the time of the load, so a reload that
+ * changes the list also changes the serial (and NOTIFY tells the secondaries).
+ */
+function catalogZone(p: Problems, path: string, name: string, v: unknown): Zone | undefined {
+  const c = obj(p, path, v, ['catalog', 'transfer']);
+  if (!c) return undefined;
+  if (c.catalog !== true) p.add(join(path, 'catalog'), 'must be true (this zone lists the others)');
+  return {
+    name,
+    soa: {
+      mname: 'invalid',
+      rname: 'invalid',
+      serial: Math.floor(Date.now() / 1000),
+      refresh: 3600,
+      retry: 600,
+      expire: 2147483646,
+      minimum: 0,
+      ttl: 0,
+    },
+    ns: ['invalid'],
+    nsTtl: 0,
+    records: [],
+    catalog: true,
+    ...(c.transfer === undefined ? {} : { transfer: parseTransfer(p, join(path, 'transfer'), c.transfer) }),
+  };
+}
+
+/** The catalog's records: its schema version, and one PTR per member under a stable unique label. */
+function catalogRecords(catalog: string, members: Zone[]): StaticRecord[] {
+  const used = new Set<string>();
+  return [
+    { type: 'TXT', name: `version.${catalog}`, ttl: 0, strings: ['2'] },
+    ...members.map((m): StaticRecord => {
+      let id = fnvString(m.name).toString(16);
+      while (used.has(id)) id = fnvString(id).toString(16);
+      used.add(id);
+      return { type: 'PTR', name: `${id}.zones.${catalog}`, ttl: 0, target: m.name };
+    }),
+  ];
 }
 
 /** `transfer: { allow: [prefix or address, ...] }`: who may AXFR the zone (nobody without it). */

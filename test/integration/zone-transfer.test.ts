@@ -134,6 +134,7 @@ beforeAll(async () => {
       )
       .replace(/^  example\.test:\n/m, `  example.test:\n    transfer: { allow: [127.0.0.0/30], tsig: [${KEY}] }\n`)
       .replace(/^dns:\n/m, `dns:\n  tsig_keys: [{ name: ${KEY}, secret_env: GTM_TEST_TSIG }]\n`)
+      .replace(/^zones:\n/m, 'zones:\n  catalog.test:\n    catalog: true\n    transfer: { allow: [127.0.0.1] }\n')
       // Enough records for a transfer of several messages (each signed, chained to the last).
       .replace(
         '    records:\n',
@@ -267,4 +268,62 @@ describe('AXFR from gtm dns', () => {
         ),
       );
   }, 30_000);
+
+  it('a catalog zone (RFC 9432) lists the zones, and Knot consuming it transfers them unlisted', async () => {
+    const catalog = records(await kdig(gtm.port, ['+noall', '+answer', 'catalog.test', 'AXFR']));
+    expect(
+      catalog
+        .filter((l) => / (TXT|PTR) /.test(l))
+        .map((l) => l.split(' ').slice(3).join(' '))
+        .sort(),
+    ).toEqual(['PTR example.test.', 'PTR shop.test.', 'TXT "2"']);
+    const port = await freePort();
+    const home = join(dir, 'knot-catalog');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(
+      join(home, 'knot.conf'),
+      `server:
+  listen: 127.0.0.1@${port}
+  rundir: "${home}"
+database:
+  storage: "${home}"
+key:
+  - id: ${KEY}
+    algorithm: hmac-sha256
+    secret: ${SECRET}
+remote:
+  - id: gtm
+    address: 127.0.0.1@${gtm.port}
+  - id: gtm-signed
+    address: 127.0.0.1@${gtm.port}
+    key: ${KEY}
+template:
+  - id: default
+    storage: "${home}"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+  - id: members
+    storage: "${home}"
+    master: gtm-signed
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+zone:
+  - domain: catalog.test
+    master: gtm
+    catalog-role: interpret
+    catalog-template: members
+`,
+    );
+    const child = watchChild(spawn('knotd', ['-c', join(home, 'knot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    secondaries.push({ name: 'knot (catalog)', port, ...child });
+    for (const z of ['shop.test', 'example.test'])
+      await waitFor(
+        async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', z, 'SOA']).catch(() => '')),
+        () => `Knot to pick ${z} up from the catalog:\n${child.log().slice(-1500)}`,
+        20_000,
+      );
+    expect(records(await kdig(port, ['+norec', '+noall', '+answer', 'web.shop.test', 'A'])).length).toBe(2);
+  }, 40_000);
 });

@@ -135,4 +135,21 @@ describe('zone files', () => {
       parseTtl('1h x'),
     ]).toEqual([300, 5400, 604800, 172800, undefined, undefined]);
   });
+
+  it('a catalog zone lists every other zone once, and holds nothing else', () => {
+    const dir = tempDir('gtm-catalog-');
+    const config = load(`    file: ${join(FIXTURES, 'shop.test.zone')}\n  cat.test:\n    catalog: true`, dir);
+    const cat = config.zones.find((z) => z.name === 'cat.test');
+    expect(cat?.ns).toEqual(['invalid']);
+    expect(
+      cat?.records.map((r) => `${r.type} ${'target' in r ? r.target : 'strings' in r ? r.strings.join() : ''}`),
+    ).toEqual(['TXT 2', 'PTR shop.test']);
+    expect(cat?.records[1]?.name).toMatch(/^[0-9a-f]+\.zones\.cat\.test$/);
+    expect(
+      problems(`    file: ${join(FIXTURES, 'shop.test.zone')}\n  cat.test:\n    catalog: yes\n    records: []`, dir),
+    ).toEqual([
+      'zones.cat.test.records: unknown key (expected one of: catalog, transfer)',
+      'zones.cat.test.catalog: must be true (this zone lists the others)',
+    ]);
+  });
 });
