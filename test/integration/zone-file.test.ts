@@ -3,29 +3,26 @@
 // and by NSD loading it; every answer must be the same, record for record (a differential test).
 // `gtm zone export` writes a file that named-checkzone and nsd-checkzone accept, and that reads
 // back into the same records.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/index.js';
+import { freePort, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import {
-  freePort,
-  kdig,
-  ROOT,
-  run,
-  startDns,
-  tempDir,
-  testConfig,
-  watchChild,
-  type RunningDns,
-} from '../helpers/dns.js';
+  gtmZoneExport,
+  nsdConf,
+  recordLines,
+  startServer,
+  ZONE_FIXTURES,
+  type RunningServer,
+} from '../helpers/secondaries.js';
 import { waitFor } from '../helpers/wait.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
 let dir: string;
 let config: string;
 let gtm: RunningDns;
-let nsd: { port: number; stop: () => Promise<void>; log: () => string };
+let nsd: RunningServer;
 
 /** The questions asked of both servers: every name and type in the file, and the misses around them. */
 const QUESTIONS: [string, string][] = [
@@ -56,11 +53,7 @@ async function answer(port: number, name: string, type: string): Promise<string>
   const out = await kdig(port, ['+norec', '+noall', '+header', '+answer', '+authority', name, type]);
   const rcode = out.match(/status: (\w+)/)?.[1];
   const aa = /flags:[^;]*\baa\b/i.test(out);
-  const records = out
-    .split('\n')
-    .filter((l) => l && !l.startsWith(';'))
-    .map((l) => l.split(/\s+/).join(' '))
-    .sort();
+  const records = recordLines(out).sort();
   return [`${rcode} aa=${aa}`, ...records].join('\n');
 }
 
@@ -68,47 +61,16 @@ beforeAll(async () => {
   dir = tempDir('gtm-zonefile-it-');
   config = testConfig(dir);
   // Served from copies in the test's own directory (the last test edits them).
-  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(ZONE_FIXTURES, f), join(dir, f));
   writeFileSync(
     config,
     `${readFileSync(config, 'utf8')}\n`.replace(/^zones:\n/m, `zones:\n  shop.test:\n    file: shop.test.zone\n`),
   );
   gtm = await startDns(config, 1);
   const port = await freePort();
-  const conf = join(dir, 'nsd.conf');
-  writeFileSync(
-    conf,
-    `server:
-  ip-address: 127.0.0.1@${port}
-  port: ${port}
-  username: ""
-  chroot: ""
-  zonesdir: "${FIXTURES}"
-  pidfile: "${join(dir, 'nsd.pid')}"
-  database: ""
-  zonelistfile: "${join(dir, 'zone.list')}"
-  xfrdfile: "${join(dir, 'xfrd.state')}"
-  xfrdir: "${dir}"
-  server-count: 1
-  verbosity: 1
-  # gtm answers minimally (no apex NS in the authority section of a positive answer, RFC 2181
-  # leaves it to the server): NSD is asked to do the same, so the records themselves are compared.
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-zone:
-  name: shop.test
-  zonefile: shop.test.zone
-`,
-  );
-  const proc = spawn('nsd', ['-d', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = watchChild(proc);
-  nsd = { port, ...child };
-  await waitFor(
-    async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', 'shop.test', 'SOA']).catch(() => '')),
-    () => `NSD to serve shop.test:\n${child.log()}`,
-    15_000,
-  );
+  const home = join(dir, 'nsd');
+  const conf = nsdConf({ port, home, zonesdir: ZONE_FIXTURES, zones: [{ name: 'shop.test' }] });
+  nsd = await startServer('nsd', 'nsd', port, home, conf, ['shop.test']);
 }, 60_000);
 
 afterAll(async () => {
@@ -130,16 +92,7 @@ describe('a zone file served by gtm dns and by NSD', () => {
 describe('gtm zone export', () => {
   it('writes a master file that named-checkzone and nsd-checkzone accept, and that reads back the same', async () => {
     const out = join(dir, 'exported.zone');
-    const r = await run(process.execPath, [
-      join(ROOT, 'bin', 'gtm.js'),
-      'zone',
-      'export',
-      '--config',
-      config,
-      'shop.test',
-      '--out',
-      out,
-    ]);
+    const r = await gtmZoneExport(config, 'shop.test', out);
     expect(r.code, r.stderr).toBe(0);
     const bind = spawnSync('named-checkzone', ['shop.test', out], { encoding: 'utf8' });
     expect(bind.status, bind.stdout + bind.stderr).toBe(0);
@@ -158,14 +111,7 @@ describe('gtm zone export', () => {
   });
 
   it('renders steered names as every pool address (what a secondary without our steering serves)', async () => {
-    const r = await run(process.execPath, [
-      join(ROOT, 'bin', 'gtm.js'),
-      'zone',
-      'export',
-      '--config',
-      config,
-      'example.test',
-    ]);
+    const r = await gtmZoneExport(config, 'example.test');
     expect(r.code, r.stderr).toBe(0);
     const www = r.stdout.split('\n').filter((l) => l.startsWith('www.example.test.'));
     expect(www.map((l) => l.split('\t').slice(3).join(' ')).sort()).toEqual(

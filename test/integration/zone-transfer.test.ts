@@ -3,24 +3,21 @@
 // as gtm does for static data, and with every pool address for the steered name (the fail-safe
 // rendition `gtm zone export` writes too). A client outside `transfer.allow` is refused and
 // learns nothing.
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, kdig, run, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import {
-  freePort,
-  kdig,
-  ROOT,
-  run,
-  startDns,
-  tempDir,
-  testConfig,
-  watchChild,
-  type RunningDns,
-} from '../helpers/dns.js';
+  gtmZoneExport,
+  knotConf,
+  nsdConf,
+  recordLines,
+  startServer,
+  ZONE_FIXTURES,
+  type RunningServer,
+} from '../helpers/secondaries.js';
 import { waitFor } from '../helpers/wait.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'zones');
 // The TSIG key example.test's transfers must be signed with (RFC 8945, hmac-sha256).
 const KEY = 'xfr-key';
 const SECRET = Buffer.from('a secret of thirty-two bytes ok!').toString('base64');
@@ -28,93 +25,38 @@ process.env.GTM_TEST_TSIG = SECRET;
 let dir: string;
 let config: string;
 let gtm: RunningDns;
-const secondaries: { name: string; port: number; stop: () => Promise<void>; log: () => string }[] = [];
+const secondaries: RunningServer[] = [];
 
-const records = (out: string) =>
-  out
-    .split('\n')
-    .filter((l) => l && !l.startsWith(';'))
-    .map((l) => l.trim().split(/\s+/).join(' '));
+const records = recordLines;
 
 /** The secondaries' ports, picked before gtm starts: its config names them for NOTIFY. */
 const ports = { nsd: 0, knot: 0 };
 
-async function startSecondary(name: 'nsd' | 'knot', gtmPort: number): Promise<(typeof secondaries)[number]> {
-  const port = ports[name];
-  const home = join(dir, name);
-  mkdirSync(home, { recursive: true });
-  const zones = ['shop.test', 'example.test'];
-  let cmd: string;
-  let args: string[];
-  if (name === 'nsd') {
-    writeFileSync(
-      join(home, 'nsd.conf'),
-      `server:
-  ip-address: 127.0.0.1@${port}
-  port: ${port}
-  username: ""
-  chroot: ""
-  zonesdir: "${home}"
-  pidfile: "${join(home, 'nsd.pid')}"
-  database: ""
-  zonelistfile: "${join(home, 'zone.list')}"
-  xfrdfile: "${join(home, 'xfrd.state')}"
-  xfrdir: "${home}"
-  server-count: 1
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-key:
-  name: ${KEY}
-  algorithm: hmac-sha256
-  secret: "${SECRET}"
-${zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n  request-xfr: AXFR 127.0.0.1@${gtmPort} ${z === 'example.test' ? KEY : 'NOKEY'}\n  allow-notify: 127.0.0.1 NOKEY\n`).join('')}`,
-    );
-    [cmd, args] = ['nsd', ['-d', '-c', join(home, 'nsd.conf')]];
-  } else {
-    writeFileSync(
-      join(home, 'knot.conf'),
-      `server:
-  listen: 127.0.0.1@${port}
-  rundir: "${home}"
-database:
-  storage: "${home}"
-key:
-  - id: ${KEY}
-    algorithm: hmac-sha256
-    secret: ${SECRET}
-acl:
-  - id: notify-from-gtm
-    address: 127.0.0.1
-    action: notify
-remote:
-  - id: gtm
-    address: 127.0.0.1@${gtmPort}
-  - id: gtm-signed
-    address: 127.0.0.1@${gtmPort}
-    key: ${KEY}
-template:
-  - id: default
-    storage: "${home}"
-    master: gtm
-    zonefile-sync: -1
-    zonefile-load: none
-    acl: notify-from-gtm
-    journal-content: none
-zone:
-${zones.map((z) => `  - domain: ${z}\n${z === 'example.test' ? '    master: gtm-signed\n' : ''}`).join('')}`,
-    );
-    [cmd, args] = ['knotd', ['-c', join(home, 'knot.conf')]];
-  }
-  const child = watchChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  const s = { name, port, ...child };
+/** NSD or Knot as a secondary of both zones (example.test's transfers signed), ready when it serves them. */
+async function startSecondary(kind: 'nsd' | 'knot', gtmPort: number): Promise<RunningServer> {
+  const port = ports[kind];
+  const home = join(dir, kind);
+  const key = { name: KEY, secret: SECRET };
+  const conf =
+    kind === 'nsd'
+      ? nsdConf({
+          port,
+          home,
+          key,
+          zones: ['shop.test', 'example.test'].map((name) => ({
+            name,
+            primary: { port: gtmPort, signed: name === 'example.test' },
+          })),
+        })
+      : knotConf({
+          port,
+          home,
+          gtmPort,
+          key,
+          zones: [{ domain: 'shop.test' }, { domain: 'example.test', signed: true }],
+        });
+  const s = await startServer(kind, kind, port, home, conf, ['shop.test', 'example.test']);
   secondaries.push(s);
-  for (const z of zones)
-    await waitFor(
-      async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', z, 'SOA']).catch(() => '')),
-      () => `${name} to transfer ${z}:\n${child.log()}`,
-      20_000,
-    );
   return s;
 }
 
@@ -124,7 +66,7 @@ beforeAll(async () => {
   ports.nsd = await freePort();
   ports.knot = await freePort();
   // A copy of the zone file: the NOTIFY test edits it.
-  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(FIXTURES, f), join(dir, f));
+  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(ZONE_FIXTURES, f), join(dir, f));
   writeFileSync(
     config,
     readFileSync(config, 'utf8')
@@ -154,14 +96,7 @@ describe('AXFR from gtm dns', () => {
     const axfr = records(await kdig(gtm.port, ['+noall', '+answer', 'shop.test', 'AXFR']));
     expect(axfr[0]).toMatch(/^shop\.test\. 3600 IN SOA /);
     expect(axfr.at(-1)).toBe(axfr[0]);
-    const exported = await run(process.execPath, [
-      join(ROOT, 'bin', 'gtm.js'),
-      'zone',
-      'export',
-      '--config',
-      config,
-      'shop.test',
-    ]);
+    const exported = await gtmZoneExport(config, 'shop.test');
     const want = records(exported.stdout).filter((l) => !l.startsWith('$'));
     expect(new Set(axfr.slice(1))).toEqual(new Set(want));
     await gtm.waitLog(
@@ -279,51 +214,15 @@ describe('AXFR from gtm dns', () => {
     ).toEqual(['PTR example.test.', 'PTR shop.test.', 'TXT "2"']);
     const port = await freePort();
     const home = join(dir, 'knot-catalog');
-    mkdirSync(home, { recursive: true });
-    writeFileSync(
-      join(home, 'knot.conf'),
-      `server:
-  listen: 127.0.0.1@${port}
-  rundir: "${home}"
-database:
-  storage: "${home}"
-key:
-  - id: ${KEY}
-    algorithm: hmac-sha256
-    secret: ${SECRET}
-remote:
-  - id: gtm
-    address: 127.0.0.1@${gtm.port}
-  - id: gtm-signed
-    address: 127.0.0.1@${gtm.port}
-    key: ${KEY}
-template:
-  - id: default
-    storage: "${home}"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-  - id: members
-    storage: "${home}"
-    master: gtm-signed
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-zone:
-  - domain: catalog.test
-    master: gtm
-    catalog-role: interpret
-    catalog-template: members
-`,
-    );
-    const child = watchChild(spawn('knotd', ['-c', join(home, 'knot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    secondaries.push({ name: 'knot (catalog)', port, ...child });
-    for (const z of ['shop.test', 'example.test'])
-      await waitFor(
-        async () => /NOERROR/.test(await kdig(port, ['+norec', '+time=1', '+retry=0', z, 'SOA']).catch(() => '')),
-        () => `Knot to pick ${z} up from the catalog:\n${child.log().slice(-1500)}`,
-        20_000,
-      );
+    const conf = knotConf({
+      port,
+      home,
+      gtmPort: gtm.port,
+      key: { name: KEY, secret: SECRET },
+      zones: [{ domain: 'catalog.test', catalog: true }],
+    });
+    // Ready once it serves both members, which its config never names.
+    secondaries.push(await startServer('knot', 'knot (catalog)', port, home, conf, ['shop.test', 'example.test']));
     expect(records(await kdig(port, ['+norec', '+noall', '+answer', 'web.shop.test', 'A'])).length).toBe(2);
   }, 40_000);
 });
