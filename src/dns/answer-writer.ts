@@ -52,6 +52,7 @@ export function writeAnswer(
         const d = decide(part);
         decision = { service: part.service, family: part.family, d };
         info.policy = part.service.policy.kind;
+        info.service = part.service.key;
         info.regions = d.selection.pools.map((p) => p.region);
         ecsScope = d.ecsScope;
         // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).

@@ -17,6 +17,8 @@ export interface QueryInfo {
   qtype?: number;
   rcode: number;
   policy?: string;
+  /** The steered name's service key (the config's `services` entry), when one was answered. */
+  service?: string;
   regions?: string[];
   truncated?: boolean;
   dropped?: string;

@@ -337,7 +337,7 @@ export class DnsServer {
     } else if (this.opts.metrics) {
       // Memoised answers share their info, so the label key is built once per answer.
       const key =
-        (info.metricKey ??= `${TYPE_NAME[info.qtype ?? -1] ?? String(info.qtype ?? 'none')}|${RCODE_NAME[info.rcode] ?? info.rcode}|${info.policy ?? ''}|${info.regions?.join(',') ?? ''}`);
+        (info.metricKey ??= `${TYPE_NAME[info.qtype ?? -1] ?? String(info.qtype ?? 'none')}|${RCODE_NAME[info.rcode] ?? info.rcode}|${info.policy ?? ''}|${info.regions?.join(',') ?? ''}|${info.service ?? ''}`);
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
       if (info.truncated) this.opts.metrics.truncated.inc();
     }
@@ -409,8 +409,8 @@ export class DnsServer {
     const m = this.opts.metrics;
     if (!m || this.pending.size === 0) return;
     for (const [key, n] of this.pending) {
-      const [qtype, rcode, policy, region] = key.split('|') as [string, string, string, string];
-      m.queries.inc({ qtype, rcode, policy, region }, n);
+      const [qtype, rcode, policy, region, service] = key.split('|') as [string, string, string, string, string];
+      m.queries.inc({ qtype, rcode, policy, region, service }, n);
     }
     this.pending = new Map();
   }

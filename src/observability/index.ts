@@ -15,7 +15,7 @@ export function createLogger(name: string, level = process.env.GTM_LOG_LEVEL ?? 
 /** What a DNS worker counts (the primary sums the workers' registries into one family each). */
 export interface DnsMetrics {
   registry: Registry;
-  queries: Counter<'qtype' | 'rcode' | 'policy' | 'region'>;
+  queries: Counter<'qtype' | 'rcode' | 'policy' | 'region' | 'service'>;
   answerSeconds: AnswerTimeHistogram;
   dropped: Counter<'reason'>;
   truncated: Counter;
@@ -112,8 +112,8 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
     registry,
     queries: new Counter({
       name: 'gtm_dns_queries_total',
-      help: 'DNS queries answered, by type, rcode, policy and chosen region',
-      labelNames: ['qtype', 'rcode', 'policy', 'region'],
+      help: 'DNS queries answered, by type, rcode, policy, chosen region and steered name (service key)',
+      labelNames: ['qtype', 'rcode', 'policy', 'region', 'service'],
       registers: [registry],
     }),
     answerSeconds: new AnswerTimeHistogram(

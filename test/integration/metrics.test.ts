@@ -76,7 +76,13 @@ describe('metrics endpoints', () => {
   it('gtm dns: one exposition, each family once, the workers summed, valid for promtool', async () => {
     for (let i = 0; i < 50; i++) await udpExchange(dns.port, buildQuery('www.example.test', TYPE.A, { id: i }));
     const url = `http://${targets.dns}/metrics`;
-    await waitFor(async () => /^gtm_dns_queries_total\{/m.test(await scrape(url)), 'the workers to report', 5000, 200);
+    // Answers per steered name: the 50 queries, all for the `www` service (workers report in batches).
+    const www = (text: string) =>
+      [...text.matchAll(/^gtm_dns_queries_total\{[^}]*service="www"[^}]*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    await waitFor(async () => www(await scrape(url)) === 50, 'the workers to report all 50 answers for www', 5000, 200);
     const body = await scrape(url);
     const twice = [...families(body)].filter(([, n]) => n > 1).map(([f]) => f);
     expect(twice).toEqual([]);
