@@ -10,11 +10,13 @@ import { parseConfigText, readConfigText, type Config } from '../config/index.js
 import { GeoResolver } from '../geo/index.js';
 import {
   AggregatorRegistry,
+  Gauge,
   createDnsPrimaryMetrics,
   createLogger,
   serveMetrics,
   type DnsPrimaryMetrics,
   type Logger,
+  Registry,
 } from '../observability/index.js';
 import {
   InMemoryRegionState,
@@ -25,8 +27,8 @@ import {
   observeStore,
 } from '../state/index.js';
 import { emit } from '../contract/index.js';
-import { loadZoneKeys } from '../dnssec/index.js';
-import { prepareForWorkers } from './zone.js';
+import { loadZoneKeys, signingUntil } from '../dnssec/index.js';
+import { prepareForWorkers, type CompiledZone } from './zone.js';
 import { WorkerPool, type Prepared } from './worker-pool.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
@@ -58,6 +60,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   let prepared = prepareForWorkers(config, loadZoneKeys(config));
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const metrics = createDnsPrimaryMetrics();
+  dnssecMetrics(metrics.registry, () => prepared.zones);
   const state = InMemoryRegionState.fromConfig(config);
   regionStateMetrics(
     metrics.registry,
@@ -135,6 +138,31 @@ async function followSharedState(config: Config, state: InMemoryRegionState, log
       'shared state not readable yet; starting from the configured region states',
     );
   return { store, feed };
+}
+
+/** Each signed zone's signing horizon and signature validity, from the keys the workers sign with. */
+function dnssecMetrics(registry: Registry, zones: () => CompiledZone[]): void {
+  const signed = () => zones().filter((z) => z.keys && z.zone.dnssec);
+  new Gauge({
+    name: 'gtm_dnssec_signing_until_seconds',
+    help: 'Until when a signed zone can be signed without a gap in its keys (Unix time; +Inf: no end planned)',
+    labelNames: ['zone'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const z of signed()) this.set({ zone: z.zone.name }, signingUntil(z.keys ?? [], Date.now()) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'gtm_dnssec_signature_validity_seconds',
+    help: 'How long a signature made now stays valid (signature_validity_s)',
+    labelNames: ['zone'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const z of signed()) this.set({ zone: z.zone.name }, z.zone.dnssec?.validityS ?? 0);
+    },
+  });
 }
 
 /** `/metrics`: the primary's own metrics and the workers' summed. */

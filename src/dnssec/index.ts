@@ -10,6 +10,7 @@ export {
   keySet,
   keySetProblem,
   keyTag,
+  signingUntil,
   tagOf,
   type KeyRole,
   type KeySet,

@@ -124,3 +124,27 @@ export function publicKeyField(privateKeyPem: string): string {
   const parts = [jwk.x, jwk.y].filter((x): x is string => typeof x === 'string');
   return Buffer.concat(parts.map((p) => Buffer.from(p, 'base64url'))).toString('base64');
 }
+
+/**
+ * Until when the zone can be signed without a gap (ms; Infinity: no end planned; `now` when
+ * nothing signs now): the end of the chain of signing intervals that covers `now`, for the
+ * records (ZSK or CSK) and for the DNSKEY set (KSK or CSK), whichever ends first. Past it the
+ * server cannot make signatures, and validators start failing as the last ones expire.
+ */
+export function signingUntil(keys: ZoneKey[], now: number): number {
+  const chainEnd = (ks: ZoneKey[]) => {
+    let until = now;
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const k of ks) {
+        const end = k.inactive ?? Infinity;
+        if (k.activate !== null && k.activate <= until && end > until) {
+          until = end;
+          grew = true;
+        }
+      }
+    }
+    return until;
+  };
+  return Math.min(chainEnd(keys.filter((k) => k.role !== 'ksk')), chainEnd(keys.filter((k) => k.role !== 'zsk')));
+}

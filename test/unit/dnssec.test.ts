@@ -19,6 +19,7 @@ import {
   loadZoneKeys,
   ZoneSigner,
   type ZoneKey,
+  signingUntil,
 } from '../../src/dnssec/index.js';
 import { tempDir, testConfig } from '../helpers/dns.js';
 import { decodeMsg } from '../helpers/dnsmsg.js';
@@ -167,5 +168,27 @@ describe('signatures follow the clock both ways (hardening round 3, item 6)', ()
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('signing horizon (gtm_dnssec_signing_until_seconds)', () => {
+  const day = 86_400_000;
+  const key = (role: 'zsk' | 'ksk' | 'csk', activate: number | null, inactive: number | null) => ({
+    ...generateKey('example.test', role, 13, 0),
+    activate,
+    inactive,
+  });
+  it('follows the chain of signing keys that covers now, for records and for the key set', () => {
+    const now = 100 * day;
+    // A CSK with no end: no end.
+    expect(signingUntil([key('csk', 0, null)], now)).toBe(Infinity);
+    // A ZSK retiring in 5 days, its successor active from day 104 to 200: the chain ends at 200.
+    const ksk = key('ksk', 0, null);
+    expect(signingUntil([ksk, key('zsk', 0, now + 5 * day), key('zsk', 104 * day, 200 * day)], now)).toBe(200 * day);
+    // A successor that starts after the gap: the horizon is the first key's end.
+    expect(signingUntil([ksk, key('zsk', 0, now + 5 * day), key('zsk', 110 * day, null)], now)).toBe(now + 5 * day);
+    // The key set signer (KSK) retiring first bounds the zone too; nothing signing now: now.
+    expect(signingUntil([key('ksk', 0, now + day), key('zsk', 0, null)], now)).toBe(now + day);
+    expect(signingUntil([key('zsk', now + day, null), ksk], now)).toBe(now);
   });
 });
