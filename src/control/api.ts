@@ -7,7 +7,14 @@ import { usableTokens } from '../auth/index.js';
 import { startAlerts } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
 import { Registry, processMetrics, type Logger } from '../observability/index.js';
-import { InMemoryRegionState, RegionFeed, regionStateMetrics, observeStore, type StateStore } from '../state/index.js';
+import {
+  InMemoryRegionState,
+  RegionFeed,
+  regionStateMetrics,
+  observeStore,
+  reportAgeMetric,
+  type StateStore,
+} from '../state/index.js';
 import { AuditLog } from './audit.js';
 import { Changes } from './changes.js';
 import type { ControlContext } from './context.js';
@@ -47,6 +54,7 @@ export async function startControl(
     (r) => state.get(r),
   );
   observeStore(store, log, registry);
+  reportAgeMetric(feed, registry);
   // Alerts: the events this process's feed emits (region state, guard rail) go to the webhooks.
   const alerts = control.alerts.length
     ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log, registry }, now)

@@ -1,7 +1,13 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
-import { invalidEntriesMetric, stateReadErrorsMetric, type Logger, type Registry } from '../observability/index.js';
+import {
+  Histogram,
+  invalidEntriesMetric,
+  stateReadErrorsMetric,
+  type Logger,
+  type Registry,
+} from '../observability/index.js';
 import {
   emit,
   DEFAULT_MAX_REGIONS_OUT,
@@ -68,6 +74,9 @@ export class RegionFeed {
     private readonly log: Logger,
   ) {}
 
+  /** Told the age (s) of each new agent report as it is read (the metric gtm_state_report_age_seconds). */
+  onReportAge?: (seconds: number) => void;
+
   start(): void {
     const agents = this.config.pops.length;
     const raw = unwrap(this.store);
@@ -82,7 +91,12 @@ export class RegionFeed {
     this.stops.push(
       this.store.watch<AgentReport>(KEYS.agents, (entries) => {
         // Keyed by the store key (the checked store holds every report to the key it is under).
-        this.agents = new Map(entries.map((e) => [e.key.slice(KEYS.agents.length), e.value]));
+        const next = new Map(entries.map((e) => [e.key.slice(KEYS.agents.length), e.value]));
+        // How old each new report is as it reaches us: the store's (and the clocks') lag.
+        const now = Date.now();
+        for (const [pop, r] of next)
+          if (r.at > (this.agents.get(pop)?.at ?? -Infinity)) this.onReportAge?.(Math.max(0, now - r.at) / 1000);
+        this.agents = next;
         this.loaded.agents = true;
         this.apply();
       }),
@@ -312,6 +326,17 @@ function vantageOf(config: Config, reports: Map<string, VantageReport>) {
  * keeps the last good state, with its leases expiring on the clock.
  */
 /** How a process's store reads go, in its metrics and log: invalid entries, an unreadable state file. */
+/** The age of agents' reports as this process reads them (store lag plus clock skew). */
+export function reportAgeMetric(feed: RegionFeed, registry: Registry): void {
+  const h = new Histogram({
+    name: 'gtm_state_report_age_seconds',
+    help: "Age of each new agent report when this process read it from the shared store (the store's lag, plus clock skew)",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  feed.onReportAge = (s) => h.observe(s);
+}
+
 export function observeStore(store: StateStore, log: Logger, registry: Registry): void {
   if (store instanceof CheckedStore) invalidEntriesMetric(registry, () => store.invalid);
   const raw = unwrap(store);

@@ -14,7 +14,7 @@ export {
   type StoreCondition,
 } from './store.js';
 export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
-export { RegionFeed, openStore, observeStore } from './feed.js';
+export { RegionFeed, openStore, observeStore, reportAgeMetric } from './feed.js';
 export { CheckedStore, type InvalidEntry } from './checked-store.js';
 export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';
 export { regionStateMetrics } from './metrics.js';

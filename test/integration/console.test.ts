@@ -194,4 +194,9 @@ describe('operator console in Chromium', () => {
     });
     expect(write.status).toBe(401);
   });
+
+  it("counts how old the agents' reports are as the control plane reads them (gtm_state_report_age_seconds)", async () => {
+    const body = await (await fetch(`http://127.0.0.1:${control.port}/metrics`)).text();
+    expect(Number(body.match(/^gtm_state_report_age_seconds_count (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(1);
+  });
 });
