@@ -14,6 +14,21 @@ import { addressRdata, unmapIPv4 } from '../net/index.js';
 import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
 import type { DnstapWriter } from './tap-writer.js';
 
+/**
+ * Whether a TCP message asks for a zone transfer (AXFR 252, IXFR 251): one question, its type
+ * read past the name. A cheap look so every other TCP query is parsed once, by the answer path.
+ */
+function asksTransfer(msg: Buffer): boolean {
+  if (msg.length < 17 || msg.readUInt16BE(4) !== 1) return false;
+  let pos = 12;
+  while (pos < msg.length && msg[pos] !== 0) {
+    if (((msg[pos] as number) & 0xc0) !== 0) return false; // no pointers in a question name
+    pos += 1 + (msg[pos] as number);
+  }
+  const type = pos + 2 < msg.length ? msg.readUInt16BE(pos + 1) : 0;
+  return type === 252 || type === 251;
+}
+
 export interface ServerOptions {
   host: string;
   port: number;
@@ -264,7 +279,7 @@ export class DnsServer {
         }
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        if (this.transfer(sock, msg)) continue;
+        if (asksTransfer(msg) && this.transfer(sock, msg)) continue;
         const t0 = performance.now();
         const response = this.handle(msg, sock.remoteAddress ?? '', true, sock.remotePort ?? 0);
         if (response) {
