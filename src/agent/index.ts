@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { packageRoot } from '../runtime/index.js';
-import { createLogger, serveMetrics } from '../observability/index.js';
+import { createLogger, serveRegistry } from '../observability/index.js';
 import { startVantagePoint } from '../vantage/index.js';
 import { Agent, defaultStateDir } from './agent.js';
 
@@ -39,12 +39,7 @@ export async function runAgent(
   const registry = agent.metrics.registry;
   // Every series names its PoP, so one dashboard shows a fleet whatever the scrape config says.
   registry.setDefaultLabels({ pop: pop.name });
-  const metricsServer = pop.metrics
-    ? await serveMetrics(pop.metrics.host, pop.metrics.port, async () => ({
-        contentType: registry.contentType,
-        body: await registry.metrics(),
-      }))
-    : undefined;
+  const metricsServer = pop.metrics ? await serveRegistry(pop.metrics.host, pop.metrics.port, registry) : undefined;
   if (pop.metrics) log.info({ metrics: `http://${pop.metrics.host}:${pop.metrics.port}/metrics` }, 'metrics listening');
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,7 +1,7 @@
 // `gtm probe`: a stand-alone vantage point, for places without a PoP (a cloud VM, an office).
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseHostPort } from '../config/index.js';
-import { createLogger, processMetrics, Registry, serveMetrics } from '../observability/index.js';
+import { createLogger, processMetrics, Registry, serveRegistry } from '../observability/index.js';
 import { startVantagePoint } from '../vantage/index.js';
 
 export async function probeCommand(args: string[]): Promise<number | undefined> {
@@ -23,12 +23,7 @@ export async function probeCommand(args: string[]): Promise<number | undefined> 
   const registry = new Registry();
   processMetrics(registry);
   const stop = await startVantagePoint(config, values.name, undefined, log, registry);
-  const server = metricsAt
-    ? await serveMetrics(metricsAt.host, metricsAt.port, async () => ({
-        contentType: registry.contentType,
-        body: await registry.metrics(),
-      }))
-    : undefined;
+  const server = metricsAt ? await serveRegistry(metricsAt.host, metricsAt.port, registry) : undefined;
   if (server) {
     const a = server.address() as { address: string; port: number };
     log.info({ metrics: `http://${a.address}:${a.port}/metrics` }, 'metrics endpoint listening');

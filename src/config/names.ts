@@ -14,6 +14,9 @@ export function absoluteName(name: string, origin: string): string {
   return origin ? `${name}.${origin}`.toLowerCase() : name.toLowerCase();
 }
 
+/** A name given on its own (a zone, a key): absolute whether or not it ends with a dot. */
+export const absoluteOf = (name: string): string => absoluteName(name.endsWith('.') ? name : `${name}.`, '');
+
 export function validDomainName(name: string): boolean {
   if (name.length === 0 || name.length > 253) return false;
   return name.split('.').every((l) => LABEL.test(l));

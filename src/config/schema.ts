@@ -1,10 +1,17 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
-import type { Config, DnsSettings, Region, RrlSettings, TsigKey } from './types.js';
+import {
+  TSIG_ALGORITHMS,
+  type Config,
+  type DnsSettings,
+  type Region,
+  type RrlSettings,
+  type TsigKey,
+} from './types.js';
 import { parseCidr } from '../net/index.js';
 import { REGION_STATUSES } from '../contract/index.js';
 import { parseAnycast, parseCheck, parsePops } from './pops.js';
 import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } from '../validate/index.js';
-import { absoluteName, isRegionStatus, REGION_NAME } from './names.js';
+import { absoluteOf, isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones, type ZoneFileReader } from './zones.js';
 import { parseServices } from './services.js';
 import { parseControl, cronExpr } from './control.js';
@@ -98,8 +105,6 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
   };
 }
 
-const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
-
 /** `{ name, algorithm, secret_env | secret_file }`: the secret base64 (as BIND and Knot write it). */
 function tsigKeyOf(p: Problems, path: string, v: unknown, readFile?: ZoneFileReader): TsigKey | undefined {
   const k = obj(p, path, v, ['name', 'algorithm', 'secret_env', 'secret_file']);
@@ -132,7 +137,7 @@ function tsigKeyOf(p: Problems, path: string, v: unknown, readFile?: ZoneFileRea
   if (!name || !secret || secret.length < 16 || !(TSIG_ALGORITHMS as readonly unknown[]).includes(algorithm))
     return undefined;
   return {
-    name: absoluteName(name.endsWith('.') ? name : `${name}.`, ''),
+    name: absoluteOf(name),
     algorithm: algorithm as TsigKey['algorithm'],
     secret,
   };

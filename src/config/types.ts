@@ -3,6 +3,7 @@
 
 import type { EventName, RegionStatus } from '../contract/index.js';
 import type { ApiToken } from '../auth/index.js';
+import type { Prefix } from '../net/index.js';
 
 export type { RegionStatus };
 
@@ -67,7 +68,7 @@ export interface Zone {
   files?: string[];
   /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */
   transfer?: {
-    allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[];
+    allow: Prefix[];
     /** Keys (dns.tsig_keys) a request must be signed with; empty: TSIG optional. */
     tsig: string[];
     /** Secondaries sent a NOTIFY when the zone's serial changes. */
@@ -129,10 +130,13 @@ export interface DnsSettings {
   tsigKeys: TsigKey[];
 }
 
+/** TSIG algorithms served (RFC 8945: hmac-sha256 at least). */
+export const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
+
 export interface TsigKey {
   /** Absolute, lower case, no trailing dot (as it is on the wire). */
   name: string;
-  algorithm: 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+  algorithm: (typeof TSIG_ALGORITHMS)[number];
   secret: Uint8Array;
 }
 
@@ -157,7 +161,7 @@ export interface RrlSettings {
   ipv4Prefix: number;
   ipv6Prefix: number;
   /** Networks never limited (trusted resolvers, monitoring). */
-  exempt: { family: 4 | 6; bytes: Uint8Array; prefix: number }[];
+  exempt: Prefix[];
   /** Budgets kept at most (oldest dropped first). */
   tableSize: number;
 }

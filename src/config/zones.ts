@@ -2,7 +2,7 @@
 import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
 import { Problems, hostPort, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
-import { TTL_MAX, absoluteName, validDomainName, domain, inZone } from './names.js';
+import { TTL_MAX, absoluteName, absoluteOf, validDomainName, domain, inZone } from './names.js';
 import { parseMasterFile, parseTtl } from './master-file.js';
 import { parseCidr } from '../net/index.js';
 import { fnvString } from '../runtime/index.js';
@@ -16,7 +16,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
   if (!zs) return zones;
   for (const [rawName, zv] of Object.entries(zs)) {
     const path = join('zones', rawName);
-    const name = absoluteName(rawName.endsWith('.') ? rawName : `${rawName}.`, '');
+    const name = absoluteOf(rawName);
     if (!validDomainName(name)) p.add(path, 'not a valid zone name');
     if (typeof zv === 'object' && zv !== null && 'catalog' in zv) {
       const catalog = catalogZone(p, path, name, zv);
@@ -138,7 +138,7 @@ function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone[
   });
   const tsig = (list(p, join(path, 'tsig'), t?.tsig, { optional: true }) ?? []).flatMap((k, i) => {
     const name = str(p, join(join(path, 'tsig'), i), k);
-    return name ? [absoluteName(name.endsWith('.') ? name : `${name}.`, '')] : [];
+    return name ? [absoluteOf(name)] : [];
   });
   // Secondaries to NOTIFY: an address (port 53) or address:port, [v6]:port.
   const notify = (list(p, join(path, 'notify'), t?.notify, { optional: true }) ?? []).flatMap((n, i) => {

@@ -10,7 +10,8 @@ import type { RegionStateSource } from '../state/index.js';
 import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
 import { RCODE, ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
-import { axfrMessages, isTransfer, transferAllowed, transferRecords, transferRefusal } from './transfer.js';
+import { axfrMessages, isTransfer, transferRecords, transferRefusal } from './transfer.js';
+import { inPrefixes } from '../net/index.js';
 import {
   findTsig,
   signResponse,
@@ -168,7 +169,7 @@ export class Authority {
     if (!z) return refuse('not a zone served here');
     const rules = z.zone.transfer;
     if (!rules) return refuse('the zone has no transfer section');
-    if (!transferAllowed(rules.allow, remoteAddress)) return refuse('not in transfer.allow');
+    if (!inPrefixes(rules.allow, remoteAddress)) return refuse('not in transfer.allow');
     if (!tsig && rules.tsig.length) return refuse('the zone needs a TSIG-signed request');
     // An online-signed zone's signatures are made per answer; a transfer would need them all.
     const send = (key?: TsigKey): { messages: Buffer[]; zone: string; outcome: string } => {

@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import type { Config, Zone } from '../config/index.js';
 import { emit, type EventSink } from '../contract/index.js';
 import { encodeName, TYPE } from '../wire/index.js';
-import { soaParts } from './zone.js';
+import { soaRdata } from './zone.js';
 import { signRequest } from './tsig.js';
 
 const OPCODE_NOTIFY = 4;
@@ -24,8 +24,7 @@ export function notifyMessage(zone: Zone, id: number): Buffer {
   h.writeUInt16BE(1, 6);
   const name = encodeName(zone.name);
   const q = Buffer.concat([name, Buffer.from([0, TYPE.SOA, 0, 1])]);
-  const soa = soaParts(zone);
-  const rdata = Buffer.concat([soa.pre, ...soa.names.map(encodeName), soa.post]);
+  const rdata = soaRdata(zone);
   const rr = Buffer.alloc(10);
   rr.writeUInt16BE(TYPE.SOA, 0);
   rr.writeUInt16BE(1, 2);

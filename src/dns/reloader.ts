@@ -34,6 +34,9 @@ function filesPrint(paths: string[]): string {
 }
 
 /** Every key file of the config's signed zones. */
+/** The zone files a config was read from, with what they include. */
+const zoneFilesOf = (config: Config): string[] => config.zones.flatMap((z) => z.files ?? []);
+
 function keyFiles(config: Config): string[] {
   return config.zones.flatMap((z) => {
     const dir = z.dnssec?.keyDir;
@@ -73,7 +76,7 @@ export class Reloader {
     runningText: string,
   ) {
     this.lastText = runningText;
-    this.lastZoneFiles = filesPrint(running.zones.flatMap((z) => z.files ?? []));
+    this.lastZoneFiles = filesPrint(zoneFilesOf(running));
     this.lastKeys = filesPrint(keyFiles(running));
     this.lastGeo = geoPrint(running);
   }
@@ -100,7 +103,7 @@ export class Reloader {
     try {
       const text = readConfigText(this.path);
       // A zone file (or one it includes) edited counts as an edit of the config.
-      const zoneFiles = filesPrint(this.target.current().zones.flatMap((z) => z.files ?? []));
+      const zoneFiles = filesPrint(zoneFilesOf(this.target.current()));
       const edited = text !== this.lastText || zoneFiles !== this.lastZoneFiles;
       this.lastText = text; // tried once, applied or refused
       this.lastZoneFiles = zoneFiles;

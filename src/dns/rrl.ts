@@ -11,7 +11,7 @@
 // second's worth, and a network that keeps flooding goes into debt down to `window` seconds' worth
 // (it must stop for that long to be answered again).
 import type { ResponseKind, RrlSettings } from '../config/index.js';
-import { ipv4Bytes, ipv6Bytes, prefixMatch, unmapIPv4 } from '../net/index.js';
+import { inPrefixes, ipv4Bytes, ipv6Bytes, unmapIPv4 } from '../net/index.js';
 
 export type { ResponseKind, RrlSettings } from '../config/index.js';
 
@@ -73,14 +73,6 @@ export class ResponseRateLimiter {
 
   constructor(private readonly s: RrlSettings) {}
 
-  private exempt(remote: string): boolean {
-    if (this.s.exempt.length === 0) return false;
-    const addr = unmapIPv4(remote);
-    const family = addr.includes(':') ? 6 : 4;
-    const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);
-    return this.s.exempt.some((e) => e.family === family && prefixMatch(bytes, e.bytes, e.prefix));
-  }
-
   /** The network an address belongs to (made on first sight; the table drops the oldest). */
   private networkOf(remote: string): Network {
     const known = this.sources.get(remote);
@@ -89,7 +81,7 @@ export class ResponseRateLimiter {
     let n = this.networks.get(name);
     if (!n) {
       if (this.networks.size >= this.s.tableSize) this.networks.delete(this.networks.keys().next().value as string);
-      n = { name, exempt: this.exempt(remote), byKind: new Map(), byQuestion: new Map() };
+      n = { name, exempt: inPrefixes(this.s.exempt, remote), byKind: new Map(), byQuestion: new Map() };
       this.networks.set(name, n);
     }
     if (this.sources.size >= this.s.tableSize) this.sources.clear();

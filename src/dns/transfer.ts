@@ -4,9 +4,10 @@
 // in AXFR form (§4 allows it: no change history is kept yet). Who may transfer is the zone's
 // `transfer.allow` list of prefixes; anyone else is REFUSED and learns nothing. Pure: bytes in,
 // messages out; the server writes them.
-import { ipv4Bytes, ipv6Bytes, prefixMatch, unmapIPv4 } from '../net/index.js';
+import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import { TYPE, RCODE, encodeName, type Query } from '../wire/index.js';
 import { nodeOf, type CompiledZone } from './zone.js';
+import { failSafeAddresses } from './zone-export.js';
 
 export interface TransferRR {
   name: string;
@@ -34,10 +35,9 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
     }
     const svc = node.service;
     if (!svc) continue;
-    for (const a of new Set(svc.pools.map((p) => p.vip4).filter((x): x is string => !!x)))
-      out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(a) });
-    for (const a of new Set(svc.pools.map((p) => p.vip6).filter((x): x is string => !!x)))
-      out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(a) });
+    const { a, aaaa } = failSafeAddresses(svc);
+    for (const addr of a) out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(addr) });
+    for (const addr of aaaa) out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(addr) });
   }
   out.push(soa);
   return out;
@@ -100,17 +100,6 @@ export function axfrMessages(msg: Uint8Array, q: Query, records: TransferRR[], m
 /** A one-message refusal (REFUSED, NOTAUTH...) with the question echoed and nothing else. */
 export function transferRefusal(msg: Uint8Array, q: Query, rcode: number): Buffer {
   return Buffer.concat([header(q, rcode, 1, 0), questionOf(msg, q)]);
-}
-
-/** Whether `remote` may transfer: its address within one of the zone's allowed prefixes. */
-export function transferAllowed(
-  allow: { family: 4 | 6; bytes: Uint8Array; prefix: number }[],
-  remote: string,
-): boolean {
-  const addr = unmapIPv4(remote);
-  const family = addr.includes(':') ? 6 : 4;
-  const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);
-  return allow.some((a) => a.family === family && prefixMatch(bytes, a.bytes, a.prefix));
 }
 
 export const isTransfer = (q: Query) => q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR;

@@ -13,12 +13,12 @@ const CLASS_ANY = 255;
 /** How far the signer's clock may be from ours (RFC 8945 §10: 300 s recommended). */
 export const TSIG_FUDGE_S = 300;
 
-const HASHES: Record<string, string> = {
+/** Node's hash for each algorithm the config accepts (a new one there is a compile error here). */
+const HASHES: Record<TsigKey['algorithm'], string> = {
   'hmac-sha256': 'sha256',
   'hmac-sha384': 'sha384',
   'hmac-sha512': 'sha512',
 };
-export const TSIG_ALGORITHMS = Object.keys(HASHES);
 
 export interface TsigRecord {
   /** Offset of the TSIG RR in the message (everything before it is what was signed). */
@@ -145,7 +145,7 @@ export type TsigVerdict = { ok: true; key: TsigKey } | { ok: false; error: numbe
 
 /** Checks a signed request against the keys we hold (time: seconds since the epoch). */
 export function verifyRequest(msg: Buffer, t: TsigRecord, keys: TsigKey[], nowS: number): TsigVerdict {
-  const key = keys.find((k) => k.name === t.keyName && k.algorithm === t.algorithm);
+  const key = keys.find((k) => k.name === t.keyName && (k.algorithm as string) === t.algorithm);
   if (!key) return { ok: false, error: TSIG_ERROR.BADKEY, why: `no key ${t.keyName} (${t.algorithm})` };
   const want = hmac(key, [unsigned(msg, t), variables(key, t.timeSigned, t.fudge, t.error, t.other, false)]);
   // A truncated MAC shorter than half the hash (or 10 bytes) is refused (§5.2.2.1).

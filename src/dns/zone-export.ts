@@ -1,7 +1,7 @@
 // `gtm zone export`: a zone as an RFC 1035 master file, the way a secondary without our steering
 // would serve it: SOA, apex NS, the static records, and each steered name in its fail-safe
 // rendition (every pool address: what a second provider serves when it cannot steer).
-import type { Config, StaticRecord, Zone } from '../config/index.js';
+import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 
 const fq = (name: string) => `${name}.`;
 
@@ -39,6 +39,16 @@ export function rdataText(r: StaticRecord): string {
   }
 }
 
+/**
+ * A steered name as a secondary without our steering serves it: every pool address, once each
+ * (IPv4 for A, IPv6 for AAAA). `gtm zone export` and zone transfers both write this.
+ */
+export function failSafeAddresses(service: Service): { a: string[]; aaaa: string[] } {
+  const all = (pick: (p: Service['pools'][number]) => string | undefined) =>
+    [...new Set(service.pools.map(pick))].filter((x): x is string => !!x);
+  return { a: all((p) => p.vip4), aaaa: all((p) => p.vip6) };
+}
+
 export function exportZone(config: Config, zone: Zone): string {
   const line = (name: string, ttl: number, type: string, rdata: string) => `${fq(name)}\t${ttl}\tIN\t${type}\t${rdata}`;
   const s = zone.soa;
@@ -56,10 +66,9 @@ export function exportZone(config: Config, zone: Zone): string {
   ];
   for (const svc of config.services.filter((x) => x.name === zone.name || x.name.endsWith(`.${zone.name}`))) {
     out.push(`; steered: ${svc.name} (${svc.policy.kind})`);
-    for (const addr of new Set(svc.pools.map((p) => p.vip4).filter((a): a is string => !!a)))
-      out.push(line(svc.name, svc.ttl, 'A', addr));
-    for (const addr of new Set(svc.pools.map((p) => p.vip6).filter((a): a is string => !!a)))
-      out.push(line(svc.name, svc.ttl, 'AAAA', addr));
+    const { a, aaaa } = failSafeAddresses(svc);
+    for (const addr of a) out.push(line(svc.name, svc.ttl, 'A', addr));
+    for (const addr of aaaa) out.push(line(svc.name, svc.ttl, 'AAAA', addr));
   }
   return `${out.join('\n')}\n`;
 }

@@ -101,6 +101,12 @@ function rdataParts(r: StaticRecord): RdataParts | undefined {
   }
 }
 
+/** The SOA's RDATA, names uncompressed (a zone's node, a NOTIFY). */
+export function soaRdata(zone: Zone): Buffer {
+  const soa = soaParts(zone);
+  return Buffer.concat([soa.pre, ...soa.names.map(encodeName), soa.post]);
+}
+
 export function soaParts(zone: Zone): RdataParts {
   const s = zone.soa;
   const nums = Buffer.alloc(20);
@@ -213,7 +219,7 @@ export function compileZones(config: Config, keys?: Map<string, ZoneKey[]>): Com
     node(zone.name).sets.push({
       type: TYPE.SOA,
       ttl: zone.soa.ttl,
-      rdata: [Buffer.concat([soa.pre, ...soa.names.map(encodeName), soa.post])],
+      rdata: [soaRdata(zone)],
       parts: [soa],
     });
     for (const ns of zone.ns)

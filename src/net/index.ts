@@ -42,7 +42,23 @@ export function ipv4Bytes(addr: string): Uint8Array {
   return Uint8Array.from(addr.split('.').map(Number));
 }
 
-export function parseCidr(cidr: string): { family: 4 | 6; bytes: Uint8Array; prefix: number } | undefined {
+/** An address prefix, parsed once (as config holds them). */
+export interface Prefix {
+  family: 4 | 6;
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+/** Whether a socket's peer address (IPv4-mapped or not) is within one of `prefixes`. */
+export function inPrefixes(prefixes: readonly Prefix[], remote: string): boolean {
+  if (prefixes.length === 0) return false;
+  const addr = unmapIPv4(remote);
+  const family = addr.includes(':') ? 6 : 4;
+  const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);
+  return prefixes.some((p) => p.family === family && prefixMatch(bytes, p.bytes, p.prefix));
+}
+
+export function parseCidr(cidr: string): Prefix | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
   if (!m) return undefined;
   const addr = m[1] as string;

@@ -228,6 +228,11 @@ export function processMetrics(registry: Registry): void {
     registry.removeSingleMetric(name);
 }
 
+/** Serves one registry's GET /metrics (an agent's metrics listener, a probe's). */
+export function serveRegistry(host: string, port: number, registry: Registry): Promise<Server> {
+  return serveMetrics(host, port, async () => ({ contentType: registry.contentType, body: await registry.metrics() }));
+}
+
 /** Serves GET /metrics from `collect` (text exposition format). */
 export function serveMetrics(
   host: string,

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { compileZones } from '../../src/dns/index.js';
-import { axfrMessages, transferAllowed, transferRecords } from '../../src/dns/transfer.js';
+import { axfrMessages, transferRecords } from '../../src/dns/transfer.js';
 import { notifyMessage } from '../../src/dns/notify.js';
-import { parseCidr } from '../../src/net/index.js';
+import { inPrefixes, parseCidr } from '../../src/net/index.js';
 import { buildQuery, parseQuery, TYPE } from '../../src/wire/index.js';
 import { decode, EXAMPLE } from '../helpers/dns.js';
 
@@ -57,7 +57,7 @@ describe('AXFR', () => {
     );
     expect(
       ['192.0.2.53', '::ffff:192.0.2.53', '2001:db8:1::7', '192.0.2.54', '2001:db8:2::1'].map((a) =>
-        transferAllowed(allow, a),
+        inPrefixes(allow, a),
       ),
     ).toEqual([true, true, true, false, false]);
   });
