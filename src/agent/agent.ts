@@ -71,6 +71,8 @@ export class Agent {
   private maintenanceApi?: { reason: string; since: number };
   private maintenanceFile = false;
   private operatorDrain?: OperatorDrain;
+  /** When the last report found this PoP not serving (cleared when it serves again). */
+  private notServingSince?: number;
   private stopIntents?: () => void;
   private shuttingDown = false;
   private stopped = false;
@@ -199,8 +201,9 @@ export class Agent {
         const n = v.nodes[e.result.node] as VipRuntime['nodes'][number];
         const { ok, detail, ms } = e.result;
         this.metrics.probeSeconds.observe({ vip: v.spec.prefix, node: n.name, result: ok ? 'ok' : 'fail' }, ms / 1000);
-        const { rf, changed } = feed(n.rf, ok, v.spec.rise, v.spec.fall);
-        n.rf = { ...rf, last: { ok, detail, at: Date.now(), ms } };
+        const at = Date.now();
+        const { rf, changed } = feed(n.rf, ok, v.spec.rise, v.spec.fall, at);
+        n.rf = { ...rf, last: { ok, detail, at, ms } };
         if (changed)
           emit(
             this.log,
@@ -345,10 +348,12 @@ export class Agent {
   }
 
   report(): AgentReport {
+    const serving = this.serving;
+    const troubleSince = this.troubleSince(serving, Date.now());
     return {
       pop: this.pop.name,
       region: this.pop.region,
-      serving: this.serving,
+      serving,
       sessionUp: this.speaker.sessionUp,
       vips: this.vips.map((v) => ({
         prefix: v.spec.prefix,
@@ -356,8 +361,20 @@ export class Agent {
         ...(v.machine.held ? { held: true } : {}),
       })),
       peers: this.peers(),
+      ...(troubleSince !== undefined ? { troubleSince } : {}),
       at: Date.now(),
     };
+  }
+
+  /** The first sign of what keeps a VIP from UP or the PoP from serving: a failed probe, or losing the session. */
+  private troubleSince(serving: boolean, now: number): number | undefined {
+    this.notServingSince = serving ? undefined : (this.notServingSince ?? now);
+    const signs = this.vips
+      .filter((v) => v.machine.state !== 'UP')
+      .flatMap((v) => v.nodes.map((n) => n.rf.failingSince))
+      .concat(this.notServingSince)
+      .filter((t): t is number => t !== undefined);
+    return signs.length ? Math.min(...signs) : undefined;
   }
 
   /** BGP and BFD per neighbor, for the operators' console. */

@@ -31,6 +31,7 @@ const agentReport: Check = (v, key) => {
     serving: [isBool, 'true or false'],
     sessionUp: [isBool, 'true or false'],
     at: [isNum, 'a time'],
+    troubleSince: [isNum, 'a time', 'optional'],
     vips: [Array.isArray, 'a list'],
   });
   if (bad) return bad;

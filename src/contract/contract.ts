@@ -74,6 +74,12 @@ export interface AgentReport {
   vips: { prefix: string; state: VipState; held?: boolean }[];
   /** Each BGP neighbor's session state as gobgpd has it, and its BFD state where BFD is watched. */
   peers?: { address: string; bgp: string; bfd?: string }[];
+  /**
+   * While a VIP is not UP or the PoP is not serving: the first sign of that trouble the agent saw
+   * (the first failed probe of the run that took a node down, or when it stopped serving). DNS
+   * measures from it how long a failure took to move answers (gtm_failover_seconds).
+   */
+  troubleSince?: number;
   at: number;
 }
 

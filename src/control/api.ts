@@ -12,7 +12,7 @@ import {
   RegionFeed,
   regionStateMetrics,
   observeStore,
-  reportAgeMetric,
+  feedMetrics,
   type StateStore,
 } from '../state/index.js';
 import { AuditLog } from './audit.js';
@@ -54,7 +54,7 @@ export async function startControl(
     (r) => state.get(r),
   );
   observeStore(store, log, registry);
-  reportAgeMetric(feed, registry);
+  feedMetrics(feed, registry);
   // Alerts: the events this process's feed emits (region state, guard rail) go to the webhooks.
   const alerts = control.alerts.length
     ? startAlerts(control.alerts, 'gtm control', { deadLetter: control.alertDeadLetter, log, registry }, now)

@@ -25,7 +25,7 @@ import {
   openStore,
   regionStateMetrics,
   observeStore,
-  reportAgeMetric,
+  feedMetrics,
 } from '../state/index.js';
 import { emit } from '../contract/index.js';
 import { loadZoneKeys, signingUntil } from '../dnssec/index.js';
@@ -130,7 +130,7 @@ async function followSharedState(config: Config, state: InMemoryRegionState, log
   const store = config.control ? await openStore(config.control.store, log) : new NoStore();
   const feed = new RegionFeed(config, store, state, log);
   observeStore(store, log, metrics.registry);
-  reportAgeMetric(feed, metrics.registry);
+  feedMetrics(feed, metrics.registry);
   feed.start();
   // Answer from the stored state from the first query; if the store cannot be read in time,
   // start from the config (fail open) and follow the store when it answers.

@@ -6,6 +6,8 @@ export interface RiseFall {
   state: NodeHealth;
   okStreak: number;
   failStreak: number;
+  /** When the current run of failed probes began (the first sign of a failure; none while passing). */
+  failingSince?: number;
   /** Last probe outcome, for /status. */
   last?: { ok: boolean; detail: string; at: number; ms: number };
 }
@@ -14,14 +16,21 @@ export function newRiseFall(): RiseFall {
   return { state: 'unknown', okStreak: 0, failStreak: 0 };
 }
 
-/** Feeds one probe result; returns the new state and whether it changed. */
-export function feed(rf: RiseFall, ok: boolean, rise: number, fall: number): { rf: RiseFall; changed: boolean } {
+/** Feeds one probe result, made at `at`; returns the new state and whether it changed. */
+export function feed(
+  rf: RiseFall,
+  ok: boolean,
+  rise: number,
+  fall: number,
+  at: number,
+): { rf: RiseFall; changed: boolean } {
   const okStreak = ok ? rf.okStreak + 1 : 0;
   const failStreak = ok ? 0 : rf.failStreak + 1;
   let state = rf.state;
   if (ok && state !== 'up' && okStreak >= rise) state = 'up';
   if (!ok && state !== 'down' && failStreak >= fall) state = 'down';
-  return { rf: { ...rf, state, okStreak, failStreak }, changed: state !== rf.state };
+  const failingSince = ok ? undefined : (rf.failingSince ?? at);
+  return { rf: { ...rf, state, okStreak, failStreak, failingSince }, changed: state !== rf.state };
 }
 
 /** A node in transition (or not yet known) is probed at the fast interval. */

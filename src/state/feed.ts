@@ -21,7 +21,7 @@ import {
   type ServiceWeightOverride,
   type VantageReport,
 } from '../contract/index.js';
-import { mergeRegionState } from './merge.js';
+import { failureStart, mergeRegionState } from './merge.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
 import { CheckedStore, type InvalidEntry } from './checked-store.js';
@@ -53,6 +53,8 @@ export const FILE_STORE_MAX_AGENTS = 100;
 
 export class RegionFeed {
   private agents = new Map<string, AgentReport>();
+  /** The time of each PoP's newest report, kept after its lease expires. */
+  private readonly lastSeen = new Map<string, number>();
   private overrides = new Map<string, RegionOverride>();
   private regionWeights = new Map<string, RegionWeightOverride>();
   private weights = new Map<string, ServiceWeightOverride>();
@@ -76,6 +78,8 @@ export class RegionFeed {
 
   /** Told the age (s) of each new agent report as it is read (the metric gtm_state_report_age_seconds). */
   onReportAge?: (seconds: number) => void;
+  /** Told when health takes a region out of DNS, with the time (s) since its failure began (gtm_failover_seconds). */
+  onFailover?: (region: string, seconds: number) => void;
 
   start(): void {
     const agents = this.config.pops.length;
@@ -94,8 +98,10 @@ export class RegionFeed {
         const next = new Map(entries.map((e) => [e.key.slice(KEYS.agents.length), e.value]));
         // How old each new report is as it reaches us: the store's (and the clocks') lag.
         const now = Date.now();
-        for (const [pop, r] of next)
+        for (const [pop, r] of next) {
           if (r.at > (this.agents.get(pop)?.at ?? -Infinity)) this.onReportAge?.(Math.max(0, now - r.at) / 1000);
+          this.lastSeen.set(pop, r.at);
+        }
         this.agents = next;
         this.loaded.agents = true;
         this.apply();
@@ -235,6 +241,7 @@ export class RegionFeed {
     this.state.setMany(changes);
     this.announceChanges(previous, changes);
     const now = Date.now();
+    this.measureFailovers(previous, changes, pops, now);
     this.announceExpiring(now);
     this.state.setServiceWeights(
       Object.fromEntries([...this.weights].filter(([, w]) => isLive(w, now)).map(([k, w]) => [k, w.weight])),
@@ -251,6 +258,20 @@ export class RegionFeed {
           'guard rail: keeping regions in DNS although their health says out',
           'warn',
         );
+    }
+  }
+
+  /** A region that health just took out of DNS: how long since its failure began. */
+  private measureFailovers(
+    previous: Map<string, RegionView>,
+    changes: RegionChanges,
+    pops: Map<string, string[]>,
+    now: number,
+  ): void {
+    for (const [region, change] of changes) {
+      if (previous.get(region)?.status !== 'up' || change.status !== 'down' || change.source !== 'health') continue;
+      const start = failureStart(pops.get(region) ?? [], this.agents, this.lastSeen);
+      if (start !== undefined) this.onFailover?.(region, Math.max(0, now - start) / 1000);
     }
   }
 
@@ -321,13 +342,10 @@ function vantageOf(config: Config, reports: Map<string, VantageReport>) {
 }
 
 /**
- * A shared state file that cannot be read is an operational emergency: say so loudly (once per
- * failure, and when it is readable again) and count every failed read. Meanwhile the store
- * keeps the last good state, with its leases expiring on the clock.
+ * What the feed sees as it reads: the age of agents' reports (store lag plus clock skew), and how
+ * long failures took to move this process's answers.
  */
-/** How a process's store reads go, in its metrics and log: invalid entries, an unreadable state file. */
-/** The age of agents' reports as this process reads them (store lag plus clock skew). */
-export function reportAgeMetric(feed: RegionFeed, registry: Registry): void {
+export function feedMetrics(feed: RegionFeed, registry: Registry): void {
   const h = new Histogram({
     name: 'gtm_state_report_age_seconds',
     help: "Age of each new agent report when this process read it from the shared store (the store's lag, plus clock skew)",
@@ -335,14 +353,28 @@ export function reportAgeMetric(feed: RegionFeed, registry: Registry): void {
     registers: [registry],
   });
   feed.onReportAge = (s) => h.observe(s);
+  const failover = new Histogram({
+    name: 'gtm_failover_seconds',
+    help: "From the first sign of a region's failure its agents saw (a failed probe, a lost session, the last heartbeat) to health taking the region out of this process's answers",
+    labelNames: ['region'],
+    buckets: [0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120],
+    registers: [registry],
+  });
+  feed.onFailover = (region, s) => failover.observe({ region }, s);
 }
 
+/** How a process's store reads go, in its metrics and log: invalid entries, an unreadable state file. */
 export function observeStore(store: StateStore, log: Logger, registry: Registry): void {
   if (store instanceof CheckedStore) invalidEntriesMetric(registry, () => store.invalid);
   const raw = unwrap(store);
   if (raw instanceof FileStateStore) watchStateReads(raw, log, registry);
 }
 
+/**
+ * A shared state file that cannot be read is an operational emergency: say so loudly (once per
+ * failure, and when it is readable again) and count every failed read. Meanwhile the store
+ * keeps the last good state, with its leases expiring on the clock.
+ */
 function watchStateReads(store: FileStateStore, log: Logger, registry: Registry): void {
   stateReadErrorsMetric(registry, () => store.readErrors);
   store.onReadError((err) => {

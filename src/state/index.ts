@@ -13,8 +13,8 @@ export {
   type StateStore,
   type StoreCondition,
 } from './store.js';
-export { mergeRegionState, exceedsGuardRail, type MergeInput, type MergeResult } from './merge.js';
-export { RegionFeed, openStore, observeStore, reportAgeMetric } from './feed.js';
+export { mergeRegionState, exceedsGuardRail, failureStart, type MergeInput, type MergeResult } from './merge.js';
+export { RegionFeed, openStore, observeStore, feedMetrics } from './feed.js';
 export { CheckedStore, type InvalidEntry } from './checked-store.js';
 export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';
 export { regionStateMetrics } from './metrics.js';

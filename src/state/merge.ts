@@ -191,3 +191,22 @@ export function exceedsGuardRail(
   const out = [...after.values()].filter((v) => v.status !== 'up').length;
   return after.size > 0 && out / after.size > maxOutShare;
 }
+
+/**
+ * When a region's failure began, as its agents saw it, for gtm_failover_seconds. A region is out
+ * when none of its PoPs serves, so the last PoP to fail decides. A PoP's failure began at its
+ * report's first sign of trouble (else at the report itself); one whose report is gone (lease
+ * expired) failed after its last report. Unknown when a PoP was never seen.
+ */
+export function failureStart(
+  pops: string[],
+  agents: Map<string, AgentReport>,
+  lastSeen: Map<string, number>,
+): number | undefined {
+  const starts = pops.map((p) => {
+    const r = agents.get(p);
+    return r ? (r.troubleSince ?? r.at) : lastSeen.get(p);
+  });
+  if (starts.length === 0 || starts.some((t) => t === undefined)) return undefined;
+  return Math.max(...(starts as number[]));
+}

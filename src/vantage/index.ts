@@ -96,8 +96,9 @@ export class VantagePoint {
           this.metrics?.checkSeconds.observe({ region: t.region, result: r.ok ? 'ok' : 'failed' }, r.ms / 1000);
           const key = `${t.region}|${address}`;
           const before = this.health.get(key) ?? newRiseFall();
-          const { rf } = feed(before, r.ok, this.settings.rise, this.settings.fall);
-          rf.last = { ok: r.ok, detail: r.detail, at: Date.now(), ms: r.ms };
+          const at = Date.now();
+          const { rf } = feed(before, r.ok, this.settings.rise, this.settings.fall, at);
+          rf.last = { ok: r.ok, detail: r.detail, at, ms: r.ms };
           this.health.set(key, rf);
         }),
       ),

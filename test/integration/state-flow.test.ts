@@ -196,6 +196,27 @@ ${sharedStateYaml(statePath)}  nyc:
     await dns.waitLog(/lease expired/);
   });
 
+  it('measures the time from the first sign of a failure to DNS moving (gtm_failover_seconds)', async () => {
+    const url = `http://${(/"metrics":"http:\/\/([^"]+)\/metrics"/.exec(dns.log()) as RegExpExecArray)[1]}/metrics`;
+    const failovers = async () => {
+      const body = await (await fetch(url)).text();
+      const of = (s: string) =>
+        Number(new RegExp(`^gtm_failover_seconds_${s}\\{region="eu-west"\\} (\\S+)$`, 'm').exec(body)?.[1] ?? 0);
+      return { count: of('count'), sum: of('sum') };
+    };
+    await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 60_000 });
+    await waitFor(async () => (await ask()) === '198.51.100.20', 'eu-west back in DNS', 3000);
+    const before = await failovers();
+    // The agent saw its first failed probe 2.5 s before the report that says DOWN.
+    const down = { ...report('dub', 'eu-west', 'DOWN'), troubleSince: Date.now() - 2500 };
+    await store.put(KEYS.agent('dub'), down, { leaseMs: 60_000 });
+    await waitFor(async () => (await ask()) === '198.51.100.10', 'DNS to follow the failure', 3000);
+    const after = await failovers();
+    expect(after.count - before.count).toBe(1);
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(2.5);
+    expect(after.sum - before.sum).toBeLessThan(4);
+  });
+
   it('an operator override with an expiry wins, then ends', async () => {
     await store.put(KEYS.agent('dub'), report('dub', 'eu-west'), { leaseMs: 60_000 });
     await store.put(KEYS.regionOverride('eu-west'), {

@@ -23,7 +23,7 @@ import {
 describe('rise/fall', () => {
   const run = (results: boolean[], rise = 2, fall = 3): RiseFall[] => {
     let rf = newRiseFall();
-    return results.map((ok) => (rf = feed(rf, ok, rise, fall).rf));
+    return results.map((ok, i) => (rf = feed(rf, ok, rise, fall, 1000 * i).rf));
   };
   it('needs `rise` successes to go up and `fall` failures to go down', () => {
     expect(run([true]).at(-1)?.state).toBe('unknown');
@@ -34,6 +34,11 @@ describe('rise/fall', () => {
   it('resets the streak on an opposite result (no flapping on one bad probe)', () => {
     expect(run([true, true, false, false, true, false, false]).at(-1)?.state).toBe('up');
     expect(run([false, false, false, true, false, true]).at(-1)?.state).toBe('down');
+  });
+  it('keeps when the current run of failures began (the first sign of a failure), and forgets it on a pass', () => {
+    const states = run([true, true, false, false, false, false]);
+    expect(states.map((s) => s.failingSince)).toEqual([undefined, undefined, 2000, 2000, 2000, 2000]);
+    expect(run([false, true, false]).map((s) => s.failingSince)).toEqual([0, undefined, 2000]);
   });
   it('reports a node in transition so it is probed at the fast interval', () => {
     const states = run([true, true, false]);

@@ -1,7 +1,7 @@
 // The state merge and guard rail, with no I/O.
 import { describe, expect, it } from 'vitest';
 import type { RegionStatus } from '../../src/config/index.js';
-import { exceedsGuardRail, mergeRegionState, type MergeInput } from '../../src/state/index.js';
+import { exceedsGuardRail, failureStart, mergeRegionState, type MergeInput } from '../../src/state/index.js';
 import { type AgentReport, type RegionView, type VantageReport, type VipState } from '../../src/contract/index.js';
 
 const regions = new Map<string, RegionStatus>([
@@ -216,5 +216,24 @@ describe('vantage quorum in the merge', () => {
     const r = mergeRegionState(input({ previous, vantage: vantage([point('a', cut), point('b', cut)]) }));
     expect(r.held.sort()).toEqual(cut.slice().sort());
     expect(status(r)).toEqual({ 'us-east': 'up', 'eu-west': 'up', 'ap-southeast': 'up', 'sa-east': 'up' });
+  });
+});
+
+describe('when a failure began (gtm_failover_seconds)', () => {
+  const at = (pop: string, t: number, troubleSince?: number): [string, AgentReport] => [
+    pop,
+    { ...report(pop, 'DOWN', false), at: t, ...(troubleSince !== undefined ? { troubleSince } : {}) },
+  ];
+  it("is the agent's first sign of trouble, and the last PoP of a region to fail decides", () => {
+    expect(failureStart(['nyc'], new Map([at('nyc', 9000, 4000)]), new Map())).toBe(4000);
+    expect(failureStart(['nyc', 'bos'], new Map([at('nyc', 9000, 4000), at('bos', 9000, 7000)]), new Map())).toBe(7000);
+  });
+  it('falls back to the report time, and to the last report of a PoP whose lease expired', () => {
+    expect(failureStart(['nyc'], new Map([at('nyc', 9000)]), new Map())).toBe(9000);
+    expect(failureStart(['nyc', 'bos'], new Map([at('nyc', 9000, 4000)]), new Map([['bos', 6000]]))).toBe(6000);
+  });
+  it('is unknown for a PoP never seen, or a region without PoPs', () => {
+    expect(failureStart(['nyc', 'bos'], new Map([at('nyc', 9000, 4000)]), new Map())).toBeUndefined();
+    expect(failureStart([], new Map(), new Map())).toBeUndefined();
   });
 });
