@@ -21,6 +21,7 @@ import type { ControlContext } from './context.js';
 import { createApp } from './http.js';
 import { startSchedules } from './schedules.js';
 import { docRoutes } from './routes/docs.js';
+import { drillRoutes } from './routes/drills.js';
 import { explainRoutes } from './routes/explain.js';
 import { regionRoutes } from './routes/regions.js';
 import { serviceRoutes } from './routes/services.js';
@@ -33,6 +34,9 @@ export interface ControlServer {
   state: InMemoryRegionState;
   close(): Promise<void>;
 }
+
+/** How long a closing control API lets requests in flight finish before it cuts every connection. */
+const CLOSE_GRACE_MS = 2000;
 
 export async function startControl(
   config: Config,
@@ -75,6 +79,7 @@ export async function startControl(
   stateRoutes(app, ctx);
   explainRoutes(app, ctx);
   trafficRoutes(app, ctx);
+  drillRoutes(app, ctx);
   docRoutes(app, routes);
   app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
@@ -96,7 +101,11 @@ export async function startControl(
       changes.close();
       feed.stop();
       await alerts?.stop();
+      // Node does not count a connection that has not sent a request yet as idle: it would hold
+      // the close for up to headersTimeout (60 s). In-flight requests get CLOSE_GRACE_MS.
+      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
       await app.close();
+      clearTimeout(force);
     },
   };
 }

@@ -364,6 +364,17 @@ describe('control API under hostile input', () => {
     }
   });
 
+  it('closes within seconds although a client holds a connection open without sending a request', async () => {
+    const cfg = parseConfigText(readFileSync(join(auditPath, '..', 'config.yaml'), 'utf8'));
+    const c = await startControl(cfg, store, createLogger('close', 'silent'));
+    const silent = connect(c.port, '127.0.0.1');
+    await new Promise((r) => silent.once('connect', r));
+    const t0 = Date.now();
+    await c.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    silent.destroy();
+  });
+
   it('a gtm control that cannot bind its port exits non-zero instead of running on', async () => {
     const cfg = join(auditPath, '..', 'config.yaml');
     const r = await run(
