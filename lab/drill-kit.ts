@@ -1,17 +1,18 @@
 // Drills: the shapes of a drill and its result, and the checks and helpers the scenarios share.
+import type { DrillEvent } from '../src/contract/index.js';
 import { type Lab, type LabPop } from './lab.js';
 import { fetchIn } from './netns.js';
 import { signalProcesses, startLbNode } from './procs.js';
 
-export interface TimelineEvent {
-  ms: number;
-  what: string;
-}
+/** One event of a drill's timeline, in the form the control plane records (the console's chart). */
+export type TimelineEvent = DrillEvent;
 
 export interface DrillResult {
   name: string;
   description: string;
   passed: boolean;
+  /** When the failure was injected (Unix ms): the timeline's zero. */
+  startedAt: number;
   timeline: TimelineEvent[];
   /** Each with the samples that decided it (printed when it fails). */
   expectations: { text: string; ok: boolean; detail: string; evidence?: string[] }[];

@@ -13,6 +13,7 @@ import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.
 import { DRILLS } from './drill-scenarios.js';
 import { PLAN } from './address-plan.js';
 import { loadConfigFile } from '../src/config/index.js';
+import type { DrillRecord } from '../src/contract/index.js';
 
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
 
@@ -168,6 +169,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     name,
     description: drill.description,
     passed: false,
+    startedAt: o.t0,
     timeline: [],
     expectations: [],
     clients: {},
@@ -186,28 +188,50 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     {
       ms: 0,
       what: drill.restoreEarly ? 'failure repaired (cluster restarted)' : `failure injected: ${drill.description}`,
+      lane: 'drill',
     },
   ];
-  if (o.deprefAt)
-    tl.push({ ms: o.deprefAt - o.t0, what: `router: path to ${prefix} from ${pop.name} de-preferred (local-pref 0)` });
-  if (o.withdrawnAt)
-    tl.push({ ms: o.withdrawnAt - o.t0, what: `router: path to ${prefix} from ${pop.name} withdrawn` });
-  if (o.backAt) tl.push({ ms: o.backAt - o.t0, what: `router: path to ${prefix} from ${pop.name} announced again` });
-  if (drill.anycast)
-    for (const p of o.paths) tl.push({ ms: p.t - o.t0, what: `router: ${p.count} path(s) to the shared ${prefix}` });
-  for (const m of o.marks) tl.push({ ms: m.t - o.t0, what: `drill: ${m.what}` });
-  for (const e of o.logEvents) tl.push({ ms: e.t - o.t0, what: e.what });
-  for (const a of o.alerts) tl.push({ ms: a.t - o.t0, what: `alert delivered to the webhook: ${a.summary}` });
+  const at = (t: number, lane: TimelineEvent['lane'], what: string, ok?: boolean) =>
+    tl.push({ ms: t - o.t0, what, lane, ...(ok !== undefined ? { ok } : {}) });
+  if (o.deprefAt) at(o.deprefAt, 'router', `router: path to ${prefix} from ${pop.name} de-preferred (local-pref 0)`);
+  if (o.withdrawnAt) at(o.withdrawnAt, 'router', `router: path to ${prefix} from ${pop.name} withdrawn`);
+  if (o.backAt) at(o.backAt, 'router', `router: path to ${prefix} from ${pop.name} announced again`);
+  if (drill.anycast) for (const p of o.paths) at(p.t, 'router', `router: ${p.count} path(s) to the shared ${prefix}`);
+  for (const m of o.marks) at(m.t, 'drill', `drill: ${m.what}`);
+  for (const e of o.logEvents) at(e.t, 'events', e.what);
+  for (const a of o.alerts) at(a.t, 'alerts', `alert delivered to the webhook: ${a.summary}`);
   const during = (x: { t: number }) => x.t >= o.t0 && x.t <= (o.restoreAt ?? Infinity);
   for (const e of o.answerEvents.filter(during))
-    tl.push({ ms: e.t - o.t0, what: `DNS answers client ${e.client}: ${e.answer ?? 'nothing'}` });
+    at(e.t, 'dns', `DNS answers client ${e.client}: ${e.answer ?? 'nothing'}`);
   for (const e of outcomeChanges(o.fetches).filter(during))
-    tl.push({ ms: e.t - o.t0, what: `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}` });
-  if (o.restoreAt && !drill.restoreEarly) tl.push({ ms: o.restoreAt - o.t0, what: 'failure repaired' });
+    at(e.t, 'clients', `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}`, e.ok);
+  if (o.restoreAt && !drill.restoreEarly) at(o.restoreAt, 'drill', 'failure repaired');
   result.timeline = tl.sort((a, b) => a.ms - b.ms);
   drill.expect(o, pop, result);
   result.passed = result.expectations.every((e) => e.ok);
   return result;
+}
+
+/**
+ * Records a drill with the lab's control plane, whose console draws its timeline; says why not
+ * when it cannot (the drill's own verdict does not depend on it).
+ */
+export async function recordDrill(lab: Lab, r: DrillResult): Promise<string | undefined> {
+  const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+  const record: DrillRecord = {
+    name: r.name,
+    description: cut(r.description, 500),
+    passed: r.passed,
+    startedAt: r.startedAt,
+    timeline: r.timeline.slice(0, 2000).map((e) => ({ ...e, what: cut(e.what, 500) })),
+    expectations: r.expectations
+      .slice(0, 100)
+      .map((e) => ({ text: cut(e.text, 500), ok: e.ok, detail: cut(e.detail, 2000) })),
+  };
+  const res = await fetchInAsync(`${PREFIX}dns`, 'http://127.0.0.1:9190/api/v1/drills', 'POST', record, {
+    authorization: `Bearer ${lab.token}`,
+  });
+  return res.status === 201 ? undefined : `the control API answered ${res.status}: ${res.body.slice(0, 200)}`;
 }
 
 export function formatDrill(r: DrillResult): string {

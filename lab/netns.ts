@@ -61,7 +61,8 @@ export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_0
 function curlArgs(url: string, method: string, body: unknown, headers: Record<string, string>): string[] {
   const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
+  // The body goes on curl's stdin: an argument is limited to 128 KiB (a drill's timeline is not).
+  if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', '@-');
   return [...args, url];
 }
 
@@ -78,7 +79,13 @@ export function fetchIn(
   body?: unknown,
   headers: Record<string, string> = {},
 ): { status: number; body: string } {
-  return curlResult(execIn(ns, 'curl', curlArgs(url, method, body, headers)));
+  const out = execFileSync('ip', ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers)], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    input: body === undefined ? '' : JSON.stringify(body),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return curlResult(out);
 }
 
 /** fetchIn without blocking: several can run at once (a fault that must hit many places together). */
@@ -91,7 +98,8 @@ export function fetchInAsync(
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const args = ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers)];
-    execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (_err, out) => resolve(curlResult(out)));
+    const child = execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (_err, out) => resolve(curlResult(out)));
+    child.stdin?.end(body === undefined ? '' : JSON.stringify(body));
   });
 }
 

@@ -101,6 +101,9 @@ async function drill(lab: LabModule, asked: string[], values: Options): Promise<
     const r = await drills.runDrill(l, name);
     if (!r.passed) failed++;
     process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${drills.formatDrill(r)}\n\n`);
+    // The console draws the last drill's timeline.
+    const unrecorded = await drills.recordDrill(l, r);
+    if (unrecorded) process.stderr.write(`drill ${name} not recorded with the control plane: ${unrecorded}\n`);
   }
   return failed ? 1 : 0;
 }

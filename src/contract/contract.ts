@@ -171,6 +171,29 @@ export function isLive(x: { expiresAt?: number } | undefined, now: number): bool
   return x !== undefined && (x.expiresAt === undefined || x.expiresAt > now);
 }
 
+/** Where a drill's timeline event comes from: one row each on the console's chart. */
+export const DRILL_LANES = ['drill', 'router', 'events', 'dns', 'clients', 'alerts'] as const;
+export type DrillLane = (typeof DRILL_LANES)[number];
+
+/** One event of a drill, `ms` after the failure was injected; `ok` for a client's outcome. */
+export interface DrillEvent {
+  ms: number;
+  what: string;
+  lane: DrillLane;
+  ok?: boolean;
+}
+
+/** What a drill run sends the control plane (`POST /api/v1/drills`), for the console's chart. */
+export interface DrillRecord {
+  name: string;
+  description: string;
+  passed: boolean;
+  /** When the failure was injected (Unix ms): the timeline's zero. */
+  startedAt: number;
+  timeline: DrillEvent[];
+  expectations: { text: string; ok: boolean; detail: string }[];
+}
+
 /** Default guard rail: at most half the regions out of DNS at once without force. */
 export const DEFAULT_MAX_REGIONS_OUT = 0.5;
 

@@ -1,6 +1,6 @@
 // The operators' console, served by `gtm control` at /: live traffic per region, each region's
 // state with the signal that decided it, weights (per region and per steered name), PoPs with
-// BGP/BFD per neighbor, shared VIPs, the audit history; and actions (drain, undrain, weight) with
+// BGP/BFD per neighbor, shared VIPs, the last drill's timeline as a chart, the audit history; and actions (drain, undrain, weight) with
 // a reason, an optional expiry and an explicit force when the guard rail refuses; an explain form.
 // Safety: every value is rendered with textContent (reasons are operator-supplied text); the
 // token lives in sessionStorage and goes only in an Authorization header (never a URL, never a
@@ -35,6 +35,10 @@ export const CONSOLE_PAGE = `<!doctype html>
   #message { min-height: 1.4em; margin-top: 6px; }
   .error { color: #8b1c1c; }
   .ok { color: #13632d; }
+  #drill svg { display: block; width: 100%; height: auto; background: #fff; box-shadow: 0 1px 2px #0001; }
+  #drill svg text { font: 11px system-ui, sans-serif; fill: #5b6475; }
+  #drill ul { margin: 6px 0; padding-left: 20px; }
+  .fail { color: #8b1c1c; font-weight: 600; }
   pre { background: #fff; box-shadow: 0 1px 2px #0001; padding: 10px; white-space: pre-wrap; margin: 8px 0 0; }
   @media (max-width: 700px) { body { margin: 8px; } th, td { padding: 5px 6px; } form { flex-direction: column; align-items: stretch; } }
 </style>
@@ -80,6 +84,9 @@ export const CONSOLE_PAGE = `<!doctype html>
 <h2>Shared anycast VIPs (who announces them)</h2>
 <div class="scroll"><table id="anycast"><thead><tr><th>VIP</th><th>Announcing</th><th>PoPs</th></tr></thead><tbody></tbody></table></div>
 
+<h2>Last drill</h2>
+<div id="drill"></div>
+
 <h2>Why does a client get its answer?</h2>
 <form id="explain">
   <label>Name<input id="ex-name" value="www.example.test"></label>
@@ -123,6 +130,8 @@ const part = (o, what) => o ? what + ' by ' + o.who + ': ' + o.reason + (o.expir
 let last;
 /** Answers per second and share per region from two readings of the DNS counters. */
 function traffic(t, regions) {
+  // The control plane shares one reading a second between tabs: the same one again changes nothing.
+  if (last && t.source && t.at === last.at) return;
   const rows = [];
   if (last && t.source && t.at > last.at) {
     const s = (t.at - last.at) / 1000;
@@ -137,11 +146,69 @@ function traffic(t, regions) {
     const bar = document.createElement('div'); bar.className = 'bar'; bar.style.width = (100 * (r.share || 0)).toFixed(1) + '%'; cell(tr, '').appendChild(bar);
   }, t.source ? 'Measuring (two readings of the DNS counters a second apart)...' : 'No traffic figures: ' + t.why);
 }
+const LANES = { drill: 'drill', router: 'router (BGP)', events: 'agents, DNS', dns: 'DNS answers', clients: 'clients', alerts: 'alerts' };
+const LANE_COLOURS = { drill: '#1d2330', router: '#4a7bd0', events: '#7a5200', dns: '#6b3fa0', alerts: '#c2410c' };
+const svg = (tag, attrs, text) => {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+let drillShown;
+/** The last drill's timeline as a chart: one row per source, one mark per event (hover for what), clients green or red. */
+function drawDrill(d) {
+  const box = $('drill');
+  const key = d ? d.name + '@' + d.startedAt : '';
+  if (key === drillShown) return;
+  drillShown = key;
+  if (!d) {
+    const p = document.createElement('p'); p.className = 'meta';
+    p.textContent = 'No drill recorded since this control plane started: each "gtm lab drill NAME" records its timeline here (POST /api/v1/drills).';
+    return box.replaceChildren(p);
+  }
+  const head = document.createElement('p');
+  const verdict = document.createElement('span'); verdict.className = d.passed ? 'ok' : 'fail'; verdict.textContent = d.passed ? 'PASSED' : 'FAILED';
+  head.append(d.name + ': ' + d.description + ' (' + new Date(d.startedAt).toLocaleString() + ', by ' + d.who + ') ', verdict);
+  const lanes = Object.keys(LANES).filter((l) => d.timeline.some((e) => e.lane === l));
+  const ms = d.timeline.map((e) => e.ms);
+  const lo = Math.min(0, ...ms), hi = Math.max(1000, ...ms);
+  const W = 1000, left = 110, right = 20, row = 26, top = 10, H = top + lanes.length * row + 30;
+  const x = (t) => left + ((t - lo) / (hi - lo)) * (W - left - right);
+  const chart = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'timeline of drill ' + d.name });
+  lanes.forEach((l, i) => {
+    const y = top + i * row + row / 2;
+    chart.append(svg('line', { x1: left, x2: W - right, y1: y, y2: y, stroke: '#e5e8ee' }), svg('text', { x: 4, y: y + 4 }, LANES[l]));
+  });
+  const step = [250, 500, 1000, 2000, 5000, 10000, 30000, 60000].find((s) => (hi - lo) / s <= 10) || 120000;
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) {
+    chart.append(svg('line', { x1: x(t), x2: x(t), y1: top, y2: H - 24, stroke: t === 0 ? '#8b1c1c' : '#eef1f5' }),
+      svg('text', { x: x(t) - 10, y: H - 8 }, (t >= 0 ? '+' : '') + t / 1000 + ' s'));
+  }
+  for (const e of d.timeline) {
+    const i = lanes.indexOf(e.lane);
+    const colour = e.lane === 'clients' ? (e.ok === false ? '#d14343' : '#2f9e55') : LANE_COLOURS[e.lane];
+    const mark = svg('circle', { cx: x(e.ms), cy: top + i * row + row / 2, r: 5, fill: colour, 'data-lane': e.lane });
+    mark.append(svg('title', {}, (e.ms >= 0 ? '+' : '') + e.ms + ' ms  ' + e.what));
+    chart.append(mark);
+  }
+  const list = document.createElement('ul');
+  for (const x of d.expectations) {
+    const li = document.createElement('li'); li.className = x.ok ? 'ok' : 'fail';
+    li.textContent = (x.ok ? 'PASS ' : 'FAIL ') + x.text + ': ' + x.detail; list.append(li);
+  }
+  const all = document.createElement('details');
+  const sum = document.createElement('summary'); sum.textContent = 'Every event (' + d.timeline.length + ')';
+  const pre = document.createElement('pre');
+  pre.textContent = d.timeline.map((e) => ((e.ms >= 0 ? '+' : '') + e.ms + ' ms').padStart(10) + '  ' + e.what).join('\\n');
+  all.append(sum, pre);
+  box.replaceChildren(head, chart, list, all);
+}
 async function refresh() {
   try {
-    const [sr, ar, tr] = await Promise.all([api('api/v1/state'), api('api/v1/audit?limit=200'), api('api/v1/traffic')]);
+    const [sr, ar, tr, dr] = await Promise.all([api('api/v1/state'), api('api/v1/audit?limit=200'), api('api/v1/traffic'), api('api/v1/drills')]);
     if (sr.status === 401) throw new Error('this control plane needs a token to read: enter it above');
     const state = await sr.json(); const audit = await ar.json(); traffic(await tr.json(), state.regions.map((r) => r.name));
+    drawDrill((await dr.json())[0]);
     const select = $('act-region');
     if (select.options.length !== state.regions.length) select.replaceChildren(...state.regions.map((r) => new Option(r.name, r.name)));
     fill('regions', state.regions, (tr, r) => {

@@ -86,6 +86,8 @@ describe('the compose lab', () => {
     it(`drill ${name} meets its expectations in containers`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));
+      // Recorded with the control plane in its container, as `gtm lab drill` does.
+      expect(await drills.recordDrill(lab as Lab, r)).toBeUndefined();
       expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
       expect(r.passed).toBe(true);
     }, 90_000);

@@ -117,6 +117,8 @@ describe('failover lab', () => {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));
+      // As `gtm lab drill` does: the console charts it.
+      expect(await drills.recordDrill(lab as Lab, r)).toBeUndefined();
       expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
       expect(r.expectations.length).toBeGreaterThan(2);
       expect(r.passed).toBe(true);
@@ -135,6 +137,22 @@ describe('failover lab', () => {
     expect(regions.map((r) => r.name)).toEqual(['us-east', 'eu-west', 'ap-southeast']);
     const ready = await fetch(`http://127.0.0.1:${process.env.GTM_LAB_PROMETHEUS_PORT}/-/ready`);
     expect(ready.status).toBe(200);
+    // Every drill's timeline, newest first, with the lanes the console's chart draws.
+    const recorded = (await (
+      await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/api/v1/drills`)
+    ).json()) as { name: string; who: string; timeline: { lane: string }[] }[];
+    expect(recorded.map((d) => d.name)).toEqual([
+      'region-drain-api',
+      'false-signal-fleetwide',
+      'anycast-pop-down',
+      'upstream-blackhole',
+      'recovery',
+      'drain',
+      'cluster-down',
+    ]);
+    expect(recorded[0]?.who).toBe('lab');
+    const lanes = new Set(recorded.flatMap((d) => d.timeline.map((e) => e.lane)));
+    for (const lane of ['drill', 'router', 'events', 'dns', 'clients']) expect(lanes).toContain(lane);
   });
 
   it("the lab's Prometheus scrapes every component, and every dashboard panel's query returns data after the drills", () => {

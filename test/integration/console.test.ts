@@ -157,6 +157,64 @@ describe('operator console in Chromium', () => {
     await waitFor(async () => (await london()) === '198.51.100.20', 'DNS to bring London back to eu-west', 3000);
   });
 
+  it("charts the last drill's timeline (one row per source, clients green or red) and audits that it ran", async () => {
+    await page
+      .locator('#drill p.meta')
+      .getByText(/No drill recorded/)
+      .waitFor();
+    const post = async (body: unknown) => {
+      const r = await fetch(`http://127.0.0.1:${control.port}/api/v1/drills`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await r.text();
+      return r.status;
+    };
+    const drill = {
+      name: 'cluster-down',
+      description: "eu-west's LB cluster dies <b>",
+      passed: true,
+      startedAt: Date.now() - 5000,
+      timeline: [
+        { ms: 0, what: 'failure injected', lane: 'drill' },
+        { ms: 450, what: 'router: path withdrawn', lane: 'router' },
+        { ms: 600, what: 'client gb: answer 198.51.100.20, error timeout', lane: 'clients', ok: false },
+        { ms: 900, what: 'region.state eu-west up -> down', lane: 'events' },
+        { ms: 1100, what: 'client gb: answer 198.51.100.10, ok served by us-east', lane: 'clients', ok: true },
+        { ms: 4000, what: 'failure repaired', lane: 'drill' },
+      ],
+      expectations: [{ text: 'DNS moves within 2 s', ok: true, detail: 'moved at +900 ms' }],
+    };
+    // A record the chart could not draw is refused whole.
+    expect(await post({ ...drill, timeline: [{ ms: 0, what: 'x', lane: 'somewhere' }] })).toBe(400);
+    expect(await post({ ...drill, name: '../etc' })).toBe(400);
+    expect(await post(drill)).toBe(201);
+    await page.locator('#drill svg').waitFor({ timeout: 5000 });
+    expect(await page.locator('#drill svg circle').count()).toBe(6);
+    expect(await page.locator('#drill svg circle[fill="#d14343"]').count()).toBe(1); // the client's error
+    expect(await page.locator('#drill svg circle[data-lane="router"] title').textContent()).toBe(
+      '+450 ms  router: path withdrawn',
+    );
+    await expect(page.locator('#drill').textContent()).resolves.toContain("eu-west's LB cluster dies <b>");
+    expect(await page.locator('#drill b').count()).toBe(0);
+    await page.locator('#drill .ok').getByText('PASSED').waitFor();
+    await page.locator('#audit tr', { hasText: 'cluster-down' }).first().waitFor();
+    await page.locator('#drill').screenshot({ path: join(dir, 'drill.png') });
+    const chart = decodePng(readFileSync(join(dir, 'drill.png')));
+    expect(countColour(chart, [0xd1, 0x43, 0x43])).toBeGreaterThan(20);
+    expect(countColour(chart, [0x2f, 0x9e, 0x55])).toBeGreaterThan(20);
+  });
+
+  it('shares one reading of the DNS metrics a second between every console tab', async () => {
+    const get = async () =>
+      ((await (await fetch(`http://127.0.0.1:${control.port}/api/v1/traffic`)).json()) as { at: number }).at;
+    const [a, b, c] = await Promise.all([get(), get(), get()]);
+    expect(new Set([a, b, c]).size).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await get()).toBeGreaterThan(a);
+  });
+
   it('explains a live answer from the form', async () => {
     await page.fill('#ex-name', 'www.example.test');
     await page.fill('#ex-client', '127.0.0.1');

@@ -32,31 +32,36 @@ export function trafficOf(exposition: string): Pick<TrafficReading, 'regions' | 
   return { regions, rcodes };
 }
 
+/** How long one reading of the DNS metrics serves every console tab (a tab polls each second). */
+const READING_REUSE_MS = 1000;
+
 export function trafficRoutes(app: FastifyInstance, ctx: ControlContext): void {
+  // One scrape of the DNS metrics per second however many consoles are open: the reading (or
+  // the one in flight) is shared.
+  let shared: { at: number; reading: Promise<TrafficReading> } | undefined;
   app.get(
     '/api/v1/traffic',
     { config: { access: 'read' }, schema: doc("The DNS server's answer counters per region and per rcode") },
     async (): Promise<TrafficReading> => {
-      const at = ctx.now();
-      const m = ctx.config.dns.metrics;
-      if (!m) return { source: null, why: 'dns.metrics is not set in the config', at, regions: {}, rcodes: {} };
-      // A wildcard listen address is reached on loopback.
-      const host =
-        m.host === '0.0.0.0' ? '127.0.0.1' : m.host === '::' ? '[::1]' : m.host.includes(':') ? `[${m.host}]` : m.host;
-      const source = `http://${host}:${m.port}/metrics`;
-      try {
-        const res = await fetch(source, { signal: AbortSignal.timeout(1000) });
-        if (!res.ok) return { source, why: `the DNS metrics answered ${res.status}`, at, regions: {}, rcodes: {} };
-        return { source, at, ...trafficOf(await res.text()) };
-      } catch (err) {
-        return {
-          source,
-          why: `the DNS metrics cannot be read: ${(err as Error).message}`,
-          at,
-          regions: {},
-          rcodes: {},
-        };
-      }
+      const now = ctx.now();
+      if (!shared || now - shared.at >= READING_REUSE_MS) shared = { at: now, reading: readTraffic(ctx, now) };
+      return shared.reading;
     },
   );
+}
+
+async function readTraffic(ctx: ControlContext, at: number): Promise<TrafficReading> {
+  const m = ctx.config.dns.metrics;
+  if (!m) return { source: null, why: 'dns.metrics is not set in the config', at, regions: {}, rcodes: {} };
+  // A wildcard listen address is reached on loopback.
+  const host =
+    m.host === '0.0.0.0' ? '127.0.0.1' : m.host === '::' ? '[::1]' : m.host.includes(':') ? `[${m.host}]` : m.host;
+  const source = `http://${host}:${m.port}/metrics`;
+  try {
+    const res = await fetch(source, { signal: AbortSignal.timeout(1000) });
+    if (!res.ok) return { source, why: `the DNS metrics answered ${res.status}`, at, regions: {}, rcodes: {} };
+    return { source, at, ...trafficOf(await res.text()) };
+  } catch (err) {
+    return { source, why: `the DNS metrics cannot be read: ${(err as Error).message}`, at, regions: {}, rcodes: {} };
+  }
 }
