@@ -1,9 +1,10 @@
 // Renders the files every lab process reads (gtm lab up and the container images alike).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { buildTestDatabases } from '../geodata/build-test-db.js';
 import { loadConfigFile, type Config } from '../src/config/index.js';
+import { generateKey, readKeys, writeKey } from '../src/dnssec/index.js';
 import { renderBfdOnlyConfig, renderBirdConfig } from './bird.js';
 import { ALERT_HOOK, EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js';
 import { PLAN, addressesEnv } from './address-plan.js';
@@ -19,6 +20,10 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
   // Two workers: a worker that dies is replaced while the other answers (one would be an outage).
   doc.dns = { ...(doc.dns ?? {}), listen: `${DNS_IP}:53`, metrics: `${DNS_IP}:9153`, workers: 2 };
   doc.geo = { database: cityDb };
+  // The lab signs its zones (a key of its own, made at render): `kdig +dnssec` shows signed
+  // answers, and the dashboard's DNSSEC panel has a signing horizon to show.
+  for (const zone of Object.values((doc.zones ?? {}) as Record<string, Record<string, unknown>>))
+    if (zone && typeof zone === 'object' && zone.dnssec === undefined) zone.dnssec = { keys: join(dir, 'dnssec') };
   doc.control = {
     // One machine: a file every namespace sees. Containers: etcd, as across machines.
     store: etcd ? { etcd: [etcd] } : { file: join(dir, 'state.json') },
@@ -108,6 +113,16 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
   return stringify(doc);
 }
 
+/** A combined signing key (CSK) for each signed zone whose key directory has none yet. */
+function signingKeys(config: Config): void {
+  const now = Date.now();
+  for (const zone of config.zones) {
+    const d = zone.dnssec;
+    if (!d || (existsSync(d.keyDir) && readKeys(d.keyDir, zone.name).length)) continue;
+    writeKey(d.keyDir, generateKey(zone.name, 'csk', d.algorithm, now));
+  }
+}
+
 /**
  * Writes everything the lab's processes read into DIR: config.yaml (the base config plus PoPs,
  * shared state and lab addresses), the geo database that places the clients, and the BIRD
@@ -124,6 +139,7 @@ export function renderLab(
   writeFileSync(join(dir, 'config.yaml'), labConfig(baseConfig, dir, city, opts.etcd, opts.tokenSha256));
   // Validated now (no process needs the token to load it).
   const config = loadConfigFile(join(dir, 'config.yaml'));
+  signingKeys(config);
   const pops = labOf(config, dir, '').pops;
   writeFileSync(
     join(dir, 'bird', 'rtr.conf'),

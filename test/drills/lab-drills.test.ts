@@ -67,6 +67,27 @@ describe('failover lab', () => {
     ]);
   });
 
+  it('signs its zone: a client asking with DO gets the answer with its RRSIG', () => {
+    const out = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        `${labMod.PREFIX}c-gb`,
+        'kdig',
+        `@${labMod.DNS_IP}`,
+        '+dnssec',
+        '+norec',
+        'www.example.test',
+        'A',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout;
+    expect(out).toMatch(/www\.example\.test\.\s+\d+\s+IN\s+RRSIG\s+A 13 /);
+  });
+
   it('keeps the control API on a management network: not from a client, yes from the DNS namespace with the token', () => {
     const l = lab as Lab;
     const client = l.clients[0] as Lab['clients'][number];
