@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MIN_TOKEN_LENGTH, hashToken, newToken } from '../auth/index.js';
 import { loadConfigFile, summarise } from '../config/index.js';
-import { prepareForWorkers } from '../dns/index.js';
+import { prepareForWorkers, SerialKeeper } from '../dns/index.js';
 import { loadZoneKeys, tagOf } from '../dnssec/index.js';
 import { GeoResolver } from '../geo/index.js';
 
@@ -18,7 +18,12 @@ export function checkConfig(args: string[]): number {
   GeoResolver.open(config.geo.database);
   // Signed zones: their key files are read and must be able to sign now, as gtm dns requires.
   const keys = loadZoneKeys(config);
+  new SerialKeeper(config.dns.serialFile).assign(config, { persist: false });
   prepareForWorkers(config, keys);
+  const serials = config.zones.map(
+    (z) =>
+      `  ${z.name}: SOA serial ${z.soa.serial}${z.soa.auto ? ` (auto${config.dns.serialFile ? `, kept in ${config.dns.serialFile}` : ', kept in memory'})` : ''}\n`,
+  );
   process.stdout.write(
     `${file}: OK\n${summarise(config)
       .map((l) => `  ${l}\n`)
@@ -26,7 +31,7 @@ export function checkConfig(args: string[]): number {
       .map(
         ([zone, ks]) => `  ${zone}: signed, keys ${ks.map((k) => `${k.role.toUpperCase()} ${tagOf(k)}`).join(', ')}\n`,
       )
-      .join('')}`,
+      .join('')}${serials.join('')}`,
   );
   return 0;
 }

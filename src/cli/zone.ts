@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/index.js';
-import { exportZone } from '../dns/index.js';
+import { exportZone, SerialKeeper } from '../dns/index.js';
 
 const USAGE = 'usage: gtm zone export --config FILE ZONE [--out FILE]\n';
 
@@ -22,6 +22,8 @@ export function zoneCommand(args: string[]): number {
   const zone = config.zones.find((z) => z.name === name);
   if (!zone)
     throw new Error(`zone ${name}: not in ${values.config} (have: ${config.zones.map((z) => z.name).join(', ')})`);
+  // An automatic serial as the DNS primary has it (or would give it) for this content.
+  new SerialKeeper(config.dns.serialFile).assign(config, { persist: false });
   const text = exportZone(config, zone);
   if (values.out) writeFileSync(values.out, text);
   else process.stdout.write(text);

@@ -73,6 +73,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'dnstap',
           'nsid',
           'tsig_keys',
+          'serial_file',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -98,6 +99,11 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     overBudget: overBudget(p, d.over_budget),
     dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
     nsid: nsidOf(p, d.nsid),
+    serialFile: str(p, 'dns.serial_file', d.serial_file, {
+      optional: true,
+      pattern: /^\//,
+      what: 'an absolute file path',
+    }),
     tsigKeys: (list(p, 'dns.tsig_keys', d.tsig_keys, { optional: true }) ?? []).flatMap((k, i) => {
       const key = tsigKeyOf(p, join('dns.tsig_keys', i), k, readFile);
       return key ? [key] : [];

@@ -35,6 +35,8 @@ export interface Soa {
   mname: string;
   rname: string;
   serial: number;
+  /** `serial: auto`: the DNS primary sets `serial` from the content (src/dns/serials.ts). */
+  auto?: boolean;
   refresh: number;
   retry: number;
   expire: number;
@@ -122,6 +124,8 @@ export interface DnsSettings {
   missBudget: number;
   /** What a UDP query past the miss budget gets: an empty truncated answer (TC=1), or nothing. */
   overBudget: 'truncate' | 'drop';
+  /** Where automatic SOA serials are kept across restarts (`dns.serial_file`; undefined: in memory). */
+  serialFile?: string;
   /** The identifier sent to queries that ask for it with NSID (RFC 5001; undefined: none). */
   nsid?: Uint8Array;
   /** dnstap query and response log (undefined: off). See src/dns/dnstap.ts. */

@@ -86,8 +86,8 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
 /**
  * `catalog: true` (RFC 9432, version 2): a zone that lists the others, so a secondary that
  * consumes catalogs (Knot, BIND, NSD 4.9+) picks up new zones without being told. Its SOA and NS
- * point at `invalid.` as the RFC suggests; its serial is the time of the load, so a reload that
- * changes the list also changes the serial (and NOTIFY tells the secondaries).
+ * point at `invalid.` as the RFC suggests; its serial is automatic, so a reload that changes the
+ * list also changes the serial (and NOTIFY tells the secondaries).
  */
 function catalogZone(p: Problems, path: string, name: string, v: unknown): Zone | undefined {
   const c = obj(p, path, v, ['catalog', 'transfer']);
@@ -98,7 +98,8 @@ function catalogZone(p: Problems, path: string, name: string, v: unknown): Zone 
     soa: {
       mname: 'invalid',
       rname: 'invalid',
-      serial: Math.floor(Date.now() / 1000),
+      serial: 0,
+      auto: true,
       refresh: 3600,
       retry: 600,
       expire: 2147483646,
@@ -321,7 +322,9 @@ function parseSoa(p: Problems, path: string, v: unknown, zone: string): Soa | un
   return {
     mname: domain(p, join(path, 'mname'), s.mname, zone) ?? '',
     rname: domain(p, join(path, 'rname'), s.rname, zone) ?? '',
-    serial: u32('serial') ?? 0,
+    // `auto`: set by the DNS primary from the content (src/dns/serials.ts).
+    serial: s.serial === 'auto' ? 0 : (u32('serial') ?? 0),
+    ...(s.serial === 'auto' ? { auto: true } : {}),
     refresh: u32('refresh', 3600) ?? 0,
     retry: u32('retry', 600) ?? 0,
     expire: u32('expire', 604800) ?? 0,

@@ -5,3 +5,4 @@ export { runDns, type DnsHandle, type RunOptions } from './run.js';
 export { explain, Explainer, type ExplainRequest } from './explain.js';
 export { compileZones, findZone, prepareForWorkers } from './zone.js';
 export { exportZone } from './zone-export.js';
+export { SerialKeeper } from './serials.js';

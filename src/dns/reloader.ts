@@ -7,13 +7,13 @@ import { ConfigError, parseConfigText, readConfigText, type Config } from '../co
 import { GeoResolver } from '../geo/index.js';
 import type { DnsPrimaryMetrics, Logger } from '../observability/index.js';
 import { emit } from '../contract/index.js';
-import { loadZoneKeys } from '../dnssec/index.js';
-import { prepareForWorkers } from './zone.js';
 import type { Prepared } from './worker-pool.js';
 
 export interface ReloadTarget {
   /** The config running now (a SIGHUP for new key files reuses it). */
   current(): Config;
+  /** Compiles a new config for the workers (and sets its automatic serials); throws when it cannot. */
+  prepare(config: Config): Prepared;
   /** Applies a validated config everywhere (region state, feed, workers). */
   apply(config: Config, prepared: Prepared, reopenGeo: boolean): Promise<void>;
 }
@@ -120,7 +120,7 @@ export class Reloader {
         GeoResolver.open(next.geo.database); // refused here if the new data cannot be read
         reopenGeo = true;
       }
-      prepared = prepareForWorkers(next, loadZoneKeys(next));
+      prepared = this.target.prepare(next);
     } catch (err) {
       this.metrics.reloads.inc({ result: 'refused' });
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];

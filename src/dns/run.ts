@@ -30,6 +30,7 @@ import {
 import { emit } from '../contract/index.js';
 import { loadZoneKeys, signingUntil } from '../dnssec/index.js';
 import { prepareForWorkers, type CompiledZone } from './zone.js';
+import { SerialKeeper } from './serials.js';
 import { WorkerPool, type Prepared } from './worker-pool.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
@@ -58,7 +59,8 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   const startText = readConfigText(opts.configPath);
   let config = parseConfigText(startText, opts.configPath);
   // Compiled once here for every worker (and again only on reload).
-  let prepared = prepareForWorkers(config, loadZoneKeys(config));
+  const prepare = preparer(config);
+  let prepared = prepare(config);
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const metrics = createDnsPrimaryMetrics();
   dnssecMetrics(metrics.registry, () => prepared.zones);
@@ -93,6 +95,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
     metrics,
     {
       current: () => config,
+      prepare,
       async apply(next: Config, nextPrepared: Prepared, reopenGeo: boolean) {
         config = next;
         prepared = nextPrepared;
@@ -120,6 +123,15 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
     await pool.close();
   };
   return { port, reload: () => reloader.reload('api'), close };
+}
+
+/** Compiles a config for the workers, its automatic serials set first (kept where the first config says). */
+function preparer(first: Config): (c: Config) => Prepared {
+  const serials = new SerialKeeper(first.dns.serialFile);
+  return (c) => {
+    serials.assign(c);
+    return prepareForWorkers(c, loadZoneKeys(c));
+  };
 }
 
 /**

@@ -37,7 +37,7 @@ export function nsdConf(o: {
   const key = o.key ? `key:\n  name: ${o.key.name}\n  algorithm: hmac-sha256\n  secret: "${o.key.secret}"\n` : '';
   const zones = o.zones.map((z) => {
     const xfr = z.primary
-      ? `  request-xfr: AXFR 127.0.0.1@${z.primary.port} ${z.primary.signed && o.key ? o.key.name : 'NOKEY'}\n  allow-notify: 127.0.0.1 NOKEY\n`
+      ? `  request-xfr: AXFR 127.0.0.1@${z.primary.port} ${z.primary.signed && o.key ? o.key.name : 'NOKEY'}\n  allow-notify: 127.0.0.1 ${z.primary.signed && o.key ? o.key.name : 'NOKEY'}\n`
       : '';
     return `zone:\n  name: ${z.name}\n  zonefile: ${z.file ?? `${z.name}.zone`}\n${xfr}`;
   });
@@ -83,6 +83,10 @@ acl:
   - id: notify-from-gtm
     address: 127.0.0.1
     action: notify
+  - id: notify-signed
+    address: 127.0.0.1
+    key: ${o.key.name}
+    action: notify
 remote:
   - id: gtm
     address: 127.0.0.1@${o.gtmPort}
@@ -99,7 +103,7 @@ ${common}zone:
 ${o.zones
   .map(
     (z) =>
-      `  - domain: ${z.domain}\n${z.signed ? '    master: gtm-signed\n' : ''}${z.catalog ? '    catalog-role: interpret\n    catalog-template: catalog-members\n' : ''}`,
+      `  - domain: ${z.domain}\n${z.signed ? '    master: gtm-signed\n    acl: notify-signed\n' : ''}${z.catalog ? '    catalog-role: interpret\n    catalog-template: catalog-members\n' : ''}`,
   )
   .join('')}`;
 }

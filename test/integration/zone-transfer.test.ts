@@ -74,7 +74,13 @@ beforeAll(async () => {
         /^zones:\n/m,
         `zones:\n  shop.test:\n    file: shop.test.zone\n    transfer: { allow: [127.0.0.1], notify: ['127.0.0.1:${ports.nsd}', '127.0.0.1:${ports.knot}'] }\n`,
       )
-      .replace(/^  example\.test:\n/m, `  example.test:\n    transfer: { allow: [127.0.0.0/30], tsig: [${KEY}] }\n`)
+      .replace(
+        /^  example\.test:\n/m,
+        `  example.test:\n    transfer: { allow: [127.0.0.0/30], tsig: [${KEY}], notify: ['127.0.0.1:${ports.nsd}', '127.0.0.1:${ports.knot}'] }\n`,
+      )
+      // The primary keeps example.test's serial (soa.serial: auto).
+      .replace(/serial: \d+/, 'serial: auto')
+      .replace(/^dns:\n/m, `dns:\n  serial_file: ${join(dir, 'serials.json')}\n`)
       .replace(/^dns:\n/m, `dns:\n  tsig_keys: [{ name: ${KEY}, secret_env: GTM_TEST_TSIG }]\n`)
       .replace(/^zones:\n/m, 'zones:\n  catalog.test:\n    catalog: true\n    transfer: { allow: [127.0.0.1] }\n')
       // Enough records for a transfer of several messages (each signed, chained to the last).
@@ -201,6 +207,35 @@ describe('AXFR from gtm dns', () => {
         new RegExp(
           `"event":"zone.notify","zone":"shop.test","target":"127.0.0.1:${port}","serial":2026120202,"outcome":"acknowledged"`,
         ),
+      );
+  }, 30_000);
+
+  it('NOTIFY with an automatic serial: a YAML edit reaches both secondaries, TSIG-signed, with no serial to bump', async () => {
+    const soa = async (port: number) =>
+      Number((await kdig(port, ['+short', '+norec', 'example.test', 'SOA'])).split(' ')[2]);
+    const before = await soa(gtm.port);
+    // The shop.test reload above changed nothing example.test transfers: its serial stayed.
+    expect(gtm.log()).not.toMatch(new RegExp(`"event":"zone.notify","zone":"example.test".*"serial":(?!${before})`));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        '    records:\n',
+        '    records:\n      - { name: auto, type: A, value: 192.0.2.223 }\n',
+      ),
+    );
+    gtm.proc.kill('SIGHUP');
+    await waitFor(async () => (await soa(gtm.port)) > before, 'the serial to go up', 5000);
+    const after = await soa(gtm.port);
+    for (const s of secondaries)
+      await waitFor(
+        async () => (await kdig(s.port, ['+short', '+norec', 'auto.example.test', 'A'])).trim() === '192.0.2.223',
+        () => `${s.name} to transfer example.test after our signed NOTIFY:\n${s.log().slice(-1500)}`,
+        10_000,
+      );
+    for (const s of secondaries) expect(await soa(s.port)).toBe(after);
+    for (const port of [ports.nsd, ports.knot])
+      await gtm.waitLog(
+        new RegExp(`"zone":"example.test","target":"127.0.0.1:${port}","serial":${after},"outcome":"acknowledged"`),
       );
   }, 30_000);
 
