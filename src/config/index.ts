@@ -9,7 +9,7 @@ import type { ZoneFileReader } from './zones.js';
 import { readYaml } from './yaml.js';
 
 export type * from './types.js';
-export { ALERT_EVENTS } from './types.js';
+export { ALERT_EVENTS, TRANSFER_RENDITIONS } from './types.js';
 export { absoluteName } from './schema.js';
 export { MAX_CNAME_CHAIN } from './limits.js';
 export { describePolicy } from '../policy/index.js';

@@ -1,5 +1,13 @@
 // services: steered names, their pools, policy (src/policy) and fail-open regions.
-import type { Policy, Pool, Region, Service, Zone } from './types.js';
+import {
+  TRANSFER_RENDITIONS,
+  type Policy,
+  type Pool,
+  type Region,
+  type Service,
+  type TransferRendition,
+  type Zone,
+} from './types.js';
 import { parsePolicy } from '../policy/index.js';
 import { regionRef } from '../policy/common.js';
 import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../validate/index.js';
@@ -20,7 +28,7 @@ export function parseServices(
   const names = new Set<string>();
   for (const [key, sv] of Object.entries(ss)) {
     const path = join('services', key);
-    const s = obj(p, path, sv, ['name', 'ttl', 'answers', 'pools', 'policy', 'last_resort', 'ecs']);
+    const s = obj(p, path, sv, ['name', 'ttl', 'answers', 'pools', 'policy', 'last_resort', 'ecs', 'transfer_as']);
     if (!s) continue;
     const name = domain(p, join(path, 'name'), s.name, '');
     if (name) {
@@ -57,6 +65,7 @@ export function parseServices(
       policy,
       lastResort: lastResort.filter((r): r is string => r !== undefined),
       ecs: bool(p, join(path, 'ecs'), s.ecs, ecsDefault),
+      transferAs: transferAsOf(p, join(path, 'transfer_as'), s.transfer_as, lastResort.length > 0),
     });
   }
   return out;
@@ -88,4 +97,15 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
     });
   }
   return out;
+}
+
+/** `transfer_as: pools | last_resort | healthy` (what a secondary serves for the name). */
+function transferAsOf(p: Problems, path: string, v: unknown, hasLastResort: boolean): TransferRendition {
+  if (v === undefined) return 'pools';
+  if (!(TRANSFER_RENDITIONS as readonly unknown[]).includes(v)) {
+    p.add(path, `must be one of ${TRANSFER_RENDITIONS.join(', ')}`);
+    return 'pools';
+  }
+  if (v === 'last_resort' && !hasLastResort) p.add(path, 'last_resort needs the service to name last_resort regions');
+  return v as TransferRendition;
 }

@@ -64,6 +64,11 @@ export interface Zone {
   nsTtl: number;
   records: StaticRecord[];
   dnssec?: ZoneDnssec;
+  /**
+   * Set by the DNS primary, not the config: the regions up when this zone's `healthy` transfer
+   * renditions were made (the serial stands for exactly this content).
+   */
+  transferUp?: string[];
   /** A catalog zone (RFC 9432): its records list the other zones. */
   catalog?: boolean;
   /** The zone file and what it includes, as read (a reload reads them again when one changes). */
@@ -93,7 +98,17 @@ export interface Service {
   /** Regions answered when no candidate is healthy; empty means all candidates. */
   lastResort: string[];
   ecs: boolean;
+  /**
+   * What a secondary (which cannot steer) serves for this name, in zone transfers and `gtm zone
+   * export`: every pool address (`pools`, the default), the `last_resort` regions' addresses, or
+   * the pools whose region is up when the zone is transferred (`healthy`: a region state change
+   * is then a content change, with a new serial and NOTIFY).
+   */
+  transferAs: TransferRendition;
 }
+
+export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
+export type TransferRendition = (typeof TRANSFER_RENDITIONS)[number];
 
 export interface DnsSettings {
   listen: { host: string; port: number };

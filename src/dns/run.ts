@@ -31,6 +31,7 @@ import { emit } from '../contract/index.js';
 import { loadZoneKeys, signingUntil } from '../dnssec/index.js';
 import { prepareForWorkers, type CompiledZone } from './zone.js';
 import { SerialKeeper } from './serials.js';
+import { followRegionsForTransfers, markTransferRegions } from './renditions.js';
 import { WorkerPool, type Prepared } from './worker-pool.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
@@ -58,13 +59,14 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   // The text the running config comes from: a reload compares what it reads with this.
   const startText = readConfigText(opts.configPath);
   let config = parseConfigText(startText, opts.configPath);
-  // Compiled once here for every worker (and again only on reload).
-  const prepare = preparer(config);
+  const state = InMemoryRegionState.fromConfig(config);
+  // Compiled once here for every worker (and again on reload, or when a transfer rendition
+  // follows the regions up).
+  const prepare = preparer(config, state);
   let prepared = prepare(config);
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
   const metrics = createDnsPrimaryMetrics();
   dnssecMetrics(metrics.registry, () => prepared.zones);
-  const state = InMemoryRegionState.fromConfig(config);
   regionStateMetrics(
     metrics.registry,
     () => config.regions.keys(),
@@ -88,6 +90,15 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   // Secondaries hear of each zone at start and whenever its serial changes.
   const notifier = new Notifier(log);
   notifier.zonesChanged(config);
+  const stopFollowing = followRegionsForTransfers(
+    () => config,
+    state,
+    async () => {
+      prepared = prepare(config);
+      await pool.rollOut({ type: 'reload', ...prepared, reopenGeo: false });
+      notifier.zonesChanged(config);
+    },
+  );
 
   const reloader = new Reloader(
     opts.configPath,
@@ -115,6 +126,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   const metricsServer = await serveDnsMetrics(config, metrics, log);
 
   const close = async () => {
+    stopFollowing();
     notifier.stop();
     feed.stop();
     reloader.close();
@@ -125,10 +137,14 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   return { port, reload: () => reloader.reload('api'), close };
 }
 
-/** Compiles a config for the workers, its automatic serials set first (kept where the first config says). */
-function preparer(first: Config): (c: Config) => Prepared {
+/**
+ * Compiles a config for the workers: first the regions its `healthy` transfer renditions are made
+ * with, then its automatic serials (kept where the first config says).
+ */
+function preparer(first: Config, state: InMemoryRegionState): (c: Config) => Prepared {
   const serials = new SerialKeeper(first.dns.serialFile);
   return (c) => {
+    markTransferRegions(c, state);
     serials.assign(c);
     return prepareForWorkers(c, loadZoneKeys(c));
   };

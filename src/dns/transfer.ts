@@ -1,13 +1,13 @@
 // Outgoing zone transfers (AXFR, RFC 5936) over TCP: the whole zone as a series of messages,
-// SOA first and last. A secondary cannot steer, so a steered name goes out in its fail-safe
-// rendition: every pool address (what `gtm zone export` writes too). IXFR (RFC 1995) is answered
+// SOA first and last. A secondary cannot steer, so a steered name goes out as its `transfer_as`
+// says (every pool address by default; what `gtm zone export` writes too). IXFR (RFC 1995) is answered
 // in AXFR form (§4 allows it: no change history is kept yet). Who may transfer is the zone's
 // `transfer.allow` list of prefixes; anyone else is REFUSED and learns nothing. Pure: bytes in,
 // messages out; the server writes them.
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import { TYPE, RCODE, encodeName, type Query } from '../wire/index.js';
 import { nodeOf, type CompiledZone } from './zone.js';
-import { failSafeAddresses } from './zone-export.js';
+import { secondaryAddresses } from './zone-export.js';
 
 export interface TransferRR {
   name: string;
@@ -35,7 +35,7 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
     }
     const svc = node.service;
     if (!svc) continue;
-    const { a, aaaa } = failSafeAddresses(svc);
+    const { a, aaaa } = secondaryAddresses(svc, z.zone.transferUp);
     for (const addr of a) out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(addr) });
     for (const addr of aaaa) out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(addr) });
   }

@@ -40,12 +40,20 @@ export function rdataText(r: StaticRecord): string {
 }
 
 /**
- * A steered name as a secondary without our steering serves it: every pool address, once each
- * (IPv4 for A, IPv6 for AAAA). `gtm zone export` and zone transfers both write this.
+ * A steered name as a secondary without our steering serves it (`transfer_as`): every pool
+ * address, the last-resort regions' addresses, or the pools of the regions in `up` (all pools when
+ * none is up, or when `up` is not known, as for `gtm zone export`: fail-safe). IPv4 for A, IPv6
+ * for AAAA, each address once. `gtm zone export` and zone transfers both write this.
  */
-export function failSafeAddresses(service: Service): { a: string[]; aaaa: string[] } {
+export function secondaryAddresses(service: Service, up?: readonly string[]): { a: string[]; aaaa: string[] } {
+  let pools = service.pools;
+  if (service.transferAs === 'last_resort') pools = pools.filter((p) => service.lastResort.includes(p.region));
+  if (service.transferAs === 'healthy' && up) {
+    const healthy = pools.filter((p) => up.includes(p.region));
+    if (healthy.length) pools = healthy;
+  }
   const all = (pick: (p: Service['pools'][number]) => string | undefined) =>
-    [...new Set(service.pools.map(pick))].filter((x): x is string => !!x);
+    [...new Set(pools.map(pick))].filter((x): x is string => !!x);
   return { a: all((p) => p.vip4), aaaa: all((p) => p.vip6) };
 }
 
@@ -53,7 +61,7 @@ export function exportZone(config: Config, zone: Zone): string {
   const line = (name: string, ttl: number, type: string, rdata: string) => `${fq(name)}\t${ttl}\tIN\t${type}\t${rdata}`;
   const s = zone.soa;
   const out = [
-    `; ${zone.name}, exported by gtm zone export: steered names as every pool address (fail-safe)`,
+    `; ${zone.name}, exported by gtm zone export: steered names as a secondary serves them (transfer_as)`,
     `$ORIGIN ${fq(zone.name)}`,
     line(
       zone.name,
@@ -65,8 +73,8 @@ export function exportZone(config: Config, zone: Zone): string {
     ...zone.records.map((r) => line(r.name, r.ttl, r.type, rdataText(r))),
   ];
   for (const svc of config.services.filter((x) => x.name === zone.name || x.name.endsWith(`.${zone.name}`))) {
-    out.push(`; steered: ${svc.name} (${svc.policy.kind})`);
-    const { a, aaaa } = failSafeAddresses(svc);
+    out.push(`; steered: ${svc.name} (${svc.policy.kind}; a secondary serves ${svc.transferAs})`);
+    const { a, aaaa } = secondaryAddresses(svc, zone.transferUp);
     for (const addr of a) out.push(line(svc.name, svc.ttl, 'A', addr));
     for (const addr of aaaa) out.push(line(svc.name, svc.ttl, 'AAAA', addr));
   }

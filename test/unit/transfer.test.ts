@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { compileZones } from '../../src/dns/index.js';
 import { axfrMessages, transferRecords } from '../../src/dns/transfer.js';
+import { secondaryAddresses } from '../../src/dns/zone-export.js';
 import { notifyMessage } from '../../src/dns/notify.js';
 import { inPrefixes, parseCidr } from '../../src/net/index.js';
 import { buildQuery, parseQuery, TYPE } from '../../src/wire/index.js';
@@ -86,5 +87,32 @@ describe('NOTIFY', () => {
       { host: '2001:db8::53', port: 53 },
       { host: '2001:db8::54', port: 5300 },
     ]);
+  });
+});
+
+describe('what a secondary serves for a steered name (transfer_as)', () => {
+  const svc = (extra: string) =>
+    parseConfigText(readFileSync(EXAMPLE, 'utf8').replace('    policy: nearest\n', `    policy: nearest\n${extra}`))
+      .services[0] as NonNullable<ReturnType<typeof parseConfigText>['services'][number]>;
+  const v4 = (s: ReturnType<typeof svc>, up?: string[]) => secondaryAddresses(s, up).a;
+  const all = ['198.51.100.10', '198.51.100.20', '198.51.100.30'];
+
+  it('is every pool by default, whatever is up', () => {
+    expect(v4(svc(''), ['us-east'])).toEqual(all);
+  });
+  it('healthy: the pools of the regions up; every pool when none is up or nothing is known', () => {
+    const s = svc('    transfer_as: healthy\n');
+    expect(v4(s, ['eu-west', 'us-east'])).toEqual(['198.51.100.10', '198.51.100.20']);
+    expect(v4(s, [])).toEqual(all);
+    expect(v4(s)).toEqual(all);
+  });
+  it('last_resort: the last-resort regions, and a clear error without any', () => {
+    expect(v4(svc('    last_resort: [ap-southeast]\n    transfer_as: last_resort\n'), ['us-east'])).toEqual([
+      '198.51.100.30',
+    ]);
+    expect(() => svc('    transfer_as: last_resort\n')).toThrow(/transfer_as: last_resort needs the service to name/);
+    expect(() => svc('    transfer_as: sometimes\n')).toThrow(
+      /transfer_as: must be one of pools, last_resort, healthy/,
+    );
   });
 });
