@@ -74,30 +74,19 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   );
   const { store, feed } = await followSharedState(config, state, log, metrics);
 
-  const listen = { ...(opts.listen ?? config.dns.listen) };
-  const count = opts.workers ?? (config.dns.workers || availableParallelism());
-  // Port 0 with several workers: the cluster keys shared UDP handles by the asked port, so
-  // every worker must ask for the same real one. Pick it here.
-  if (listen.port === 0 && count > 1) listen.port = await freeUdpPort(listen.host);
-  const pool = new WorkerPool(log, listen, state, () => prepared);
-  const port = await pool.start(count);
-  emit(
-    log,
-    'dns.listening',
-    { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath },
-    'dns server listening (udp+tcp)',
-  );
+  const { pool, port } = await startWorkers(opts, config, state, log, () => prepared);
   // Secondaries hear of each zone at start and whenever its serial changes.
   const notifier = new Notifier(log);
   notifier.zonesChanged(config);
+  const rollOut = async (next: Prepared, reopenGeo: boolean) => {
+    prepared = next;
+    await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
+    notifier.zonesChanged(config);
+  };
   const stopFollowing = followRegionsForTransfers(
     () => config,
     state,
-    async () => {
-      prepared = prepare(config);
-      await pool.rollOut({ type: 'reload', ...prepared, reopenGeo: false });
-      notifier.zonesChanged(config);
-    },
+    () => rollOut(prepare(config), false),
   );
 
   const reloader = new Reloader(
@@ -109,12 +98,10 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
       prepare,
       async apply(next: Config, nextPrepared: Prepared, reopenGeo: boolean) {
         config = next;
-        prepared = nextPrepared;
         state.addMissing(config);
         // The merge runs again on the new config: a region's configured state applies at once.
         feed.setConfig(config);
-        await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
-        notifier.zonesChanged(config);
+        await rollOut(nextPrepared, reopenGeo);
       },
     },
     config,
@@ -135,6 +122,30 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
     await pool.close();
   };
   return { port, reload: () => reloader.reload('api'), close };
+}
+
+/** The worker processes, listening (their config, zones and region state come from the primary). */
+async function startWorkers(
+  opts: RunOptions,
+  config: Config,
+  state: InMemoryRegionState,
+  log: Logger,
+  prepared: () => Prepared,
+): Promise<{ pool: WorkerPool; port: number }> {
+  const listen = { ...(opts.listen ?? config.dns.listen) };
+  const count = opts.workers ?? (config.dns.workers || availableParallelism());
+  // Port 0 with several workers: the cluster keys shared UDP handles by the asked port, so
+  // every worker must ask for the same real one. Pick it here.
+  if (listen.port === 0 && count > 1) listen.port = await freeUdpPort(listen.host);
+  const pool = new WorkerPool(log, listen, state, prepared);
+  const port = await pool.start(count);
+  emit(
+    log,
+    'dns.listening',
+    { listen: `${listen.host}:${port}`, workers: count, config: opts.configPath },
+    'dns server listening (udp+tcp)',
+  );
+  return { pool, port };
 }
 
 /**
