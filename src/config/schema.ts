@@ -74,6 +74,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'nsid',
           'tsig_keys',
           'serial_file',
+          'cookie_secret_env',
         ])) ?? {};
   const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
   let workers = 1;
@@ -99,6 +100,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     overBudget: overBudget(p, d.over_budget),
     dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
     nsid: nsidOf(p, d.nsid),
+    cookieSecret: cookieSecretOf(p, d.cookie_secret_env),
     serialFile: str(p, 'dns.serial_file', d.serial_file, {
       optional: true,
       pattern: /^\//,
@@ -147,6 +149,20 @@ function tsigKeyOf(p: Problems, path: string, v: unknown, readFile?: ZoneFileRea
     algorithm: algorithm as TsigKey['algorithm'],
     secret,
   };
+}
+
+/**
+ * dns.cookie_secret_env: the variable holding the server cookie secret, 32 hex digits (16 bytes,
+ * RFC 9018), shared by every server of an anycast set. Its text never goes into a problem.
+ */
+function cookieSecretOf(p: Problems, v: unknown): Uint8Array | undefined {
+  const env = str(p, 'dns.cookie_secret_env', v, { optional: true });
+  if (env === undefined) return undefined;
+  const text = process.env[env]?.trim();
+  if (!text) p.add('dns.cookie_secret_env', `${env} is not set`);
+  else if (!/^[0-9a-fA-F]{32}$/.test(text)) p.add('dns.cookie_secret_env', `${env} must hold 32 hex digits (16 bytes)`);
+  else return Uint8Array.from(Buffer.from(text, 'hex'));
+  return undefined;
 }
 
 /** dns.nsid: text, or `hex:` and its bytes (as Knot takes it); at most 128 bytes. */

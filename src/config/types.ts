@@ -139,6 +139,11 @@ export interface DnsSettings {
   missBudget: number;
   /** What a UDP query past the miss budget gets: an empty truncated answer (TC=1), or nothing. */
   overBudget: 'truncate' | 'drop';
+  /**
+   * The server cookie secret (RFC 7873/9018): from `dns.cookie_secret_env`, else made by the DNS
+   * primary at start and shared by its workers.
+   */
+  cookieSecret?: Uint8Array;
   /** Where automatic SOA serials are kept across restarts (`dns.serial_file`; undefined: in memory). */
   serialFile?: string;
   /** The identifier sent to queries that ask for it with NSID (RFC 5001; undefined: none). */

@@ -19,6 +19,8 @@ export interface WriteOptions {
   ecs: boolean;
   /** This server's identifier, sent to a query that asks for it (RFC 5001). */
   nsid?: Uint8Array;
+  /** The COOKIE option for this client (RFC 7873), when its query carried one. */
+  cookie?: Uint8Array;
 }
 
 /** Writes the response to `q` for a lookup result; `decide` runs the policy of a steered name. */
@@ -114,14 +116,14 @@ function finish(
   // SOURCE PREFIX-LENGTH 0 (the client asks for no tailoring) is answered with SCOPE 0 (RFC 7871 §7.1.2).
   const ecsEcho = edns?.ecs && opts.ecs ? { ecs: edns.ecs, scope: edns.ecs.sourcePrefix === 0 ? 0 : scope } : undefined;
   const nsid = edns?.nsid ? opts.nsid : undefined;
-  if (edns) w.opt(opts.maxUdpSize, 0, edns.dnssecOk, ecsEcho, nsid);
+  if (edns) w.opt(opts.maxUdpSize, 0, edns.dnssecOk, ecsEcho, nsid, opts.cookie);
   if (opts.tcp) return;
   const limit = edns ? Math.min(Math.max(512, edns.udpSize), opts.maxUdpSize) : 512;
   if (w.length <= limit) return;
   // Too large for UDP: send header and question with TC so the client retries on TCP.
   w.truncateTo(q.questionEnd);
   w.setFlags(flags | 0x0200);
-  if (edns) w.opt(opts.maxUdpSize, 0, edns.dnssecOk, ecsEcho, nsid);
+  if (edns) w.opt(opts.maxUdpSize, 0, edns.dnssecOk, ecsEcho, nsid, opts.cookie);
   info.truncated = true;
 }
 

@@ -11,7 +11,8 @@ import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
 import { RCODE, ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
 import { axfrMessages, isTransfer, transferRecords, transferRefusal } from './transfer.js';
-import { inPrefixes } from '../net/index.js';
+import { inPrefixes, unmapIPv4 } from '../net/index.js';
+import { cookieFor, type CookieVerdict } from './cookies.js';
 import {
   findTsig,
   signResponse,
@@ -112,11 +113,35 @@ export class Authority {
     remoteAddress: string,
     tcp: boolean,
     misses?: MissBudget,
-  ): { response?: Buffer; info: QueryInfo } {
+  ): { response?: Buffer; info: QueryInfo; cookie?: 'valid' | 'new' } {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
-    if (parsed.kind === 'error') return this.formatError(msg, parsed);
+    if (parsed.kind === 'error') {
+      const cookie = parsed.edns && this.cookieOf(parsed, remoteAddress);
+      const answered = this.formatError(msg, parsed, cookie?.option);
+      return cookie ? { ...answered, cookie: cookie.valid ? 'valid' : 'new' } : answered;
+    }
     const q = parsed.query;
+    const cookie = this.cookieOf(q, remoteAddress);
+    const answered = this.answer(msg, q, remoteAddress, tcp, cookie?.option, misses);
+    return cookie ? { ...answered, cookie: cookie.valid ? 'valid' : 'new' } : answered;
+  }
+
+  /** Our COOKIE option for a query that carries one (RFC 7873), and whether its server cookie held. */
+  private cookieOf(q: { edns?: Edns }, remoteAddress: string): CookieVerdict | undefined {
+    const secret = this.config.dns.cookieSecret;
+    if (!q.edns?.cookie || !secret) return undefined;
+    return cookieFor(secret, q.edns.cookie, unmapIPv4(remoteAddress), Math.floor(Date.now() / 1000));
+  }
+
+  private answer(
+    msg: Uint8Array,
+    q: Query,
+    remoteAddress: string,
+    tcp: boolean,
+    cookie: Uint8Array | undefined,
+    misses?: MissBudget,
+  ): { response?: Buffer; info: QueryInfo } {
     if (this.signers.size) {
       // The memo holds signatures: past its deadline, or when the clock went back before the
       // time they were made (a step after running ahead), they are made again.
@@ -125,22 +150,22 @@ export class Authority {
     }
     const shape = shapeOf(q, tcp, this.config.dns.maxUdpSize);
     const memo = shape === undefined ? undefined : this.memo.get(q.qname, shape);
-    if (memo?.kind === 'fixed') return this.hit(memo.answer, msg, q);
+    if (memo?.kind === 'fixed') return this.hit(memo.answer, msg, q, cookie);
     let decided: Decision | undefined;
     if (memo) {
       // Same located client, same health as last time: the same answer (no policy run).
       const who =
         memo.byClient && !this.onDecision ? this.decider.clientOf(memo.service, q.edns, remoteAddress) : undefined;
       const last = who && this.memo.forClient(memo, who, this.healthEpoch, Date.now());
-      if (last) return this.hit(last, msg, q);
+      if (last) return this.hit(last, msg, q, cookie);
       // Otherwise the policy runs (geo lookup and ordering are cached) and its selection picks
       // the bytes built for it before.
       decided = this.decider.decide(memo.service, q.edns, remoteAddress, memo.family);
       const hit = this.memo.forSelection(memo, decided, who, this.healthEpoch);
-      if (hit) return this.hit(hit, msg, q);
+      if (hit) return this.hit(hit, msg, q, cookie);
     }
-    if (misses && !misses.take()) return this.overBudget(msg, q);
-    const built = this.build(msg, q, remoteAddress, tcp, decided);
+    if (misses && !misses.take()) return this.overBudget(msg, q, cookie);
+    const built = this.build(msg, q, remoteAddress, tcp, cookie, decided);
     if (shape !== undefined && built.memo !== false) this.memo.remember(q.qname, shape, built);
     return { response: built.response, info: built.info };
   }
@@ -200,20 +225,24 @@ export class Authority {
     return send(v.key);
   }
 
-  private hit(answer: { response: Buffer; info: QueryInfo }, msg: Uint8Array, q: Query) {
+  private hit(answer: { response: Buffer; info: QueryInfo }, msg: Uint8Array, q: Query, cookie?: Uint8Array) {
     this.memo.hits++;
-    return { response: patch(answer.response, msg, q, this.config.dns.ecs), info: answer.info };
+    return { response: patch(answer.response, msg, q, this.config.dns.ecs, cookie), info: answer.info };
   }
 
   /** A message we understand enough to answer with an error code (FORMERR, NOTIMP, BADVERS). */
-  private formatError(msg: Uint8Array, parsed: Extract<ReturnType<typeof parseQuery>, { kind: 'error' }>) {
+  private formatError(
+    msg: Uint8Array,
+    parsed: Extract<ReturnType<typeof parseQuery>, { kind: 'error' }>,
+    cookie?: Uint8Array,
+  ) {
     const w = this.writer;
     const flags = 0x8000 | (parsed.opcode << 11) | (parsed.rd ? 0x0100 : 0) | (parsed.rcode & 0xf);
     w.begin(msg, parsed.id, flags, parsed.questionEnd, undefined);
     // A valid ECS option is echoed with SCOPE 0: nothing in this answer depends on the client.
     const ecs = parsed.edns?.ecs && this.config.dns.ecs ? { ecs: parsed.edns.ecs, scope: 0 } : undefined;
     const nsid = parsed.edns?.nsid ? this.config.dns.nsid : undefined;
-    if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs, nsid);
+    if (parsed.edns) w.opt(this.config.dns.maxUdpSize, parsed.rcode >> 4, parsed.edns.dnssecOk, ecs, nsid, cookie);
     return { response: w.finish(), info: { rcode: parsed.rcode } };
   }
 
@@ -221,14 +250,21 @@ export class Authority {
    * Past the miss budget: an empty answer with TC set (a resolver retries over TCP, where the
    * budget does not apply), or nothing. Costs a header and a question, never a lookup or a signature.
    */
-  private overBudget(msg: Uint8Array, q: Query): { response?: Buffer; info: QueryInfo } {
+  private overBudget(msg: Uint8Array, q: Query, cookie?: Uint8Array): { response?: Buffer; info: QueryInfo } {
     const info: QueryInfo = { qname: q.qname, qtype: q.qtype, rcode: 0, overBudget: true };
     if (this.config.dns.overBudget === 'drop') return { info: { ...info, dropped: 'over the miss budget' } };
     const w = this.writer;
     const flags = 0x8000 | 0x0400 | 0x0200 | (q.rd ? 0x0100 : 0) | (q.cd ? 0x0010 : 0);
     w.begin(msg, q.id, flags, q.questionEnd, q.qname);
     if (q.edns)
-      w.opt(this.config.dns.maxUdpSize, 0, q.edns.dnssecOk, undefined, q.edns.nsid ? this.config.dns.nsid : undefined);
+      w.opt(
+        this.config.dns.maxUdpSize,
+        0,
+        q.edns.dnssecOk,
+        undefined,
+        q.edns.nsid ? this.config.dns.nsid : undefined,
+        cookie,
+      );
     return { response: w.finish(), info: { ...info, truncated: true } };
   }
 
@@ -247,7 +283,14 @@ export class Authority {
   }
 
   /** A memo miss: lookup, steering, writing and signing. */
-  private build(msg: Uint8Array, q: Query, remoteAddress: string, tcp: boolean, decided?: Decision): Built {
+  private build(
+    msg: Uint8Array,
+    q: Query,
+    remoteAddress: string,
+    tcp: boolean,
+    cookie: Uint8Array | undefined,
+    decided?: Decision,
+  ): Built {
     const result = lookup(this.zones, q, this.signing);
     const zone = result.kind === 'refused' || result.kind === 'formerr' ? undefined : result.zone;
     const sig = zone && this.signers.get(zone);
@@ -262,6 +305,7 @@ export class Authority {
       maxUdpSize: this.config.dns.maxUdpSize,
       ecs: this.config.dns.ecs,
       nsid: this.config.dns.nsid,
+      cookie,
     });
   }
 

@@ -82,12 +82,13 @@ export function shapeOf(q: Query, tcp: boolean, maxUdpSize: number): number | un
   // 0: TCP, 1: UDP without EDNS, else the UDP size limit (>= 512).
   const limit = tcp ? 0 : e ? Math.min(Math.max(512, e.udpSize), maxUdpSize) : 1;
   const ecs = e?.ecs ? e.ecs.family * 256 + e.ecs.sourcePrefix + 1 : 0; // < 1024
-  const flags = (e?.nsid ? 16 : 0) | (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
-  return ((q.qtype * 4 + cls) * 32 + flags) * 2 ** 26 + limit * 1024 + ecs;
+  const flags =
+    (e?.cookie ? 32 : 0) | (e?.nsid ? 16 : 0) | (q.rd ? 8 : 0) | (q.cd ? 4 : 0) | (e ? 2 : 0) | (e?.dnssecOk ? 1 : 0);
+  return ((q.qtype * 4 + cls) * 64 + flags) * 2 ** 26 + limit * 1024 + ecs;
 }
 
-/** A memoised response for this query: its own ID, question bytes (0x20 case) and ECS address. */
-export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolean): Buffer {
+/** A memoised response for this query: its own ID, question bytes (0x20 case), cookie and ECS address. */
+export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolean, cookie?: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(cached.length);
   cached.copy(out);
   out[0] = msg[0] as number;
@@ -95,10 +96,10 @@ export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolea
   for (let i = 12; i < q.questionEnd; i++) out[i] = msg[i] as number;
   // The echoed ECS option is the last thing in the message; its address is the asker's.
   const ecs = q.edns?.ecs;
-  if (ecs && echoEcs) {
-    const n = Math.ceil(ecs.sourcePrefix / 8);
-    for (let i = 0, at = out.length - n; i < n; i++) out[at + i] = ecs.address[i] as number;
-  }
+  const n = ecs && echoEcs ? Math.ceil(ecs.sourcePrefix / 8) : 0;
+  if (ecs && echoEcs) for (let i = 0, at = out.length - n; i < n; i++) out[at + i] = ecs.address[i] as number;
+  // The cookie option's data ends just before the echoed ECS option (8 bytes and the address).
+  if (cookie) out.set(cookie, out.length - (ecs && echoEcs ? 8 + n : 0) - cookie.length);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // metrics endpoint; workers (src/dns/worker-pool.ts) only answer. A reload is validated once in
 // the primary and then swapped in by each worker between two queries, so none is dropped.
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -154,7 +155,10 @@ async function startWorkers(
  */
 function preparer(first: Config, state: InMemoryRegionState): (c: Config) => Prepared {
   const serials = new SerialKeeper(first.dns.serialFile);
+  // Without a configured cookie secret, one for this process: its workers share it.
+  const cookieSecret = Uint8Array.from(randomBytes(16));
   return (c) => {
+    c.dns.cookieSecret ??= cookieSecret;
     markTransferRegions(c, state);
     serials.assign(c);
     return prepareForWorkers(c, loadZoneKeys(c));

@@ -337,7 +337,7 @@ export class DnsServer {
    */
   private handle(msg: Buffer, remote: string, tcp: boolean, port: number): Buffer | undefined {
     const receivedAt = this.opts.tap ? Date.now() : 0;
-    let result: { response?: Buffer; info: QueryInfo };
+    let result: ReturnType<Authority['respond']>;
     try {
       result = this.authority.respond(msg, remote, tcp, tcp ? undefined : this.misses);
     } catch (err) {
@@ -346,6 +346,7 @@ export class DnsServer {
       return undefined;
     }
     const { info } = result;
+    if (result.cookie) this.opts.metrics?.cookies.inc({ result: result.cookie });
     if (info.overBudget) this.opts.metrics?.overBudget.inc({ action: info.dropped ? 'dropped' : 'truncated' });
     if (info.dropped) {
       this.opts.metrics?.dropped.inc({ reason: info.dropped });
@@ -361,7 +362,8 @@ export class DnsServer {
     }
     let response = result.response;
     try {
-      if (this.rrl && !tcp && response) response = this.limit(response, remote, info);
+      // A valid server cookie proves the source address is not spoofed: no reflection to limit.
+      if (this.rrl && !tcp && response && result.cookie !== 'valid') response = this.limit(response, remote, info);
       if (this.opts.tap) this.tapped(msg, response, remote, port, tcp, receivedAt, info);
     } catch (err) {
       // Rate limiting or the query log failing costs neither the answer nor the worker.

@@ -26,6 +26,8 @@ export interface DnsMetrics {
   overBudget: Counter<'action'>;
   /** Zone transfer requests (AXFR, IXFR) answered: sent, or refused. */
   transfers: Counter<'result'>;
+  /** Queries with a COOKIE option: a server cookie of ours that held (valid), or a new one given. */
+  cookies: Counter<'result'>;
 }
 
 /** One cache's counters, as the cache keeps them (monotonic, per process). */
@@ -150,6 +152,12 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       name: 'gtm_dns_over_budget_total',
       help: 'Queries that would have built an answer past the worker miss budget, answered truncated or dropped',
       labelNames: ['action'],
+      registers: [registry],
+    }),
+    cookies: new Counter({
+      name: 'gtm_dns_cookies_total',
+      help: 'Queries with a DNS cookie (RFC 7873), by result: valid (our server cookie held; exempt from rate limiting) or new (a server cookie given)',
+      labelNames: ['result'],
       registers: [registry],
     }),
     transfers: new Counter({

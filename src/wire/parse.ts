@@ -7,7 +7,7 @@
 // parses only what an authoritative server needs, validates all of it, and never throws:
 // every outcome is a value.
 
-import { TYPE, RCODE, OPTION_ECS, OPTION_NSID, type Ecs, type Edns } from './rr.js';
+import { TYPE, RCODE, OPTION_COOKIE, OPTION_ECS, OPTION_NSID, type Ecs, type Edns } from './rr.js';
 
 export interface Query {
   id: number;
@@ -187,6 +187,15 @@ function parseOpt(buf: Uint8Array, typePos: number, rdata: number, rdlen: number
       edns.ecs = ecs;
     }
     if (code === OPTION_NSID) edns.nsid = true;
+    if (code === OPTION_COOKIE) {
+      // A client cookie alone (8 bytes), or with a server cookie of 8 to 32: anything else,
+      // or a second COOKIE option, is FORMERR (RFC 7873 §5.2.2).
+      if (edns.cookie || (len !== 8 && (len < 16 || len > 40))) return undefined;
+      edns.cookie = {
+        client: buf.slice(pos + 4, pos + 12),
+        ...(len > 8 ? { server: buf.slice(pos + 12, pos + 4 + len) } : {}),
+      };
+    }
     pos += 4 + len;
   }
   return edns;

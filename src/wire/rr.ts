@@ -37,6 +37,8 @@ export const CLASS_IN = 1;
 export const OPTION_ECS = 8;
 /** RFC 5001: name server identifier. */
 export const OPTION_NSID = 3;
+/** RFC 7873: DNS cookies. */
+export const OPTION_COOKIE = 10;
 
 export interface Ecs {
   family: 1 | 2;
@@ -52,4 +54,6 @@ export interface Edns {
   ecs?: Ecs;
   /** The query asks for the server's identifier (RFC 5001). */
   nsid?: boolean;
+  /** A COOKIE option (RFC 7873): the client cookie (8 bytes) and the server cookie it holds (8-32), if any. */
+  cookie?: { client: Uint8Array; server?: Uint8Array };
 }

@@ -1,5 +1,5 @@
 // Writing responses: names (compressed), records, OPT with ECS, truncation. Pure.
-import { TYPE, CLASS_IN, OPTION_ECS, OPTION_NSID, type Ecs } from './rr.js';
+import { TYPE, CLASS_IN, OPTION_COOKIE, OPTION_ECS, OPTION_NSID, type Ecs } from './rr.js';
 
 /** Encodes a presentation name (no trailing dot) as uncompressed wire labels. */
 export function encodeName(name: string): Buffer {
@@ -151,9 +151,9 @@ export class ResponseWriter {
   }
 
   /**
-   * The OPT pseudo-record; `extRcode` is the upper 8 bits of a 12-bit RCODE. NSID (RFC 5001), when
-   * given, goes before ECS: the echoed ECS option stays the last thing in the message (the memo
-   * patches its address there).
+   * The OPT pseudo-record; `extRcode` is the upper 8 bits of a 12-bit RCODE. NSID (RFC 5001) and
+   * COOKIE (RFC 7873), when given, go before ECS: the echoed ECS option stays the last thing in the
+   * message, the cookie just before it (the memo patches both there).
    */
   opt(
     udpSize: number,
@@ -161,6 +161,7 @@ export class ResponseWriter {
     dnssecOk: boolean,
     ecs?: { ecs: Ecs; scope: number },
     nsid?: Uint8Array,
+    cookie?: Uint8Array,
   ): void {
     const b = this.buf;
     b[this.pos] = 0;
@@ -176,6 +177,12 @@ export class ResponseWriter {
       b.writeUInt16BE(nsid.length, p + 2);
       b.set(nsid, p + 4);
       p += 4 + nsid.length;
+    }
+    if (cookie) {
+      b.writeUInt16BE(OPTION_COOKIE, p);
+      b.writeUInt16BE(cookie.length, p + 2);
+      b.set(cookie, p + 4);
+      p += 4 + cookie.length;
     }
     if (ecs) {
       const addrLen = Math.ceil(ecs.ecs.sourcePrefix / 8);

@@ -73,10 +73,15 @@ export const ACCEPTED: AcceptedClass[] = [
     explains: ['cd'],
   },
   {
-    name: 'cookies-not-implemented',
-    why: 'gdnsd answers DNS Cookies with a server cookie; gtm does not implement cookies and ignores the option (RFC 7873 §5.2)',
-    applies: (q, m, g) =>
-      q.edns?.option === 'cookie' && m.opt?.options.length === 0 && g.opt?.options.every((o) => o.code === 10) === true,
+    name: 'server-cookie-format',
+    why: "both echo the client cookie with a server cookie of their own making (RFC 7873 §4.2 leaves the recipe to the server): gtm's is RFC 9018's (16 bytes: version, time, SipHash), gdnsd's 8 bytes",
+    applies: (q, m, g) => {
+      if (q.edns?.option !== 'cookie') return false;
+      const [mine, theirs] = [m.opt?.options, g.opt?.options];
+      const client = (o?: { code: number; data: string }[]) =>
+        o?.length === 1 && o[0]?.code === 10 ? o[0].data.slice(0, 16) : undefined;
+      return client(mine) !== undefined && client(mine) === client(theirs) && mine?.[0]?.data.length === 48;
+    },
     explains: ['opt.options'],
   },
   {
