@@ -76,12 +76,26 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'serial_file',
           'cookie_secret_env',
         ])) ?? {};
-  const listen = d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen);
+  // One address, or a list (v4 and v6, each answered on UDP and TCP): the first may have port 0.
+  const listens = Array.isArray(d.listen)
+    ? d.listen.map((x, i) => hostPort(p, join('dns.listen', i), x))
+    : [d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen)];
+  if (Array.isArray(d.listen) && d.listen.length === 0) p.add('dns.listen', 'must name at least one address');
+  const listen = listens[0];
+  const alsoListen = listens.slice(1).filter((x): x is { host: string; port: number } => x !== undefined);
+  alsoListen.forEach((x, i) => {
+    if (x.port === 0) p.add(join('dns.listen', i + 1), 'needs a port (only the first address may take any free one)');
+  });
+  const seen = new Set<string>();
+  for (const x of listens)
+    if (x && seen.size === seen.add(`${x.host}|${x.port}`).size)
+      p.add('dns.listen', `${x.host}:${x.port} is listed twice`);
   let workers = 1;
   if (d.workers === undefined || d.workers === 'auto') workers = 0;
   else workers = int(p, 'dns.workers', d.workers, 1, 64) ?? 1;
   return {
     listen: listen ?? { host: '127.0.0.1', port: 5353 },
+    alsoListen,
     workers,
     maxUdpSize: int(p, 'dns.max_udp_size', d.max_udp_size, 512, 65535, 1232) ?? 1232,
     ecs: bool(p, 'dns.ecs', d.ecs, true),

@@ -111,7 +111,10 @@ export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
 export type TransferRendition = (typeof TRANSFER_RENDITIONS)[number];
 
 export interface DnsSettings {
+  /** The first of `dns.listen` (the command line's --listen replaces it). */
   listen: { host: string; port: number };
+  /** The rest of `dns.listen`: more addresses answered on, UDP and TCP each. */
+  alsoListen: { host: string; port: number }[];
   workers: number;
   maxUdpSize: number;
   ecs: boolean;

@@ -29,9 +29,17 @@ function asksTransfer(msg: Buffer): boolean {
   return type === 252 || type === 251;
 }
 
+/** The address a query came in on: dnstap's server address (none for a wildcard) and port. */
+interface Local {
+  address?: Uint8Array;
+  port: number;
+}
+
 export interface ServerOptions {
   host: string;
   port: number;
+  /** More addresses to answer on (`dns.listen` as a list), each with its own port. */
+  also?: { host: string; port: number }[];
   tcpIdleMs: number;
   queryLogSample: number;
   logger: Logger;
@@ -122,8 +130,8 @@ function literalLookup(
 }
 
 export class DnsServer {
-  private udp?: dgram.Socket;
-  private tcp?: net.Server;
+  private readonly udps: dgram.Socket[] = [];
+  private readonly tcps: net.Server[] = [];
   private readonly conns = new Set<TcpConn>();
   private readonly perSource = new Map<string, number>();
   private sweepTimer?: NodeJS.Timeout;
@@ -134,16 +142,12 @@ export class DnsServer {
   private rrl?: ResponseRateLimiter;
   private misses?: TurnBudget;
   private rrlLogTimer?: NodeJS.Timeout;
-  /** The address and port bound (dnstap's response address; none for a wildcard address). */
-  private port = 0;
-  private readonly tapAddress?: Uint8Array;
 
   constructor(
     private readonly authority: Authority,
     private readonly opts: ServerOptions,
   ) {
     this.applyLimits(opts);
-    if (opts.tap && opts.host !== '0.0.0.0' && opts.host !== '::') this.tapAddress = addressRdata(opts.host);
   }
 
   /** Takes rate limiting and the miss budget from a (re)loaded config; budgets start afresh. */
@@ -153,15 +157,31 @@ export class DnsServer {
     this.misses = limits.missBudget ? new TurnBudget(limits.missBudget) : undefined;
   }
 
+  /**
+   * Listens on the first address (its port may be 0: the one bound is returned) and on each of
+   * `also`, UDP and TCP on each.
+   */
   async start(): Promise<{ port: number }> {
-    const { host, port } = this.opts;
+    const first = await this.listenOn(this.opts.host, this.opts.port);
+    for (const a of this.opts.also ?? []) await this.listenOn(a.host, a.port);
+    if (this.opts.metrics) this.flushTimer = setInterval(() => this.flushMetrics(), 1000).unref();
+    this.rrlLogTimer = setInterval(() => this.logLimited(), 5000).unref();
+    // Limits are ours (below), so a full server evicts the oldest idle connection first.
+    this.sweepTimer = setInterval(() => this.sweep(), 250).unref();
+    return { port: first };
+  }
+
+  /** One address: a UDP socket and a TCP server on the same port; returns the port bound. */
+  private async listenOn(host: string, port: number): Promise<number> {
     const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
-    this.udp = udp;
+    this.udps.push(udp);
+    // dnstap's response address: this socket's (none for a wildcard address).
+    const local: Local = { address: host === '0.0.0.0' || host === '::' ? undefined : addressRdata(host), port };
     // The label child is bound once: resolving labels per observation was measurable per query.
     const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
     udp.on('message', (msg, rinfo) => {
       const t0 = performance.now();
-      const response = this.handle(msg, rinfo.address, false, rinfo.port);
+      const response = this.handle(msg, rinfo.address, false, rinfo.port, local);
       // No per-send callback: it costs an allocation per packet; send errors surface as
       // socket 'error' events, which are logged below.
       if (response) udp.send(response, rinfo.port, rinfo.address);
@@ -175,25 +195,20 @@ export class DnsServer {
         resolve();
       });
     });
-    const boundPort = udp.address().port;
-    this.port = boundPort;
+    local.port = udp.address().port;
 
-    this.tcpSeconds = this.opts.metrics?.answerSeconds.labels('tcp');
-    const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock));
-    // Limits are ours (below), so a full server evicts the oldest idle connection first.
-    this.sweepTimer = setInterval(() => this.sweep(), 250).unref();
+    this.tcpSeconds ??= this.opts.metrics?.answerSeconds.labels('tcp');
+    const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock, local));
     tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
-    this.tcp = tcp;
+    this.tcps.push(tcp);
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen({ host, port: boundPort, exclusive: false }, () => {
+      tcp.listen({ host, port: local.port, exclusive: false }, () => {
         tcp.off('error', reject);
         resolve();
       });
     });
-    if (this.opts.metrics) this.flushTimer = setInterval(() => this.flushMetrics(), 1000).unref();
-    this.rrlLogTimer = setInterval(() => this.logLimited(), 5000).unref();
-    return { port: boundPort };
+    return local.port;
   }
 
   /**
@@ -252,7 +267,7 @@ export class DnsServer {
     }
   }
 
-  private onTcp(sock: net.Socket): void {
+  private onTcp(sock: net.Socket, local: Local): void {
     const conn = this.admit(sock);
     if (!conn) return;
     sock.setTimeout(this.opts.tcpIdleMs, () => this.closeConn(conn));
@@ -281,7 +296,7 @@ export class DnsServer {
         buf = buf.subarray(2 + len);
         if (asksTransfer(msg) && this.transfer(sock, msg)) continue;
         const t0 = performance.now();
-        const response = this.handle(msg, sock.remoteAddress ?? '', true, sock.remotePort ?? 0);
+        const response = this.handle(msg, sock.remoteAddress ?? '', true, sock.remotePort ?? 0, local);
         if (response) {
           const frame = Buffer.allocUnsafe(2 + response.length);
           frame.writeUInt16BE(response.length, 0);
@@ -335,7 +350,7 @@ export class DnsServer {
    * Answers one message; a bug in answering is logged and counted, never fatal. On UDP the miss
    * budget applies, and the answer is charged to the asker's network by rate limiting.
    */
-  private handle(msg: Buffer, remote: string, tcp: boolean, port: number): Buffer | undefined {
+  private handle(msg: Buffer, remote: string, tcp: boolean, port: number, local: Local): Buffer | undefined {
     const receivedAt = this.opts.tap ? Date.now() : 0;
     let result: ReturnType<Authority['respond']>;
     try {
@@ -364,7 +379,7 @@ export class DnsServer {
     try {
       // A valid server cookie proves the source address is not spoofed: no reflection to limit.
       if (this.rrl && !tcp && response && result.cookie !== 'valid') response = this.limit(response, remote, info);
-      if (this.opts.tap) this.tapped(msg, response, remote, port, tcp, receivedAt, info);
+      if (this.opts.tap) this.tapped(msg, response, remote, port, local, tcp, receivedAt, info);
     } catch (err) {
       // Rate limiting or the query log failing costs neither the answer nor the worker.
       this.opts.metrics?.errors.inc({ where: 'after-respond' });
@@ -379,6 +394,7 @@ export class DnsServer {
     response: Buffer | undefined,
     remote: string,
     port: number,
+    local: Local,
     tcp: boolean,
     at: number,
     info: QueryInfo,
@@ -389,8 +405,8 @@ export class DnsServer {
       type: AUTH_QUERY,
       clientAddress: addressRdata(unmapIPv4(remote)),
       clientPort: port,
-      serverAddress: this.tapAddress,
-      serverPort: this.port,
+      serverAddress: local.address,
+      serverPort: local.port,
       tcp,
       queryTimeMs: at,
       query,
@@ -440,8 +456,8 @@ export class DnsServer {
     clearInterval(this.sweepTimer);
     for (const c of this.conns) this.closeConn(c);
     await Promise.all([
-      new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
-      new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
+      ...this.udps.map((u) => new Promise<void>((r) => u.close(() => r()))),
+      ...this.tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
     await this.opts.tap?.writer.close();
   }

@@ -36,6 +36,7 @@ function serverFor(m: Extract<ToWorker, { type: 'init' }>, authority: Authority,
   return new DnsServer(authority, {
     host: m.host,
     port: m.port,
+    also: dns.alsoListen,
     tcpIdleMs: dns.tcpIdleMs,
     tcpMessageMs: dns.tcpMessageMs,
     maxTcpConnections: dns.tcpMaxConnections,
