@@ -42,6 +42,8 @@ const PURE = [
   'src/dns/rrl.ts',
   'src/dns/transfer.ts',
   'src/dns/tsig.ts',
+  'src/dns/ixfr.ts',
+  'src/dns/cookies.ts',
   'src/dns/zone-export.ts',
   'src/contract/events.ts',
   'src/contract/checks.ts',

@@ -9,8 +9,10 @@ import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
-import { RCODE, ResponseWriter, parseQuery, type Edns, type Query } from '../wire/index.js';
-import { axfrMessages, isTransfer, transferRecords, transferRefusal } from './transfer.js';
+import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from '../wire/index.js';
+import { axfrMessages, isTransfer, soaRecord, transferRecords, transferRefusal, type TransferRR } from './transfer.js';
+import { ixfrRecords, remember, requestedSerial, serialOf, zoneStep, type ZoneStep } from './ixfr.js';
+import { serialAfter } from './serials.js';
 import { inPrefixes, unmapIPv4 } from '../net/index.js';
 import { cookieFor, type CookieVerdict } from './cookies.js';
 import {
@@ -46,6 +48,8 @@ export class Authority {
   private healthEpoch = 0;
   /** Signed zones' signers. */
   private signers = new Map<CompiledZone, ZoneSigner>();
+  /** Per transferable zone, the changes since this worker started (IXFR, see ixfr.ts). */
+  private history = new Map<string, ZoneStep[]>();
   /** Memoised answers carry signatures: the memo is emptied at this time (refresh, key step). */
   private memoDeadline = Infinity;
   /** When the memo deadline was set (a clock earlier than this went back: see respond). */
@@ -87,6 +91,7 @@ export class Authority {
   /** Swaps in a new config (and geo database) atomically between two queries. */
   reload(config: Config, geo?: GeoResolver, zones: CompiledZone[] = compileZones(config)): void {
     this.config = withoutRecords(config);
+    this.history = historyAfter(this.history, this.zones, zones);
     this.zones = zones;
     this.signers = signersOf(zones);
     this.memoDeadline = this.nextMemoDeadline(Date.now());
@@ -199,11 +204,11 @@ export class Authority {
     // An online-signed zone's signatures are made per answer; a transfer would need them all.
     const send = (key?: TsigKey): { messages: Buffer[]; zone: string; outcome: string } => {
       if (this.signers.has(z)) return refuse('signed zones are not transferred yet');
-      const records = transferRecords(z);
+      const { records, what } = this.transferOf(z, msg, q);
       const messages = axfrMessages(msg, q, records);
       return answer(
         key && tsig ? signResponse(messages, key, tsig, nowS) : messages,
-        `sent ${records.length} records${key ? ` signed with ${key.name}` : ''}`,
+        `sent ${what}${key ? ` signed with ${key.name}` : ''}`,
       );
     };
     if (!tsig) return send();
@@ -223,6 +228,18 @@ export class Authority {
         `refused: key ${v.key.name} is not one of transfer.tsig`,
       );
     return send(v.key);
+  }
+
+  /** An IXFR from the kept history when it reaches back to the asker's serial, else the whole zone. */
+  private transferOf(z: CompiledZone, msg: Uint8Array, q: Query): { records: TransferRR[]; what: string } {
+    const serial = q.qtype === TYPE.IXFR ? requestedSerial(msg, q) : undefined;
+    if (serial !== undefined) {
+      const records = ixfrRecords(soaRecord(z), this.history.get(z.zone.name) ?? [], serial);
+      if (records) return { records, what: `IXFR from serial ${serial}: ${records.length} records` };
+    }
+    const records = transferRecords(z);
+    const why = serial === undefined ? '' : ` (IXFR from serial ${serial}: no history back to it, sent in AXFR form)`;
+    return { records, what: `${records.length} records${why}` };
   }
 
   private hit(answer: { response: Buffer; info: QueryInfo }, msg: Uint8Array, q: Query, cookie?: Uint8Array) {
@@ -323,4 +340,28 @@ export class Authority {
     this.memo.clear();
     this.memoDeadline = this.nextMemoDeadline(now);
   }
+}
+
+/**
+ * Each transferable zone's history after a reload: the step from the version served until now to
+ * the new one. Content changed under the same serial, or a serial gone backwards, starts it over
+ * (a secondary could not tell those versions apart).
+ */
+function historyAfter(
+  history: Map<string, ZoneStep[]>,
+  before: CompiledZone[],
+  after: CompiledZone[],
+): Map<string, ZoneStep[]> {
+  const out = new Map<string, ZoneStep[]>();
+  for (const z of after) {
+    const old = before.find((o) => o.zone.name === z.zone.name);
+    if (!z.zone.transfer || !old) continue;
+    const kept = history.get(z.zone.name) ?? [];
+    const step = zoneStep(transferRecords(old), transferRecords(z));
+    const [from, to] = [serialOf(step.from), serialOf(step.to)];
+    if (from === to) {
+      if (step.deleted.length + step.added.length === 0) out.set(z.zone.name, kept);
+    } else if (serialAfter(to, from)) out.set(z.zone.name, remember(kept, step));
+  }
+  return out;
 }

@@ -3,7 +3,6 @@
 // and a secret; a server cookie it returns later proves its address is not spoofed. Servers of
 // one anycast set that share the secret (`dns.cookie_secret_env`) accept each other's cookies,
 // whatever their implementation (Knot, BIND, PowerDNS and NSD follow RFC 9018 too). Pure.
-import { isIPv4 } from 'node:net';
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 
 /** A server cookie older than this is no longer valid, one this far in the future neither (RFC 9018 §4.3). */
@@ -24,7 +23,7 @@ export function cookieFor(
   address: string,
   nowS: number,
 ): CookieVerdict {
-  const ip = isIPv4(address) ? ipv4Bytes(address) : ipv6Bytes(address);
+  const ip = address.includes(':') ? ipv6Bytes(address) : ipv4Bytes(address);
   const s = cookie.server;
   let valid = false;
   if (s?.length === 16 && s[0] === 1) {

@@ -1,7 +1,7 @@
 // Outgoing zone transfers (AXFR, RFC 5936) over TCP: the whole zone as a series of messages,
 // SOA first and last. A secondary cannot steer, so a steered name goes out as its `transfer_as`
-// says (every pool address by default; what `gtm zone export` writes too). IXFR (RFC 1995) is answered
-// in AXFR form (§4 allows it: no change history is kept yet). Who may transfer is the zone's
+// says (every pool address by default; what `gtm zone export` writes too). IXFR (RFC 1995): see
+// ixfr.ts. Who may transfer is the zone's
 // `transfer.allow` list of prefixes; anyone else is REFUSED and learns nothing. Pure: bytes in,
 // messages out; the server writes them.
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
@@ -19,12 +19,17 @@ export interface TransferRR {
 /** A message's size limit: well under TCP DNS's 65,535 bytes, as servers commonly send. */
 export const AXFR_MESSAGE_BYTES = 16_384;
 
-/** Every record of the zone in transfer order: SOA, the rest name by name, SOA again. */
-export function transferRecords(z: CompiledZone): TransferRR[] {
+/** The zone's SOA as a transfer record. */
+export function soaRecord(z: CompiledZone): TransferRR {
   const apex = z.zone.name;
   const soaSet = nodeOf(z, apex)?.sets.find((s) => s.type === TYPE.SOA);
   if (!soaSet) throw new Error(`zone ${apex} has no SOA`);
-  const soa: TransferRR = { name: apex, type: TYPE.SOA, ttl: soaSet.ttl, rdata: soaSet.rdata[0] as Uint8Array };
+  return { name: apex, type: TYPE.SOA, ttl: soaSet.ttl, rdata: soaSet.rdata[0] as Uint8Array };
+}
+
+/** Every record of the zone in transfer order: SOA, the rest name by name, SOA again. */
+export function transferRecords(z: CompiledZone): TransferRR[] {
+  const soa = soaRecord(z);
   const out = [soa];
   for (const name of [...z.nodes.keys()].sort()) {
     const node = nodeOf(z, name);

@@ -208,7 +208,30 @@ describe('AXFR from gtm dns', () => {
           `"event":"zone.notify","zone":"shop.test","target":"127.0.0.1:${port}","serial":2026120202,"outcome":"acknowledged"`,
         ),
       );
+    // Knot asks for the change alone (IXFR), and gets it from the history kept since the start.
+    await gtm.waitLog(/"zone":"shop.test","outcome":"sent IXFR from serial 2026120201: \d+ records"/);
   }, 30_000);
+
+  it('IXFR (RFC 1995): the change alone from a kept serial, the SOA alone when current, the zone when too old', async () => {
+    const ixfr = async (serial: number) =>
+      records(await kdig(gtm.port, ['+noall', '+answer', 'shop.test', `IXFR=${serial}`]));
+    const diff = await ixfr(2026120201);
+    const soa = (l: string) => l.split(' ')[6];
+    expect(diff.map((l) => (/ SOA /.test(l) ? `SOA ${soa(l)}` : l))).toEqual([
+      'SOA 2026120202',
+      'SOA 2026120201',
+      'SOA 2026120202',
+      'notified.shop.test. 3600 IN A 192.0.2.222',
+      'SOA 2026120202',
+    ]);
+    expect((await ixfr(2026120202)).map(soa)).toEqual(['2026120202']);
+    const whole = await ixfr(2026010101);
+    expect(whole.length).toBeGreaterThan(10);
+    expect(whole.at(-1)).toBe(whole[0]);
+    await gtm.waitLog(
+      /"outcome":"sent \d+ records \(IXFR from serial 2026010101: no history back to it, sent in AXFR form\)"/,
+    );
+  });
 
   it('NOTIFY with an automatic serial: a YAML edit reaches both secondaries, TSIG-signed, with no serial to bump', async () => {
     const soa = async (port: number) =>
