@@ -1,6 +1,6 @@
 // Zone files and transfers at size: a 100,000-record master file (A, AAAA, TXT, MX, CNAME, SRV
 // names across the zone) read by `gtm check-config` and by `gtm dns`, then transferred to NSD
-// as a secondary, then one change (a new serial) carried by NOTIFY. Reference in the same run:
+// as a secondary, then one change (a new serial) carried by NOTIFY and IXFR. Reference in the same run:
 // NSD's own `nsd-checkzone` reading the same file. Prints figures; asserts nothing.
 //   npm run bench:zone
 import { execFileSync, spawn } from 'node:child_process';
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   // NSD as a secondary: from its start to serving the zone (the whole transfer), then a change.
   writeFileSync(
     join(dir, 'nsd.conf'),
-    `server:\n  ip-address: 127.0.0.1@${nsdPort}\n  port: ${nsdPort}\n  username: ""\n  chroot: ""\n  zonesdir: "${dir}"\n  pidfile: "${join(dir, 'nsd.pid')}"\n  database: ""\n  zonelistfile: "${join(dir, 'zone.list')}"\n  xfrdfile: "${join(dir, 'xfrd.state')}"\n  xfrdir: "${dir}"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: big.test\n  zonefile: nsd-big.test.zone\n  request-xfr: AXFR 127.0.0.1@${port} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n`,
+    `server:\n  ip-address: 127.0.0.1@${nsdPort}\n  port: ${nsdPort}\n  username: ""\n  chroot: ""\n  zonesdir: "${dir}"\n  pidfile: "${join(dir, 'nsd.pid')}"\n  database: ""\n  zonelistfile: "${join(dir, 'zone.list')}"\n  xfrdfile: "${join(dir, 'xfrd.state')}"\n  xfrdir: "${dir}"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: big.test\n  zonefile: nsd-big.test.zone\n  request-xfr: 127.0.0.1@${port} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n`,
   );
   const nsd = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
   children.push(nsd);
@@ -129,8 +129,13 @@ async function main(): Promise<void> {
   gtm.child.kill('SIGHUP');
   const change = await until('the change to reach NSD', () => served('changed.big.test'), 120_000);
   console.log(
-    `one change (new serial): SIGHUP to NSD serving it ${ms(t0).toFixed(0)} ms, of it the reload, NOTIFY and a full AXFR (no IXFR history yet); polled ${change.toFixed(0)} ms`,
+    `one change (new serial): SIGHUP to NSD serving it ${ms(t0).toFixed(0)} ms (the reload with its IXFR history step, NOTIFY, NSD's IXFR); polled ${change.toFixed(0)} ms`,
   );
+  t0 = process.hrtime.bigint();
+  const ixfr = kdig(port, ['+noall', '+answer', 'big.test', 'IXFR=1'])
+    .split('\n')
+    .filter((l) => l && !l.startsWith(';')).length;
+  console.log(`IXFR of that change to kdig: ${ixfr} records in ${ms(t0).toFixed(0)} ms (reference: the AXFR above)`);
 }
 
 main().then(
