@@ -29,7 +29,12 @@ export type StaticRecord =
   | { type: 'SRV'; name: string; ttl: number; priority: number; weight: number; port: number; target: string }
   | { type: 'CAA'; name: string; ttl: number; flags: number; tag: string; value: string }
   /** Delegation signer at a zone cut (RFC 4034 §5): served by this, the parent side. */
-  | { type: 'DS'; name: string; ttl: number; keyTag: number; algorithm: number; digestType: number; digest: string };
+  | { type: 'DS'; name: string; ttl: number; keyTag: number; algorithm: number; digestType: number; digest: string }
+  /**
+   * Any other type, its RDATA given in RFC 3597's generic form (`\# LENGTH HEX`): served as it
+   * is (SVCB, HTTPS, TLSA, or TYPE65534...). `code` is its type number, `data` its RDATA in hex.
+   */
+  | { type: 'GENERIC'; name: string; ttl: number; code: number; data: string };
 
 export interface Soa {
   mname: string;

@@ -360,7 +360,7 @@ const target = (i: ValueInput) => {
 };
 
 /** How each record type's value is read. */
-const VALUES: { [T in StaticRecord['type']]: (i: ValueInput) => RecordData<T> | undefined } = {
+const VALUES: { [T in Exclude<StaticRecord['type'], 'GENERIC'>]: (i: ValueInput) => RecordData<T> | undefined } = {
   A: (i) => {
     const address = ipv4(i.p, i.vp, i.value);
     return address ? { address } : undefined;
@@ -428,11 +428,20 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
   if (!r) return undefined;
   const name = domain(p, join(path, 'name'), r.name, zone);
   const type = typeof r.type === 'string' ? r.type.toUpperCase() : undefined;
+  const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
+  if (type && !(RECORD_TYPES as readonly string[]).includes(type) && genericCode(type) !== undefined) {
+    const data = genericData(p, join(path, 'value'), type, r.value);
+    return name === undefined || data === undefined
+      ? undefined
+      : { type: 'GENERIC', name, ttl, code: genericCode(type) as number, data };
+  }
   if (!type || !(RECORD_TYPES as readonly string[]).includes(type)) {
-    p.add(join(path, 'type'), `must be one of ${RECORD_TYPES.join(', ')}`);
+    p.add(
+      join(path, 'type'),
+      `must be one of ${RECORD_TYPES.join(', ')}, or another type (${Object.keys(GENERIC_TYPES).join(', ')}, TYPEnnn) in RFC 3597 form`,
+    );
     return undefined;
   }
-  const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
   const vp = join(path, 'value');
   if (name === undefined) return undefined;
   const fields = typeof r.value === 'string' ? r.value.trim().split(/\s+/) : [];
@@ -454,8 +463,49 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
       return undefined;
     },
   };
-  const data = VALUES[type as StaticRecord['type']](input);
+  const data = VALUES[type as Exclude<StaticRecord['type'], 'GENERIC'>](input);
   return data ? ({ type, name, ttl, ...data } as StaticRecord) : undefined;
+}
+
+/**
+ * Types served from RFC 3597's generic form (`\# LENGTH HEX`): these by name, and any TYPEnnn
+ * but those the server makes or reads in their own form (SOA, NS, CNAME, DNAME, the DNSSEC and
+ * meta types: a zone cut or a signature given as opaque bytes would be misread).
+ */
+const GENERIC_TYPES: Record<string, number> = {
+  HINFO: 13,
+  NAPTR: 35,
+  SSHFP: 44,
+  TLSA: 52,
+  SMIMEA: 53,
+  OPENPGPKEY: 61,
+  SVCB: 64,
+  HTTPS: 65,
+  URI: 256,
+};
+const NOT_GENERIC = new Set([0, 1, 2, 5, 6, 12, 15, 16, 28, 33, 39, 41, 43, 46, 47, 48, 50, 51, 257]);
+
+export function genericCode(type: string): number | undefined {
+  const m = /^TYPE(\d{1,5})$/.exec(type);
+  const code = m ? Number(m[1]) : GENERIC_TYPES[type];
+  if (code === undefined || code > 65535 || NOT_GENERIC.has(code) || (code >= 128 && code <= 255)) return undefined;
+  return code;
+}
+
+/** `\# LENGTH HEX...` (RFC 3597 §5): the RDATA as hex, its length checked. */
+function genericData(p: Problems, vp: string, type: string, v: unknown): string | undefined {
+  const f = typeof v === 'string' ? v.trim().split(/\s+/) : [];
+  if (f[0] !== '\\#') {
+    p.add(vp, `${type} is read in RFC 3597 form: \\# LENGTH HEX (its own presentation form is not read)`);
+    return undefined;
+  }
+  const len = Number(f[1]);
+  const hex = f.slice(2).join('').toLowerCase();
+  if (!Number.isInteger(len) || len < 0 || len > 65535 || !/^([0-9a-f]{2})*$/.test(hex) || hex.length !== len * 2) {
+    p.add(vp, `\\# ${f[1] ?? ''}: the length must be the number of bytes the hex gives (${hex.length / 2})`);
+    return undefined;
+  }
+  return hex;
 }
 
 /** Long TXT values are split in 255-byte character-strings, as zone files do. */

@@ -17,6 +17,9 @@ export function quoteText(s: string): string {
 }
 
 /** One record's RDATA in presentation form. */
+/** A record's type as a master file writes it (RFC 3597's TYPEnnn for one served as given). */
+export const typeText = (r: StaticRecord): string => (r.type === 'GENERIC' ? `TYPE${r.code}` : r.type);
+
 export function rdataText(r: StaticRecord): string {
   switch (r.type) {
     case 'A':
@@ -36,6 +39,8 @@ export function rdataText(r: StaticRecord): string {
       return `${r.flags} ${r.tag} ${quoteText(r.value)}`;
     case 'DS':
       return `${r.keyTag} ${r.algorithm} ${r.digestType} ${r.digest.toUpperCase()}`;
+    case 'GENERIC':
+      return `\\# ${r.data.length / 2}${r.data ? ` ${r.data}` : ''}`;
   }
 }
 
@@ -70,7 +75,7 @@ export function exportZone(config: Config, zone: Zone): string {
       `${fq(s.mname)} ${fq(s.rname)} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`,
     ),
     ...zone.ns.map((ns) => line(zone.name, zone.nsTtl, 'NS', fq(ns))),
-    ...zone.records.map((r) => line(r.name, r.ttl, r.type, rdataText(r))),
+    ...zone.records.map((r) => line(r.name, r.ttl, typeText(r), rdataText(r))),
   ];
   for (const svc of config.services.filter((x) => x.name === zone.name || x.name.endsWith(`.${zone.name}`))) {
     out.push(`; steered: ${svc.name} (${svc.policy.kind}; a secondary serves ${svc.transferAs})`);

@@ -83,6 +83,8 @@ function encodeRdata(r: StaticRecord): Uint8Array {
       return Buffer.concat([Buffer.from([r.flags, r.tag.length]), Buffer.from(r.tag), Buffer.from(r.value)]);
     case 'DS':
       return Buffer.concat([Buffer.from([...u16(r.keyTag), r.algorithm, r.digestType]), Buffer.from(r.digest, 'hex')]);
+    case 'GENERIC':
+      return Buffer.from(r.data, 'hex');
   }
   return EMPTY;
 }
@@ -224,7 +226,8 @@ export function compileZones(config: Config, keys?: Map<string, ZoneKey[]>): Com
     });
     for (const ns of zone.ns)
       add(zone.name, TYPE.NS, zone.nsTtl, encodeName(ns), { pre: EMPTY, names: [ns], post: EMPTY });
-    for (const r of zone.records) add(r.name, TYPE[r.type], r.ttl, encodeRdata(r), rdataParts(r));
+    for (const r of zone.records)
+      add(r.name, r.type === 'GENERIC' ? r.code : TYPE[r.type], r.ttl, encodeRdata(r), rdataParts(r));
     for (const s of config.services) {
       if (s.name === zone.name || s.name.endsWith(`.${zone.name}`)) node(s.name).service = s;
     }

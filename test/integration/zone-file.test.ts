@@ -26,6 +26,13 @@ let nsd: RunningServer;
 
 /** The questions asked of both servers: every name and type in the file, and the misses around them. */
 const QUESTIONS: [string, string][] = [
+  // RFC 3597's generic form: the bytes as given, which kdig shows in each type's own form.
+  ['www.generic.test', 'HTTPS'],
+  ['_8443._foo.generic.test', 'SVCB'],
+  ['_443._tcp.www.generic.test', 'TLSA'],
+  ['opaque.generic.test', 'TYPE65534'],
+  ['empty.generic.test', 'TYPE65280'],
+  ['opaque.generic.test', 'A'],
   ['shop.test', 'SOA'],
   ['shop.test', 'NS'],
   ['shop.test', 'MX'],
@@ -61,16 +68,25 @@ beforeAll(async () => {
   dir = tempDir('gtm-zonefile-it-');
   config = testConfig(dir);
   // Served from copies in the test's own directory (the last test edits them).
-  for (const f of ['shop.test.zone', 'shop-eu.inc']) copyFileSync(join(ZONE_FIXTURES, f), join(dir, f));
+  for (const f of ['shop.test.zone', 'shop-eu.inc', 'generic.test.zone'])
+    copyFileSync(join(ZONE_FIXTURES, f), join(dir, f));
   writeFileSync(
     config,
-    `${readFileSync(config, 'utf8')}\n`.replace(/^zones:\n/m, `zones:\n  shop.test:\n    file: shop.test.zone\n`),
+    `${readFileSync(config, 'utf8')}\n`.replace(
+      /^zones:\n/m,
+      `zones:\n  shop.test:\n    file: shop.test.zone\n  generic.test:\n    file: generic.test.zone\n`,
+    ),
   );
   gtm = await startDns(config, 1);
   const port = await freePort();
   const home = join(dir, 'nsd');
-  const conf = nsdConf({ port, home, zonesdir: ZONE_FIXTURES, zones: [{ name: 'shop.test' }] });
-  nsd = await startServer('nsd', 'nsd', port, home, conf, ['shop.test']);
+  const conf = nsdConf({
+    port,
+    home,
+    zonesdir: ZONE_FIXTURES,
+    zones: [{ name: 'shop.test' }, { name: 'generic.test' }],
+  });
+  nsd = await startServer('nsd', 'nsd', port, home, conf, ['shop.test', 'generic.test']);
 }, 60_000);
 
 afterAll(async () => {
@@ -86,6 +102,11 @@ describe('a zone file served by gtm dns and by NSD', () => {
       if (ours !== theirs) differences.push(`${name} ${type}\n--- gtm\n${ours}\n--- nsd\n${theirs}`);
     }
     expect(differences).toEqual([]);
+    // Both served them (not both silent): kdig reads our bytes in each type's own form.
+    expect(await answer(gtm.port, 'www.generic.test', 'HTTPS')).toMatch(/HTTPS\s+1 \. alpn=h2/);
+    expect(await answer(gtm.port, '_8443._foo.generic.test', 'SVCB')).toMatch(
+      /SVCB\s+1 svc\.generic\.test\. port=8443/,
+    );
   }, 60_000);
 });
 
