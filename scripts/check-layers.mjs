@@ -43,6 +43,7 @@ const PURE = [
   'src/dns/transfer.ts',
   'src/dns/tsig.ts',
   'src/dns/ixfr.ts',
+  'src/dns/serial-rule.ts',
   'src/dns/cookies.ts',
   'src/dns/zone-export.ts',
   'src/contract/events.ts',

@@ -12,7 +12,7 @@ import type { CacheStats } from '../runtime/index.js';
 import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from '../wire/index.js';
 import { axfrMessages, isTransfer, soaRecord, transferRecords, transferRefusal, type TransferRR } from './transfer.js';
 import { ixfrRecords, remember, requestedSerial, serialOf, zoneStep, type ZoneStep } from './ixfr.js';
-import { serialAfter } from './serials.js';
+import { serialAfter } from './serial-rule.js';
 import { inPrefixes, unmapIPv4 } from '../net/index.js';
 import { cookieFor, type CookieVerdict } from './cookies.js';
 import {

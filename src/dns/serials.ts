@@ -9,26 +9,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Config, Zone } from '../config/index.js';
 import { exportZone } from './zone-export.js';
+import { nextSerial, type SerialRecord } from './serial-rule.js';
 
-export interface SerialRecord {
-  serial: number;
-  /** SHA-256 of the zone's transferable content with the serial left out. */
-  digest: string;
-}
-
-/** Whether serial `a` comes after `b` in RFC 1982 arithmetic (32 bits). */
-export function serialAfter(a: number, b: number): boolean {
-  const d = (a - b) >>> 0;
-  return d !== 0 && d < 0x80000000;
-}
-
-/** Pure: the serial for content `digest`, given the last one kept for the zone, at Unix time `nowS`. */
-export function nextSerial(prev: SerialRecord | undefined, digest: string, nowS: number): SerialRecord {
-  if (prev?.digest === digest) return prev;
-  const clock = nowS >>> 0;
-  if (!prev) return { serial: clock, digest };
-  return { serial: serialAfter(clock, prev.serial) ? clock : (prev.serial + 1) >>> 0, digest };
-}
+export { nextSerial, serialAfter, type SerialRecord } from './serial-rule.js';
 
 /** What a secondary of the zone would get (the `gtm zone export` rendition), its serial left out. */
 export function contentDigest(config: Config, zone: Zone): string {
