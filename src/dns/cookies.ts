@@ -64,88 +64,97 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
-// SipHash-2-4 (Aumasson and Bernstein) in 32-bit halves: node:crypto has no SipHash, and BigInt
-// arithmetic would cost a few microseconds per query. Each 64-bit word is [hi, lo].
-type Word = [number, number];
+// SipHash-2-4 (Aumasson and Bernstein) in 32-bit halves, in local variables: node:crypto has no
+// SipHash, BigInt arithmetic would cost microseconds per query, and a version on [hi, lo] arrays
+// measured 2.5x slower than this one. Each 64-bit word is a pair hi/lo of unsigned 32-bit numbers.
 
-const add = (a: Word, b: Word): void => {
-  const lo = (a[1] + b[1]) >>> 0;
-  a[0] = (a[0] + b[0] + (lo < a[1] ? 1 : 0)) >>> 0;
-  a[1] = lo;
-};
-const xor = (a: Word, b: Word): void => {
-  a[0] = (a[0] ^ b[0]) >>> 0;
-  a[1] = (a[1] ^ b[1]) >>> 0;
-};
-const rotl = (a: Word, n: number): void => {
-  let [h, l] = a;
-  if (n >= 32) {
-    [h, l] = [l, h];
-    n -= 32;
-  }
-  if (n === 0) {
-    a[0] = h;
-    a[1] = l;
-    return;
-  }
-  a[0] = ((h << n) | (l >>> (32 - n))) >>> 0;
-  a[1] = ((l << n) | (h >>> (32 - n))) >>> 0;
-};
-
-function round(v0: Word, v1: Word, v2: Word, v3: Word): void {
-  add(v0, v1);
-  rotl(v1, 13);
-  xor(v1, v0);
-  rotl(v0, 32);
-  add(v2, v3);
-  rotl(v3, 16);
-  xor(v3, v2);
-  add(v0, v3);
-  rotl(v3, 21);
-  xor(v3, v0);
-  add(v2, v1);
-  rotl(v1, 17);
-  xor(v1, v2);
-  rotl(v2, 32);
-}
-
-/** A little-endian 64-bit word of `b` at `at`, the bytes past its end read as 0. */
-function le(b: Uint8Array, at: number): Word {
+/** A little-endian 32-bit word of `b` at `at`, the bytes past its end read as 0. */
+function le32(b: Uint8Array, at: number): number {
   const byte = (i: number) => (at + i < b.length ? (b[at + i] as number) : 0);
-  return [
-    (byte(4) | (byte(5) << 8) | (byte(6) << 16) | (byte(7) << 24)) >>> 0,
-    (byte(0) | (byte(1) << 8) | (byte(2) << 16) | (byte(3) << 24)) >>> 0,
-  ];
+  return (byte(0) | (byte(1) << 8) | (byte(2) << 16) | (byte(3) << 24)) >>> 0;
 }
 
 /** SipHash-2-4 of `m` under the 16-byte `key`: 8 bytes, little-endian. */
+// long: the round works on the eight halves as local variables of this one function (the speed-up).
 export function sipHash24(key: Uint8Array, m: Uint8Array): Uint8Array {
-  const k0 = le(key, 0);
-  const k1 = le(key, 8);
-  const word = (k: Word, hi: number, lo: number): Word => [(k[0] ^ hi) >>> 0, (k[1] ^ lo) >>> 0];
-  const v0 = word(k0, 0x736f6d65, 0x70736575);
-  const v1 = word(k1, 0x646f7261, 0x6e646f6d);
-  const v2 = word(k0, 0x6c796765, 0x6e657261);
-  const v3 = word(k1, 0x74656462, 0x79746573);
-  const whole = m.length - (m.length % 8);
-  const block = (w: Word) => {
-    xor(v3, w);
-    round(v0, v1, v2, v3);
-    round(v0, v1, v2, v3);
-    xor(v0, w);
+  const k0l = le32(key, 0);
+  const k0h = le32(key, 4);
+  const k1l = le32(key, 8);
+  const k1h = le32(key, 12);
+  let v0h = (k0h ^ 0x736f6d65) >>> 0;
+  let v0l = (k0l ^ 0x70736575) >>> 0;
+  let v1h = (k1h ^ 0x646f7261) >>> 0;
+  let v1l = (k1l ^ 0x6e646f6d) >>> 0;
+  let v2h = (k0h ^ 0x6c796765) >>> 0;
+  let v2l = (k0l ^ 0x6e657261) >>> 0;
+  let v3h = (k1h ^ 0x74656462) >>> 0;
+  let v3l = (k1l ^ 0x79746573) >>> 0;
+  let lo: number;
+  let h: number;
+  const round = () => {
+    // v0 += v1; v1 = rotl(v1, 13) ^ v0; v0 = rotl(v0, 32)
+    lo = (v0l + v1l) >>> 0;
+    v0h = (v0h + v1h + (lo < v0l ? 1 : 0)) >>> 0;
+    v0l = lo;
+    h = v1h;
+    v1h = ((v1h << 13) | (v1l >>> 19)) >>> 0;
+    v1l = ((v1l << 13) | (h >>> 19)) >>> 0;
+    v1h = (v1h ^ v0h) >>> 0;
+    v1l = (v1l ^ v0l) >>> 0;
+    h = v0h;
+    v0h = v0l;
+    v0l = h;
+    // v2 += v3; v3 = rotl(v3, 16) ^ v2
+    lo = (v2l + v3l) >>> 0;
+    v2h = (v2h + v3h + (lo < v2l ? 1 : 0)) >>> 0;
+    v2l = lo;
+    h = v3h;
+    v3h = ((v3h << 16) | (v3l >>> 16)) >>> 0;
+    v3l = ((v3l << 16) | (h >>> 16)) >>> 0;
+    v3h = (v3h ^ v2h) >>> 0;
+    v3l = (v3l ^ v2l) >>> 0;
+    // v0 += v3; v3 = rotl(v3, 21) ^ v0
+    lo = (v0l + v3l) >>> 0;
+    v0h = (v0h + v3h + (lo < v0l ? 1 : 0)) >>> 0;
+    v0l = lo;
+    h = v3h;
+    v3h = ((v3h << 21) | (v3l >>> 11)) >>> 0;
+    v3l = ((v3l << 21) | (h >>> 11)) >>> 0;
+    v3h = (v3h ^ v0h) >>> 0;
+    v3l = (v3l ^ v0l) >>> 0;
+    // v2 += v1; v1 = rotl(v1, 17) ^ v2; v2 = rotl(v2, 32)
+    lo = (v2l + v1l) >>> 0;
+    v2h = (v2h + v1h + (lo < v2l ? 1 : 0)) >>> 0;
+    v2l = lo;
+    h = v1h;
+    v1h = ((v1h << 17) | (v1l >>> 15)) >>> 0;
+    v1l = ((v1l << 17) | (h >>> 15)) >>> 0;
+    v1h = (v1h ^ v2h) >>> 0;
+    v1l = (v1l ^ v2l) >>> 0;
+    h = v2h;
+    v2h = v2l;
+    v2l = h;
   };
-  for (let i = 0; i < whole; i += 8) block(le(m, i));
-  const last = le(m, whole); // the tail, zero-padded
-  last[0] = (last[0] | ((m.length & 0xff) << 24)) >>> 0;
-  block(last);
-  v2[1] = (v2[1] ^ 0xff) >>> 0;
-  for (let i = 0; i < 4; i++) round(v0, v1, v2, v3);
-  const hi = (v0[0] ^ v1[0] ^ v2[0] ^ v3[0]) >>> 0;
-  const lo = (v0[1] ^ v1[1] ^ v2[1] ^ v3[1]) >>> 0;
+  const block = (mh: number, ml: number) => {
+    v3h = (v3h ^ mh) >>> 0;
+    v3l = (v3l ^ ml) >>> 0;
+    round();
+    round();
+    v0h = (v0h ^ mh) >>> 0;
+    v0l = (v0l ^ ml) >>> 0;
+  };
+  const whole = m.length - (m.length % 8);
+  for (let i = 0; i < whole; i += 8) block(le32(m, i + 4), le32(m, i));
+  // The tail, zero-padded, with the length in the top byte.
+  block((le32(m, whole + 4) | ((m.length & 0xff) << 24)) >>> 0, le32(m, whole));
+  v2l = (v2l ^ 0xff) >>> 0;
+  for (let i = 0; i < 4; i++) round();
+  const outH = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
+  const outL = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
   const out = new Uint8Array(8);
   for (let i = 0; i < 4; i++) {
-    out[i] = (lo >>> (8 * i)) & 0xff;
-    out[4 + i] = (hi >>> (8 * i)) & 0xff;
+    out[i] = (outL >>> (8 * i)) & 0xff;
+    out[4 + i] = (outH >>> (8 * i)) & 0xff;
   }
   return out;
 }
