@@ -429,11 +429,10 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
   const name = domain(p, join(path, 'name'), r.name, zone);
   const type = typeof r.type === 'string' ? r.type.toUpperCase() : undefined;
   const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
-  if (type && !(RECORD_TYPES as readonly string[]).includes(type) && genericCode(type) !== undefined) {
+  const code = type && !(RECORD_TYPES as readonly string[]).includes(type) ? genericCode(type) : undefined;
+  if (type && code !== undefined) {
     const data = genericData(p, join(path, 'value'), type, r.value);
-    return name === undefined || data === undefined
-      ? undefined
-      : { type: 'GENERIC', name, ttl, code: genericCode(type) as number, data };
+    return name === undefined || data === undefined ? undefined : { type: 'GENERIC', name, ttl, code, data };
   }
   if (!type || !(RECORD_TYPES as readonly string[]).includes(type)) {
     p.add(
@@ -485,7 +484,7 @@ const GENERIC_TYPES: Record<string, number> = {
 };
 const NOT_GENERIC = new Set([0, 1, 2, 5, 6, 12, 15, 16, 28, 33, 39, 41, 43, 46, 47, 48, 50, 51, 257]);
 
-export function genericCode(type: string): number | undefined {
+function genericCode(type: string): number | undefined {
   const m = /^TYPE(\d{1,5})$/.exec(type);
   const code = m ? Number(m[1]) : GENERIC_TYPES[type];
   if (code === undefined || code > 65535 || NOT_GENERIC.has(code) || (code >= 128 && code <= 255)) return undefined;

@@ -4,7 +4,7 @@
 // that history gets the steps from there on; one that is current gets the SOA alone; one that is
 // older than the history (or a worker started since) gets the whole zone in AXFR form, as §4
 // allows, and the transfer event says so. Pure.
-import { TYPE, type Query } from '../wire/index.js';
+import { TYPE, skipName, type Query } from '../wire/index.js';
 import type { TransferRR } from './transfer.js';
 
 /** One change of a zone: the SOA before and after, and the records that went and came. */
@@ -53,17 +53,6 @@ export function requestedSerial(msg: Uint8Array, q: Query): number | undefined {
       (msg[pos + 3] as number)) >>>
     0
   );
-}
-
-function skipName(buf: Uint8Array, start: number): number {
-  for (let pos = start; pos < buf.length;) {
-    const len = buf[pos] as number;
-    if (len === 0) return pos + 1;
-    if ((len & 0xc0) === 0xc0) return pos + 2 <= buf.length ? pos + 2 : -1;
-    if (len > 63) return -1;
-    pos += len + 1;
-  }
-  return -1;
 }
 
 /** A record as one string, a character per RDATA byte (measured 2-10x cheaper than base64 here). */

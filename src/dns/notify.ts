@@ -10,6 +10,7 @@ import type { Config, Zone } from '../config/index.js';
 import { emit, type EventSink } from '../contract/index.js';
 import { encodeName, TYPE } from '../wire/index.js';
 import { soaRdata } from './zone.js';
+import { rrBytes } from './transfer.js';
 import { signRequest } from './tsig.js';
 
 const OPCODE_NOTIFY = 4;
@@ -22,15 +23,9 @@ export function notifyMessage(zone: Zone, id: number): Buffer {
   h.writeUInt16BE((OPCODE_NOTIFY << 11) | 0x0400, 2); // NOTIFY, AA
   h.writeUInt16BE(1, 4);
   h.writeUInt16BE(1, 6);
-  const name = encodeName(zone.name);
-  const q = Buffer.concat([name, Buffer.from([0, TYPE.SOA, 0, 1])]);
-  const rdata = soaRdata(zone);
-  const rr = Buffer.alloc(10);
-  rr.writeUInt16BE(TYPE.SOA, 0);
-  rr.writeUInt16BE(1, 2);
-  rr.writeUInt32BE(zone.soa.ttl >>> 0, 4);
-  rr.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([h, q, name, rr, rdata]);
+  const q = Buffer.concat([encodeName(zone.name), Buffer.from([0, TYPE.SOA, 0, 1])]);
+  const soa = rrBytes({ name: zone.name, type: TYPE.SOA, ttl: zone.soa.ttl, rdata: soaRdata(zone) });
+  return Buffer.concat([h, q, soa]);
 }
 
 /** Whether `reply` answers our NOTIFY `id` (QR set, opcode NOTIFY), and its rcode. */

@@ -48,7 +48,8 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
   return out;
 }
 
-function rrBytes(r: TransferRR): Buffer {
+/** One record in wire form, its name uncompressed (transfers, NOTIFY). */
+export function rrBytes(r: TransferRR): Buffer {
   const name = encodeName(r.name);
   const b = Buffer.allocUnsafe(name.length + 10 + r.rdata.length);
   Buffer.from(name).copy(b, 0);

@@ -55,8 +55,8 @@ function readQuestionName(buf: Uint8Array, start: number): [string, number] | un
   }
 }
 
-/** Skips a possibly compressed name in a record section; returns the end offset. */
-function skipName(buf: Uint8Array, start: number): number {
+/** Skips a possibly compressed name in a record section; returns the end offset (-1: runs past the end). */
+export function skipName(buf: Uint8Array, start: number): number {
   let pos = start;
   for (;;) {
     if (pos >= buf.length) return -1;
