@@ -1,6 +1,7 @@
 // `gtm dnssec`: keys for a signed zone (keygen), the DS for the registrar (ds), what the keys do
 // now and next (status), and rollovers (rollover, activate). Each step writes key files with
 // their timing; `gtm dns` reads them at start and on SIGHUP, and follows the timing by itself.
+import { inZone } from '../wire/index.js';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type Config, type Zone } from '../config/index.js';
 import {
@@ -97,7 +98,7 @@ function keygen(zone: Zone, split: boolean, now: number, out: (s: string) => voi
 
 /** The longest TTL the zone hands out: how long a resolver may keep a signature made by a key. */
 function maxTtl(config: Config, zone: Zone): number {
-  const services = config.services.filter((s) => s.name === zone.name || s.name.endsWith(`.${zone.name}`));
+  const services = config.services.filter((s) => inZone(s.name, zone.name));
   return Math.max(
     zone.soa.ttl,
     zone.nsTtl,

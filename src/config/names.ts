@@ -40,6 +40,4 @@ export function domain(p: Problems, path: string, v: unknown, origin: string): s
   return abs;
 }
 
-export function inZone(name: string, zone: string): boolean {
-  return name === zone || name.endsWith(`.${zone}`);
-}
+export { inZone } from '../wire/index.js';

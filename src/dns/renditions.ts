@@ -3,6 +3,7 @@
 // content: the DNS primary makes the zones again (new serial), rolls them out to the workers and
 // NOTIFY tells the secondaries. Changes are gathered for a moment (a failover moves several
 // regions within a second) and made one at a time.
+import { inZone } from '../wire/index.js';
 import type { Config, Zone } from '../config/index.js';
 import type { InMemoryRegionState } from '../state/index.js';
 
@@ -11,9 +12,7 @@ const GATHER_MS = 300;
 
 /** Whether a zone has a steered name whose transfer rendition follows region state. */
 export function followsRegions(config: Config, zone: Zone): boolean {
-  return config.services.some(
-    (s) => s.transferAs === 'healthy' && (s.name === zone.name || s.name.endsWith(`.${zone.name}`)),
-  );
+  return config.services.some((s) => s.transferAs === 'healthy' && inZone(s.name, zone.name));
 }
 
 /** The regions DNS hands out now, sorted (a rendition's input, and what is compared). */

@@ -1,6 +1,7 @@
 // `gtm zone export`: a zone as an RFC 1035 master file, the way a secondary without our steering
 // would serve it: SOA, apex NS, the static records, and each steered name in its fail-safe
 // rendition (every pool address: what a second provider serves when it cannot steer).
+import { inZone } from '../wire/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 
 const fq = (name: string) => `${name}.`;
@@ -77,7 +78,7 @@ export function exportZone(config: Config, zone: Zone): string {
     ...zone.ns.map((ns) => line(zone.name, zone.nsTtl, 'NS', fq(ns))),
     ...zone.records.map((r) => line(r.name, r.ttl, typeText(r), rdataText(r))),
   ];
-  for (const svc of config.services.filter((x) => x.name === zone.name || x.name.endsWith(`.${zone.name}`))) {
+  for (const svc of config.services.filter((x) => inZone(x.name, zone.name))) {
     out.push(`; steered: ${svc.name} (${svc.policy.kind}; a secondary serves ${svc.transferAs})`);
     const { a, aaaa } = secondaryAddresses(svc, zone.transferUp);
     for (const addr of a) out.push(line(svc.name, svc.ttl, 'A', addr));

@@ -2,7 +2,7 @@
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 import { cutAbove, delegationsOf } from '../config/zones.js';
-import { TYPE, encodeName } from '../wire/index.js';
+import { TYPE, encodeName, inZone } from '../wire/index.js';
 import { ZoneSigner, type ZoneKey } from '../dnssec/index.js';
 
 export interface RRset {
@@ -229,7 +229,7 @@ export function compileZones(config: Config, keys?: Map<string, ZoneKey[]>): Com
     for (const r of zone.records)
       add(r.name, r.type === 'GENERIC' ? r.code : TYPE[r.type], r.ttl, encodeRdata(r), rdataParts(r));
     for (const s of config.services) {
-      if (s.name === zone.name || s.name.endsWith(`.${zone.name}`)) node(s.name).service = s;
+      if (inZone(s.name, zone.name)) node(s.name).service = s;
     }
     const cuts = new Map<string, RRset>();
     for (const name of delegationsOf(zone)) cuts.set(name, rrsetOf(node(name), TYPE.NS) as RRset);

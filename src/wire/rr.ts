@@ -57,3 +57,8 @@ export interface Edns {
   /** A COOKIE option (RFC 7873): the client cookie (8 bytes) and the server cookie it holds (8-32), if any. */
   cookie?: { client: Uint8Array; server?: Uint8Array };
 }
+
+/** Whether `name` is `zone` or below it (both lower case, without the final dot). */
+export function inZone(name: string, zone: string): boolean {
+  return name === zone || name.endsWith(`.${zone}`);
+}
