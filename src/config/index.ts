@@ -11,6 +11,7 @@ import { readYaml } from './yaml.js';
 export type * from './types.js';
 export { ALERT_EVENTS, TRANSFER_RENDITIONS } from './types.js';
 export { absoluteName } from './schema.js';
+export { zoneContentOf } from './zones.js';
 export { MAX_CNAME_CHAIN } from './limits.js';
 export { describePolicy } from '../policy/index.js';
 export { parseHostPort } from '../validate/index.js';
@@ -80,8 +81,15 @@ export function loadConfigFile(file: string): Config {
 /** One line per zone, region and service, for `gtm check-config`. */
 export function summarise(config: Config): string[] {
   const lines: string[] = [];
-  for (const z of config.zones)
-    lines.push(`zone ${z.name}: ${z.ns.length} NS, ${z.records.length} static records, SOA serial ${z.soa.serial}`);
+  for (const z of config.zones) {
+    const from = z.secondary?.primaries.map((p) => `${p.host}:${p.port}`).join(', ');
+    const key = z.secondary?.tsig ? ` (TSIG ${z.secondary.tsig})` : '';
+    lines.push(
+      from
+        ? `zone ${z.name}: secondary of ${from}${key}, kept in ${config.dns.secondaryDir}`
+        : `zone ${z.name}: ${z.ns.length} NS, ${z.records.length} static records, SOA serial ${z.soa.serial}`,
+    );
+  }
   for (const r of config.regions.values()) {
     lines.push(
       `region ${r.name}: ${[r.vip4, r.vip6].filter(Boolean).join(' ')} at ${r.lat},${r.lon} (${r.status}, weight ${r.weight})`,

@@ -39,6 +39,9 @@ export function parseConfigObject(
     for (const [i, key] of (z.transfer?.tsig ?? []).entries())
       if (!dns.tsigKeys.some((k) => k.name === key))
         p.add(join(join(join('zones', z.name), 'transfer.tsig'), i), `no key ${key} in dns.tsig_keys`);
+  for (const z of zones)
+    if (z.secondary?.tsig && !dns.tsigKeys.some((k) => k.name === z.secondary?.tsig))
+      p.add(join(join('zones', z.name), 'primary_tsig'), `no key ${z.secondary.tsig} in dns.tsig_keys`);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);
@@ -47,6 +50,9 @@ export function parseConfigObject(
   if (!p.ok) return { problems: p.list };
   return { config: { dns, geo, regions, zones, services, pops, anycast, control }, problems: [] };
 }
+
+const absolutePath = (p: Problems, path: string, v: unknown) =>
+  str(p, path, v, { optional: true, pattern: /^\//, what: 'an absolute path' });
 
 function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettings {
   const d =
@@ -74,6 +80,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'nsid',
           'tsig_keys',
           'serial_file',
+          'secondary_dir',
           'cookie_secret_env',
         ])) ?? {};
   // One address, or a list (v4 and v6, each answered on UDP and TCP): the first may have port 0.
@@ -115,11 +122,8 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     dnstap: d.dnstap === undefined || d.dnstap === null ? undefined : parseDnstap(p, d.dnstap),
     nsid: nsidOf(p, d.nsid),
     cookieSecret: cookieSecretOf(p, d.cookie_secret_env),
-    serialFile: str(p, 'dns.serial_file', d.serial_file, {
-      optional: true,
-      pattern: /^\//,
-      what: 'an absolute file path',
-    }),
+    serialFile: absolutePath(p, 'dns.serial_file', d.serial_file),
+    secondaryDir: absolutePath(p, 'dns.secondary_dir', d.secondary_dir) ?? '/var/lib/gtm/secondary',
     tsigKeys: (list(p, 'dns.tsig_keys', d.tsig_keys, { optional: true }) ?? []).flatMap((k, i) => {
       const key = tsigKeyOf(p, join('dns.tsig_keys', i), k, readFile);
       return key ? [key] : [];

@@ -78,6 +78,20 @@ export interface Zone {
   catalog?: boolean;
   /** The zone file and what it includes, as read (a reload reads them again when one changes). */
   files?: string[];
+  /**
+   * `primary`: this server is a secondary of the zone; its content comes by AXFR/IXFR from these
+   * primaries (src/dns/secondary.ts), steered services are laid on top.
+   */
+  secondary?: {
+    primaries: { host: string; port: number }[];
+    /** A key of dns.tsig_keys: transfers and NOTIFYs are signed with it. */
+    tsig?: string;
+  };
+  /**
+   * Set by the DNS primary, not the config: a secondary zone with no content yet, or past its
+   * SOA expire without reaching a primary. Its names are answered SERVFAIL.
+   */
+  unavailable?: string;
   /** Outgoing zone transfers (AXFR; IXFR answered in AXFR form): who may ask. */
   transfer?: {
     allow: Prefix[];
@@ -154,6 +168,8 @@ export interface DnsSettings {
   cookieSecret?: Uint8Array;
   /** Where automatic SOA serials are kept across restarts (`dns.serial_file`; undefined: in memory). */
   serialFile?: string;
+  /** Where zones transferred in (`zones.<name>.primary`) are kept, a master file each, so a restart serves at once. */
+  secondaryDir: string;
   /** The identifier sent to queries that ask for it with NSID (RFC 5001; undefined: none). */
   nsid?: Uint8Array;
   /** dnstap query and response log (undefined: off). See src/dns/dnstap.ts. */

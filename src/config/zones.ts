@@ -23,6 +23,11 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
       if (catalog) zones.push(catalog);
       continue;
     }
+    if (typeof zv === 'object' && zv !== null && 'primary' in zv) {
+      const secondary = secondaryZone(p, path, name, zv);
+      if (secondary) zones.push(secondary);
+      continue;
+    }
     const z = obj(p, path, zv, ['file', 'soa', 'ns', 'ns_ttl', 'records', 'dnssec', 'transfer']);
     if (!z) continue;
     const fromFile = z.file === undefined ? undefined : zoneFile(p, join(path, 'file'), z.file, name, readFile);
@@ -55,9 +60,7 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
     for (const [i, r] of records.entries()) {
       if (!inZone(r.name, name)) p.add(join(join(path, 'records'), i), `name ${r.name} is outside zone ${name}`);
     }
-    checkCnameExclusive(p, path, records, name);
-    checkCnameChains(p, path, records);
-    checkDelegations(p, path, records, name);
+    checkRecords(p, path, records, name);
     zones.push({
       name,
       soa: soa ?? defaultSoa(name),
@@ -81,6 +84,70 @@ export function parseZones(p: Problems, v: unknown, readFile?: ZoneFileReader): 
         zones.filter((z) => !z.catalog),
       );
   return zones;
+}
+
+/** The checks every record set of a zone passes, from YAML, a zone file or a transfer. */
+function checkRecords(p: Problems, path: string, records: StaticRecord[], zone: string): void {
+  checkCnameExclusive(p, path, records, zone);
+  checkCnameChains(p, path, records);
+  checkDelegations(p, path, records, zone);
+}
+
+/**
+ * `primary: [address[:port], ...]` (and `primary_tsig: KEY`): a zone this server is a secondary
+ * of. Its content is not in the config: until the first transfer (or the copy kept on disk) it
+ * is unavailable (SERVFAIL); `dnssec` signs what arrives, `transfer` passes it on.
+ */
+function secondaryZone(p: Problems, path: string, name: string, v: unknown): Zone | undefined {
+  const z = obj(p, path, v, ['primary', 'primary_tsig', 'dnssec', 'transfer']);
+  if (!z) return undefined;
+  const primaries = (list(p, join(path, 'primary'), z.primary, { nonEmpty: true }) ?? []).flatMap((a, i) => {
+    const parsed = hostPort(p, join(join(path, 'primary'), i), withPort(a));
+    return parsed ? [parsed] : [];
+  });
+  const tsig = z.primary_tsig === undefined ? undefined : str(p, join(path, 'primary_tsig'), z.primary_tsig);
+  return {
+    name,
+    soa: defaultSoa(name),
+    ns: [],
+    nsTtl: 0,
+    records: [],
+    secondary: { primaries, ...(tsig ? { tsig: absoluteOf(tsig) } : {}) },
+    unavailable: 'not transferred yet',
+    dnssec: z.dnssec === undefined ? undefined : parseDnssec(p, join(path, 'dnssec'), z.dnssec),
+    ...(z.transfer === undefined ? {} : { transfer: parseTransfer(p, join(path, 'transfer'), z.transfer) }),
+  };
+}
+
+/** An address with port 53 unless it has one: 192.0.2.1, 192.0.2.1:5300, 2001:db8::1, [2001:db8::1]:5300. */
+function withPort(v: unknown): string {
+  const text = typeof v === 'string' ? v : '';
+  if (/^[0-9a-f:]+$/i.test(text) && text.includes(':')) return `[${text}]:53`;
+  return /:\d+$/.test(text) ? text : `${text}:53`;
+}
+
+/**
+ * A zone's content read from a master file's text (a zone transferred in, as kept on disk):
+ * SOA, apex NS and records, checked as a configured zone file is, or the problems found.
+ */
+export function zoneContentOf(
+  text: string,
+  file: string,
+  zone: string,
+): { content: Pick<Zone, 'soa' | 'ns' | 'nsTtl' | 'records'> } | { problems: string[] } {
+  const p = new Problems();
+  const path = join('zones', zone);
+  const read = zoneFile(p, path, file, zone, () => ({ text, name: file }));
+  if (read)
+    checkRecords(
+      p,
+      path,
+      read.records.map((r) => r.record),
+      zone,
+    );
+  if (!read?.soa || !p.ok) return { problems: p.list };
+  const records = read.records.map((r) => r.record);
+  return { content: { soa: read.soa, ns: read.ns, nsTtl: read.nsTtl ?? read.soa.ttl, records } };
 }
 
 /**
@@ -143,15 +210,7 @@ function parseTransfer(p: Problems, path: string, v: unknown): NonNullable<Zone[
   });
   // Secondaries to NOTIFY: an address (port 53) or address:port, [v6]:port.
   const notify = (list(p, join(path, 'notify'), t?.notify, { optional: true }) ?? []).flatMap((n, i) => {
-    const at = join(join(path, 'notify'), i);
-    const text = typeof n === 'string' ? n : '';
-    const hp =
-      /^\[?[0-9a-f:]+\]?$/i.test(text) && text.includes(':') && !text.startsWith('[')
-        ? `[${text}]:53`
-        : /:\d+$/.test(text)
-          ? text
-          : `${text}:53`;
-    const parsed = hostPort(p, at, hp);
+    const parsed = hostPort(p, join(join(path, 'notify'), i), withPort(n));
     return parsed ? [parsed] : [];
   });
   return { allow, tsig, notify };

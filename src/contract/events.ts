@@ -38,6 +38,11 @@ export interface EventPayloads {
   'zone.transfer': { remote: string; zone: string; outcome: string; messages: number };
   /** A NOTIFY to a secondary: acknowledged, answered with an error, or unanswered after its tries. */
   'zone.notify': { zone: string; target: string; serial: number; outcome: string };
+  /**
+   * A secondary zone's refresh (`zones.<name>.primary`): up to date, transferred (AXFR or IXFR,
+   * with the serial), failed at a primary, or expired (served SERVFAIL until a primary answers).
+   */
+  'zone.refresh': { zone: string; primary: string; serial: number | null; outcome: string };
   'config.reloaded': { why: string };
   /** A reload was asked for and nothing it reads (the file, key files, geo data) had changed. */
   'config.unchanged': { why: string };
@@ -69,6 +74,9 @@ export const EVENT_NAMES = [
   'dns.listening',
   'dns.worker.ready',
   'dns.worker.exited',
+  'zone.transfer',
+  'zone.notify',
+  'zone.refresh',
   'config.reloaded',
   'config.unchanged',
   'config.refused',

@@ -40,9 +40,9 @@ export function writeAnswer(
   let ecsScope = 0;
   let memo = true;
   w.begin(msg, q.id, 0, q.questionEnd, q.qname);
-  if (result.kind === 'refused' || result.kind === 'formerr') {
+  if (result.kind === 'refused' || result.kind === 'formerr' || result.kind === 'unavailable') {
     aa = false;
-    rcode = result.kind === 'refused' ? RCODE.REFUSED : RCODE.FORMERR;
+    rcode = { refused: RCODE.REFUSED, formerr: RCODE.FORMERR, unavailable: RCODE.SERVFAIL }[result.kind];
   } else {
     for (const part of result.answer) {
       if (part.kind === 'rrset') writeSet(w, sign, 1, part.owner, part.set);

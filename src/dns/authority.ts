@@ -26,6 +26,7 @@ import {
 } from './tsig.js';
 import { AnswerSigner, apexSetOf } from './answer-signer.js';
 import { writeAnswer } from './answer-writer.js';
+import { answerNotify } from './notify-in.js';
 import { Decider, type Decision } from './decider.js';
 import { lookup } from './lookup.js';
 import { AnswerMemo, patch, shapeOf, type Built, type QueryInfo } from './memo.js';
@@ -80,6 +81,9 @@ export class Authority {
     return this.memo.hits;
   }
 
+  /** Told of an accepted NOTIFY for a zone we are a secondary of (the worker passes it on). */
+  onNotify?: (zone: string, from: string) => void;
+
   /** Optional tracer used by `gtm explain`. */
   set onDecision(f: ((d: Decision) => void) | undefined) {
     this.decider.onDecision = f;
@@ -119,8 +123,28 @@ export class Authority {
     tcp: boolean,
     misses?: MissBudget,
   ): { response?: Buffer; info: QueryInfo; cookie?: 'valid' | 'new' } {
-    const parsed = parseQuery(msg);
+    let parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
+    // A server with no secondary zones takes no NOTIFY: NOTIMP, as before (and as gdnsd says).
+    if (parsed.kind === 'notify' && !this.zones.some((z) => z.zone.secondary))
+      parsed = { ...parsed, kind: 'error', opcode: 4, rcode: RCODE.NOTIMP };
+    if (parsed.kind === 'notify') {
+      const nowS = Math.floor(Date.now() / 1000);
+      const n = answerNotify(
+        msg,
+        parsed,
+        this.zones,
+        this.config.dns.tsigKeys,
+        remoteAddress,
+        nowS,
+        this.config.dns.maxUdpSize,
+      );
+      if (n.accepted) this.onNotify?.(n.accepted, unmapIPv4(remoteAddress));
+      return {
+        response: n.response,
+        info: { qname: parsed.qname, qtype: parsed.qtype, rcode: n.rcode, notify: n.outcome },
+      };
+    }
     if (parsed.kind === 'error') {
       const cookie = parsed.edns && this.cookieOf(parsed, remoteAddress);
       const answered = this.formatError(msg, parsed, cookie?.option);
@@ -197,6 +221,7 @@ export class Authority {
       return answer([transferRefusal(msg, q, RCODE.FORMERR)], `refused: malformed TSIG (${(err as Error).message})`);
     }
     if (!z) return refuse('not a zone served here');
+    if (z.zone.unavailable) return answer([transferRefusal(msg, q, RCODE.SERVFAIL)], `refused: ${z.zone.unavailable}`);
     const rules = z.zone.transfer;
     if (!rules) return refuse('the zone has no transfer section');
     if (!inPrefixes(rules.allow, remoteAddress)) return refuse('not in transfer.allow');
@@ -309,7 +334,7 @@ export class Authority {
     decided?: Decision,
   ): Built {
     const result = lookup(this.zones, q, this.signing);
-    const zone = result.kind === 'refused' || result.kind === 'formerr' ? undefined : result.zone;
+    const zone = 'zone' in result ? result.zone : undefined;
     const sig = zone && this.signers.get(zone);
     const signer = new AnswerSigner(this.writer, sig, sig ? Date.now() : 0, q.edns?.dnssecOk === true);
     // A decision already made for this query (memo miss) is used, not drawn again.

@@ -6,3 +6,4 @@ export { explain, Explainer, type ExplainRequest } from './explain.js';
 export { compileZones, findZone, prepareForWorkers } from './zone.js';
 export { exportZone } from './zone-export.js';
 export { SerialKeeper } from './serials.js';
+export { keptCopyFile, readKeptCopy, layCopy } from './secondary.js';

@@ -22,4 +22,8 @@ export type ToWorker =
   | { type: 'weights'; weights: Record<string, number> };
 
 export type FromWorker =
-  { type: 'hello' } | { type: 'ready'; port: number } | { type: 'reloaded'; ok: boolean; error?: string };
+  | { type: 'hello' }
+  | { type: 'ready'; port: number }
+  | { type: 'reloaded'; ok: boolean; error?: string }
+  /** A primary NOTIFYed a zone we are a secondary of (accepted by the worker): refresh it. */
+  | { type: 'notify'; zone: string; from: string };

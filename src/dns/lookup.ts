@@ -25,6 +25,8 @@ export type Lookup =
   | { kind: 'refused' }
   /** A question that is malformed by meaning (NXNAME asked for, RFC 9824 §3.5). */
   | { kind: 'formerr' }
+  /** A secondary zone with no copy, or past its expire: SERVFAIL (not stale data forever). */
+  | { kind: 'unavailable' }
   /** Data (maybe at the end of a CNAME chain, or the chain leaving our zone). */
   | { kind: 'answer'; zone: CompiledZone; answer: AnswerPart[]; glueFor?: string[] }
   /** The name or the chain's end lies at or below a delegation: the child answers. */
@@ -75,6 +77,7 @@ export function lookup(zones: CompiledZone[], q: Question, signing: Signing = UN
   if (q.qtype === TYPE_NXNAME) return { kind: 'formerr' };
   const zone = zoneFor(zones, q);
   if (!zone) return { kind: 'refused' };
+  if (zone.zone.unavailable) return { kind: 'unavailable' };
   const answer: AnswerPart[] = [];
   let name = q.qname;
   for (let depth = 0; ; depth++) {

@@ -26,6 +26,8 @@ export interface QueryInfo {
   overBudget?: boolean;
   /** Response rate limiting's key for the question answered (cached on memoised answers). */
   rrlQuestion?: string;
+  /** A NOTIFY received (RFC 1996): accepted, or why not. */
+  notify?: string;
   /** The server's metric label key for this outcome (cached on memoised answers). */
   metricKey?: string;
 }

@@ -50,7 +50,8 @@ export class Notifier {
   zonesChanged(config: Config): void {
     for (const zone of config.zones) {
       const targets = zone.transfer?.notify ?? [];
-      if (!targets.length || this.sent.get(zone.name) === zone.soa.serial) continue;
+      // A secondary zone we have no copy of has nothing to tell.
+      if (!targets.length || zone.unavailable || this.sent.get(zone.name) === zone.soa.serial) continue;
       this.sent.set(zone.name, zone.soa.serial);
       const key = zone.transfer?.tsig[0]
         ? config.dns.tsigKeys.find((k) => k.name === zone.transfer?.tsig[0])

@@ -36,6 +36,7 @@ import { followRegionsForTransfers, markTransferRegions } from './renditions.js'
 import { WorkerPool, type Prepared } from './worker-pool.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
+import { Secondaries } from './secondary.js';
 
 export interface RunOptions {
   configPath: string;
@@ -61,25 +62,26 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   const startText = readConfigText(opts.configPath);
   let config = parseConfigText(startText, opts.configPath);
   const state = InMemoryRegionState.fromConfig(config);
+  // A zone changed without a reload (a secondary zone transferred, expired or back): compiled
+  // again; before the workers start, they take it at init, after it is rolled out.
+  let rollOut = async (next: Prepared, _reopenGeo: boolean) => void (prepared = next);
+  const secondaries = new Secondaries(log, () => void rollOut(prepare(config), false));
   // Compiled once here for every worker (and again on reload, or when a transfer rendition
   // follows the regions up).
-  const prepare = preparer(config, state);
+  const prepare = preparer(config, state, secondaries);
+  secondaries.follow(config);
   let prepared = prepare(config);
   GeoResolver.open(config.geo.database); // fail fast on a bad database path
-  const metrics = createDnsPrimaryMetrics();
-  dnssecMetrics(metrics.registry, () => prepared.zones);
-  regionStateMetrics(
-    metrics.registry,
-    () => config.regions.keys(),
-    (r) => state.get(r),
-  );
+  const zonesNow = () => prepared.zones;
+  const metrics = primaryMetrics(() => config, state, zonesNow);
   const { store, feed } = await followSharedState(config, state, log, metrics);
 
   const { pool, port } = await startWorkers(opts, config, state, log, () => prepared);
+  pool.onNotify = (zone, from) => secondaries.notified(zone, from);
   // Secondaries hear of each zone at start and whenever its serial changes.
   const notifier = new Notifier(log);
   notifier.zonesChanged(config);
-  const rollOut = async (next: Prepared, reopenGeo: boolean) => {
+  rollOut = async (next: Prepared, reopenGeo: boolean) => {
     prepared = next;
     await pool.rollOut({ type: 'reload', ...prepared, reopenGeo });
     notifier.zonesChanged(config);
@@ -100,6 +102,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
       async apply(next: Config, nextPrepared: Prepared, reopenGeo: boolean) {
         config = next;
         state.addMissing(config);
+        secondaries.follow(config);
         // The merge runs again on the new config: a region's configured state applies at once.
         feed.setConfig(config);
         await rollOut(nextPrepared, reopenGeo);
@@ -115,6 +118,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
 
   const close = async () => {
     stopFollowing();
+    secondaries.stop();
     notifier.stop();
     feed.stop();
     reloader.close();
@@ -150,15 +154,17 @@ async function startWorkers(
 }
 
 /**
- * Compiles a config for the workers: first the regions its `healthy` transfer renditions are made
- * with, then its automatic serials (kept where the first config says).
+ * Compiles a config for the workers: first the copies of its secondary zones, the regions its
+ * `healthy` transfer renditions are made with, then its automatic serials (kept where the first
+ * config says).
  */
-function preparer(first: Config, state: InMemoryRegionState): (c: Config) => Prepared {
+function preparer(first: Config, state: InMemoryRegionState, secondaries: Secondaries): (c: Config) => Prepared {
   const serials = new SerialKeeper(first.dns.serialFile);
   // Without a configured cookie secret, one for this process: its workers share it.
   const cookieSecret = Uint8Array.from(randomBytes(16));
   return (c) => {
     c.dns.cookieSecret ??= cookieSecret;
+    secondaries.fill(c);
     markTransferRegions(c, state);
     serials.assign(c);
     return prepareForWorkers(c, loadZoneKeys(c));
@@ -183,6 +189,18 @@ async function followSharedState(config: Config, state: InMemoryRegionState, log
       'shared state not readable yet; starting from the configured region states',
     );
   return { store, feed };
+}
+
+/** The primary's own metrics: region states and signing horizons (the workers' come aggregated). */
+function primaryMetrics(config: () => Config, state: InMemoryRegionState, zones: () => CompiledZone[]) {
+  const metrics = createDnsPrimaryMetrics();
+  dnssecMetrics(metrics.registry, zones);
+  regionStateMetrics(
+    metrics.registry,
+    () => config().regions.keys(),
+    (r) => state.get(r),
+  );
+  return metrics;
 }
 
 /** Each signed zone's signing horizon and signature validity, from the keys the workers sign with. */

@@ -372,6 +372,8 @@ export class DnsServer {
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
       if (info.truncated) this.opts.metrics.truncated.inc();
     }
+    // A NOTIFY is rare and an operator's business: always logged (refused ones say why).
+    if (info.notify) this.opts.logger.info({ remote, zone: info.qname, outcome: info.notify }, 'NOTIFY received');
     if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
       this.opts.logger.info({ remote, tcp, ...info }, 'query');
     }

@@ -234,3 +234,61 @@ export function signRequest(message: Buffer, key: TsigKey, nowS: number): Buffer
   const mac = hmac(key, [message, variables(key, nowS, TSIG_FUDGE_S, 0, Buffer.alloc(0), false)]);
   return withTsig(message, tsigRR(key, nowS, mac, id, 0, Buffer.alloc(0)));
 }
+
+/** The MAC of a message we signed (to check the answer against). */
+export function macOf(signed: Buffer): Buffer {
+  const t = findTsig(signed);
+  if (!t) throw new Error('the message is not signed');
+  return t.mac;
+}
+
+/**
+ * Checks the messages of a signed answer to our request, in order (§5.3.1): the first signed over
+ * our request's MAC; each later signed one over the previous MAC, the unsigned messages since it
+ * and the timers alone; at most 99 unsigned in a row, and the last one signed (`finish`).
+ */
+export class ResponseVerifier {
+  private prior: Buffer;
+  private unsignedSince: Buffer[] = [];
+  private first = true;
+
+  constructor(
+    private readonly key: TsigKey,
+    requestMac: Buffer,
+  ) {
+    this.prior = requestMac;
+  }
+
+  /** Throws, with why, when `msg` does not verify. */
+  check(msg: Buffer, nowS: number): void {
+    const t = findTsig(msg);
+    if (!t) {
+      if (this.first) throw new Error(`the answer is not signed (key ${this.key.name} expected)`);
+      this.unsignedSince.push(msg);
+      if (this.unsignedSince.length > 99) throw new Error('more than 99 unsigned messages in a row');
+      return;
+    }
+    if (t.keyName !== this.key.name || t.algorithm !== this.key.algorithm)
+      throw new Error(`signed with ${t.keyName} (${t.algorithm}), not ${this.key.name}`);
+    if (t.error !== 0) throw new Error(`the primary answered TSIG error ${t.error}`);
+    const want = hmac(this.key, [
+      u16(this.prior.length),
+      this.prior,
+      ...this.unsignedSince,
+      unsigned(msg, t),
+      variables(this.key, t.timeSigned, t.fudge, t.error, t.other, !this.first),
+    ]);
+    if (t.mac.length < Math.max(10, want.length / 2) || !timingSafeEqual(t.mac, want.subarray(0, t.mac.length)))
+      throw new Error('the answer MAC does not verify');
+    if (Math.abs(nowS - t.timeSigned) > t.fudge)
+      throw new Error(`the answer was signed ${nowS - t.timeSigned} s from our time`);
+    this.prior = t.mac;
+    this.unsignedSince = [];
+    this.first = false;
+  }
+
+  /** Throws when the answer ended on unsigned messages. */
+  finish(): void {
+    if (this.first || this.unsignedSince.length) throw new Error('the last message of the answer is not signed');
+  }
+}

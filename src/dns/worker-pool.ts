@@ -18,6 +18,8 @@ export type Prepared = ReturnType<typeof prepareForWorkers>;
 export class WorkerPool {
   private readonly workers = new Set<Worker>();
   private closing = false;
+  /** A worker accepted a NOTIFY for a zone we are a secondary of. */
+  onNotify?: (zone: string, from: string) => void;
   private rollouts = Promise.resolve();
 
   constructor(
@@ -92,6 +94,7 @@ export class WorkerPool {
           );
           this.workers.add(w);
         }
+        if (m.type === 'notify') this.onNotify?.(m.zone, m.from);
         if (m.type === 'ready') {
           emit(this.log, 'dns.worker.ready', { worker: w.process.pid ?? -1 }, 'dns worker answering');
           resolve(m.port);

@@ -71,6 +71,7 @@ function runWorker(): void {
     geoPath = m.config.geo.database;
     geo = GeoResolver.open(geoPath);
     authority = new Authority(m.config, geo, state, m.zones);
+    authority.onNotify = (zone, from) => send({ type: 'notify', zone, from });
     server = serverFor(m, authority, log);
     cacheMetrics(globalRegistry, () => authority?.cacheStats() ?? []);
     const { port } = await server.start();

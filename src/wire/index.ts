@@ -4,3 +4,4 @@ export * from './rr.js';
 export * from './parse.js';
 export { encodeName, ResponseWriter } from './writer.js';
 export { buildQuery, type QueryOptions } from './query.js';
+export { readResponse, recordLine, keptType, type TextRecord, type ReadResponse } from './records.js';

@@ -27,6 +27,8 @@ export type ParseResult =
   | { kind: 'query'; query: Query }
   /** A reply is owed but the query is bad: FORMERR/NOTIMP (question echoed when it parsed). */
   | { kind: 'error'; id: number; opcode: number; rd: boolean; rcode: number; questionEnd: number; edns?: Edns }
+  /** A NOTIFY (RFC 1996, opcode 4) with one well-formed question: the zone it names. */
+  | { kind: 'notify'; id: number; rd: boolean; qname: string; qtype: number; questionEnd: number; edns?: Edns }
   /** Nothing is owed: too short for a header, or a response (QR set), to avoid loops. */
   | { kind: 'drop'; reason: string };
 
@@ -68,6 +70,7 @@ export function skipName(buf: Uint8Array, start: number): number {
   }
 }
 
+const OPCODE_NOTIFY = 4;
 const u16 = (b: Uint8Array, o: number): number => (((b[o] as number) << 8) | (b[o + 1] as number)) >>> 0;
 
 export function parseQuery(buf: Uint8Array): ParseResult {
@@ -102,6 +105,8 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     // FORMERR first (as gdnsd answers), an unknown EDNS version BADVERS first of all.
     const q = qd === 1 ? readQuestionName(buf, 12) : undefined;
     const opt = sniffOpt(buf, qd, an + ns + ar);
+    if (opcode === OPCODE_NOTIFY && q && q[1] + 4 <= buf.length && !opt?.malformed && !(opt && opt.edns.version > 0))
+      return { kind: 'notify', id, rd, qname: q[0], qtype: u16(buf, q[1]), questionEnd: q[1] + 4, edns: opt?.edns };
     return fail(opt?.malformed ? RCODE.FORMERR : RCODE.NOTIMP, q && q[1] + 4 <= buf.length ? q[1] + 4 : 12, opt?.edns);
   }
   if (qd !== 1) return fail(RCODE.FORMERR);

@@ -82,8 +82,10 @@ export async function startDns(
   config: string,
   workers = 2,
   netns?: { name: string; host: string; port: number },
+  /** A port picked before (another server's config names it). */
+  fixedPort?: number,
 ): Promise<RunningDns> {
-  const port = netns?.port ?? (await freePort());
+  const port = netns?.port ?? fixedPort ?? (await freePort());
   const args = [
     join(ROOT, 'bin', 'gtm.js'),
     'dns',

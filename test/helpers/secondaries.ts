@@ -108,6 +108,49 @@ ${o.zones
   .join('')}`;
 }
 
+/**
+ * Knot as a hidden primary of `gtm dns` (`gtmPort`): the zone from its file in `home`, changes
+ * made through knotc (journaled, so IXFR), NOTIFY and transfers signed with `key`.
+ */
+export function knotPrimaryConf(o: {
+  port: number;
+  home: string;
+  gtmPort: number;
+  key: TsigSpec;
+  zone: string;
+}): string {
+  return `server:
+  listen: 127.0.0.1@${o.port}
+  rundir: "${o.home}"
+control:
+  listen: "${join(o.home, 'knot.sock')}"
+database:
+  storage: "${o.home}"
+key:
+  - id: ${o.key.name}
+    algorithm: hmac-sha256
+    secret: ${o.key.secret}
+remote:
+  - id: gtm
+    address: 127.0.0.1@${o.gtmPort}
+    key: ${o.key.name}
+acl:
+  - id: gtm-transfers
+    address: 127.0.0.1
+    key: ${o.key.name}
+    action: transfer
+template:
+  - id: default
+    storage: "${o.home}"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: ${o.zone}
+    notify: gtm
+    acl: gtm-transfers
+`;
+}
+
 /** Starts NSD or Knot with the config given, in `home`, and waits until it answers for each zone. */
 export async function startServer(
   kind: 'nsd' | 'knot',

@@ -153,3 +153,28 @@ describe('zone files', () => {
     ]);
   });
 });
+
+describe('secondary zones (zones.<name>.primary)', () => {
+  it('reads the primaries (port 53 unless given) and the key; the content is not in the config', () => {
+    const zone = load(`    primary: [192.0.2.1, '192.0.2.2:5300', '2001:db8::1', '[2001:db8::2]:5353']`).zones[0];
+    expect(zone?.secondary?.primaries).toEqual([
+      { host: '192.0.2.1', port: 53 },
+      { host: '192.0.2.2', port: 5300 },
+      { host: '2001:db8::1', port: 53 },
+      { host: '2001:db8::2', port: 5353 },
+    ]);
+    expect(zone?.records).toEqual([]);
+    expect(zone?.unavailable).toBe('not transferred yet');
+  });
+
+  it('refuses records, a zone file or an SOA beside a primary, and a key that is not in dns.tsig_keys', () => {
+    expect(problems(`    primary: [192.0.2.1]\n    records: []`)[0]).toMatch(
+      /^zones\.shop\.test\.records: unknown key/,
+    );
+    expect(problems(`    primary: [192.0.2.1]\n    file: x.zone`)[0]).toMatch(/^zones\.shop\.test\.file: unknown key/);
+    expect(problems(`    primary: []`)).toEqual(['zones.shop.test.primary: must not be empty']);
+    expect(problems(`    primary: [192.0.2.1]\n    primary_tsig: nokey`)).toEqual([
+      'zones.shop.test.primary_tsig: no key nokey in dns.tsig_keys',
+    ]);
+  });
+});
