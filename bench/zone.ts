@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   // NSD as a secondary: from its start to serving the zone (the whole transfer), then a change.
   writeFileSync(
     join(dir, 'nsd.conf'),
-    `server:\n  ip-address: 127.0.0.1@${nsdPort}\n  port: ${nsdPort}\n  username: ""\n  chroot: ""\n  zonesdir: "${dir}"\n  pidfile: "${join(dir, 'nsd.pid')}"\n  database: ""\n  zonelistfile: "${join(dir, 'zone.list')}"\n  xfrdfile: "${join(dir, 'xfrd.state')}"\n  xfrdir: "${dir}"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: big.test\n  zonefile: nsd-big.test.zone\n  request-xfr: 127.0.0.1@${port} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n`,
+    `server:\n  ip-address: 127.0.0.1@${nsdPort}\n  port: ${nsdPort}\n  username: ""\n  chroot: ""\n  zonesdir: "${dir}"\n  pidfile: "${join(dir, 'nsd.pid')}"\n  database: ""\n  zonelistfile: "${join(dir, 'zone.list')}"\n  xfrdfile: "${join(dir, 'xfrd.state')}"\n  xfrdir: "${dir}"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: big.test\n  zonefile: nsd-big.test.zone\n  request-xfr: 127.0.0.1@${port} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n  provide-xfr: 127.0.0.1 NOKEY\n  notify: 127.0.0.1@${port + 2} NOKEY\n  store-ixfr: yes\n`,
   );
   const nsd = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
   children.push(nsd);
@@ -124,12 +124,42 @@ async function main(): Promise<void> {
   const full = await until('NSD to transfer the zone', () => served('h99996.big.test'), 120_000);
   console.log(`AXFR to NSD (a secondary's first transfer, from its start): ${full.toFixed(0)} ms`);
 
+  // gtm dns as a secondary of NSD (which got the zone from the gtm above): AXFR in, then the change by IXFR.
+  const secondaryPort = port + 2;
+  const secondaryConfig = join(dir, 'secondary.yaml');
+  writeFileSync(
+    secondaryConfig,
+    readFileSync(config, 'utf8')
+      .replace(/^dns:\n/m, `dns:\n  secondary_dir: ${join(dir, 'kept')}\n`)
+      .replace(/^  big\.test:\n.*\n.*\n/m, `  big.test:\n    primary: ['127.0.0.1:${nsdPort}']\n`),
+  );
+  t0 = process.hrtime.bigint();
+  const secondary = startGtm(secondaryConfig, secondaryPort);
+  await waitForAnswer(secondaryPort);
+  const servedBy = (p: number, name: string) => {
+    try {
+      return kdig(p, ['+short', '+norec', name, 'A']).trim() !== '';
+    } catch {
+      return false;
+    }
+  };
+  await until('gtm (secondary) to take the zone', () => servedBy(secondaryPort, 'h99996.big.test'), 120_000);
+  console.log(
+    `gtm dns as a secondary of NSD: start to serving the zone ${ms(t0).toFixed(0)} ms (AXFR in, checked, kept on disk, compiled); worker RSS ${workerRss(secondary.child).join(', ')} MB`,
+  );
+
   writeFileSync(zoneFile, masterFile(2, 'changed IN A 192.0.2.201\n'));
   t0 = process.hrtime.bigint();
   gtm.child.kill('SIGHUP');
   const change = await until('the change to reach NSD', () => served('changed.big.test'), 120_000);
   console.log(
     `one change (new serial): SIGHUP to NSD serving it ${ms(t0).toFixed(0)} ms (the reload with its IXFR history step, NOTIFY, NSD's IXFR); polled ${change.toFixed(0)} ms`,
+  );
+  t0 = process.hrtime.bigint();
+  await until('the change to reach gtm (secondary)', () => servedBy(secondaryPort, 'changed.big.test'), 120_000);
+  const how = secondary.events.filter((l) => l.includes('"zone.refresh"')).at(-1) ?? '';
+  console.log(
+    `the same change from NSD to gtm dns as its secondary: ${ms(t0).toFixed(0)} ms (NSD's NOTIFY, ${/"outcome":"([A-Z]+)/.exec(how)?.[1] ?? '?'} in, the zone checked and compiled again)`,
   );
   t0 = process.hrtime.bigint();
   const ixfr = kdig(port, ['+noall', '+answer', 'big.test', 'IXFR=1'])
