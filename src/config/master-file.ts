@@ -30,6 +30,8 @@ const NAME_FIELDS: Record<string, number[]> = {
   MX: [1],
   SRV: [3],
   SOA: [0, 1],
+  SVCB: [1],
+  HTTPS: [1],
 };
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -182,9 +184,9 @@ export function parseMasterFile(
       problems.push(`${at}: no TTL (give one, or $TTL before the first record)`);
       continue;
     }
-    const rdata = rest.map((t, i) =>
-      !t.quoted && (NAME_FIELDS[type] ?? []).includes(i) ? `${absolute(t.text, cur)}.` : t.text,
-    );
+    // RFC 3597's generic form (`\\# LENGTH HEX`) holds no names.
+    const names = rest[0]?.text === '\\#' ? [] : (NAME_FIELDS[type] ?? []);
+    const rdata = rest.map((t, i) => (!t.quoted && names.includes(i) ? `${absolute(t.text, cur)}.` : t.text));
     entries.push({ at, owner, ttl: effective ?? 0, type, rdata, quoted: rest.map((t) => t.quoted) });
     // An SOA without a TTL and no $TTL takes its minimum (RFC 2308 §4 practice).
     if (effective === undefined && type === 'SOA') {

@@ -4,6 +4,7 @@ import { MAX_CNAME_CHAIN } from './limits.js';
 import { Problems, hostPort, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, absoluteOf, validDomainName, domain, inZone } from './names.js';
 import { parseMasterFile, parseTtl } from './master-file.js';
+import { svcbRdata } from './svcb.js';
 import { parseCidr } from '../net/index.js';
 import { fnvString } from '../runtime/index.js';
 
@@ -274,11 +275,13 @@ function zoneFile(
       continue;
     }
     const value =
-      e.type === 'TXT'
-        ? e.rdata.map(unescapeText)
-        : e.type === 'CAA'
-          ? `${e.rdata[0]} ${e.rdata[1]} "${unescapeText(e.rdata[2] ?? '')}"`
-          : e.rdata.join(' ');
+      e.type === 'SVCB' || e.type === 'HTTPS'
+        ? svcbText(e.rdata, e.quoted)
+        : e.type === 'TXT'
+          ? e.rdata.map(unescapeText)
+          : e.type === 'CAA'
+            ? `${e.rdata[0]} ${e.rdata[1]} "${unescapeText(e.rdata[2] ?? '')}"`
+            : e.rdata.join(' ');
     const record = parseRecord(p, at, { name: `${e.owner}.`, type: e.type, ttl: e.ttl, value }, zone);
     if (record) out.records.push({ record, at: e.at });
   }
@@ -310,6 +313,17 @@ function soaOf(p: Problems, at: string, f: string[], ttl: number, zone: string):
     minimum: minimum as number,
     ttl,
   };
+}
+
+/** A zone file's SVCB/HTTPS fields as one value: a quoted value joined again to its `key=`. */
+function svcbText(fields: string[], quoted: boolean[]): string {
+  const out: string[] = [];
+  fields.forEach((f, i) => {
+    const text = quoted[i] ? `"${f}"` : f;
+    if (quoted[i] && out.at(-1)?.endsWith('=')) out[out.length - 1] += text;
+    else out.push(text);
+  });
+  return out.join(' ');
 }
 
 /** A character-string as written in a master file: \X is X, \DDD is the byte DDD (RFC 1035 §5.1). */
@@ -489,6 +503,13 @@ function parseRecord(p: Problems, path: string, v: unknown, zone: string): Stati
   const type = typeof r.type === 'string' ? r.type.toUpperCase() : undefined;
   const ttl = int(p, join(path, 'ttl'), r.ttl, 0, TTL_MAX, 300) ?? 300;
   const code = type && !(RECORD_TYPES as readonly string[]).includes(type) ? genericCode(type) : undefined;
+  const presented = typeof r.value === 'string' && !r.value.trim().startsWith('\\#');
+  if ((type === 'SVCB' || type === 'HTTPS') && presented) {
+    const data = svcbData(p, join(path, 'value'), type, r.value as string, zone);
+    return name === undefined || data === undefined
+      ? undefined
+      : { type: 'GENERIC', name, ttl, code: GENERIC_TYPES[type] as number, data };
+  }
   if (type && code !== undefined) {
     const data = genericData(p, join(path, 'value'), type, r.value);
     return name === undefined || data === undefined ? undefined : { type: 'GENERIC', name, ttl, code, data };
@@ -550,11 +571,32 @@ function genericCode(type: string): number | undefined {
   return code;
 }
 
+/**
+ * SVCB/HTTPS in their own form (RFC 9460): `PRIORITY TARGET key=value ...`, TARGET relative to the
+ * zone or `.`.
+ */
+function svcbData(p: Problems, vp: string, type: string, value: string, zone: string): string | undefined {
+  // Fields split on blanks outside quotes (`key="a b"` is one).
+  const fields = value.trim().match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+  if (fields.length < 2) {
+    p.add(vp, `${type} needs at least a priority and a target: 1 . alpn=h2`);
+    return undefined;
+  }
+  const target = fields[1] === '.' ? '' : domain(p, vp, fields[1], zone);
+  if (target === undefined) return undefined;
+  const rdata = svcbRdata(fields, target);
+  if ('problem' in rdata) p.add(vp, `${type}: ${rdata.problem}`);
+  return 'hex' in rdata ? rdata.hex : undefined;
+}
+
 /** `\# LENGTH HEX...` (RFC 3597 §5): the RDATA as hex, its length checked. */
 function genericData(p: Problems, vp: string, type: string, v: unknown): string | undefined {
   const f = typeof v === 'string' ? v.trim().split(/\s+/) : [];
   if (f[0] !== '\\#') {
-    p.add(vp, `${type} is read in RFC 3597 form: \\# LENGTH HEX (its own presentation form is not read)`);
+    p.add(
+      vp,
+      `${type} is read in RFC 3597 form: \\# LENGTH HEX (its own presentation form is not read; SVCB and HTTPS are)`,
+    );
     return undefined;
   }
   const len = Number(f[1]);

@@ -1,5 +1,5 @@
 // Zone files with real DNS software: the same master file (SOA across lines, $INCLUDE, relative
-// names, long TXT, CAA, SRV, MX, a wildcard, a CNAME) is served by `gtm dns` (zones.<name>.file)
+// names, long TXT, CAA, SRV, MX, a wildcard, a CNAME, SVCB and HTTPS in RFC 9460 form) is served by `gtm dns` (zones.<name>.file)
 // and by NSD loading it; every answer must be the same, record for record (a differential test).
 // `gtm zone export` writes a file that named-checkzone and nsd-checkzone accept, and that reads
 // back into the same records.
@@ -50,6 +50,11 @@ const QUESTIONS: [string, string][] = [
   ['anything.wild.shop.test', 'A'],
   ['eu.shop.test', 'A'],
   ['api.eu.shop.test', 'A'],
+  // RFC 9460's own form, read from the included file.
+  ['eu.shop.test', 'HTTPS'],
+  ['_dns.eu.shop.test', 'SVCB'],
+  ['alias.eu.shop.test', 'HTTPS'],
+  ['api.eu.shop.test', 'HTTPS'],
   ['after.shop.test', 'A'],
   ['nowhere.shop.test', 'A'],
   ['wild.shop.test', 'A'],

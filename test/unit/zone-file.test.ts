@@ -47,27 +47,38 @@ describe('zone files', () => {
       const { name, type, ttl, ...data } = r;
       return `${name} ${ttl} ${type} ${JSON.stringify(data)}`;
     });
-    expect(seen).toEqual([
-      'shop.test 3600 MX {"preference":10,"exchange":"mail.shop.test"}',
-      'shop.test 3600 MX {"preference":20,"exchange":"mail.backup.example"}',
-      'shop.test 3600 TXT {"strings":["v=spf1 mx -all"]}',
-      'shop.test 3600 CAA {"flags":0,"tag":"issue","value":"letsencrypt.org"}',
-      'shop.test 3600 CAA {"flags":0,"tag":"iodef","value":"mailto:security@shop.test"}',
-      'ns1.shop.test 3600 A {"address":"192.0.2.53"}',
-      'ns2.shop.test 300 A {"address":"192.0.2.54"}',
-      'mail.shop.test 300 A {"address":"192.0.2.25"}',
-      'mail.shop.test 3600 AAAA {"address":"2001:db8::25"}',
-      'www.shop.test 3600 CNAME {"target":"web.shop.test"}',
-      'web.shop.test 3600 A {"address":"192.0.2.80"}',
-      'web.shop.test 3600 A {"address":"192.0.2.81"}',
-      '_sip._tcp.shop.test 3600 SRV {"priority":10,"weight":60,"port":5060,"target":"sip.shop.test"}',
-      'sip.shop.test 3600 A {"address":"192.0.2.60"}',
-      'long.shop.test 3600 TXT {"strings":["first string with \\"quotes\\" and a ; semicolon","second string ABC"]}',
-      '*.wild.shop.test 3600 A {"address":"192.0.2.99"}',
-      'eu.shop.test 3600 A {"address":"192.0.2.120"}',
-      'api.eu.shop.test 3600 A {"address":"192.0.2.121"}',
-      'after.shop.test 3600 A {"address":"192.0.2.100"}',
-    ]);
+    expect(seen).toEqual(
+      [
+        'shop.test 3600 MX {"preference":10,"exchange":"mail.shop.test"}',
+        'shop.test 3600 MX {"preference":20,"exchange":"mail.backup.example"}',
+        'shop.test 3600 TXT {"strings":["v=spf1 mx -all"]}',
+        'shop.test 3600 CAA {"flags":0,"tag":"issue","value":"letsencrypt.org"}',
+        'shop.test 3600 CAA {"flags":0,"tag":"iodef","value":"mailto:security@shop.test"}',
+        'ns1.shop.test 3600 A {"address":"192.0.2.53"}',
+        'ns2.shop.test 300 A {"address":"192.0.2.54"}',
+        'mail.shop.test 300 A {"address":"192.0.2.25"}',
+        'mail.shop.test 3600 AAAA {"address":"2001:db8::25"}',
+        'www.shop.test 3600 CNAME {"target":"web.shop.test"}',
+        'web.shop.test 3600 A {"address":"192.0.2.80"}',
+        'web.shop.test 3600 A {"address":"192.0.2.81"}',
+        '_sip._tcp.shop.test 3600 SRV {"priority":10,"weight":60,"port":5060,"target":"sip.shop.test"}',
+        'sip.shop.test 3600 A {"address":"192.0.2.60"}',
+        'long.shop.test 3600 TXT {"strings":["first string with \\"quotes\\" and a ; semicolon","second string ABC"]}',
+        '*.wild.shop.test 3600 A {"address":"192.0.2.99"}',
+        'eu.shop.test 3600 A {"address":"192.0.2.120"}',
+        'api.eu.shop.test 3600 A {"address":"192.0.2.121"}',
+        ...['eu.shop.test 3600 GENERIC', '_dns.eu.shop.test 3600 GENERIC', 'alias.eu.shop.test 3600 GENERIC'],
+        'api.eu.shop.test 3600 GENERIC',
+        'after.shop.test 3600 A {"address":"192.0.2.100"}',
+      ].map((l) => (l.endsWith('GENERIC') ? expect.stringMatching(new RegExp(`^${l.replace(/\./g, '\\.')} `)) : l)),
+    );
+    // An alias to a name relative to the included file's origin: priority 0, api.eu.shop.test.
+    const alias = zone?.records.find((r) => r.name === 'alias.eu.shop.test');
+    expect(alias).toMatchObject({
+      type: 'GENERIC',
+      code: 65,
+      data: `0000${'03617069026575' + '0473686f70' + '047465737400'}`,
+    });
   });
 
   it('lays YAML records over the file, and refuses the same name and type in both', () => {
@@ -151,6 +162,44 @@ describe('zone files', () => {
       'zones.cat.test.records: unknown key (expected one of: catalog, transfer)',
       'zones.cat.test.catalog: must be true (this zone lists the others)',
     ]);
+  });
+});
+
+describe('SVCB and HTTPS in their own form (RFC 9460)', () => {
+  const one = (value: string, type = 'HTTPS') =>
+    load(
+      `    file: ${join(FIXTURES, 'shop.test.zone')}\n    records:\n      - { name: svc, type: ${type}, value: '${value}' }`,
+    ).zones[0]?.records.find((r) => r.name === 'svc.shop.test');
+
+  it('gives the bytes the RFC 3597 form of the same record gives', () => {
+    // The generic fixture's HTTPS and SVCB, written there in hex.
+    expect(one('1 . alpn=h2')).toMatchObject({ code: 65, data: '00010000010003026832' });
+    expect(one('1 svc.generic.test. port=8443', 'SVCB')).toMatchObject({
+      code: 64,
+      data: '0001' + '03737663' + '0767656e65726963' + '0474657374' + '00' + '0003' + '0002' + '20fb',
+    });
+  });
+
+  it('sorts parameters by key and refuses what RFC 9460 forbids', () => {
+    // port (3) before alpn (1) as written: on the wire alpn first.
+    expect(one('1 . port=443 alpn=h2')).toMatchObject({ data: '000100' + '0001000302' + '6832' + '00030002' + '01bb' });
+    expect(
+      problems(
+        `    file: ${join(FIXTURES, 'shop.test.zone')}\n    records:\n      - { name: svc, type: HTTPS, value: '1 . port=1 port=2' }`,
+      ),
+    ).toEqual(['zones.shop.test.records[0].value: HTTPS: port given twice']);
+    for (const [value, why] of [
+      ['0 api alpn=h2', 'an alias (priority 0) takes no parameters'],
+      ['1 . mandatory=port', 'mandatory names key3, which is not given'],
+      ['1 . ipv4hint=2001:db8::1', 'ipv4hint must list IPv4 addresses'],
+      ['1 . colour=blue', 'colour is not an SvcParamKey'],
+      ['1 . no-default-alpn=1', 'no-default-alpn takes no value'],
+    ])
+      expect(
+        problems(
+          `    file: ${join(FIXTURES, 'shop.test.zone')}\n    records:\n      - { name: svc, type: HTTPS, value: '${value}' }`,
+        )[0],
+      ).toContain(why);
   });
 });
 
