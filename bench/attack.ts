@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     'protections off': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 0\n'),
     'miss budget (default)': signed,
     'miss budget 8': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 8\n'),
+    'miss budget, over: drop': signed.replace(/^dns:\n/m, 'dns:\n  over_budget: drop\n'),
     'miss budget + RRL': signed.replace(/^dns:\n/m, `dns:\n${rrl}`),
     'budget + RRL never limiting': signed.replace(/^dns:\n/m, `dns:\n${neverLimits}`),
     'dnstap on (every query and response)': signed.replace(
@@ -140,18 +141,29 @@ async function main(): Promise<void> {
   // 1. The flood and the user beside it.
   console.log('\nrandom-name DO flood (one client, 4 x 200 outstanding) + a user at 20% of the unloaded rate');
   console.log('  server                         flood QPS  user answered   user p99 ms');
-  for (const name of ['protections off', 'miss budget (default)', 'miss budget 8'] as const) {
-    const rate = Math.round(0.2 * (unloaded.get('protections off') as number));
-    const flood = dnsperf(port(name), '127.0.0.2', random, ['-l', String(SECONDS + 2), '-c', '4', '-q', '200', '-D']);
-    await sleep(1000);
-    const u = await dnsperf(port(name), '127.0.1.2', steered, [
+  const userAt = (name: keyof typeof variants) =>
+    dnsperf(port(name), '127.0.1.2', steered, [
       '-l',
       String(SECONDS),
       '-Q',
-      String(rate),
+      String(Math.round(0.2 * (unloaded.get('protections off') as number))),
       '-v',
       ...user,
     ]);
+  // The reference: the same user with no flood (what this machine's scheduling and dnsperf cost alone).
+  const alone = await userAt('miss budget (default)');
+  console.log(
+    `  ${'(no flood: the user alone)'.padEnd(30)} ${'-'.padStart(9)}  ${((100 * alone.completed) / alone.sent).toFixed(1).padStart(12)}%  ${alone.p99.toFixed(2).padStart(11)}`,
+  );
+  for (const name of [
+    'protections off',
+    'miss budget (default)',
+    'miss budget 8',
+    'miss budget, over: drop',
+  ] as const) {
+    const flood = dnsperf(port(name), '127.0.0.2', random, ['-l', String(SECONDS + 2), '-c', '4', '-q', '200', '-D']);
+    await sleep(1000);
+    const u = await userAt(name);
     const f = await flood;
     console.log(
       `  ${name.padEnd(30)} ${f.qps.toFixed(0).padStart(9)}  ${((100 * u.completed) / u.sent).toFixed(1).padStart(12)}%  ${u.p99.toFixed(2).padStart(11)}`,

@@ -13,6 +13,7 @@ import { regionRef } from '../policy/common.js';
 import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../validate/index.js';
 import { TTL_MAX, domain, inZone } from './names.js';
 import { cutAbove, delegationsOf } from './zones.js';
+import { svcbParts, type SvcbParts } from './svcb.js';
 
 export function parseServices(
   p: Problems,
@@ -28,12 +29,24 @@ export function parseServices(
   const names = new Set<string>();
   for (const [key, sv] of Object.entries(ss)) {
     const path = join('services', key);
-    const s = obj(p, path, sv, ['name', 'ttl', 'answers', 'pools', 'policy', 'last_resort', 'ecs', 'transfer_as']);
+    const s = obj(p, path, sv, [
+      'name',
+      'ttl',
+      'answers',
+      'pools',
+      'policy',
+      'last_resort',
+      'ecs',
+      'transfer_as',
+      'https',
+    ]);
     if (!s) continue;
     const name = domain(p, join(path, 'name'), s.name, '');
+    let zoneName = '';
     if (name) {
       // The most specific zone answers (a child zone served here too, below its parent's cut).
       const zone = zones.filter((z) => inZone(name, z.name)).sort((a, b) => b.name.length - a.name.length)[0];
+      zoneName = zone?.name ?? '';
       if (!zone) p.add(join(path, 'name'), `${name} is not inside any configured zone`);
       else if (zone.records.some((r) => r.name === name && r.type === 'CNAME'))
         p.add(join(path, 'name'), `${name} is also a CNAME`);
@@ -66,6 +79,7 @@ export function parseServices(
       lastResort: lastResort.filter((r): r is string => r !== undefined),
       ecs: bool(p, join(path, 'ecs'), s.ecs, ecsDefault),
       transferAs: transferAsOf(p, join(path, 'transfer_as'), s.transfer_as, lastResort.length > 0),
+      ...(s.https === undefined ? {} : httpsOf(p, join(path, 'https'), s.https, zoneName)),
     });
   }
   return out;
@@ -97,6 +111,35 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
     });
   }
   return out;
+}
+
+/**
+ * `https: "1 . alpn=h3,h2"`: the HTTPS record (RFC 9460 form) the steered name answers, without
+ * address hints (each answer's are the addresses the policy gives that client). The target is
+ * `.` (the name itself) or a name, absolute or relative to the service's name's zone.
+ */
+function httpsOf(p: Problems, path: string, v: unknown, zone: string): { https: SvcbParts } | undefined {
+  const fields = typeof v === 'string' ? (v.trim().match(/(?:[^\s"]+|"[^"]*")+/g) ?? []) : [];
+  if (fields.length < 2) {
+    p.add(path, "must be an HTTPS record's value without hints: PRIORITY TARGET key=value ... (1 . alpn=h3,h2)");
+    return undefined;
+  }
+  if (fields.some((f) => /^ipv[46]hint=/i.test(f))) {
+    p.add(path, 'ipv4hint and ipv6hint are the steered addresses: leave them out');
+    return undefined;
+  }
+  if (fields[0] === '0') {
+    p.add(path, 'an alias (priority 0) cannot carry the steered addresses: use a priority of 1 or more');
+    return undefined;
+  }
+  const target = fields[1] === '.' ? '' : domain(p, path, fields[1], zone);
+  if (target === undefined) return undefined;
+  const parts = svcbParts(fields, target);
+  if ('problem' in parts) {
+    p.add(path, parts.problem);
+    return undefined;
+  }
+  return { https: parts };
 }
 
 /** `transfer_as: pools | last_resort | healthy` (what a secondary serves for the name). */

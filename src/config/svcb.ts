@@ -3,6 +3,9 @@
 // (priority, target name, the parameters in key order) and served as bytes, like RFC 3597's form.
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
+import { svcbWire, type SvcbParts } from '../wire/index.js';
+
+export type { SvcbParts };
 
 /** The parameter keys by name (RFC 9460 §14.3.2); others as keyNNNNN. */
 const KEYS: Record<string, number> = {
@@ -106,10 +109,10 @@ function targetBytes(target: string): Buffer {
 }
 
 /**
- * SVCB/HTTPS RDATA (hex) from `PRIORITY TARGET key=value ...`; `target` is already made absolute
- * by the caller (the zone's origin). Returns the problem instead when the value is not one.
+ * Reads `PRIORITY TARGET key=value ...`; `target` is already made absolute by the caller (the
+ * zone's origin). Returns the problem instead when the value is not one.
  */
-export function svcbRdata(fields: string[], target: string): { hex: string } | { problem: string } {
+export function svcbParts(fields: string[], target: string): SvcbParts | { problem: string } {
   const [priorityText, , ...params] = fields;
   const priority = Number(priorityText);
   if (!/^\d+$/.test(priorityText ?? '') || priority > 65535)
@@ -134,6 +137,11 @@ export function svcbRdata(fields: string[], target: string): { hex: string } | {
   for (let i = 0; mandatory && i < mandatory.length; i += 2)
     if (!seen.has(mandatory.readUInt16BE(i)))
       return { problem: `mandatory names key${mandatory.readUInt16BE(i)}, which is not given` };
-  const body = [...seen.entries()].sort(([a], [b]) => a - b).flatMap(([k, v]) => [u16(k), u16(v.length), v]);
-  return { hex: Buffer.concat([u16(priority), targetBytes(target), ...body]).toString('hex') };
+  return { priority, target: targetBytes(target), params: [...seen.entries()] };
+}
+
+/** SVCB/HTTPS RDATA (hex) from `PRIORITY TARGET key=value ...`, or the problem. */
+export function svcbRdata(fields: string[], target: string): { hex: string } | { problem: string } {
+  const parts = svcbParts(fields, target);
+  return 'problem' in parts ? parts : { hex: svcbWire(parts).toString('hex') };
 }

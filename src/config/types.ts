@@ -4,6 +4,9 @@
 import type { EventName, RegionStatus } from '../contract/index.js';
 import type { ApiToken } from '../auth/index.js';
 import type { Prefix } from '../net/index.js';
+import type { SvcbParts } from '../wire/index.js';
+
+export type { SvcbParts };
 
 export type { RegionStatus };
 
@@ -124,6 +127,11 @@ export interface Service {
    * is then a content change, with a new serial and NOTIFY).
    */
   transferAs: TransferRendition;
+  /**
+   * `https`: the name also answers HTTPS (RFC 9460) with these parameters, its `ipv4hint` and
+   * `ipv6hint` the addresses the policy gives this client (the same decision as its A/AAAA).
+   */
+  https?: SvcbParts;
 }
 
 export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;

@@ -3,10 +3,10 @@
 // denial of a negative answer, glue, the OPT with the ECS scope, and TC when it does not fit the
 // client's UDP size. Signatures come from the signing step (answer-signer.ts) as sets are written.
 import { addressRdata } from '../net/index.js';
-import { RCODE, TYPE, type Query, type ResponseWriter } from '../wire/index.js';
+import { RCODE, TYPE, addressHints, svcbWire, type Query, type ResponseWriter } from '../wire/index.js';
 import type { AnswerSigner } from './answer-signer.js';
 import type { Decision } from './decider.js';
-import type { AnswerPart, Lookup } from './lookup.js';
+import { TYPE_HTTPS, type AnswerPart, type Lookup } from './lookup.js';
 import type { Built, QueryInfo } from './memo.js';
 import { nodeOf, rrsetOf, type CompiledZone, type RRset } from './zone.js';
 
@@ -58,7 +58,10 @@ export function writeAnswer(
         info.regions = d.selection.pools.map((p) => p.region);
         ecsScope = d.ecsScope;
         // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
-        const written = steeredSet(d, part.family);
+        const written =
+          part.qtype === TYPE_HTTPS && part.service.https
+            ? [svcbWire(part.service.https, addressHints(steeredSet(d, 4), steeredSet(d, 6)))]
+            : steeredSet(d, part.family);
         for (const rd of written) w.record(1, part.owner, part.qtype, d.ttl, rd);
         if (written.length) sign.rrsig(1, part.owner, part.qtype, d.ttl, written);
       }

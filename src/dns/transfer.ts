@@ -7,7 +7,7 @@
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import { TYPE, RCODE, encodeName, type Query } from '../wire/index.js';
 import { nodeOf, type CompiledZone } from './zone.js';
-import { secondaryAddresses } from './zone-export.js';
+import { httpsRendition, secondaryAddresses } from './zone-export.js';
 
 export interface TransferRR {
   name: string;
@@ -43,6 +43,7 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
     const { a, aaaa } = secondaryAddresses(svc, z.zone.transferUp);
     for (const addr of a) out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(addr) });
     for (const addr of aaaa) out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(addr) });
+    if (svc.https) out.push({ name, type: 65, ttl: svc.ttl, rdata: httpsRendition(svc.https, a, aaaa) });
   }
   out.push(soa);
   return out;

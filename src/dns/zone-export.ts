@@ -1,7 +1,8 @@
 // `gtm zone export`: a zone as an RFC 1035 master file, the way a secondary without our steering
 // would serve it: SOA, apex NS, the static records, and each steered name in its fail-safe
 // rendition (every pool address: what a second provider serves when it cannot steer).
-import { inZone } from '../wire/index.js';
+import { addressHints, inZone, svcbWire, type SvcbParts } from '../wire/index.js';
+import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 
 const fq = (name: string) => `${name}.`;
@@ -63,6 +64,10 @@ export function secondaryAddresses(service: Service, up?: readonly string[]): { 
   return { a: all((p) => p.vip4), aaaa: all((p) => p.vip6) };
 }
 
+/** A steered name's HTTPS record as a secondary serves it: the rendition's addresses as its hints. */
+export const httpsRendition = (https: SvcbParts, a: string[], aaaa: string[]): Buffer =>
+  svcbWire(https, addressHints(a.map(ipv4Bytes), aaaa.map(ipv6Bytes)));
+
 export function exportZone(config: Config, zone: Zone): string {
   const line = (name: string, ttl: number, type: string, rdata: string) => `${fq(name)}\t${ttl}\tIN\t${type}\t${rdata}`;
   const s = zone.soa;
@@ -83,6 +88,10 @@ export function exportZone(config: Config, zone: Zone): string {
     const { a, aaaa } = secondaryAddresses(svc, zone.transferUp);
     for (const addr of a) out.push(line(svc.name, svc.ttl, 'A', addr));
     for (const addr of aaaa) out.push(line(svc.name, svc.ttl, 'AAAA', addr));
+    if (svc.https) {
+      const rdata = httpsRendition(svc.https, a, aaaa);
+      out.push(line(svc.name, svc.ttl, 'TYPE65', `\\# ${rdata.length} ${rdata.toString('hex')}`));
+    }
   }
   return `${out.join('\n')}\n`;
 }

@@ -5,3 +5,4 @@ export * from './parse.js';
 export { encodeName, ResponseWriter } from './writer.js';
 export { buildQuery, type QueryOptions } from './query.js';
 export { readResponse, recordLine, keptType, type TextRecord, type ReadResponse } from './records.js';
+export { svcbWire, addressHints, type SvcbParts } from './svcb.js';

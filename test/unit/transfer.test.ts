@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { compileZones } from '../../src/dns/index.js';
 import { axfrMessages, transferRecords } from '../../src/dns/transfer.js';
-import { secondaryAddresses } from '../../src/dns/zone-export.js';
+import { httpsRendition, secondaryAddresses } from '../../src/dns/zone-export.js';
 import { notifyMessage } from '../../src/dns/notify.js';
 import { inPrefixes, parseCidr } from '../../src/net/index.js';
 import { buildQuery, parseQuery, TYPE } from '../../src/wire/index.js';
@@ -114,5 +114,36 @@ describe('what a secondary serves for a steered name (transfer_as)', () => {
     expect(() => svc('    transfer_as: sometimes\n')).toThrow(
       /transfer_as: must be one of pools, last_resort, healthy/,
     );
+  });
+});
+
+describe('a steered HTTPS record (services.NAME.https)', () => {
+  const svc = (extra: string) =>
+    parseConfigText(readFileSync(EXAMPLE, 'utf8').replace('    policy: nearest\n', `    policy: nearest\n${extra}`))
+      .services[0] as NonNullable<ReturnType<typeof parseConfigText>['services'][number]>;
+
+  it('goes to a secondary with the rendition addresses as hints, in key order among the parameters', () => {
+    const s = svc('    https: "1 . port=443 alpn=h2"\n    transfer_as: healthy\n');
+    const { a, aaaa } = secondaryAddresses(s, ['us-east']);
+    const rdata = httpsRendition(s.https as never, a, aaaa).toString('hex');
+    // priority 1, root target, alpn (1) "h2", port (3) 443, ipv4hint (4), ipv6hint (6).
+    expect(rdata).toBe(
+      '0001' +
+        '00' +
+        '0001000302' +
+        '6832' +
+        '0003000201bb' +
+        '00040004c633640a' +
+        '0006001020010db8001000000000000000000010',
+    );
+  });
+
+  it('is refused with hints (they are the steered addresses), as an alias, or malformed', () => {
+    expect(() => svc('    https: "1 . ipv4hint=192.0.2.1"\n')).toThrow(
+      /ipv4hint and ipv6hint are the steered addresses/,
+    );
+    expect(() => svc('    https: "0 other.example."\n')).toThrow(/an alias \(priority 0\) cannot carry/);
+    expect(() => svc('    https: "1 . alpn="\n')).toThrow(/alpn needs a value/);
+    expect(() => svc('    https: h2\n')).toThrow(/must be an HTTPS record's value without hints/);
   });
 });
