@@ -7,7 +7,7 @@
 // the probation segment and never pushes out the names real users ask.
 import type { Service } from '../config/index.js';
 import { locationOnly } from '../policy/index.js';
-import { HotCache, type CacheStats } from '../runtime/index.js';
+import { HotCache, unpooled, type CacheStats } from '../runtime/index.js';
 import type { Query } from '../wire/index.js';
 import type { ClientOf } from './client-locator.js';
 import type { Decision } from './decider.js';
@@ -162,7 +162,8 @@ export class AnswerMemo {
       }
       this.entries++;
     }
-    const answer = { response: built.response, info: built.info };
+    // Kept for long: in memory of its own, not a slice of a shared slab (src/runtime/bytes.ts).
+    const answer = { response: unpooled(built.response), info: built.info };
     if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
     if (m?.kind !== 'steered') {
       const { service, family } = built.decision;

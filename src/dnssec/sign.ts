@@ -4,7 +4,7 @@
 // clients share is signed once per refresh period, never per query.
 import { sign as cryptoSign } from 'node:crypto';
 import type { ZoneDnssec } from '../config/index.js';
-import { HotCache, type CacheStats } from '../runtime/index.js';
+import { HotCache, unpooled, type CacheStats } from '../runtime/index.js';
 import { encodeName, TYPE } from '../wire/index.js';
 import { dnskeyRdata, dsRdata, keySet, keySetProblem, privateKeyOf, tagOf, type KeySet, type ZoneKey } from './keys.js';
 
@@ -173,7 +173,8 @@ export class ZoneSigner {
           ? cryptoSign('sha256', data, { key: privateKeyOf(k), dsaEncoding: 'ieee-p1363' })
           : cryptoSign(null, data, privateKeyOf(k));
       this.signatures++;
-      return Buffer.concat([fields, signature]);
+      // Kept in the cache: in memory of its own, not a slice of a shared slab (src/runtime/bytes.ts).
+      return unpooled(Buffer.concat([fields, signature]));
     });
     this.cache.set(key, { sigs, made: now, until: now + this.policy.refreshS * 1000 });
     return sigs;

@@ -16,6 +16,7 @@ export function packageRoot(): string {
 
 export { HotCache, type CacheStats } from './hot-cache.js';
 export { FNV_OFFSET, fnvStep, fnvString, mix32 } from './hash.js';
+export { unpooled } from './bytes.js';
 
 let version: string | undefined;
 /** The package's version (package.json), read once. */
