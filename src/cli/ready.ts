@@ -5,16 +5,14 @@ import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type Config } from '../config/index.js';
 import { buildQuery, TYPE } from '../wire/index.js';
+import { reachableAddress, urlHost } from '../net/index.js';
 
 const USAGE = 'usage: gtm ready dns|control|agent --config FILE [--pop NAME] [--timeout SECONDS]\n';
-
-/** A host to reach a listener bound to `host` from this machine. */
-const reach = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
 
 /** One SOA question for the first zone over UDP: true once anything answers it. */
 function dnsAnswers(config: Config, ms: number): Promise<boolean> {
   const { host, port } = config.dns.listen;
-  const to = reach(host);
+  const to = reachableAddress(host);
   const zone = config.zones[0]?.name ?? '.';
   return new Promise((resolve) => {
     const s = createSocket(to.includes(':') ? 'udp6' : 'udp4');
@@ -53,12 +51,12 @@ export async function readyCommand(args: string[]): Promise<number> {
   else if (role === 'control') {
     const api = config.control?.api.listen;
     if (!api) throw new Error(`${values.config}: no control section`);
-    probe = () => httpAnswers(`http://${reach(api.host)}:${api.port}/openapi.json`, 1000);
+    probe = () => httpAnswers(`http://${urlHost(api.host)}:${api.port}/openapi.json`, 1000);
   } else {
     const pop =
       config.pops.find((p) => p.name === values.pop) ?? (config.pops.length === 1 ? config.pops[0] : undefined);
     if (!pop) throw new Error(`--pop: one of ${config.pops.map((p) => p.name).join(', ')}`);
-    probe = () => httpAnswers(`http://${reach(pop.api.host)}:${pop.api.port}/status`, 1000);
+    probe = () => httpAnswers(`http://${urlHost(pop.api.host)}:${pop.api.port}/status`, 1000);
   }
   const end = Date.now() + timeoutS * 1000;
   while (Date.now() < end) {

@@ -6,7 +6,7 @@ import { addressRdata } from '../net/index.js';
 import { RCODE, TYPE, addressHints, svcbWire, type Query, type ResponseWriter } from '../wire/index.js';
 import type { AnswerSigner } from './answer-signer.js';
 import type { Decision } from './decider.js';
-import { TYPE_HTTPS, type AnswerPart, type Lookup } from './lookup.js';
+import type { AnswerPart, Lookup } from './lookup.js';
 import type { Built, QueryInfo } from './memo.js';
 import { nodeOf, rrsetOf, type CompiledZone, type RRset } from './zone.js';
 
@@ -59,7 +59,7 @@ export function writeAnswer(
         ecsScope = d.ecsScope;
         // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
         const written =
-          part.qtype === TYPE_HTTPS && part.service.https
+          part.qtype === TYPE.HTTPS && part.service.https
             ? [svcbWire(part.service.https, addressHints(steeredSet(d, 4), steeredSet(d, 6)))]
             : steeredSet(d, part.family);
         for (const rd of written) w.record(1, part.owner, part.qtype, d.ttl, rd);

@@ -6,9 +6,6 @@ import type { Service } from '../config/index.js';
 import { MAX_CNAME_CHAIN } from '../config/limits.js';
 import { TYPE } from '../wire/index.js';
 import { TYPE_NXNAME } from '../dnssec/index.js';
-
-/** HTTPS (RFC 9460): a steered name with `https` answers it with its steered addresses as hints. */
-export const TYPE_HTTPS = 65;
 import { cutOf, findZone, nodeOf, rrsetOf, type CompiledZone, type RRset, type ZoneNode } from './zone.js';
 
 /**
@@ -134,7 +131,7 @@ export function lookup(zones: CompiledZone[], q: Question, signing: Signing = UN
       answer.push({ kind: 'steered', owner: name, service: node.service, family, qtype: q.qtype, ...from });
       return { kind: 'answer', zone, answer };
     }
-    if (node.service?.https && q.qtype === TYPE_HTTPS) {
+    if (node.service?.https && q.qtype === TYPE.HTTPS) {
       // The hints are the addresses this client is given: decided as for A (AAAA when v6 only).
       const family = node.service.pools.some((p) => p.vip4) ? 4 : 6;
       answer.push({ kind: 'steered', owner: name, service: node.service, family, qtype: q.qtype, ...from });

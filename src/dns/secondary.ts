@@ -38,6 +38,7 @@ interface Spec {
 
 /** Before the first copy: how soon to try again (no SOA says yet). */
 const FIRST_RETRY_S = 10;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A primary that does not answer within this time (or pauses this long mid-transfer) is given up on. */
 const EXCHANGE_IDLE_MS = 10_000;
 
@@ -166,7 +167,9 @@ class Follower {
     if (again) return void this.refresh(again);
     const soa = this.content?.soa;
     const waitS = !soa ? FIRST_RETRY_S : ok ? soa.refresh : Math.min(soa.retry, this.secondsToExpiry());
-    this.timer = setTimeout(() => void this.refresh(ok ? 'refresh timer' : 'retry timer'), Math.max(1, waitS) * 1000);
+    // A timer past 2^31 - 1 ms would fire at once (Node's limit): a long SOA refresh is cut to that.
+    const waitMs = Math.min(Math.max(1, waitS) * 1000, MAX_TIMER_MS);
+    this.timer = setTimeout(() => void this.refresh(ok ? 'refresh timer' : 'retry timer'), waitMs);
     this.timer.unref();
   }
 

@@ -43,7 +43,7 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
     const { a, aaaa } = secondaryAddresses(svc, z.zone.transferUp);
     for (const addr of a) out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(addr) });
     for (const addr of aaaa) out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(addr) });
-    if (svc.https) out.push({ name, type: 65, ttl: svc.ttl, rdata: httpsRendition(svc.https, a, aaaa) });
+    if (svc.https) out.push({ name, type: TYPE.HTTPS, ttl: svc.ttl, rdata: httpsRendition(svc.https, a, aaaa) });
   }
   out.push(soa);
   return out;

@@ -122,3 +122,14 @@ export function prefixMatch(addr: Uint8Array, net: Uint8Array, prefix: number): 
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((addr[full] as number) & mask) === ((net[full] as number) & mask);
 }
+
+/** Where a client on this machine reaches a listen address: loopback for a wildcard one. */
+export function reachableAddress(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
+/** The same, as a URL's host (an IPv6 address in brackets). */
+export function urlHost(host: string): string {
+  const h = reachableAddress(host);
+  return h.includes(':') ? `[${h}]` : h;
+}

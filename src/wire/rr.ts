@@ -16,6 +16,8 @@ export const TYPE = {
   RRSIG: 46,
   NSEC: 47,
   DNSKEY: 48,
+  SVCB: 64,
+  HTTPS: 65,
   IXFR: 251,
   AXFR: 252,
   ANY: 255,

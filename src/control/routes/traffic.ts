@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { doc } from '../api-schemas.js';
 import type { ControlContext } from '../context.js';
+import { urlHost } from '../../net/index.js';
 
 export interface TrafficReading {
   /** Where the counters came from, or null with why not. */
@@ -54,9 +55,7 @@ async function readTraffic(ctx: ControlContext, at: number): Promise<TrafficRead
   const m = ctx.config.dns.metrics;
   if (!m) return { source: null, why: 'dns.metrics is not set in the config', at, regions: {}, rcodes: {} };
   // A wildcard listen address is reached on loopback.
-  const host =
-    m.host === '0.0.0.0' ? '127.0.0.1' : m.host === '::' ? '[::1]' : m.host.includes(':') ? `[${m.host}]` : m.host;
-  const source = `http://${host}:${m.port}/metrics`;
+  const source = `http://${urlHost(m.host)}:${m.port}/metrics`;
   try {
     const res = await fetch(source, { signal: AbortSignal.timeout(1000) });
     if (!res.ok) return { source, why: `the DNS metrics answered ${res.status}`, at, regions: {}, rcodes: {} };
