@@ -61,6 +61,13 @@ remote-control:
 ${key}${zones.join('')}`;
 }
 
+/** The start of every Knot config here: its address, its own directory (and control socket), the key. */
+export function knotBase(o: { port: number; home: string; key?: TsigSpec; control?: boolean }): string {
+  const control = o.control ? `control:\n  listen: "${join(o.home, 'knot.sock')}"\n` : '';
+  const key = o.key ? `key:\n  - id: ${o.key.name}\n    algorithm: hmac-sha256\n    secret: ${o.key.secret}\n` : '';
+  return `server:\n  listen: 127.0.0.1@${o.port}\n  rundir: "${o.home}"\n${control}database:\n  storage: "${o.home}"\n${key}`;
+}
+
 /** Knot as a secondary of gtm (`gtmPort`): plain or signed zones, or the members of a catalog. */
 export function knotConf(o: {
   port: number;
@@ -70,16 +77,7 @@ export function knotConf(o: {
   zones: { domain: string; signed?: boolean; catalog?: boolean }[];
 }): string {
   const common = `    storage: "${o.home}"\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: none\n`;
-  return `server:
-  listen: 127.0.0.1@${o.port}
-  rundir: "${o.home}"
-database:
-  storage: "${o.home}"
-key:
-  - id: ${o.key.name}
-    algorithm: hmac-sha256
-    secret: ${o.key.secret}
-acl:
+  return `${knotBase(o)}acl:
   - id: notify-from-gtm
     address: 127.0.0.1
     action: notify
@@ -119,18 +117,7 @@ export function knotPrimaryConf(o: {
   key: TsigSpec;
   zone: string;
 }): string {
-  return `server:
-  listen: 127.0.0.1@${o.port}
-  rundir: "${o.home}"
-control:
-  listen: "${join(o.home, 'knot.sock')}"
-database:
-  storage: "${o.home}"
-key:
-  - id: ${o.key.name}
-    algorithm: hmac-sha256
-    secret: ${o.key.secret}
-remote:
+  return `${knotBase({ ...o, control: true })}remote:
   - id: gtm
     address: 127.0.0.1@${o.gtmPort}
     key: ${o.key.name}

@@ -11,6 +11,7 @@ import { loadConfigFile } from '../../src/config/index.js';
 import { freePort, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import {
   gtmZoneExport,
+  knotBase,
   nsdConf,
   recordLines,
   startServer,
@@ -142,7 +143,7 @@ describe('gtm zone export', () => {
     expect((await gtmZoneExport(config, 'shop.test', out)).code).toBe(0);
     const home = join(dir, 'knot-export');
     const port = await freePort();
-    const conf = `server:\n  listen: 127.0.0.1@${port}\n  rundir: "${home}"\ndatabase:\n  storage: "${home}"\ntemplate:\n  - id: default\n    storage: "${home}"\n    semantic-checks: on\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: shop.test\n    file: "${out}"\n`;
+    const conf = `${knotBase({ port, home })}template:\n  - id: default\n    storage: "${home}"\n    semantic-checks: on\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: shop.test\n    file: "${out}"\n`;
     const knot = await startServer('knot', 'knot-export', port, home, conf, ['shop.test']);
     try {
       const differences: string[] = [];
