@@ -59,6 +59,12 @@ function explainWith(authority: Authority, geo: GeoResolver, req: ExplainRequest
   ];
   if (decision) {
     out.push(...describeDecision(decision, authority));
+    if (qtype === TYPE.HTTPS && decision.service.https) {
+      const hint = (f: 'vip4' | 'vip6') => decision?.selection.pools.flatMap((p) => p[f] ?? []).join(',') || '(none)';
+      out.push(
+        `https: ipv4hint=${hint('vip4')} ipv6hint=${hint('vip6')} (the chosen regions' addresses, as for A and AAAA)`,
+      );
+    }
     // CC BY data: its results are shown with the credit its licence asks for.
     if (decision.client?.location && geo.attribution) out.push(`geo data: ${geo.attribution}`);
   } else out.push('steering: none (static data or no steered name here)');

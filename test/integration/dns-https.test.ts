@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, writeKey } from '../../src/dnssec/index.js';
-import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { gtmExplain, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SINGAPORE = '198.18.4.0/24';
@@ -78,6 +78,12 @@ describe('a steered HTTPS record', () => {
     expect(sg.a).toEqual(['198.51.100.30']);
     expect(sg.https).toBe('HTTPS 1 . alpn=h3,h2 port=443 ipv4hint=198.51.100.30 ipv6hint=2001:db8:30::30');
     expect(sg.aaaa).toEqual(['2001:db8:30::30']);
+    // gtm explain says where the hints came from.
+    const explained = await gtmExplain(config, ['--client', '198.18.4.1', 'www.example.test', 'HTTPS']);
+    expect(explained.stdout).toMatch(/^chosen: ap-southeast$/m);
+    expect(explained.stdout).toMatch(
+      /^https: ipv4hint=198\.51\.100\.30 ipv6hint=2001:db8:30::30 \(the chosen regions' addresses/m,
+    );
     const ny = await view(NEW_YORK);
     expect(ny.https).toBe('HTTPS 1 . alpn=h3,h2 port=443 ipv4hint=198.51.100.10 ipv6hint=2001:db8:10::10');
     expect(ny.a).toEqual(['198.51.100.10']);
