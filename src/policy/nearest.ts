@@ -1,11 +1,34 @@
 // `nearest`: great-circle distance from the client's coordinates to each region's location.
 import { distanceKm, unitVector } from '../geo/distance.js';
 import { regionsBody } from './common.js';
+import { int, join, obj, type Problems } from '../validate/index.js';
 import type { Client, Ordering, PolicyContext, PolicyPlugin, PolicyRegion } from './types.js';
 
 export interface NearestPolicy {
   kind: 'nearest';
   regions?: string[];
+  /**
+   * Geoproximity bias per region, -99..99 (Route 53's scale): a region's distance counts as
+   * distance x (1 - bias/100), so a positive bias grows its catchment and a negative one shrinks it.
+   */
+  bias?: Record<string, number>;
+}
+
+/** The factor a bias puts on a distance. */
+const factorOf = (bias: number) => 1 - bias / 100;
+
+/**
+ * Closeness after the bias: the biased great-circle angle mapped back onto the -1..1 scale
+ * closeness uses (1: here, -1: the antipode), so ordering and the top-K pass stay as they are.
+ */
+function biased(list: string[], close: Float64Array, bias: Record<string, number>): Float64Array {
+  const out = new Float64Array(close.length);
+  for (let i = 0; i < close.length; i++) {
+    const c = close[i] as number;
+    const angle = Math.acos(Math.min(1, Math.max(-1, c)));
+    out[i] = c === -Infinity ? c : 1 - (angle * factorOf(bias[list[i] as string] ?? 0)) / Math.PI;
+  }
+  return out;
 }
 
 /** Each region's point on the unit sphere, once per region object (a config is immutable). */
@@ -84,7 +107,12 @@ function nearestK(close: Float64Array, k: number): number[] {
   return best;
 }
 
-export function nearestOrder(regions: string[], client: Client | undefined, ctx: PolicyContext): Ordering {
+export function nearestOrder(
+  regions: string[],
+  client: Client | undefined,
+  ctx: PolicyContext,
+  bias?: Record<string, number>,
+): Ordering {
   const loc = client?.location;
   if (!loc || loc.lat === undefined || loc.lon === undefined) {
     return {
@@ -94,13 +122,17 @@ export function nearestOrder(regions: string[], client: Client | undefined, ctx:
     };
   }
   const { lat, lon } = loc;
-  const close = closeness(regions, ctx, lat, lon);
+  const closeOf = () => {
+    const c = closeness(regions, ctx, lat, lon);
+    return bias ? biased(regions, c, bias) : c;
+  };
+  const close = closeOf();
   // With thousands of regions an ordering is made per city (and cached): keep only the nearest
   // few, which is all an answer needs unless they are all down; then the whole order is made.
   const truncated = regions.length > TRUNCATE_ABOVE;
   const candidates = truncated ? nearestK(close, TOP_K).map((i) => regions[i] as string) : byCloseness(regions, close);
   let all: string[] | undefined;
-  const complete = truncated ? () => (all ??= byCloseness(regions, closeness(regions, ctx, lat, lon))) : undefined;
+  const complete = truncated ? () => (all ??= byCloseness(regions, closeOf())) : undefined;
   const where = loc.coarse ? `country ${loc.country}` : `${lat.toFixed(2)},${lon.toFixed(2)}`;
   return {
     candidates,
@@ -109,7 +141,12 @@ export function nearestOrder(regions: string[], client: Client | undefined, ctx:
     get rule() {
       const km = (r: string) => {
         const reg = ctx.regions.get(r);
-        return reg ? `${Math.round(distanceKm(lat, lon, reg.lat, reg.lon))} km` : 'no location';
+        if (!reg) return 'no location';
+        const d = distanceKm(lat, lon, reg.lat, reg.lon);
+        const b = bias?.[r];
+        return b === undefined
+          ? `${Math.round(d)} km`
+          : `${Math.round(d * factorOf(b))} km biased (${Math.round(d)} km, bias ${b > 0 ? '+' : ''}${b})`;
       };
       return `nearest to ${where}: ${candidates.map((r) => `${r} ${km(r)}`).join(', ')}${truncated ? ` (nearest ${TOP_K} of ${regions.length})` : ''}`;
     },
@@ -120,7 +157,26 @@ export function nearestOrder(regions: string[], client: Client | undefined, ctx:
 export const nearest: PolicyPlugin<NearestPolicy> = {
   kind: 'nearest',
   bareWord: true,
-  parse: (env, path, body) => ({ kind: 'nearest', regions: regionsBody(env.p, path, body, env.pools) }),
-  order: (policy, env) => nearestOrder(policy.regions ?? env.pools, env.client, env.ctx),
+  parse: (env, path, body) => {
+    const b = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    const { bias: rawBias, ...rest } = b ?? {};
+    const bias = rawBias === undefined ? undefined : biasOf(env.p, join(path, 'bias'), rawBias, env.pools);
+    const regions = regionsBody(env.p, path, b ? rest : body, env.pools);
+    return { kind: 'nearest', ...(regions ? { regions } : {}), ...(bias ? { bias } : {}) };
+  },
+  order: (policy, env) => nearestOrder(policy.regions ?? env.pools, env.client, env.ctx, policy.bias),
   locationOnly: () => true,
 };
+
+/** `bias: { REGION: -99..99, ... }`, for regions among the service's pools. */
+function biasOf(p: Problems, path: string, v: unknown, pools: string[]): Record<string, number> | undefined {
+  const o = obj(p, path, v);
+  if (!o) return undefined;
+  const out: Record<string, number> = {};
+  for (const [region, n] of Object.entries(o)) {
+    if (!pools.includes(region)) p.add(join(path, region), `not one of this service's pools (${pools.join(', ')})`);
+    const b = int(p, join(path, region), n, -99, 99);
+    if (b !== undefined) out[region] = b;
+  }
+  return out;
+}

@@ -64,6 +64,40 @@ describe('nearest', () => {
   });
 });
 
+describe('nearest with a geoproximity bias', () => {
+  const km = (r: string, c: Client) => {
+    const reg = parseConfigText(base).regions.get(r) as { lat: number; lon: number };
+    return distanceKm(c.location?.lat as number, c.location?.lon as number, reg.lat, reg.lon);
+  };
+
+  it('counts a region distance as distance x (1 - bias/100): a positive bias wins clients over', () => {
+    // California: New York ~4,130 km, Dublin ~8,180 km. Dublin at +60 counts 0.4 x 8,180 = 3,270 km.
+    expect(km('eu-west', california) * 0.4).toBeLessThan(km('us-east', california));
+    const { config, service } = serviceWith('      nearest: { bias: { eu-west: 60 } }\n');
+    const o = order(service.policy, pools, california, ctx(config));
+    expect(o.candidates).toEqual(['eu-west', 'us-east', 'ap-southeast']);
+    expect(o.rule).toMatch(/eu-west 3\d{3} km biased \(8\d{3} km, bias \+60\), us-east 4\d{3} km, /);
+    // +40 is not enough (0.6 x 8,180 = 4,910 km > 4,130 km): the plain order stays.
+    const weak = serviceWith('      nearest: { bias: { eu-west: 40 } }\n');
+    expect(order(weak.service.policy, pools, california, ctx(weak.config)).candidates[0]).toBe('us-east');
+  });
+
+  it('a negative bias shrinks a catchment; clients at the region itself stay', () => {
+    const { config, service } = serviceWith('      nearest: { bias: { eu-west: -99 } }\n');
+    // London: Dublin ~460 km x 1.99 = ~915 km, still nearer than New York (~5,570 km).
+    expect(order(service.policy, pools, london, ctx(config)).candidates[0]).toBe('eu-west');
+    // Tokyo: Dublin (~9,600 km) was second; at x1.99 it falls behind New York (~10,850 km).
+    expect(order(service.policy, pools, tokyo, ctx(config)).candidates).toEqual(['ap-southeast', 'us-east', 'eu-west']);
+  });
+
+  it('is refused outside -99..99 or for a region not in the pools', () => {
+    expect(() => serviceWith('      nearest: { bias: { eu-west: 100 } }\n')).toThrow(/bias\.eu-west/);
+    expect(() => serviceWith('      nearest: { bias: { mars: 10 } }\n')).toThrow(
+      /bias\.mars: not one of this service's pools/,
+    );
+  });
+});
+
 describe('geo', () => {
   const policy = `      geo:
         subdivisions: { US-CA: [ap-southeast, us-east] }
