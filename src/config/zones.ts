@@ -139,15 +139,9 @@ export function zoneContentOf(
   const p = new Problems();
   const path = join('zones', zone);
   const read = zoneFile(p, path, file, zone, () => ({ text, name: file }));
-  if (read)
-    checkRecords(
-      p,
-      path,
-      read.records.map((r) => r.record),
-      zone,
-    );
+  const records = read?.records.map((r) => r.record) ?? [];
+  checkRecords(p, path, records, zone);
   if (!read?.soa || !p.ok) return { problems: p.list };
-  const records = read.records.map((r) => r.record);
   return { content: { soa: read.soa, ns: read.ns, nsTtl: read.nsTtl ?? read.soa.ttl, records } };
 }
 
