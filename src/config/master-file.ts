@@ -37,6 +37,20 @@ const NAME_FIELDS: Record<string, number[]> = {
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** A TTL: seconds, or BIND's units (1h30m); undefined when it is not one. */
+/** A presentation value's bytes: \X is X, \DDD the byte DDD (RFC 1035 §5.1). */
+export function presentedBytes(s: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c === '\\' && /^\d{3}$/.test(s.slice(i + 1, i + 4))) {
+      out.push(Number(s.slice(i + 1, i + 4)));
+      i += 3;
+    } else if (c === '\\' && i + 1 < s.length) out.push(...Buffer.from(s[++i] as string));
+    else out.push(...Buffer.from(c));
+  }
+  return Buffer.from(out);
+}
+
 export function parseTtl(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) <= 0x7fffffff ? Number(s) : undefined;
   const m = s.toLowerCase().match(/^(\d+[smhdw])+$/);

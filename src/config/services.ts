@@ -13,7 +13,7 @@ import { regionRef } from '../policy/common.js';
 import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../validate/index.js';
 import { TTL_MAX, domain, inZone } from './names.js';
 import { cutAbove, delegationsOf } from './zones.js';
-import { svcbParts, type SvcbParts } from './svcb.js';
+import { readSvcb, svcbFields, type SvcbParts } from './svcb.js';
 
 export function parseServices(
   p: Problems,
@@ -119,7 +119,7 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
  * `.` (the name itself) or a name, absolute or relative to the service's name's zone.
  */
 function httpsOf(p: Problems, path: string, v: unknown, zone: string): { https: SvcbParts } | undefined {
-  const fields = typeof v === 'string' ? (v.trim().match(/(?:[^\s"]+|"[^"]*")+/g) ?? []) : [];
+  const fields = typeof v === 'string' ? svcbFields(v) : [];
   if (fields.length < 2) {
     p.add(path, "must be an HTTPS record's value without hints: PRIORITY TARGET key=value ... (1 . alpn=h3,h2)");
     return undefined;
@@ -132,14 +132,8 @@ function httpsOf(p: Problems, path: string, v: unknown, zone: string): { https: 
     p.add(path, 'an alias (priority 0) cannot carry the steered addresses: use a priority of 1 or more');
     return undefined;
   }
-  const target = fields[1] === '.' ? '' : domain(p, path, fields[1], zone);
-  if (target === undefined) return undefined;
-  const parts = svcbParts(fields, target);
-  if ('problem' in parts) {
-    p.add(path, parts.problem);
-    return undefined;
-  }
-  return { https: parts };
+  const https = readSvcb(p, path, fields, zone);
+  return https && { https };
 }
 
 /** `transfer_as: pools | last_resort | healthy` (what a secondary serves for the name). */

@@ -3,7 +3,10 @@
 // (priority, target name, the parameters in key order) and served as bytes, like RFC 3597's form.
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
-import { svcbWire, type SvcbParts } from '../wire/index.js';
+import { presentedBytes } from './master-file.js';
+import { encodeName, type SvcbParts } from '../wire/index.js';
+import type { Problems } from '../validate/index.js';
+import { domain } from './names.js';
 
 export type { SvcbParts };
 
@@ -21,20 +24,6 @@ const KEYS: Record<string, number> = {
 const NAMES = Object.fromEntries(Object.entries(KEYS).map(([k, v]) => [v, k]));
 
 const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-
-/** A presentation value's bytes: \X is X, \DDD the byte DDD (RFC 1035 §5.1). */
-function unescaped(s: string): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i] as string;
-    if (c === '\\' && /^\d{3}$/.test(s.slice(i + 1, i + 4))) {
-      out.push(Number(s.slice(i + 1, i + 4)));
-      i += 3;
-    } else if (c === '\\' && i + 1 < s.length) out.push(...Buffer.from(s[++i] as string));
-    else out.push(...Buffer.from(c));
-  }
-  return Buffer.from(out);
-}
 
 /** A comma-separated list, where `\,` is a comma inside an item (RFC 9460 Appendix A.1). */
 function items(s: string): string[] {
@@ -68,7 +57,7 @@ function paramValue(key: number, value: string | undefined): Buffer | string {
     }
     case 1: {
       if (need()) return need() as string;
-      const ids = items(value as string).map(unescaped);
+      const ids = items(value as string).map(presentedBytes);
       if (ids.some((id) => id.length === 0 || id.length > 255)) return 'alpn ids are 1-255 bytes each';
       return Buffer.concat(ids.flatMap((id) => [Buffer.from([id.length]), id]));
     }
@@ -94,25 +83,27 @@ function paramValue(key: number, value: string | undefined): Buffer | string {
         : 'ech must be base64';
     }
     default:
-      return value === undefined ? Buffer.alloc(0) : unescaped(value);
+      return value === undefined ? Buffer.alloc(0) : presentedBytes(value);
   }
 }
 
-/** The target name in wire form: `.` is the root; a name is taken as given (absolute). */
-function targetBytes(target: string): Buffer {
-  if (target === '' || target === '.') return Buffer.from([0]);
-  const labels = target.replace(/\.$/, '').split('.');
-  return Buffer.concat([
-    ...labels.flatMap((l) => [Buffer.from([l.length]), Buffer.from(l, 'latin1')]),
-    Buffer.from([0]),
-  ]);
-}
+/** A value's fields: split on blanks outside quotes (`key="a b"` is one). */
+export const svcbFields = (value: string): string[] => value.trim().match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
 
 /**
- * Reads `PRIORITY TARGET key=value ...`; `target` is already made absolute by the caller (the
- * zone's origin). Returns the problem instead when the value is not one.
+ * The fields of `PRIORITY TARGET key=value ...` read, TARGET (`.` or a name) relative to `zone`;
+ * a problem is added at `path` after `what`, and nothing returned.
  */
-export function svcbParts(fields: string[], target: string): SvcbParts | { problem: string } {
+export function readSvcb(p: Problems, path: string, fields: string[], zone: string, what = ''): SvcbParts | undefined {
+  const target = fields[1] === '.' ? '' : domain(p, path, fields[1], zone);
+  if (target === undefined) return undefined;
+  const parts = svcbParts(fields, target);
+  if ('problem' in parts) p.add(path, `${what}${parts.problem}`);
+  return 'problem' in parts ? undefined : parts;
+}
+
+/** The fields read, `target` already absolute (no trailing dot; '' the root), or the problem. */
+function svcbParts(fields: string[], target: string): SvcbParts | { problem: string } {
   const [priorityText, , ...params] = fields;
   const priority = Number(priorityText);
   if (!/^\d+$/.test(priorityText ?? '') || priority > 65535)
@@ -137,11 +128,5 @@ export function svcbParts(fields: string[], target: string): SvcbParts | { probl
   for (let i = 0; mandatory && i < mandatory.length; i += 2)
     if (!seen.has(mandatory.readUInt16BE(i)))
       return { problem: `mandatory names key${mandatory.readUInt16BE(i)}, which is not given` };
-  return { priority, target: targetBytes(target), params: [...seen.entries()] };
-}
-
-/** SVCB/HTTPS RDATA (hex) from `PRIORITY TARGET key=value ...`, or the problem. */
-export function svcbRdata(fields: string[], target: string): { hex: string } | { problem: string } {
-  const parts = svcbParts(fields, target);
-  return 'problem' in parts ? parts : { hex: svcbWire(parts).toString('hex') };
+  return { priority, target: encodeName(target), params: [...seen.entries()] };
 }

@@ -3,8 +3,9 @@ import type { Soa, StaticRecord, Zone, ZoneDnssec } from './types.js';
 import { MAX_CNAME_CHAIN } from './limits.js';
 import { Problems, hostPort, int, ipv4, ipv6, join, list, obj, str } from '../validate/index.js';
 import { TTL_MAX, absoluteName, absoluteOf, validDomainName, domain, inZone } from './names.js';
-import { parseMasterFile, parseTtl } from './master-file.js';
-import { svcbRdata } from './svcb.js';
+import { parseMasterFile, parseTtl, presentedBytes } from './master-file.js';
+import { readSvcb, svcbFields } from './svcb.js';
+import { svcbWire } from '../wire/index.js';
 import { parseCidr } from '../net/index.js';
 import { fnvString } from '../runtime/index.js';
 
@@ -321,18 +322,7 @@ function svcbText(fields: string[], quoted: boolean[]): string {
 }
 
 /** A character-string as written in a master file: \X is X, \DDD is the byte DDD (RFC 1035 §5.1). */
-function unescapeText(s: string): string {
-  if (!s.includes('\\')) return s;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\' && /^\d{3}$/.test(s.slice(i + 1, i + 4))) {
-      bytes.push(Number(s.slice(i + 1, i + 4)));
-      i += 3;
-    } else if (s[i] === '\\' && i + 1 < s.length) bytes.push(...Buffer.from(s[++i] as string));
-    else bytes.push(...Buffer.from(s[i] as string));
-  }
-  return Buffer.from(bytes).toString();
-}
+const unescapeText = (s: string): string => (s.includes('\\') ? presentedBytes(s).toString() : s);
 
 const ALGORITHMS: Record<string, 13 | 15> = { ecdsap256sha256: 13, ed25519: 15 };
 
@@ -570,17 +560,13 @@ function genericCode(type: string): number | undefined {
  * zone or `.`.
  */
 function svcbData(p: Problems, vp: string, type: string, value: string, zone: string): string | undefined {
-  // Fields split on blanks outside quotes (`key="a b"` is one).
-  const fields = value.trim().match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+  const fields = svcbFields(value);
   if (fields.length < 2) {
     p.add(vp, `${type} needs at least a priority and a target: 1 . alpn=h2`);
     return undefined;
   }
-  const target = fields[1] === '.' ? '' : domain(p, vp, fields[1], zone);
-  if (target === undefined) return undefined;
-  const rdata = svcbRdata(fields, target);
-  if ('problem' in rdata) p.add(vp, `${type}: ${rdata.problem}`);
-  return 'hex' in rdata ? rdata.hex : undefined;
+  const parts = readSvcb(p, vp, fields, zone, `${type}: `);
+  return parts && svcbWire(parts).toString('hex');
 }
 
 /** `\# LENGTH HEX...` (RFC 3597 §5): the RDATA as hex, its length checked. */

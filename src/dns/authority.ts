@@ -9,7 +9,7 @@ import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
-import { RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from '../wire/index.js';
+import { OPCODE, RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from '../wire/index.js';
 import { axfrMessages, isTransfer, soaRecord, transferRecords, transferRefusal, type TransferRR } from './transfer.js';
 import { ixfrRecords, remember, requestedSerial, serialOf, zoneStep, type ZoneStep } from './ixfr.js';
 import { serialAfter } from './serial-rule.js';
@@ -127,7 +127,7 @@ export class Authority {
     if (parsed.kind === 'drop') return { info: { rcode: -1, dropped: parsed.reason } };
     // A server with no secondary zones takes no NOTIFY: NOTIMP, as before (and as gdnsd says).
     if (parsed.kind === 'notify' && !this.zones.some((z) => z.zone.secondary))
-      parsed = { ...parsed, kind: 'error', opcode: 4, rcode: RCODE.NOTIMP };
+      parsed = { ...parsed, kind: 'error', opcode: OPCODE.NOTIFY, rcode: RCODE.NOTIMP };
     if (parsed.kind === 'notify') {
       const nowS = Math.floor(Date.now() / 1000);
       const n = answerNotify(
@@ -137,6 +137,7 @@ export class Authority {
         this.config.dns.tsigKeys,
         remoteAddress,
         nowS,
+        this.writer,
         this.config.dns.maxUdpSize,
       );
       if (n.accepted) this.onNotify?.(n.accepted, unmapIPv4(remoteAddress));

@@ -19,19 +19,18 @@ export interface ZoneStep {
 export const HISTORY_STEPS = 20;
 export const HISTORY_RECORDS = 200_000;
 
+/** The unsigned 32-bit number at `o` (a serial). */
+const u32 = (b: Uint8Array, o: number): number =>
+  ((b[o] as number) * 2 ** 24 + ((b[o + 1] as number) << 16) + ((b[o + 2] as number) << 8) + (b[o + 3] as number)) >>>
+  0;
+
 export const serialOf = (soa: TransferRR): number => {
   // RDATA: MNAME and RNAME (uncompressed in our records), then SERIAL.
   let p = 0;
   for (let names = 0; names < 2; p++)
     if (soa.rdata[p] === 0) names++;
     else p += soa.rdata[p] as number;
-  return (
-    ((soa.rdata[p] as number) * 2 ** 24 +
-      ((soa.rdata[p + 1] as number) << 16) +
-      ((soa.rdata[p + 2] as number) << 8) +
-      (soa.rdata[p + 3] as number)) >>>
-    0
-  );
+  return u32(soa.rdata, p);
 };
 
 /** The serial in an IXFR request's authority SOA (RFC 1995 §3), or undefined when it has none. */
@@ -46,13 +45,7 @@ export function requestedSerial(msg: Uint8Array, q: Query): number | undefined {
   pos = skipName(msg, pos + 10);
   if (pos >= 0) pos = skipName(msg, pos);
   if (pos < 0 || pos + 4 > end || end > msg.length) return undefined;
-  return (
-    ((msg[pos] as number) * 2 ** 24 +
-      ((msg[pos + 1] as number) << 16) +
-      ((msg[pos + 2] as number) << 8) +
-      (msg[pos + 3] as number)) >>>
-    0
-  );
+  return u32(msg, pos);
 }
 
 /** A record as one string, a character per RDATA byte (measured 2-10x cheaper than base64 here). */

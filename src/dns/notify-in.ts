@@ -4,11 +4,9 @@
 // with the TSIG error. Pure: the caller tells the secondary side to refresh.
 import type { TsigKey } from '../config/index.js';
 import { unmapIPv4 } from '../net/index.js';
-import { RCODE } from '../wire/index.js';
+import { OPCODE, RCODE, type ResponseWriter } from '../wire/index.js';
 import { findTsig, signResponse, timeOther, TSIG_ERROR, unsignedTsigError, verifyRequest } from './tsig.js';
 import type { CompiledZone } from './zone.js';
-
-const OPCODE_NOTIFY = 4;
 
 export interface NotifyAnswer {
   response: Buffer;
@@ -19,19 +17,14 @@ export interface NotifyAnswer {
 }
 
 /** Our answer: QR, opcode NOTIFY, AA when accepted, the question, and an OPT when the NOTIFY had one. */
-function reply(msg: Uint8Array, n: NotifyQuestion, rcode: number, udpSize: number): Buffer {
-  const opt = n.edns ? Buffer.from([0, 0, 41, udpSize >> 8, udpSize & 0xff, 0, 0, 0, 0, 0, 0]) : Buffer.alloc(0);
-  const out = Buffer.alloc(n.questionEnd + opt.length);
-  Buffer.from(msg.buffer, msg.byteOffset, n.questionEnd).copy(out);
-  opt.copy(out, n.questionEnd);
-  out.writeUInt16BE(0x8000 | (OPCODE_NOTIFY << 11) | (rcode === 0 ? 0x0400 : 0) | rcode, 2);
-  out.writeUInt16BE(1, 4);
-  out.fill(0, 6, 12);
-  out.writeUInt16BE(n.edns ? 1 : 0, 10);
-  return out;
+function reply(w: ResponseWriter, msg: Uint8Array, n: NotifyQuestion, rcode: number, udpSize: number): Buffer {
+  w.begin(msg, n.id, 0x8000 | (OPCODE.NOTIFY << 11) | (rcode === 0 ? 0x0400 : 0) | rcode, n.questionEnd, undefined);
+  if (n.edns) w.opt(udpSize, 0, false);
+  return w.finish();
 }
 
 interface NotifyQuestion {
+  id: number;
   qname: string;
   questionEnd: number;
   edns?: unknown;
@@ -44,12 +37,13 @@ export function answerNotify(
   keys: TsigKey[],
   remoteAddress: string,
   nowS: number,
+  w: ResponseWriter,
   udpSize = 1232,
 ): NotifyAnswer {
   const bytes = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
   const from = unmapIPv4(remoteAddress);
   const refuse = (outcome: string): NotifyAnswer => ({
-    response: reply(msg, n, RCODE.REFUSED, udpSize),
+    response: reply(w, msg, n, RCODE.REFUSED, udpSize),
     rcode: RCODE.REFUSED,
     outcome,
   });
@@ -64,18 +58,18 @@ export function answerNotify(
   }
   if (!tsig) {
     if (secondary.tsig) return refuse(`not signed (the zone's primary_tsig is ${secondary.tsig})`);
-    return { response: reply(msg, n, 0, udpSize), rcode: 0, accepted: n.qname, outcome: 'accepted' };
+    return { response: reply(w, msg, n, 0, udpSize), rcode: 0, accepted: n.qname, outcome: 'accepted' };
   }
   const usable = secondary.tsig ? keys.filter((k) => k.name === secondary.tsig) : keys;
   const v = verifyRequest(bytes, tsig, usable, nowS);
   if (!v.ok) {
-    const notauth = reply(msg, n, RCODE.NOTAUTH, udpSize);
+    const notauth = reply(w, msg, n, RCODE.NOTAUTH, udpSize);
     const [response] =
       v.error === TSIG_ERROR.BADTIME && v.key
         ? signResponse([notauth], v.key, tsig, tsig.timeSigned, v.error, timeOther(nowS))
         : [unsignedTsigError(notauth, tsig, v.error, nowS)];
     return { response: response as Buffer, rcode: RCODE.NOTAUTH, outcome: `TSIG ${v.why}` };
   }
-  const [response] = signResponse([reply(msg, n, 0, udpSize)], v.key, tsig, nowS);
+  const [response] = signResponse([reply(w, msg, n, 0, udpSize)], v.key, tsig, nowS);
   return { response: response as Buffer, rcode: 0, accepted: n.qname, outcome: `accepted, signed with ${v.key.name}` };
 }

@@ -8,19 +8,18 @@ import { randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Config, Zone } from '../config/index.js';
 import { emit, type EventSink } from '../contract/index.js';
-import { encodeName, TYPE } from '../wire/index.js';
+import { encodeName, OPCODE, TYPE } from '../wire/index.js';
 import { soaRdata } from './zone.js';
 import { rrBytes } from './transfer.js';
 import { signRequest } from './tsig.js';
 
-const OPCODE_NOTIFY = 4;
 const TRIES = 5;
 
 /** The NOTIFY message for a zone: its SOA question, and the SOA itself in the answer (§3.7). */
 export function notifyMessage(zone: Zone, id: number): Buffer {
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id, 0);
-  h.writeUInt16BE((OPCODE_NOTIFY << 11) | 0x0400, 2); // NOTIFY, AA
+  h.writeUInt16BE((OPCODE.NOTIFY << 11) | 0x0400, 2); // NOTIFY, AA
   h.writeUInt16BE(1, 4);
   h.writeUInt16BE(1, 6);
   const q = Buffer.concat([encodeName(zone.name), Buffer.from([0, TYPE.SOA, 0, 1])]);
@@ -32,7 +31,7 @@ export function notifyMessage(zone: Zone, id: number): Buffer {
 function replyTo(reply: Buffer, id: number): number | undefined {
   if (reply.length < 12 || reply.readUInt16BE(0) !== id) return undefined;
   const flags = reply.readUInt16BE(2);
-  if (!(flags & 0x8000) || ((flags >> 11) & 0xf) !== OPCODE_NOTIFY) return undefined;
+  if (!(flags & 0x8000) || ((flags >> 11) & 0xf) !== OPCODE.NOTIFY) return undefined;
   return flags & 0xf;
 }
 

@@ -4,6 +4,7 @@
 // A new copy is checked as a zone file is, written, and handed to the DNS primary process, which
 // lays the steered services on it (`fill`) and rolls it out. Past expire without a primary the
 // zone is unavailable: SERVFAIL, not stale data forever. The stream's rules are in xfr-in.ts.
+import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -302,7 +303,7 @@ export function layCopy(z: Zone, content: Content, config: Config): void {
   delete z.unavailable;
 }
 
-const randomId = () => Math.floor(Math.random() * 0x10000);
+const randomId = () => randomInt(0x10000);
 
 /**
  * Sends `request` over TCP (signed with `key` when given) and reads framed answers, each checked

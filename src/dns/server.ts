@@ -8,7 +8,7 @@ import type { DnsMetrics } from '../observability/index.js';
 import type { RrlSettings } from '../config/index.js';
 import { emit } from '../contract/index.js';
 import type { Authority, MissBudget, QueryInfo } from './authority.js';
-import { RCODE_NAME, TYPE_NAME } from '../wire/index.js';
+import { RCODE_NAME, TYPE, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
 import { addressRdata, unmapIPv4 } from '../net/index.js';
 import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
@@ -26,7 +26,7 @@ function asksTransfer(msg: Buffer): boolean {
     pos += 1 + (msg[pos] as number);
   }
   const type = pos + 2 < msg.length ? msg.readUInt16BE(pos + 1) : 0;
-  return type === 252 || type === 251;
+  return type === TYPE.AXFR || type === TYPE.IXFR;
 }
 
 /** The address a query came in on: dnstap's server address (none for a wildcard) and port. */

@@ -4,6 +4,7 @@
 // out; sockets, timers and files are src/dns/secondary.ts.
 import { TYPE, encodeName, buildQuery, recordLine, type ReadResponse, type TextRecord } from '../wire/index.js';
 import { serialAfter } from './serial-rule.js';
+import { rrBytes } from './transfer.js';
 
 /** A zone as a secondary keeps it: its SOA, and every other record by its key (owner, type, RDATA). */
 export interface KeptZone {
@@ -42,14 +43,12 @@ export function transferRequest(zone: string, id: number, have?: TextRecord): Bu
   const fixed = Buffer.alloc(20);
   timers.forEach((t, i) => fixed.writeUInt32BE(Number(t) >>> 0, i * 4));
   const rdata = Buffer.concat([encodeName(bare(mname)), encodeName(bare(rname)), fixed]);
-  const rr = Buffer.concat([encodeName(zone), Buffer.from([0, TYPE.SOA, 0, 1, 0, 0, 0, 0]), u16(rdata.length), rdata]);
-  const out = Buffer.concat([query, rr]);
+  const out = Buffer.concat([query, rrBytes({ name: zone, type: TYPE.SOA, ttl: 0, rdata })]);
   out.writeUInt16BE(1, 8); // NSCOUNT
   return out;
 }
 
 const bare = (name = '') => name.replace(/\.$/, '');
-const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
 
 /**
  * Reads a transfer's messages in order (`add` each): knows when the stream is complete and what

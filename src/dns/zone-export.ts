@@ -1,27 +1,19 @@
 // `gtm zone export`: a zone as an RFC 1035 master file, the way a secondary without our steering
 // would serve it: SOA, apex NS, the static records, and each steered name in its fail-safe
 // rendition (every pool address: what a second provider serves when it cannot steer).
-import { addressHints, inZone, svcbWire, type SvcbParts } from '../wire/index.js';
+import { addressHints, inZone, quoted, svcbWire, type SvcbParts } from '../wire/index.js';
 import { ipv4Bytes, ipv6Bytes } from '../net/index.js';
 import type { Config, Service, StaticRecord, Zone } from '../config/index.js';
 
 const fq = (name: string) => `${name}.`;
 
 /** A character-string in presentation form: quoted, with ", \ and non-printable bytes escaped. */
-export function quoteText(s: string): string {
-  let out = '"';
-  for (const b of Buffer.from(s)) {
-    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
-    else if (b < 0x20 || b > 0x7e) out += `\\${String(b).padStart(3, '0')}`;
-    else out += String.fromCharCode(b);
-  }
-  return `${out}"`;
-}
+export const quoteText = (s: string): string => quoted(Buffer.from(s));
 
-/** One record's RDATA in presentation form. */
 /** A record's type as a master file writes it (RFC 3597's TYPEnnn for one served as given). */
 export const typeText = (r: StaticRecord): string => (r.type === 'GENERIC' ? `TYPE${r.code}` : r.type);
 
+/** One record's RDATA in presentation form. */
 export function rdataText(r: StaticRecord): string {
   switch (r.type) {
     case 'A':

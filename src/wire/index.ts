@@ -4,5 +4,5 @@ export * from './rr.js';
 export * from './parse.js';
 export { encodeName, ResponseWriter } from './writer.js';
 export { buildQuery, type QueryOptions } from './query.js';
-export { readResponse, recordLine, keptType, type TextRecord, type ReadResponse } from './records.js';
+export { readResponse, recordLine, keptType, quoted, type TextRecord, type ReadResponse } from './records.js';
 export { svcbWire, addressHints, type SvcbParts } from './svcb.js';

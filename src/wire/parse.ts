@@ -7,7 +7,7 @@
 // parses only what an authoritative server needs, validates all of it, and never throws:
 // every outcome is a value.
 
-import { TYPE, RCODE, OPTION_COOKIE, OPTION_ECS, OPTION_NSID, type Ecs, type Edns } from './rr.js';
+import { OPCODE, TYPE, RCODE, OPTION_COOKIE, OPTION_ECS, OPTION_NSID, type Ecs, type Edns } from './rr.js';
 
 export interface Query {
   id: number;
@@ -70,7 +70,6 @@ export function skipName(buf: Uint8Array, start: number): number {
   }
 }
 
-const OPCODE_NOTIFY = 4;
 const u16 = (b: Uint8Array, o: number): number => (((b[o] as number) << 8) | (b[o + 1] as number)) >>> 0;
 
 export function parseQuery(buf: Uint8Array): ParseResult {
@@ -105,7 +104,7 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     // FORMERR first (as gdnsd answers), an unknown EDNS version BADVERS first of all.
     const q = qd === 1 ? readQuestionName(buf, 12) : undefined;
     const opt = sniffOpt(buf, qd, an + ns + ar);
-    if (opcode === OPCODE_NOTIFY && q && q[1] + 4 <= buf.length && !opt?.malformed && !(opt && opt.edns.version > 0))
+    if (opcode === OPCODE.NOTIFY && q && q[1] + 4 <= buf.length && !opt?.malformed && !(opt && opt.edns.version > 0))
       return { kind: 'notify', id, rd, qname: q[0], qtype: u16(buf, q[1]), questionEnd: q[1] + 4, edns: opt?.edns };
     return fail(opt?.malformed ? RCODE.FORMERR : RCODE.NOTIMP, q && q[1] + 4 <= buf.length ? q[1] + 4 : 12, opt?.edns);
   }

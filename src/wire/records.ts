@@ -74,7 +74,7 @@ function labelText(b: Buffer): string {
 const fq = (name: string) => `${name}.`;
 
 /** A character-string quoted, with ", \ and bytes outside printable ASCII escaped (\DDD). */
-function quoted(b: Buffer): string {
+export function quoted(b: Uint8Array): string {
   let out = '"';
   for (const c of b) {
     if (c === 0x22 || c === 0x5c) out += `\\${String.fromCharCode(c)}`;

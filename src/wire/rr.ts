@@ -23,6 +23,9 @@ export const TYPE = {
   ANY: 255,
   CAA: 257,
 } as const;
+/** Header opcodes we read or send (RFC 1035 §4.1.1, RFC 1996). */
+export const OPCODE = { QUERY: 0, NOTIFY: 4 } as const;
+
 export const TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
 export const RCODE = {
   NOERROR: 0,

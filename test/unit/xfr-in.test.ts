@@ -10,7 +10,7 @@ import { EXAMPLE } from '../helpers/dns.js';
 import { compileZones, type CompiledZone } from '../../src/dns/zone.js';
 import { axfrMessages, transferRecords, type TransferRR } from '../../src/dns/transfer.js';
 import { ixfrRecords, zoneStep } from '../../src/dns/ixfr.js';
-import { parseQuery, readResponse, buildQuery, type Query } from '../../src/wire/index.js';
+import { parseQuery, readResponse, buildQuery, ResponseWriter, type Query } from '../../src/wire/index.js';
 import {
   TransferReader,
   applyChanges,
@@ -229,6 +229,7 @@ describe('TSIG on answers we receive', () => {
 });
 
 describe('NOTIFY received', () => {
+  const writer = new ResponseWriter();
   const secondary = zoneOf(1);
   secondary.zone.secondary = { primaries: [{ host: '192.0.2.1', port: 53 }] };
   const notify = (() => {
@@ -240,7 +241,7 @@ describe('NOTIFY received', () => {
   if (parsed.kind !== 'notify') throw new Error(`parsed as ${parsed.kind}`);
 
   it('is accepted from a primary of a zone we are a secondary of, with AA and the question echoed', () => {
-    const a = answerNotify(notify, parsed, [secondary], [], '::ffff:192.0.2.1', 0);
+    const a = answerNotify(notify, parsed, [secondary], [], '::ffff:192.0.2.1', 0, writer);
     expect(a.accepted).toBe('example.test');
     expect(a.response.readUInt16BE(0)).toBe(77);
     expect(a.response.readUInt16BE(2)).toBe(0x8000 | (4 << 11) | 0x0400);
@@ -248,19 +249,19 @@ describe('NOTIFY received', () => {
   });
 
   it('is refused from anyone else, for a zone we are primary of, and unsigned when a key is required', () => {
-    const stranger = answerNotify(notify, parsed, [secondary], [], '192.0.2.2', 0);
+    const stranger = answerNotify(notify, parsed, [secondary], [], '192.0.2.2', 0, writer);
     expect([stranger.rcode, stranger.accepted, stranger.outcome]).toEqual([
       5,
       undefined,
       '192.0.2.2 is not a primary of the zone',
     ]);
-    expect(answerNotify(notify, parsed, [zoneOf(1)], [], '192.0.2.1', 0).outcome).toMatch(
+    expect(answerNotify(notify, parsed, [zoneOf(1)], [], '192.0.2.1', 0, writer).outcome).toMatch(
       /not a zone this server is a secondary of/,
     );
     const keyed = {
       ...secondary,
       zone: { ...secondary.zone, secondary: { primaries: [{ host: '192.0.2.1', port: 53 }], tsig: 'k' } },
     };
-    expect(answerNotify(notify, parsed, [keyed], [], '192.0.2.1', 0)).toMatchObject({ rcode: 5 });
+    expect(answerNotify(notify, parsed, [keyed], [], '192.0.2.1', 0, writer)).toMatchObject({ rcode: 5 });
   });
 });
