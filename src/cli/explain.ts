@@ -45,7 +45,7 @@ export async function explainCommand(args: string[]): Promise<number> {
     return ok ? 0 : 1;
   }
   const config = loadConfigFile(values.config as string);
-  const geo = GeoResolver.open(config.geo.database);
+  const geo = GeoResolver.open(config.geo.database, config.geo.asnDatabase);
   const state = InMemoryRegionState.fromConfig(config);
   process.stdout.write(`geo database: ${geo.description}\n`);
   for (const line of explain(config, geo, state, q)) process.stdout.write(`${line}\n`);

@@ -15,7 +15,7 @@ export function checkConfig(args: string[]): number {
     return 2;
   }
   const config = loadConfigFile(file);
-  GeoResolver.open(config.geo.database);
+  GeoResolver.open(config.geo.database, config.geo.asnDatabase);
   // Signed zones: their key files are read and must be able to sign now, as gtm dns requires.
   const keys = loadZoneKeys(config);
   new SerialKeeper(config.dns.serialFile).assign(config, { persist: false });

@@ -14,6 +14,8 @@ import { Problems, bool, hostPort, int, ipv4, ipv6, join, list, num, obj, str } 
 import { absoluteOf, isRegionStatus, REGION_NAME } from './names.js';
 import { parseZones, type ZoneFileReader } from './zones.js';
 import { parseServices } from './services.js';
+import { fenceUsesAsn } from '../policy/index.js';
+import { EMBEDDED_ASN } from '../geo/types.js';
 import { parseControl, cronExpr } from './control.js';
 
 export { absoluteName, validDomainName } from './names.js';
@@ -28,8 +30,10 @@ export function parseConfigObject(
 
   const dns = parseDns(p, root.dns, readZoneFile);
   const geoObj =
-    root.geo === undefined || root.geo === null ? {} : obj(p, 'geo', root.geo, ['database', 'reload_cron']);
-  const geo = {
+    root.geo === undefined || root.geo === null
+      ? {}
+      : obj(p, 'geo', root.geo, ['database', 'reload_cron', 'asn_database']);
+  const geoBase = {
     database: geoObj ? str(p, 'geo.database', geoObj.database, { optional: true }) : undefined,
     reloadCron: geoObj?.reload_cron === undefined ? undefined : cronExpr(p, 'geo.reload_cron', geoObj.reload_cron),
   };
@@ -43,6 +47,12 @@ export function parseConfigObject(
     if (z.secondary?.tsig && !dns.tsigKeys.some((k) => k.name === z.secondary?.tsig))
       p.add(join(join('zones', z.name), 'primary_tsig'), `no key ${z.secondary.tsig} in dns.tsig_keys`);
   const services = parseServices(p, root.services, regions, zones, dns.ecs);
+  // AS data is loaded (500k ranges, ~1.5 s per worker) only when some fence reads it.
+  const asnSetting = geoObj ? str(p, 'geo.asn_database', geoObj.asn_database, { optional: true }) : undefined;
+  const geo = {
+    ...geoBase,
+    asnDatabase: services.some((s) => fenceUsesAsn(s.fence)) ? (asnSetting ?? EMBEDDED_ASN) : undefined,
+  };
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);
   const control = parseControl(p, root.control, regions);

@@ -8,7 +8,7 @@ import {
   type TransferRendition,
   type Zone,
 } from './types.js';
-import { parsePolicy } from '../policy/index.js';
+import { parseFence, parsePolicy } from '../policy/index.js';
 import { regionRef } from '../policy/common.js';
 import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../validate/index.js';
 import { TTL_MAX, domain, inZone } from './names.js';
@@ -39,6 +39,7 @@ export function parseServices(
       'ecs',
       'transfer_as',
       'https',
+      'fence',
     ]);
     if (!s) continue;
     const name = domain(p, join(path, 'name'), s.name, '');
@@ -80,6 +81,7 @@ export function parseServices(
       ecs: bool(p, join(path, 'ecs'), s.ecs, ecsDefault),
       transferAs: transferAsOf(p, join(path, 'transfer_as'), s.transfer_as, lastResort.length > 0),
       ...(s.https === undefined ? {} : httpsOf(p, join(path, 'https'), s.https, zoneName)),
+      fence: parseFence(p, join(path, 'fence'), s.fence, poolRegions),
     });
   }
   return out;

@@ -107,7 +107,7 @@ export interface Zone {
 
 /** A policy node (src/policy: one plugin per kind); policies nest through `failover` tiers. */
 export type { Policy, LatencyNetwork, Pool } from '../policy/index.js';
-import type { Policy, Pool } from '../policy/index.js';
+import type { FenceRule, Policy, Pool } from '../policy/index.js';
 
 export interface Service {
   key: string;
@@ -132,6 +132,8 @@ export interface Service {
    * `ipv6hint` the addresses the policy gives this client (the same decision as its A/AAAA).
    */
   https?: SvcbParts;
+  /** Rules by client network or AS that pin or exclude regions; the first match applies. */
+  fence: FenceRule[];
 }
 
 export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
@@ -227,6 +229,11 @@ export interface GeoSettings {
   database?: string;
   /** Re-read the database on this cron schedule (e.g. after a weekly GeoLite2 update). */
   reloadCron?: string;
+  /**
+   * IP-to-AS data (`embedded:asn` or a `start,end,asn,org` CSV file), set when some service's
+   * fence matches by AS (`geo.asn_database`, default `embedded:asn`); undefined: none loaded.
+   */
+  asnDatabase?: string;
 }
 
 /** A change applied at set times (follow-the-sun weights, maintenance windows). */

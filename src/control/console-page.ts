@@ -100,7 +100,7 @@ export const CONSOLE_PAGE = `<!doctype html>
 <form id="audit-filter"><label>Filter (who, action, region or reason)<input id="audit-q"></label></form>
 <div class="scroll"><table id="audit"><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Why</th></tr></thead><tbody></tbody></table></div>
 
-<p class="meta">DNS steering with the default geo data uses <a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0).</p>
+<p class="meta">DNS steering with the default geo data uses <a href="https://db-ip.com">IP Geolocation by DB-IP</a> (CC BY 4.0); fencing by AS with the default AS data uses IP to ASN data by <a href="https://www.routeviews.org">RouteViews</a> and <a href="https://db-ip.com">DB-IP</a> (CC BY 4.0).</p>
 <script>
 const $ = (id) => document.getElementById(id);
 const token = () => sessionStorage.getItem('gtm-token') || '';

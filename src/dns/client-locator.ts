@@ -53,12 +53,14 @@ export class ClientLocator {
       const known = this.ecsClients.get(key);
       if (known) return known;
       const geo = this.geo.lookup(formatAddress(a));
+      const address = a.slice();
       return keep(this.ecsClients, key, {
         client: {
-          address: a.slice(),
+          address,
           family: ecs.family === 1 ? 4 : 6,
           location: geo.location,
           geoPrefix: geo.prefixLen,
+          ...this.asnOf(address),
         },
         source: 'ecs',
       });
@@ -68,15 +70,23 @@ export class ClientLocator {
     if (known) return known;
     const addr = unmapIPv4(remoteAddress);
     const geo = this.geo.lookup(addr);
+    const address = addressRdata(addr);
     return keep(this.resolverClients, remoteAddress, {
       client: {
-        address: addressRdata(addr),
+        address,
         family: addr.includes(':') ? 6 : 4,
         location: geo.location,
         geoPrefix: geo.prefixLen,
+        ...this.asnOf(address),
       },
       source: 'resolver',
     });
+  }
+
+  /** The client's AS, when fencing rules need it (AS data loaded); looked up once per cached client. */
+  private asnOf(address: Uint8Array): Pick<Client, 'asn' | 'asnOrg' | 'asnPrefix'> | undefined {
+    const as = this.geo.asnOf(address);
+    return as && { asn: as.asn, asnOrg: as.org, asnPrefix: as.prefixLen };
   }
 }
 

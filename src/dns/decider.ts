@@ -4,7 +4,9 @@
 import type { Config, Service } from '../config/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import {
+  applyFence,
   locationOnly,
+  matchFence,
   order,
   poolOf,
   steer,
@@ -42,7 +44,7 @@ const ORDER_CACHE_MAX = 100_000;
 /** A shared (cached) ordering with the client's own scope; the rule is read through. */
 class ScopedOrdering implements Ordering {
   constructor(
-    private readonly shared: Ordering,
+    readonly shared: Ordering,
     readonly scope: number,
   ) {}
   get candidates(): string[] {
@@ -60,6 +62,8 @@ export class Decider {
   readonly clients: ClientLocator;
   /** Orderings per service and geo record (records are shared objects per database). */
   private orderCache = new Map<Service, Map<object, Ordering>>();
+  /** Shared orderings as each fence rule leaves them. */
+  private fenced = new WeakMap<Ordering, Map<object, Ordering>>();
   private readonly regionLists = new WeakMap<Service, string[]>();
   /** Policy context per service (its weights), made once per config. */
   private serviceCtx = new Map<Service, PolicyContext>();
@@ -124,7 +128,23 @@ export class Decider {
     return d;
   }
 
+  /** The policy's order for this client, within the service's fence when a rule matches it. */
   private order(service: Service, client: Client | undefined): Ordering {
+    const o = this.policyOrder(service, client);
+    if (service.fence.length === 0) return o;
+    const m = matchFence(service.fence, client);
+    if (!m.rule || !locationOnly(service.policy)) return applyFence(o, m);
+    // A shared ordering fenced by a rule is shared too (pinned clients of one place are many).
+    const shared = o instanceof ScopedOrdering ? o.shared : o;
+    let byRule = this.fenced.get(shared);
+    if (!byRule) this.fenced.set(shared, (byRule = new Map()));
+    let f = byRule.get(m.rule);
+    if (!f) byRule.set(m.rule, (f = applyFence(shared, { rule: m.rule, scope: 0 })));
+    const scope = Math.max(o.scope, m.scope);
+    return f.scope === scope ? f : new ScopedOrdering(f, scope);
+  }
+
+  private policyOrder(service: Service, client: Client | undefined): Ordering {
     if (!locationOnly(service.policy))
       return order(service.policy, this.poolRegions(service), client, this.ctxFor(service));
     let perService = this.orderCache.get(service);

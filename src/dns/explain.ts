@@ -3,7 +3,8 @@
 import dns2 from 'dns2';
 import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
-import { formatAddress, parseCidr } from '../net/index.js';
+import { formatAddress, parseCidr, prefixMatch } from '../net/index.js';
+import { matchFence } from '../policy/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import { Authority, type Decision } from './authority.js';
@@ -67,6 +68,7 @@ function explainWith(authority: Authority, geo: GeoResolver, req: ExplainRequest
     }
     // CC BY data: its results are shown with the credit its licence asks for.
     if (decision.client?.location && geo.attribution) out.push(`geo data: ${geo.attribution}`);
+    if (decision.client?.asn !== undefined && geo.asnAttribution) out.push(`asn data: ${geo.asnAttribution}`);
   } else out.push('steering: none (static data or no steered name here)');
   out.push(`rcode: ${RCODE_NAME[info.rcode] ?? info.rcode}`);
   if (response) {
@@ -91,6 +93,24 @@ function networkOf(address: Uint8Array, prefix: number): string {
   return `${formatAddress(masked)}/${prefix}`;
 }
 
+/** Which fence rule the client matched, and by what (its network or its AS). */
+function fenceLine(d: Decision): string {
+  const c = d.client;
+  const as = c?.asn === undefined ? 'AS unknown' : `AS${c.asn}${c.asnOrg ? ` (${c.asnOrg})` : ''}`;
+  const { rule, scope } = matchFence(d.service.fence, c);
+  if (!c) return 'no client address; no rule applies';
+  if (!rule) return `no rule matches ${formatAddress(c.address)} (${as}); the answer holds for its /${scope}`;
+  const by =
+    c.asn !== undefined && rule.asns.has(c.asn)
+      ? `its ${as}`
+      : `its network ${rule.networks
+          .filter((n) => n.family === c.family && prefixMatch(c.address, n.bytes, n.prefix))
+          .map((n) => `${formatAddress(n.bytes)}/${n.prefix}`)
+          .join(', ')}`;
+  const what = rule.pin ? `pins ${rule.pin.join(', ')}` : `excludes ${rule.exclude?.join(', ')}`;
+  return `rule ${rule.index} matches by ${by}: ${what}`;
+}
+
 function describeDecision(d: Decision, authority: Authority): string[] {
   const loc = d.client?.location;
   const lines = [
@@ -113,6 +133,7 @@ function describeDecision(d: Decision, authority: Authority): string[] {
       `client (from ${d.clientSource}): ${where}; database network ${networkOf(d.client.address, d.client.geoPrefix)}`,
     );
   }
+  if (d.service.fence.length) lines.push(`fence: ${fenceLine(d)}`);
   lines.push(`rule: ${d.ordering.rule}`);
   lines.push(
     `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,

@@ -51,7 +51,7 @@ function keyFiles(config: Config): string[] {
 
 /** The geo data a config reads: its setting and its files' sizes and times. */
 const geoPrint = (config: Config) =>
-  `${config.geo.database ?? 'default'}|${filesPrint(GeoResolver.filesOf(config.geo.database))}`;
+  `${config.geo.database ?? 'default'}|${config.geo.asnDatabase ?? ''}|${filesPrint(GeoResolver.filesOf(config.geo.database, config.geo.asnDatabase))}`;
 
 export class Reloader {
   /** The inputs last tried (applied or refused): one change is reloaded once, however it was asked for. */
@@ -117,7 +117,7 @@ export class Reloader {
       this.lastKeys = keys;
       if (geo !== this.lastGeo) {
         this.lastGeo = geo;
-        GeoResolver.open(next.geo.database); // refused here if the new data cannot be read
+        GeoResolver.open(next.geo.database, next.geo.asnDatabase); // refused here if the new data cannot be read
         reopenGeo = true;
       }
       prepared = this.target.prepare(next);

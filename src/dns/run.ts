@@ -71,7 +71,7 @@ export async function runDns(opts: RunOptions): Promise<DnsHandle> {
   const prepare = preparer(config, state, secondaries);
   secondaries.follow(config);
   let prepared = prepare(config);
-  GeoResolver.open(config.geo.database); // fail fast on a bad database path
+  GeoResolver.open(config.geo.database, config.geo.asnDatabase); // fail fast on a bad database path
   const zonesNow = () => prepared.zones;
   const metrics = primaryMetrics(() => config, state, zonesNow);
   const { store, feed } = await followSharedState(config, state, log, metrics);

@@ -4,6 +4,7 @@
 // primary serves, never a file on disk that the primary rejected.
 import cluster from 'node:cluster';
 import { hostname } from 'node:os';
+import type { Config } from '../config/index.js';
 import { GeoResolver } from '../geo/index.js';
 import {
   AggregatorRegistry,
@@ -62,14 +63,16 @@ function runWorker(): void {
   const state = new InMemoryRegionState();
   let authority: Authority | undefined;
   let server: DnsServer | undefined;
-  let geoPath: string | undefined;
+  /** The geo settings the open data was read for (location and AS data). */
+  let geoKey: string | undefined;
+  const geoKeyOf = (c: Config) => `${c.geo.database ?? ''}|${c.geo.asnDatabase ?? ''}`;
   let geo: GeoResolver | undefined;
 
   const start = async (m: Extract<ToWorker, { type: 'init' }>) => {
     state.load(m.snapshot);
     state.setServiceWeights(m.weights);
-    geoPath = m.config.geo.database;
-    geo = GeoResolver.open(geoPath);
+    geoKey = geoKeyOf(m.config);
+    geo = GeoResolver.open(m.config.geo.database, m.config.geo.asnDatabase);
     authority = new Authority(m.config, geo, state, m.zones);
     authority.onNotify = (zone, from) => send({ type: 'notify', zone, from });
     server = serverFor(m, authority, log);
@@ -94,9 +97,9 @@ function runWorker(): void {
       case 'reload':
         try {
           if (!authority) throw new Error('reload before init');
-          if (m.reopenGeo || m.config.geo.database !== geoPath) {
-            geo = GeoResolver.open(m.config.geo.database);
-            geoPath = m.config.geo.database;
+          if (m.reopenGeo || geoKeyOf(m.config) !== geoKey) {
+            geo = GeoResolver.open(m.config.geo.database, m.config.geo.asnDatabase);
+            geoKey = geoKeyOf(m.config);
           }
           authority.reload(m.config, geo, m.zones);
           server?.applyLimits(m.config.dns);

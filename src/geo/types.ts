@@ -17,3 +17,6 @@ export interface GeoResult {
   /** Length of the database network that contains the address (for ECS scope). */
   prefixLen: number;
 }
+
+/** `geo.asn_database` value for the packaged IP-to-AS data (@ip-location-db/asn). */
+export const EMBEDDED_ASN = 'embedded:asn';

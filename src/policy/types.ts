@@ -33,6 +33,11 @@ export interface Client {
   location?: Location;
   /** Database network length containing the address. */
   geoPrefix: number;
+  /** The origin AS holding the address, when fencing rules need it (src/geo/asn.ts). */
+  asn?: number;
+  asnOrg?: string;
+  /** The shortest prefix around the address within one AS range (or gap). */
+  asnPrefix?: number;
 }
 
 export interface PolicyContext {

@@ -26,7 +26,7 @@ export function explainRoutes(app: FastifyInstance, ctx: ControlContext): void {
         import('../../dns/index.js'),
         import('../../geo/index.js'),
       ]);
-      const e = new Explainer(config, GeoResolver.open(config.geo.database), state);
+      const e = new Explainer(config, GeoResolver.open(config.geo.database, config.geo.asnDatabase), state);
       return (q: ExplainQuery) => e.explain(q);
     })());
   app.get(
