@@ -15,7 +15,7 @@ import { InMemoryRegionState } from '../src/state/index.js';
 import { Authority } from '../src/dns/index.js';
 import { buildQuery, parseQuery, TYPE } from '../src/wire/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
-import { bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
+import { BENCH_FENCE, bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
 import { children, cleanup, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
 import { packageRoot } from '../src/runtime/index.js';
@@ -23,6 +23,9 @@ import { packageRoot } from '../src/runtime/index.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROOT = packageRoot();
 const ECS_OPTION = '8:00011800c61204'; // ECS 198.18.4.0/24 (Singapore in the test database)
+/** The steering rows of issue 30 over 100 regions (the bench's ECS subnet is pinned by a fence). */
+const BIASED_FENCED = { policy: '{ nearest: { bias: { r1: 50, r7: -30, r42: 20 } } }', fence: BENCH_FENCE };
+const STICKY_FENCED = { policy: '{ weighted: { sticky: true } }', fence: BENCH_FENCE };
 
 interface Throughput {
   qps: number;
@@ -59,7 +62,7 @@ function latencyAt(
 
 function inProcess(configText: string, dbPath?: string): Record<string, number> {
   const config = parseConfigText(configText);
-  const geo = GeoResolver.open(dbPath ?? config.geo.database);
+  const geo = GeoResolver.open(dbPath ?? config.geo.database, config.geo.asnDatabase);
   const state = InMemoryRegionState.fromConfig(config);
   const authority = new Authority(config, geo, state);
   const service = config.services[0] as Service;
@@ -209,6 +212,8 @@ async function main(): Promise<void> {
     { name: 'gtm 100 regions + ECS', text: manyRegionsConfig(100, city), port: ourPort + 3000 },
     { name: 'gtm 10k regions + ECS', text: manyRegionsConfig(10_000, city), port: ourPort + 4000 },
     { name: 'gtm 100k-record zone', text: bigZoneConfig(BIG_ZONE, city), port: ourPort + 5000 },
+    { name: 'gtm 100 biased+fenced', text: manyRegionsConfig(100, city, BIASED_FENCED), port: ourPort + 7000 },
+    { name: 'gtm 100 sticky+fenced', text: manyRegionsConfig(100, city, STICKY_FENCED), port: ourPort + 8000 },
   ].map((s) => {
     const file = join(dir, `${s.name.replace(/\W+/g, '-')}.yaml`);
     writeFileSync(file, s.text);
@@ -246,6 +251,8 @@ async function main(): Promise<void> {
     [scaled[0]!.name, scaled[0]!.port, 'geo.txt', ecs],
     [scaled[1]!.name, scaled[1]!.port, 'geo.txt', ecs],
     [scaled[2]!.name, scaled[2]!.port, 'big.txt', plain],
+    [scaled[3]!.name, scaled[3]!.port, 'geo.txt', ecs],
+    [scaled[4]!.name, scaled[4]!.port, 'geo.txt', ecs],
   ];
   console.log(
     `dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${cores} cores shared with dnsperf`,
@@ -304,6 +311,8 @@ async function main(): Promise<void> {
   const r10k = qpsOf(scaled[1]!.name) / qpsOf('gtm geo-steered + ECS');
   const signedRatio = qpsOf('signed, steered+ECS+DO') / qpsOf('signed zone, steered+ECS');
   const bigRss = Math.max(...(loaded.get(big.name) ?? [NaN]));
+  const rBiased = qpsOf(scaled[3]!.name) / qpsOf(scaled[0]!.name);
+  const rSticky = qpsOf(scaled[4]!.name) / qpsOf(scaled[0]!.name);
   cleanup();
 
   const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
@@ -311,6 +320,9 @@ async function main(): Promise<void> {
   const ipCity = inProcess(ourConfig, city);
   const ip10k = inProcess(manyRegionsConfig(10_000, EMBEDDED_DATABASE));
   const ip10kCity = dbipCityPaths() ? inProcess(manyRegionsConfig(10_000)) : undefined;
+  const ip100 = inProcess(manyRegionsConfig(100, EMBEDDED_DATABASE));
+  const ip100Biased = inProcess(manyRegionsConfig(100, EMBEDDED_DATABASE, BIASED_FENCED));
+  const ip100Sticky = inProcess(manyRegionsConfig(100, EMBEDDED_DATABASE, STICKY_FENCED));
   console.log('\nin-process (one core, µs per operation; policy nearest over 3 regions)');
   console.log(
     `  decision (geo lookup + policy + health), embedded country DB, ${((ip.located as number) * 100).toFixed(0)}% of clients located:`,
@@ -332,6 +344,9 @@ async function main(): Promise<void> {
     console.log(
       `  10,000 regions, DB-IP City Lite (an ordering per city): decision cold ${ip10kCity.decideColdUs?.toFixed(3)} µs, warm ${ip10kCity.decideWarmUs?.toFixed(3)} µs`,
     );
+  console.log(
+    `  100 regions, embedded country DB, decision cold / warm: nearest ${ip100.decideColdUs?.toFixed(3)} / ${ip100.decideWarmUs?.toFixed(3)} µs, nearest + bias + fence (AS data) ${ip100Biased.decideColdUs?.toFixed(3)} / ${ip100Biased.decideWarmUs?.toFixed(3)} µs, sticky weighted + fence ${ip100Sticky.decideColdUs?.toFixed(3)} / ${ip100Sticky.decideWarmUs?.toFixed(3)} µs`,
+  );
   console.log(`  full respond() for a geo-steered ECS query: ${ipCity.respondUs?.toFixed(3)} µs`);
   const sig = signatureCost();
   console.log(
@@ -358,6 +373,13 @@ async function main(): Promise<void> {
   );
   console.log(
     `  decision < 5 µs (cold, located clients):   ${ip.decideColdUs?.toFixed(3)} µs ${mark((ip.decideColdUs as number) < 5)}`,
+  );
+  console.log('\ntargets (issue 30)');
+  console.log(
+    `  100 regions, nearest + bias + fence >= 0.8x plain nearest: ${rBiased.toFixed(2)}x ${mark(rBiased >= 0.8)}`,
+  );
+  console.log(
+    `  100 regions, sticky weighted + fence >= 0.8x plain nearest: ${rSticky.toFixed(2)}x ${mark(rSticky >= 0.8)}`,
   );
   console.log('\ntargets (issue 13)');
   console.log(

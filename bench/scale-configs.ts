@@ -12,8 +12,27 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** `n` regions spread over the globe; `www.example.test` steered `nearest` over all of them. */
-export function manyRegionsConfig(n: number, geoDatabase?: string): string {
+/** What the steered name's policy is, beside `nearest` over every region. */
+export interface SteeringVariant {
+  /** The `policy:` value (YAML flow), e.g. `{ weighted: { sticky: true } }`. */
+  policy?: string;
+  /** Lines of a `fence:` list, indented for a service. */
+  fence?: string[];
+}
+
+/** Fence rules for the bench: by AS (packaged data), a pin for the bench's ECS subnet, an exclusion. */
+export const BENCH_FENCE = [
+  '    fence:',
+  '      - asn: [64500, 64501, 64502, 13335, 15169]',
+  '        pin: [r0]',
+  '      - networks: [198.18.4.0/24, 2001:db8:4::/48]',
+  '        pin: [r1, r2, r3]',
+  '      - networks: [203.0.0.0/8, 100.64.0.0/10]',
+  '        exclude: [r5, r6]',
+];
+
+/** `n` regions spread over the globe; `www.example.test` steered over all of them (`nearest` unless told). */
+export function manyRegionsConfig(n: number, geoDatabase?: string, variant: SteeringVariant = {}): string {
   const rand = seeded(n);
   const lines = [
     'dns: { listen: 127.0.0.1:5353, ecs: true, metrics: 127.0.0.1:0 }',
@@ -29,7 +48,7 @@ export function manyRegionsConfig(n: number, geoDatabase?: string): string {
   }
   lines.push(...zoneHead(), 'services:', '  www:', '    name: www.example.test', '    ttl: 30', '    pools:');
   for (let i = 0; i < n; i++) lines.push(`      - r${i}`);
-  lines.push('    policy: nearest', '');
+  lines.push(`    policy: ${variant.policy ?? 'nearest'}`, ...(variant.fence ?? []), '');
   return lines.join('\n');
 }
 

@@ -45,7 +45,7 @@ export class Authority {
   private readonly writer = new ResponseWriter();
   private readonly decider: Decider;
   private readonly memo = new AnswerMemo();
-  /** Bumped on every region state change: answers remembered per client are valid within one epoch. */
+  /** Bumped on every region state or weight change: answers remembered per client are valid within one epoch. */
   private healthEpoch = 0;
   /** Signed zones' signers. */
   private signers = new Map<CompiledZone, ZoneSigner>();
@@ -74,6 +74,8 @@ export class Authority {
     this.config = withoutRecords(config);
     this.decider = new Decider(this.config, geo, state);
     state.subscribe(() => this.healthEpoch++);
+    // A sticky draw depends on the weights: a change of a name's weights starts a new epoch too.
+    state.onServiceWeights?.(() => this.healthEpoch++);
   }
 
   /** Responses served from the memo (tests and the bench read it). */

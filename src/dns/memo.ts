@@ -1,12 +1,12 @@
 // The answer memo: responses built before, by question name and a numeric query shape, so a
 // repeated question costs a copy and three patches (ID, the question's 0x20 case, the ECS
 // address) instead of a walk of the zone and a write of every record. A steered name keeps one
-// response per selection (the regions answered, the scope and the TTL) and, for policies that
-// depend only on where the client is, the answer each located client got while health is
-// unchanged. Bounded by names and kept by popularity (HotCache): a flood of one-off names churns
+// response per selection (the regions answered, the scope and the TTL) and, for policies without
+// chance (all but a weighted draw that is not sticky), the answer each client got while health
+// and weights are unchanged. Bounded by names and kept by popularity (HotCache): a flood of one-off names churns
 // the probation segment and never pushes out the names real users ask.
 import type { Service } from '../config/index.js';
-import { locationOnly } from '../policy/index.js';
+import { usesChance } from '../policy/index.js';
 import { HotCache, unpooled, type CacheStats } from '../runtime/index.js';
 import type { Query } from '../wire/index.js';
 import type { ClientOf } from './client-locator.js';
@@ -50,7 +50,7 @@ export type Memo =
       kind: 'steered';
       service: Service;
       family: 4 | 6;
-      /** Location-only policies: the answer each located client got, valid within one health epoch. */
+      /** Policies without chance: the answer each client got, valid within one health and weight epoch. */
       byClient?: Map<ClientOf, { epoch: number; until: number; answer: Answer }>;
       bySelection: Map<string, Answer>;
     };
@@ -167,7 +167,7 @@ export class AnswerMemo {
     if (!built.decision) return void byShape.set(shape, { kind: 'fixed', answer });
     if (m?.kind !== 'steered') {
       const { service, family } = built.decision;
-      const byClient = locationOnly(service.policy) ? new Map() : undefined;
+      const byClient = usesChance(service.policy) ? undefined : new Map();
       m = { kind: 'steered', service, family, bySelection: new Map(), byClient };
       byShape.set(shape, m);
     }

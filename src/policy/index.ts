@@ -65,6 +65,16 @@ export function locationOnly(policy: Policy): boolean {
   return plugin(policy).locationOnly(policy, (tier) => locationOnly(tier as Policy));
 }
 
+/**
+ * Whether the ordering depends on chance (a weighted draw that is not sticky). Otherwise it is the
+ * same for the same client, weights and health, so the answer a client got may be given again.
+ */
+export function usesChance(policy: Policy): boolean {
+  if (policy.kind === 'weighted') return !policy.sticky;
+  if (policy.kind === 'failover') return policy.tiers.some(usesChance);
+  return false;
+}
+
 /** One word per policy for summaries: `failover(us-east > nearest)`. */
 export function describePolicy(p: Policy): string {
   return p.kind === 'failover'

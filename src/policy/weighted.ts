@@ -14,22 +14,52 @@ export interface WeightedPolicy {
   sticky?: { v4: number; v6: number };
 }
 
-/** FNV-1a over the client's subnet and the region's name, then a murmur3 finaliser: uniform 32 bits. */
-function hash(addr: Uint8Array, bits: number, region: string): number {
+/** The client's subnet (the address cut to `bits`), hashed: FNV-1a, then a murmur3 finaliser. */
+function subnetHash(addr: Uint8Array, bits: number): number {
   let h = FNV_OFFSET;
   for (let i = 0; i < addr.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
     h = fnvStep(h, (addr[i] as number) & (0xff << (8 - keep)) & 0xff);
   }
-  return mix32(fnvString(region, h));
+  return mix32(h);
 }
 
-/** A number in (0, 1): random, or the client subnet's hash with the region (sticky). */
-function drawFor(policy: WeightedPolicy, client: Client | undefined, random: () => number) {
+/** Each region list's name hashes, made once per list (a config's lists are fixed). */
+const hashTables = new WeakMap<string[], Uint32Array>();
+function regionHashes(regions: string[]): Uint32Array {
+  let t = hashTables.get(regions);
+  if (!t) hashTables.set(regions, (t = Uint32Array.from(regions, (r) => mix32(fnvString(r)))));
+  return t;
+}
+
+/**
+ * A number in (0, 1) per region (by index in `regions`): random, or (sticky) a hash of the subnet
+ * with the region. The two hashes are combined and finalised twice, the subnet's mixed in again,
+ * so no pair of subnets and regions shares values by the symmetry of a plain XOR.
+ */
+function drawFor(policy: WeightedPolicy, regions: string[], client: Client | undefined, random: () => number) {
   const s = policy.sticky;
   if (!s || !client) return () => 1 - random();
-  const bits = client.family === 6 ? s.v6 : s.v4;
-  return (region: string) => (hash(client.address, bits, region) + 0.5) / 2 ** 32;
+  const subnet = subnetHash(client.address, client.family === 6 ? s.v6 : s.v4);
+  const names = regionHashes(regions);
+  return (i: number) => (mix32(mix32(subnet ^ (names[i] as number)) ^ subnet) + 0.5) / 2 ** 32;
+}
+
+/** Past this many regions an ordering holds the first HEAD by race; the whole order is sorted when asked. */
+const HEAD = 8;
+
+/** Indexes of the `k` earliest races, earliest first (ties in configured order): one pass. */
+function earliest(race: Float64Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < race.length; i++) {
+    const t = race[i] as number;
+    if (best.length === k && t >= (race[best[k - 1] as number] as number)) continue;
+    let at = best.length === k ? k - 1 : best.length;
+    while (at > 0 && (race[best[at - 1] as number] as number) > t) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
 }
 
 export const weighted: PolicyPlugin<WeightedPolicy> = {
@@ -55,16 +85,24 @@ export const weighted: PolicyPlugin<WeightedPolicy> = {
     // region's time for a subnet never changes while its weight holds, so removing a region
     // moves only the subnets it led; a weight change moves only what the weights say).
     const regions = policy.regions ?? pools;
-    const weights = regions.map((r) => Math.max(0, ctx.weightOf(r)));
-    const draw = drawFor(policy, client, ctx.random);
-    const race = weights.map((w, i) => (w > 0 ? -Math.log(draw(regions[i] as string)) / w : Infinity));
-    const idx = Array.from(regions, (_, i) => i).sort((a, b) => (race[a] as number) - (race[b] as number) || a - b);
+    const draw = drawFor(policy, regions, client, ctx.random);
+    const race = new Float64Array(regions.length);
+    for (let i = 0; i < regions.length; i++) {
+      const w = Math.max(0, ctx.weightOf(regions[i] as string));
+      race[i] = w > 0 ? -Math.log(draw(i)) / w : Infinity;
+    }
+    const sorted = () =>
+      Array.from(regions, (_, i) => i).sort((a, b) => (race[a] as number) - (race[b] as number) || a - b);
+    // With many regions, only the head is ordered now: an answer needs the first healthy few.
+    const head = regions.length > HEAD ? earliest(race, HEAD) : sorted();
+    let all: string[] | undefined;
     const sticky = policy.sticky && client ? (client.family === 6 ? policy.sticky.v6 : policy.sticky.v4) : 0;
     return {
-      candidates: idx.map((i) => regions[i] as string),
+      candidates: head.map((i) => regions[i] as string),
+      complete: regions.length > HEAD ? () => (all ??= sorted().map((i) => regions[i] as string)) : undefined,
       get rule() {
         const how = sticky ? `sticky by /${sticky} (rendezvous hashing) ` : '';
-        return `weighted ${how}${regions.map((r, i) => `${r}=${weights[i]}`).join(' ')}`;
+        return `weighted ${how}${regions.map((r) => `${r}=${Math.max(0, ctx.weightOf(r))}`).join(' ')}`;
       },
       scope: sticky,
     };

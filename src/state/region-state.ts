@@ -12,6 +12,8 @@ export interface RegionStateSource {
   serviceWeight(service: string, region: string): number | undefined;
   /** Called once after every change or batch of changes, with the regions that changed. */
   subscribe(listener: (regions: string[]) => void): () => void;
+  /** Called after the per-service weights change (answers remembered per client depend on them). */
+  onServiceWeights?(listener: (weights: Record<string, number>) => void): () => void;
 }
 
 export type RegionSnapshot = Record<string, RegionView>;
@@ -23,6 +25,8 @@ export class InMemoryRegionState implements RegionStateSource {
   /** Set while a batch is applied: listeners hear once at its end. */
   private batch?: string[];
   private serviceWeights: Record<string, number> = {};
+  /** The same, by service then region: read per region per weighted answer, so no key is built. */
+  private weightsByService = new Map<string, Map<string, number>>();
   private readonly weightListeners = new Set<(weights: Record<string, number>) => void>();
 
   constructor(initial: Iterable<[string, { status: RegionStatus; weight?: number }]> = []) {
@@ -102,13 +106,21 @@ export class InMemoryRegionState implements RegionStateSource {
   }
 
   serviceWeight(service: string, region: string): number | undefined {
-    return this.serviceWeights[`${service}/${region}`];
+    return this.weightsByService.get(service)?.get(region);
   }
 
   /** Replaces the per-service weights ("service/region" -> weight). */
   setServiceWeights(weights: Record<string, number>): void {
     if (JSON.stringify(weights) === JSON.stringify(this.serviceWeights)) return;
     this.serviceWeights = { ...weights };
+    this.weightsByService = new Map();
+    for (const [key, w] of Object.entries(weights)) {
+      const at = key.lastIndexOf('/');
+      const service = key.slice(0, at);
+      let m = this.weightsByService.get(service);
+      if (!m) this.weightsByService.set(service, (m = new Map()));
+      m.set(key.slice(at + 1), w);
+    }
     for (const l of this.weightListeners) l(this.serviceWeights);
   }
 

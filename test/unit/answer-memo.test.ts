@@ -64,6 +64,44 @@ describe('answer memo', () => {
     expect(memoised.memoHits).toBeGreaterThan(1500);
   });
 
+  it('serves a sticky and a fenced name per client, and follows weight changes (seed 7)', () => {
+    const extra = [
+      '  sticky:',
+      '    name: sticky.example.test',
+      '    pools: [us-east, eu-west, ap-southeast]',
+      '    policy: { weighted: { sticky: true } }',
+      '  fenced:',
+      '    name: fenced.example.test',
+      '    pools: [us-east, eu-west, ap-southeast]',
+      '    fence:',
+      '      - networks: [198.18.1.0/24]',
+      '        pin: [ap-southeast]',
+      '      - networks: [198.18.0.0/16]',
+      '        exclude: [us-east]',
+      '',
+    ].join('\n');
+    const withSticky = parseConfigText(readFileSync(testConfig(tempDir()), 'utf8') + extra);
+    const rand = rng(7);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)] as T;
+    const state = InMemoryRegionState.fromConfig(withSticky);
+    const memoised = new Authority(withSticky, geo, state);
+    for (let i = 0; i < 2000; i++) {
+      const r = rand();
+      if (r < 0.02) state.setServiceWeights({ [`sticky/${pick(REGIONS)}`]: Math.floor(rand() * 10) });
+      else if (r < 0.04) state.set(pick(REGIONS), { weight: Math.floor(rand() * 10) });
+      else if (r < 0.05) state.set(pick(REGIONS), { status: pick<RegionStatus>(['up', 'down']) });
+      const q = buildQuery(`${pick(['sticky', 'fenced'])}.example.test`, TYPE.A, {
+        id: i,
+        edns: { udpSize: 1232 },
+        ecs: { address: Uint8Array.from([...pick(ECS_NETS), 0]), sourcePrefix: 24 },
+      });
+      const got = memoised.respond(q, '127.0.0.1', false).response as Buffer;
+      const fresh = new Authority(withSticky, geo, state).respond(q, '127.0.0.1', false).response as Buffer;
+      expect(got.toString('hex'), `query ${i}`).toBe(fresh.toString('hex'));
+    }
+    expect(memoised.memoHits).toBeGreaterThan(1000);
+  });
+
   it('forgets every answer on reload', () => {
     const state = InMemoryRegionState.fromConfig(config);
     const a = new Authority(config, geo, state);
