@@ -93,22 +93,27 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
   for (const [i, pv] of items.entries()) {
     const pp = join(path, i);
     // Shorthand: a bare region name uses the region's VIPs.
-    const po = typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'weight']);
+    const po = typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'cname', 'weight']);
     if (!po) continue;
     const region = typeof po.region === 'string' ? regions.get(po.region) : undefined;
     if (!region) {
       p.add(join(pp, 'region'), `unknown region ${JSON.stringify(po.region)}`);
       continue;
     }
-    const vip4 = po.vip === undefined ? region.vip4 : ipv4(p, join(pp, 'vip'), po.vip);
-    const vip6 = po.vip6 === undefined ? region.vip6 : ipv6(p, join(pp, 'vip6'), po.vip6);
-    if (!vip4 && !vip6 && po.vip === undefined && po.vip6 === undefined)
-      p.add(pp, `region ${region.name} has no VIP and the pool sets none`);
+    // An alias pool answers a CNAME to another provider's name, never addresses.
+    const cname = po.cname === undefined ? undefined : domain(p, join(pp, 'cname'), po.cname, '');
+    if (po.cname !== undefined && (po.vip !== undefined || po.vip6 !== undefined))
+      p.add(pp, 'a pool answers addresses (vip, vip6) or an alias (cname), not both');
+    const vip4 = cname ? undefined : po.vip === undefined ? region.vip4 : ipv4(p, join(pp, 'vip'), po.vip);
+    const vip6 = cname ? undefined : po.vip6 === undefined ? region.vip6 : ipv6(p, join(pp, 'vip6'), po.vip6);
+    if (!vip4 && !vip6 && !cname && po.vip === undefined && po.vip6 === undefined && po.cname === undefined)
+      p.add(pp, `region ${region.name} has no VIP and the pool sets none (nor a cname)`);
     if (out.some((x) => x.region === region.name)) p.add(join(pp, 'region'), `region ${region.name} listed twice`);
     out.push({
       region: region.name,
       vip4,
       vip6,
+      ...(cname ? { cname } : {}),
       weight: num(p, join(pp, 'weight'), po.weight, 0, 1_000_000, region.weight) ?? 1,
     });
   }

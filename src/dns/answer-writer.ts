@@ -3,7 +3,7 @@
 // denial of a negative answer, glue, the OPT with the ECS scope, and TC when it does not fit the
 // client's UDP size. Signatures come from the signing step (answer-signer.ts) as sets are written.
 import { addressRdata } from '../net/index.js';
-import { RCODE, TYPE, addressHints, svcbWire, type Query, type ResponseWriter } from '../wire/index.js';
+import { RCODE, TYPE, addressHints, encodeName, svcbWire, type Query, type ResponseWriter } from '../wire/index.js';
 import type { AnswerSigner } from './answer-signer.js';
 import type { Decision } from './decider.js';
 import type { AnswerPart, Lookup } from './lookup.js';
@@ -57,6 +57,13 @@ export function writeAnswer(
         info.service = part.service.key;
         info.regions = d.selection.pools.map((p) => p.region);
         ecsScope = d.ecsScope;
+        const alias = d.selection.pools[0]?.cname;
+        if (alias) {
+          // An alias pool: the CNAME alone, which the resolver follows (another provider's name).
+          w.nameRecord(1, part.owner, TYPE.CNAME, d.ttl, alias);
+          sign.rrsig(1, part.owner, TYPE.CNAME, d.ttl, [encodeName(alias)]);
+          continue;
+        }
         // The client's own address set is signed as one RRset (cached by content, see ZoneSigner).
         const written =
           part.qtype === TYPE.HTTPS && part.service.https

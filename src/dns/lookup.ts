@@ -126,7 +126,7 @@ export function lookup(zones: CompiledZone[], q: Question, signing: Signing = UN
     if (node.service && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA)) {
       const family = q.qtype === TYPE.A ? 4 : 6;
       // Selection fails open, so it is never empty while a pool has an address of the family.
-      if (!node.service.pools.some((p) => (family === 4 ? p.vip4 : p.vip6)))
+      if (!node.service.pools.some((p) => p.cname || (family === 4 ? p.vip4 : p.vip6)))
         return { kind: 'nodata', zone, answer, name, node, ...from };
       answer.push({ kind: 'steered', owner: name, service: node.service, family, qtype: q.qtype, ...from });
       return { kind: 'answer', zone, answer };

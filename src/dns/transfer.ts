@@ -40,7 +40,11 @@ export function transferRecords(z: CompiledZone): TransferRR[] {
     }
     const svc = node.service;
     if (!svc) continue;
-    const { a, aaaa } = secondaryAddresses(svc, z.zone.transferUp);
+    const { a, aaaa, alias } = secondaryAddresses(svc, z.zone.transferUp);
+    if (alias) {
+      out.push({ name, type: TYPE.CNAME, ttl: svc.ttl, rdata: encodeName(alias) });
+      continue;
+    }
     for (const addr of a) out.push({ name, type: TYPE.A, ttl: svc.ttl, rdata: ipv4Bytes(addr) });
     for (const addr of aaaa) out.push({ name, type: TYPE.AAAA, ttl: svc.ttl, rdata: ipv6Bytes(addr) });
     if (svc.https) out.push({ name, type: TYPE.HTTPS, ttl: svc.ttl, rdata: httpsRendition(svc.https, a, aaaa) });

@@ -44,7 +44,10 @@ export function rdataText(r: StaticRecord): string {
  * none is up, or when `up` is not known, as for `gtm zone export`: fail-safe). IPv4 for A, IPv6
  * for AAAA, each address once. `gtm zone export` and zone transfers both write this.
  */
-export function secondaryAddresses(service: Service, up?: readonly string[]): { a: string[]; aaaa: string[] } {
+export function secondaryAddresses(
+  service: Service,
+  up?: readonly string[],
+): { a: string[]; aaaa: string[]; alias?: string } {
   let pools = service.pools;
   if (service.transferAs === 'last_resort') pools = pools.filter((p) => service.lastResort.includes(p.region));
   if (service.transferAs === 'healthy' && up) {
@@ -53,7 +56,11 @@ export function secondaryAddresses(service: Service, up?: readonly string[]): { 
   }
   const all = (pick: (p: Service['pools'][number]) => string | undefined) =>
     [...new Set(pools.map(pick))].filter((x): x is string => !!x);
-  return { a: all((p) => p.vip4), aaaa: all((p) => p.vip6) };
+  const a = all((p) => p.vip4);
+  const aaaa = all((p) => p.vip6);
+  // Only aliases (cname pools) in the rendition: the first, as a CNAME (it cannot share the name).
+  const alias = a.length || aaaa.length ? undefined : pools.find((p) => p.cname)?.cname;
+  return alias ? { a, aaaa, alias } : { a, aaaa };
 }
 
 /** A steered name's HTTPS record as a secondary serves it: the rendition's addresses as its hints. */
@@ -77,7 +84,11 @@ export function exportZone(config: Config, zone: Zone): string {
   ];
   for (const svc of config.services.filter((x) => inZone(x.name, zone.name))) {
     out.push(`; steered: ${svc.name} (${svc.policy.kind}; a secondary serves ${svc.transferAs})`);
-    const { a, aaaa } = secondaryAddresses(svc, zone.transferUp);
+    const { a, aaaa, alias } = secondaryAddresses(svc, zone.transferUp);
+    if (alias) {
+      out.push(line(svc.name, svc.ttl, 'CNAME', fq(alias)));
+      continue;
+    }
     for (const addr of a) out.push(line(svc.name, svc.ttl, 'A', addr));
     for (const addr of aaaa) out.push(line(svc.name, svc.ttl, 'AAAA', addr));
     if (svc.https) {

@@ -38,7 +38,10 @@ export function poolOf(service: Service, region: string): Pool | undefined {
 /**
  * Filters candidates by health and takes `answers` of them (0 = all healthy). If no
  * candidate is up the answer fails open: to the service's last resort, else to every
- * candidate. It is never empty while some pool has an address of the asked family.
+ * candidate. It is never empty while some pool has an address of the asked family (or an alias).
+ *
+ * An alias (a `cname` pool) cannot share an answer with anything (a CNAME stands alone at its
+ * name): when one comes first it is the whole answer; after an address pool, aliases are passed.
  *
  * The walk stops at the `answers`-th healthy candidate, so with thousands of regions a query
  * costs what it takes to find its answer, not a pass over every region.
@@ -53,9 +56,10 @@ export function select(
 ): Selection {
   const usable = (r: string): Pool | undefined => {
     const p = poolOf(service, r);
-    return p && (family === 4 ? p.vip4 : p.vip6) ? p : undefined;
+    return p && (p.cname || (family === 4 ? p.vip4 : p.vip6)) ? p : undefined;
   };
   const want = service.answers === 0 ? Infinity : service.answers;
+  const full = (list: Pool[]) => list.length >= want || list[0]?.cname !== undefined;
   const every = complete ?? (() => candidates);
   const result = (pools: Pool[], failOpen: Selection['failOpen']): Selection =>
     new Selected(pools, failOpen, every, statusOf);
@@ -63,19 +67,23 @@ export function select(
   const consider = (r: string) => {
     if (statusOf(r) !== 'up') return;
     const p = usable(r);
-    if (p) up.push(p);
+    if (p && !(p.cname && up.length)) up.push(p);
   };
-  for (let i = 0; i < candidates.length && up.length < want; i++) consider(candidates[i] as string);
-  if (up.length < want && complete) {
+  for (let i = 0; i < candidates.length && !full(up); i++) consider(candidates[i] as string);
+  if (!full(up) && complete) {
     // The head did not hold enough healthy regions: walk the whole order past it.
     const head = new Set(candidates);
     for (const r of complete()) {
-      if (up.length >= want) break;
+      if (full(up)) break;
       if (!head.has(r)) consider(r);
     }
   }
   if (up.length) return result(up, 'none');
-  const take = (list: Pool[]) => (want === Infinity ? list : list.slice(0, want));
+  const take = (list: Pool[]) => {
+    if (list[0]?.cname) return list.slice(0, 1);
+    const addresses = list.filter((p) => !p.cname);
+    return want === Infinity ? addresses : addresses.slice(0, want);
+  };
   const resort = service.lastResort.map(usable).filter((p): p is Pool => p !== undefined);
   if (resort.length) return result(take(resort), 'last-resort');
   const all = every()

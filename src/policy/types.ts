@@ -9,11 +9,16 @@ export interface PolicyRegion {
   lon: number;
 }
 
-/** One answer a service can give: a region's addresses, with the pool's own weight. */
+/**
+ * One answer a service can give: a region's addresses, or an alias to another provider's name
+ * (`cname`: a CDN, a cloud load balancer), with the pool's own weight.
+ */
 export interface Pool {
   region: string;
   vip4?: string;
   vip6?: string;
+  /** Answer a CNAME to this absolute name instead of addresses. */
+  cname?: string;
   weight: number;
 }
 
