@@ -4,7 +4,7 @@
 // 100k-record zone with memory and reload); plus in-process decision time and the wire-parse
 // cost of dns2 versus our codec (why the hot path is our own).
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,7 +115,9 @@ const BIG_ZONE = 100_000;
 const cores = availableParallelism();
 
 /** SIGHUP, then the time until the primary logs that every worker has the new config. */
-async function timeReload(gtm: Gtm): Promise<number> {
+async function timeReload(gtm: Gtm, file: string): Promise<number> {
+  // An edit to reload: a SIGHUP with nothing changed is answered "unchanged" and applies nothing.
+  appendFileSync(file, `# edited for a timed reload at ${Date.now()}\n`);
   const before = gtm.events.length;
   const t0 = performance.now();
   gtm.child.kill('SIGHUP');
@@ -297,7 +299,7 @@ async function main(): Promise<void> {
   const reloadRate = Math.round(qpsOf(big.name) * 0.25);
   const during = spawnDnsperf(big.port, join(dir, 'big.txt'), ['-l', '8', '-Q', String(reloadRate)]);
   await new Promise((r) => setTimeout(r, 1500));
-  const reloadMs = await timeReload(big.gtm);
+  const reloadMs = await timeReload(big.gtm, big.file);
   const duringOut = await during;
   const lostDuring = Number(/Queries lost:\s+(\d+)/.exec(duringOut)?.[1] ?? NaN);
   const sentDuring = Number(/Queries sent:\s+(\d+)/.exec(duringOut)?.[1] ?? NaN);

@@ -30,6 +30,8 @@ interface VipRuntime {
   verdict: Verdict;
   verdictReason: string;
   errorRate?: number;
+  /** The cluster's load as a share of capacity, when `load` is configured and was read. */
+  load?: number;
   wakeTimer?: NodeJS.Timeout;
 }
 
@@ -114,6 +116,8 @@ export class Agent {
     this.prober = new Prober(pop.vips, {
       onProbe: (result) => this.handle({ kind: 'probe', result }),
       onErrorRate: (vip, rate) => this.handle({ kind: 'error-rate', vip, rate }),
+      // The load decides nothing here: it goes out with the next heartbeat, for DNS to shed by.
+      onLoad: (vip, load) => void ((this.vips[vip] as VipRuntime).load = load),
       riseFall: (vi, ni) => (this.vips[vi] as VipRuntime).nodes[ni]?.rf ?? newRiseFall(),
     });
   }
@@ -362,8 +366,15 @@ export class Agent {
       })),
       peers: this.peers(),
       ...(troubleSince !== undefined ? { troubleSince } : {}),
+      ...this.loadReport(),
       at: Date.now(),
     };
+  }
+
+  /** The PoP's load: its most loaded cluster's (a VIP's cluster full is the PoP full for it). */
+  private loadReport(): { load?: number } {
+    const loads = this.vips.map((v) => v.load).filter((l): l is number => l !== undefined);
+    return loads.length ? { load: Math.round(Math.max(...loads) * 1000) / 1000 } : {};
   }
 
   /** The first sign of what keeps a VIP from UP or the PoP from serving: a failed probe, or losing the session. */

@@ -1,7 +1,7 @@
 // Probes every LB node of every VIP on its own timer (fast while a node is changing state)
 // and polls the passive error-rate URLs. It decides nothing: each result goes to the agent.
 import type { Vip } from '../config/index.js';
-import { isChanging, probe, readErrorRate, type RiseFall } from '../health/index.js';
+import { isChanging, probe, readErrorRate, readLoad, type RiseFall } from '../health/index.js';
 
 export interface ProbeResult {
   vip: number;
@@ -14,6 +14,8 @@ export interface ProbeResult {
 export interface ProberEvents {
   onProbe(r: ProbeResult): void;
   onErrorRate(vip: number, rate: number | undefined): void;
+  /** The cluster's load as a share of its capacity (undefined: could not be read). */
+  onLoad(vip: number, load: number | undefined): void;
   /** The node's current rise/fall state, which sets the next probe's interval. */
   riseFall(vip: number, node: number): RiseFall;
 }
@@ -31,6 +33,7 @@ export class Prober {
     this.vips.forEach((v, vi) => {
       v.nodes.forEach((_, ni) => this.schedule(vi, ni, 0));
       if (v.passive) this.pollPassive(vi);
+      if (v.load) this.pollLoad(vi);
     });
   }
 
@@ -74,6 +77,17 @@ export class Prober {
       this.events.onErrorRate(vi, rate);
       this.pollPassive(vi);
     }, passive.intervalMs);
+  }
+
+  private pollLoad(vi: number): void {
+    const load = (this.vips[vi] as Vip).load;
+    if (!load) return;
+    this.later(async () => {
+      const n = await readLoad(load.url, Math.min(2000, load.intervalMs));
+      if (this.stopped) return;
+      this.events.onLoad(vi, n === undefined ? undefined : n / load.capacity);
+      this.pollLoad(vi);
+    }, load.intervalMs);
   }
 
   stop(): void {

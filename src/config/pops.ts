@@ -194,6 +194,7 @@ function parseVip(
     'rise',
     'fall',
     'passive',
+    'load',
   ]);
   if (!o) return undefined;
   // `address: vip` / `address: vip6` take the region's VIPs; `anycast:NAME` a shared one.
@@ -229,10 +230,6 @@ function parseVip(
     minHealthy = o.min_healthy;
   else if (o.min_healthy !== undefined)
     minHealthy = int(p, join(path, 'min_healthy'), o.min_healthy, 1, Math.max(1, nodes.length)) ?? 1;
-  const passive =
-    o.passive === undefined
-      ? undefined
-      : obj(p, join(path, 'passive'), o.passive, ['url', 'max_error_rate', 'interval_ms']);
   if (!address) return undefined;
   const intervalMs = int(p, join(path, 'interval_ms'), o.interval_ms, 10, 600_000, 1000) ?? 1000;
   return {
@@ -254,6 +251,19 @@ function parseVip(
       ) ?? intervalMs,
     rise: int(p, join(path, 'rise'), o.rise, 1, 100, 2) ?? 2,
     fall: int(p, join(path, 'fall'), o.fall, 1, 100, 3) ?? 3,
+    ...signalsOf(p, path, o),
+  };
+}
+
+/** A VIP's signals besides its probes: the passive error rate and the cluster's load. */
+function signalsOf(p: Problems, path: string, o: Record<string, unknown>): Pick<Vip, 'passive' | 'load'> {
+  const passive =
+    o.passive === undefined
+      ? undefined
+      : obj(p, join(path, 'passive'), o.passive, ['url', 'max_error_rate', 'interval_ms']);
+  const load =
+    o.load === undefined ? undefined : obj(p, join(path, 'load'), o.load, ['url', 'capacity', 'interval_ms']);
+  return {
     passive: passive
       ? {
           url: str(p, join(path, 'passive.url'), passive.url) ?? '',
@@ -261,6 +271,15 @@ function parseVip(
           intervalMs: int(p, join(path, 'passive.interval_ms'), passive.interval_ms, 100, 600_000, 5000) ?? 5000,
         }
       : undefined,
+    ...(load
+      ? {
+          load: {
+            url: str(p, join(path, 'load.url'), load.url, { pattern: /^https?:\/\//, what: 'an http(s) URL' }) ?? '',
+            capacity: num(p, join(path, 'load.capacity'), load.capacity, 1e-9, 1e12) ?? 1,
+            intervalMs: int(p, join(path, 'load.interval_ms'), load.interval_ms, 100, 600_000, 2000) ?? 2000,
+          },
+        }
+      : {}),
   };
 }
 

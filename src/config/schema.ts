@@ -1,6 +1,7 @@
 // Turns the parsed YAML document into a validated Config, listing every problem by path.
 import {
   TSIG_ALGORITHMS,
+  type CapacityRule,
   type Config,
   type DnsSettings,
   type Region,
@@ -265,6 +266,23 @@ function parseRrl(p: Problems, v: unknown): RrlSettings | undefined {
   };
 }
 
+/** `capacity: { shed_above, release_below, max_shed, rate_per_s }` of a region (src/state/capacity.ts). */
+function parseCapacity(p: Problems, path: string, v: unknown): CapacityRule | undefined {
+  const c = obj(p, path, v, ['shed_above', 'release_below', 'max_shed', 'rate_per_s']);
+  if (!c) return undefined;
+  const shedAbove = num(p, join(path, 'shed_above'), c.shed_above, 0, 100, 0.9) ?? 0.9;
+  const releaseBelow =
+    num(p, join(path, 'release_below'), c.release_below, 0, 100, Math.round(shedAbove * 800) / 1000) ?? 0;
+  if (releaseBelow > shedAbove)
+    p.add(join(path, 'release_below'), 'must not be above shed_above (the band is the hysteresis)');
+  return {
+    shedAbove,
+    releaseBelow,
+    maxShed: num(p, join(path, 'max_shed'), c.max_shed, 0, 1, 0.8) ?? 0.8,
+    ratePerS: num(p, join(path, 'rate_per_s'), c.rate_per_s, 0.001, 1, 0.05) ?? 0.05,
+  };
+}
+
 function parseRegions(p: Problems, v: unknown): Map<string, Region> {
   const out = new Map<string, Region>();
   const regions = obj(p, 'regions', v);
@@ -273,7 +291,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
   for (const [name, rv] of Object.entries(regions)) {
     const path = join('regions', name);
     if (!REGION_NAME.test(name)) p.add(path, 'region names use lower-case letters, digits and dashes');
-    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state', 'check']);
+    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state', 'check', 'capacity']);
     if (!r) continue;
     const loc = obj(p, join(path, 'location'), r.location, ['lat', 'lon']);
     const region: Region = {
@@ -290,6 +308,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       weight: num(p, join(path, 'weight'), r.weight, 0, 1_000_000, 1) ?? 1,
       status: 'up',
       check: r.check === undefined ? undefined : parseCheck(p, join(path, 'check'), r.check),
+      ...(r.capacity === undefined ? {} : { capacity: parseCapacity(p, join(path, 'capacity'), r.capacity) }),
     };
     if (r.state !== undefined) {
       if (isRegionStatus(r.state)) region.status = r.state;

@@ -10,6 +10,18 @@ export type { SvcbParts };
 
 export type { RegionStatus };
 
+/** `regions.X.capacity`: when and how fast DNS sheds the region's answers (src/state/capacity.ts). */
+export interface CapacityRule {
+  /** Utilisation (reported load / capacity) above which the shed share grows. */
+  shedAbove: number;
+  /** Utilisation below which the shed share shrinks back. */
+  releaseBelow: number;
+  /** The largest share of a region's answers ever shed (the rest stays, whatever the load). */
+  maxShed: number;
+  /** How fast the share moves, per second (0.05: 5 points a second). */
+  ratePerS: number;
+}
+
 export interface Region {
   name: string;
   vip4?: string;
@@ -21,6 +33,8 @@ export interface Region {
   status: RegionStatus;
   /** How vantage points check this region's VIPs (default: `control.vantage.check`). */
   check?: Check;
+  /** Shed a share of its answers to the next region as its LBs' reported load passes a threshold. */
+  capacity?: CapacityRule;
 }
 
 export type StaticRecord =
@@ -310,6 +324,8 @@ export interface Vip {
   rise: number;
   fall: number;
   passive?: { url: string; maxErrorRate: number; intervalMs: number };
+  /** The LB cluster's load: a URL answering {"load": N} or N, divided by `capacity` (1: full). */
+  load?: { url: string; capacity: number; intervalMs: number };
 }
 
 export interface DrainSettings {

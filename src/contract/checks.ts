@@ -32,6 +32,11 @@ const agentReport: Check = (v, key) => {
     sessionUp: [isBool, 'true or false'],
     at: [isNum, 'a time'],
     troubleSince: [isNum, 'a time', 'optional'],
+    load: [
+      (x) => isNum(x) && (x as number) >= 0 && (x as number) <= 1000,
+      'a share of capacity, 0 to 1000',
+      'optional',
+    ],
     vips: [Array.isArray, 'a list'],
   });
   if (bad) return bad;

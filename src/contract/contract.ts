@@ -80,6 +80,8 @@ export interface AgentReport {
    * measures from it how long a failure took to move answers (gtm_failover_seconds).
    */
   troubleSince?: number;
+  /** The PoP's LB load as a share of its capacity (1: full), when the PoP measures it (`vips[].load`). */
+  load?: number;
   at: number;
 }
 
@@ -164,6 +166,12 @@ export interface RegionView {
   vantage?: VantageView;
   /** When the status last changed from one merged status to another (a flap; DNS shortens TTLs after one). */
   flappedAt?: number;
+  /** The region's LB load as a share of capacity (the mean over its PoPs that report one). */
+  load?: number;
+  /** The share of this region's answers DNS gives the next region instead (`regions.X.capacity`). */
+  shed?: number;
+  /** When `shed` was last computed (it moves at a bounded rate from there). */
+  shedAt?: number;
 }
 
 /** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */

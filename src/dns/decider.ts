@@ -5,6 +5,8 @@ import type { Config, Service } from '../config/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import {
   applyFence,
+  applyShed,
+  type Shed,
   locationOnly,
   matchFence,
   order,
@@ -33,6 +35,8 @@ export interface Decision {
   ttlUntil: number;
   /** Why the TTL was shortened (explain), if it was. */
   ttlReason?: string;
+  /** A loaded region shedding answers was this client's first choice (explain). */
+  shed?: Shed['from'];
 }
 
 /** Cache key for clients whose location is unknown. */
@@ -56,6 +60,18 @@ class ScopedOrdering implements Ordering {
   get rule(): string {
     return this.shared.rule;
   }
+}
+
+/** The policy's ordering with a shed region moved back; the scope covers the hashed subnet. */
+function shedOrdering(o: Ordering, shed: Shed): Ordering {
+  return {
+    candidates: shed.candidates,
+    complete: o.complete,
+    scope: Math.max(o.scope, shed.scope),
+    get rule() {
+      return o.rule;
+    },
+  };
 }
 
 export class Decider {
@@ -104,7 +120,15 @@ export class Decider {
   /** Runs the service's policy for one client: ordering, health filter, TTL, ECS scope. */
   decide(service: Service, edns: Edns | undefined, remoteAddress: string, family: 4 | 6): Decision {
     const { client, source } = this.clientOf(service, edns, remoteAddress);
-    const ordering = this.order(service, client);
+    const policyOrdering = this.order(service, client);
+    // A loaded region sheds a share of its clients to the next region (src/policy/capacity.ts).
+    const shed = applyShed(
+      policyOrdering.candidates,
+      client,
+      (r) => this.statusOf(r),
+      (r) => this.state.get(r)?.shed ?? 0,
+    );
+    const ordering = shed ? shedOrdering(policyOrdering, shed) : policyOrdering;
     const { dns } = this.config;
     const steering = steer(
       service,
@@ -123,6 +147,7 @@ export class Decider {
       ordering,
       ecsScope: Math.min(ordering.scope, maxScope),
       ...steering,
+      ...(shed?.from ? { shed: shed.from } : {}),
     };
     this.onDecision?.(d);
     return d;

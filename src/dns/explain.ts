@@ -142,8 +142,13 @@ function describeDecision(d: Decision, authority: Authority): string[] {
     lines.push(
       `fail-open: no candidate is up; answering ${d.selection.failOpen === 'last-resort' ? 'the last resort' : 'every candidate'}`,
     );
-  lines.push(`chosen: ${d.selection.pools.map((p) => p.region).join(', ') || '(none with an address of this family)'}`);
+  const chosen = d.selection.pools.map((p) => (p.cname ? `${p.region} (alias: CNAME ${p.cname})` : p.region));
+  lines.push(`chosen: ${chosen.join(', ') || '(none with an address of this family)'}`);
   lines.push(`ecs scope: /${d.ecsScope}${d.clientSource === 'ecs' ? '' : ' (only sent when the query carries ECS)'}`);
+  if (d.shed)
+    lines.push(
+      `capacity: ${d.shed.region} sheds ${Math.round(d.shed.share * 100)}% of its answers under load; this client's subnet ${{ moved: `is shed to ${d.shed.to}`, kept: 'stays', nowhere: 'stays (no other healthy candidate)' }[d.shed.outcome]}`,
+    );
   if (d.ttlReason) lines.push(`ttl: ${d.ttl} instead of ${d.service.ttl} (${d.ttlReason})`);
   return lines;
 }

@@ -1,5 +1,5 @@
 // Public entry of the health capability: probes and the pure rise/fall and cluster logic.
-export { probe, readErrorRate, type Check, type ProbeResult } from './probes.js';
+export { probe, readErrorRate, readLoad, type Check, type ProbeResult } from './probes.js';
 export {
   feed,
   isChanging,

@@ -120,13 +120,23 @@ function execProbe(address: string, c: Extract<Check, { type: 'exec' }>, done: D
 }
 
 /** Reads the passive signal: a URL answering JSON {"error_rate": 0.02} or a bare number. */
-export async function readErrorRate(url: string, timeoutMs: number): Promise<number | undefined> {
+export function readErrorRate(url: string, timeoutMs: number): Promise<number | undefined> {
+  return readNumber(url, 'error_rate', timeoutMs);
+}
+
+/** Reads an LB cluster's load: a URL answering JSON {"load": 420} or a bare number. */
+export function readLoad(url: string, timeoutMs: number): Promise<number | undefined> {
+  return readNumber(url, 'load', timeoutMs);
+}
+
+/** A number from a URL: one field of a JSON object, or the body itself; undefined on any failure. */
+async function readNumber(url: string, field: string, timeoutMs: number): Promise<number | undefined> {
   const ctrl = new AbortController();
   const t = setTimeout(() => ctrl.abort(), timeoutMs);
   try {
     const res = await fetch(url, { signal: ctrl.signal });
     const text = (await res.text()).trim();
-    const n = text.startsWith('{') ? Number((JSON.parse(text) as { error_rate?: unknown }).error_rate) : Number(text);
+    const n = text.startsWith('{') ? Number((JSON.parse(text) as Record<string, unknown>)[field]) : Number(text);
     return Number.isFinite(n) ? n : undefined;
   } catch {
     return undefined;

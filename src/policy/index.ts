@@ -14,6 +14,7 @@ import { weighted, type WeightedPolicy } from './weighted.js';
 export type { Client, Ordering, PolicyContext, PolicyRegion, Pool, SteeredService } from './types.js';
 export type { LatencyNetwork } from './latency.js';
 export { poolOf, select, type Selection } from './select.js';
+export { applyShed, shedDraw, SHED_PREFIX, type Shed } from './capacity.js';
 export { applyFence, fenceUsesAsn, matchFence, parseFence, type FenceMatch, type FenceRule } from './fence.js';
 export { steer, ttlFor, type Steering, type TtlRule } from './steer.js';
 

@@ -22,6 +22,7 @@ import {
   type VantageReport,
 } from '../contract/index.js';
 import { failureStart, mergeRegionState } from './merge.js';
+import type { CapacityRule } from './capacity.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
 import { CheckedStore, type InvalidEntry } from './checked-store.js';
@@ -235,6 +236,7 @@ export class RegionFeed {
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
       recentMs: GUARD_RAIL_RECENT_MS,
       vantage: vantageOf(this.config, this.vantage),
+      capacity: capacityRules(this.config),
     });
     // One batch per merge: DNS workers get one snapshot, not one per changed region.
     const changes = changedViews(previous, views);
@@ -315,7 +317,9 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.reason !== v.reason ||
       old.held !== v.held ||
       old.source !== v.source ||
-      vantageKey(old.vantage) !== vantageKey(v.vantage)
+      vantageKey(old.vantage) !== vantageKey(v.vantage) ||
+      old.load !== v.load ||
+      old.shed !== v.shed
     )
       changes.push([
         region,
@@ -326,10 +330,19 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
           source: v.source,
           held: v.held,
           vantage: v.vantage ?? null,
+          capacity:
+            v.load === undefined && v.shed === undefined ? null : { load: v.load, shed: v.shed, shedAt: v.shedAt },
         },
       ]);
   }
   return changes;
+}
+
+/** Regions with a `capacity` rule. */
+function capacityRules(config: Config): Map<string, CapacityRule> {
+  const out = new Map<string, CapacityRule>();
+  for (const r of config.regions.values()) if (r.capacity) out.set(r.name, r.capacity);
+  return out;
 }
 
 const vantageKey = (v: RegionView['vantage']) =>

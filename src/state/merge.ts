@@ -13,6 +13,8 @@ import {
   type VipState,
 } from '../contract/index.js';
 
+import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
+
 export type { AgentReport, RegionOverride };
 
 /** VIP states in which a PoP is on its way out on purpose (maintenance, shutdown). */
@@ -40,6 +42,8 @@ export interface MergeInput {
   recentMs?: number;
   /** Outside-in probes (live reports by vantage point), when configured. */
   vantage?: { reports: Map<string, VantageReport>; quorum: number; minReports: number };
+  /** Regions that shed answers under load (`regions.X.capacity`). */
+  capacity?: Map<string, CapacityRule>;
 }
 
 export interface MergeResult {
@@ -118,6 +122,16 @@ function fromHealth(region: string, input: MergeInput): { status: RegionStatus; 
   };
 }
 
+/** A region's load (to the percent, so small swings are not changes) and its shed share. */
+function capacityOf(region: string, input: MergeInput, prev: RegionView | undefined): Partial<RegionView> {
+  const reports = (input.pops.get(region) ?? []).flatMap((p) => input.agents.get(p) ?? []);
+  const raw = regionLoad(reports);
+  const load = raw === undefined ? undefined : Math.round(raw * 100) / 100;
+  const rule = input.capacity?.get(region);
+  const shed = rule ? nextShed(prev, load, rule, input.now) : undefined;
+  return { ...(load === undefined ? {} : { load }), ...(shed ?? {}) };
+}
+
 export function mergeRegionState(input: MergeInput): MergeResult {
   const views = new Map<string, RegionView>();
   const verdicts = input.vantage && vantageVerdicts(input.regions.keys(), input.vantage);
@@ -146,6 +160,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       source,
       held: false,
       ...(vantage ? { vantage } : {}),
+      ...capacityOf(region, input, prev),
     });
   }
 

@@ -65,4 +65,22 @@ export function regionStateMetrics(
       for (const s of VANTAGE_VERDICTS) g.set({ region, verdict: s }, s === v.vantage.verdict ? 1 : 0);
     }),
   });
+  new Gauge({
+    name: 'gtm_region_load_ratio',
+    help: "A region's LB load as a share of capacity (1: full), the mean of its PoPs that report one",
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      if (v.load !== undefined) g.set({ region }, v.load);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_shed_ratio',
+    help: "The share of a region's DNS answers given to the next region under load (regions.X.capacity)",
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      g.set({ region }, v.shed ?? 0);
+    }),
+  });
 }

@@ -58,6 +58,8 @@ export class InMemoryRegionState implements RegionStateSource {
       held?: boolean;
       /** null: vantage probing no longer configured. */
       vantage?: VantageView | null;
+      /** The region's load and shed share (null: no longer reported or shed). */
+      capacity?: Pick<RegionView, 'load' | 'shed' | 'shedAt'> | null;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -72,6 +74,12 @@ export class InMemoryRegionState implements RegionStateSource {
     };
     const vantage = change.vantage === null ? undefined : (change.vantage ?? old.vantage);
     if (vantage) view.vantage = vantage;
+    const capacity =
+      change.capacity === null
+        ? undefined
+        : (change.capacity ?? { load: old.load, shed: old.shed, shedAt: old.shedAt });
+    if (capacity?.load !== undefined) view.load = capacity.load;
+    if (capacity?.shed !== undefined) ((view.shed = capacity.shed), (view.shedAt = capacity.shedAt));
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;
