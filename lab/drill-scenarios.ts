@@ -25,6 +25,7 @@ import {
 } from './drill-kit.js';
 
 import { FLEET_DRILLS } from './drill-fleet.js';
+import { CAPACITY_DRILLS } from './drill-capacity.js';
 
 export const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -326,4 +327,5 @@ export const DRILLS: Record<string, Drill> = {
     },
   },
   ...FLEET_DRILLS,
+  ...CAPACITY_DRILLS,
 };

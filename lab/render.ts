@@ -66,12 +66,17 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
     ],
   };
   const regions = Object.keys(doc.regions ?? {});
+  // Capacity: every region sheds answers when its LBs pass 80% (the region-overload drill).
+  for (const r of regions)
+    doc.regions[r].capacity ??= { shed_above: 0.8, release_below: 0.5, max_shed: 0.6, rate_per_s: 0.2 };
   // Every PoP also announces one shared anycast VIP (ECMP at the router).
   doc.anycast = {
     frontend: { address: PLAN.anycast, min_announcing: 1, max_withdrawn_share: 0.5, window_s: 10 },
   };
   const lbVip = (n: number, address: string) => ({
     address,
+    // The cluster's load, as its first node reports it (lb-node's /load, out of 100).
+    load: { url: `http://${PLAN.lbNode(n, 1)}:8080/load`, capacity: 100, interval_ms: 250 },
     nodes: [
       { name: 'lb1', address: PLAN.lbNode(n, 1) },
       { name: 'lb2', address: PLAN.lbNode(n, 2) },

@@ -1,7 +1,8 @@
 // The drills CI runs on every push: a whole lab (BIRD router, three PoPs with gobgpd, agents,
 // BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
 // cluster-down, planned drain, recovery, upstream-blackhole (vantage quorum + alert) drills, and
-// the fleet drills (shared anycast VIP down, fleet-wide false signal, one API drain for both layers).
+// the fleet drills (shared anycast VIP down, fleet-wide false signal, one API drain for both layers)
+// and region-overload (capacity: a share of answers shed under load, then returned).
 // Their timelines go to the log.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -134,6 +135,7 @@ describe('failover lab', () => {
     'anycast-pop-down',
     'false-signal-fleetwide',
     'region-drain-api',
+    'region-overload',
   ]) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
