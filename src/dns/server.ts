@@ -11,6 +11,7 @@ import type { Authority, MissBudget, QueryInfo } from './authority.js';
 import { RCODE_NAME, TYPE, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
 import { addressRdata, unmapIPv4 } from '../net/index.js';
+import { LogTally } from '../runtime/index.js';
 import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
 import type { DnstapWriter } from './tap-writer.js';
 
@@ -142,6 +143,8 @@ export class DnsServer {
   private rrl?: ResponseRateLimiter;
   private misses?: TurnBudget;
   private rrlLogTimer?: NodeJS.Timeout;
+  /** Refused NOTIFYs per sender: one log line a minute at most. */
+  private readonly refusedNotifies = new LogTally(60_000, 10_000);
 
   constructor(
     private readonly authority: Authority,
@@ -372,8 +375,16 @@ export class DnsServer {
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
       if (info.truncated) this.opts.metrics.truncated.inc();
     }
-    // A NOTIFY is rare and an operator's business: always logged (refused ones say why).
-    if (info.notify) this.opts.logger.info({ remote, zone: info.qname, outcome: info.notify }, 'NOTIFY received');
+    // An accepted NOTIFY is rare and an operator's business: always logged. Refused ones say why,
+    // at most once a minute per sender in each worker (anyone can send them, as often as they like).
+    if (info.notify) {
+      const refused = info.notify.startsWith('accepted') ? 1 : this.refusedNotifies.count(remote, Date.now());
+      if (refused !== undefined)
+        this.opts.logger.info(
+          { remote, zone: info.qname, outcome: info.notify, ...(refused > 1 ? { refusedSinceLastLine: refused } : {}) },
+          'NOTIFY received',
+        );
+    }
     if (this.opts.queryLogSample > 0 && Math.random() < this.opts.queryLogSample) {
       this.opts.logger.info({ remote, tcp, ...info }, 'query');
     }

@@ -8,6 +8,7 @@ import { parseCidr } from '../../src/net/index.js';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
 import type { RrlSettings } from '../../src/config/index.js';
 import { tempDir, testConfig } from '../helpers/dns.js';
+import { LogTally } from '../../src/runtime/index.js';
 
 const settings = (over: Partial<RrlSettings> = {}): RrlSettings => ({
   perSecond: { answer: 5, nodata: 5, nxdomain: 2, referral: 5, error: 5 },
@@ -134,5 +135,23 @@ describe('response rate limiting', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const msg = String((err as Error).message);
     for (const p of ['dns.rrl.slip', 'dns.rrl.exempt[0]', 'dns.rrl.ipv4_prefix', 'burst']) expect(msg).toContain(p);
+  });
+});
+
+describe('a log tally (refused NOTIFYs and the like)', () => {
+  it('writes the first event at once, then one line per key per period with the count it stands for', () => {
+    const t = new LogTally(60_000, 100);
+    expect(t.count('a', 0)).toBe(1);
+    expect(t.count('a', 1_000)).toBeUndefined();
+    expect(t.count('b', 1_000)).toBe(1); // another sender has its own line
+    expect(t.count('a', 30_000)).toBeUndefined();
+    expect(t.count('a', 60_000)).toBe(3); // this one and the two unlogged before it
+    expect(t.count('a', 60_001)).toBeUndefined();
+  });
+
+  it('stays bounded by keys', () => {
+    const t = new LogTally(60_000, 10);
+    for (let i = 0; i < 1000; i++) expect(t.count(`k${i}`, 0)).toBe(1);
+    expect(t.count('k999', 1)).toBeUndefined();
   });
 });
