@@ -5,6 +5,7 @@ import {
   type AlertDestination,
   type AlertEvent,
   type ControlSettings,
+  type FlapDamping,
   type EtcdStoreSettings,
   type RegionStatus,
   type Schedule,
@@ -262,6 +263,28 @@ function parseTokens(p: Problems, v: unknown, regions: Map<string, Region>): Api
   });
 }
 
+/** `control.flap_damping`: `true` for the defaults, or the knobs (RFC 2439's, in seconds). */
+function parseDamping(p: Problems, v: unknown): FlapDamping | undefined {
+  if (v === false) return undefined;
+  const path = 'control.flap_damping';
+  const d =
+    v === true
+      ? {}
+      : obj(p, path, v, ['penalty', 'suppress_above', 'reuse_below', 'half_life_s', 'max_suppress_s', 'hold']);
+  if (!d) return undefined;
+  const rule: FlapDamping = {
+    penalty: num(p, `${path}.penalty`, d.penalty, 1, 1e6, 1000) ?? 1000,
+    suppressAbove: num(p, `${path}.suppress_above`, d.suppress_above, 1, 1e7, 2000) ?? 2000,
+    reuseBelow: num(p, `${path}.reuse_below`, d.reuse_below, 1, 1e7, 750) ?? 750,
+    halfLifeS: num(p, `${path}.half_life_s`, d.half_life_s, 1, 86_400, 15) ?? 15,
+    maxSuppressS: num(p, `${path}.max_suppress_s`, d.max_suppress_s, 1, 86_400, 120) ?? 120,
+    hold: d.hold === undefined || d.hold === 'out' ? 'out' : 'in',
+  };
+  if (d.hold !== undefined && d.hold !== 'out' && d.hold !== 'in') p.add(`${path}.hold`, 'must be out or in');
+  if (rule.reuseBelow >= rule.suppressAbove) p.add(`${path}.reuse_below`, 'must be below suppress_above');
+  return rule;
+}
+
 export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
   const c =
@@ -275,6 +298,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'alerts',
       'vantage',
       'expiry_warning_s',
+      'flap_damping',
     ]) ?? {};
   const store = parseStore(p, c.store);
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
@@ -300,6 +324,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     schedules: parseSchedules(p, c.schedules, regions),
     alerts: parseAlerts(p, c.alerts),
     vantage: parseVantage(p, c.vantage, leaseMs),
+    ...(c.flap_damping === undefined ? {} : { flapDamping: parseDamping(p, c.flap_damping) }),
     expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {

@@ -10,6 +10,21 @@ export type { SvcbParts };
 
 export type { RegionStatus };
 
+/** `control.flap_damping`: how a region's health changes are damped (src/state/damping.ts). */
+export interface FlapDamping {
+  /** Added at each change of a region's health. */
+  penalty: number;
+  /** Held (out, or in) once the penalty passes this ... */
+  suppressAbove: number;
+  /** ... until it decays below this. */
+  reuseBelow: number;
+  halfLifeS: number;
+  /** The longest a region stays held after its last flap (caps the penalty). */
+  maxSuppressS: number;
+  /** `out`: held as down (the default); `in`: held as up. */
+  hold: 'out' | 'in';
+}
+
 /** `regions.X.capacity`: when and how fast DNS sheds the region's answers (src/state/capacity.ts). */
 export interface CapacityRule {
   /** Utilisation (reported load / capacity) above which the shed share grows. */
@@ -429,6 +444,8 @@ export interface ControlSettings {
   heartbeatMs: number;
   /** Guard rail: largest share of regions out of DNS at once without force. */
   maxRegionsOut: number;
+  /** Flap damping of regions' health; undefined: off. */
+  flapDamping?: FlapDamping;
   schedules: Schedule[];
   alerts: AlertDestination[];
   vantage?: VantageSettings;

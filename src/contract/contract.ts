@@ -172,6 +172,8 @@ export interface RegionView {
   shed?: number;
   /** When `shed` was last computed (it moves at a bounded rate from there). */
   shedAt?: number;
+  /** Flap damping (`control.flap_damping`): the penalty, the undamped status, and whether held. */
+  damping?: { penalty: number; at: number; raw: RegionStatus; heldAs?: RegionStatus };
 }
 
 /** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */

@@ -56,6 +56,7 @@ export async function startControl(
     registry,
     () => config.regions.keys(),
     (r) => state.get(r),
+    () => config.control?.flapDamping,
   );
   observeStore(store, log, registry);
   feedMetrics(feed, registry);

@@ -7,6 +7,7 @@ import type { Config, Service, TsigKey } from '../config/index.js';
 import type { RegionStatus } from '../contract/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
+import { dampingText } from '../state/damping.js';
 import type { ZoneSigner } from '../dnssec/index.js';
 import type { CacheStats } from '../runtime/index.js';
 import { OPCODE, RCODE, ResponseWriter, TYPE, parseQuery, type Edns, type Query } from '../wire/index.js';
@@ -65,7 +66,7 @@ export class Authority {
   constructor(
     private config: Config,
     geo: GeoResolver,
-    state: RegionStateSource,
+    private readonly state: RegionStateSource,
     zones: CompiledZone[] = compileZones(config),
   ) {
     this.zones = zones;
@@ -107,6 +108,13 @@ export class Authority {
 
   statusOf(region: string): RegionStatus {
     return this.decider.statusOf(region);
+  }
+
+  /** What flap damping says of a region now, when it damps (explain). */
+  dampingOf(region: string): string | undefined {
+    const rule = this.config.control?.flapDamping;
+    const v = this.state.get(region);
+    return rule && v ? dampingText(v, rule, Date.now()) : undefined;
   }
 
   /** Runs the service's policy for one client (explain reads it too). */

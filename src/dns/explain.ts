@@ -138,6 +138,10 @@ function describeDecision(d: Decision, authority: Authority): string[] {
   lines.push(
     `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,
   );
+  for (const h of d.selection.health) {
+    const damping = authority.dampingOf(h.region);
+    if (damping) lines.push(`damping: ${h.region} ${damping}`);
+  }
   if (d.selection.failOpen !== 'none')
     lines.push(
       `fail-open: no candidate is up; answering ${d.selection.failOpen === 'last-resort' ? 'the last resort' : 'every candidate'}`,

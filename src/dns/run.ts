@@ -199,6 +199,7 @@ function primaryMetrics(config: () => Config, state: InMemoryRegionState, zones:
     metrics.registry,
     () => config().regions.keys(),
     (r) => state.get(r),
+    () => config().control?.flapDamping,
   );
   return metrics;
 }

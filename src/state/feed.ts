@@ -237,6 +237,7 @@ export class RegionFeed {
       recentMs: GUARD_RAIL_RECENT_MS,
       vantage: vantageOf(this.config, this.vantage),
       capacity: capacityRules(this.config),
+      damping: this.config.control?.flapDamping,
     });
     // One batch per merge: DNS workers get one snapshot, not one per changed region.
     const changes = changedViews(previous, views);
@@ -319,7 +320,8 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.source !== v.source ||
       vantageKey(old.vantage) !== vantageKey(v.vantage) ||
       old.load !== v.load ||
-      old.shed !== v.shed
+      old.shed !== v.shed ||
+      old.damping !== v.damping
     )
       changes.push([
         region,
@@ -332,6 +334,7 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
           vantage: v.vantage ?? null,
           capacity:
             v.load === undefined && v.shed === undefined ? null : { load: v.load, shed: v.shed, shedAt: v.shedAt },
+          damping: v.damping ?? null,
         },
       ]);
   }

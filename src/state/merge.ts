@@ -14,6 +14,7 @@ import {
 } from '../contract/index.js';
 
 import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
+import { damp, type FlapDamping } from './damping.js';
 
 export type { AgentReport, RegionOverride };
 
@@ -44,6 +45,8 @@ export interface MergeInput {
   vantage?: { reports: Map<string, VantageReport>; quorum: number; minReports: number };
   /** Regions that shed answers under load (`regions.X.capacity`). */
   capacity?: Map<string, CapacityRule>;
+  /** Flap damping of health changes (`control.flap_damping`). */
+  damping?: FlapDamping;
 }
 
 export interface MergeResult {
@@ -152,6 +155,17 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       ({ status, reason, source } = fromSignals(region, input, vantage));
     }
     const prev = input.previous.get(region);
+    // Damping counts changes of what health says; an operator's status is never damped.
+    let damping: RegionView['damping'];
+    if (input.damping && source !== 'override' && source !== 'config') {
+      const d = damp(prev?.damping, status, input.damping, input.now);
+      damping = d.state;
+      if (d.suppressed) {
+        // A reason that holds while suppressed (the decaying penalty is explain's, not a change).
+        reason = `held ${d.status === 'down' ? 'out' : 'in'} by flap damping (released once the penalty decays below ${input.damping.reuseBelow}); health says ${status}: ${reason}`;
+        status = d.status;
+      }
+    }
     views.set(region, {
       status,
       weight,
@@ -161,6 +175,7 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       held: false,
       ...(vantage ? { vantage } : {}),
       ...capacityOf(region, input, prev),
+      ...(damping ? { damping } : {}),
     });
   }
 

@@ -2,13 +2,18 @@
 // primary's (what it answers from) and the control plane's (what operators act on) export the
 // same families, told apart by Prometheus' job label.
 import { Gauge, type Registry } from '../observability/index.js';
+import type { FlapDamping } from '../config/index.js';
+import { decayed } from './damping.js';
 import { REGION_SOURCES, REGION_STATUSES, VANTAGE_VERDICTS, type RegionView } from '../contract/index.js';
 
 /** Registers the region-state families; `regions` lists the configured regions, `view` reads one. */
+// long: a list of gauge declarations, each a few lines over the same collector
 export function regionStateMetrics(
   registry: Registry,
   regions: () => Iterable<string>,
   view: (region: string) => RegionView | undefined,
+  /** The flap damping rule, to decay the penalty to the scrape's time. */
+  damping: () => FlapDamping | undefined = () => undefined,
 ): void {
   /** prom-client calls `collect` on the gauge itself (as `this`) when it is scraped. */
   const each = (set: (g: Gauge, region: string, v: RegionView) => void) =>
@@ -63,6 +68,25 @@ export function regionStateMetrics(
     collect: each((g, region, v) => {
       if (!v.vantage) return;
       for (const s of VANTAGE_VERDICTS) g.set({ region, verdict: s }, s === v.vantage.verdict ? 1 : 0);
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_flap_penalty',
+    help: "A region's flap-damping penalty now (control.flap_damping; it decays with the half-life)",
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      const rule = damping();
+      if (v.damping && rule) g.set({ region }, Math.round(decayed(v.damping, Date.now(), rule)));
+    }),
+  });
+  new Gauge({
+    name: 'gtm_region_damped',
+    help: '1 while flap damping holds a region out of DNS (or in, with hold: in) whatever its health says',
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      g.set({ region }, v.damping?.heldAs ? 1 : 0);
     }),
   });
   new Gauge({

@@ -60,6 +60,8 @@ export class InMemoryRegionState implements RegionStateSource {
       vantage?: VantageView | null;
       /** The region's load and shed share (null: no longer reported or shed). */
       capacity?: Pick<RegionView, 'load' | 'shed' | 'shedAt'> | null;
+      /** Flap damping's state (null: damping off). */
+      damping?: RegionView['damping'] | null;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -80,6 +82,8 @@ export class InMemoryRegionState implements RegionStateSource {
         : (change.capacity ?? { load: old.load, shed: old.shed, shedAt: old.shedAt });
     if (capacity?.load !== undefined) view.load = capacity.load;
     if (capacity?.shed !== undefined) ((view.shed = capacity.shed), (view.shedAt = capacity.shedAt));
+    const damping = change.damping === null ? undefined : (change.damping ?? old.damping);
+    if (damping) view.damping = damping;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;

@@ -1,0 +1,168 @@
+// Flap damping, with no sockets: one failure moves at once; a region that flaps is held still
+// (out, or in by policy) until its penalty decays; a minute of an LB cluster toggling every 2 s
+// changes what DNS sees a bounded number of times; operators are never damped; the config's rules.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
+import type { RegionStatus, RegionView } from '../../src/contract/index.js';
+import { damp, dampingText, releaseAt, type FlapDamping } from '../../src/state/damping.js';
+import { mergeRegionState } from '../../src/state/index.js';
+import type { AgentReport } from '../../src/contract/index.js';
+import { EXAMPLE } from '../helpers/dns.js';
+
+const RULE: FlapDamping = {
+  penalty: 1000,
+  suppressAbove: 2000,
+  reuseBelow: 750,
+  halfLifeS: 15,
+  maxSuppressS: 120,
+  hold: 'out',
+};
+
+/** The damped statuses for raw statuses at the given times (seconds). */
+function run(steps: [number, RegionStatus][], rule = RULE): RegionStatus[] {
+  let state: ReturnType<typeof damp>['state'] | undefined;
+  return steps.map(([t, raw]) => {
+    const d = damp(state, raw, rule, t * 1000);
+    state = d.state;
+    return d.status;
+  });
+}
+
+describe('flap damping', () => {
+  it('lets one failure and its repair through at once', () => {
+    expect(
+      run([
+        [0, 'up'],
+        [10, 'down'],
+        [100, 'up'],
+      ]),
+    ).toEqual(['up', 'down', 'up']);
+  });
+
+  it('holds a flapping region out until its penalty decays below reuse', () => {
+    const flaps: [number, RegionStatus][] = [
+      [0, 'up'],
+      [2, 'down'],
+      [4, 'up'],
+      [6, 'down'],
+      [8, 'up'],
+    ];
+    const seen = run([...flaps, [20, 'up'], [40, 'up'], [60, 'up']]);
+    // Third change: 1000 + 1000*2^(-2/15) + ... > 2000: held out from then on, though health says up.
+    expect(seen.slice(0, 5)).toEqual(['up', 'down', 'up', 'down', 'down']);
+    expect(seen[5]).toBe('down'); // 20 s: still above 750
+    expect(seen.at(-1)).toBe('up'); // 60 s: decayed, released
+  });
+
+  it('holds in instead when told (hold: in)', () => {
+    expect(
+      run(
+        [
+          [0, 'up'],
+          [2, 'down'],
+          [4, 'up'],
+          [6, 'down'],
+          [8, 'down'],
+        ],
+        { ...RULE, hold: 'in' },
+      ),
+    ).toEqual(['up', 'down', 'up', 'up', 'up']);
+  });
+
+  it('says when a held region will be released, and keeps its state while nothing changes', () => {
+    const held = damp({ penalty: 3000, at: 0, raw: 'down', heldAs: 'down' }, 'down', RULE, 0);
+    expect(held.suppressed).toBe(true);
+    expect(releaseAt(held.state, RULE)).toBe(30_000); // 3000 -> 750 is two half-lives
+    expect(damp(held.state, 'down', RULE, 1000).state).toBe(held.state); // no new state per merge
+    expect(dampingText({ damping: held.state }, RULE, 15_000)).toBe(
+      'flapping: held out by damping, penalty 1500, released below 750 in about 15 s',
+    );
+  });
+
+  it('never holds longer than max_suppress_s after the last flap', () => {
+    let state: ReturnType<typeof damp>['state'] | undefined;
+    for (let t = 0; t < 600; t += 2) state = damp(state, t % 4 === 0 ? 'up' : 'down', RULE, t * 1000).state;
+    expect(releaseAt(state as NonNullable<typeof state>, RULE) - 598_000).toBeLessThanOrEqual(120_000);
+  });
+
+  it('a minute of an LB cluster toggling every 2 s changes the damped status at most 4 times (30 undamped)', () => {
+    const steps: [number, RegionStatus][] = [];
+    for (let t = 0; t <= 60; t += 2) steps.push([t, t % 4 === 0 ? 'up' : 'down']);
+    const damped = run(steps);
+    const changes = (xs: RegionStatus[]) => xs.filter((s, i) => i > 0 && s !== xs[i - 1]).length;
+    expect(changes(steps.map(([, s]) => s))).toBe(30);
+    expect(changes(damped)).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('flap damping in the merge', () => {
+  const report = (serving: boolean): AgentReport => ({
+    pop: 'dub',
+    region: 'eu-west',
+    serving,
+    sessionUp: true,
+    vips: [{ prefix: 'v/32', state: serving ? 'UP' : 'DOWN' }],
+    at: 0,
+  });
+  const merge = (serving: boolean, previous: Map<string, RegionView>, now: number, override = false) =>
+    mergeRegionState({
+      regions: new Map([
+        ['eu-west', 'up'],
+        ['us-east', 'up'],
+        ['ap-southeast', 'up'],
+      ]),
+      pops: new Map([['eu-west', ['dub']]]),
+      agents: new Map([['dub', report(serving)]]),
+      overrides: override
+        ? new Map([['eu-west', { status: 'up' as const, reason: 'checked by hand', who: 'ops', at: 0 }]])
+        : new Map(),
+      previous,
+      now,
+      maxOutShare: 1,
+      damping: RULE,
+    }).views;
+
+  it('holds a flapping region out, says so, and leaves an operator alone', () => {
+    let views = new Map<string, RegionView>();
+    for (const [t, serving] of [
+      [0, true],
+      [2, false],
+      [4, true],
+      [6, false],
+      [8, true],
+    ] as const)
+      views = merge(serving, views, t * 1000);
+    const eu = views.get('eu-west');
+    expect(eu?.status).toBe('down');
+    expect(eu?.damping?.heldAs).toBe('down');
+    expect(eu?.reason).toMatch(
+      /^held out by flap damping \(released once the penalty decays below 750\); health says up/,
+    );
+    // Regions without agents (configured) are not damped.
+    expect(views.get('us-east')?.damping).toBeUndefined();
+    // An operator's status is not damped.
+    expect(merge(true, views, 9000, true).get('eu-west')?.status).toBe('up');
+  });
+});
+
+describe('flap damping in the config', () => {
+  const base = readFileSync(EXAMPLE, 'utf8');
+  const withControl = (d: string) =>
+    `${base}control:\n  store: { file: /tmp/gtm-damping-test.json }\n  flap_damping: ${d}\n`;
+  it('takes true for the defaults, or knobs', () => {
+    expect(parseConfigText(withControl('true')).control?.flapDamping).toEqual(RULE);
+    expect(parseConfigText(withControl('{ half_life_s: 5, hold: in }')).control?.flapDamping).toMatchObject({
+      halfLifeS: 5,
+      hold: 'in',
+    });
+  });
+  it('refuses a reuse threshold at or above suppression, and an unknown hold', () => {
+    expect(() => parseConfigText(withControl('{ reuse_below: 3000 }'))).toThrow(
+      /control\.flap_damping\.reuse_below: must be below suppress_above/,
+    );
+    expect(() => parseConfigText(withControl('{ hold: sideways }'))).toThrow(
+      /control\.flap_damping\.hold: must be out or in/,
+    );
+  });
+});
