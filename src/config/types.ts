@@ -185,6 +185,11 @@ export interface DnsSettings {
   /** Per worker: open TCP connections in all, and from one address (RFC 7766 §6.2.3). */
   tcpMaxConnections: number;
   tcpMaxPerSource: number;
+  /**
+   * Bytes of kernel receive buffer per UDP socket (SO_RCVBUF; 0: the kernel's default, ~212 KB,
+   * about 190 queries). The kernel caps it at net.core.rmem_max.
+   */
+  udpReceiveBuffer: number;
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;
   maxScope6: number;
