@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLAN } from './address-plan.js';
-import { type Drill, expectation, rel, within } from './drill-kit.js';
+import { type Drill, expectation, rel, within, zeroClientErrors } from './drill-kit.js';
 import { fetchInAsync } from './netns.js';
 import { DNS_IP, type Lab, type LabPop } from './model.js';
 
@@ -140,14 +140,7 @@ export const CAPACITY_DRILLS: Record<string, Drill> = {
         !o.regionChanges.some((c) => c.region === pop.region && c.to !== 'up'),
         o.regionChanges.map((c) => `${c.region} -> ${c.to}`).join(', ') || 'no region state change',
       );
-      expectation(
-        r,
-        'zero client errors (every region keeps serving)',
-        Object.values(r.clients).every((c) => c.errors === 0),
-        Object.entries(r.clients)
-          .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)
-          .join(', '),
-      );
+      zeroClientErrors(o, r, ' (every region keeps serving)');
     },
   },
 };

@@ -183,9 +183,14 @@ export function drainExpectations(o: Observed, pop: LabPop, r: DrillResult): voi
     moved !== undefined && w !== undefined && moved < w,
     `DNS +${moved ?? 'never'} ms, withdrawn +${w ?? 'never'} ms`,
   );
+  zeroClientErrors(o, r);
+}
+
+/** No client's fetch failed while the fault lasted (the failed ones are the evidence). */
+export function zeroClientErrors(o: Observed, r: DrillResult, why = ''): void {
   expectation(
     r,
-    'zero client errors',
+    `zero client errors${why}`,
     Object.values(r.clients).every((c) => c.errors === 0),
     Object.entries(r.clients)
       .map(([k, c]) => `${k} ${c.errors}/${c.fetches}`)

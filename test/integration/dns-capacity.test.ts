@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore } from '../../src/state/index.js';
-import { KEYS, type AgentReport } from '../../src/contract/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
+import { beatAll, sharedStateYaml } from '../helpers/shared-state.js';
 
 let gtm: RunningDns;
 let store: FileStateStore;
@@ -17,20 +17,6 @@ const NEW_YORK = '198.51.100.10';
 // Paris 198.18.16.0/21 and Madrid 198.18.24.0/21: nearest Dublin, then New York.
 const SUBNETS = Array.from({ length: 16 }, (_, i) => `198.18.${16 + i}.0/24`);
 
-const report = (pop: string, region: string, load: number): AgentReport => ({
-  pop,
-  region,
-  serving: true,
-  sessionUp: true,
-  vips: [{ prefix: 'v/32', state: 'UP' }],
-  load,
-  at: Date.now(),
-});
-const pop = (name: string, region: string, n: number) => `  ${name}:
-    region: ${region}
-    bgp: { asn: 6500${n}, router_id: 10.0.${n}.2, neighbors: [{ address: 10.0.${n}.1, asn: 65000 }], next_hop: 10.0.${n}.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.${n}.11 }], checks: [{ type: tcp, port: 80 }] }]
-`;
 const answers = async () =>
   Promise.all(
     SUBNETS.map(async (s) =>
@@ -43,9 +29,7 @@ async function heartbeatUntil(euLoad: number, until: (a: string[]) => boolean): 
   let last: string[] = [];
   await waitFor(
     async () => {
-      await store.put(KEYS.agent('dub'), report('dub', 'eu-west', euLoad), { leaseMs: 600_000 });
-      await store.put(KEYS.agent('nyc'), report('nyc', 'us-east', 0.2), { leaseMs: 600_000 });
-      await store.put(KEYS.agent('sin'), report('sin', 'ap-southeast', 0.2), { leaseMs: 600_000 });
+      await beatAll(store, (region) => ({ load: region === 'eu-west' ? euLoad : 0.2 }));
       last = await answers();
       return until(last);
     },
@@ -65,12 +49,7 @@ beforeAll(async () => {
     `${readFileSync(config, 'utf8').replace(
       '  eu-west:\n',
       '  eu-west:\n    capacity: { shed_above: 0.8, release_below: 0.5, max_shed: 0.5, rate_per_s: 0.25 }\n',
-    )}control:
-  store: { file: ${statePath} }
-  lease_ms: 60000
-  heartbeat_ms: 200
-pops:
-${pop('nyc', 'us-east', 1)}${pop('dub', 'eu-west', 2)}${pop('sin', 'ap-southeast', 3)}`,
+    )}${sharedStateYaml(statePath)}`,
   );
   store = new FileStateStore(statePath);
   await heartbeatUntil(0.3, () => true).catch(() => undefined);

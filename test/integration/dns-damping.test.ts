@@ -6,35 +6,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore } from '../../src/state/index.js';
-import { KEYS, type AgentReport } from '../../src/contract/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
+import { beatAll, sharedStateYaml } from '../helpers/shared-state.js';
 
 let gtm: RunningDns;
 let store: FileStateStore;
 const DUBLIN = '198.51.100.20';
 const NEW_YORK = '198.51.100.10';
 
-const report = (pop: string, region: string, up: boolean): AgentReport => ({
-  pop,
-  region,
-  serving: up,
-  sessionUp: true,
-  vips: [{ prefix: 'v/32', state: up ? 'UP' : 'DOWN' }],
-  at: Date.now(),
-});
-const pop = (name: string, region: string, n: number) => `  ${name}:
-    region: ${region}
-    bgp: { asn: 6500${n}, router_id: 10.0.${n}.2, neighbors: [{ address: 10.0.${n}.1, asn: 65000 }], next_hop: 10.0.${n}.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.${n}.11 }], checks: [{ type: tcp, port: 80 }] }]
-`;
 const london = async () =>
   (await kdig(gtm.port, ['+short', '+norec', '+subnet=198.18.1.0/24', 'www.example.test', 'A'])).trim();
-const beat = async (euUp: boolean) => {
-  await store.put(KEYS.agent('dub'), report('dub', 'eu-west', euUp), { leaseMs: 600_000 });
-  await store.put(KEYS.agent('nyc'), report('nyc', 'us-east', true), { leaseMs: 600_000 });
-  await store.put(KEYS.agent('sin'), report('sin', 'ap-southeast', true), { leaseMs: 600_000 });
-};
+const beat = (euUp: boolean) => beatAll(store, (region) => ({ up: region !== 'eu-west' || euUp }));
 
 beforeAll(async () => {
   const dir = tempDir('gtm-damping-');
@@ -42,14 +25,7 @@ beforeAll(async () => {
   const statePath = join(dir, 'state.json');
   writeFileSync(
     config,
-    `${readFileSync(config, 'utf8')}control:
-  store: { file: ${statePath} }
-  lease_ms: 60000
-  heartbeat_ms: 200
-  max_regions_out: 0.7
-  flap_damping: { half_life_s: 2, max_suppress_s: 8 }
-pops:
-${pop('nyc', 'us-east', 1)}${pop('dub', 'eu-west', 2)}${pop('sin', 'ap-southeast', 3)}`,
+    `${readFileSync(config, 'utf8')}${sharedStateYaml(statePath, ['max_regions_out: 0.7', 'flap_damping: { half_life_s: 2, max_suppress_s: 8 }'])}`,
   );
   store = new FileStateStore(statePath);
   await beat(true);

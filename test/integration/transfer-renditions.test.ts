@@ -18,6 +18,7 @@ import {
   type RunningServer,
 } from '../helpers/secondaries.js';
 import { waitFor } from '../helpers/wait.js';
+import { popYaml } from '../helpers/shared-state.js';
 
 let dir: string;
 let config: string;
@@ -34,11 +35,7 @@ const report = (pop: string, region: string, state: VipState): AgentReport => ({
   vips: [{ prefix: 'v/32', state }],
   at: Date.now(),
 });
-const pop = (name: string, region: string, n: number) => `  ${name}:
-    region: ${region}
-    bgp: { asn: 6500${n}, router_id: 10.0.${n}.2, neighbors: [{ address: 10.0.${n}.1, asn: 65000 }], next_hop: 10.0.${n}.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.${n}.11 }], checks: [{ type: tcp, port: 80 }] }]
-`;
+const pop = popYaml;
 const addresses = async (port: number, name: string) =>
   recordLines(await kdig(port, ['+norec', '+noall', '+answer', name, 'A']))
     .map((l) => l.split(' ').at(-1))
