@@ -32,8 +32,13 @@ export class Prober {
   start(): void {
     this.vips.forEach((v, vi) => {
       v.nodes.forEach((_, ni) => this.schedule(vi, ni, 0));
-      if (v.passive) this.pollPassive(vi);
-      if (v.load) this.pollLoad(vi);
+      const { passive, load } = v;
+      if (passive)
+        this.poll(passive.url, passive.intervalMs, readErrorRate, (rate) => this.events.onErrorRate(vi, rate));
+      if (load)
+        this.poll(load.url, load.intervalMs, readLoad, (n) =>
+          this.events.onLoad(vi, n === undefined ? undefined : n / load.capacity),
+        );
     });
   }
 
@@ -68,26 +73,14 @@ export class Prober {
     }, delay);
   }
 
-  private pollPassive(vi: number): void {
-    const passive = (this.vips[vi] as Vip).passive;
-    if (!passive) return;
+  /** Reads a number from a URL every `intervalMs` (a timeout within the interval) and hands it on. */
+  private poll(url: string, intervalMs: number, read: typeof readLoad, deliver: (n: number | undefined) => void) {
     this.later(async () => {
-      const rate = await readErrorRate(passive.url, Math.min(2000, passive.intervalMs));
+      const n = await read(url, Math.min(2000, intervalMs));
       if (this.stopped) return;
-      this.events.onErrorRate(vi, rate);
-      this.pollPassive(vi);
-    }, passive.intervalMs);
-  }
-
-  private pollLoad(vi: number): void {
-    const load = (this.vips[vi] as Vip).load;
-    if (!load) return;
-    this.later(async () => {
-      const n = await readLoad(load.url, Math.min(2000, load.intervalMs));
-      if (this.stopped) return;
-      this.events.onLoad(vi, n === undefined ? undefined : n / load.capacity);
-      this.pollLoad(vi);
-    }, load.intervalMs);
+      deliver(n);
+      this.poll(url, intervalMs, read, deliver);
+    }, intervalMs);
   }
 
   stop(): void {

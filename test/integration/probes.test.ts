@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probe, readErrorRate } from '../../src/health/index.js';
+import { probe, readErrorRate, readLoad } from '../../src/health/index.js';
 import { freePort, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 
 let http: Server;
@@ -13,6 +13,8 @@ let dns: RunningDns;
 beforeAll(async () => {
   http = createServer((req, res) => {
     if (req.url === '/errors') return void res.end('{"error_rate": 0.25}');
+    if (req.url === '/load') return void res.end('{"load": 420, "error_rate": 0.5}');
+    if (req.url === '/load-bare') return void res.end('380\n');
     if (req.url === '/slow') return void setTimeout(() => res.end('late'), 1000);
     res.writeHead(req.headers.host === 'www.example.test' ? 200 : 421).end('status: ok');
   });
@@ -79,5 +81,11 @@ describe('probes', () => {
   it('reads the passive error-rate signal', async () => {
     expect(await readErrorRate(`http://127.0.0.1:${httpPort}/errors`, 500)).toBe(0.25);
     expect(await readErrorRate(`http://127.0.0.1:${httpPort}/`, 500)).toBeUndefined();
+  });
+  it("reads an LB cluster's load: a JSON field or a bare number, nothing on a page or a timeout", async () => {
+    expect(await readLoad(`http://127.0.0.1:${httpPort}/load`, 500)).toBe(420);
+    expect(await readLoad(`http://127.0.0.1:${httpPort}/load-bare`, 500)).toBe(380);
+    expect(await readLoad(`http://127.0.0.1:${httpPort}/`, 500)).toBeUndefined();
+    expect(await readLoad(`http://127.0.0.1:${httpPort}/slow`, 200)).toBeUndefined();
   });
 });
