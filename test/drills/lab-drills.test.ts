@@ -165,6 +165,7 @@ describe('failover lab', () => {
       await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/api/v1/drills`)
     ).json()) as { name: string; who: string; timeline: { lane: string }[] }[];
     expect(recorded.map((d) => d.name)).toEqual([
+      'region-overload',
       'region-drain-api',
       'false-signal-fleetwide',
       'anycast-pop-down',
