@@ -43,8 +43,8 @@ export function geoCommand(args: string[]): number {
     process.stderr.write('usage: gtm geo status [--config FILE]\n');
     return 2;
   }
-  const database = values.config ? loadConfigFile(values.config).geo.database : undefined;
-  const geo = GeoResolver.open(database);
+  const settings = values.config ? loadConfigFile(values.config).geo : undefined;
+  const geo = GeoResolver.open(settings?.database, settings?.asnDatabase);
   const now = Date.now();
   for (const s of geo.sources) {
     const days = Math.floor((now - s.builtAt.getTime()) / 86_400_000);
@@ -55,6 +55,10 @@ export function geoCommand(args: string[]): number {
   const sub = geo.subdivisionTable;
   process.stdout.write(`subdivision codes: ${sub.names} names from ${sub.source}\n`);
   if (geo.attribution) process.stdout.write(`licence: ${geo.attribution}\n`);
+  // Read only when a fence rule matches by AS (geo.asn_database).
+  const asn = geo.asnData;
+  if (asn) process.stdout.write(`asn data: ${asn.source}, ${asn.ranges} ranges (for fence rules by AS)\n`);
+  if (geo.asnAttribution) process.stdout.write(`asn licence: ${geo.asnAttribution}\n`);
   process.stdout.write(
     'update: npm update (the packaged data), then SIGHUP to gtm dns; or geo.reload_cron for a file updated in place\n',
   );

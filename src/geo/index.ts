@@ -147,6 +147,11 @@ export class GeoResolver {
     return this.asn?.lookup(address);
   }
 
+  /** The AS data, when loaded: where from and how many ranges (for `gtm geo status`). */
+  get asnData(): { source: string; ranges: number } | undefined {
+    return this.asn && { source: this.asn.source, ranges: this.asn.size };
+  }
+
   /** What results from the AS data must credit, when it is loaded. */
   get asnAttribution(): string | undefined {
     return this.asn?.source === EMBEDDED_ASN ? ASN_ATTRIBUTION : undefined;

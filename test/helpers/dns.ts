@@ -137,7 +137,12 @@ export function run(
 
 /** `gtm explain --config CONFIG ARGS...` as a user runs it. */
 export function gtmExplain(config: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  return run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'explain', '--config', config, ...args]);
+  return runGtm(['explain', '--config', config, ...args]);
+}
+
+/** `gtm ARGS...` as a user runs it. */
+export function runGtm(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return run(process.execPath, [join(ROOT, 'bin', 'gtm.js'), ...args]);
 }
 
 export async function kdig(port: number, args: string[]): Promise<string> {

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gtmExplain, kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { gtmExplain, kdig, runGtm, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 
 let config: string;
 let gtm: RunningDns | undefined;
@@ -69,5 +69,14 @@ describe('fencing by network and AS', () => {
     expect(none.stdout).toMatch(
       /^fence: no rule matches 198\.18\.2\.1 \(AS unknown\); the answer holds for its \/\d+$/m,
     );
+  });
+});
+
+describe('gtm geo status', () => {
+  it('lists the AS data a fence reads, beside the location data', async () => {
+    const { stdout, code } = await runGtm(['geo', 'status', '--config', config]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^asn data: \/.*asn\.csv, 2 ranges \(for fence rules by AS\)$/m);
+    expect(stdout).toMatch(/^subdivision codes: /m);
   });
 });
