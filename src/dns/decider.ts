@@ -16,6 +16,8 @@ import {
   type Ordering,
   type PolicyContext,
   type Selection,
+  type WeightTable,
+  weightTableOf,
 } from '../policy/index.js';
 import type { RegionStatus } from '../contract/index.js';
 import type { RegionStateSource } from '../state/index.js';
@@ -84,6 +86,8 @@ export class Decider {
   /** Policy context per service (its weights), made once per config. */
   private serviceCtx = new Map<Service, PolicyContext>();
   private readonly ctx: PolicyContext;
+  /** Bumped on every region state or weight change: cached weight tables are for one epoch. */
+  private weightEpoch = 0;
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
@@ -93,6 +97,8 @@ export class Decider {
     private readonly state: RegionStateSource,
   ) {
     this.clients = new ClientLocator(geo);
+    state.subscribe(() => this.weightEpoch++);
+    state.onServiceWeights?.(() => this.weightEpoch++);
     this.ctx = { regions: config.regions, weightOf: (r) => this.weightOf(r), random: Math.random };
   }
 
@@ -203,10 +209,20 @@ export class Decider {
   private ctxFor(service: Service): PolicyContext {
     let c = this.serviceCtx.get(service);
     if (!c) {
+      const weightOf = (r: string) =>
+        this.state.serviceWeight(service.key, r) ?? this.state.get(r)?.weight ?? poolOf(service, r)?.weight ?? 0;
+      // Weight tables per region list, made again after any state or weight change only.
+      const tables = new WeakMap<string[], { epoch: number; table: WeightTable }>();
       c = {
         ...this.ctx,
-        weightOf: (r) =>
-          this.state.serviceWeight(service.key, r) ?? this.state.get(r)?.weight ?? poolOf(service, r)?.weight ?? 0,
+        weightOf,
+        weightTable: (regions) => {
+          const kept = tables.get(regions);
+          if (kept && kept.epoch === this.weightEpoch) return kept.table;
+          const table = weightTableOf(regions, weightOf);
+          tables.set(regions, { epoch: this.weightEpoch, table });
+          return table;
+        },
       };
       this.serviceCtx.set(service, c);
     }

@@ -45,10 +45,39 @@ export interface Client {
   asnPrefix?: number;
 }
 
+/** Weights (negative read as 0) of a region list, and their inclusive running sums. */
+export interface WeightTable {
+  weights: Float64Array;
+  sums: Float64Array;
+  /** How many have a weight above 0. */
+  positive: number;
+}
+
+/** The table for `regions` as `weightOf` says now. */
+export function weightTableOf(regions: readonly string[], weightOf: (region: string) => number): WeightTable {
+  const weights = new Float64Array(regions.length);
+  const sums = new Float64Array(regions.length);
+  let total = 0;
+  let positive = 0;
+  for (let i = 0; i < regions.length; i++) {
+    const w = Math.max(0, weightOf(regions[i] as string));
+    weights[i] = w;
+    total += w;
+    sums[i] = total;
+    if (w > 0) positive++;
+  }
+  return { weights, sums, positive };
+}
+
 export interface PolicyContext {
   regions: Map<string, PolicyRegion>;
   weightOf(region: string): number;
   random(): number;
+  /**
+   * The weights of a region list with their running sums, when the caller keeps them between
+   * changes of state (the DNS does, per service): a weighted draw then costs O(log R), not O(R).
+   */
+  weightTable?(regions: string[]): WeightTable;
 }
 
 export interface Ordering {

@@ -5,7 +5,7 @@
 import { FNV_OFFSET, fnvStep, fnvString, mix32 } from '../runtime/index.js';
 import { join, int, obj } from '../validate/index.js';
 import { regionList } from './common.js';
-import type { Client, PolicyPlugin } from './types.js';
+import { weightTableOf, type Client, type PolicyPlugin, type WeightTable } from './types.js';
 
 export interface WeightedPolicy {
   kind: 'weighted';
@@ -43,6 +43,61 @@ function drawFor(policy: WeightedPolicy, regions: string[], client: Client | und
   const subnet = subnetHash(client.address, client.family === 6 ? s.v6 : s.v4);
   const names = regionHashes(regions);
   return (i: number) => (mix32(mix32(subnet ^ (names[i] as number)) ^ subnet) + 0.5) / 2 ** 32;
+}
+
+/**
+ * `k` regions drawn one at a time in proportion to weight among those not drawn yet: a point in
+ * the weight left, mapped over the running sums past the intervals already drawn (no retries, so
+ * no pick is more likely than the weights say). O(k log R + k²).
+ */
+function drawHead(t: WeightTable, k: number, random: () => number): number[] {
+  const n = t.sums.length;
+  const want = Math.min(k, t.positive);
+  const drawn: number[] = [];
+  const inOrder: number[] = []; // the same, by index
+  let left = t.sums[n - 1] as number;
+  while (drawn.length < want && left > 0) {
+    let x = random() * left;
+    // Past every drawn interval that starts at or before the point (in index order).
+    for (const d of inOrder) {
+      if ((t.sums[d] as number) - (t.weights[d] as number) <= x) x += t.weights[d] as number;
+      else break;
+    }
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((t.sums[mid] as number) > x) hi = mid;
+      else lo = mid + 1;
+    }
+    // Rounding may land on a drawn or empty interval: the next one that can be drawn.
+    while ((drawn.includes(lo) || !((t.weights[lo] as number) > 0)) && lo < n - 1) lo++;
+    if (drawn.includes(lo) || !((t.weights[lo] as number) > 0)) break;
+    drawn.push(lo);
+    let at = inOrder.length;
+    while (at > 0 && (inOrder[at - 1] as number) > lo) at--;
+    inOrder.splice(at, 0, lo);
+    left -= t.weights[lo] as number;
+  }
+  return drawn;
+}
+
+/** Each region's time in the race (-1: drawn already, Infinity: weight 0). */
+function raceOf(t: WeightTable, draw: (i: number) => number, skip?: readonly number[]): Float64Array {
+  const race = new Float64Array(t.weights.length);
+  for (let i = 0; i < race.length; i++) {
+    const w = t.weights[i] as number;
+    race[i] = w > 0 ? -Math.log(draw(i)) / w : Infinity;
+  }
+  for (const i of skip ?? []) race[i] = -1;
+  return race;
+}
+
+/** Indexes by race time (ties in configured order), the drawn (-1) left out. */
+function byRace(race: Float64Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < race.length; i++) if ((race[i] as number) >= 0) out.push(i);
+  return out.sort((a, b) => (race[a] as number) - (race[b] as number) || a - b);
 }
 
 /** Past this many regions an ordering holds the first HEAD by race; the whole order is sorted when asked. */
@@ -85,16 +140,20 @@ export const weighted: PolicyPlugin<WeightedPolicy> = {
     // region's time for a subnet never changes while its weight holds, so removing a region
     // moves only the subnets it led; a weight change moves only what the weights say).
     const regions = policy.regions ?? pools;
-    const draw = drawFor(policy, regions, client, ctx.random);
-    const race = new Float64Array(regions.length);
-    for (let i = 0; i < regions.length; i++) {
-      const w = Math.max(0, ctx.weightOf(regions[i] as string));
-      race[i] = w > 0 ? -Math.log(draw(i)) / w : Infinity;
+    const table = ctx.weightTable?.(regions) ?? weightTableOf(regions, (r) => ctx.weightOf(r));
+    // Random, with many regions: the head drawn one at a time from the running sums (O(log R)
+    // each); the rest, when asked, by a race among the others (the same distribution, as the
+    // race is memoryless). Sticky, every region's hash is needed anyway: the race, head first.
+    let head: number[];
+    let sorted: () => number[];
+    if (!policy.sticky && regions.length > HEAD) {
+      const drawn = (head = drawHead(table, HEAD, ctx.random));
+      sorted = () => [...drawn, ...byRace(raceOf(table, drawFor(policy, regions, client, ctx.random), drawn))];
+    } else {
+      const race = raceOf(table, drawFor(policy, regions, client, ctx.random));
+      head = regions.length > HEAD ? earliest(race, HEAD) : byRace(race);
+      sorted = () => byRace(race);
     }
-    const sorted = () =>
-      Array.from(regions, (_, i) => i).sort((a, b) => (race[a] as number) - (race[b] as number) || a - b);
-    // With many regions, only the head is ordered now: an answer needs the first healthy few.
-    const head = regions.length > HEAD ? earliest(race, HEAD) : sorted();
     let all: string[] | undefined;
     const sticky = policy.sticky && client ? (client.family === 6 ? policy.sticky.v6 : policy.sticky.v4) : 0;
     return {
@@ -102,7 +161,7 @@ export const weighted: PolicyPlugin<WeightedPolicy> = {
       complete: regions.length > HEAD ? () => (all ??= sorted().map((i) => regions[i] as string)) : undefined,
       get rule() {
         const how = sticky ? `sticky by /${sticky} (rendezvous hashing) ` : '';
-        return `weighted ${how}${regions.map((r) => `${r}=${Math.max(0, ctx.weightOf(r))}`).join(' ')}`;
+        return `weighted ${how}${regions.map((r, i) => `${r}=${table.weights[i]}`).join(' ')}`;
       },
       scope: sticky,
     };

@@ -1,11 +1,12 @@
 // Every policy and the fail-open rule, with no sockets.
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, type Config, type RegionStatus, type Service } from '../../src/config/index.js';
-import { order, select, type Client, type PolicyContext } from '../../src/policy/index.js';
+import { allCandidates, order, select, type Client, type PolicyContext } from '../../src/policy/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
 import { distanceKm } from '../../src/geo/index.js';
 import { manyRegionsConfig } from '../../bench/scale-configs.js';
 import { readFileSync } from 'node:fs';
+import { rng } from '../helpers/rng.js';
 
 const base = readFileSync(EXAMPLE, 'utf8');
 
@@ -171,6 +172,48 @@ describe('weighted', () => {
     const { config, service } = serviceWith('      weighted: {}\n', '    answers: 2\n');
     const o = order(service.policy, pools, undefined, ctx(config));
     expect(select(service, o.candidates, 4, () => 'up').pools).toHaveLength(2);
+  });
+});
+
+describe('weighted over many regions (the head drawn from running sums)', () => {
+  const config = parseConfigText(manyRegionsConfig(20));
+  const regions = [...config.regions.keys()];
+  const weights: Record<string, number> = Object.fromEntries(regions.map((r) => [r, 1]));
+  Object.assign(weights, { r0: 10, r1: 5, r19: 0 });
+  const policy = { kind: 'weighted' as const };
+
+  it('draws first and second in proportion to weight among those not drawn, zero weight never ahead', () => {
+    const c = ctx(config, weights, rng(7));
+    const firsts: Record<string, number> = {};
+    let afterR0 = 0;
+    let r1AfterR0 = 0;
+    for (let i = 0; i < 40_000; i++) {
+      const o = order(policy, regions, undefined, c);
+      const [first, second] = o.candidates as [string, string];
+      firsts[first] = (firsts[first] ?? 0) + 1;
+      if (first === 'r0') {
+        afterR0++;
+        if (second === 'r1') r1AfterR0++;
+      }
+      expect(o.candidates).not.toContain('r19');
+      if (i < 200) {
+        const all = allCandidates(o);
+        expect(new Set(all).size).toBe(20);
+        expect(all.at(-1)).toBe('r19');
+        expect(all.slice(0, o.candidates.length)).toEqual(o.candidates);
+      }
+    }
+    expect((firsts.r0 as number) / 40_000).toBeCloseTo(10 / 32, 1.5);
+    expect((firsts.r1 as number) / 40_000).toBeCloseTo(5 / 32, 1.5);
+    expect(r1AfterR0 / afterR0).toBeCloseTo(5 / 22, 1.5);
+  });
+
+  it('draws the head whole when one weight dwarfs the rest, and still orders every region', () => {
+    const c = ctx(config, { ...weights, r0: 1e9 });
+    const o = order(policy, regions, undefined, c);
+    expect(o.candidates[0]).toBe('r0');
+    expect(o.candidates).toHaveLength(8);
+    expect(new Set(allCandidates(o)).size).toBe(20);
   });
 });
 
