@@ -99,6 +99,9 @@ export function fetchInAsync(
   return new Promise((resolve) => {
     const args = ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers)];
     const child = execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (_err, out) => resolve(curlResult(out)));
+    // curl may be gone before it reads its stdin (a GET reads none; a namespace that is not
+    // there fails at once): the pipe then breaks, and the outcome is the exit's, not an error.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(body === undefined ? '' : JSON.stringify(body));
   });
 }
