@@ -46,8 +46,6 @@ export class Authority {
   private readonly writer = new ResponseWriter();
   private readonly decider: Decider;
   private readonly memo = new AnswerMemo();
-  /** Bumped on every region state or weight change: answers remembered per client are valid within one epoch. */
-  private healthEpoch = 0;
   /** Signed zones' signers. */
   private signers = new Map<CompiledZone, ZoneSigner>();
   /** Per transferable zone, the changes since this worker started (IXFR, see ixfr.ts). */
@@ -74,9 +72,6 @@ export class Authority {
     this.memoDeadline = this.nextMemoDeadline(Date.now());
     this.config = withoutRecords(config);
     this.decider = new Decider(this.config, geo, state);
-    state.subscribe(() => this.healthEpoch++);
-    // A sticky draw depends on the weights: a change of a name's weights starts a new epoch too.
-    state.onServiceWeights?.(() => this.healthEpoch++);
   }
 
   /** Responses served from the memo (tests and the bench read it). */
@@ -196,12 +191,12 @@ export class Authority {
       // Same located client, same health as last time: the same answer (no policy run).
       const who =
         memo.byClient && !this.onDecision ? this.decider.clientOf(memo.service, q.edns, remoteAddress) : undefined;
-      const last = who && this.memo.forClient(memo, who, this.healthEpoch, Date.now());
+      const last = who && this.memo.forClient(memo, who, this.decider.epoch, Date.now());
       if (last) return this.hit(last, msg, q, cookie);
       // Otherwise the policy runs (geo lookup and ordering are cached) and its selection picks
       // the bytes built for it before.
       decided = this.decider.decide(memo.service, q.edns, remoteAddress, memo.family);
-      const hit = this.memo.forSelection(memo, decided, who, this.healthEpoch);
+      const hit = this.memo.forSelection(memo, decided, who, this.decider.epoch);
       if (hit) return this.hit(hit, msg, q, cookie);
     }
     if (misses && !misses.take()) return this.overBudget(msg, q, cookie);

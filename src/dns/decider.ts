@@ -86,8 +86,15 @@ export class Decider {
   /** Policy context per service (its weights), made once per config. */
   private serviceCtx = new Map<Service, PolicyContext>();
   private readonly ctx: PolicyContext;
-  /** Bumped on every region state or weight change: cached weight tables are for one epoch. */
+  /**
+   * Bumped on every region state or weight change: cached weight tables, and the answers the
+   * memo keeps per client, are for one epoch.
+   */
   private weightEpoch = 0;
+
+  get epoch(): number {
+    return this.weightEpoch;
+  }
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 

@@ -2,7 +2,7 @@
 // first healthy candidate is a region shedding share s, those whose subnet hashes below s are
 // answered the next healthy candidate instead. The hash is of the client's subnet, so a subnet
 // stays on one side while the share holds, and as the share grows only more subnets move. Pure.
-import { FNV_OFFSET, fnvStep, mix32 } from '../runtime/index.js';
+import { FNV_OFFSET, subnetHash } from '../runtime/index.js';
 import type { RegionStatus } from '../contract/index.js';
 import type { Client } from './types.js';
 
@@ -11,13 +11,8 @@ export const SHED_PREFIX = { 4: 24, 6: 56 } as const;
 
 /** A client subnet's place in [0, 1): below a region's shed share, it is moved. */
 export function shedDraw(client: Client): number {
-  const bits = SHED_PREFIX[client.family];
-  let h = FNV_OFFSET ^ 0x5bd1e995; // not sticky's hash: the two choices stay independent
-  for (let i = 0; i < client.address.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    h = fnvStep(h, (client.address[i] as number) & (0xff << (8 - keep)) & 0xff);
-  }
-  return mix32(h) / 2 ** 32;
+  // Not sticky's start: the two choices stay independent.
+  return subnetHash(client.address, SHED_PREFIX[client.family], FNV_OFFSET ^ 0x5bd1e995) / 2 ** 32;
 }
 
 export interface Shed {

@@ -2,7 +2,7 @@
 // `sticky`, the draw is a hash of the client's subnet instead of a random number: weighted
 // rendezvous hashing, so a subnet keeps its region while that region is healthy and the weights
 // hold, and when a region fails or a weight changes only the subnets that must move do.
-import { FNV_OFFSET, fnvStep, fnvString, mix32 } from '../runtime/index.js';
+import { fnvString, mix32, subnetHash } from '../runtime/index.js';
 import { join, int, obj } from '../validate/index.js';
 import { regionList } from './common.js';
 import { weightTableOf, type Client, type PolicyPlugin, type WeightTable } from './types.js';
@@ -12,16 +12,6 @@ export interface WeightedPolicy {
   regions?: string[];
   /** Hash the client's subnet of this length (IPv4, IPv6) instead of drawing at random. */
   sticky?: { v4: number; v6: number };
-}
-
-/** The client's subnet (the address cut to `bits`), hashed: FNV-1a, then a murmur3 finaliser. */
-function subnetHash(addr: Uint8Array, bits: number): number {
-  let h = FNV_OFFSET;
-  for (let i = 0; i < addr.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    h = fnvStep(h, (addr[i] as number) & (0xff << (8 - keep)) & 0xff);
-  }
-  return mix32(h);
 }
 
 /** Each region list's name hashes, made once per list (a config's lists are fixed). */

@@ -11,6 +11,18 @@ export function fnvString(s: string, h = FNV_OFFSET): number {
   return h >>> 0;
 }
 
+/**
+ * An address cut to its first `bits` (a client's subnet), hashed: FNV-1a from `h`, then the
+ * finaliser. Sticky draws and capacity shedding hash subnets with different starts.
+ */
+export function subnetHash(addr: Uint8Array, bits: number, h = FNV_OFFSET): number {
+  for (let i = 0; i < addr.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    h = fnvStep(h, (addr[i] as number) & (0xff << (8 - keep)) & 0xff);
+  }
+  return mix32(h);
+}
+
 /** murmur3's 32-bit finaliser: every input bit moves every output bit. */
 export function mix32(h: number): number {
   h ^= h >>> 16;

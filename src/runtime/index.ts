@@ -16,7 +16,7 @@ export function packageRoot(): string {
 
 export { HotCache, type CacheStats } from './hot-cache.js';
 export { LogTally } from './log-tally.js';
-export { FNV_OFFSET, fnvStep, fnvString, mix32 } from './hash.js';
+export { FNV_OFFSET, fnvStep, fnvString, mix32, subnetHash } from './hash.js';
 export { unpooled } from './bytes.js';
 
 let version: string | undefined;
