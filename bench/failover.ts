@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     renderFrrBgpd({ routerId: '10.101.3.1', asn: 65010, peers: frrPeers, logFile: join(dir, 'frr', 'bgpd.log') }),
   );
   chmodSync(dir, 0o711); // FRR's daemons run as the frr user
-  const frr = FrrRouter.start(NS.frr, join(dir, 'frr'), frrPeers);
+  const frr = await FrrRouter.start(NS.frr, join(dir, 'frr'), frrPeers);
   procs.push(...frr.procs);
 
   // gtm agent + gobgpd.

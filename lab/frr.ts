@@ -72,21 +72,62 @@ export function renderFrrBgpd(o: {
   return `${lines.join('\n')}\n`;
 }
 
-/** The FRR daemons of one router instance, all from `dir` (sockets, pids, logs, configs). */
+/**
+ * The FRR daemons of one router instance, all from `dir` (sockets, pids, logs, configs), in the
+ * order they must start: zebra, then bfdd before bgpd (bgpd registers each session's BFD once
+ * the session is up, and bfdd must be there to take it).
+ */
 export function frrDaemons(dir: string, opts: { bfd?: boolean } = {}): { name: string; cmd: string; args: string[] }[] {
   const zsock = join(dir, 'zserv.api');
   const common = (daemon: string) => ['-z', zsock, '-i', join(dir, `${daemon}.pid`), '--vty_socket', dir, '-P', '0'];
-  const out = [
+  return [
     { name: 'zebra', cmd: '/usr/lib/frr/zebra', args: ['-f', join(dir, 'zebra.conf'), ...common('zebra')] },
+    ...(opts.bfd
+      ? [
+          {
+            name: 'bfdd',
+            cmd: '/usr/lib/frr/bfdd',
+            args: ['-f', join(dir, 'bfdd.conf'), '--bfdctl', join(dir, 'bfdd.sock'), ...common('bfdd')],
+          },
+        ]
+      : []),
     { name: 'bgpd', cmd: '/usr/lib/frr/bgpd', args: ['-f', join(dir, 'bgpd.conf'), ...common('bgpd')] },
   ];
-  if (opts.bfd)
-    out.push({
-      name: 'bfdd',
-      cmd: '/usr/lib/frr/bfdd',
-      args: ['-f', join(dir, 'bfdd.conf'), '--bfdctl', join(dir, 'bfdd.sock'), ...common('bfdd')],
+}
+
+/**
+ * Starts the daemons with `spawn`, the others only once zebra accepts connections on its socket.
+ * A daemon that finds no zebra retries after 10 s, then 60 s (FRR's client): started beside a
+ * zebra still coming up on a busy machine, bfdd met it 9 s late, and once more than 90 s late,
+ * with every BFD session down meanwhile.
+ */
+export async function startFrrDaemons<T>(
+  dir: string,
+  opts: { bfd?: boolean },
+  spawn: (d: { name: string; cmd: string; args: string[] }) => T,
+  timeoutMs = 20_000,
+): Promise<T[]> {
+  const [zebra, ...rest] = frrDaemons(dir, opts);
+  const started = [spawn(zebra!)];
+  const socket = join(dir, 'zserv.api');
+  const end = Date.now() + timeoutMs;
+  while (!(await accepts(socket))) {
+    if (Date.now() > end) throw new Error(`FRR: zebra does not accept on ${socket} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return [...started, ...rest.map(spawn)];
+}
+
+/** Whether a unix socket accepts a connection now (closed again at once). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
     });
-  return out;
+    s.once('error', () => resolve(false));
+  });
 }
 
 /**
@@ -106,7 +147,7 @@ export function writeFrrBaseConfigs(dir: string, bfd?: { intervalMs: number; mul
   if (bfd)
     writeFileSync(
       join(dir, 'bfdd.conf'),
-      `log file ${join(dir, 'bfdd.log')}\nbfd\n profile pop\n  receive-interval ${bfd.intervalMs}\n  transmit-interval ${bfd.intervalMs}\n  detect-multiplier ${bfd.multiplier}\n exit\nexit\n`,
+      `log file ${join(dir, 'bfdd.log')}\ndebug bfd peer\ndebug bfd network\ndebug bfd zebra\nbfd\n profile pop\n  receive-interval ${bfd.intervalMs}\n  transmit-interval ${bfd.intervalMs}\n  detect-multiplier ${bfd.multiplier}\n exit\nexit\n`,
     );
 }
 
@@ -232,10 +273,10 @@ export class FrrRouter extends FrrClient {
   }
 
   /** `dir` holds the router's bgpd.conf (renderFrrBgpd); zebra's config is written beside it. */
-  static start(ns: string, dir: string, peers: FrrPeer[]): FrrRouter {
+  static async start(ns: string, dir: string, peers: FrrPeer[]): Promise<FrrRouter> {
     writeFrrBaseConfigs(dir);
     handToFrr(dir);
-    const procs = frrDaemons(dir).map((d) => spawnIn(ns, d.cmd, d.args));
+    const procs = await startFrrDaemons(dir, {}, (d) => spawnIn(ns, d.cmd, d.args));
     return new FrrRouter(procs, dir, new Map(peers.map((p) => [p.neighbor, p.name])));
   }
 }

@@ -26,7 +26,7 @@ import {
 import { daemon, forwardFromHost, startLbNode, startAgent, supervised } from './processes.js';
 import { composeDown, composeUp } from './compose.js';
 import { renderLab } from './render.js';
-import { frrDaemons, handToFrr, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
+import { handToFrr, startFrrDaemons, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
 import { frrDir } from './router.js';
 import { status } from './status.js';
 import { PLAN, clientGateway } from './address-plan.js';
@@ -140,7 +140,7 @@ export async function up(
       }),
     );
     handToFrr(dir);
-    for (const d of frrDaemons(dir, { bfd: true })) daemon(lab, `frr-${d.name}`, rtr, d.cmd, d.args);
+    await startFrrDaemons(dir, { bfd: true }, (d) => daemon(lab, `frr-${d.name}`, rtr, d.cmd, d.args));
   }
 
   if (opts.store === 'etcd') await startLabEtcd(lab, dnsNs);

@@ -1,9 +1,15 @@
 // The same lab with FRR 8.4 (zebra, bgpd, bfdd) as the upstream router instead of BIRD, in
 // namespaces and a directory of its own; the cluster-down, drain and link-cut drills must pass
-// against it too. FRR's BFD takes a while to come up after FRR starts (its sessions sit in
-// "init" first): the drills start once every PoP sees BFD up.
+// against it too. The drills start once every PoP sees BGP established and BFD up; if that never
+// comes, the failure shows bfdd's own view and the end of its log (state changes, dropped packets).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { tempDir } from '../helpers/dns.js';
+
+const execFileP = promisify(execFile);
 
 process.env.GTM_LAB_PREFIX = `gtf${process.pid % 10000}-`;
 process.env.GTM_LAB_DIR = tempDir('gtm-lab-frr-');
@@ -19,10 +25,22 @@ beforeAll(async () => {
   for (;;) {
     const s = await labMod.status(lab);
     if (s.pops.every((p) => p.session === 'established/up' && p.routerPaths > 0)) break;
-    if (Date.now() > end) throw new Error(`FRR lab: BGP/BFD not up in 90 s: ${labMod.formatStatus(s)}`);
+    if (Date.now() > end)
+      throw new Error(`FRR lab: BGP/BFD not up in 90 s: ${labMod.formatStatus(s)}\n${await bfddView(lab)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }, 180_000);
+
+/** bfdd's sessions and the last lines of its log, for a failure message. */
+async function bfddView(l: Lab): Promise<string> {
+  const dir = join(l.dir, 'frr');
+  const peers = await execFileP('vtysh', ['--vty_socket', dir, '-c', 'show bfd peers brief']).then(
+    (r) => r.stdout,
+    (e: Error) => `show bfd peers: ${e.message}`,
+  );
+  const log = existsSync(join(dir, 'bfdd.log')) ? readFileSync(join(dir, 'bfdd.log'), 'utf8').split('\n') : [];
+  return `${peers}\nbfdd.log (last 30 of ${log.length} lines):\n${log.slice(-31).join('\n')}`;
+}
 
 afterAll(async () => {
   await labMod.down((s) => console.log(s));

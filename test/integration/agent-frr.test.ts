@@ -103,7 +103,7 @@ ${popYaml('pop-a', 1, 65001, 'us-east')}${popYaml('pop-b', 2, 65002, 'eu-west')}
     conf,
     renderFrrBgpd({ routerId: '10.150.0.1', asn: 65000, peers, logFile: join(dir, 'frr', 'bgpd.log') }),
   );
-  frr = FrrRouter.start(NS.rtr, join(dir, 'frr'), peers);
+  frr = await FrrRouter.start(NS.rtr, join(dir, 'frr'), peers);
   procs.push(...frr.procs);
   for (const [pop, ns] of [
     ['pop-a', NS.a],
