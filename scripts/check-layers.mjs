@@ -55,6 +55,7 @@ const PURE = [
   'src/state/merge.ts',
   'src/state/capacity.ts',
   'src/state/damping.ts',
+  'src/state/store-lost.ts',
   'src/runtime/log-tally.ts',
   'src/state/anycast.ts',
   'src/agent/shared-guard.ts',

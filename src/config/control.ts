@@ -6,6 +6,7 @@ import {
   type AlertEvent,
   type ControlSettings,
   type FlapDamping,
+  type StoreLostRule,
   type EtcdStoreSettings,
   type RegionStatus,
   type Schedule,
@@ -285,6 +286,19 @@ function parseDamping(p: Problems, v: unknown): FlapDamping | undefined {
   return rule;
 }
 
+/** `control.store_lost`: how long a DNS node serves its last view of a silent store, then what. */
+function parseStoreLost(p: Problems, v: unknown): StoreLostRule {
+  const path = 'control.store_lost';
+  const d = (v === undefined ? {} : obj(p, path, v, ['max_stale_s', 'then'])) ?? {};
+  const then = d.then ?? 'configured';
+  if (then !== 'configured' && then !== 'servfail' && then !== 'keep')
+    p.add(`${path}.then`, 'must be configured, servfail or keep');
+  return {
+    maxStaleS: num(p, `${path}.max_stale_s`, d.max_stale_s, 1, 86_400, 300) ?? 300,
+    then: then === 'servfail' || then === 'keep' ? then : 'configured',
+  };
+}
+
 export function parseControl(p: Problems, v: unknown, regions: Map<string, Region>): ControlSettings | undefined {
   if (v === undefined || v === null) return undefined;
   const c =
@@ -299,6 +313,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'vantage',
       'expiry_warning_s',
       'flap_damping',
+      'store_lost',
     ]) ?? {};
   const store = parseStore(p, c.store);
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
@@ -325,6 +340,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     alerts: parseAlerts(p, c.alerts),
     vantage: parseVantage(p, c.vantage, leaseMs),
     ...(c.flap_damping === undefined ? {} : { flapDamping: parseDamping(p, c.flap_damping) }),
+    storeLost: parseStoreLost(p, c.store_lost),
     expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {

@@ -25,6 +25,19 @@ export interface FlapDamping {
   hold: 'out' | 'in';
 }
 
+/**
+ * `control.store_lost`: what a DNS node does when its shared store stops answering
+ * (src/state/store-lost.ts). Until `maxStaleS` it serves the last view it read.
+ */
+export interface StoreLostRule {
+  maxStaleS: number;
+  /**
+   * Then: `configured`, every region at its configured status (fail open); `servfail`, SERVFAIL
+   * for steered names, so resolvers ask another of the zone's servers; `keep`, the last view on.
+   */
+  then: 'configured' | 'servfail' | 'keep';
+}
+
 /** `regions.X.capacity`: when and how fast DNS sheds the region's answers (src/state/capacity.ts). */
 export interface CapacityRule {
   /** Utilisation (reported load / capacity) above which the shed share grows. */
@@ -451,6 +464,8 @@ export interface ControlSettings {
   maxRegionsOut: number;
   /** Flap damping of regions' health; undefined: off. */
   flapDamping?: FlapDamping;
+  /** DNS nodes cut off from the shared store. */
+  storeLost: StoreLostRule;
   schedules: Schedule[];
   alerts: AlertDestination[];
   vantage?: VantageSettings;

@@ -26,6 +26,8 @@ export const KEYS = {
   regionWeights: 'overrides/region-weights/',
   serviceWeight: (service: string, region: string) => `overrides/weights/${service}/${region}`,
   serviceWeights: 'overrides/weights/',
+  /** Read (never written) by DNS nodes every second: an answer, even "no such key", is contact. */
+  contact: 'contact',
   /** Idempotency records of operator writes: a retry with the same key is not applied twice. */
   idempotency: (key: string) => `idempotency/${key}`,
   idempotencyRecords: 'idempotency/',
@@ -174,6 +176,18 @@ export interface RegionView {
   shedAt?: number;
   /** Flap damping (`control.flap_damping`): the penalty, the undamped status, and whether held. */
   damping?: { penalty: number; at: number; raw: RegionStatus; heldAs?: RegionStatus };
+  /** Set while this process's shared store has been silent past `control.store_lost.max_stale_s`. */
+  storeLost?: StoreLost;
+}
+
+/** What a DNS node does once the shared store has been silent too long (`control.store_lost.then`). */
+export const STORE_LOST_FALLBACKS = ['configured', 'servfail'] as const;
+export type StoreLostFallback = (typeof STORE_LOST_FALLBACKS)[number];
+
+/** A shared store silent since `since` (its last answer), and the fallback applied meanwhile. */
+export interface StoreLost {
+  since: number;
+  fallback: StoreLostFallback;
 }
 
 /** Whether something with an optional expiry (an override, a weight, a leased entry) still holds at `now`. */

@@ -48,6 +48,10 @@ export interface EventPayloads {
   'config.unchanged': { why: string };
   'config.refused': { why: string; problems: string[] };
   'store.file.fleet-too-large': { agents: number; limit: number; path: string };
+  /** The shared store silent past `max_stale_s`: the fallback now applies (`since`: its last answer, ms). */
+  'store.lost': { since: number; silentS: number; fallback: 'configured' | 'servfail' };
+  /** The shared store answers again after a `store.lost`: the merged state applies again. */
+  'store.back': { silentS: number };
 }
 
 export type EventName = keyof EventPayloads;
@@ -81,6 +85,8 @@ export const EVENT_NAMES = [
   'config.unchanged',
   'config.refused',
   'store.file.fleet-too-large',
+  'store.lost',
+  'store.back',
 ] as const satisfies readonly EventName[];
 
 /** The part of a pino logger an event needs (kept structural so pure code can take a fake). */

@@ -4,7 +4,7 @@
 //   steered name (decider.ts, src/policy/steer.ts) -> write (answer-writer.ts) with signing
 //   (answer-signer.ts) -> memo
 import type { Config, Service, TsigKey } from '../config/index.js';
-import type { RegionStatus } from '../contract/index.js';
+import type { RegionStatus, StoreLost } from '../contract/index.js';
 import type { GeoResolver } from '../geo/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import { dampingText } from '../state/damping.js';
@@ -112,6 +112,15 @@ export class Authority {
     return rule && v ? dampingText(v, rule, Date.now()) : undefined;
   }
 
+  /** The store-lost fallback in force, as the region views carry it (explain). */
+  storeLost(): StoreLost | undefined {
+    for (const r of this.config.regions.keys()) {
+      const lost = this.state.get(r)?.storeLost;
+      if (lost) return lost;
+    }
+    return undefined;
+  }
+
   /** Runs the service's policy for one client (explain reads it too). */
   decide(service: Service, q: { edns?: Edns }, remoteAddress: string, family: 4 | 6): Decision {
     return this.decider.decide(service, q.edns, remoteAddress, family);
@@ -187,7 +196,7 @@ export class Authority {
     const memo = shape === undefined ? undefined : this.memo.get(q.qname, shape);
     if (memo?.kind === 'fixed') return this.hit(memo.answer, msg, q, cookie);
     let decided: Decision | undefined;
-    if (memo) {
+    if (memo && !this.decider.servfailSteered) {
       // Same located client, same health as last time: the same answer (no policy run).
       const who =
         memo.byClient && !this.onDecision ? this.decider.clientOf(memo.service, q.edns, remoteAddress) : undefined;
@@ -339,7 +348,11 @@ export class Authority {
     cookie: Uint8Array | undefined,
     decided?: Decision,
   ): Built {
-    const result = lookup(this.zones, q, this.signing);
+    let result = lookup(this.zones, q, this.signing);
+    // The shared store lost past max_stale_s with `then: servfail`: resolvers ask another server.
+    const servfail =
+      this.decider.servfailSteered && 'answer' in result && result.answer.some((p) => p.kind === 'steered');
+    if (servfail) result = { kind: 'unavailable' };
     const zone = 'zone' in result ? result.zone : undefined;
     const sig = zone && this.signers.get(zone);
     const signer = new AnswerSigner(this.writer, sig, sig ? Date.now() : 0, q.edns?.dnssecOk === true);
@@ -348,13 +361,14 @@ export class Authority {
       decided?.service === part.service
         ? decided
         : this.decider.decide(part.service, q.edns, remoteAddress, part.family);
-    return writeAnswer(this.writer, msg, q, result, signer, decide, {
+    const built = writeAnswer(this.writer, msg, q, result, signer, decide, {
       tcp,
       maxUdpSize: this.config.dns.maxUdpSize,
       ecs: this.config.dns.ecs,
       nsid: this.config.dns.nsid,
       cookie,
     });
+    return servfail ? { ...built, memo: false } : built;
   }
 
   /** Signed zones: the memo (which holds signatures) lives until the next refresh or key step. */

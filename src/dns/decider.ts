@@ -95,6 +95,8 @@ export class Decider {
   get epoch(): number {
     return this.weightEpoch;
   }
+  /** Set while the store-lost fallback is `servfail` (control.store_lost): steered names answer SERVFAIL. */
+  servfailSteered = false;
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
@@ -104,7 +106,10 @@ export class Decider {
     private readonly state: RegionStateSource,
   ) {
     this.clients = new ClientLocator(geo);
-    state.subscribe(() => this.weightEpoch++);
+    state.subscribe(() => {
+      this.weightEpoch++;
+      this.servfailSteered = this.anyServfail();
+    });
     state.onServiceWeights?.(() => this.weightEpoch++);
     this.ctx = { regions: config.regions, weightOf: (r) => this.weightOf(r), random: Math.random };
   }
@@ -115,6 +120,11 @@ export class Decider {
     this.clients.reset(geo);
     this.orderCache = new Map();
     this.serviceCtx = new Map();
+  }
+
+  private anyServfail(): boolean {
+    for (const r of this.config.regions.keys()) if (this.state.get(r)?.storeLost?.fallback === 'servfail') return true;
+    return false;
   }
 
   statusOf(region: string): RegionStatus {

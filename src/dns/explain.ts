@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { formatAddress, parseCidr, prefixMatch } from '../net/index.js';
 import { matchFence } from '../policy/index.js';
 import type { RegionStateSource } from '../state/index.js';
+import { storeLostText } from '../state/store-lost.js';
 import type { GeoResolver } from '../geo/index.js';
 import { Authority, type Decision } from './authority.js';
 import { RCODE_NAME, TYPE, TYPE_NAME, buildQuery } from '../wire/index.js';
@@ -133,6 +134,8 @@ function describeDecision(d: Decision, authority: Authority): string[] {
       `client (from ${d.clientSource}): ${where}; database network ${networkOf(d.client.address, d.client.geoPrefix)}`,
     );
   }
+  const lost = authority.storeLost();
+  if (lost) lines.push(`store: ${storeLostText(lost)}`);
   if (d.service.fence.length) lines.push(`fence: ${fenceLine(d)}`);
   lines.push(`rule: ${d.ordering.rule}`);
   lines.push(

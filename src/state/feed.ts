@@ -2,6 +2,7 @@
 // overrides, merged with the guard rail. DNS servers run one of these.
 import type { Config, ControlSettings } from '../config/index.js';
 import {
+  Gauge,
   Histogram,
   invalidEntriesMetric,
   stateReadErrorsMetric,
@@ -19,9 +20,12 @@ import {
   type RegionWeightOverride,
   type RegionView,
   type ServiceWeightOverride,
+  type StoreLost,
+  STORE_LOST_FALLBACKS,
   type VantageReport,
 } from '../contract/index.js';
 import { failureStart, mergeRegionState } from './merge.js';
+import { applyStoreLost, storeLostAt } from './store-lost.js';
 import type { CapacityRule } from './capacity.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
@@ -65,6 +69,12 @@ export class RegionFeed {
   private readonly stops: (() => void)[] = [];
   private timer?: NodeJS.Timeout;
   private lastHeld = '';
+  /** When the store last answered a read (start counts): past `store_lost.max_stale_s`, the fallback. */
+  private lastContact = Date.now();
+  private contactTimer?: NodeJS.Timeout;
+  private contactPending = false;
+  /** The store-lost fallback in force, if any. */
+  private lost?: StoreLost;
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
   private loaded = { agents: false, overrides: false, vantage: false };
   private resolveReady?: () => void;
@@ -135,6 +145,32 @@ export class RegionFeed {
     // Override expiry is evaluated here; lease expiry shows up through the watch.
     this.timer = setInterval(() => this.apply(), 250);
     this.timer.unref();
+    // A watch says nothing when the store goes silent: one small read a second tells.
+    this.contactTimer = setInterval(() => this.checkContact(), 1000);
+    this.contactTimer.unref();
+  }
+
+  /** Reads one key; any answer (even "no such key") is contact. One read at a time. */
+  private checkContact(): void {
+    if (this.contactPending) return;
+    this.contactPending = true;
+    this.store
+      .get(KEYS.contact)
+      .then(
+        () => (this.lastContact = Date.now()),
+        () => undefined,
+      )
+      .finally(() => (this.contactPending = false));
+  }
+
+  /** Seconds since the store last answered this process (gtm_state_store_silent_seconds). */
+  silentSeconds(now = Date.now()): number {
+    return Math.max(0, now - this.lastContact) / 1000;
+  }
+
+  /** The store-lost fallback in force, if any (explain, gtm_state_store_lost). */
+  storeLost(): StoreLost | undefined {
+    return this.lost;
   }
 
   /** Resolves true once the stored state is fully read, false if that takes over `ms`. */
@@ -225,25 +261,29 @@ export class RegionFeed {
       if (v) previous.set(r, v);
     }
     const { pops, regions } = this.shape();
-    const { views, held } = mergeRegionState({
+    const now = Date.now();
+    const merged = mergeRegionState({
       regions,
       pops,
       agents: this.agents,
       overrides: this.overrides,
       weights: this.regionWeights,
       previous,
-      now: Date.now(),
+      now,
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
       recentMs: GUARD_RAIL_RECENT_MS,
       vantage: vantageOf(this.config, this.vantage),
       capacity: capacityRules(this.config),
       damping: this.config.control?.flapDamping,
     });
+    const held = merged.held;
+    const lost = this.config.control && storeLostAt(this.lastContact, now, this.config.control.storeLost);
+    this.announceStoreLost(lost, now);
+    const views = applyStoreLost(merged.views, regions, lost);
     // One batch per merge: DNS workers get one snapshot, not one per changed region.
     const changes = changedViews(previous, views);
     this.state.setMany(changes);
     this.announceChanges(previous, changes);
-    const now = Date.now();
     this.measureFailovers(previous, changes, pops, now);
     this.announceExpiring(now);
     this.state.setServiceWeights(
@@ -262,6 +302,24 @@ export class RegionFeed {
           'warn',
         );
     }
+  }
+
+  /** `store.lost` when the fallback begins, `store.back` when the store answers again. */
+  private announceStoreLost(lost: StoreLost | undefined, now: number): void {
+    const was = this.lost;
+    this.lost = lost;
+    if (lost && !was)
+      emit(
+        this.log,
+        'store.lost',
+        { since: lost.since, silentS: Math.round((now - lost.since) / 1000), fallback: lost.fallback },
+        lost.fallback === 'configured'
+          ? 'shared store silent past max_stale_s: answering from the configured region states'
+          : 'shared store silent past max_stale_s: answering SERVFAIL for steered names',
+        'error',
+      );
+    else if (!lost && was)
+      emit(this.log, 'store.back', { silentS: Math.round((now - was.since) / 1000) }, 'shared store answers again');
   }
 
   /** A region that health just took out of DNS: how long since its failure began. */
@@ -301,6 +359,7 @@ export class RegionFeed {
   stop(): void {
     for (const s of this.stops) s();
     clearInterval(this.timer);
+    clearInterval(this.contactTimer);
   }
 }
 
@@ -321,7 +380,8 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       vantageKey(old.vantage) !== vantageKey(v.vantage) ||
       old.load !== v.load ||
       old.shed !== v.shed ||
-      old.damping !== v.damping
+      old.damping !== v.damping ||
+      old.storeLost?.fallback !== v.storeLost?.fallback
     )
       changes.push([
         region,
@@ -335,6 +395,7 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
           capacity:
             v.load === undefined && v.shed === undefined ? null : { load: v.load, shed: v.shed, shedAt: v.shedAt },
           damping: v.damping ?? null,
+          storeLost: v.storeLost ?? null,
         },
       ]);
   }
@@ -377,6 +438,24 @@ export function feedMetrics(feed: RegionFeed, registry: Registry): void {
     registers: [registry],
   });
   feed.onFailover = (region, s) => failover.observe({ region }, s);
+  new Gauge({
+    name: 'gtm_state_store_silent_seconds',
+    help: 'Seconds since the shared store last answered a read of this process (checked every second)',
+    registers: [registry],
+    collect() {
+      this.set(feed.silentSeconds());
+    },
+  });
+  new Gauge({
+    name: 'gtm_state_store_lost',
+    help: 'The control.store_lost fallback in force (1), by fallback: the store silent past max_stale_s',
+    labelNames: ['fallback'],
+    registers: [registry],
+    collect() {
+      const lost = feed.storeLost();
+      for (const f of STORE_LOST_FALLBACKS) this.set({ fallback: f }, lost?.fallback === f ? 1 : 0);
+    },
+  });
 }
 
 /** How a process's store reads go, in its metrics and log: invalid entries, an unreadable state file. */

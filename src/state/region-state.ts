@@ -62,6 +62,8 @@ export class InMemoryRegionState implements RegionStateSource {
       capacity?: Pick<RegionView, 'load' | 'shed' | 'shedAt'> | null;
       /** Flap damping's state (null: damping off). */
       damping?: RegionView['damping'] | null;
+      /** The store-lost fallback that applies (null: the store answers). */
+      storeLost?: RegionView['storeLost'] | null;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -84,6 +86,8 @@ export class InMemoryRegionState implements RegionStateSource {
     if (capacity?.shed !== undefined) ((view.shed = capacity.shed), (view.shedAt = capacity.shedAt));
     const damping = change.damping === null ? undefined : (change.damping ?? old.damping);
     if (damping) view.damping = damping;
+    const storeLost = change.storeLost === null ? undefined : (change.storeLost ?? old.storeLost);
+    if (storeLost) view.storeLost = storeLost;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;
