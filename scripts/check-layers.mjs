@@ -56,6 +56,7 @@ const PURE = [
   'src/state/capacity.ts',
   'src/state/damping.ts',
   'src/state/store-lost.ts',
+  'src/state/calculated.ts',
   'src/runtime/log-tally.ts',
   'src/state/anycast.ts',
   'src/agent/shared-guard.ts',

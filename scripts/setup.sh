@@ -10,6 +10,7 @@ DEBS=(
   unbound dnsviz                                  # validating resolver and DNSSEC analyser (DNSSEC tests)
   pdns-recursor knot-resolver                     # two more validating resolvers (the validator matrix)
   prometheus                                      # promtool and a real scrape of every /metrics
+  prometheus-alertmanager                         # a real Alertmanager pushing alerts to the health webhook
   mmdb-bin                                        # mmdblookup: libmaxminddb, the strict MMDB reader
   iso-codes                                       # ISO 3166-2 subdivision names and codes (geo rules)
   gobgpd golang-github-osrg-gobgp-dev bird2       # BGP sidecar, its API protos, upstream router

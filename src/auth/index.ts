@@ -5,7 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** What a token may do. `admin` implies every other scope. */
-export const SCOPES = ['read', 'drain', 'weight', 'force', 'admin'] as const;
+export const SCOPES = ['read', 'drain', 'weight', 'force', 'health', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** A token as configured (control.api.tokens). */

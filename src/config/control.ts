@@ -14,6 +14,7 @@ import {
   type VantageSettings,
 } from './types.js';
 import { parseCheck } from './pops.js';
+import { parseSignals } from './health.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../contract/index.js';
 import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
 import { Problems, bool, hostPort, int, join, list, num, obj, str } from '../validate/index.js';
@@ -314,6 +315,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'expiry_warning_s',
       'flap_damping',
       'store_lost',
+      'signals',
     ]) ?? {};
   const store = parseStore(p, c.store);
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
@@ -341,6 +343,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     vantage: parseVantage(p, c.vantage, leaseMs),
     ...(c.flap_damping === undefined ? {} : { flapDamping: parseDamping(p, c.flap_damping) }),
     storeLost: parseStoreLost(p, c.store_lost),
+    signals: parseSignals(p, c.signals),
     expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {

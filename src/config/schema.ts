@@ -18,6 +18,7 @@ import { parseServices } from './services.js';
 import { fenceUsesAsn } from '../policy/index.js';
 import { EMBEDDED_ASN } from '../geo/types.js';
 import { parseControl, cronExpr } from './control.js';
+import { checkHealthRefs, parseHealth } from './health.js';
 
 export { absoluteName, validDomainName } from './names.js';
 
@@ -57,6 +58,7 @@ export function parseConfigObject(
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);
   const control = parseControl(p, root.control, regions);
+  checkHealthRefs(p, regions, control?.signals ?? new Map());
 
   if (!p.ok) return { problems: p.list };
   return { config: { dns, geo, regions, zones, services, pops, anycast, control }, problems: [] };
@@ -297,7 +299,17 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
   for (const [name, rv] of Object.entries(regions)) {
     const path = join('regions', name);
     if (!REGION_NAME.test(name)) p.add(path, 'region names use lower-case letters, digits and dashes');
-    const r = obj(p, path, rv, ['vip', 'vip6', 'location', 'country', 'weight', 'state', 'check', 'capacity']);
+    const r = obj(p, path, rv, [
+      'vip',
+      'vip6',
+      'location',
+      'country',
+      'weight',
+      'state',
+      'check',
+      'capacity',
+      'health',
+    ]);
     if (!r) continue;
     const loc = obj(p, join(path, 'location'), r.location, ['lat', 'lon']);
     const region: Region = {
@@ -315,6 +327,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       status: 'up',
       check: r.check === undefined ? undefined : parseCheck(p, join(path, 'check'), r.check),
       ...(r.capacity === undefined ? {} : { capacity: parseCapacity(p, join(path, 'capacity'), r.capacity) }),
+      ...(r.health === undefined ? {} : { health: parseHealth(p, join(path, 'health'), r.health) }),
     };
     if (r.state !== undefined) {
       if (isRegionStatus(r.state)) region.status = r.state;

@@ -63,6 +63,32 @@ export interface Region {
   check?: Check;
   /** Shed a share of its answers to the next region as its LBs' reported load passes a threshold. */
   capacity?: CapacityRule;
+  /** Calculated health: the region is up while this expression holds (src/state/calculated.ts). */
+  health?: CalculatedHealth;
+}
+
+/**
+ * One term of a calculated health expression (`regions.X.health`). Leaves: `agents` (the region's
+ * own health from its agents and vantage points), a pushed `signal`, another `region`'s status.
+ */
+export type HealthExpr =
+  | { kind: 'agents' }
+  | { kind: 'signal'; name: string }
+  | { kind: 'region'; name: string }
+  | { kind: 'all' | 'any'; of: HealthExpr[] }
+  | { kind: 'at_least'; n: number; of: HealthExpr[] }
+  | { kind: 'not'; of: HealthExpr };
+
+export interface CalculatedHealth {
+  expr: HealthExpr;
+  /** What an expression that comes out unknown (a signal never set or past its lease) counts as. */
+  unknown: 'up' | 'down';
+}
+
+/** `control.signals.NAME`: a health signal pushed through the API or an Alertmanager webhook. */
+export interface SignalSettings {
+  /** A value not renewed for this long goes to unknown (not to its last value). */
+  leaseS: number;
 }
 
 export type StaticRecord =
@@ -466,6 +492,8 @@ export interface ControlSettings {
   flapDamping?: FlapDamping;
   /** DNS nodes cut off from the shared store. */
   storeLost: StoreLostRule;
+  /** Pushed health signals by name (`regions.X.health` reads them). */
+  signals: Map<string, SignalSettings>;
   schedules: Schedule[];
   alerts: AlertDestination[];
   vantage?: VantageSettings;

@@ -114,10 +114,23 @@ const auditRecord: Check = (v) =>
     why: [(x) => typeof x === 'string', 'text'],
   });
 
+const healthSignal: Check = (v, key) => {
+  const bad = fields(v, {
+    name: [(x) => isStr(x, 64), 'a signal name'],
+    up: [isBool, 'true or false'],
+    ...changeFields,
+    expiresAt: [isNum, 'a time'],
+  });
+  if (bad) return bad;
+  const name = (v as { name: string }).name;
+  return key === KEYS.signal(name) ? undefined : `name: ${JSON.stringify(name)} is not the signal this key belongs to`;
+};
+
 /** The check for each kind of key (by prefix); keys of no kind here are not checked. */
 const CHECKS: [string, Check][] = [
   [KEYS.agents, agentReport],
   [KEYS.vantages, vantageReport],
+  [KEYS.signals, healthSignal],
   [KEYS.regionOverrides, regionOverride],
   [KEYS.regionWeights, weightOverride],
   [KEYS.serviceWeights, weightOverride],

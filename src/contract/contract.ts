@@ -11,7 +11,7 @@ export const VIP_STATES = ['INIT', 'UP', 'DRAINING', 'DOWN', 'DISABLED'] as cons
 export type VipState = (typeof VIP_STATES)[number];
 
 /** Which signal decided a region's status. */
-export const REGION_SOURCES = ['override', 'health', 'vantage', 'config'] as const;
+export const REGION_SOURCES = ['override', 'health', 'vantage', 'config', 'calculated'] as const;
 export type RegionSource = (typeof REGION_SOURCES)[number];
 
 /** Store keys. Values under each are the types below. */
@@ -38,6 +38,9 @@ export const KEYS = {
   /** What one vantage point (an agent, or a `gtm probe`) sees of the regions, leased. */
   vantage: (point: string) => `vantage/${point}`,
   vantages: 'vantage/',
+  /** A pushed health signal (`control.signals`): set through the API or an Alertmanager webhook. */
+  signal: (name: string) => `signals/${name}`,
+  signals: 'signals/',
   /** Withdrawals of a shared anycast VIP within the guard rail's window (one key, written atomically). */
   anycastClaims: (name: string) => `anycast/${name}/withdrawals`,
 } as const;
@@ -90,6 +93,19 @@ export interface AgentReport {
 /** PoPs that withdrew a shared anycast VIP on health grounds, with when each claim expires. */
 export interface AnycastClaims {
   pops: Record<string, number>;
+}
+
+/**
+ * A pushed health signal (`signals/<name>`): up or down until `expiresAt`, then unknown (never
+ * its last value). Who set it and why, as for an override.
+ */
+export interface HealthSignal {
+  name: string;
+  up: boolean;
+  reason: string;
+  who: string;
+  at: number;
+  expiresAt: number;
 }
 
 /**

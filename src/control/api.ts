@@ -22,6 +22,7 @@ import { createApp } from './http.js';
 import { startSchedules } from './schedules.js';
 import { docRoutes } from './routes/docs.js';
 import { drillRoutes } from './routes/drills.js';
+import { signalRoutes } from './routes/signals.js';
 import { explainRoutes } from './routes/explain.js';
 import { regionRoutes } from './routes/regions.js';
 import { serviceRoutes } from './routes/services.js';
@@ -81,6 +82,7 @@ export async function startControl(
   explainRoutes(app, ctx);
   trafficRoutes(app, ctx);
   drillRoutes(app, ctx);
+  signalRoutes(app, ctx);
   docRoutes(app, routes);
   app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),

@@ -13,6 +13,7 @@ import {
   isLive,
   KEYS,
   type AuditEntry,
+  type HealthSignal,
   type AuditOutcome,
   type RegionOverride,
   type RegionView,
@@ -34,6 +35,8 @@ export interface ChangeRequest {
 export interface ChangedParts {
   override?: RegionOverride | null;
   weight?: RegionWeightOverride | null;
+  /** A pushed health signal (`control.signals`). */
+  signal?: HealthSignal;
 }
 
 export type ChangeResult =
@@ -197,6 +200,32 @@ export class Changes {
     return { ok: true, ...parts };
   }
 
+  /**
+   * A pushed health signal, up or down for its lease (`control.signals.NAME.lease_s`, or
+   * `leaseS`): audited like an override; `action` says who pushed it (`signal`, `alertmanager`).
+   */
+  async setSignal(
+    name: string,
+    up: boolean,
+    reason: string,
+    who: string,
+    opts: { leaseS?: number; action?: string; deadline?: number } = {},
+  ): Promise<{ ok: true; signal: HealthSignal } | { ok: false; code: 404; error: string }> {
+    const settings = this.config.control?.signals.get(name);
+    if (!settings) return { ok: false, code: 404, error: `no signal ${name} in control.signals` };
+    const at = this.now();
+    const signal: HealthSignal = { name, up, reason, who, at, expiresAt: at + (opts.leaseS ?? settings.leaseS) * 1000 };
+    const record = { who, action: opts.action ?? 'signal', target: name, why: reason, change: { signal } };
+    await this.apply(record, async () => {
+      if (opts.deadline !== undefined && this.now() >= opts.deadline)
+        throw new StoreTimeoutError('a signal write', false);
+      await this.store.put(KEYS.signal(name), signal);
+      return true;
+    });
+    this.log.info({ who, signal: name, up, reason }, 'health signal set');
+    return { ok: true, signal };
+  }
+
   /** Weight of one region for one steered name (service key); null clears it. */
   async setServiceWeight(
     service: string,
@@ -268,9 +297,10 @@ export class Changes {
   /** Reads back a write of unknown outcome until the store answers, and audits the answer. */
   private chase(record: Omit<AuditEntry, 'at' | 'outcome'>): void {
     const parts = record.change as ChangedParts | null;
-    const expect = parts?.override ?? parts?.weight ?? null;
-    const key =
-      record.action === 'clear-weight' || parts?.weight
+    const expect = parts?.override ?? parts?.weight ?? parts?.signal ?? null;
+    const key = parts?.signal
+      ? KEYS.signal(parts.signal.name)
+      : record.action === 'clear-weight' || parts?.weight
         ? KEYS.regionWeight(record.target)
         : record.action.includes('service-weight')
           ? KEYS.serviceWeight(...(record.target.split('/') as [string, string]))

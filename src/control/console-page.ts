@@ -78,6 +78,9 @@ export const CONSOLE_PAGE = `<!doctype html>
 <h2>Weights per steered name (operators' overrides)</h2>
 <div class="scroll"><table id="service-weights"><thead><tr><th>Name</th><th>Region</th><th>Weight</th><th>Set by</th><th>Until</th></tr></thead><tbody></tbody></table></div>
 
+<h2>Health signals (pushed: PUT /api/v1/signals/NAME, Alertmanager)</h2>
+<div class="scroll"><table id="signals"><thead><tr><th>Signal</th><th>Value</th><th>Set by</th><th>Why</th><th>Until</th></tr></thead><tbody></tbody></table></div>
+
 <h2>PoP agents</h2>
 <div class="scroll"><table id="agents"><thead><tr><th>PoP</th><th>Region</th><th>Serving</th><th>BGP / BFD</th><th>VIPs</th><th>Lease until</th></tr></thead><tbody></tbody></table></div>
 
@@ -220,6 +223,10 @@ async function refresh() {
     fill('service-weights', state.serviceWeights || [], (tr, w) => {
       cell(tr, w.service); cell(tr, w.region); cell(tr, String(w.weight)); cell(tr, w.who + ': ' + w.reason); cell(tr, w.expiresAt ? time(w.expiresAt) : 'until removed');
     }, 'No per-name weights are set: every steered name uses its region weights (PUT /api/v1/services/NAME/regions/REGION/weight sets one).');
+    fill('signals', state.signals || [], (tr, s) => {
+      cell(tr, s.name); cell(tr, s.value, s.value === 'unknown' ? 'draining' : s.value);
+      cell(tr, s.who || ''); cell(tr, s.reason || 'never set'); cell(tr, s.expiresAt ? time(s.expiresAt) : '');
+    }, 'No health signals are configured (control.signals): regions.X.health can read them.');
     fill('agents', state.agents, (tr, a) => {
       cell(tr, a.pop); cell(tr, a.region); cell(tr, a.serving ? 'yes' : 'no', a.serving ? 'up' : 'down');
       cell(tr, (a.peers || []).map((p) => p.address + ' ' + p.bgp + (p.bfd ? ' / BFD ' + p.bfd : '')).join(', ') || (a.sessionUp ? 'session up' : 'no session'));

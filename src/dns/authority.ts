@@ -112,6 +112,12 @@ export class Authority {
     return rule && v ? dampingText(v, rule, Date.now()) : undefined;
   }
 
+  /** How calculated health (`regions.X.health`) came out for a region, step by step (explain). */
+  calculatedOf(region: string): string | undefined {
+    const v = this.state.get(region);
+    return v?.source === 'calculated' ? v.reason : undefined;
+  }
+
   /** The store-lost fallback in force, as the region views carry it (explain). */
   storeLost(): StoreLost | undefined {
     for (const r of this.config.regions.keys()) {

@@ -142,6 +142,8 @@ function describeDecision(d: Decision, authority: Authority): string[] {
     `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,
   );
   for (const h of d.selection.health) {
+    const calculated = authority.calculatedOf(h.region);
+    if (calculated) lines.push(`health: ${h.region} ${calculated}`);
     const damping = authority.dampingOf(h.region);
     if (damping) lines.push(`damping: ${h.region} ${damping}`);
   }

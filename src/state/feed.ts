@@ -1,6 +1,6 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
-import type { Config, ControlSettings } from '../config/index.js';
+import type { CalculatedHealth, Config, ControlSettings } from '../config/index.js';
 import {
   Gauge,
   Histogram,
@@ -16,6 +16,7 @@ import {
   isLive,
   KEYS,
   type AgentReport,
+  type HealthSignal,
   type RegionOverride,
   type RegionWeightOverride,
   type RegionView,
@@ -64,6 +65,7 @@ export class RegionFeed {
   private regionWeights = new Map<string, RegionWeightOverride>();
   private weights = new Map<string, ServiceWeightOverride>();
   private vantage = new Map<string, VantageReport>();
+  private signals = new Map<string, HealthSignal>();
   /** Overrides already announced as forced or expiring (by region and time set). */
   private readonly announced = new Set<string>();
   private readonly stops: (() => void)[] = [];
@@ -76,7 +78,7 @@ export class RegionFeed {
   /** The store-lost fallback in force, if any. */
   private lost?: StoreLost;
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
-  private loaded = { agents: false, overrides: false, vantage: false };
+  private loaded = { agents: false, overrides: false, vantage: false, signals: false };
   private resolveReady?: () => void;
   private readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
@@ -133,6 +135,12 @@ export class RegionFeed {
       }),
     );
     this.stops.push(
+      this.store.watch<HealthSignal>(KEYS.signals, (entries) => {
+        // By key: a value cannot speak for a signal whose key it is not under.
+        this.signals = new Map(entries.map((e) => [e.key.slice(KEYS.signals.length), e.value]));
+        this.loaded.signals = true;
+        this.apply();
+      }),
       this.store.watch<RegionWeightOverride>(KEYS.regionWeights, (entries) => {
         this.regionWeights = new Map(entries.map((e) => [e.key.slice(KEYS.regionWeights.length), e.value]));
         this.apply();
@@ -191,6 +199,11 @@ export class RegionFeed {
   /** The operator's status for a region as last seen by the watch (expired ones included). */
   overrideOf(region: string): RegionOverride | undefined {
     return this.overrides.get(region);
+  }
+
+  /** A pushed signal as last seen by the watch (expired included: it reads as unknown). */
+  signalOf(name: string): HealthSignal | undefined {
+    return this.signals.get(name);
   }
 
   /** The operator's weight for a region as last seen by the watch (expired ones included). */
@@ -254,7 +267,7 @@ export class RegionFeed {
   }
 
   private apply(): void {
-    if (!this.loaded.agents || !this.loaded.overrides || !this.loaded.vantage) return;
+    if (!this.loaded.agents || !this.loaded.overrides || !this.loaded.vantage || !this.loaded.signals) return;
     const previous = new Map<string, RegionView>();
     for (const r of this.config.regions.keys()) {
       const v = this.state.get(r);
@@ -275,6 +288,8 @@ export class RegionFeed {
       vantage: vantageOf(this.config, this.vantage),
       capacity: capacityRules(this.config),
       damping: this.config.control?.flapDamping,
+      calculated: calculatedRules(this.config),
+      signals: this.signals,
     });
     const held = merged.held;
     const lost = this.config.control && storeLostAt(this.lastContact, now, this.config.control.storeLost);
@@ -400,6 +415,34 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       ]);
   }
   return changes;
+}
+
+/** Regions whose health is an expression. */
+function calculatedRules(config: Config): Map<string, CalculatedHealth> {
+  const out = new Map<string, CalculatedHealth>();
+  for (const r of config.regions.values()) if (r.health) out.set(r.name, r.health);
+  return out;
+}
+
+/** Pushed signals as last read, by name (the control API and console read them). */
+export function signalViews(feed: RegionFeed, config: Config, now = Date.now()) {
+  return [...(config.control?.signals ?? new Map()).entries()].map(([name, s]) => {
+    const v = feed.signalOf(name);
+    const live = v && isLive(v, now);
+    return {
+      name,
+      value: live ? (v.up ? 'up' : 'down') : 'unknown',
+      leaseS: s.leaseS,
+      ...(v
+        ? {
+            reason: v.reason,
+            who: v.who,
+            at: new Date(v.at).toISOString(),
+            expiresAt: new Date(v.expiresAt).toISOString(),
+          }
+        : {}),
+    };
+  });
 }
 
 /** Regions with a `capacity` rule. */

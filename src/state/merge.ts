@@ -3,6 +3,7 @@
 import {
   isLive,
   type AgentReport,
+  type HealthSignal,
   type RegionOverride,
   type RegionWeightOverride,
   type RegionSource,
@@ -15,6 +16,8 @@ import {
 
 import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
 import { damp, type FlapDamping } from './damping.js';
+import { calculatedStatus } from './calculated.js';
+import type { CalculatedHealth } from '../config/index.js';
 
 export type { AgentReport, RegionOverride };
 
@@ -47,6 +50,10 @@ export interface MergeInput {
   capacity?: Map<string, CapacityRule>;
   /** Flap damping of health changes (`control.flap_damping`). */
   damping?: FlapDamping;
+  /** Regions whose health is an expression (`regions.X.health`). */
+  calculated?: Map<string, CalculatedHealth>;
+  /** Pushed health signals as last read (expired ones included: they read as unknown). */
+  signals?: Map<string, HealthSignal>;
 }
 
 export interface MergeResult {
@@ -135,48 +142,82 @@ function capacityOf(region: string, input: MergeInput, prev: RegionView | undefi
   return { ...(load === undefined ? {} : { load }), ...(shed ?? {}) };
 }
 
+function regionView(
+  region: string,
+  input: MergeInput,
+  vantage: VantageView | undefined,
+  statusOf: (region: string) => RegionStatus | undefined,
+): RegionView {
+  const o = input.overrides.get(region);
+  const live = isLive(o, input.now) ? o : undefined;
+  const w = input.weights?.get(region);
+  const weight = isLive(w, input.now) ? w?.weight : undefined;
+  let status: RegionStatus;
+  let reason: string;
+  let source: RegionSource;
+  if (live?.status) {
+    status = live.status;
+    reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
+    source = 'override';
+  } else {
+    ({ status, reason, source } = fromSignals(region, input, vantage));
+    const rule = input.calculated?.get(region);
+    if (rule) {
+      const c = calculatedStatus(rule, {
+        agents: status,
+        region: statusOf,
+        signals: input.signals ?? new Map(),
+        now: input.now,
+      });
+      ({ status, reason } = c);
+      source = 'calculated';
+    }
+  }
+  const prev = input.previous.get(region);
+  // Damping counts changes of what health says; an operator's status is never damped.
+  let damping: RegionView['damping'];
+  if (input.damping && source !== 'override' && source !== 'config') {
+    const d = damp(prev?.damping, status, input.damping, input.now);
+    damping = d.state;
+    if (d.suppressed) {
+      // A reason that holds while suppressed (the decaying penalty is explain's, not a change).
+      reason = `held ${d.status === 'down' ? 'out' : 'in'} by flap damping (released once the penalty decays below ${input.damping.reuseBelow}); health says ${status}: ${reason}`;
+      status = d.status;
+    }
+  }
+  return {
+    status,
+    weight,
+    reason,
+    since: prev && prev.status === status ? prev.since : input.now,
+    source,
+    held: false,
+    ...(vantage ? { vantage } : {}),
+    ...capacityOf(region, input, prev),
+    ...(damping ? { damping } : {}),
+  };
+}
+
 export function mergeRegionState(input: MergeInput): MergeResult {
-  const views = new Map<string, RegionView>();
   const verdicts = input.vantage && vantageVerdicts(input.regions.keys(), input.vantage);
+  // Calculated health reads other regions' views: each is made once, on first need (the config
+  // check refuses circles; one met anyway reads as unknown).
+  const made = new Map<string, RegionView>();
+  const making = new Set<string>();
+  const viewOf = (region: string): RegionView | undefined => {
+    const v = made.get(region);
+    if (v || making.has(region) || !input.regions.has(region)) return v;
+    making.add(region);
+    const view = regionView(region, input, verdicts?.get(region), (r) => viewOf(r)?.status);
+    making.delete(region);
+    made.set(region, view);
+    return view;
+  };
+  // In the configured order, whatever order calculated health made them in.
+  const views = new Map<string, RegionView>();
   for (const region of input.regions.keys()) {
-    const o = input.overrides.get(region);
-    const live = isLive(o, input.now) ? o : undefined;
-    const w = input.weights?.get(region);
-    const weight = isLive(w, input.now) ? w?.weight : undefined;
-    const vantage = verdicts?.get(region);
-    let status: RegionStatus;
-    let reason: string;
-    let source: RegionSource;
-    if (live?.status) {
-      status = live.status;
-      reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
-      source = 'override';
-    } else {
-      ({ status, reason, source } = fromSignals(region, input, vantage));
-    }
-    const prev = input.previous.get(region);
-    // Damping counts changes of what health says; an operator's status is never damped.
-    let damping: RegionView['damping'];
-    if (input.damping && source !== 'override' && source !== 'config') {
-      const d = damp(prev?.damping, status, input.damping, input.now);
-      damping = d.state;
-      if (d.suppressed) {
-        // A reason that holds while suppressed (the decaying penalty is explain's, not a change).
-        reason = `held ${d.status === 'down' ? 'out' : 'in'} by flap damping (released once the penalty decays below ${input.damping.reuseBelow}); health says ${status}: ${reason}`;
-        status = d.status;
-      }
-    }
-    views.set(region, {
-      status,
-      weight,
-      reason,
-      since: prev && prev.status === status ? prev.since : input.now,
-      source,
-      held: false,
-      ...(vantage ? { vantage } : {}),
-      ...capacityOf(region, input, prev),
-      ...(damping ? { damping } : {}),
-    });
+    const v = viewOf(region);
+    if (v) views.set(region, v);
   }
 
   // Guard rail: if health would take more than the allowed share out at once, hold the

@@ -40,6 +40,7 @@ beforeAll(async () => {
 control:
   store: { file: ${join(dir, 'state.json')} }
   max_regions_out: 0.5
+  signals: { db-eu: { lease_s: 600 }, cdn-eu: {} }
   api: { listen: 127.0.0.1:0, tokens: [{ name: alice, env: GTM_CONSOLE_TOKEN }] }
 pops:
   dub:
@@ -71,6 +72,13 @@ pops:
     body: JSON.stringify({ reason: 'window <img src=x onerror=alert(1)>' }),
   });
   expect(res.status).toBe(200);
+  // A pushed health signal, its reason looking like HTML too.
+  const pushed = await fetch(`http://127.0.0.1:${control.port}/api/v1/signals/db-eu`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ up: false, reason: 'failover <img src=x onerror=alert(2)>' }),
+  });
+  expect(pushed.status).toBe(200);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('dialog', () => {
@@ -95,6 +103,12 @@ describe('operator console in Chromium', () => {
     expect(await page.locator('#regions img').count()).toBe(0);
     await expect(row('regions', 'eu-west').textContent()).resolves.toMatch(/^eu-westuphealth/);
     await expect(row('agents', 'dub').textContent()).resolves.toContain('10.0.2.1 ESTABLISHED / BFD Up');
+    await row('signals', 'db-eu').getByText('down', { exact: true }).waitFor();
+    await expect(row('signals', 'db-eu').textContent()).resolves.toContain(
+      'alicefailover <img src=x onerror=alert(2)>',
+    );
+    await expect(row('signals', 'cdn-eu').textContent()).resolves.toBe('cdn-euunknownnever set');
+    expect(await page.locator('#signals img').count()).toBe(0);
     await expect(page.locator('#service-weights td.empty').textContent()).resolves.toMatch(
       /No per-name weights are set/,
     );

@@ -14,7 +14,7 @@ export const WRITE_DEADLINE_MS = 3000;
  * Answers at the deadline whatever the store is doing (its client may retry): the change itself
  * carries the same deadline and writes nothing once it has passed.
  */
-function withinDeadline<T>(p: Promise<T>, ms = WRITE_DEADLINE_MS + 200): Promise<T> {
+export function withinDeadline<T>(p: Promise<T>, ms = WRITE_DEADLINE_MS + 200): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   const late = new Promise<never>(
     (_, reject) => (t = setTimeout(() => reject(new StoreTimeoutError('the change')), ms)),

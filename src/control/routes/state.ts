@@ -1,6 +1,6 @@
 // /api/v1/state (regions, agents, shared anycast VIPs) and /api/v1/audit (recent changes).
 import type { FastifyInstance } from 'fastify';
-import { anycastViews } from '../../state/index.js';
+import { anycastViews, signalViews } from '../../state/index.js';
 import { KEYS, isLive, type AgentReport } from '../../contract/index.js';
 import { doc } from '../api-schemas.js';
 import type { AuditEntry } from '../audit.js';
@@ -15,6 +15,8 @@ export function stateRoutes(app: FastifyInstance, ctx: ControlContext): void {
       const agents = await store.list<AgentReport>(KEYS.agents);
       return {
         regions: regionViews(ctx),
+        // Pushed health signals (control.signals): up, down, or unknown once the lease ran out.
+        signals: signalViews(ctx.feed, config, ctx.now()),
         agents: agents.map((e) => ({
           ...e.value,
           leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
