@@ -88,6 +88,7 @@ export const CAPACITY_DRILLS: Record<string, Drill> = {
   'region-overload': {
     description: "us-east's LBs report 95% of capacity: DNS sheds a share of its answers to eu-west, then returns them",
     timeoutMs: 30_000,
+    noFailover: true,
     async inject(lab, pop, mark) {
       run = { samples: [], done: false, stop: false };
       const current = run;

@@ -3,6 +3,7 @@ import type { DrillEvent } from '../src/contract/index.js';
 import { type Lab, type LabPop } from './lab.js';
 import { fetchIn } from './netns.js';
 import { signalProcesses, startLbNode } from './procs.js';
+import type { FailoverPhases } from './failover-summary.js';
 
 /** One event of a drill's timeline, in the form the control plane records (the console's chart). */
 export type TimelineEvent = DrillEvent;
@@ -18,6 +19,8 @@ export interface DrillResult {
   expectations: { text: string; ok: boolean; detail: string; evidence?: string[] }[];
   /** Fetches each client made while the failure lasted; the times are when failing fetches ended. */
   clients: Record<string, { fetches: number; errors: number; firstErrorMs?: number; lastErrorMs?: number }>;
+  /** Failure drills: when each layer had moved (ms from the fault). */
+  phases?: FailoverPhases;
 }
 
 export interface Fetch {
@@ -87,6 +90,8 @@ export interface Drill {
   timeoutMs: number;
   /** Users of the shared anycast VIP (fetched without DNS), and the router watched for its prefix. */
   anycast?: boolean;
+  /** Not a failover (overload, say): no failover phases. */
+  noFailover?: boolean;
 }
 
 export const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks
@@ -250,4 +255,35 @@ export function outcomeChanges(fetches: Fetch[]): Fetch[] {
     last.set(f.client, key);
     return changed;
   });
+}
+
+/**
+ * When each layer had moved away from the broken PoP, from the typed observations (ms from t0).
+ * DNS and clients count only when the New York client was answered and served by the PoP before
+ * the fault (anycast users have no DNS phase). Clients moved: the first fetch another PoP served.
+ */
+export function failoverPhases(o: Observed, pop: LabPop, anycast = false): FailoverPhases {
+  const after = (t: number | undefined) => (t === undefined || t < o.t0 ? undefined : t - o.t0);
+  const first = (ts: (number | undefined)[]) => {
+    const at = ts.filter((t): t is number => t !== undefined && t >= o.t0);
+    return at.length ? Math.min(...at) - o.t0 : undefined;
+  };
+  const before = [...o.answerEvents, ...o.fetches]
+    .filter((e) => e.client === AFFECTED && e.t < o.t0 && e.answer !== null)
+    .sort((a, b) => a.t - b.t)
+    .at(-1);
+  const moved = o.fetches.find(
+    (f) => f.client === AFFECTED && f.t >= o.t0 && f.ok && f.servedBy !== undefined && f.servedBy !== pop.name,
+  );
+  const servedBefore =
+    o.fetches.filter((f) => f.client === AFFECTED && f.t < o.t0 && f.ok).at(-1)?.servedBy === pop.name;
+  const phases: FailoverPhases = {
+    detect: first(o.vipChanges.filter((c) => c.pop === pop.name && c.to !== 'UP').map((c) => c.t)),
+    decide: first(o.regionChanges.filter((c) => c.region === pop.region && c.to !== 'up').map((c) => c.t)),
+    dns: anycast || before?.answer !== pop.vip ? undefined : after(firstAnswerChange(o, pop)?.t),
+    bgp: first([o.withdrawnAt, o.deprefAt]),
+    clients: servedBefore ? after(moved?.t) : undefined,
+  };
+  for (const k of Object.keys(phases) as (keyof FailoverPhases)[]) if (phases[k] === undefined) delete phases[k];
+  return phases;
 }

@@ -8,7 +8,16 @@ import { connectRouter, type RouterClient } from './router.js';
 import { DNS_IP, PREFIX, type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { fetchInAsync, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
-import { TimelineEvent, DrillResult, Observed, rel, lastFetch, outcomeChanges, servedElsewhere } from './drill-kit.js';
+import {
+  TimelineEvent,
+  DrillResult,
+  Observed,
+  failoverPhases,
+  rel,
+  lastFetch,
+  outcomeChanges,
+  servedElsewhere,
+} from './drill-kit.js';
 import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
 import { PLAN } from './address-plan.js';
@@ -16,6 +25,7 @@ import { loadConfigFile } from '../src/config/index.js';
 import type { DrillRecord } from '../src/contract/index.js';
 
 export type { DrillResult, TimelineEvent } from './drill-kit.js';
+export { formatPhases } from './failover-summary.js';
 
 export const DRILL_NAMES = Object.keys(DRILLS);
 
@@ -207,6 +217,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     at(e.t, 'clients', `client ${e.client}: answer ${e.answer ?? 'none'}, ${e.outcome}`, e.ok);
   if (o.restoreAt && !drill.restoreEarly) at(o.restoreAt, 'drill', 'failure repaired');
   result.timeline = tl.sort((a, b) => a.ms - b.ms);
+  if (!drill.restoreEarly && !drill.noFailover) result.phases = failoverPhases(o, pop, drill.anycast);
   drill.expect(o, pop, result);
   result.passed = result.expectations.every((e) => e.ok);
   return result;
@@ -227,6 +238,7 @@ export async function recordDrill(lab: Lab, r: DrillResult): Promise<string | un
     expectations: r.expectations
       .slice(0, 100)
       .map((e) => ({ text: cut(e.text, 500), ok: e.ok, detail: cut(e.detail, 2000) })),
+    ...(r.phases ? { phases: r.phases } : {}),
   };
   const res = await fetchInAsync(`${PREFIX}dns`, 'http://127.0.0.1:9190/api/v1/drills', 'POST', record, {
     authorization: `Bearer ${lab.token}`,

@@ -348,7 +348,17 @@ export class Agent {
       // paths (milliseconds later): publishing now would report UP with nothing announced.
       if (announceOf(m) === announceOf(before)) void this.heartbeat.publish();
     }
-    if (announceOf(m) !== announceOf(before)) void this.announcer.request();
+    if (announceOf(m) !== announceOf(before)) {
+      // Health taking the VIP out of normal announcement: from the first failing probe of the
+      // node whose failure tipped it (the last to start failing: nodes that failed before it left
+      // the VIP up) to the router-facing change at gobgpd, for gtm_agent_failover_seconds.
+      const onHealth = announceOf(before) === 'normal' && !this.maintenance && !this.shuttingDown;
+      const failing = v.nodes.flatMap((n) => (n.rf.failingSince === undefined ? [] : [n.rf.failingSince]));
+      const since = onHealth ? (failing.length ? Math.max(...failing) : Date.now()) : undefined;
+      void this.announcer.request().then(() => {
+        if (since !== undefined) this.metrics.failover.observe({ vip: v.spec.prefix }, (Date.now() - since) / 1000);
+      });
+    }
   }
 
   report(): AgentReport {

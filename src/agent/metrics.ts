@@ -31,6 +31,13 @@ export class AgentMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.r],
   });
+  readonly failover = new Histogram({
+    name: 'gtm_agent_failover_seconds',
+    help: "From a VIP's first failing probe to health's withdrawal or drain of it reaching gobgpd (the BGP layer of a failover)",
+    labelNames: ['vip'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30],
+    registers: [this.r],
+  });
   readonly bgpSeconds = new Histogram({
     name: 'gtm_agent_bgp_op_seconds',
     help: 'gRPC AddPath/DeletePath latency',

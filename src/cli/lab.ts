@@ -97,13 +97,17 @@ async function drill(lab: LabModule, asked: string[], values: Options): Promise<
   }
   const l = lab.loadLab();
   let failed = 0;
+  const results: Parameters<typeof drills.formatPhases>[0] = [];
   for (const name of names) {
     const r = await drills.runDrill(l, name);
+    results.push(r);
     if (!r.passed) failed++;
     process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${drills.formatDrill(r)}\n\n`);
     // The console draws the last drill's timeline.
     const unrecorded = await drills.recordDrill(l, r);
     if (unrecorded) process.stderr.write(`drill ${name} not recorded with the control plane: ${unrecorded}\n`);
   }
+  const table = drills.formatPhases(results);
+  if (table && !values.json) process.stdout.write(`${table}\n`);
   return failed ? 1 : 0;
 }

@@ -232,7 +232,18 @@ export interface DrillRecord {
   startedAt: number;
   timeline: DrillEvent[];
   expectations: { text: string; ok: boolean; detail: string }[];
+  /** A failover drill's phases (ms from the fault). */
+  phases?: FailoverPhases;
 }
+
+/**
+ * A failover's phases, in ms from the fault (absent: the failover did not go through it):
+ * detect, the agent's VIP state left UP; decide, the DNS server took the region out; dns, the
+ * affected client was first answered another region; bgp, the router saw the path withdrawn or
+ * de-preferred; clients, the affected client's first fetch served by another region.
+ */
+export const FAILOVER_PHASES = ['detect', 'decide', 'dns', 'bgp', 'clients'] as const;
+export type FailoverPhases = Partial<Record<(typeof FAILOVER_PHASES)[number], number>>;
 
 /** Default guard rail: at most half the regions out of DNS at once without force. */
 export const DEFAULT_MAX_REGIONS_OUT = 0.5;

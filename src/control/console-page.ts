@@ -172,6 +172,10 @@ function drawDrill(d) {
   const head = document.createElement('p');
   const verdict = document.createElement('span'); verdict.className = d.passed ? 'ok' : 'fail'; verdict.textContent = d.passed ? 'PASSED' : 'FAILED';
   head.append(d.name + ': ' + d.description + ' (' + new Date(d.startedAt).toLocaleString() + ', by ' + d.who + ') ', verdict);
+  const phases = document.createElement('p'); phases.className = 'meta drill-phases';
+  const names = { detect: 'agent detected', decide: 'DNS decided', dns: 'client answered elsewhere', bgp: 'router path gone', clients: 'client served elsewhere' };
+  const took = Object.keys(names).filter((k) => d.phases && d.phases[k] !== undefined).map((k) => names[k] + ' +' + d.phases[k] + ' ms');
+  phases.textContent = took.length ? 'Failover: ' + took.join(', ') : '';
   const lanes = Object.keys(LANES).filter((l) => d.timeline.some((e) => e.lane === l));
   const ms = d.timeline.map((e) => e.ms);
   const lo = Math.min(0, ...ms), hi = Math.max(1000, ...ms);
@@ -204,7 +208,7 @@ function drawDrill(d) {
   const pre = document.createElement('pre');
   pre.textContent = d.timeline.map((e) => ((e.ms >= 0 ? '+' : '') + e.ms + ' ms').padStart(10) + '  ' + e.what).join('\\n');
   all.append(sum, pre);
-  box.replaceChildren(head, chart, list, all);
+  box.replaceChildren(head, phases, chart, list, all);
 }
 async function refresh() {
   try {

@@ -234,6 +234,16 @@ describe('agent + gobgpd + BIRD', () => {
         3000,
       );
       expect(hb?.region).toBe('us-east');
+      // The BGP layer of this failover, measured by the agent: from lb2's first failing probe to
+      // the withdrawal reaching gobgpd (within what the test saw at the router).
+      const metrics = fetchIn(NS.a, 'http://127.0.0.1:9180/metrics').body;
+      const of = (s: string) =>
+        Number(
+          new RegExp(`^gtm_agent_failover_seconds_${s}\\{pop="pop-a",vip="${V4}"\\} (\\S+)$`, 'm').exec(metrics)?.[1],
+        );
+      expect(of('count')).toBe(1);
+      expect(of('sum')).toBeGreaterThan(0);
+      expect(of('sum')).toBeLessThan((Date.now() - t0) / 1000);
     } finally {
       startLb(NS.a, 'lb1', '10.100.1.11');
       startLb(NS.a, 'lb2', '10.100.1.12');

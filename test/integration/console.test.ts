@@ -199,10 +199,13 @@ describe('operator console in Chromium', () => {
         { ms: 4000, what: 'failure repaired', lane: 'drill' },
       ],
       expectations: [{ text: 'DNS moves within 2 s', ok: true, detail: 'moved at +900 ms' }],
+      phases: { detect: 310, decide: 900, bgp: 450, clients: 1100 },
     };
     // A record the chart could not draw is refused whole.
     expect(await post({ ...drill, timeline: [{ ms: 0, what: 'x', lane: 'somewhere' }] })).toBe(400);
     expect(await post({ ...drill, name: '../etc' })).toBe(400);
+    expect(await post({ ...drill, phases: { detect: -5 } })).toBe(400);
+    expect(await post({ ...drill, phases: { guess: 5 } })).toBe(400);
     expect(await post(drill)).toBe(201);
     await page.locator('#drill svg').waitFor({ timeout: 5000 });
     expect(await page.locator('#drill svg circle').count()).toBe(6);
@@ -211,6 +214,9 @@ describe('operator console in Chromium', () => {
       '+450 ms  router: path withdrawn',
     );
     await expect(page.locator('#drill').textContent()).resolves.toContain("eu-west's LB cluster dies <b>");
+    await expect(page.locator('#drill .drill-phases').textContent()).resolves.toBe(
+      'Failover: agent detected +310 ms, DNS decided +900 ms, router path gone +450 ms, client served elsewhere +1100 ms',
+    );
     expect(await page.locator('#drill b').count()).toBe(0);
     await page.locator('#drill .ok').getByText('PASSED').waitFor();
     await page.locator('#audit tr', { hasText: 'cluster-down' }).first().waitFor();

@@ -3,7 +3,7 @@
 // (the newest KEEP), not in the shared store: a drill record is for people watching now; the
 // audit log keeps that a drill ran, who ran it and whether it passed.
 import type { FastifyInstance } from 'fastify';
-import { DRILL_LANES, type DrillRecord } from '../../contract/index.js';
+import { DRILL_LANES, FAILOVER_PHASES, type DrillRecord } from '../../contract/index.js';
 import { doc, errorBody } from '../api-schemas.js';
 import type { ControlContext } from '../context.js';
 
@@ -43,6 +43,13 @@ const drillBody = {
         additionalProperties: false,
         properties: { text: text(500), ok: { type: 'boolean' }, detail: { type: 'string', maxLength: 2000 } },
       },
+    },
+    phases: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        FAILOVER_PHASES.map((p) => [p, { type: 'integer', minimum: 0, maximum: 3_600_000 }]),
+      ),
     },
   },
 } as const;
