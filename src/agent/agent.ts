@@ -303,6 +303,7 @@ export class Agent {
       drainMs: this.pop.bgp.drain.durationMs,
       withdrawAllowed: this.guardian.isAllowed(vi),
       holdReason: this.guardian.reasonOf(vi),
+      damping: this.config.control?.flapDamping,
     });
     v.machine = m;
     if (v.spec.shared) {

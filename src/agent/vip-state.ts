@@ -5,6 +5,7 @@
 // - Re-announcing after a withdraw waits for the hold-down (flap control).
 // - Maintenance and shutdown drain first (less preferred for the drain period), then withdraw.
 import type { Verdict } from '../health/state.js';
+import { flapped, releaseAt, stillSuppressed, type FlapDamping, type FlapPenalty } from '../state/damping.js';
 import type { VipState } from '../contract/index.js';
 
 export type { VipState };
@@ -24,6 +25,10 @@ export interface VipMachine {
   heldDown?: boolean;
   /** DOWN but kept announced in drained form by the BGP guard rail (shared VIPs only). */
   held?: boolean;
+  /** Flap damping's penalty (`control.flap_damping`): a flapping VIP stays withdrawn until it decays. */
+  damping?: FlapPenalty;
+  /** DOWN and healthy again, kept withdrawn by flap damping. */
+  damped?: boolean;
   /**
    * When the machine wants to be stepped again even if no input changes: the end of a drain
    * or of the hold-down of a healthy-again VIP. The runtime sets a timer; nothing parses reasons.
@@ -46,6 +51,8 @@ export interface StepInput {
   withdrawAllowed?: boolean;
   /** Why the withdrawal is held (shown in the reason). */
   holdReason?: string;
+  /** Flap damping (`control.flap_damping`): each health flap adds a penalty; past the threshold the VIP stays withdrawn. */
+  damping?: FlapDamping;
 }
 
 export function newVipMachine(now: number): VipMachine {
@@ -73,13 +80,16 @@ export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boo
 /** A draining VIP wakes when the drain ends; a healthy-again DOWN VIP when its hold-down ends. */
 function wakeOf(m: VipMachine, i: StepInput): number | undefined {
   if (m.state === 'DRAINING' && m.drainUntil !== undefined) return m.drainUntil;
-  if (m.state === 'DOWN' && m.heldDown) return m.lastFlip + i.holdDownMs;
+  if (m.state === 'DOWN' && m.heldDown) {
+    const damped = i.damping && stillSuppressed(m.damping, i.damping, i.now) && m.damping;
+    return Math.max(m.lastFlip + i.holdDownMs, damped ? Math.ceil(releaseAt(damped, i.damping as FlapDamping)) : 0);
+  }
   return undefined;
 }
 
 function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
   // `held` is kept until a transition (go) says otherwise.
-  const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false };
+  const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false, damped: false };
   const go = (state: VipState, reason: string, held = false): { m: VipMachine; changed: boolean } => {
     const wasAnnounced = announceOf(m) !== 'none';
     const n: VipMachine = { ...next, state, reason, held, since: state === m.state ? m.since : i.now };
@@ -87,7 +97,10 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
     if (wasAnnounced !== isAnnounced) {
       n.lastFlip = i.now;
       // A flap: health took an announced VIP away, or brought it back after that.
-      if (m.everUp && (state === 'DOWN' || (state === 'UP' && m.state === 'DOWN'))) n.flaps++;
+      if (m.everUp && (state === 'DOWN' || (state === 'UP' && m.state === 'DOWN'))) {
+        n.flaps++;
+        if (i.damping) n.damping = flapped(m.damping, i.damping, i.now);
+      }
     }
     if (state === 'UP') n.everUp = true;
     return {
@@ -135,6 +148,13 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
           : { m: next, changed: false };
       // Held by the guard rail, it never left: no hold-down to wait for.
       if (m.state === 'DOWN' && m.held) return go('UP', `${i.verdict}: ${i.verdictReason}`);
+      // Flapping: withdrawn until the penalty decays (never held announced: that would black-hole).
+      if (m.state === 'DOWN' && i.damping && m.damping && stillSuppressed(m.damping, i.damping, i.now)) {
+        const inS = Math.ceil((releaseAt(m.damping, i.damping) - i.now) / 1000);
+        const reason = `healthy again, held down by flap damping (${m.flaps} flaps) for about ${inS} s more`;
+        // Said once, when it begins (a heartbeat and a log line), not at every step of the wait.
+        return { m: { ...next, reason, heldDown: true, damped: true }, changed: !m.damped };
+      }
       const wait = m.lastFlip + i.holdDownMs - i.now;
       if (m.state === 'DOWN' && wait > 0) {
         const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;

@@ -44,8 +44,7 @@ export function damp(
   let penalty = prev ? decayed(prev, now, rule) : 0;
   // The first status a region gets is not a flap.
   if (prev && prev.raw !== raw) penalty += rule.penalty;
-  const ceiling = rule.reuseBelow * 2 ** (rule.maxSuppressS / rule.halfLifeS);
-  penalty = Math.min(penalty, ceiling);
+  penalty = Math.min(penalty, ceilingOf(rule));
   const wasHeld = prev?.heldAs !== undefined;
   const suppressed = wasHeld ? penalty >= rule.reuseBelow : penalty > rule.suppressAbove;
   const heldAs: RegionStatus | undefined = suppressed ? (rule.hold === 'out' ? 'down' : 'up') : undefined;
@@ -65,4 +64,26 @@ export function dampingText(v: Pick<RegionView, 'damping'>, rule: FlapDamping, n
   if (!d.heldAs) return `flap penalty ${p} (suppressed above ${rule.suppressAbove})`;
   const inS = Math.max(0, Math.round((releaseAt(d, rule) - now) / 1000));
   return `flapping: held ${d.heldAs === 'down' ? 'out' : 'in'} by damping, penalty ${p}, released below ${rule.reuseBelow} in about ${inS} s`;
+}
+
+/** What damping keeps of a VIP (the agent): its penalty, and whether it is held withdrawn. */
+export interface FlapPenalty {
+  penalty: number;
+  at: number;
+  suppressed: boolean;
+}
+
+/** A penalty never decays for longer than `maxSuppressS` before it falls below `reuseBelow`. */
+const ceilingOf = (rule: FlapDamping) => rule.reuseBelow * 2 ** (rule.maxSuppressS / rule.halfLifeS);
+
+/** After one more flap: the penalty grows by `penalty` and is suppressed past `suppressAbove`. */
+export function flapped(prev: FlapPenalty | undefined, rule: FlapDamping, now: number): FlapPenalty {
+  const penalty = Math.min((prev ? decayed(prev, now, rule) : 0) + rule.penalty, ceilingOf(rule));
+  const held = prev !== undefined && stillSuppressed(prev, rule, now);
+  return { penalty: Math.round(penalty), at: now, suppressed: held || penalty > rule.suppressAbove };
+}
+
+/** Whether a suppressed penalty is still at or above `reuseBelow` at `now`. */
+export function stillSuppressed(s: FlapPenalty | undefined, rule: FlapDamping, now: number): boolean {
+  return s !== undefined && s.suppressed && decayed(s, now, rule) >= rule.reuseBelow;
 }

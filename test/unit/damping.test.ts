@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import type { RegionStatus, RegionView } from '../../src/contract/index.js';
-import { damp, dampingText, releaseAt, type FlapDamping } from '../../src/state/damping.js';
+import { damp, dampingText, releaseAt, type FlapDamping, type FlapPenalty } from '../../src/state/damping.js';
+import { announceOf, newVipMachine, step } from '../../src/agent/vip-state.js';
 import { mergeRegionState } from '../../src/state/index.js';
 import type { AgentReport } from '../../src/contract/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
@@ -164,5 +165,48 @@ describe('flap damping in the config', () => {
     expect(() => parseConfigText(withControl('{ hold: sideways }'))).toThrow(
       /control\.flap_damping\.hold: must be out or in/,
     );
+  });
+});
+
+describe('flap damping of a VIP (the agent)', () => {
+  const base = { verdictReason: 'probes', maintenance: false, shuttingDown: false, holdDownMs: 1000, drainMs: 0 };
+  /** A minute of the VIP's cluster toggling every 2 s, stepped every 100 ms: the announcements. */
+  function toggle(damping?: FlapDamping) {
+    let m = newVipMachine(0);
+    const announced: string[] = [];
+    for (let t = 0; t <= 90_000; t += 100) {
+      const healthy = t >= 60_000 || Math.floor(t / 2000) % 2 === 0;
+      m = step(m, { ...base, verdict: healthy ? 'healthy' : 'unhealthy', now: t, damping }).m;
+      announced.push(announceOf(m));
+    }
+    return { m, changes: announced.filter((a, i) => i > 0 && a !== announced[i - 1]).length };
+  }
+
+  it('announces and withdraws a VIP flapping for a minute at most 6 times (30 undamped), and re-announces once it decays', () => {
+    expect(toggle().changes).toBe(30);
+    const damped = toggle(RULE);
+    // Three flaps, held; one more pair once the penalty decays, held again; back once it decays.
+    expect(damped.changes).toBeLessThanOrEqual(6);
+    expect(damped.m.state).toBe('UP'); // within 30 s of the flapping stopping (max_suppress_s is 120)
+  });
+
+  it('keeps a suppressed VIP withdrawn, says why once, and wakes when the penalty decays', () => {
+    let m = newVipMachine(0);
+    const at = (t: number, healthy: boolean) => {
+      const r = step(m, { ...base, verdict: healthy ? 'healthy' : 'unhealthy', now: t, damping: RULE });
+      m = r.m;
+      return r.changed;
+    };
+    at(0, true);
+    for (let t = 2000; t <= 8000; t += 2000) at(t, t % 4000 !== 0); // down, up, down, up...
+    at(10_000, false);
+    expect(m.damping?.suppressed).toBe(true);
+    expect(at(12_000, true)).toBe(true); // held down by damping: said once
+    expect(at(12_100, true)).toBe(false);
+    expect([m.state, announceOf(m)]).toEqual(['DOWN', 'none']);
+    expect(m.reason).toMatch(/^healthy again, held down by flap damping \(\d flaps\) for about \d+ s more$/);
+    expect(m.wakeAt).toBe(Math.ceil(releaseAt(m.damping as FlapPenalty, RULE)));
+    at(m.wakeAt as number, true);
+    expect(m.state).toBe('UP');
   });
 });
