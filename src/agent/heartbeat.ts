@@ -4,7 +4,7 @@
 import type { ControlSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { openStore, type StateStore } from '../state/index.js';
-import { AUDIT_RECORD_LEASE_MS, KEYS, type AgentReport } from '../contract/index.js';
+import { AUDIT_RECORD_LEASE_MS, KEYS, type AgentReport, type PopPresence } from '../contract/index.js';
 
 export class Heartbeat {
   private storeHandle?: StateStore;
@@ -12,6 +12,8 @@ export class Heartbeat {
   private publishing?: Promise<void>;
   private again = false;
   private stopped = false;
+  /** Whether this PoP's presence record (`pops/<pop>`) is written. */
+  private present = false;
 
   constructor(
     private readonly pop: string,
@@ -45,7 +47,14 @@ export class Heartbeat {
         do {
           this.again = false;
           try {
-            await store.put(KEYS.agent(this.pop), this.report(), { leaseMs: control.leaseMs });
+            const report = this.report();
+            await store.put(KEYS.agent(this.pop), report, { leaseMs: control.leaseMs });
+            // Once: this PoP has reported, so its silence from now on reads as down, not unknown.
+            if (!this.present) {
+              const presence: PopPresence = { pop: this.pop, region: report.region, since: report.at };
+              await store.put(KEYS.pop(this.pop), presence);
+              this.present = true;
+            }
           } catch (err) {
             this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
           }

@@ -316,8 +316,11 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'flap_damping',
       'store_lost',
       'signals',
+      'unknown',
     ]) ?? {};
   const store = parseStore(p, c.store);
+  if (c.unknown !== undefined && c.unknown !== 'up' && c.unknown !== 'down')
+    p.add('control.unknown', 'must be up or down');
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
   const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
   if (leaseMs < 2 * heartbeatMs)
@@ -344,6 +347,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     ...(c.flap_damping === undefined ? {} : { flapDamping: parseDamping(p, c.flap_damping) }),
     storeLost: parseStoreLost(p, c.store_lost),
     signals: parseSignals(p, c.signals),
+    unknown: c.unknown === 'down' ? 'down' : 'up',
     expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {

@@ -494,6 +494,8 @@ export interface ControlSettings {
   storeLost: StoreLostRule;
   /** Pushed health signals by name (`regions.X.health` reads them). */
   signals: Map<string, SignalSettings>;
+  /** What a region whose agents have never reported counts as (no evidence yet): up by default. */
+  unknown: 'up' | 'down';
   schedules: Schedule[];
   alerts: AlertDestination[];
   vantage?: VantageSettings;

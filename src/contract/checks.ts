@@ -126,11 +126,19 @@ const healthSignal: Check = (v, key) => {
   return key === KEYS.signal(name) ? undefined : `name: ${JSON.stringify(name)} is not the signal this key belongs to`;
 };
 
+const popPresence: Check = (v, key) => {
+  const bad = fields(v, { pop: [isStr, 'a PoP name'], region: [isStr, 'a region name'], since: [isNum, 'a time'] });
+  if (bad) return bad;
+  const pop = (v as { pop: string }).pop;
+  return key === KEYS.pop(pop) ? undefined : `pop: ${JSON.stringify(pop)} is not the PoP this key belongs to`;
+};
+
 /** The check for each kind of key (by prefix); keys of no kind here are not checked. */
 const CHECKS: [string, Check][] = [
   [KEYS.agents, agentReport],
   [KEYS.vantages, vantageReport],
   [KEYS.signals, healthSignal],
+  [KEYS.pops, popPresence],
   [KEYS.regionOverrides, regionOverride],
   [KEYS.regionWeights, weightOverride],
   [KEYS.serviceWeights, weightOverride],

@@ -18,6 +18,12 @@ export type RegionSource = (typeof REGION_SOURCES)[number];
 export const KEYS = {
   agent: (pop: string) => `agents/${pop}`,
   agents: 'agents/',
+  /**
+   * A PoP's agent has reported at least once (`pops/<pop>`, never leased): a PoP with no live
+   * heartbeat is down when this exists, unknown (never seen) when it does not.
+   */
+  pop: (pop: string) => `pops/${pop}`,
+  pops: 'pops/',
   /** An operator's status for a region (drain, force down/up): the `drain` scope's part. */
   regionOverride: (region: string) => `overrides/regions/${region}`,
   regionOverrides: 'overrides/regions/',
@@ -93,6 +99,13 @@ export interface AgentReport {
 /** PoPs that withdrew a shared anycast VIP on health grounds, with when each claim expires. */
 export interface AnycastClaims {
   pops: Record<string, number>;
+}
+
+/** A PoP whose agent has reported (`pops/<pop>`): written once when its first heartbeat lands. */
+export interface PopPresence {
+  pop: string;
+  region: string;
+  since: number;
 }
 
 /**
@@ -194,6 +207,8 @@ export interface RegionView {
   damping?: { penalty: number; at: number; raw: RegionStatus; heldAs?: RegionStatus };
   /** Set while this process's shared store has been silent past `control.store_lost.max_stale_s`. */
   storeLost?: StoreLost;
+  /** No evidence yet (no agent of the region ever reported): the status is `control.unknown`'s. */
+  unknown?: boolean;
 }
 
 /** What a DNS node does once the shared store has been silent too long (`control.store_lost.then`). */

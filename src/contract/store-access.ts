@@ -38,6 +38,8 @@ export function storeRoles(pops: string[], points: string[]): StoreRole[] {
       for: `gtm agent --pop ${pop}`,
       grants: [
         { permission: 'Readwrite', range: { key: KEYS.agent(pop) } },
+        // That it has reported at all (its silence then reads as down, not unknown).
+        { permission: 'Readwrite', range: { key: KEYS.pop(pop) } },
         { permission: 'Readwrite', range: { prefix: `${KEYS.audit}${pop}/` } },
         // An agent is also a vantage point, under its PoP's name.
         { permission: 'Readwrite', range: { key: KEYS.vantage(pop) } },

@@ -12,6 +12,7 @@ export const regionView = {
     reason: { type: 'string' },
     source: { type: ['string', 'null'], enum: [...REGION_SOURCES, null] },
     held: { type: 'boolean' },
+    unknown: { type: 'boolean' },
     since: { type: 'string' },
     override: { type: ['object', 'null'], additionalProperties: true },
     weightOverride: { type: ['object', 'null'], additionalProperties: true },

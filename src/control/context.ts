@@ -38,6 +38,8 @@ export function regionViews(ctx: ControlContext) {
       // Which signal decided, and whether the guard rail keeps it in DNS against its health.
       source: v.source ?? null,
       held: v.held === true,
+      // No evidence yet: no agent of it has ever reported (its status is control.unknown's).
+      unknown: v.unknown === true,
       since: new Date(v.since).toISOString(),
       override: isLive(o, ctx.now()) ? o : null,
       weightOverride: isLive(w, ctx.now()) ? w : null,

@@ -118,6 +118,12 @@ export class Authority {
     return v?.source === 'calculated' ? v.reason : undefined;
   }
 
+  /** Why a region is unknown (no agent of it has reported yet), when it is (explain). */
+  unknownOf(region: string): string | undefined {
+    const v = this.state.get(region);
+    return v?.unknown ? v.reason : undefined;
+  }
+
   /** The store-lost fallback in force, as the region views carry it (explain). */
   storeLost(): StoreLost | undefined {
     for (const r of this.config.regions.keys()) {

@@ -144,6 +144,8 @@ function describeDecision(d: Decision, authority: Authority): string[] {
   for (const h of d.selection.health) {
     const calculated = authority.calculatedOf(h.region);
     if (calculated) lines.push(`health: ${h.region} ${calculated}`);
+    const unknown = authority.unknownOf(h.region);
+    if (unknown) lines.push(`health: ${h.region} ${unknown}`);
     const damping = authority.dampingOf(h.region);
     if (damping) lines.push(`damping: ${h.region} ${damping}`);
   }

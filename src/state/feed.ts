@@ -17,6 +17,7 @@ import {
   KEYS,
   type AgentReport,
   type HealthSignal,
+  type PopPresence,
   type RegionOverride,
   type RegionWeightOverride,
   type RegionView,
@@ -66,6 +67,8 @@ export class RegionFeed {
   private weights = new Map<string, ServiceWeightOverride>();
   private vantage = new Map<string, VantageReport>();
   private signals = new Map<string, HealthSignal>();
+  /** PoPs whose agents have reported at least once (a silent one is down, a never-seen one unknown). */
+  private known = new Set<string>();
   /** Overrides already announced as forced or expiring (by region and time set). */
   private readonly announced = new Set<string>();
   private readonly stops: (() => void)[] = [];
@@ -78,7 +81,7 @@ export class RegionFeed {
   /** The store-lost fallback in force, if any. */
   private lost?: StoreLost;
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
-  private loaded = { agents: false, overrides: false, vantage: false, signals: false };
+  private loaded = { agents: false, overrides: false, vantage: false, signals: false, pops: false };
   private resolveReady?: () => void;
   private readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
@@ -135,6 +138,11 @@ export class RegionFeed {
       }),
     );
     this.stops.push(
+      this.store.watch<PopPresence>(KEYS.pops, (entries) => {
+        this.known = new Set(entries.map((e) => e.key.slice(KEYS.pops.length)));
+        this.loaded.pops = true;
+        this.apply();
+      }),
       this.store.watch<HealthSignal>(KEYS.signals, (entries) => {
         // By key: a value cannot speak for a signal whose key it is not under.
         this.signals = new Map(entries.map((e) => [e.key.slice(KEYS.signals.length), e.value]));
@@ -267,7 +275,7 @@ export class RegionFeed {
   }
 
   private apply(): void {
-    if (!this.loaded.agents || !this.loaded.overrides || !this.loaded.vantage || !this.loaded.signals) return;
+    if (Object.values(this.loaded).some((l) => !l)) return;
     const previous = new Map<string, RegionView>();
     for (const r of this.config.regions.keys()) {
       const v = this.state.get(r);
@@ -290,6 +298,9 @@ export class RegionFeed {
       damping: this.config.control?.flapDamping,
       calculated: calculatedRules(this.config),
       signals: this.signals,
+      // A PoP seen in this process's life counts as known too (its presence may be lagging).
+      known: new Set([...this.known, ...this.lastSeen.keys()]),
+      unknownAs: this.config.control?.unknown,
     });
     const held = merged.held;
     const lost = this.config.control && storeLostAt(this.lastContact, now, this.config.control.storeLost);
@@ -396,7 +407,8 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.load !== v.load ||
       old.shed !== v.shed ||
       old.damping !== v.damping ||
-      old.storeLost?.fallback !== v.storeLost?.fallback
+      old.storeLost?.fallback !== v.storeLost?.fallback ||
+      (old.unknown ?? false) !== (v.unknown ?? false)
     )
       changes.push([
         region,
@@ -411,6 +423,7 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
             v.load === undefined && v.shed === undefined ? null : { load: v.load, shed: v.shed, shedAt: v.shedAt },
           damping: v.damping ?? null,
           storeLost: v.storeLost ?? null,
+          unknown: v.unknown ?? false,
         },
       ]);
   }

@@ -54,6 +54,12 @@ export interface MergeInput {
   calculated?: Map<string, CalculatedHealth>;
   /** Pushed health signals as last read (expired ones included: they read as unknown). */
   signals?: Map<string, HealthSignal>;
+  /**
+   * PoPs whose agents have reported at least once (`pops/<pop>`). When given, a region none of
+   * whose PoPs ever reported is unknown, and counts as `unknownAs`; absent, it is down.
+   */
+  known?: Set<string>;
+  unknownAs?: RegionStatus;
 }
 
 export interface MergeResult {
@@ -93,11 +99,7 @@ export function vantageVerdicts(
 const vantageText = (v: VantageView) =>
   `${v.reachable.length} of ${v.reachable.length + v.unreachable.length} vantage points reach it (quorum ${v.quorum})`;
 
-function fromSignals(
-  region: string,
-  input: MergeInput,
-  vantage: VantageView | undefined,
-): { status: RegionStatus; reason: string; source: RegionSource } {
+function fromSignals(region: string, input: MergeInput, vantage: VantageView | undefined): Health {
   const health = fromHealth(region, input);
   if (!vantage || vantage.verdict === 'no-opinion' || health.status !== 'up') return health;
   // A region without agents is judged from outside alone; one with agents must also be reachable.
@@ -108,11 +110,23 @@ function fromSignals(
   return health;
 }
 
-function fromHealth(region: string, input: MergeInput): { status: RegionStatus; reason: string; source: RegionSource } {
+type Health = { status: RegionStatus; reason: string; source: RegionSource; unknown?: boolean };
+
+function fromHealth(region: string, input: MergeInput): Health {
   const pops = input.pops.get(region) ?? [];
   if (pops.length === 0)
     return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)', source: 'config' };
   const reports = pops.map((p) => input.agents.get(p)).filter((r): r is AgentReport => r !== undefined);
+  // No evidence either way: none of its agents has ever reported (a fresh deployment).
+  if (reports.length === 0 && input.known && !pops.some((p) => input.known?.has(p))) {
+    const as = input.unknownAs ?? 'up';
+    return {
+      status: as,
+      reason: `unknown: no agent of ${pops.join(', ')} has reported yet (counted as ${as})`,
+      source: 'health',
+      unknown: true,
+    };
+  }
   if (reports.length === 0)
     return {
       status: 'down',
@@ -155,12 +169,15 @@ function regionView(
   let status: RegionStatus;
   let reason: string;
   let source: RegionSource;
+  let unknown = false;
   if (live?.status) {
     status = live.status;
     reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
     source = 'override';
   } else {
-    ({ status, reason, source } = fromSignals(region, input, vantage));
+    const h = fromSignals(region, input, vantage);
+    ({ status, reason, source } = h);
+    unknown = h.unknown === true;
     const rule = input.calculated?.get(region);
     if (rule) {
       const c = calculatedStatus(rule, {
@@ -195,6 +212,7 @@ function regionView(
     ...(vantage ? { vantage } : {}),
     ...capacityOf(region, input, prev),
     ...(damping ? { damping } : {}),
+    ...(unknown && source === 'health' ? { unknown: true } : {}),
   };
 }
 

@@ -52,6 +52,15 @@ export function regionStateMetrics(
     }),
   });
   new Gauge({
+    name: 'gtm_region_unknown',
+    help: '1 while no agent of a region has ever reported: its status is control.unknown (up by default)',
+    labelNames: ['region'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      g.set({ region }, v.unknown ? 1 : 0);
+    }),
+  });
+  new Gauge({
     name: 'gtm_region_since_seconds',
     help: 'When a region got its status (Unix time)',
     labelNames: ['region'],

@@ -64,6 +64,8 @@ export class InMemoryRegionState implements RegionStateSource {
       damping?: RegionView['damping'] | null;
       /** The store-lost fallback that applies (null: the store answers). */
       storeLost?: RegionView['storeLost'] | null;
+      /** No evidence yet (false: there is some). */
+      unknown?: boolean;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -88,6 +90,7 @@ export class InMemoryRegionState implements RegionStateSource {
     if (damping) view.damping = damping;
     const storeLost = change.storeLost === null ? undefined : (change.storeLost ?? old.storeLost);
     if (storeLost) view.storeLost = storeLost;
+    if (change.unknown ?? old.unknown) view.unknown = true;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;

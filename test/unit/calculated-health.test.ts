@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, type HealthExpr } from '../../src/config/index.js';
 import { calculatedStatus, evaluate, type HealthTerms } from '../../src/state/calculated.js';
-import { mergeRegionState } from '../../src/state/index.js';
+import { InMemoryRegionState, mergeRegionState } from '../../src/state/index.js';
+import { explain } from '../../src/dns/index.js';
+import { GeoResolver } from '../../src/geo/index.js';
 import type { HealthSignal, RegionStatus } from '../../src/contract/index.js';
 import { tempDir, testConfig } from '../helpers/dns.js';
 
@@ -172,5 +174,29 @@ describe('config', () => {
       /health\.unknown: must be up or down/,
     );
     expect(() => parse({}, '{ Bad_Name: {} }')).toThrow(/control\.signals\.Bad_Name: signal names use/);
+  });
+});
+
+describe('explain', () => {
+  it('prints how calculated health came out, and why a region is unknown', () => {
+    const dir = tempDir();
+    const config = parseConfigText(
+      `${readFileSync(testConfig(dir), 'utf8')}\ncontrol:\n  store: { file: ${dir}/s.json }\n`,
+    );
+    const state = InMemoryRegionState.fromConfig(config);
+    state.set('eu-west', { status: 'down', source: 'calculated', reason: 'calculated: signal db-eu=down' });
+    state.set('us-east', {
+      status: 'up',
+      source: 'health',
+      unknown: true,
+      reason: 'unknown: no agent of nyc has reported yet (counted as up)',
+    });
+    const lines = explain(config, GeoResolver.open(config.geo.database), state, {
+      name: 'www.example.test',
+      type: 'A',
+      client: '198.18.1.1',
+    });
+    expect(lines).toContain('health: eu-west calculated: signal db-eu=down');
+    expect(lines).toContain('health: us-east unknown: no agent of nyc has reported yet (counted as up)');
   });
 });

@@ -71,6 +71,24 @@ describe('state merge', () => {
     expect(r.views.get('ap-southeast')?.status).toBe('down');
     expect(r.views.get('ap-southeast')?.reason).toMatch(/lease expired/);
   });
+  it('a region none of whose agents ever reported is unknown, counted as control.unknown (up by default)', () => {
+    const agents = allUp();
+    agents.delete('sin');
+    // nyc and dub have reported (pops/<pop>); sin never has.
+    const known = new Set(['nyc', 'dub']);
+    const r = mergeRegionState(input({ agents, known }));
+    expect(r.views.get('ap-southeast')).toMatchObject({ status: 'up', source: 'health', unknown: true });
+    expect(r.views.get('ap-southeast')?.reason).toBe('unknown: no agent of sin has reported yet (counted as up)');
+    expect(r.views.get('us-east')?.unknown).toBeUndefined();
+    expect(mergeRegionState(input({ agents, known, unknownAs: 'down' })).views.get('ap-southeast')).toMatchObject({
+      status: 'down',
+      unknown: true,
+    });
+    // Once it has reported, its silence is evidence: down.
+    known.add('sin');
+    expect(mergeRegionState(input({ agents, known })).views.get('ap-southeast')).toMatchObject({ status: 'down' });
+    expect(mergeRegionState(input({ agents, known })).views.get('ap-southeast')?.unknown).toBeUndefined();
+  });
   it('operator overrides beat health, carry weights, and end at their expiry, each part on its own', () => {
     const overrides = new Map([
       ['us-east', { status: 'draining' as const, reason: 'maintenance', who: 'alice', at: 0, expiresAt: 2000 }],
