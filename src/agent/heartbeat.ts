@@ -49,12 +49,7 @@ export class Heartbeat {
           try {
             const report = this.report();
             await store.put(KEYS.agent(this.pop), report, { leaseMs: control.leaseMs });
-            // Once: this PoP has reported, so its silence from now on reads as down, not unknown.
-            if (!this.present) {
-              const presence: PopPresence = { pop: this.pop, region: report.region, since: report.at };
-              await store.put(KEYS.pop(this.pop), presence);
-              this.present = true;
-            }
+            if (!this.present) await this.markPresent(store, report);
           } catch (err) {
             this.log.warn({ err: (err as Error).message }, 'could not publish the heartbeat');
           }
@@ -65,6 +60,27 @@ export class Heartbeat {
     })();
     return this.publishing;
   }
+
+  /**
+   * Once: this PoP has reported, so its silence from now on reads as down, not unknown. A store
+   * that refuses it (an etcd role made before `pops/` existed: run `gtm store rbac` again) is
+   * said once; the heartbeat itself goes on.
+   */
+  private async markPresent(store: StateStore, report: AgentReport): Promise<void> {
+    const presence: PopPresence = { pop: this.pop, region: report.region, since: report.at };
+    try {
+      await store.put(KEYS.pop(this.pop), presence);
+      this.present = true;
+    } catch (err) {
+      if (!this.presenceRefused)
+        this.log.warn(
+          { err: (err as Error).message, key: KEYS.pop(this.pop) },
+          'could not record that this PoP has reported',
+        );
+      this.presenceRefused = true;
+    }
+  }
+  private presenceRefused = false;
 
   private audits = 0;
 

@@ -8,8 +8,8 @@ import { isLive, type HealthSignal, type RegionStatus } from '../contract/index.
 export type Tri = 'up' | 'down' | 'unknown';
 
 export interface HealthTerms {
-  /** The region's own health (agents, vantage points): up, or not. */
-  agents: RegionStatus;
+  /** The region's own health (agents, vantage points): up, or not; undefined: unknown (none reported yet). */
+  agents: RegionStatus | undefined;
   /** Another region's status now. */
   region(name: string): RegionStatus | undefined;
   signals: Map<string, HealthSignal>;

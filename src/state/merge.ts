@@ -181,7 +181,7 @@ function regionView(
     const rule = input.calculated?.get(region);
     if (rule) {
       const c = calculatedStatus(rule, {
-        agents: status,
+        agents: unknown ? undefined : status,
         region: statusOf,
         signals: input.signals ?? new Map(),
         now: input.now,

@@ -9,6 +9,7 @@ import { KEYS } from '../../src/contract/index.js';
 import { EtcdStateStore } from '../../src/state/etcd-store.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
 import { startEtcd, type RunningEtcd } from '../helpers/etcd.js';
+import { popYaml } from '../helpers/shared-state.js';
 import { waitForValue } from '../helpers/wait.js';
 
 const PREFIX = '/gtm-store-lost/';
@@ -34,11 +35,7 @@ control:
   store: { etcd: ["${etcd.endpoint}"], prefix: "${PREFIX}" }
   store_lost: { max_stale_s: 2, then: ${then} }
 pops:
-  dub:
-    region: eu-west
-    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
-`,
+${popYaml('dub', 'eu-west', 2)}`,
   );
   return cfg;
 }

@@ -9,8 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Heartbeat } from '../../src/agent/heartbeat.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import type { AgentReport } from '../../src/contract/index.js';
 import { kdig, startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
+import { heartbeat, popYaml } from '../helpers/shared-state.js';
 import { waitForValue } from '../helpers/wait.js';
 
 const dir = tempDir();
@@ -23,11 +23,7 @@ control:
   heartbeat_ms: 200
   lease_ms: 1000
 pops:
-  dub:
-    region: eu-west
-    bgp: { asn: 65002, router_id: 10.0.2.2, neighbors: [{ address: 10.0.2.1, asn: 65000 }], next_hop: 10.0.2.2 }
-    vips: [{ address: vip, nodes: [{ name: lb1, address: 10.0.2.11 }], checks: [{ type: tcp, port: 80 }] }]
-`,
+${popYaml('dub', 'eu-west', 2)}`,
 );
 const config = parseConfigText(readFileSync(cfg, 'utf8'));
 const servers: RunningDns[] = [];
@@ -54,14 +50,7 @@ async function answersDuring(s: RunningDns, during: () => Promise<void>): Promis
   await asking;
   return seen;
 }
-const report = (): AgentReport => ({
-  pop: 'dub',
-  region: 'eu-west',
-  serving: true,
-  sessionUp: true,
-  vips: [{ prefix: '198.51.100.20/32', state: 'UP' }],
-  at: Date.now(),
-});
+const report = () => heartbeat('dub', 'eu-west');
 const metric = async (s: RunningDns, name: string) => {
   const url = (/"metrics":"(http:[^"]+)"/.exec(s.log()) as RegExpExecArray)[1] as string;
   const body = await (await fetch(url)).text();

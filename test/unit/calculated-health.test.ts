@@ -58,6 +58,13 @@ describe('three-valued evaluation', () => {
     expect(value({ kind: 'at_least', n: 3, of })).toBe('down');
   });
 
+  it('reads agents that have never reported as unknown', () => {
+    expect(evaluate({ kind: 'agents' }, { ...terms([]), agents: undefined })).toEqual({
+      value: 'unknown',
+      trace: 'agents=unknown',
+    });
+  });
+
   it('traces every step', () => {
     const e: HealthExpr = { kind: 'all', of: [{ kind: 'agents' }, { kind: 'not', of: sig('b') }, sig('c')] };
     expect(evaluate(e, terms([up, down, gone])).trace).toBe(
