@@ -26,6 +26,8 @@ const ECS_OPTION = '8:00011800c61204'; // ECS 198.18.4.0/24 (Singapore in the te
 /** The steering rows of issue 30 over 100 regions (the bench's ECS subnet is pinned by a fence). */
 const BIASED_FENCED = { policy: '{ nearest: { bias: { r1: 50, r7: -30, r42: 20 } } }', fence: BENCH_FENCE };
 const STICKY_FENCED = { policy: '{ weighted: { sticky: true } }', fence: BENCH_FENCE };
+/** A random weighted draw per answer (not remembered per client): issue 32's weighted rows. */
+const WEIGHTED = { policy: 'weighted' };
 
 interface Throughput {
   qps: number;
@@ -216,6 +218,8 @@ async function main(): Promise<void> {
     { name: 'gtm 100k-record zone', text: bigZoneConfig(BIG_ZONE, city), port: ourPort + 5000 },
     { name: 'gtm 100 biased+fenced', text: manyRegionsConfig(100, city, BIASED_FENCED), port: ourPort + 7000 },
     { name: 'gtm 100 sticky+fenced', text: manyRegionsConfig(100, city, STICKY_FENCED), port: ourPort + 8000 },
+    { name: 'gtm 3 weighted', text: manyRegionsConfig(3, city, WEIGHTED), port: ourPort + 9000 },
+    { name: 'gtm 100 weighted', text: manyRegionsConfig(100, city, WEIGHTED), port: ourPort + 10000 },
   ].map((s) => {
     const file = join(dir, `${s.name.replace(/\W+/g, '-')}.yaml`);
     writeFileSync(file, s.text);
@@ -255,6 +259,8 @@ async function main(): Promise<void> {
     [scaled[2]!.name, scaled[2]!.port, 'big.txt', plain],
     [scaled[3]!.name, scaled[3]!.port, 'geo.txt', ecs],
     [scaled[4]!.name, scaled[4]!.port, 'geo.txt', ecs],
+    [scaled[5]!.name, scaled[5]!.port, 'geo.txt', ecs],
+    [scaled[6]!.name, scaled[6]!.port, 'geo.txt', ecs],
   ];
   console.log(
     `dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${cores} cores shared with dnsperf`,
@@ -315,6 +321,8 @@ async function main(): Promise<void> {
   const bigRss = Math.max(...(loaded.get(big.name) ?? [NaN]));
   const rBiased = qpsOf(scaled[3]!.name) / qpsOf(scaled[0]!.name);
   const rSticky = qpsOf(scaled[4]!.name) / qpsOf(scaled[0]!.name);
+  const rWeighted100 = qpsOf(scaled[6]!.name) / qpsOf(scaled[5]!.name);
+  const rWeightedNearest = qpsOf(scaled[5]!.name) / qpsOf('gtm geo-steered + ECS');
   cleanup();
 
   const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
@@ -382,6 +390,13 @@ async function main(): Promise<void> {
   );
   console.log(
     `  100 regions, sticky weighted + fence >= 0.8x plain nearest: ${rSticky.toFixed(2)}x ${mark(rSticky >= 0.8)}`,
+  );
+  console.log('\ntargets (issue 32, weighted: a random draw per answer)');
+  console.log(
+    `  weighted over 100 regions >= 0.8x weighted over 3: ${rWeighted100.toFixed(2)}x ${mark(rWeighted100 >= 0.8)}`,
+  );
+  console.log(
+    `  weighted over 3 >= 0.8x nearest over 3:            ${rWeightedNearest.toFixed(2)}x ${mark(rWeightedNearest >= 0.8)}`,
   );
   console.log('\ntargets (issue 13)');
   console.log(
