@@ -209,6 +209,11 @@ export class RegionFeed {
     return this.overrides.get(region);
   }
 
+  /** Every configured signal with its value now (the API, the console, gtm_health_signal). */
+  signalStates(now = Date.now()): ReturnType<typeof signalViews> {
+    return signalViews(this, this.config, now);
+  }
+
   /** A pushed signal as last seen by the watch (expired included: it reads as unknown). */
   signalOf(name: string): HealthSignal | undefined {
     return this.signals.get(name);
@@ -438,7 +443,7 @@ function calculatedRules(config: Config): Map<string, CalculatedHealth> {
 }
 
 /** Pushed signals as last read, by name (the control API and console read them). */
-export function signalViews(feed: RegionFeed, config: Config, now = Date.now()) {
+function signalViews(feed: RegionFeed, config: Config, now = Date.now()) {
   return [...(config.control?.signals ?? new Map()).entries()].map(([name, s]) => {
     const v = feed.signalOf(name);
     const live = v && isLive(v, now);
@@ -500,6 +505,16 @@ export function feedMetrics(feed: RegionFeed, registry: Registry): void {
     registers: [registry],
     collect() {
       this.set(feed.silentSeconds());
+    },
+  });
+  new Gauge({
+    name: 'gtm_health_signal',
+    help: 'A pushed health signal (control.signals) as this process reads it: 1 up, 0 down, -1 unknown (never set or past its lease)',
+    labelNames: ['signal'],
+    registers: [registry],
+    collect() {
+      for (const s of feed.signalStates())
+        this.set({ signal: s.name }, s.value === 'up' ? 1 : s.value === 'down' ? 0 : -1);
     },
   });
   new Gauge({

@@ -14,7 +14,7 @@ export {
   type StoreCondition,
 } from './store.js';
 export { mergeRegionState, exceedsGuardRail, failureStart, type MergeInput, type MergeResult } from './merge.js';
-export { RegionFeed, openStore, observeStore, feedMetrics, signalViews } from './feed.js';
+export { RegionFeed, openStore, observeStore, feedMetrics } from './feed.js';
 export { CheckedStore, type InvalidEntry } from './checked-store.js';
 export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';
 export { regionStateMetrics } from './metrics.js';

@@ -74,6 +74,7 @@ const signals = async () => (await call('GET', '/api/v1/signals')).body as unkno
 describe('calculated health over pushed signals', () => {
   it('starts unknown (counted as up), and follows the API: down moves London to New York, up brings it back', async () => {
     expect(await signals()).toEqual([{ name: 'db-eu', value: 'unknown', leaseS: 600 }]);
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^gtm_health_signal\{signal="db-eu"\} -1$/m);
     await londonBecomes('198.51.100.20');
     expect((await call('PUT', '/api/v1/signals/db-eu', { up: false, reason: 'drill' }, VIEWER)).status).toBe(403);
     expect((await call('PUT', '/api/v1/signals/nope', { up: false, reason: 'drill' })).status).toBe(404);
@@ -82,6 +83,8 @@ describe('calculated health over pushed signals', () => {
     expect(set.status).toBe(200);
     await londonBecomes('198.51.100.10');
     expect(await signals()).toMatchObject([{ name: 'db-eu', value: 'down', who: 'pusher' }]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^gtm_health_signal\{signal="db-eu"\} 0$/m);
     const explained = await runGtm(['explain', '--live', '--api', base, '--client', '198.18.1.1', 'www.example.test']);
     expect(explained.stdout).toContain('health: eu-west calculated: all(agents=up, signal db-eu=down)=down');
     await call('PUT', '/api/v1/signals/db-eu', { up: true, reason: 'failover done' });

@@ -2,7 +2,6 @@
 // (`regions.X.health`), set by anyone holding the `health` scope or by an Alertmanager webhook.
 // Each value holds for its lease, then reads as unknown; every push is audited.
 import type { FastifyInstance } from 'fastify';
-import { signalViews } from '../../state/index.js';
 import { doc, errorBody, nameParam } from '../api-schemas.js';
 import type { ControlContext } from '../context.js';
 import { WRITE_DEADLINE_MS, withinDeadline } from './regions.js';
@@ -49,7 +48,7 @@ export function signalRoutes(app: FastifyInstance, ctx: ControlContext): void {
   app.get(
     '/api/v1/signals',
     { config: { access: 'read' }, schema: doc('Every pushed health signal: up, down or unknown (lease ran out)') },
-    async () => signalViews(ctx.feed, ctx.config, ctx.now()),
+    async () => ctx.feed.signalStates(ctx.now()),
   );
 
   app.put(

@@ -1,6 +1,6 @@
 // /api/v1/state (regions, agents, shared anycast VIPs) and /api/v1/audit (recent changes).
 import type { FastifyInstance } from 'fastify';
-import { anycastViews, signalViews } from '../../state/index.js';
+import { anycastViews } from '../../state/index.js';
 import { KEYS, isLive, type AgentReport } from '../../contract/index.js';
 import { doc } from '../api-schemas.js';
 import type { AuditEntry } from '../audit.js';
@@ -16,7 +16,7 @@ export function stateRoutes(app: FastifyInstance, ctx: ControlContext): void {
       return {
         regions: regionViews(ctx),
         // Pushed health signals (control.signals): up, down, or unknown once the lease ran out.
-        signals: signalViews(ctx.feed, config, ctx.now()),
+        signals: ctx.feed.signalStates(ctx.now()),
         agents: agents.map((e) => ({
           ...e.value,
           leaseExpiresAt: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
