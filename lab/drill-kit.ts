@@ -263,7 +263,7 @@ export function outcomeChanges(fetches: Fetch[]): Fetch[] {
  * the fault (anycast users have no DNS phase). Clients moved: the first fetch another PoP served.
  */
 export function failoverPhases(o: Observed, pop: LabPop, anycast = false): FailoverPhases {
-  const after = (t: number | undefined) => (t === undefined || t < o.t0 ? undefined : t - o.t0);
+  /** The earliest of `ts` at or after the fault, in ms from it. */
   const first = (ts: (number | undefined)[]) => {
     const at = ts.filter((t): t is number => t !== undefined && t >= o.t0);
     return at.length ? Math.min(...at) - o.t0 : undefined;
@@ -280,9 +280,9 @@ export function failoverPhases(o: Observed, pop: LabPop, anycast = false): Failo
   const phases: FailoverPhases = {
     detect: first(o.vipChanges.filter((c) => c.pop === pop.name && c.to !== 'UP').map((c) => c.t)),
     decide: first(o.regionChanges.filter((c) => c.region === pop.region && c.to !== 'up').map((c) => c.t)),
-    dns: anycast || before?.answer !== pop.vip ? undefined : after(firstAnswerChange(o, pop)?.t),
+    dns: anycast || before?.answer !== pop.vip ? undefined : first([firstAnswerChange(o, pop)?.t]),
     bgp: first([o.withdrawnAt, o.deprefAt]),
-    clients: servedBefore ? after(moved?.t) : undefined,
+    clients: servedBefore ? first([moved?.t]) : undefined,
   };
   for (const k of Object.keys(phases) as (keyof FailoverPhases)[]) if (phases[k] === undefined) delete phases[k];
   return phases;

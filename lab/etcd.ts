@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { accepts } from './accepts.js';
 
 export interface RunningEtcd {
   endpoint: string;
@@ -29,13 +30,6 @@ function freeTcpPort(): Promise<number> {
 async function healthy(endpoint: string): Promise<boolean> {
   const r = await fetch(`${endpoint}/health`);
   return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
 }
 
 export async function startEtcd(

@@ -8,6 +8,7 @@ import { chownSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BirdRoute } from '../src/bgp/index.js';
 import { spawnIn } from './netns.js';
+import { accepts } from './accepts.js';
 
 export interface FrrPeer {
   name: string;
@@ -116,18 +117,6 @@ export async function startFrrDaemons<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
   return [...started, ...rest.map(spawn)];
-}
-
-/** Whether a unix socket accepts a connection now (closed again at once). */
-function accepts(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**

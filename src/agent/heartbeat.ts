@@ -12,8 +12,9 @@ export class Heartbeat {
   private publishing?: Promise<void>;
   private again = false;
   private stopped = false;
-  /** Whether this PoP's presence record (`pops/<pop>`) is written. */
+  /** Whether this PoP's presence record (`pops/<pop>`) is written, and whether the store refused it once. */
   private present = false;
+  private presenceRefused = false;
 
   constructor(
     private readonly pop: string,
@@ -80,7 +81,6 @@ export class Heartbeat {
       this.presenceRefused = true;
     }
   }
-  private presenceRefused = false;
 
   private audits = 0;
 

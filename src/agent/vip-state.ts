@@ -77,13 +77,17 @@ export function step(m: VipMachine, i: StepInput): { m: VipMachine; changed: boo
   return { m: { ...r.m, wakeAt: wakeOf(r.m, i) }, changed: r.changed };
 }
 
-/** A draining VIP wakes when the drain ends; a healthy-again DOWN VIP when its hold-down ends. */
+/** When flap damping releases a suppressed VIP (undefined: it is not suppressed now). */
+function dampedUntil(m: VipMachine, i: StepInput): number | undefined {
+  return i.damping && m.damping && stillSuppressed(m.damping, i.damping, i.now)
+    ? Math.ceil(releaseAt(m.damping, i.damping))
+    : undefined;
+}
+
+/** A draining VIP wakes when the drain ends; a healthy-again DOWN VIP when its hold-down (or damping) ends. */
 function wakeOf(m: VipMachine, i: StepInput): number | undefined {
   if (m.state === 'DRAINING' && m.drainUntil !== undefined) return m.drainUntil;
-  if (m.state === 'DOWN' && m.heldDown) {
-    const damped = i.damping && stillSuppressed(m.damping, i.damping, i.now) && m.damping;
-    return Math.max(m.lastFlip + i.holdDownMs, damped ? Math.ceil(releaseAt(damped, i.damping as FlapDamping)) : 0);
-  }
+  if (m.state === 'DOWN' && m.heldDown) return Math.max(m.lastFlip + i.holdDownMs, dampedUntil(m, i) ?? 0);
   return undefined;
 }
 
@@ -149,8 +153,9 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
       // Held by the guard rail, it never left: no hold-down to wait for.
       if (m.state === 'DOWN' && m.held) return go('UP', `${i.verdict}: ${i.verdictReason}`);
       // Flapping: withdrawn until the penalty decays (never held announced: that would black-hole).
-      if (m.state === 'DOWN' && i.damping && m.damping && stillSuppressed(m.damping, i.damping, i.now)) {
-        const inS = Math.ceil((releaseAt(m.damping, i.damping) - i.now) / 1000);
+      const released = m.state === 'DOWN' ? dampedUntil(m, i) : undefined;
+      if (released !== undefined) {
+        const inS = Math.ceil((released - i.now) / 1000);
         const reason = `healthy again, held down by flap damping (${m.flaps} flaps) for about ${inS} s more`;
         // Said once, when it begins (a heartbeat and a log line), not at every step of the wait.
         return { m: { ...next, reason, heldDown: true, damped: true }, changed: !m.damped };

@@ -14,7 +14,7 @@ import {
   type VantageSettings,
 } from './types.js';
 import { parseCheck } from './pops.js';
-import { parseSignals } from './health.js';
+import { parseSignals, unknownAs } from './health.js';
 import { DEFAULT_MAX_REGIONS_OUT, REGION_STATUSES } from '../contract/index.js';
 import { SCOPES, type ApiToken, type Scope } from '../auth/index.js';
 import { Problems, bool, hostPort, int, join, list, num, obj, str } from '../validate/index.js';
@@ -319,8 +319,6 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
       'unknown',
     ]) ?? {};
   const store = parseStore(p, c.store);
-  if (c.unknown !== undefined && c.unknown !== 'up' && c.unknown !== 'down')
-    p.add('control.unknown', 'must be up or down');
   const heartbeatMs = int(p, 'control.heartbeat_ms', c.heartbeat_ms, 50, 60_000, 500) ?? 500;
   const leaseMs = int(p, 'control.lease_ms', c.lease_ms, 100, 600_000, 3000) ?? 3000;
   if (leaseMs < 2 * heartbeatMs)
@@ -347,7 +345,7 @@ export function parseControl(p: Problems, v: unknown, regions: Map<string, Regio
     ...(c.flap_damping === undefined ? {} : { flapDamping: parseDamping(p, c.flap_damping) }),
     storeLost: parseStoreLost(p, c.store_lost),
     signals: parseSignals(p, c.signals),
-    unknown: c.unknown === 'down' ? 'down' : 'up',
+    unknown: unknownAs(p, 'control.unknown', c.unknown),
     expiryWarningMs: (int(p, 'control.expiry_warning_s', c.expiry_warning_s, 0, 604_800, 600) ?? 600) * 1000,
     alertDeadLetter: defaultAudit.replace(/(\.audit)?\.jsonl$/, '.alerts-dead.jsonl'),
     api: {

@@ -51,14 +51,19 @@ function parseExpr(p: Problems, path: string, v: unknown, depth = 0): HealthExpr
   }
 }
 
+/** What an unknown counts as (`control.unknown`, `regions.X.health.unknown`): up (fail open) unless `down`. */
+export function unknownAs(p: Problems, path: string, v: unknown): 'up' | 'down' {
+  if (v !== undefined && v !== 'up' && v !== 'down') p.add(path, 'must be up or down');
+  return v === 'down' ? 'down' : 'up';
+}
+
 /** `regions.X.health`: one term, and optionally `unknown: up | down` (default up: fail open). */
 export function parseHealth(p: Problems, path: string, v: unknown): CalculatedHealth | undefined {
   let unknown: 'up' | 'down' = 'up';
   let term = v;
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'unknown' in v) {
     const { unknown: u, ...rest } = v as Record<string, unknown>;
-    if (u !== 'up' && u !== 'down') p.add(join(path, 'unknown'), 'must be up or down');
-    else unknown = u;
+    unknown = unknownAs(p, join(path, 'unknown'), u);
     term = rest;
   }
   const expr = parseExpr(p, path, term);

@@ -112,25 +112,18 @@ export class Authority {
     return rule && v ? dampingText(v, rule, Date.now()) : undefined;
   }
 
-  /** How calculated health (`regions.X.health`) came out for a region, step by step (explain). */
-  calculatedOf(region: string): string | undefined {
+  /**
+   * How a region's health came out when explain has more to say than its status: calculated
+   * health step by step (`regions.X.health`), or why it is unknown (no agent has reported yet).
+   */
+  healthOf(region: string): string | undefined {
     const v = this.state.get(region);
-    return v?.source === 'calculated' ? v.reason : undefined;
+    return v?.source === 'calculated' || v?.unknown ? v.reason : undefined;
   }
 
-  /** Why a region is unknown (no agent of it has reported yet), when it is (explain). */
-  unknownOf(region: string): string | undefined {
-    const v = this.state.get(region);
-    return v?.unknown ? v.reason : undefined;
-  }
-
-  /** The store-lost fallback in force, as the region views carry it (explain). */
+  /** The store-lost fallback in force (explain). */
   storeLost(): StoreLost | undefined {
-    for (const r of this.config.regions.keys()) {
-      const lost = this.state.get(r)?.storeLost;
-      if (lost) return lost;
-    }
-    return undefined;
+    return this.decider.storeLost;
   }
 
   /** Runs the service's policy for one client (explain reads it too). */

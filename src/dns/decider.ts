@@ -19,7 +19,7 @@ import {
   type WeightTable,
   weightTableOf,
 } from '../policy/index.js';
-import type { RegionStatus } from '../contract/index.js';
+import type { RegionStatus, StoreLost } from '../contract/index.js';
 import type { RegionStateSource } from '../state/index.js';
 import type { Edns } from '../wire/index.js';
 import { ClientLocator, type ClientOf } from './client-locator.js';
@@ -95,8 +95,12 @@ export class Decider {
   get epoch(): number {
     return this.weightEpoch;
   }
-  /** Set while the store-lost fallback is `servfail` (control.store_lost): steered names answer SERVFAIL. */
-  servfailSteered = false;
+  /** The store-lost fallback in force (control.store_lost), as the region views carry it. */
+  storeLost?: StoreLost;
+  /** While the fallback is `servfail`, steered names answer SERVFAIL. */
+  get servfailSteered(): boolean {
+    return this.storeLost?.fallback === 'servfail';
+  }
   /** Optional tracer used by `gtm explain`. */
   onDecision?: (d: Decision) => void;
 
@@ -108,10 +112,11 @@ export class Decider {
     this.clients = new ClientLocator(geo);
     state.subscribe(() => {
       this.weightEpoch++;
-      this.servfailSteered = this.anyServfail();
+      this.storeLost = this.findStoreLost();
     });
     state.onServiceWeights?.(() => this.weightEpoch++);
     this.ctx = { regions: config.regions, weightOf: (r) => this.weightOf(r), random: Math.random };
+    this.storeLost = this.findStoreLost();
   }
 
   reload(config: Config, geo?: GeoResolver): void {
@@ -120,11 +125,15 @@ export class Decider {
     this.clients.reset(geo);
     this.orderCache = new Map();
     this.serviceCtx = new Map();
+    this.storeLost = this.findStoreLost();
   }
 
-  private anyServfail(): boolean {
-    for (const r of this.config.regions.keys()) if (this.state.get(r)?.storeLost?.fallback === 'servfail') return true;
-    return false;
+  private findStoreLost(): StoreLost | undefined {
+    for (const r of this.config.regions.keys()) {
+      const lost = this.state.get(r)?.storeLost;
+      if (lost) return lost;
+    }
+    return undefined;
   }
 
   statusOf(region: string): RegionStatus {

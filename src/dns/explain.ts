@@ -59,6 +59,9 @@ function explainWith(authority: Authority, geo: GeoResolver, req: ExplainRequest
   const out: string[] = [
     `query: ${req.name} ${TYPE_NAME[qtype]} from ${req.client}${ecs ? ` with ECS ${req.ecs}` : ''}`,
   ];
+  // Said before anything else: with `servfail` no steering runs at all.
+  const lost = authority.storeLost();
+  if (lost) out.push(`store: ${storeLostText(lost)}`);
   if (decision) {
     out.push(...describeDecision(decision, authority));
     if (qtype === TYPE.HTTPS && decision.service.https) {
@@ -134,18 +137,14 @@ function describeDecision(d: Decision, authority: Authority): string[] {
       `client (from ${d.clientSource}): ${where}; database network ${networkOf(d.client.address, d.client.geoPrefix)}`,
     );
   }
-  const lost = authority.storeLost();
-  if (lost) lines.push(`store: ${storeLostText(lost)}`);
   if (d.service.fence.length) lines.push(`fence: ${fenceLine(d)}`);
   lines.push(`rule: ${d.ordering.rule}`);
   lines.push(
     `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,
   );
   for (const h of d.selection.health) {
-    const calculated = authority.calculatedOf(h.region);
-    if (calculated) lines.push(`health: ${h.region} ${calculated}`);
-    const unknown = authority.unknownOf(h.region);
-    if (unknown) lines.push(`health: ${h.region} ${unknown}`);
+    const health = authority.healthOf(h.region);
+    if (health) lines.push(`health: ${h.region} ${health}`);
     const damping = authority.dampingOf(h.region);
     if (damping) lines.push(`damping: ${h.region} ${damping}`);
   }

@@ -12,8 +12,7 @@ import type { Client, Ordering, PolicyContext, PolicyPlugin } from './types.js';
 import { weighted, type WeightedPolicy } from './weighted.js';
 
 export type { Client, Ordering, PolicyContext, PolicyRegion, Pool, SteeredService, WeightTable } from './types.js';
-export { allCandidates } from './types.js';
-export { weightTableOf } from './types.js';
+export { allCandidates, weightTableOf } from './types.js';
 export type { LatencyNetwork } from './latency.js';
 export { poolOf, select, type Selection } from './select.js';
 export { applyShed, shedDraw, SHED_PREFIX, type Shed } from './capacity.js';

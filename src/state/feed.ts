@@ -1,6 +1,6 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
-import type { CalculatedHealth, Config, ControlSettings } from '../config/index.js';
+import type { CalculatedHealth, Config, ControlSettings, SignalSettings } from '../config/index.js';
 import {
   Gauge,
   Histogram,
@@ -210,13 +210,24 @@ export class RegionFeed {
   }
 
   /** Every configured signal with its value now (the API, the console, gtm_health_signal). */
-  signalStates(now = Date.now()): ReturnType<typeof signalViews> {
-    return signalViews(this, this.config, now);
-  }
-
-  /** A pushed signal as last seen by the watch (expired included: it reads as unknown). */
-  signalOf(name: string): HealthSignal | undefined {
-    return this.signals.get(name);
+  signalStates(now = Date.now()) {
+    return [...(this.config.control?.signals ?? new Map<string, SignalSettings>()).entries()].map(([name, s]) => {
+      const v = this.signals.get(name);
+      const live = v && isLive(v, now);
+      return {
+        name,
+        value: live ? (v.up ? 'up' : 'down') : 'unknown',
+        leaseS: s.leaseS,
+        ...(v
+          ? {
+              reason: v.reason,
+              who: v.who,
+              at: new Date(v.at).toISOString(),
+              expiresAt: new Date(v.expiresAt).toISOString(),
+            }
+          : {}),
+      };
+    });
   }
 
   /** The operator's weight for a region as last seen by the watch (expired ones included). */
@@ -230,8 +241,13 @@ export class RegionFeed {
     this.apply();
   }
 
-  /** PoPs per region and configured statuses, derived once per config (not per merge). */
-  private shaped?: { pops: Map<string, string[]>; regions: Map<string, RegionView['status']> };
+  /** PoPs per region, configured statuses and per-region rules, derived once per config (not per merge). */
+  private shaped?: {
+    pops: Map<string, string[]>;
+    regions: Map<string, RegionView['status']>;
+    capacity: Map<string, CapacityRule>;
+    calculated: Map<string, CalculatedHealth>;
+  };
   private shape(): NonNullable<RegionFeed['shaped']> {
     if (this.shaped) return this.shaped;
     const pops = new Map<string, string[]>();
@@ -241,7 +257,13 @@ export class RegionFeed {
       else pops.set(p.region, [p.name]);
     }
     const regions = new Map([...this.config.regions.values()].map((r) => [r.name, r.status] as const));
-    return (this.shaped = { pops, regions });
+    const capacity = new Map<string, CapacityRule>();
+    const calculated = new Map<string, CalculatedHealth>();
+    for (const r of this.config.regions.values()) {
+      if (r.capacity) capacity.set(r.name, r.capacity);
+      if (r.health) calculated.set(r.name, r.health);
+    }
+    return (this.shaped = { pops, regions, capacity, calculated });
   }
 
   private announceForced(region: string, o: RegionOverride, tell: boolean): void {
@@ -286,7 +308,7 @@ export class RegionFeed {
       const v = this.state.get(r);
       if (v) previous.set(r, v);
     }
-    const { pops, regions } = this.shape();
+    const { pops, regions, capacity, calculated } = this.shape();
     const now = Date.now();
     const merged = mergeRegionState({
       regions,
@@ -299,12 +321,12 @@ export class RegionFeed {
       maxOutShare: this.config.control?.maxRegionsOut ?? DEFAULT_MAX_REGIONS_OUT,
       recentMs: GUARD_RAIL_RECENT_MS,
       vantage: vantageOf(this.config, this.vantage),
-      capacity: capacityRules(this.config),
+      capacity,
       damping: this.config.control?.flapDamping,
-      calculated: calculatedRules(this.config),
+      calculated,
       signals: this.signals,
       // A PoP seen in this process's life counts as known too (its presence may be lagging).
-      known: new Set([...this.known, ...this.lastSeen.keys()]),
+      known: (pop) => this.known.has(pop) || this.lastSeen.has(pop),
       unknownAs: this.config.control?.unknown,
     });
     const held = merged.held;
@@ -433,41 +455,6 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       ]);
   }
   return changes;
-}
-
-/** Regions whose health is an expression. */
-function calculatedRules(config: Config): Map<string, CalculatedHealth> {
-  const out = new Map<string, CalculatedHealth>();
-  for (const r of config.regions.values()) if (r.health) out.set(r.name, r.health);
-  return out;
-}
-
-/** Pushed signals as last read, by name (the control API and console read them). */
-function signalViews(feed: RegionFeed, config: Config, now = Date.now()) {
-  return [...(config.control?.signals ?? new Map()).entries()].map(([name, s]) => {
-    const v = feed.signalOf(name);
-    const live = v && isLive(v, now);
-    return {
-      name,
-      value: live ? (v.up ? 'up' : 'down') : 'unknown',
-      leaseS: s.leaseS,
-      ...(v
-        ? {
-            reason: v.reason,
-            who: v.who,
-            at: new Date(v.at).toISOString(),
-            expiresAt: new Date(v.expiresAt).toISOString(),
-          }
-        : {}),
-    };
-  });
-}
-
-/** Regions with a `capacity` rule. */
-function capacityRules(config: Config): Map<string, CapacityRule> {
-  const out = new Map<string, CapacityRule>();
-  for (const r of config.regions.values()) if (r.capacity) out.set(r.name, r.capacity);
-  return out;
 }
 
 const vantageKey = (v: RegionView['vantage']) =>

@@ -58,7 +58,7 @@ export interface MergeInput {
    * PoPs whose agents have reported at least once (`pops/<pop>`). When given, a region none of
    * whose PoPs ever reported is unknown, and counts as `unknownAs`; absent, it is down.
    */
-  known?: Set<string>;
+  known?: (pop: string) => boolean;
   unknownAs?: RegionStatus;
 }
 
@@ -118,7 +118,7 @@ function fromHealth(region: string, input: MergeInput): Health {
     return { status: input.regions.get(region) ?? 'up', reason: 'configured (no PoP agents)', source: 'config' };
   const reports = pops.map((p) => input.agents.get(p)).filter((r): r is AgentReport => r !== undefined);
   // No evidence either way: none of its agents has ever reported (a fresh deployment).
-  if (reports.length === 0 && input.known && !pops.some((p) => input.known?.has(p))) {
+  if (reports.length === 0 && input.known && !pops.some(input.known)) {
     const as = input.unknownAs ?? 'up';
     return {
       status: as,

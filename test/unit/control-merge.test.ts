@@ -75,7 +75,8 @@ describe('state merge', () => {
     const agents = allUp();
     agents.delete('sin');
     // nyc and dub have reported (pops/<pop>); sin never has.
-    const known = new Set(['nyc', 'dub']);
+    const reported = new Set(['nyc', 'dub']);
+    const known = (pop: string) => reported.has(pop);
     const r = mergeRegionState(input({ agents, known }));
     expect(r.views.get('ap-southeast')).toMatchObject({ status: 'up', source: 'health', unknown: true });
     expect(r.views.get('ap-southeast')?.reason).toBe('unknown: no agent of sin has reported yet (counted as up)');
@@ -85,7 +86,7 @@ describe('state merge', () => {
       unknown: true,
     });
     // Once it has reported, its silence is evidence: down.
-    known.add('sin');
+    reported.add('sin');
     expect(mergeRegionState(input({ agents, known })).views.get('ap-southeast')).toMatchObject({ status: 'down' });
     expect(mergeRegionState(input({ agents, known })).views.get('ap-southeast')?.unknown).toBeUndefined();
   });

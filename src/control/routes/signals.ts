@@ -45,6 +45,9 @@ export const SIGNAL_LABEL = 'gtm_signal';
 
 export function signalRoutes(app: FastifyInstance, ctx: ControlContext): void {
   const { changes, guard } = ctx;
+  /** One push, within the write deadline (as an override is). */
+  const push = (name: string, up: boolean, reason: string, who: string, opts: { leaseS?: number; action?: string }) =>
+    withinDeadline(changes.setSignal(name, up, reason, who, { ...opts, deadline: Date.now() + WRITE_DEADLINE_MS }));
   app.get(
     '/api/v1/signals',
     { config: { access: 'read' }, schema: doc('Every pushed health signal: up, down or unknown (lease ran out)') },
@@ -65,12 +68,7 @@ export function signalRoutes(app: FastifyInstance, ctx: ControlContext): void {
       if (!guard.permitted(req, reply, ['health'])) return reply;
       const name = (req.params as { name: string }).name;
       const b = req.body as { up: boolean; reason: string; lease_s?: number };
-      const r = await withinDeadline(
-        changes.setSignal(name, b.up, b.reason, guard.operator(req), {
-          leaseS: b.lease_s,
-          deadline: Date.now() + WRITE_DEADLINE_MS,
-        }),
-      );
+      const r = await push(name, b.up, b.reason, guard.operator(req), { leaseS: b.lease_s });
       return r.ok ? reply.send({ signal: r.signal }) : reply.code(r.code).send({ error: r.error });
     },
   );
@@ -97,12 +95,8 @@ export function signalRoutes(app: FastifyInstance, ctx: ControlContext): void {
         }
         const up = a.status === 'resolved';
         const summary = a.annotations?.summary ? `: ${a.annotations.summary}` : '';
-        const r = await withinDeadline(
-          changes.setSignal(name, up, `alert ${alert} ${a.status}${summary}`.slice(0, 500), guard.operator(req), {
-            action: 'alertmanager',
-            deadline: Date.now() + WRITE_DEADLINE_MS,
-          }),
-        );
+        const reason = `alert ${alert} ${a.status}${summary}`.slice(0, 500);
+        const r = await push(name, up, reason, guard.operator(req), { action: 'alertmanager' });
         if (r.ok) applied.push({ signal: name, up });
         else ignored.push({ alert, why: r.error });
       }
