@@ -205,12 +205,24 @@ async function main(): Promise<void> {
     GeoResolver.open(city),
     InMemoryRegionState.fromConfig(parseConfigText(ourConfig)),
   ).respond(buildQuery('static.example.test', TYPE.A, { id: 0 }), '127.0.0.1', false).response as Buffer;
-  const ceiling = spawn(
-    process.execPath,
-    [join(ROOT, 'dist', 'bench', 'ceiling.js'), String(ceilingPort), String(cores), staticAnswer.toString('hex')],
-    { stdio: 'ignore' },
-  );
-  children.push(ceiling);
+  const batchedCeilingPort = ourPort + 2500;
+  for (const [port, io] of [
+    [ceilingPort, 'dgram'],
+    [batchedCeilingPort, 'batched'],
+  ] as const) {
+    const args = [
+      join(ROOT, 'dist', 'bench', 'ceiling.js'),
+      String(port),
+      String(cores),
+      staticAnswer.toString('hex'),
+      io,
+    ];
+    children.push(spawn(process.execPath, args, { stdio: 'ignore' }));
+  }
+  // The same server on Node's dgram: what the batched path (the default where built) gains.
+  const dgramPort = ourPort + 11000;
+  writeFileSync(join(dir, 'gtm-dgram.yaml'), ourConfig.replace(/^dns:\n/m, 'dns:\n  io: dgram\n'));
+  startGtm(join(dir, 'gtm-dgram.yaml'), dgramPort);
   // Scale: the same steered name over 100 and 10,000 regions, and a zone of 100,000 records.
   const scaled = [
     { name: 'gtm 100 regions + ECS', text: manyRegionsConfig(100, city), port: ourPort + 3000 },
@@ -235,7 +247,11 @@ async function main(): Promise<void> {
     ourConfig.replace('    ns: [ns1, ns2]\n', `    ns: [ns1, ns2]\n    dnssec: { keys: ${keyDir} }\n`),
   );
   startGtm(join(dir, 'signed.yaml'), signedPort);
-  await Promise.all([gdnsdPort, ourPort, ceilingPort, signedPort, ...scaled.map((s) => s.port)].map(waitForAnswer));
+  await Promise.all(
+    [gdnsdPort, ourPort, ceilingPort, batchedCeilingPort, dgramPort, signedPort, ...scaled.map((s) => s.port)].map(
+      waitForAnswer,
+    ),
+  );
   const idleRss = new Map([
     [`gtm (3 regions)`, workerRss(ours.child)],
     ...scaled.map((s) => [s.name, workerRss(s.gtm.child)] as const),
@@ -246,12 +262,16 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'big.txt'), bigZoneQueries(BIG_ZONE, 100_000));
   const plain = { ecs: false };
   const ecs = { ecs: true };
-  const runs: [string, number, string, RowOptions][] = [
+  // BENCH_ROWS (a regular expression) runs only the rows it matches: for a quick look.
+  const only = process.env.BENCH_ROWS ? new RegExp(process.env.BENCH_ROWS) : undefined;
+  const allRuns: [string, number, string, RowOptions][] = [
     ['gdnsd static', gdnsdPort, 'static.txt', plain],
     ['gdnsd geoip + ECS', gdnsdPort, 'geo.txt', ecs],
     ['node ceiling', ceilingPort, 'static.txt', plain],
+    ['batched node ceiling', batchedCeilingPort, 'static.txt', plain],
     ['gtm static', ourPort, 'static.txt', plain],
     ['gtm geo-steered + ECS', ourPort, 'geo.txt', ecs],
+    ['gtm dgram steered + ECS', dgramPort, 'geo.txt', ecs],
     ['signed zone, steered+ECS', signedPort, 'geo.txt', ecs],
     ['signed, steered+ECS+DO', signedPort, 'geo.txt', { ecs: true, dnssec: true }],
     [scaled[0]!.name, scaled[0]!.port, 'geo.txt', ecs],
@@ -262,6 +282,9 @@ async function main(): Promise<void> {
     [scaled[5]!.name, scaled[5]!.port, 'geo.txt', ecs],
     [scaled[6]!.name, scaled[6]!.port, 'geo.txt', ecs],
   ];
+  const runs = allRuns.filter(
+    ([name]) => !only || only.test(name) || name === 'gdnsd static' || name === 'node ceiling',
+  );
   console.log(
     `dnsperf ${SECONDS}s per run, 4 clients, 200 outstanding, UDP over loopback, ${cores} cores shared with dnsperf`,
   );

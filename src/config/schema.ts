@@ -4,6 +4,7 @@ import {
   type CapacityRule,
   type Config,
   type DnsSettings,
+  type UdpIo,
   type Region,
   type RrlSettings,
   type TsigKey,
@@ -86,6 +87,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'tcp_max_connections',
           'tcp_max_per_source',
           'udp_receive_buffer',
+          'io',
           'max_scope_v4',
           'max_scope_v6',
           'unstable_ttl',
@@ -100,25 +102,12 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'secondary_dir',
           'cookie_secret_env',
         ])) ?? {};
-  // One address, or a list (v4 and v6, each answered on UDP and TCP): the first may have port 0.
-  const listens = Array.isArray(d.listen)
-    ? d.listen.map((x, i) => hostPort(p, join('dns.listen', i), x))
-    : [d.listen === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', d.listen)];
-  if (Array.isArray(d.listen) && d.listen.length === 0) p.add('dns.listen', 'must name at least one address');
-  const listen = listens[0];
-  const alsoListen = listens.slice(1).filter((x): x is { host: string; port: number } => x !== undefined);
-  alsoListen.forEach((x, i) => {
-    if (x.port === 0) p.add(join('dns.listen', i + 1), 'needs a port (only the first address may take any free one)');
-  });
-  const seen = new Set<string>();
-  for (const x of listens)
-    if (x && seen.size === seen.add(`${x.host}|${x.port}`).size)
-      p.add('dns.listen', `${x.host}:${x.port} is listed twice`);
+  const { listen, alsoListen } = parseListens(p, d.listen);
   let workers = 1;
   if (d.workers === undefined || d.workers === 'auto') workers = 0;
   else workers = int(p, 'dns.workers', d.workers, 1, 64) ?? 1;
   return {
-    listen: listen ?? { host: '127.0.0.1', port: 5353 },
+    listen,
     alsoListen,
     workers,
     maxUdpSize: int(p, 'dns.max_udp_size', d.max_udp_size, 512, 65535, 1232) ?? 1232,
@@ -131,6 +120,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     tcpMaxPerSource: int(p, 'dns.tcp_max_per_source', d.tcp_max_per_source, 1, 100_000, 32) ?? 32,
     udpReceiveBuffer:
       int(p, 'dns.udp_receive_buffer', d.udp_receive_buffer, 0, 1 << 30, UDP_RECEIVE_BUFFER) ?? UDP_RECEIVE_BUFFER,
+    io: udpIo(p, d.io),
     maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
     unstableTtl: int(p, 'dns.unstable_ttl', d.unstable_ttl, 0, 86_400, 5) ?? 5,
@@ -225,6 +215,29 @@ function parseDnstap(p: Problems, v: unknown): DnsSettings['dnstap'] {
     identity: str(p, 'dns.dnstap.identity', t.identity, { optional: true }),
     bufferBytes: (int(p, 'dns.dnstap.buffer_kb', t.buffer_kb, 16, 1_048_576, 4096) ?? 4096) * 1024,
   };
+}
+
+/** dns.listen: one address, or a list (v4 and v6, each on UDP and TCP); the first may have port 0. */
+function parseListens(p: Problems, v: unknown): Pick<DnsSettings, 'listen' | 'alsoListen'> {
+  const listens = Array.isArray(v)
+    ? v.map((x, i) => hostPort(p, join('dns.listen', i), x))
+    : [v === undefined ? { host: '127.0.0.1', port: 5353 } : hostPort(p, 'dns.listen', v)];
+  if (Array.isArray(v) && v.length === 0) p.add('dns.listen', 'must name at least one address');
+  const alsoListen = listens.slice(1).filter((x): x is { host: string; port: number } => x !== undefined);
+  alsoListen.forEach((x, i) => {
+    if (x.port === 0) p.add(join('dns.listen', i + 1), 'needs a port (only the first address may take any free one)');
+  });
+  const seen = new Set<string>();
+  for (const x of listens)
+    if (x && seen.size === seen.add(`${x.host}|${x.port}`).size)
+      p.add('dns.listen', `${x.host}:${x.port} is listed twice`);
+  return { listen: listens[0] ?? { host: '127.0.0.1', port: 5353 }, alsoListen };
+}
+
+function udpIo(p: Problems, v: unknown): UdpIo {
+  if (v === undefined || v === 'auto' || v === 'batched' || v === 'dgram') return v ?? 'auto';
+  p.add('dns.io', 'must be auto, batched or dgram');
+  return 'auto';
 }
 
 function overBudget(p: Problems, v: unknown): DnsSettings['overBudget'] {

@@ -207,6 +207,12 @@ export interface Service {
 export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
 export type TransferRendition = (typeof TRANSFER_RENDITIONS)[number];
 
+/**
+ * How DNS workers read and write UDP: `batched` (recvmmsg/sendmmsg through the addon built at
+ * install, a socket per worker), `dgram` (Node's, one socket the workers share), `auto`.
+ */
+export type UdpIo = 'auto' | 'batched' | 'dgram';
+
 export interface DnsSettings {
   /** The first of `dns.listen` (the command line's --listen replaces it). */
   listen: { host: string; port: number };
@@ -229,6 +235,8 @@ export interface DnsSettings {
    * about 190 queries). The kernel caps it at net.core.rmem_max.
    */
   udpReceiveBuffer: number;
+  /** UDP I/O path: the batched addon, Node's dgram, or `auto` (batched when it was built). */
+  io: UdpIo;
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;
   maxScope6: number;

@@ -3,6 +3,7 @@
 // metrics endpoint; workers (src/dns/worker-pool.ts) only answer. A reload is validated once in
 // the primary and then swapped in by each worker between two queries, so none is dropped.
 import cluster from 'node:cluster';
+import { batchedUdpAddon } from './batched-udp.js';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -138,6 +139,9 @@ async function startWorkers(
   prepared: () => Prepared,
 ): Promise<{ pool: WorkerPool; port: number }> {
   const listen = { ...(opts.listen ?? config.dns.listen) };
+  // Said here, once: a worker that cannot start would be restarted without end.
+  const udp = batchedUdpAddon();
+  if (config.dns.io === 'batched' && !udp.addon) throw new Error(`dns.io is batched, but ${udp.why}`);
   const count = opts.workers ?? (config.dns.workers || availableParallelism());
   // Port 0 with several workers: the cluster keys shared UDP handles by the asked port, so
   // every worker must ask for the same real one. Pick it here.

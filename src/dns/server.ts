@@ -14,6 +14,8 @@ import { addressRdata, unmapIPv4 } from '../net/index.js';
 import { LogTally } from '../runtime/index.js';
 import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
 import type { DnstapWriter } from './tap-writer.js';
+import { BatchedUdpSocket, batchedUdpAddon, type BatchedUdpStats } from './batched-udp.js';
+import type { UdpIo } from '../config/index.js';
 
 /**
  * Whether a TCP message asks for a zone transfer (AXFR 252, IXFR 251): one question, its type
@@ -52,6 +54,10 @@ export interface ServerOptions {
   maxTcpPerSource?: number;
   /** SO_RCVBUF for the UDP sockets (0 or absent: the kernel's default). */
   udpReceiveBuffer?: number;
+  /** UDP I/O: `batched` (the addon, see batched-udp.ts), `dgram`, or `auto` (batched when built). */
+  udpIo?: UdpIo;
+  /** The largest UDP answer (dns.max_udp_size): the batched path's answer slot. */
+  maxUdpSize?: number;
   /** Response rate limiting on UDP (undefined: off). */
   rrl?: RrlSettings;
   /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
@@ -134,6 +140,8 @@ function literalLookup(
 
 export class DnsServer {
   private readonly udps: dgram.Socket[] = [];
+  private readonly batched: BatchedUdpSocket[] = [];
+  private path?: 'batched' | 'dgram';
   private readonly tcps: net.Server[] = [];
   private readonly conns = new Set<TcpConn>();
   private readonly perSource = new Map<string, number>();
@@ -189,7 +197,10 @@ export class DnsServer {
       } catch (err) {
         this.opts.logger.warn({ err, want }, 'could not size the UDP receive buffer');
       }
-    const got = udp.getRecvBufferSize();
+    this.logReceiveBuffer(udp.getRecvBufferSize(), want);
+  }
+
+  private logReceiveBuffer(got: number, want: number): void {
     const capped = want > 0 && got < want;
     this.opts.logger[capped ? 'warn' : 'info'](
       { udpReceiveBuffer: got, asked: want },
@@ -199,12 +210,55 @@ export class DnsServer {
     );
   }
 
+  /**
+   * The UDP path this server takes: `dgram` when asked, else the batched addon when it loads
+   * (`batched` asked without it is an error: the operator wanted it), else `dgram`. Logged once.
+   */
+  udpPath(): 'batched' | 'dgram' {
+    if (this.path) return this.path;
+    const want = this.opts.udpIo ?? 'auto';
+    const { addon, why } = batchedUdpAddon();
+    if (want === 'batched' && !addon) throw new Error(`dns.io is batched but the addon is not there: ${why}`);
+    this.path = want !== 'dgram' && addon ? 'batched' : 'dgram';
+    this.opts.logger.info(
+      { udpIo: this.path, asked: want, ...(this.path === 'dgram' && want !== 'dgram' ? { why } : {}) },
+      this.path === 'batched' ? 'UDP: batched (recvmmsg/sendmmsg, a socket per worker)' : 'UDP: dgram',
+    );
+    return this.path;
+  }
+
+  /** What the batched sockets have done (summed), for metrics; undefined on the dgram path. */
+  batchedStats(): BatchedUdpStats | undefined {
+    if (this.path !== 'batched') return undefined;
+    const sum: BatchedUdpStats = { read: 0, sent: 0, sendFailed: 0, waitedToSend: 0 };
+    for (const b of this.batched) for (const [k, v] of Object.entries(b.stats())) sum[k as keyof BatchedUdpStats] += v;
+    return sum;
+  }
+
   /** One address: a UDP socket and a TCP server on the same port; returns the port bound. */
   private async listenOn(host: string, port: number): Promise<number> {
-    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
-    this.udps.push(udp);
     // dnstap's response address: this socket's (none for a wildcard address).
     const local: Local = { address: host === '0.0.0.0' || host === '::' ? undefined : addressRdata(host), port };
+    local.port =
+      this.udpPath() === 'batched' ? this.listenBatched(host, port, local) : await this.listenDgram(host, port, local);
+    this.tcpSeconds ??= this.opts.metrics?.answerSeconds.labels('tcp');
+    const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock, local));
+    tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
+    this.tcps.push(tcp);
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host, port: local.port, exclusive: false }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    return local.port;
+  }
+
+  /** Node's dgram: one socket the cluster shares, a callback per packet. */
+  private async listenDgram(host: string, port: number, local: Local): Promise<number> {
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    this.udps.push(udp);
     // The label child is bound once: resolving labels per observation was measurable per query.
     const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
     udp.on('message', (msg, rinfo) => {
@@ -223,21 +277,34 @@ export class DnsServer {
         resolve();
       });
     });
-    local.port = udp.address().port;
     this.sizeReceiveBuffer(udp);
+    return udp.address().port;
+  }
 
-    this.tcpSeconds ??= this.opts.metrics?.answerSeconds.labels('tcp');
-    const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock, local));
-    tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
-    this.tcps.push(tcp);
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ host, port: local.port, exclusive: false }, () => {
-        tcp.off('error', reject);
-        resolve();
-      });
-    });
-    return local.port;
+  /**
+   * The batched path: this worker's own socket on the port (SO_REUSEPORT), read and answered a
+   * batch at a time. The answer time is observed per query, as on the dgram path.
+   */
+  private listenBatched(host: string, port: number, local: Local): number {
+    const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
+    const want = this.opts.udpReceiveBuffer ?? 0;
+    const sock = new BatchedUdpSocket(
+      batchedUdpAddon().addon!,
+      host,
+      port,
+      want,
+      Math.max(this.opts.maxUdpSize ?? 1232, 4096),
+      (msg, remote, from) => {
+        const t0 = performance.now();
+        const response = this.handle(msg, remote, false, from, local);
+        udpSeconds?.observe((performance.now() - t0) / 1000);
+        return response;
+      },
+      (reason) => this.opts.metrics?.dropped.inc({ reason }),
+    );
+    this.batched.push(sock);
+    this.logReceiveBuffer(sock.receiveBuffer, want);
+    return sock.port;
   }
 
   /**
@@ -496,6 +563,7 @@ export class DnsServer {
     for (const c of this.conns) this.closeConn(c);
     await Promise.all([
       ...this.udps.map((u) => new Promise<void>((r) => u.close(() => r()))),
+      ...this.batched.map((b) => b.close()),
       ...this.tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
     await this.opts.tap?.writer.close();

@@ -13,6 +13,7 @@ import {
   dnstapMetrics,
   createLogger,
   globalRegistry,
+  udpIoMetrics,
   type Logger,
 } from '../observability/index.js';
 import { packageVersion } from '../runtime/index.js';
@@ -43,6 +44,8 @@ function serverFor(m: Extract<ToWorker, { type: 'init' }>, authority: Authority,
     maxTcpConnections: dns.tcpMaxConnections,
     maxTcpPerSource: dns.tcpMaxPerSource,
     udpReceiveBuffer: dns.udpReceiveBuffer,
+    udpIo: dns.io,
+    maxUdpSize: dns.maxUdpSize,
     queryLogSample: dns.queryLogSample,
     rrl: dns.rrl,
     missBudget: dns.missBudget,
@@ -78,6 +81,8 @@ function runWorker(): void {
     authority.onNotify = (zone, from) => send({ type: 'notify', zone, from });
     server = serverFor(m, authority, log);
     cacheMetrics(globalRegistry, () => authority?.cacheStats() ?? []);
+    const listening = server;
+    udpIoMetrics(globalRegistry, () => ({ path: listening.udpPath(), batched: listening.batchedStats() }));
     const { port } = await server.start();
     send({ type: 'ready', port });
   };

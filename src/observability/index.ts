@@ -227,6 +227,49 @@ export function cacheMetrics(registry: Registry, read: () => CacheCounters[]): v
 }
 
 /**
+ * The UDP I/O path of each worker (workers summed: the gauge counts workers per path) and, on the
+ * batched path, what its sockets did: datagrams read, answers sent, answers the kernel refused,
+ * and waits for room to send (the socket buffer was full; reading pauses until it drains).
+ */
+export function udpIoMetrics(
+  registry: Registry,
+  read: () => {
+    path: 'batched' | 'dgram';
+    batched?: { read: number; sent: number; sendFailed: number; waitedToSend: number };
+  },
+): void {
+  new Gauge({
+    name: 'gtm_dns_udp_io_workers',
+    help: 'DNS workers by UDP I/O path: batched (recvmmsg/sendmmsg addon) or dgram (Node)',
+    labelNames: ['path'],
+    registers: [registry],
+    collect() {
+      const { path } = read();
+      this.set({ path: 'batched' }, path === 'batched' ? 1 : 0);
+      this.set({ path: 'dgram' }, path === 'dgram' ? 1 : 0);
+    },
+  });
+  followingCounter(
+    registry,
+    {
+      name: 'gtm_dns_udp_batched_total',
+      help: 'Batched UDP path: datagrams read, answers sent, answers the kernel refused (send_failed), waits for send room',
+      labelNames: ['event'],
+    },
+    () => {
+      const b = read().batched;
+      if (!b) return [];
+      return [
+        [{ event: 'read' }, b.read],
+        [{ event: 'sent' }, b.sent],
+        [{ event: 'send_failed' }, b.sendFailed],
+        [{ event: 'send_waits' }, b.waitedToSend],
+      ];
+    },
+  );
+}
+
+/**
  * The process's own metrics (CPU, memory, event loop, GC): prom-client's defaults without the
  * three gauges it names `..._total` (a counter's suffix: `promtool check metrics` refuses them).
  */

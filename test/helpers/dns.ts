@@ -20,9 +20,16 @@ export function tempDir(prefix = 'gtm-test-'): string {
  * The example config with the test City database, plus `records` (YAML list items
  * inserted into the zone) and `services` (YAML appended under services:).
  */
-export function testConfig(dir: string, extra: { records?: string; services?: string } = {}): string {
+/** The DNS server's two UDP paths (dns.io): tests of the wire run on both. */
+export const UDP_PATHS = ['batched', 'dgram'] as const;
+
+export function testConfig(
+  dir: string,
+  extra: { records?: string; services?: string; io?: (typeof UDP_PATHS)[number] } = {},
+): string {
   const { city } = buildTestDatabases(dir);
   let text = withGeoDatabase(readFileSync(EXAMPLE, 'utf8'), city);
+  if (extra.io) text = text.replace(/^dns:\n/m, `dns:\n  io: ${extra.io}\n`);
   text = text.replace(/metrics: 127\.0\.0\.1:9153/, 'metrics: 127.0.0.1:0');
   if (extra.records) text = text.replace('    records:\n', `    records:\n${extra.records}`);
   const file = join(dir, 'config.yaml');

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/index.js';
 import { classify, compare, type Query } from '../helpers/differences.js';
 import { decodeMsg, type Msg } from '../helpers/dnsmsg.js';
-import { freePort, startDns, tempDir, type RunningDns } from '../helpers/dns.js';
+import { freePort, startDns, tempDir, UDP_PATHS, type RunningDns } from '../helpers/dns.js';
 import { startGdnsd, type RunningGdnsd } from '../helpers/gdnsd.js';
 import { rng } from '../helpers/rng.js';
 import { waitFor } from '../helpers/wait.js';
@@ -224,14 +224,12 @@ async function exchangeAll(port: number, queries: Query[]): Promise<(Buffer | un
 }
 
 let dir: string;
-let ours: RunningDns;
 let ref: RunningGdnsd;
 
 beforeAll(async () => {
   dir = tempDir('gtm-diff-');
   const cfg = join(dir, 'gtm.yaml');
   writeFileSync(cfg, DIFF_CONFIG);
-  ours = await startDns(cfg, 2);
   ref = startGdnsd(join(dir, 'gdnsd'), parseConfigText(readFileSync(cfg, 'utf8')), await freePort());
   const probe = generate(0, rng(1));
   await waitFor(
@@ -242,10 +240,21 @@ beforeAll(async () => {
   );
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([ours?.stop(), ref?.stop()]);
+  await ref?.stop();
 });
 
-describe('differential test against gdnsd', () => {
+// Both UDP paths of ours (dns.io), each against the same gdnsd.
+describe.each(UDP_PATHS)('differential test against gdnsd, ours on the %s UDP path', (io) => {
+  let ours: RunningDns;
+  beforeAll(async () => {
+    const cfg = join(dir, `gtm-${io}.yaml`);
+    writeFileSync(cfg, DIFF_CONFIG.replace('dns: { ecs: true }', `dns: { ecs: true, io: ${io} }`));
+    ours = await startDns(cfg, 2);
+  }, 60_000);
+  afterAll(async () => {
+    await ours?.stop();
+  });
+
   it(`${QUERIES.toLocaleString('en')} generated queries differ only in documented ways (seed ${SEED})`, async () => {
     const r = rng(SEED);
     const queries = Array.from({ length: QUERIES }, (_, i) => generate(i, r));

@@ -3,17 +3,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
-import { startDns, tempDir, testConfig, type RunningDns } from '../helpers/dns.js';
-
-let gtm: RunningDns | undefined;
-
-beforeAll(async () => {
-  gtm = await startDns(testConfig(tempDir('gtm-burst-')), 2);
-}, 30_000);
-
-afterAll(async () => {
-  await gtm?.stop();
-});
+import { startDns, tempDir, testConfig, UDP_PATHS, type RunningDns } from '../helpers/dns.js';
 
 /** Sends `n` queries without pacing; the number of distinct IDs answered within `waitMs`. */
 async function burst(port: number, n: number, waitMs: number): Promise<number> {
@@ -36,10 +26,20 @@ async function burst(port: number, n: number, waitMs: number): Promise<number> {
   return answered.size;
 }
 
-describe('a burst of queries', () => {
-  it('answers 1,000 queries sent at once, and says its receive buffer at start', async () => {
+describe.each(UDP_PATHS)('a burst of queries on the %s UDP path', (io) => {
+  let gtm: RunningDns | undefined;
+  beforeAll(async () => {
+    gtm = await startDns(testConfig(tempDir('gtm-burst-'), { io }), 2);
+  }, 30_000);
+  afterAll(async () => {
+    await gtm?.stop();
+  });
+
+  it('answers 1,000 queries sent at once, and says its UDP path and receive buffer at start', async () => {
     const g = gtm as RunningDns;
     await g.waitLog(/"udpReceiveBuffer":\d+/);
+    // Each worker says the path it took (batched: its own socket, so its own buffer).
+    await g.waitLog(new RegExp(`"udpIo":"${io}"`));
     // Three bursts: each must be whole (a cold first one included).
     for (let round = 0; round < 3; round++) expect(await burst(g.port, 1000, 3000)).toBe(1000);
   }, 30_000);
