@@ -19,6 +19,7 @@ DEBS=(
   etcd-server chromium                            # shared state across machines; console tests (playwright-core)
   nsd knot bind9-utils                            # zone files: NSD (and its checker) beside gtm dns, Knot, named-checkzone
   docker.io docker-compose debootstrap            # the compose lab: engine, compose, base image without a registry
+  gcc make python3                                # node-gyp builds the batched UDP addon (native/) at install
 )
 missing=()
 for p in "${DEBS[@]}"; do
@@ -49,4 +50,8 @@ fi
 # error here, not a surprise later. `prepare` builds dist/.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
+fi
+# The batched UDP addon, built by npm's install step; again when its source is newer (a pull).
+if [ ! -e native/build/Release/udp_batch.node ] || [ native/udp_batch.c -nt native/build/Release/udp_batch.node ]; then
+  node scripts/build-native.mjs
 fi
