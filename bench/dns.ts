@@ -16,7 +16,8 @@ import { Authority } from '../src/dns/index.js';
 import { buildQuery, parseQuery, TYPE } from '../src/wire/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { BENCH_FENCE, bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
-import { children, cleanup, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+import { children, cleanup, cpuSeconds, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+import { worldSubnets, writeSubnetQueries } from './subnet-queries.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 
@@ -35,9 +36,29 @@ interface Throughput {
   lost: number;
 }
 
-/** dnsperf options for a row: ECS, and DO (a DNSSEC-aware resolver's queries). */
-type RowOptions = { ecs: boolean; dnssec?: boolean };
-const rowArgs = (o: RowOptions) => [...(o.ecs ? ['-E', ECS_OPTION] : []), ...(o.dnssec ? ['-D'] : [])];
+/**
+ * dnsperf options for a row: ECS, DO (a DNSSEC-aware resolver's queries), queries read whole from
+ * a binary file (-B: each its own ECS), and TCP (-m tcp: dnsperf pipelines on each connection).
+ */
+type RowOptions = { ecs: boolean; dnssec?: boolean; binary?: boolean; tcp?: boolean };
+const rowArgs = (o: RowOptions) => [
+  ...(o.ecs ? ['-E', ECS_OPTION] : []),
+  ...(o.dnssec ? ['-D'] : []),
+  ...(o.binary ? ['-B'] : []),
+  ...(o.tcp ? ['-m', 'tcp'] : []),
+];
+
+/** Rate of the fixed-load runs that measure CPU per query (issue 32's figure). */
+const CPU_RATE = 20_000;
+
+/** CPU µs per query of a server's process tree while dnsperf asks at a fixed rate. */
+function cpuPerQuery(pid: number, port: number, queryFile: string, o: RowOptions): number {
+  const before = cpuSeconds(pid);
+  const out = dnsperf(port, queryFile, ['-l', '5', '-Q', String(CPU_RATE), ...rowArgs(o)]);
+  const spent = cpuSeconds(pid) - before;
+  const done = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  return (spent / done) * 1e6;
+}
 
 function saturate(port: number, queryFile: string, o: RowOptions): Throughput {
   const out = dnsperf(port, queryFile, ['-l', String(SECONDS), '-c', '4', '-q', '200', ...rowArgs(o)]);
@@ -206,10 +227,8 @@ async function main(): Promise<void> {
     InMemoryRegionState.fromConfig(parseConfigText(ourConfig)),
   ).respond(buildQuery('static.example.test', TYPE.A, { id: 0 }), '127.0.0.1', false).response as Buffer;
   const batchedCeilingPort = ourPort + 2500;
-  for (const [port, io] of [
-    [ceilingPort, 'dgram'],
-    [batchedCeilingPort, 'batched'],
-  ] as const) {
+  const ceilingPids = [ceilingPort, batchedCeilingPort].map((port) => {
+    const io = port === ceilingPort ? 'dgram' : 'batched';
     const args = [
       join(ROOT, 'dist', 'bench', 'ceiling.js'),
       String(port),
@@ -217,12 +236,23 @@ async function main(): Promise<void> {
       staticAnswer.toString('hex'),
       io,
     ];
-    children.push(spawn(process.execPath, args, { stdio: 'ignore' }));
-  }
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    children.push(child);
+    return child.pid as number;
+  });
   // The same server on Node's dgram: what the batched path (the default where built) gains.
   const dgramPort = ourPort + 11000;
   writeFileSync(join(dir, 'gtm-dgram.yaml'), ourConfig.replace(/^dns:\n/m, 'dns:\n  io: dgram\n'));
-  startGtm(join(dir, 'gtm-dgram.yaml'), dgramPort);
+  const dgramGtm = startGtm(join(dir, 'gtm-dgram.yaml'), dgramPort);
+  // Many clients: the default geo data (DB-IP City Lite when installed), asked from one subnet and
+  // from 100,000 across the world, each query with its own ECS (dnsperf -B).
+  const worldPort = ourPort + 12000;
+  const worldDb = dbipCityPaths() ? '' : `database: ${city}`;
+  writeFileSync(join(dir, 'gtm-world.yaml'), ourConfig.replace(`database: ${city}`, worldDb));
+  startGtm(join(dir, 'gtm-world.yaml'), worldPort);
+  const subnets = worldSubnets(100_000, 32);
+  writeSubnetQueries(join(dir, 'world.bin'), 'www.example.test', subnets);
+  writeSubnetQueries(join(dir, 'one-subnet.bin'), 'www.example.test', subnets.slice(0, 1));
   // Scale: the same steered name over 100 and 10,000 regions, and a zone of 100,000 records.
   const scaled = [
     { name: 'gtm 100 regions + ECS', text: manyRegionsConfig(100, city), port: ourPort + 3000 },
@@ -272,6 +302,10 @@ async function main(): Promise<void> {
     ['gtm static', ourPort, 'static.txt', plain],
     ['gtm geo-steered + ECS', ourPort, 'geo.txt', ecs],
     ['gtm dgram steered + ECS', dgramPort, 'geo.txt', ecs],
+    ['gdnsd geoip + ECS, TCP', gdnsdPort, 'geo.txt', { ecs: true, tcp: true }],
+    ['gtm steered + ECS, TCP', ourPort, 'geo.txt', { ecs: true, tcp: true }],
+    ['gtm 1 subnet (-B)', worldPort, 'one-subnet.bin', { ecs: false, binary: true }],
+    ['gtm 100k subnets (-B)', worldPort, 'world.bin', { ecs: false, binary: true }],
     ['signed zone, steered+ECS', signedPort, 'geo.txt', ecs],
     ['signed, steered+ECS+DO', signedPort, 'geo.txt', { ecs: true, dnssec: true }],
     [scaled[0]!.name, scaled[0]!.port, 'geo.txt', ecs],
@@ -295,12 +329,16 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, port, file, o] of runs) samples.get(name)?.push(saturate(port, join(dir, file), o));
   }
-  const results = new Map<string, Throughput & { p50: number; p90: number; p99: number; all: number[] }>();
+  const results = new Map<
+    string,
+    Throughput & { p50: number; p90: number; p99: number; all: number[]; mostLost: number }
+  >();
   for (const [name, port, file, o] of runs) {
     const all = (samples.get(name) as Throughput[]).slice().sort((a, b) => a.qps - b.qps);
     const median = all[Math.floor(all.length / 2)] as Throughput;
     const l = latencyAt(port, join(dir, file), o, median.qps * 0.5);
-    results.set(name, { ...median, ...l, all: all.map((t) => Math.round(t.qps)) });
+    const mostLost = Math.max(...all.map((t) => t.lost));
+    results.set(name, { ...median, ...l, all: all.map((t) => Math.round(t.qps)), mostLost });
   }
   const ref = (results.get('gdnsd static') as Throughput).qps;
   const ceilingQps = (results.get('node ceiling') as Throughput).qps;
@@ -314,6 +352,25 @@ async function main(): Promise<void> {
     );
   }
 
+  // CPU per query at one fixed rate for every server on the same question: what each costs the
+  // machine, apart from how fast dnsperf (sharing the cores) can push.
+  const cpuRows: [string, number, number, string, RowOptions][] = [
+    ['gdnsd geoip + ECS', gdnsd.pid as number, gdnsdPort, 'geo.txt', ecs],
+    ['node ceiling', ceilingPids[0]!, ceilingPort, 'static.txt', plain],
+    ['batched node ceiling', ceilingPids[1]!, batchedCeilingPort, 'static.txt', plain],
+    ['gtm geo-steered + ECS', ours.child.pid as number, ourPort, 'geo.txt', ecs],
+    ['gtm dgram steered + ECS', dgramGtm.child.pid as number, dgramPort, 'geo.txt', ecs],
+  ];
+  const cpu = new Map<string, number>();
+  for (const [name, pid, port, file, o] of cpuRows) cpu.set(name, cpuPerQuery(pid, port, join(dir, file), o));
+  console.log(`\nCPU µs per query at ${CPU_RATE.toLocaleString('en')} QPS (the server's processes, user + system)`);
+  for (const [name, us] of cpu) console.log(`  ${name.padEnd(26)} ${us.toFixed(1).padStart(6)} µs`);
+  const worldGeo = GeoResolver.open(dbipCityPaths() ? undefined : city);
+  const located = subnets.filter((a) => worldGeo.lookup(a.join('.')).location).length / subnets.length;
+  console.log(
+    `\n100,000 subnets: ${(located * 100).toFixed(0)}% located by ${dbipCityPaths() ? 'DB-IP City Lite' : 'the test City database'}`,
+  );
+
   // Memory: resident set of each worker, idle after start and after the load above.
   console.log('\nRSS per worker, MB (idle after start -> after the load)');
   const loaded = new Map([
@@ -325,7 +382,8 @@ async function main(): Promise<void> {
 
   // Reload of the 100k-record zone under a steady query load: time to applied, and lost queries.
   const big = scaled[2]!;
-  const reloadRate = Math.round(qpsOf(big.name) * 0.25);
+  // A quick look (BENCH_ROWS) may not have measured the big zone: a fixed rate then.
+  const reloadRate = Math.round((qpsOf(big.name) || 40_000) * 0.25);
   const during = spawnDnsperf(big.port, join(dir, 'big.txt'), ['-l', '8', '-Q', String(reloadRate)]);
   await new Promise((r) => setTimeout(r, 1500));
   const reloadMs = await timeReload(big.gtm, big.file);
@@ -346,6 +404,18 @@ async function main(): Promise<void> {
   const rSticky = qpsOf(scaled[4]!.name) / qpsOf(scaled[0]!.name);
   const rWeighted100 = qpsOf(scaled[6]!.name) / qpsOf(scaled[5]!.name);
   const rWeightedNearest = qpsOf(scaled[5]!.name) / qpsOf('gtm geo-steered + ECS');
+  const steered = results.get('gtm geo-steered + ECS');
+  const io = {
+    vsGeoip: qpsOf('gtm geo-steered + ECS') / qpsOf('gdnsd geoip + ECS'),
+    vsDgramCeiling: qpsOf('gtm geo-steered + ECS') / ceilingQps,
+    vsDgram: qpsOf('gtm geo-steered + ECS') / qpsOf('gtm dgram steered + ECS'),
+    cpu: (cpu.get('gtm geo-steered + ECS') ?? NaN) / (cpu.get('gdnsd geoip + ECS') ?? NaN),
+    world: qpsOf('gtm 100k subnets (-B)') / qpsOf('gtm 1 subnet (-B)'),
+    tcp: qpsOf('gtm steered + ECS, TCP') / qpsOf('gdnsd geoip + ECS, TCP'),
+    lost: steered?.mostLost ?? NaN,
+    p99: steered?.p99 ?? NaN,
+    gdnsdP99: results.get('gdnsd geoip + ECS')?.p99 ?? NaN,
+  };
   cleanup();
 
   const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
@@ -414,6 +484,20 @@ async function main(): Promise<void> {
   console.log(
     `  100 regions, sticky weighted + fence >= 0.8x plain nearest: ${rSticky.toFixed(2)}x ${mark(rSticky >= 0.8)}`,
   );
+  console.log('\ntargets (issue 32, batched UDP: steered + ECS, 2 workers)');
+  console.log(`  >= 0.8x gdnsd's geoip plugin:            ${io.vsGeoip.toFixed(2)}x ${mark(io.vsGeoip >= 0.8)}`);
+  console.log(
+    `  >= 1.3x the dgram node ceiling:          ${io.vsDgramCeiling.toFixed(2)}x ${mark(io.vsDgramCeiling >= 1.3)}`,
+  );
+  console.log(`  (the same server on dgram:                ${io.vsDgram.toFixed(2)}x slower than batched)`);
+  console.log(`  CPU per query <= 1.5x gdnsd's:           ${io.cpu.toFixed(2)}x ${mark(io.cpu <= 1.5)}`);
+  console.log(
+    `  p99 at half load < 0.5 ms:               ${io.p99.toFixed(3)} ms ${mark(io.p99 < 0.5)} (gdnsd geoip on the same machine: ${io.gdnsdP99.toFixed(3)} ms)`,
+  );
+  console.log(`  100k subnets >= 0.7x one subnet:         ${io.world.toFixed(2)}x ${mark(io.world >= 0.7)}`);
+  console.log(`  no queries lost in a saturation run:     ${io.lost} at most ${mark(io.lost === 0)}`);
+  console.log(`  signed DO >= 0.9x unsigned (same path):  ${signedRatio.toFixed(2)}x ${mark(signedRatio >= 0.9)}`);
+  console.log(`  (TCP, pipelined: gtm / gdnsd geoip        ${io.tcp.toFixed(2)}x)`);
   console.log('\ntargets (issue 32, weighted: a random draw per answer)');
   console.log(
     `  weighted over 100 regions >= 0.8x weighted over 3: ${rWeighted100.toFixed(2)}x ${mark(rWeighted100 >= 0.8)}`,

@@ -1,7 +1,7 @@
 // What the DNS benchmarks share: `gtm dns` started as users run it, dnsperf, readiness by kdig,
 // worker memory, and every child process stopped on exit.
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/runtime/index.js';
 
@@ -70,4 +70,34 @@ export function workerRss(primary: ChildProcess): number[] {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k}/status`, 'utf8'))?.[1] ?? NaN);
     return Math.round(kb / 1024);
   });
+}
+
+/** A process and its descendants (a gtm primary and its workers; gdnsd and its helper). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] as number;
+    try {
+      for (const t of readdirSync(`/proc/${p}/task`))
+        out.push(
+          ...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+        );
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds a process tree has used (user + system, every thread; schedstat is in ns). */
+export function cpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const p of processTree(pid))
+    try {
+      for (const t of readdirSync(`/proc/${p}/task`))
+        ns += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* exited meanwhile */
+    }
+  return ns / 1e9;
 }

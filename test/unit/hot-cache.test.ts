@@ -68,4 +68,22 @@ describe('HotCache', () => {
     expect(c.stats.hits).toBeGreaterThan(0);
     expect(() => new HotCache(1)).toThrow(/at least 2/);
   });
+  it('keeps a working set that fits whole when it is asked in turn, through clock passes and rehashes', () => {
+    // 100,000 client subnets asked in turn by a resolver farm: each pass promotes, marks and
+    // demotes; the hands (live iterators) must keep walking the segments right across rehashes.
+    const c = new HotCache<number, number>(1000);
+    let hits = 0;
+    for (let pass = 0; pass < 50; pass++)
+      for (let k = 0; k < 700; k++) {
+        if (c.get(k) !== undefined) hits++;
+        else c.set(k, k);
+        expect(c.size).toBeLessThanOrEqual(1000);
+      }
+    // Every miss after the first two passes would be a lost entry.
+    expect(hits).toBeGreaterThanOrEqual(48 * 700);
+    // Larger than the cache: still bounded, and evictions are counted one by one.
+    for (let k = 0; k < 20_000; k++) if (c.get(10_000 + (k % 1500)) === undefined) c.set(10_000 + (k % 1500), k);
+    expect(c.size).toBeLessThanOrEqual(1000);
+    expect(c.evictions).toBeGreaterThan(0);
+  });
 });
