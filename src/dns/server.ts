@@ -373,7 +373,17 @@ export class DnsServer {
     let waiting = false;
     // Answers whole messages in the buffer (RFC 7766: several may arrive in one segment), at most
     // TCP_MESSAGES_PER_TURN before yielding: the socket is paused and the rest answered next turn.
+    // The answers of one turn go out corked: one writev for what a pipelining client sent in a
+    // segment, not a system call per answer.
     const drain = () => {
+      sock.cork();
+      try {
+        answerSome();
+      } finally {
+        sock.uncork();
+      }
+    };
+    const answerSome = () => {
       waiting = false;
       for (let n = 0; buf.length >= 2; n++) {
         const len = buf.readUInt16BE(0);
