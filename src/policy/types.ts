@@ -51,6 +51,11 @@ export interface WeightTable {
   sums: Float64Array;
   /** How many have a weight above 0. */
   positive: number;
+  /**
+   * The orderings drawn from this table so far, by permutation (short lists drawn at random: a
+   * handful of permutations, each one object). Goes with the table when weights or health change.
+   */
+  orderings?: Map<number, Ordering>;
 }
 
 /** The table for `regions` as `weightOf` says now. */

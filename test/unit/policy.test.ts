@@ -1,7 +1,15 @@
 // Every policy and the fail-open rule, with no sockets.
 import { describe, expect, it } from 'vitest';
 import { parseConfigText, type Config, type RegionStatus, type Service } from '../../src/config/index.js';
-import { allCandidates, order, select, type Client, type PolicyContext } from '../../src/policy/index.js';
+import {
+  allCandidates,
+  order,
+  select,
+  weightTableOf,
+  type Client,
+  type PolicyContext,
+  type WeightTable,
+} from '../../src/policy/index.js';
 import { EXAMPLE } from '../helpers/dns.js';
 import { distanceKm } from '../../src/geo/index.js';
 import { manyRegionsConfig } from '../../bench/scale-configs.js';
@@ -167,6 +175,37 @@ describe('weighted', () => {
     expect(firsts['ap-southeast']).toBeUndefined();
     expect((firsts['us-east'] as number) / 20_000).toBeGreaterThan(0.72);
     expect((firsts['us-east'] as number) / 20_000).toBeLessThan(0.78);
+  });
+  it('draws whole orders in proportion to weight without replacement, one object per order', () => {
+    const { config, service } = serviceWith('      weighted: {}\n');
+    // Successive draws feed one order: a plain LCG's are correlated enough to skew it.
+    const random = rng(7);
+    const w: Record<string, number> = { 'us-east': 3, 'eu-west': 2, 'ap-southeast': 1 };
+    const base = ctx(config, w, random);
+    // Kept between draws, as the DNS keeps it until a state or weight change.
+    const tables = new Map<string[], WeightTable>();
+    const c = {
+      ...base,
+      weightTable: (regions: string[]) =>
+        tables.get(regions) ?? tables.set(regions, weightTableOf(regions, base.weightOf)).get(regions)!,
+    };
+    const n = 60_000;
+    const seen = new Map<string, { count: number; object: unknown }>();
+    for (let i = 0; i < n; i++) {
+      const o = order(service.policy, pools, undefined, c);
+      const key = o.candidates.join(',');
+      const s = seen.get(key);
+      if (s) {
+        s.count++;
+        expect(o).toBe(s.object); // the same permutation is the same ordering object
+      } else seen.set(key, { count: 1, object: o });
+    }
+    expect(seen.size).toBe(6);
+    for (const [key, { count }] of seen) {
+      const [a, b] = key.split(',') as [string, string];
+      const p = ((w[a] as number) / 6) * ((w[b] as number) / (6 - (w[a] as number)));
+      expect(Math.abs(count / n - p), key).toBeLessThan(0.01);
+    }
   });
   it('returns N answers when the service asks for them', () => {
     const { config, service } = serviceWith('      weighted: {}\n', '    answers: 2\n');
