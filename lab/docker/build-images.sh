@@ -41,6 +41,11 @@ cp "$(command -v node)" "$ctx/node"
 cp lab/docker/Dockerfile lab/docker/entry.sh "$ctx/"
 cp -a package.json bin dist examples gobgp "$ctx/app/"
 mkdir -p "$ctx/app/geodata" && cp geodata/countries.csv "$ctx/app/geodata/"
+# The batched UDP addon when it was built here (the image's Debian is the host's): without it the
+# DNS server in the containers uses dgram, and says so.
+if [ -f native/build/Release/udp_batch.node ]; then
+  mkdir -p "$ctx/app/native/build/Release" && cp native/build/Release/udp_batch.node "$ctx/app/native/build/Release/"
+fi
 # Top-level packages only: a package's own nested node_modules come with it.
 npm ls --omit=dev --omit=optional --all --parseable 2>/dev/null | sed -n "s|^$PWD/||p" |
   grep -E '^node_modules/(@[^/]+/)?[^/]+$' | sort -u |
