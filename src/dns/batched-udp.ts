@@ -28,7 +28,8 @@ interface Addon {
     meta: ArrayBuffer,
     peers: ArrayBuffer,
     onBatch: (n: number) => void,
-  ): [unknown, number, number];
+    workers: number,
+  ): [unknown, number, number, number];
   close(socket: unknown): void;
   stats(socket: unknown): [number, number, number, number];
 }
@@ -98,6 +99,8 @@ export class BatchedUdpSocket {
   readonly port: number;
   /** SO_RCVBUF as the kernel reports it (double what it keeps for data). */
   readonly receiveBuffer: number;
+  /** Queries spread at random over the port's sockets (else the kernel's hash of each client). */
+  readonly spread: boolean;
   private readonly socket: unknown;
   private readonly input = new ArrayBuffer(SLOTS * IN_SLOT);
   private readonly output: ArrayBuffer;
@@ -120,9 +123,11 @@ export class BatchedUdpSocket {
     private readonly outSlot: number,
     private readonly answer: UdpAnswer,
     private readonly dropped: (reason: string) => void,
+    /** Sockets (workers) on the port: more than one, queries are spread over them at random. */
+    workers = 1,
   ) {
     this.output = new ArrayBuffer(SLOTS * outSlot);
-    const [socket, bound, got] = addon.open(
+    const [socket, bound, got, spread] = addon.open(
       host,
       port,
       receiveBuffer,
@@ -134,7 +139,9 @@ export class BatchedUdpSocket {
       this.meta.buffer as ArrayBuffer,
       this.peers.buffer as ArrayBuffer,
       (n) => this.onBatch(n),
+      workers,
     );
+    this.spread = spread === 1;
     this.socket = socket;
     this.port = bound;
     this.receiveBuffer = got;

@@ -14,6 +14,8 @@ export type ToWorker =
       zones: CompiledZone[];
       host: string;
       port: number;
+      /** How many workers share the port (the batched path spreads queries over them). */
+      workers: number;
       snapshot: RegionSnapshot;
       weights: Record<string, number>;
     }

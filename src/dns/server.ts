@@ -58,6 +58,8 @@ export interface ServerOptions {
   udpIo?: UdpIo;
   /** The largest UDP answer (dns.max_udp_size): the batched path's answer slot. */
   maxUdpSize?: number;
+  /** Workers bound to the port: the batched path spreads queries over them at random. */
+  udpWorkers?: number;
   /** Response rate limiting on UDP (undefined: off). */
   rrl?: RrlSettings;
   /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
@@ -301,9 +303,17 @@ export class DnsServer {
         return response;
       },
       (reason) => this.opts.metrics?.dropped.inc({ reason }),
+      this.opts.udpWorkers ?? 1,
     );
     this.batched.push(sock);
     this.logReceiveBuffer(sock.receiveBuffer, want);
+    if ((this.opts.udpWorkers ?? 1) > 1)
+      this.opts.logger[sock.spread ? 'info' : 'warn'](
+        { udpSpread: sock.spread ? 'random' : 'hash' },
+        sock.spread
+          ? 'UDP: queries spread at random over the workers (reuseport BPF)'
+          : 'UDP: the kernel refused the reuseport program; each client stays on the worker its address hashes to',
+      );
     return sock.port;
   }
 
