@@ -31,7 +31,7 @@ if (cluster.isPrimary) {
 } else if (io === 'batched') {
   const { addon, why } = batchedUdpAddon();
   if (!addon) throw new Error(`batched ceiling: ${why}`);
-  new BatchedUdpSocket(addon, '127.0.0.1', port, 4 << 20, 4096, answerTo, () => undefined, workers);
+  new BatchedUdpSocket(addon, '127.0.0.1', port, 4 << 20, 4096, answerTo, () => undefined);
   process.on('disconnect', () => process.exit(0));
 } else {
   const sock = dgram.createSocket({

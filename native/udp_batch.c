@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <linux/filter.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -21,7 +20,7 @@
 // port (big-endian), then the source address (4 or 16 bytes).
 #define PEER_BYTES 20
 // Batches read per wake-up before the event loop gets a turn (timers, TCP, IPC).
-#define BATCHES_PER_WAKE 4
+#define BATCHES_PER_WAKE 1
 
 typedef struct {
   int fd;
@@ -170,23 +169,6 @@ static void *array_buffer(napi_env env, napi_value v, size_t want, napi_ref *ref
   return data;
 }
 
-/**
- * Spreads the port's queries at random over the `workers` sockets bound to it: a classic BPF
- * program on the reuseport group returns a socket's index. Without it the kernel hashes each
- * client's address and port to one socket, and a few busy clients can land on one worker while
- * another idles (a flood and a user on the same worker). An index past the group's size (a worker
- * restarting) falls back to the hash. 0 when attached.
- */
-static int spread_at_random(int fd, int workers) {
-  struct sock_filter code[] = {
-      {BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)},
-      {BPF_ALU | BPF_MOD | BPF_K, 0, 0, (uint32_t)workers},
-      {BPF_RET | BPF_A, 0, 0, 0},
-  };
-  struct sock_fprog prog = {.len = 3, .filter = code};
-  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
-}
-
 static int open_socket(const char *host, int port, int rcvbuf, struct sockaddr_storage *bound) {
   struct sockaddr_storage sa;
   socklen_t salen;
@@ -223,26 +205,25 @@ static int open_socket(const char *host, int port, int rcvbuf, struct sockaddr_s
   return fd;
 }
 
-// open(host, port, rcvbuf, slots, inSize, outSize, in, out, meta, peers, onBatch, workers)
-//   -> [socket, port bound, receive buffer the kernel gave, spread at random (1) or hashed (0)]
+// open(host, port, rcvbuf, slots, inSize, outSize, in, out, meta, peers, onBatch)
+//   -> [socket, port bound, receive buffer the kernel gave]
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 11;
+  napi_value argv[11];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 12) {
-    napi_throw_type_error(env, NULL, "open: 12 arguments expected");
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "open: 11 arguments expected");
     return NULL;
   }
   char host[64];
   size_t hlen;
-  int32_t port, rcvbuf, slots, in_size, out_size, workers;
+  int32_t port, rcvbuf, slots, in_size, out_size;
   CHECK(env, napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen));
   CHECK(env, napi_get_value_int32(env, argv[1], &port));
   CHECK(env, napi_get_value_int32(env, argv[2], &rcvbuf));
   CHECK(env, napi_get_value_int32(env, argv[3], &slots));
   CHECK(env, napi_get_value_int32(env, argv[4], &in_size));
   CHECK(env, napi_get_value_int32(env, argv[5], &out_size));
-  CHECK(env, napi_get_value_int32(env, argv[11], &workers));
   if (slots < 1 || slots > 1024 || in_size < 512 || out_size < 512) {
     napi_throw_range_error(env, NULL, "open: slots 1-1024, slot sizes >= 512");
     return NULL;
@@ -291,19 +272,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int got = 0;
   socklen_t glen = sizeof got;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
-  int spread = workers > 1 && spread_at_random(fd, workers) == 0;
   uint16_t bport = bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port;
   napi_value out, ext, v;
-  CHECK(env, napi_create_array_with_length(env, 4, &out));
+  CHECK(env, napi_create_array_with_length(env, 3, &out));
   CHECK(env, napi_create_external(env, s, NULL, NULL, &ext));
   CHECK(env, napi_set_element(env, out, 0, ext));
   CHECK(env, napi_create_int32(env, ntohs(bport), &v));
   CHECK(env, napi_set_element(env, out, 1, v));
   CHECK(env, napi_create_int32(env, got, &v));
   CHECK(env, napi_set_element(env, out, 2, v));
-  CHECK(env, napi_create_int32(env, spread, &v));
-  CHECK(env, napi_set_element(env, out, 3, v));
   return out;
 }
 
@@ -345,7 +323,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   sock_t *s = unwrap(env, info);
   napi_value out, v;
-  CHECK(env, napi_create_array_with_length(env, 4, &out));
+  CHECK(env, napi_create_array_with_length(env, 3, &out));
   for (int i = 0; i < 4; i++) {
     CHECK(env, napi_create_double(env, s && !s->closing ? s->stats[i] : 0, &v));
     CHECK(env, napi_set_element(env, out, (uint32_t)i, v));

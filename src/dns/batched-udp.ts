@@ -28,14 +28,13 @@ interface Addon {
     meta: ArrayBuffer,
     peers: ArrayBuffer,
     onBatch: (n: number) => void,
-    workers: number,
-  ): [unknown, number, number, number];
+  ): [unknown, number, number];
   close(socket: unknown): void;
   stats(socket: unknown): [number, number, number, number];
 }
 
 /** Queries read per system call (recvmmsg's vlen). */
-export const SLOTS = 64;
+export const SLOTS = 32;
 /** The largest query taken whole: UDP's own limit, as dgram (pages never written stay unmapped). */
 export const IN_SLOT = 65_535;
 const PEER_BYTES = 20;
@@ -99,8 +98,6 @@ export class BatchedUdpSocket {
   readonly port: number;
   /** SO_RCVBUF as the kernel reports it (double what it keeps for data). */
   readonly receiveBuffer: number;
-  /** Queries spread at random over the port's sockets (else the kernel's hash of each client). */
-  readonly spread: boolean;
   private readonly socket: unknown;
   private readonly input = new ArrayBuffer(SLOTS * IN_SLOT);
   private readonly output: ArrayBuffer;
@@ -123,11 +120,11 @@ export class BatchedUdpSocket {
     private readonly outSlot: number,
     private readonly answer: UdpAnswer,
     private readonly dropped: (reason: string) => void,
-    /** Sockets (workers) on the port: more than one, queries are spread over them at random. */
-    workers = 1,
+    /** Told before a full batch is answered: more queries are waiting in the socket. */
+    private readonly backlogged?: () => void,
   ) {
     this.output = new ArrayBuffer(SLOTS * outSlot);
-    const [socket, bound, got, spread] = addon.open(
+    const [socket, bound, got] = addon.open(
       host,
       port,
       receiveBuffer,
@@ -139,15 +136,14 @@ export class BatchedUdpSocket {
       this.meta.buffer as ArrayBuffer,
       this.peers.buffer as ArrayBuffer,
       (n) => this.onBatch(n),
-      workers,
     );
-    this.spread = spread === 1;
     this.socket = socket;
     this.port = bound;
     this.receiveBuffer = got;
   }
 
   private onBatch(n: number): void {
+    if (n === SLOTS) this.backlogged?.();
     const out = new Uint8Array(this.output);
     for (let i = 0; i < n; i++) {
       const at = i * PEER_BYTES;

@@ -14,8 +14,6 @@ export type ToWorker =
       zones: CompiledZone[];
       host: string;
       port: number;
-      /** How many workers share the port (the batched path spreads queries over them). */
-      workers: number;
       snapshot: RegionSnapshot;
       weights: Record<string, number>;
     }

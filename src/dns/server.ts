@@ -58,8 +58,6 @@ export interface ServerOptions {
   udpIo?: UdpIo;
   /** The largest UDP answer (dns.max_udp_size): the batched path's answer slot. */
   maxUdpSize?: number;
-  /** Workers bound to the port: the batched path spreads queries over them at random. */
-  udpWorkers?: number;
   /** Response rate limiting on UDP (undefined: off). */
   rrl?: RrlSettings;
   /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
@@ -89,6 +87,8 @@ class TurnBudget implements MissBudget {
   private left: number;
   private armed = false;
   private saturated = false;
+  /** Queries were waiting when this turn began (cleared when the turn ends). */
+  private pressed = false;
   private last = performance.eventLoopUtilization();
   private readonly sampler = setInterval(() => {
     const now = performance.eventLoopUtilization();
@@ -98,12 +98,25 @@ class TurnBudget implements MissBudget {
   private readonly refill = () => {
     this.left = this.perTurn;
     this.armed = false;
+    this.pressed = false;
   };
   constructor(private readonly perTurn: number) {
     this.left = perTurn;
   }
+  /**
+   * Queries are waiting now (the batched path read a full batch): this turn counts as saturated
+   * whatever the last sample said. A worker that is cheap per packet can stay under the 90% mark
+   * while a flood of misses queues behind the answers it builds one by one.
+   */
+  backlogged(): void {
+    this.pressed = true;
+    if (!this.armed) {
+      this.armed = true;
+      setImmediate(this.refill);
+    }
+  }
   take(): boolean {
-    if (!this.saturated) return true;
+    if (!this.saturated && !this.pressed) return true;
     if (!this.armed) {
       this.armed = true;
       setImmediate(this.refill);
@@ -303,17 +316,10 @@ export class DnsServer {
         return response;
       },
       (reason) => this.opts.metrics?.dropped.inc({ reason }),
-      this.opts.udpWorkers ?? 1,
+      () => this.misses?.backlogged(),
     );
     this.batched.push(sock);
     this.logReceiveBuffer(sock.receiveBuffer, want);
-    if ((this.opts.udpWorkers ?? 1) > 1)
-      this.opts.logger[sock.spread ? 'info' : 'warn'](
-        { udpSpread: sock.spread ? 'random' : 'hash' },
-        sock.spread
-          ? 'UDP: queries spread at random over the workers (reuseport BPF)'
-          : 'UDP: the kernel refused the reuseport program; each client stays on the worker its address hashes to',
-      );
     return sock.port;
   }
 

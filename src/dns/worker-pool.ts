@@ -21,8 +21,6 @@ export class WorkerPool {
   /** A worker accepted a NOTIFY for a zone we are a secondary of. */
   onNotify?: (zone: string, from: string) => void;
   private rollouts = Promise.resolve();
-  /** Workers the pool keeps (told to each, for the batched path's spread over their sockets). */
-  private count = 1;
 
   constructor(
     private readonly log: Logger,
@@ -46,7 +44,6 @@ export class WorkerPool {
 
   /** Starts `count` workers; the first picks the port when 0 was asked for, the rest share it. */
   async start(count: number): Promise<number> {
-    this.count = count;
     // Following the state before the first fork: a worker that said hello has its snapshot and
     // gets every change after it, even while the others are still starting (subscribing after
     // the forks left a worker that started first on a stale state until the next change).
@@ -88,7 +85,6 @@ export class WorkerPool {
               ...this.current(),
               host: this.listen.host,
               port: this.listen.port,
-              workers: this.count,
               snapshot: this.state.snapshot(),
               weights: this.state.allServiceWeights(),
             } satisfies ToWorker,
