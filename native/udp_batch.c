@@ -2,7 +2,7 @@
 // JS owns, JS answers the whole batch in one call, sendmmsg sends the answers back. Node's dgram
 // makes a system call, a JS callback, an rinfo object and a Buffer per packet in each direction;
 // here a batch costs two system calls and one callback. C only moves bytes: parsing and answering
-// stay in TypeScript (src/net/batched-udp.ts says how the shared memory is laid out).
+// stay in TypeScript (src/dns/batched-udp.ts says how the shared memory is laid out).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

@@ -156,7 +156,10 @@ export class BatchedUdpSocket {
         const msg = Buffer.from(this.input, i * IN_SLOT, this.meta[2 * i]);
         answer = this.answer(msg, this.addressAt(at), (this.peers[at + 2]! << 8) | this.peers[at + 3]!);
       } catch {
-        continue; // the answer path logs its own failures; the rest of the batch is still answered
+        // The answer path logs its own failures; what escapes it is counted, and the rest of the
+        // batch is still answered.
+        this.dropped('udp answer failed');
+        continue;
       }
       if (!answer) continue;
       if (answer.length > this.outSlot) {
