@@ -120,8 +120,6 @@ export class BatchedUdpSocket {
     private readonly outSlot: number,
     private readonly answer: UdpAnswer,
     private readonly dropped: (reason: string) => void,
-    /** Told before a full batch is answered: more queries are waiting in the socket. */
-    private readonly backlogged?: () => void,
   ) {
     this.output = new ArrayBuffer(SLOTS * outSlot);
     const [socket, bound, got] = addon.open(
@@ -143,7 +141,6 @@ export class BatchedUdpSocket {
   }
 
   private onBatch(n: number): void {
-    if (n === SLOTS) this.backlogged?.();
     const out = new Uint8Array(this.output);
     for (let i = 0; i < n; i++) {
       const at = i * PEER_BYTES;

@@ -87,8 +87,6 @@ class TurnBudget implements MissBudget {
   private left: number;
   private armed = false;
   private saturated = false;
-  /** Queries were waiting when this turn began (cleared when the turn ends). */
-  private pressed = false;
   private last = performance.eventLoopUtilization();
   private readonly sampler = setInterval(() => {
     const now = performance.eventLoopUtilization();
@@ -98,25 +96,12 @@ class TurnBudget implements MissBudget {
   private readonly refill = () => {
     this.left = this.perTurn;
     this.armed = false;
-    this.pressed = false;
   };
   constructor(private readonly perTurn: number) {
     this.left = perTurn;
   }
-  /**
-   * Queries are waiting now (the batched path read a full batch): this turn counts as saturated
-   * whatever the last sample said. A worker that is cheap per packet can stay under the 90% mark
-   * while a flood of misses queues behind the answers it builds one by one.
-   */
-  backlogged(): void {
-    this.pressed = true;
-    if (!this.armed) {
-      this.armed = true;
-      setImmediate(this.refill);
-    }
-  }
   take(): boolean {
-    if (!this.saturated && !this.pressed) return true;
+    if (!this.saturated) return true;
     if (!this.armed) {
       this.armed = true;
       setImmediate(this.refill);
@@ -316,7 +301,6 @@ export class DnsServer {
         return response;
       },
       (reason) => this.opts.metrics?.dropped.inc({ reason }),
-      () => this.misses?.backlogged(),
     );
     this.batched.push(sock);
     this.logReceiveBuffer(sock.receiveBuffer, want);
