@@ -80,8 +80,8 @@ async function main(): Promise<void> {
     'miss budget (default)': signed,
     'miss budget 8': signed.replace(/^dns:\n/m, 'dns:\n  miss_budget: 8\n'),
     'miss budget, over: drop': signed.replace(/^dns:\n/m, 'dns:\n  over_budget: drop\n'),
-    // The same defaults on Node's dgram (one socket the workers share, a callback per packet).
-    'miss budget, dgram path': signed.replace(/^dns:\n/m, 'dns:\n  io: dgram\n'),
+    // The same defaults on the batched UDP path (a socket per worker, recvmmsg/sendmmsg).
+    'miss budget, batched path': signed.replace(/^dns:\n/m, 'dns:\n  io: batched\n'),
     'miss budget + RRL': signed.replace(/^dns:\n/m, `dns:\n${rrl}`),
     'budget + RRL never limiting': signed.replace(/^dns:\n/m, `dns:\n${neverLimits}`),
     'dnstap on (every query and response)': signed.replace(
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     'miss budget (default)',
     'miss budget 8',
     'miss budget, over: drop',
-    'miss budget, dgram path',
+    'miss budget, batched path',
   ] as const) {
     const flood = dnsperf(port(name), '127.0.0.2', random, ['-l', String(SECONDS + 2), '-c', '4', '-q', '200', '-D']);
     await sleep(1000);

@@ -235,9 +235,9 @@ function parseListens(p: Problems, v: unknown): Pick<DnsSettings, 'listen' | 'al
 }
 
 function udpIo(p: Problems, v: unknown): UdpIo {
-  if (v === undefined || v === 'auto' || v === 'batched' || v === 'dgram') return v ?? 'auto';
-  p.add('dns.io', 'must be auto, batched or dgram');
-  return 'auto';
+  if (v === undefined || v === 'auto' || v === 'batched' || v === 'dgram') return v ?? 'dgram';
+  p.add('dns.io', 'must be dgram, batched or auto');
+  return 'dgram';
 }
 
 function overBudget(p: Problems, v: unknown): DnsSettings['overBudget'] {

@@ -208,8 +208,9 @@ export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
 export type TransferRendition = (typeof TRANSFER_RENDITIONS)[number];
 
 /**
- * How DNS workers read and write UDP: `batched` (recvmmsg/sendmmsg through the addon built at
- * install, a socket per worker), `dgram` (Node's, one socket the workers share), `auto`.
+ * How DNS workers read and write UDP: `dgram` (Node's, one socket the workers share; the
+ * default), `batched` (recvmmsg/sendmmsg through the addon built at install, a socket per
+ * worker), `auto` (batched when the addon was built).
  */
 export type UdpIo = 'auto' | 'batched' | 'dgram';
 
@@ -235,7 +236,7 @@ export interface DnsSettings {
    * about 190 queries). The kernel caps it at net.core.rmem_max.
    */
   udpReceiveBuffer: number;
-  /** UDP I/O path: the batched addon, Node's dgram, or `auto` (batched when it was built). */
+  /** UDP I/O path: Node's dgram (default), the batched addon, or `auto` (batched when built). */
   io: UdpIo;
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;

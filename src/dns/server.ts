@@ -54,7 +54,7 @@ export interface ServerOptions {
   maxTcpPerSource?: number;
   /** SO_RCVBUF for the UDP sockets (0 or absent: the kernel's default). */
   udpReceiveBuffer?: number;
-  /** UDP I/O: `batched` (the addon, see batched-udp.ts), `dgram`, or `auto` (batched when built). */
+  /** UDP I/O: `dgram` (the default), `batched` (the addon, see batched-udp.ts), `auto` (batched when built). */
   udpIo?: UdpIo;
   /** The largest UDP answer (dns.max_udp_size): the batched path's answer slot. */
   maxUdpSize?: number;
@@ -216,7 +216,7 @@ export class DnsServer {
    */
   udpPath(): 'batched' | 'dgram' {
     if (this.path) return this.path;
-    const want = this.opts.udpIo ?? 'auto';
+    const want = this.opts.udpIo ?? 'dgram';
     const { addon, why } = batchedUdpAddon();
     if (want === 'batched' && !addon) throw new Error(`dns.io is batched but the addon is not there: ${why}`);
     this.path = want !== 'dgram' && addon ? 'batched' : 'dgram';
