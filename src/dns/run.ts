@@ -140,8 +140,10 @@ async function startWorkers(
 ): Promise<{ pool: WorkerPool; port: number }> {
   const listen = { ...(opts.listen ?? config.dns.listen) };
   // Said here, once: a worker that cannot start would be restarted without end.
-  const udp = batchedUdpAddon();
-  if (config.dns.io === 'batched' && !udp.addon) throw new Error(`dns.io is batched, but ${udp.why}`);
+  if (config.dns.io === 'batched') {
+    const udp = batchedUdpAddon();
+    if (!udp.addon) throw new Error(`dns.io is batched, but ${udp.why}`);
+  }
   const count = opts.workers ?? (config.dns.workers || availableParallelism());
   // Port 0 with several workers: the cluster keys shared UDP handles by the asked port, so
   // every worker must ask for the same real one. Pick it here.

@@ -217,9 +217,10 @@ export class DnsServer {
   udpPath(): 'batched' | 'dgram' {
     if (this.path) return this.path;
     const want = this.opts.udpIo ?? 'dgram';
-    const { addon, why } = batchedUdpAddon();
+    // The addon is loaded only when asked for (dgram, the default, never loads native code).
+    const { addon, why } = want === 'dgram' ? { addon: undefined, why: 'dns.io is dgram' } : batchedUdpAddon();
     if (want === 'batched' && !addon) throw new Error(`dns.io is batched but the addon is not there: ${why}`);
-    this.path = want !== 'dgram' && addon ? 'batched' : 'dgram';
+    this.path = addon ? 'batched' : 'dgram';
     this.opts.logger.info(
       { udpIo: this.path, asked: want, ...(this.path === 'dgram' && want !== 'dgram' ? { why } : {}) },
       this.path === 'batched' ? 'UDP: batched (recvmmsg/sendmmsg, a socket per worker)' : 'UDP: dgram',

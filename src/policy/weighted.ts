@@ -107,6 +107,12 @@ function earliest(race: Float64Array, k: number): number[] {
   return best;
 }
 
+/** What `explain` says of a weighted ordering: the weights drawn from, and how (sticky by /N). */
+function ruleOf(regions: string[], table: WeightTable, sticky: number): string {
+  const how = sticky ? `sticky by /${sticky} (rendezvous hashing) ` : '';
+  return `weighted ${how}${regions.map((r, i) => `${r}=${table.weights[i]}`).join(' ')}`;
+}
+
 /**
  * Random over a short list: the whole order drawn one region at a time from the running sums,
  * weight 0 after in configured order (where the race puts them), and one ordering object per
@@ -121,8 +127,7 @@ function drawnOrdering(table: WeightTable, regions: string[], random: () => numb
   let o = kept.get(key);
   if (!o) {
     const order = [...drawn, ...regions.map((_, i) => i).filter((i) => !drawn.includes(i))];
-    const rule = `weighted ${regions.map((r, i) => `${r}=${table.weights[i]}`).join(' ')}`;
-    o = { candidates: order.map((i) => regions[i] as string), rule, scope: 0 };
+    o = { candidates: order.map((i) => regions[i] as string), rule: ruleOf(regions, table, 0), scope: 0 };
     kept.set(key, o);
   }
   return o;
@@ -172,8 +177,7 @@ export const weighted: PolicyPlugin<WeightedPolicy> = {
       candidates: head.map((i) => regions[i] as string),
       complete: regions.length > HEAD ? () => (all ??= sorted().map((i) => regions[i] as string)) : undefined,
       get rule() {
-        const how = sticky ? `sticky by /${sticky} (rendezvous hashing) ` : '';
-        return `weighted ${how}${regions.map((r, i) => `${r}=${table.weights[i]}`).join(' ')}`;
+        return ruleOf(regions, table, sticky);
       },
       scope: sticky,
     };

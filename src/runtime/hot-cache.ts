@@ -24,6 +24,31 @@ export interface CacheStats {
   size: number;
 }
 
+/**
+ * A hand over a Map in insertion order: a live iterator (it sees deletions, and entries added at
+ * the tail, as they happen), restarted at the head once it has passed the last entry. Why not
+ * `entries().next()` from the head each time: a Map keeps deleted slots until it is rehashed, and
+ * every walk from the head skips all of them again; under 100,000 client subnets that was 57% of
+ * a worker's time (docs/benchmarks.md).
+ */
+class Hand<K, V> {
+  private at?: Iterator<[K, V]>;
+  constructor(private readonly map: () => Map<K, V>) {}
+  /** The oldest entry the hand has not passed, or undefined when the map is empty. */
+  next(): [K, V] | undefined {
+    let n = this.at?.next();
+    if (!n || n.done) {
+      this.at = this.map().entries();
+      n = this.at.next();
+    }
+    return n.done ? undefined : n.value;
+  }
+  /** Back to the head (the map was replaced). */
+  reset(): void {
+    this.at = undefined;
+  }
+}
+
 export class HotCache<K, V> {
   private probation = new Map<K, V>();
   private hot = new Map<K, Hot<V>>();
@@ -32,9 +57,9 @@ export class HotCache<K, V> {
   private readonly ghostRing: Uint32Array;
   private ghostAt = 0;
   private readonly ghosts = new Set<number>();
-  /** The clock hands over each segment (see demoteOne). */
-  private hotHand?: Iterator<[K, Hot<V>]>;
-  private probationHand?: Iterator<[K, V]>;
+  /** The clock hands over each segment, always at its oldest entry. */
+  private readonly hotHand = new Hand(() => this.hot);
+  private readonly probationHand = new Hand(() => this.probation);
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -121,28 +146,22 @@ export class HotCache<K, V> {
   clear(): void {
     this.hot = new Map();
     this.probation = new Map();
-    this.hotHand = this.probationHand = undefined;
+    this.hotHand.reset();
+    this.probationHand.reset();
     this.ghosts.clear();
     this.ghostRing.fill(0);
   }
 
   /**
    * The oldest protected entry not referenced since the hand last passed goes back to probation;
-   * a referenced one loses its mark and goes to the tail (a second chance). The hand is a live Map
-   * iterator, so it stays at the oldest entry: it sees deletions and the entries moved to the tail
-   * as they happen. Why not `entries().next()` from the head each time: a Map keeps deleted slots
-   * until it is rehashed, and every walk from the head skips all of them again; under 100,000
-   * client subnets that was 57% of a worker's time (docs/benchmarks.md).
+   * a referenced one loses its mark and goes to the tail (a second chance), where the hand finds
+   * it again.
    */
   private demoteOne(): void {
     for (let turns = this.hot.size; turns >= 0; turns--) {
-      let next = this.hotHand?.next();
-      if (!next || next.done) {
-        this.hotHand = this.hot.entries();
-        next = this.hotHand.next();
-        if (next.done) return;
-      }
-      const [k, h] = next.value;
+      const next = this.hotHand.next();
+      if (!next) return;
+      const [k, h] = next;
       this.hot.delete(k);
       if (h.ref && turns > 0) {
         h.ref = false;
@@ -155,16 +174,12 @@ export class HotCache<K, V> {
     }
   }
 
-  /** Probation is first in, first out: its hand, a live iterator too, is always at the oldest. */
+  /** Probation is first in, first out: its hand is always at the oldest. */
   private trimProbation(): void {
     while (this.probation.size > 0 && this.size > this.max) {
-      let next = this.probationHand?.next();
-      if (!next || next.done) {
-        this.probationHand = this.probation.entries();
-        next = this.probationHand.next();
-        if (next.done) return;
-      }
-      const [oldest, v] = next.value;
+      const next = this.probationHand.next();
+      if (!next) return;
+      const [oldest, v] = next;
       this.probation.delete(oldest);
       this.remember(oldest);
       this.evictions++;

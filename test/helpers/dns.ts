@@ -37,6 +37,15 @@ export function testConfig(
   return file;
 }
 
+/** PIDs of a `gtm dns` primary's children (its workers), from /proc. */
+export function workerPids(primary: number): number[] {
+  return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
+
 export async function freePort(): Promise<number> {
   // A port free for both TCP and UDP on 127.0.0.1.
   for (;;) {

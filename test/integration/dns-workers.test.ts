@@ -15,6 +15,7 @@ import {
   testConfig,
   udpExchange,
   watchChild,
+  workerPids,
   type RunningDns,
 } from '../helpers/dns.js';
 import { waitFor } from '../helpers/wait.js';
@@ -23,14 +24,6 @@ let dns: RunningDns;
 let config: string;
 let original: string;
 
-/** PIDs of the primary's children (its workers), from /proc. */
-function workerPids(primary: number): number[] {
-  return readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-}
 const readyCount = () => (dns.log().match(/"event":"dns\.worker\.ready"/g) ?? []).length;
 
 beforeAll(async () => {

@@ -9,7 +9,16 @@ import { InMemoryRegionState } from '../../src/state/index.js';
 import { Authority } from '../../src/dns/index.js';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
-import { kdig, startDns, tcpExchange, tempDir, testConfig, UDP_PATHS, type RunningDns } from '../helpers/dns.js';
+import {
+  kdig,
+  startDns,
+  tcpExchange,
+  tempDir,
+  testConfig,
+  UDP_PATHS,
+  workerPids,
+  type RunningDns,
+} from '../helpers/dns.js';
 import { rng } from '../helpers/rng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
@@ -76,9 +85,9 @@ function mutate(base: Buffer, r: () => number): Buffer {
 
 /** Resident MB of each worker of a running server. */
 function workerRss(dns: RunningDns): number[] {
-  const pid = dns.proc.pid as number;
-  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  return kids.map((k) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k}/status`, 'utf8'))?.[1] ?? NaN) / 1024);
+  return workerPids(dns.proc.pid as number).map(
+    (k) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
+  );
 }
 
 describe('fuzz in-process', () => {
