@@ -64,6 +64,8 @@ export interface Observed {
   marks: { t: number; what: string }[];
   /** The DNS guard rail holding regions in (typed `guardrail.held` events), from t0. */
   dnsGuard: { t: number; held: string[] }[];
+  /** The DNS server losing the shared store and finding it again (typed `store.*` events), from t0. */
+  storeEvents: { t: number; kind: 'lost' | 'back'; fallback?: string }[];
   /** Alerts the lab's webhook received, from t0. */
   alerts: { t: number; event: string; region?: string; to?: string; source?: string; summary: string }[];
 }
@@ -92,6 +94,8 @@ export interface Drill {
   anycast?: boolean;
   /** Not a failover (overload, say): no failover phases. */
   noFailover?: boolean;
+  /** Runs only in a lab whose shared store is etcd (`gtm lab up --store etcd`, or the compose lab). */
+  needs?: 'etcd';
 }
 
 export const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks

@@ -42,6 +42,9 @@ export function describeEvent(j: LogLine): string | undefined {
   if (isEvent(j, 'bgp.session')) return `BGP to ${j.peer} ${j.from ?? 'unknown'} -> ${j.to}`;
   if (isEvent(j, 'bgp.guardrail'))
     return j.held ? `guard rail keeps ${j.vip} announced, drained (${j.reason})` : `guard rail released ${j.vip}`;
+  if (isEvent(j, 'store.lost'))
+    return `shared store silent for ${j.silentS} s: fallback ${j.fallback} (control.store_lost)`;
+  if (isEvent(j, 'store.back')) return `shared store answers again after ${j.silentS} s`;
   if (isEvent(j, 'vantage.target'))
     return `${j.region} ${j.reachable ? 'reachable' : `NOT reachable (${j.detail})`} from here`;
   return undefined;
@@ -68,11 +71,15 @@ export function logEventsSince(lab: Lab, t0: number): { t: number; what: string 
 export function typedEventsSince(
   lab: Lab,
   t0: number,
-): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts' | 'guardrail' | 'dnsGuard'> {
+): Pick<Observed, 'regionChanges' | 'vipChanges' | 'alerts' | 'guardrail' | 'dnsGuard' | 'storeEvents'> {
   const dnsLog = readLog(lab, 'dns.log').filter((j) => j.time >= t0);
   const regionChanges = dnsLog.flatMap((j) =>
     isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : [],
   );
+  const storeEvents = dnsLog.flatMap((j): Observed['storeEvents'] => {
+    if (isEvent(j, 'store.lost')) return [{ t: j.time, kind: 'lost', fallback: j.fallback }];
+    return isEvent(j, 'store.back') ? [{ t: j.time, kind: 'back' }] : [];
+  });
   const dnsGuard = dnsLog.flatMap((j) => (isEvent(j, 'guardrail.held') ? [{ t: j.time, held: j.held }] : []));
   const vipChanges = lab.pops.flatMap((p) =>
     readLog(lab, `${p.name}-agent.log`)
@@ -104,5 +111,5 @@ export function typedEventsSince(
       return [];
     }
   });
-  return { regionChanges, vipChanges, alerts, guardrail, dnsGuard };
+  return { regionChanges, vipChanges, alerts, guardrail, dnsGuard, storeEvents };
 }

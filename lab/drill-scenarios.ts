@@ -26,6 +26,7 @@ import {
 
 import { FLEET_DRILLS } from './drill-fleet.js';
 import { CAPACITY_DRILLS } from './drill-capacity.js';
+import { PLANE_DRILLS } from './drill-planes.js';
 
 export const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -328,4 +329,5 @@ export const DRILLS: Record<string, Drill> = {
   },
   ...FLEET_DRILLS,
   ...CAPACITY_DRILLS,
+  ...PLANE_DRILLS,
 };

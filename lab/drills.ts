@@ -48,9 +48,21 @@ async function unsteady(lab: Lab, router: RouterClient): Promise<string | undefi
   return out && `region ${out.name} is ${out.held ? 'held in DNS by the guard rail' : out.status}`;
 }
 
+/** The lab's shared store is etcd (reached over the lab's network), not a state file. */
+const storeIsEtcd = (lab: Lab) => loadConfigFile(lab.config).control?.store.kind === 'etcd';
+
+/** Why a drill cannot run in this lab, or undefined (`drill all` skips it and says so). */
+export function cannotRun(lab: Lab, name: string): string | undefined {
+  if (DRILLS[name]?.needs === 'etcd' && !storeIsEtcd(lab))
+    return `drill ${name} needs the shared store in etcd: gtm lab up --store etcd (or --engine compose)`;
+  return undefined;
+}
+
 export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const drill = DRILLS[name];
   if (!drill) throw new Error(`unknown drill ${name} (have: ${DRILL_NAMES.join(', ')})`);
+  const why = cannotRun(lab, name);
+  if (why) throw new Error(why);
   const pop = lab.pops.find((p) => p.name === 'us-east') ?? (lab.pops[0] as LabPop);
   const bird = await connectRouter(lab);
   const prefix = `${drill.anycast ? PLAN.anycast : pop.vip}/32`;
@@ -59,7 +71,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
   const budget = drill.timeoutMs + 12_000;
   const o: Observed = {
     t0: 0,
-    storeOverNetwork: loadConfigFile(lab.config).control?.store.kind === 'etcd',
+    storeOverNetwork: storeIsEtcd(lab),
     fetches: [],
     answerEvents: [],
     logEvents: [],
@@ -70,6 +82,7 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
     guardrail: [],
     marks: [],
     dnsGuard: [],
+    storeEvents: [],
   };
   const mark = (what: string, at = Date.now()) => o.marks.push({ t: at, what });
   const probers: ChildProcess[] = lab.clients.map((c) => {

@@ -58,8 +58,8 @@ export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_0
 }
 
 /** curl's arguments for one request, printing the body then the status on its own last line. */
-function curlArgs(url: string, method: string, body: unknown, headers: Record<string, string>): string[] {
-  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', '5'];
+function curlArgs(url: string, method: string, body: unknown, headers: Record<string, string>, maxTimeS = 5): string[] {
+  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '--max-time', String(maxTimeS)];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   // The body goes on curl's stdin: an argument is limited to 128 KiB (a drill's timeline is not).
   if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', '@-');
@@ -95,9 +95,10 @@ export function fetchInAsync(
   method = 'GET',
   body?: unknown,
   headers: Record<string, string> = {},
+  maxTimeS = 5,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const args = ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers)];
+    const args = ['netns', 'exec', ns, 'curl', ...curlArgs(url, method, body, headers, maxTimeS)];
     const child = execFile('ip', args, { encoding: 'utf8', timeout: 10_000 }, (_err, out) => resolve(curlResult(out)));
     // curl may be gone before it reads its stdin (a GET reads none; a namespace that is not
     // there fails at once): the pipe then breaks, and the outcome is the exit's, not an error.

@@ -38,13 +38,24 @@ function recordedPid(lab: Lab, service: string, name: string): number | undefine
 
 /** Signals named lab processes of one PoP (`us-east-lb1`, `us-east-agent`) at once. */
 export function signalProcesses(lab: Lab, pop: LabPop, names: string[], signal: NodeJS.Signals): void {
-  for (const name of names) {
-    if (lab.engine !== 'compose') killPid(pidOf(lab, name), signal);
-    else {
-      const pid = recordedPid(lab, pop.region, name);
-      if (pid) killPid(hostPid(lab, pop.region, pid), signal);
-    }
-  }
+  for (const name of names) signalService(lab, pop.region, name, signal);
+}
+
+/**
+ * Signals one named lab process (`control`, `etcd`); `service` is the compose service it runs
+ * in (a PoP's region, `control`, `etcd`). Returns whether a process was found.
+ */
+export function signalService(lab: Lab, service: string, name: string, signal: NodeJS.Signals): boolean {
+  const pid = pidOfService(lab, service, name);
+  killPid(pid, signal);
+  return pid !== undefined;
+}
+
+/** The host's PID of a named lab process now (its latest start), on either engine. */
+export function pidOfService(lab: Lab, service: string, name: string): number | undefined {
+  if (lab.engine !== 'compose') return pidOf(lab, name);
+  const pid = recordedPid(lab, service, name);
+  return pid === undefined ? undefined : hostPid(lab, service, pid);
 }
 
 /** Signals a process by the PID its PoP reports (gobgpd's, from the agent's status). */
@@ -60,9 +71,7 @@ export function startLbNode(lab: Lab, pop: LabPop, node: 1 | 2): void {
 
 /** The PID a process of one PoP runs as now (its latest start), on either engine. */
 export function pidInPop(lab: Lab, pop: LabPop, name: string): number | undefined {
-  if (lab.engine !== 'compose') return pidOf(lab, name);
-  const pid = recordedPid(lab, pop.region, name);
-  return pid === undefined ? undefined : hostPid(lab, pop.region, pid);
+  return pidOfService(lab, pop.region, name);
 }
 
 /**

@@ -10,6 +10,12 @@ import { ALERT_HOOK, EXAMPLE_CONFIG, DNS_IP, bfdHelper, labOf } from './model.js
 import { PLAN, addressesEnv } from './address-plan.js';
 import { AGENT_METRICS_PORT } from './prometheus.js';
 
+/**
+ * How long a lab DNS node serves its last view of a silent store (`control.store_lost`; the
+ * product's default is 300 s): short, so the store-lost-and-back drill shows the fallback.
+ */
+export const LAB_MAX_STALE_S = 3;
+
 /** The lab's config: the given one plus PoPs, shared state and lab addresses. */
 function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tokenSha256?: string): string {
   const parsed = parseDocument(readFileSync(base, 'utf8'));
@@ -30,6 +36,7 @@ function labConfig(base: string, dir: string, cityDb: string, etcd?: string, tok
     lease_ms: 1500,
     heartbeat_ms: 250,
     max_regions_out: 0.5,
+    store_lost: { max_stale_s: LAB_MAX_STALE_S, then: 'configured' },
     api: {
       // The API listens on the DNS node's loopback: a management network the clients cannot
       // reach (reach it with ip netns exec, or docker compose exec dns).

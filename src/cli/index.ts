@@ -27,7 +27,7 @@ commands:
   geo status [--config FILE]             the geo data in use: source, build date, age, licence
   token new [NAME] | token hash           make an API token (prints it and its config line) |
                                          print the SHA-256 of a token read from standard input
-  lab up [--config FILE] [--router bird|frr] [--engine netns|compose] | lab status [--json] | lab down
+  lab up [--config FILE] [--router bird|frr] [--engine netns|compose] [--store file|etcd] | lab status [--json] | lab down
                                          the failover lab in network namespaces, or in containers
                                          (docker-compose.yml; starts its own Docker engine if none runs) (root)
   lab drill NAME... | all [--json]       run drills against the running lab; exit 1 if one fails

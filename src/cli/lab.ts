@@ -10,11 +10,12 @@ type Options = {
   engine?: string;
   containers?: boolean;
   'without-prometheus'?: boolean;
+  store?: string;
 };
 type LabModule = typeof import('../../lab/lab.js');
 
 const USAGE =
-  'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] [--without-prometheus] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n';
+  'usage: gtm lab up [--config FILE] [--router bird|frr] [--engine netns|compose] [--store file|etcd] [--without-prometheus] | gtm lab status [--json] | gtm lab down | gtm lab drill NAME... [--json] | gtm lab render\n';
 
 export async function labCommand(args: string[]): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
@@ -29,6 +30,7 @@ export async function labCommand(args: string[]): Promise<number | undefined> {
       engine: { type: 'string' },
       containers: { type: 'boolean' },
       'without-prometheus': { type: 'boolean' },
+      store: { type: 'string' },
     },
   });
   const lab = await import('../../lab/lab.js');
@@ -58,7 +60,17 @@ async function up(lab: LabModule, values: Options): Promise<number> {
   if (router !== 'bird' && router !== 'frr') throw new Error('--router must be bird or frr');
   const engine = values.engine ?? 'netns';
   if (engine !== 'netns' && engine !== 'compose') throw new Error('--engine must be netns or compose');
-  const l = await lab.up(values.config, console.log, { router, engine, prometheus: !values['without-prometheus'] });
+  // The namespace lab shares a state file by default; etcd in the DNS node, as across machines,
+  // when asked (the compose lab always runs etcd).
+  const store = values.store ?? (engine === 'compose' ? 'etcd' : 'file');
+  if (store !== 'file' && store !== 'etcd') throw new Error('--store must be file or etcd');
+  if (engine === 'compose' && store !== 'etcd') throw new Error('the compose lab shares its state through etcd');
+  const l = await lab.up(values.config, console.log, {
+    router,
+    engine,
+    store,
+    prometheus: !values['without-prometheus'],
+  });
   const reach =
     engine === 'compose'
       ? `docker compose exec dns, or ip netns exec ${lab.PREFIX}dns`
@@ -98,6 +110,12 @@ async function drill(lab: LabModule, asked: string[], values: Options): Promise<
   const l = lab.loadLab();
   const results: Awaited<ReturnType<typeof drills.runDrill>>[] = [];
   for (const name of names) {
+    const why = drills.cannotRun(l, name);
+    // `all` runs what this lab can; a drill asked for by name says why it cannot.
+    if (why && asked.includes('all') && !asked.includes(name)) {
+      process.stderr.write(`skipped: ${why}\n`);
+      continue;
+    }
     const r = await drills.runDrill(l, name);
     results.push(r);
     process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${drills.formatDrill(r)}\n\n`);

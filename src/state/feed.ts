@@ -27,7 +27,7 @@ import {
   type VantageReport,
 } from '../contract/index.js';
 import { failureStart, mergeRegionState } from './merge.js';
-import { applyStoreLost, storeLostAt } from './store-lost.js';
+import { type Carried, SILENCE_MS, applyStoreLost, carryOver, storeLostAt, withCarried } from './store-lost.js';
 import type { CapacityRule } from './capacity.js';
 import type { InMemoryRegionState } from './region-state.js';
 import { FileStateStore, type Entry, type StateStore } from './store.js';
@@ -78,6 +78,10 @@ export class RegionFeed {
   private lastContact = Date.now();
   private contactTimer?: NodeJS.Timeout;
   private contactPending = false;
+  /** When the store last answered after a silence (`carryOver`). */
+  private backAt?: number;
+  /** Reports the store dropped across its own silence, kept for one lease (`carryOver`). */
+  private carried = new Map<string, Carried<AgentReport>>();
   /** The store-lost fallback in force, if any. */
   private lost?: StoreLost;
   /** Nothing is applied until both lists have loaded: a half-read store would flap regions. */
@@ -118,6 +122,12 @@ export class RegionFeed {
           if (r.at > (this.agents.get(pop)?.at ?? -Infinity)) this.onReportAge?.(Math.max(0, now - r.at) / 1000);
           this.lastSeen.set(pop, r.at);
         }
+        this.carried = carryOver(this.agents, next, this.carried, {
+          now,
+          leaseMs: this.config.control?.leaseMs ?? 0,
+          silentMs: now - this.lastContact,
+          backAt: this.backAt,
+        });
         this.agents = next;
         this.loaded.agents = true;
         this.apply();
@@ -173,7 +183,11 @@ export class RegionFeed {
     this.store
       .get(KEYS.contact)
       .then(
-        () => (this.lastContact = Date.now()),
+        () => {
+          const now = Date.now();
+          if (now - this.lastContact > SILENCE_MS) this.backAt = now;
+          this.lastContact = now;
+        },
         () => undefined,
       )
       .finally(() => (this.contactPending = false));
@@ -313,7 +327,7 @@ export class RegionFeed {
     const merged = mergeRegionState({
       regions,
       pops,
-      agents: this.agents,
+      agents: withCarried(this.agents, this.carried, now),
       overrides: this.overrides,
       weights: this.regionWeights,
       previous,

@@ -43,3 +43,46 @@ export function storeLostText(lost: StoreLost, now = Date.now()): string {
     ? `shared store silent for ${silent} s: every region at its configured status`
     : `shared store silent for ${silent} s: steered names answer SERVFAIL (resolvers ask another server)`;
 }
+
+/** A report the store dropped while it could not be reached, kept until `until`. */
+export interface Carried<R> {
+  report: R;
+  until: number;
+}
+
+/**
+ * A store that was silent (etcd frozen, cut off) drops the leases that ran out meanwhile the
+ * moment it answers again, before any agent could renew: the report vanishes although its
+ * agent may be fine, and every region would go down at once. Vanishing then is no evidence, so
+ * for one lease a PoP whose report went away during a silence, or within a lease of its end,
+ * keeps its last report; a report renewed meanwhile ends the carry, and a real death shows one
+ * lease later. Returns the reports carried from now on.
+ */
+export function carryOver<R>(
+  before: Map<string, R>,
+  after: Map<string, R>,
+  carried: Map<string, Carried<R>>,
+  o: { now: number; leaseMs: number; silentMs: number; backAt?: number },
+): Map<string, Carried<R>> {
+  const out = new Map<string, Carried<R>>();
+  for (const [pop, c] of carried) if (!after.has(pop) && c.until > o.now) out.set(pop, c);
+  const silent = o.silentMs > SILENCE_MS || (o.backAt !== undefined && o.now - o.backAt <= o.leaseMs);
+  if (!silent) return out;
+  for (const [pop, report] of before)
+    if (!after.has(pop) && !out.has(pop)) out.set(pop, { report, until: o.now + o.leaseMs });
+  return out;
+}
+
+/**
+ * The store has been silent when a read a second (the contact check) has gone unanswered this
+ * long: one and a half reads, so a late timer on a busy process is not taken for a silence.
+ */
+export const SILENCE_MS = 1500;
+
+/** The reports to merge: the store's, and those carried over a silence while they last. */
+export function withCarried<R>(reports: Map<string, R>, carried: Map<string, Carried<R>>, now: number): Map<string, R> {
+  if (carried.size === 0) return reports;
+  const out = new Map(reports);
+  for (const [pop, c] of carried) if (!out.has(pop) && c.until > now) out.set(pop, c.report);
+  return out;
+}

@@ -2,7 +2,8 @@
 // BFD and LB nodes, GeoDNS, control, clients) in namespaces of its own, then the PoP
 // cluster-down, planned drain, recovery, upstream-blackhole (vantage quorum + alert) drills, and
 // the fleet drills (shared anycast VIP down, fleet-wide false signal, one API drain for both layers)
-// and region-overload (capacity: a share of answers shed under load, then returned).
+// region-overload (capacity: a share of answers shed under load, then returned) and
+// control-plane-down (the control plane frozen while a PoP fails).
 // Their timelines go to the log.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -136,6 +137,7 @@ describe('failover lab', () => {
     'false-signal-fleetwide',
     'region-drain-api',
     'region-overload',
+    'control-plane-down',
   ]) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
@@ -174,6 +176,7 @@ describe('failover lab', () => {
       await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/api/v1/drills`)
     ).json()) as { name: string; who: string; timeline: { lane: string }[] }[];
     expect(recorded.map((d) => d.name)).toEqual([
+      'control-plane-down',
       'region-overload',
       'region-drain-api',
       'false-signal-fleetwide',

@@ -8,7 +8,7 @@ import { Authority, explain } from '../../src/dns/index.js';
 import { buildQuery, RCODE, TYPE } from '../../src/wire/index.js';
 import { GeoResolver } from '../../src/geo/index.js';
 import { InMemoryRegionState } from '../../src/state/index.js';
-import { applyStoreLost, storeLostAt } from '../../src/state/store-lost.js';
+import { SILENCE_MS, applyStoreLost, carryOver, storeLostAt, withCarried } from '../../src/state/store-lost.js';
 import type { RegionStatus, RegionView } from '../../src/contract/index.js';
 import { decode, tempDir, testConfig } from '../helpers/dns.js';
 
@@ -64,6 +64,48 @@ describe('the store-lost rule', () => {
       ['ap-southeast', 'up', 'override', 'servfail'],
     ]);
     expect(applyStoreLost(views, configured, undefined)).toBe(views);
+  });
+});
+
+describe('reports the store drops across its own silence', () => {
+  const lease = 1500;
+  const all = new Map([
+    ['p1', 'report 1'],
+    ['p2', 'report 2'],
+  ]);
+  const onlyP2 = new Map([['p2', 'report 2']]);
+
+  it('a report gone while the store was reachable is gone: the agent stopped renewing it', () => {
+    const carried = carryOver(all, onlyP2, new Map(), { now: 10_000, leaseMs: lease, silentMs: 900 });
+    expect(carried.size).toBe(0);
+    expect([...withCarried(onlyP2, carried, 10_000).keys()]).toEqual(['p2']);
+  });
+
+  it('a report gone during a silence, or within a lease of its end, is kept for one lease', () => {
+    // etcd revokes the leases that ran out while it was frozen the moment it thaws, before the
+    // contact check has seen it answer (silence still counting) or just after (back).
+    for (const o of [{ silentMs: SILENCE_MS + 1 }, { silentMs: 0, backAt: 10_000 - lease }]) {
+      const carried = carryOver(all, onlyP2, new Map(), { now: 10_000, leaseMs: lease, ...o });
+      expect([...carried.keys()]).toEqual(['p1']);
+      expect(carried.get('p1')).toEqual({ report: 'report 1', until: 10_000 + lease });
+      expect(withCarried(onlyP2, carried, 10_000 + lease - 1).get('p1')).toBe('report 1');
+      // A real death shows one lease later.
+      expect(withCarried(onlyP2, carried, 10_000 + lease).has('p1')).toBe(false);
+    }
+    // Back for longer than a lease: vanishing is evidence again.
+    expect(carryOver(all, onlyP2, new Map(), { now: 10_000, leaseMs: lease, silentMs: 0, backAt: 8000 }).size).toBe(0);
+  });
+
+  it('the carry ends when the agent reports again, or when it runs out, and is never renewed by later changes', () => {
+    const first = carryOver(all, onlyP2, new Map(), { now: 10_000, leaseMs: lease, silentMs: 5000 });
+    // The agent renews: its new report is the store's, nothing is carried.
+    expect(carryOver(onlyP2, all, first, { now: 10_200, leaseMs: lease, silentMs: 0, backAt: 10_000 }).size).toBe(0);
+    // Another change while p1 is still carried keeps its first deadline, not a new one.
+    const later = carryOver(onlyP2, new Map(), first, { now: 10_400, leaseMs: lease, silentMs: 0, backAt: 10_000 });
+    expect(later.get('p1')?.until).toBe(10_000 + lease);
+    expect(later.get('p2')?.until).toBe(10_400 + lease);
+    // Past its deadline it is dropped.
+    expect(carryOver(onlyP2, onlyP2, first, { now: 11_600, leaseMs: lease, silentMs: 0 }).size).toBe(0);
   });
 });
 
