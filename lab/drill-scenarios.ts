@@ -27,6 +27,7 @@ import {
 import { FLEET_DRILLS } from './drill-fleet.js';
 import { CAPACITY_DRILLS } from './drill-capacity.js';
 import { PLANE_DRILLS } from './drill-planes.js';
+import { FLAPPING_DRILLS } from './drill-flapping.js';
 
 export const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -330,4 +331,5 @@ export const DRILLS: Record<string, Drill> = {
   ...FLEET_DRILLS,
   ...CAPACITY_DRILLS,
   ...PLANE_DRILLS,
+  ...FLAPPING_DRILLS,
 };

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { startAlerts } from '../alerts/index.js';
-import type { Config, Pop, Vip } from '../config/index.js';
+import type { Config, FlapDamping, Pop, Vip } from '../config/index.js';
 import type { AnnouncedPath } from '../bgp/index.js';
 import { clusterVerdict, feed, newRiseFall, type RiseFall, type Verdict } from '../health/index.js';
 import type { Logger } from '../observability/index.js';
@@ -83,6 +83,8 @@ export class Agent {
   /** BGP/BFD session alerts to the configured webhooks (control.alerts). */
   private alerts?: { stop(): Promise<void> };
   readonly metrics = new AgentMetrics();
+  /** `control.flap_damping` in force; SIGHUP sets it from the file again (`setFlapDamping`). */
+  private damping: FlapDamping | undefined;
 
   constructor(
     private readonly config: Config,
@@ -90,6 +92,7 @@ export class Agent {
     private readonly opts: AgentOptions,
   ) {
     const now = Date.now();
+    this.damping = config.control?.flapDamping;
     this.vips = pop.vips.map((spec) => ({
       spec,
       nodes: spec.nodes.map((n) => ({ ...n, rf: newRiseFall() })),
@@ -124,6 +127,11 @@ export class Agent {
 
   private get log(): Logger {
     return this.opts.log;
+  }
+
+  /** Flap damping from now on (undefined: off); a VIP's penalty so far is kept. */
+  setFlapDamping(rule: FlapDamping | undefined): void {
+    this.damping = rule;
   }
 
   async start(): Promise<void> {
@@ -303,7 +311,7 @@ export class Agent {
       drainMs: this.pop.bgp.drain.durationMs,
       withdrawAllowed: this.guardian.isAllowed(vi),
       holdReason: this.guardian.reasonOf(vi),
-      damping: this.config.control?.flapDamping,
+      damping: this.damping,
     });
     v.machine = m;
     if (v.spec.shared) {

@@ -1,6 +1,6 @@
 // Public entry of the agent capability.
 import { join } from 'node:path';
-import type { Config } from '../config/index.js';
+import { rereadFlapDamping, type Config } from '../config/index.js';
 import { packageRoot } from '../runtime/index.js';
 import { createLogger, serveRegistry } from '../observability/index.js';
 import { startVantagePoint } from '../vantage/index.js';
@@ -15,7 +15,7 @@ export { step, newVipMachine, announceOf, type VipMachine, type VipState, type A
 export async function runAgent(
   config: Config,
   popName: string | undefined,
-  opts: { stateDir?: string; apiPort?: number } = {},
+  opts: { stateDir?: string; apiPort?: number; configPath?: string } = {},
 ): Promise<Agent> {
   const pop = popName
     ? config.pops.find((p) => p.name === popName)
@@ -57,5 +57,8 @@ export async function runAgent(
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: control.flap_damping from the file again (a restart would withdraw the routes).
+  const path = opts.configPath;
+  if (path) process.on('SIGHUP', () => rereadFlapDamping(path, log, (rule) => agent.setFlapDamping(rule)));
   return agent;
 }

@@ -91,6 +91,14 @@ function wakeOf(m: VipMachine, i: StepInput): number | undefined {
   return undefined;
 }
 
+/**
+ * Health failing again while damping holds the VIP withdrawn is a flap too (RFC 2439 counts flaps
+ * while suppressed): a cluster that keeps flapping stays out until it stops.
+ */
+function flapWhileHeld(m: VipMachine, i: StepInput): Partial<VipMachine> {
+  return m.damped && i.damping ? { flaps: m.flaps + 1, damping: flapped(m.damping, i.damping, i.now) } : {};
+}
+
 function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
   // `held` is kept until a transition (go) says otherwise.
   const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false, damped: false };
@@ -133,6 +141,7 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
         return go('INIT', 'maintenance ended; waiting for a health verdict');
       return { m: next, changed: next.degraded !== m.degraded };
     case 'unhealthy':
+      Object.assign(next, flapWhileHeld(m, i));
       // The BGP guard rail: a shared VIP still announced is kept, drained, until the fleet allows.
       if (i.withdrawAllowed === false && (m.state === 'UP' || m.held))
         return go(

@@ -1,7 +1,7 @@
 // `gtm dns`, `gtm agent`, `gtm control`: the long-running processes. Each loads only its own
 // capability (the CLI imports this file's commands on demand, one per process).
 import { parseArgs } from 'node:util';
-import { loadConfigFile, parseHostPort } from '../config/index.js';
+import { loadConfigFile, parseHostPort, rereadFlapDamping } from '../config/index.js';
 
 export async function dnsCommand(args: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
@@ -52,6 +52,7 @@ export async function agentCommand(args: string[]): Promise<number | undefined> 
   await runAgent(config, values.pop, {
     stateDir: values['state-dir'],
     apiPort: portOption(values['api-port'], '--api-port'),
+    configPath: values.config,
   });
   return undefined;
 }
@@ -73,6 +74,9 @@ export async function controlCommand(args: string[]): Promise<number | undefined
   const log = createLogger('gtm-control');
   const store = await openStore(config.control.store, log);
   const server = await startControl(config, store, log, { port });
+  // SIGHUP: control.flap_damping from the file again (alerts follow what DNS servers damp).
+  const path = values.config;
+  process.on('SIGHUP', () => rereadFlapDamping(path, log, (rule) => server.setFlapDamping(rule)));
   const stop = () =>
     void server
       .close()

@@ -4,7 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { describePolicy } from '../policy/index.js';
 import { parseConfigObject } from './schema.js';
-import type { Config } from './types.js';
+import type { Config, FlapDamping } from './types.js';
+import { emit, type EventSink } from '../contract/index.js';
 import type { ZoneFileReader } from './zones.js';
 import { readYaml } from './yaml.js';
 
@@ -76,6 +77,31 @@ export function readConfigText(file: string): string {
 
 export function loadConfigFile(file: string): Config {
   return parseConfigText(readConfigText(file), file);
+}
+
+/**
+ * The one setting the long-running agent and control plane take from their file again at run
+ * time (SIGHUP): `control.flap_damping`. Turning damping on while something flaps must not need
+ * a restart, which would withdraw an agent's routes (DNS servers reload their whole config).
+ * Hands the file's rule (undefined: off) to `apply`; a file that does not load is refused with
+ * its problems, and the damping in force stays.
+ */
+export function rereadFlapDamping(file: string, log: EventSink, apply: (rule: FlapDamping | undefined) => void): void {
+  let rule: FlapDamping | undefined;
+  try {
+    rule = loadConfigFile(file).control?.flapDamping;
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    emit(log, 'config.refused', { why: 'SIGHUP', problems }, 'configuration refused; flap damping unchanged', 'error');
+    return;
+  }
+  apply(rule);
+  emit(
+    log,
+    'config.reloaded',
+    { why: `SIGHUP: control.flap_damping ${rule ? 'on' : 'off'} (other settings need a restart)` },
+    'flap damping applied from the configuration',
+  );
 }
 
 /** One line per zone, region and service, for `gtm check-config`. */

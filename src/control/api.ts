@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { usableTokens } from '../auth/index.js';
 import { startAlerts } from '../alerts/index.js';
-import type { Config } from '../config/index.js';
+import type { Config, FlapDamping } from '../config/index.js';
 import { Registry, processMetrics, type Logger } from '../observability/index.js';
 import {
   InMemoryRegionState,
@@ -33,6 +33,8 @@ export interface ControlServer {
   app: FastifyInstance;
   port: number;
   state: InMemoryRegionState;
+  /** Flap damping from now on (undefined: off), as SIGHUP reads it from the file. */
+  setFlapDamping(rule: FlapDamping | undefined): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startControl(
   const now = opts.now ?? Date.now;
   const state = InMemoryRegionState.fromConfig(config);
   const feed = new RegionFeed(config, store, state, log);
+  let damping = control.flapDamping;
   // /metrics: this process's view of every region, alert deliveries, and the process itself.
   const registry = new Registry();
   processMetrics(registry);
@@ -57,7 +60,7 @@ export async function startControl(
     registry,
     () => config.regions.keys(),
     (r) => state.get(r),
-    () => config.control?.flapDamping,
+    () => damping,
   );
   observeStore(store, log, registry);
   feedMetrics(feed, registry);
@@ -99,6 +102,10 @@ export async function startControl(
     app,
     port,
     state,
+    setFlapDamping(rule) {
+      damping = rule;
+      feed.setConfig({ ...config, control: { ...control, flapDamping: rule } });
+    },
     close: async () => {
       schedules.stop();
       changes.close();

@@ -3,7 +3,8 @@
 // cluster-down, planned drain, recovery, upstream-blackhole (vantage quorum + alert) drills, and
 // the fleet drills (shared anycast VIP down, fleet-wide false signal, one API drain for both layers)
 // region-overload (capacity: a share of answers shed under load, then returned) and
-// control-plane-down (the control plane frozen while a PoP fails).
+// control-plane-down (the control plane frozen while a PoP fails) and flapping-cluster (damping
+// turned on by SIGHUP, a minute of flaps).
 // Their timelines go to the log.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -138,6 +139,7 @@ describe('failover lab', () => {
     'region-drain-api',
     'region-overload',
     'control-plane-down',
+    'flapping-cluster',
   ]) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
@@ -156,7 +158,7 @@ describe('failover lab', () => {
           true,
         );
       }
-    }, 90_000);
+    }, 150_000);
   }
 
   it('relays the console and Prometheus to the host loopback for a browser', async () => {
@@ -176,6 +178,7 @@ describe('failover lab', () => {
       await fetch(`http://127.0.0.1:${process.env.GTM_LAB_CONSOLE_PORT}/api/v1/drills`)
     ).json()) as { name: string; who: string; timeline: { lane: string }[] }[];
     expect(recorded.map((d) => d.name)).toEqual([
+      'flapping-cluster',
       'control-plane-down',
       'region-overload',
       'region-drain-api',

@@ -56,7 +56,9 @@ describe('systemd units', () => {
       const ready = /gtm\.js ready (\S+)/.exec(k.get('ExecStartPost') ?? '')?.[1];
       if (u !== 'gtm-probe@.service') expect(ready, u).toBe(command);
     }
-    expect(keys(readFileSync(join(DIR, 'gtm-dns.service'), 'utf8')).get('ExecReload')).toMatch(/kill -HUP \$MAINPID/);
+    // DNS reloads its config; agents and the control plane re-read control.flap_damping.
+    for (const u of ['gtm-dns.service', 'gtm-agent@.service', 'gtm-control.service'])
+      expect(keys(readFileSync(join(DIR, u), 'utf8')).get('ExecReload'), u).toMatch(/kill -HUP \$MAINPID/);
   });
 });
 

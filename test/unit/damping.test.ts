@@ -1,15 +1,16 @@
 // Flap damping, with no sockets: one failure moves at once; a region that flaps is held still
 // (out, or in by policy) until its penalty decays; a minute of an LB cluster toggling every 2 s
 // changes what DNS sees a bounded number of times; operators are never damped; the config's rules.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/index.js';
+import { parseConfigText, rereadFlapDamping } from '../../src/config/index.js';
 import type { RegionStatus, RegionView } from '../../src/contract/index.js';
 import { damp, dampingText, releaseAt, type FlapDamping, type FlapPenalty } from '../../src/state/damping.js';
 import { announceOf, newVipMachine, step } from '../../src/agent/vip-state.js';
 import { mergeRegionState } from '../../src/state/index.js';
 import type { AgentReport } from '../../src/contract/index.js';
-import { EXAMPLE } from '../helpers/dns.js';
+import { EXAMPLE, tempDir } from '../helpers/dns.js';
 
 const RULE: FlapDamping = {
   penalty: 1000,
@@ -166,6 +167,28 @@ describe('flap damping in the config', () => {
       /control\.flap_damping\.hold: must be out or in/,
     );
   });
+  it('is read again on SIGHUP by agents and the control plane: on, off, and a broken file refused', () => {
+    const file = join(tempDir(), 'config.yaml');
+    const lines: Record<string, unknown>[] = [];
+    const sink = {
+      info: (o: object) => lines.push(o as Record<string, unknown>),
+      warn: () => undefined,
+      error: (o: object) => lines.push(o as Record<string, unknown>),
+    };
+    const applied: (FlapDamping | undefined)[] = [];
+    const reread = () => rereadFlapDamping(file, sink, (rule) => applied.push(rule));
+    writeFileSync(file, withControl('true'));
+    reread();
+    writeFileSync(file, `${base}control:\n  store: { file: /tmp/gtm-damping-test.json }\n`);
+    reread();
+    writeFileSync(file, withControl('{ reuse_below: 3000 }'));
+    reread();
+    // The broken file changed nothing: the rule in force stays (off, here).
+    expect(applied).toEqual([RULE, undefined]);
+    expect(lines.map((l) => l.event)).toEqual(['config.reloaded', 'config.reloaded', 'config.refused']);
+    expect(lines[0]?.why).toMatch(/control\.flap_damping on/);
+    expect(lines[2]?.problems).toEqual([expect.stringMatching(/reuse_below: must be below suppress_above/)]);
+  });
 });
 
 describe('flap damping of a VIP (the agent)', () => {
@@ -174,7 +197,7 @@ describe('flap damping of a VIP (the agent)', () => {
   function toggle(damping?: FlapDamping) {
     let m = newVipMachine(0);
     const announced: string[] = [];
-    for (let t = 0; t <= 90_000; t += 100) {
+    for (let t = 0; t <= 200_000; t += 100) {
       const healthy = t >= 60_000 || Math.floor(t / 2000) % 2 === 0;
       m = step(m, { ...base, verdict: healthy ? 'healthy' : 'unhealthy', now: t, damping }).m;
       announced.push(announceOf(m));
@@ -182,12 +205,32 @@ describe('flap damping of a VIP (the agent)', () => {
     return { m, changes: announced.filter((a, i) => i > 0 && a !== announced[i - 1]).length };
   }
 
-  it('announces and withdraws a VIP flapping for a minute at most 6 times (30 undamped), and re-announces once it decays', () => {
+  it('announces and withdraws a VIP flapping for a minute at most 4 times (30 undamped), and re-announces once it decays', () => {
     expect(toggle().changes).toBe(30);
     const damped = toggle(RULE);
-    // Three flaps, held; one more pair once the penalty decays, held again; back once it decays.
-    expect(damped.changes).toBeLessThanOrEqual(6);
-    expect(damped.m.state).toBe('UP'); // within 30 s of the flapping stopping (max_suppress_s is 120)
+    // Two flaps, then held for as long as it flaps (each failure while held is a flap too), then
+    // back once the penalty decays: within max_suppress_s (120) of the flapping stopping.
+    expect(damped.changes).toBeLessThanOrEqual(4);
+    expect(damped.m.state).toBe('UP');
+    expect(damped.m.since).toBeGreaterThan(60_000);
+    expect(damped.m.since).toBeLessThanOrEqual(60_000 + RULE.maxSuppressS * 1000);
+  });
+
+  it('counts a failure while damping holds the VIP withdrawn: a cluster that keeps flapping stays out', () => {
+    let m = newVipMachine(0);
+    const at = (t: number, healthy: boolean) =>
+      (m = step(m, { ...base, verdict: healthy ? 'healthy' : 'unhealthy', now: t, damping: RULE }).m);
+    at(0, true);
+    for (let t = 2000; t <= 10_000; t += 2000) at(t, t % 4000 !== 0);
+    expect(m.damping?.suppressed).toBe(true);
+    at(12_000, true);
+    const held = m.damping?.penalty ?? 0;
+    expect(m.damped).toBe(true);
+    at(14_000, false); // fails again while held
+    expect(m.damping?.penalty).toBeGreaterThan(held);
+    expect(m.flaps).toBe(4);
+    at(16_000, true);
+    expect(m.wakeAt).toBeGreaterThan(Math.ceil(releaseAt({ penalty: held, at: 12_000 }, RULE)));
   });
 
   it('keeps a suppressed VIP withdrawn, says why once, and wakes when the penalty decays', () => {
