@@ -5,6 +5,7 @@
 // host is really on:
 //   198.19.n.0/24    region n's link (1-based, config order): router .1, PoP .2, LB nodes .11/.12
 //   198.19.100.0/24  DNS, control and etcd: router .1, DNS .2, etcd .3
+//   198.19.101.0/24  the second DNS node (namespace lab with etcd): router .1, DNS .2
 //   198.18.x.0/24    the users (clients), placed by the lab's geo database (geodata/test-networks.ts)
 //   198.51.100.0/24  the regions' VIPs (examples/three-regions.yaml) and the shared anycast VIP .100
 // Container networks keep .254 for the engine's own gateway, off every address the lab uses.
@@ -34,6 +35,10 @@ export const PLAN = {
   routerOnDns: '198.19.100.1',
   dns: '198.19.100.2',
   etcd: '198.19.100.3',
+  /** A second DNS node on a link of its own (the etcd-partition drill cuts it from etcd). */
+  dns2Net: '198.19.101.0/24',
+  routerOnDns2: '198.19.101.1',
+  dns2: '198.19.101.2',
   /** A container network's gateway (the engine's bridge): never an address the lab uses. */
   gateway: (net: string) => net.replace(/\.0\/24$/, '.254'),
 } as const;

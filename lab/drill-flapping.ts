@@ -140,12 +140,13 @@ export const FLAPPING_DRILLS: Record<string, Drill> = {
         changes(paths.map((p) => p.count)) <= MAX_DAMPED_CHANGES,
         paths.map((p) => `${p.count} path(s) +${p.t - o.t0} ms`).join(', ') || 'unchanged',
       );
-      // Once damping holds us-east out, its clients are served elsewhere: no error from then on.
+      // Once damping holds us-east out, its clients are served elsewhere: no error from then on
+      // (a fetch ends up to 2 s after it began: a 1 s DNS timeout, then a 1 s fetch timeout).
       const still = region.at(-1)?.t ?? o.t0;
-      const late = fetchesIn(o, whileBroken(o), AFFECTED).filter((f) => !f.ok && f.t > still + 1000);
+      const late = fetchesIn(o, whileBroken(o), AFFECTED).filter((f) => !f.ok && f.t > still + 2000);
       expectation(
         r,
-        'no client error once DNS holds still (from 1 s after its last change)',
+        'no client error from 2 s after DNS holds still (a fetch lasts at most 2 s)',
         late.length === 0,
         `${late.length} failed fetches after +${still - o.t0} ms; ${r.clients[AFFECTED]?.errors ?? 0} in all`,
         late.map((f) => sampleLine(o, f)),

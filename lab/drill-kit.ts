@@ -94,8 +94,11 @@ export interface Drill {
   anycast?: boolean;
   /** Not a failover (overload, say): no failover phases. */
   noFailover?: boolean;
-  /** Runs only in a lab whose shared store is etcd (`gtm lab up --store etcd`, or the compose lab). */
-  needs?: 'etcd';
+  /**
+   * Runs only in a lab whose shared store is etcd (`gtm lab up --store etcd`, or the compose lab),
+   * or only in the namespace lab with etcd, which runs a second DNS node.
+   */
+  needs?: 'etcd' | 'second-dns';
 }
 
 export const AFFECTED = 'us'; // the New York client: nearest to us-east, the PoP every drill breaks

@@ -28,6 +28,7 @@ import { FLEET_DRILLS } from './drill-fleet.js';
 import { CAPACITY_DRILLS } from './drill-capacity.js';
 import { PLANE_DRILLS } from './drill-planes.js';
 import { FLAPPING_DRILLS } from './drill-flapping.js';
+import { PARTITION_DRILLS } from './drill-partition.js';
 
 export const DRILLS: Record<string, Drill> = {
   'lb-node-down': {
@@ -331,5 +332,6 @@ export const DRILLS: Record<string, Drill> = {
   ...FLEET_DRILLS,
   ...CAPACITY_DRILLS,
   ...PLANE_DRILLS,
+  ...PARTITION_DRILLS,
   ...FLAPPING_DRILLS,
 };

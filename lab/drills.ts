@@ -53,8 +53,11 @@ const storeIsEtcd = (lab: Lab) => loadConfigFile(lab.config).control?.store.kind
 
 /** Why a drill cannot run in this lab, or undefined (`drill all` skips it and says so). */
 export function cannotRun(lab: Lab, name: string): string | undefined {
-  if (DRILLS[name]?.needs === 'etcd' && !storeIsEtcd(lab))
+  const needs = DRILLS[name]?.needs;
+  if (needs === 'etcd' && !storeIsEtcd(lab))
     return `drill ${name} needs the shared store in etcd: gtm lab up --store etcd (or --engine compose)`;
+  if (needs === 'second-dns' && (lab.engine === 'compose' || !storeIsEtcd(lab)))
+    return `drill ${name} needs a second DNS node: gtm lab up --store etcd (namespace lab)`;
   return undefined;
 }
 

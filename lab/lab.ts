@@ -15,6 +15,7 @@ import {
   ROOT,
   EXAMPLE_CONFIG,
   DNS_IP,
+  DNS2_NS,
   ALERT_HOOK,
   alertsFile,
   bfdHelper,
@@ -25,7 +26,7 @@ import {
 } from './model.js';
 import { daemon, forwardFromHost, startLbNode, startAgent, supervised } from './processes.js';
 import { composeDown, composeUp } from './compose.js';
-import { renderLab } from './render.js';
+import { renderLab, renderSecondDns } from './render.js';
 import { handToFrr, startFrrDaemons, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
 import { frrDir } from './router.js';
 import { status } from './status.js';
@@ -109,6 +110,12 @@ export async function up(
   addNs(dnsNs);
   link(rtr, 'r-dns', [`${PLAN.routerOnDns}/24`], dnsNs, 'dns-r', [`${DNS_IP}/24`]);
   ip('-n', dnsNs, 'route', 'add', 'default', 'via', PLAN.routerOnDns);
+  // With etcd, a second DNS node on a link of its own: the etcd-partition drill cuts it from etcd.
+  if (opts.store === 'etcd') {
+    addNs(DNS2_NS);
+    link(rtr, 'r-dns2', [`${PLAN.routerOnDns2}/24`], DNS2_NS, 'dns2-r', [`${PLAN.dns2}/24`]);
+    ip('-n', DNS2_NS, 'route', 'add', 'default', 'via', PLAN.routerOnDns2);
+  }
   lab.clients.forEach((c, i) => {
     addNs(c.ns);
     const gw = clientGateway(c);
@@ -184,6 +191,13 @@ export async function up(
     lab.config,
   ]);
   supervised(lab, 'control', dnsNs, process.execPath, [join(ROOT, 'bin', 'gtm.js'), 'control', '--config', lab.config]);
+  if (opts.store === 'etcd')
+    supervised(lab, 'dns2', DNS2_NS, process.execPath, [
+      join(ROOT, 'bin', 'gtm.js'),
+      'dns',
+      '--config',
+      renderSecondDns(LAB_DIR),
+    ]);
 
   // Vantage points where the users are: each client namespace checks every region from outside.
   for (const c of lab.clients)

@@ -13,6 +13,8 @@ export const LAB_DIR = process.env.GTM_LAB_DIR ?? '/run/gtm-lab';
 export const ROOT = packageRoot();
 export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'three-regions.yaml');
 export const DNS_IP = PLAN.dns;
+/** The second DNS node's namespace (the namespace lab with etcd only). */
+export const DNS2_NS = `${PREFIX}dns2`;
 /** The lab's alert webhook (in the DNS namespace, beside gtm control) and where it writes. */
 export const ALERT_HOOK = { host: '127.0.0.1', port: 9199 };
 export const alertsFile = (dir: string) => join(dir, 'logs', 'alerts.jsonl');

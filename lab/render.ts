@@ -141,6 +141,22 @@ function signingKeys(config: Config): void {
  * configs of the router and of each PoP's BFD helper. `gtm lab up` uses it, and so do the
  * container images (`gtm lab render`), so both labs run the very same files.
  */
+/**
+ * The second DNS node's config (namespace lab with etcd): the lab's, on its own address, and
+ * with `store_lost.then: servfail`, as an operator runs a zone's second name server: cut off from
+ * the store, it answers SERVFAIL for steered names so resolvers ask the node that still sees it.
+ */
+export function renderSecondDns(dir: string): string {
+  const file = join(dir, 'config-dns2.yaml');
+  const doc = parseDocument(readFileSync(join(dir, 'config.yaml'), 'utf8'));
+  doc.setIn(['dns', 'listen'], `${PLAN.dns2}:53`);
+  doc.setIn(['dns', 'metrics'], `${PLAN.dns2}:9153`);
+  doc.setIn(['control', 'store_lost', 'then'], 'servfail');
+  writeFileSync(file, doc.toString());
+  loadConfigFile(file);
+  return file;
+}
+
 export function renderLab(
   dir: string,
   baseConfig = EXAMPLE_CONFIG,

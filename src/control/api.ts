@@ -52,7 +52,6 @@ export async function startControl(
   const now = opts.now ?? Date.now;
   const state = InMemoryRegionState.fromConfig(config);
   const feed = new RegionFeed(config, store, state, log);
-  let damping = control.flapDamping;
   // /metrics: this process's view of every region, alert deliveries, and the process itself.
   const registry = new Registry();
   processMetrics(registry);
@@ -60,7 +59,7 @@ export async function startControl(
     registry,
     () => config.regions.keys(),
     (r) => state.get(r),
-    () => damping,
+    () => control.flapDamping,
   );
   observeStore(store, log, registry);
   feedMetrics(feed, registry);
@@ -103,8 +102,9 @@ export async function startControl(
     port,
     state,
     setFlapDamping(rule) {
-      damping = rule;
-      feed.setConfig({ ...config, control: { ...control, flapDamping: rule } });
+      // In place: the feed's merges, explain and the metrics all read it from this config.
+      control.flapDamping = rule;
+      feed.setConfig(config);
     },
     close: async () => {
       schedules.stop();

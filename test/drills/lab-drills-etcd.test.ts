@@ -1,7 +1,8 @@
 // The namespace lab with its shared store in a real etcd (in the DNS node, reached by the agents
 // over the lab's network, as across machines), in namespaces and a directory of its own: the
-// partition drills (etcd frozen and back; the control plane frozen while a PoP fails) and
-// cluster-down, whose report then crosses the router to reach the store.
+// partition drills (etcd frozen and back; the second DNS node cut from etcd while a PoP fails;
+// the control plane frozen while a PoP fails) and cluster-down, whose report then crosses the
+// router to reach the store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,11 +38,12 @@ describe('failover lab with etcd as the shared store', () => {
     expect(drills.cannotRun(fileLab, 'store-lost-and-back')).toMatch(
       /needs the shared store in etcd: gtm lab up --store etcd/,
     );
+    expect(drills.cannotRun(fileLab, 'etcd-partition')).toMatch(/needs a second DNS node: gtm lab up --store etcd/);
     expect(drills.cannotRun(fileLab, 'control-plane-down')).toBeUndefined();
     await expect(drills.runDrill(fileLab, 'store-lost-and-back')).rejects.toThrow(/needs the shared store in etcd/);
   });
 
-  for (const name of ['store-lost-and-back', 'control-plane-down', 'cluster-down']) {
+  for (const name of ['store-lost-and-back', 'etcd-partition', 'control-plane-down', 'cluster-down']) {
     it(`drill ${name} meets its expectations`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));
@@ -56,6 +58,6 @@ describe('failover lab with etcd as the shared store', () => {
           expect.stringMatching(/^DNS: shared store answers again after \d+ s/),
         ]);
       }
-    }, 90_000);
+    }, 120_000);
   }
 });
