@@ -1,6 +1,7 @@
 // Drills: the shapes of a drill and its result, and the checks and helpers the scenarios share.
 import type { DrillEvent } from '../src/contract/index.js';
-import { type Lab, type LabPop } from './lab.js';
+import type { Readable } from 'node:stream';
+import { type ClientFetch, type Lab, type LabPop } from './lab.js';
 import { fetchIn } from './netns.js';
 import { signalProcesses, startLbNode } from './procs.js';
 import type { FailoverPhases } from './failover-summary.js';
@@ -227,6 +228,21 @@ export function dnsMovesWhenCut(o: Observed, pop: LabPop, r: DrillResult): void 
     );
 }
 
+/**
+ * What a dead cluster must show at both layers: the path withdrawn within 1 s, the New York client
+ * answered another region within 2 s, its errors over within 2 s (`why` says who decided).
+ */
+export function clusterDownExpectations(o: Observed, pop: LabPop, r: DrillResult, why = { bgp: '', dns: '' }): void {
+  within(r, `path withdrawn at the router within 1 s${why.bgp}`, rel(o, o.withdrawnAt), 1000);
+  within(
+    r,
+    `the New York client is answered another region within 2 s${why.dns}`,
+    rel(o, firstAnswerChange(o, pop)?.t),
+    2000,
+  );
+  errorsStopWithin(r, 2000, o);
+}
+
 /** Kills both LB nodes of the PoP; returns how to start them again. */
 export function killCluster(lab: Lab, pop: LabPop): () => Promise<void> {
   signalProcesses(lab, pop, [`${pop.name}-lb1`, `${pop.name}-lb2`], 'SIGKILL');
@@ -293,4 +309,26 @@ export function failoverPhases(o: Observed, pop: LabPop, anycast = false): Failo
   };
   for (const k of Object.keys(phases) as (keyof FailoverPhases)[]) if (phases[k] === undefined) delete phases[k];
   return phases;
+}
+
+/** What a lab client (lab/client.ts) prints, one JSON line each: its fetches and answer changes. */
+export type ClientEvent = ClientFetch | { event: 'answer'; t: number; answer: string | null };
+
+/** Hands each event a lab client prints to `each`, as its lines arrive (other lines are skipped). */
+export function onClientEvents(out: Readable | null | undefined, each: (e: ClientEvent) => void): void {
+  let buf = '';
+  out?.on('data', (d) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let e: ClientEvent | undefined;
+      try {
+        e = JSON.parse(line) as ClientEvent;
+      } catch {
+        continue; // not a line of ours
+      }
+      if (e.event === 'fetch' || e.event === 'answer') each(e);
+    }
+  });
 }

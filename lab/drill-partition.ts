@@ -16,6 +16,7 @@ import {
   expectation,
   firstAnswerChange,
   killCluster,
+  onClientEvents,
 } from './drill-kit.js';
 import { isEvent } from '../src/contract/index.js';
 import { packageRoot } from '../src/runtime/index.js';
@@ -28,7 +29,7 @@ const CUT_MS = STALE_MS + 3000;
 const KILL_AFTER_MS = 1000;
 const ANSWER = 'DNS node 2 answers the New York client: ';
 
-/** The blackhole route that cuts the second node from etcd (the DNS node's address), both ways. */
+/** The route that cuts the second node from etcd: its packets to the DNS node's address are dropped. */
 const cutRoute = ['route', 'add', 'blackhole', `${DNS_IP}/32`];
 
 /** Asks the second node for the steered name as the New York client would; its status line. */
@@ -65,19 +66,8 @@ function watchSecondNode(lab: Lab, seen: (t: number, answer: string) => void): (
     '50',
     String(CUT_MS + 30_000),
   ]);
-  let buf = '';
-  watcher.stdout?.on('data', (d) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const e = JSON.parse(line) as { event: string; t: number; answer?: string | null };
-        if (e.event === 'answer') seen(e.t, e.answer ?? 'nothing');
-      } catch {
-        /* not a line of ours */
-      }
-    }
+  onClientEvents(watcher.stdout, (e) => {
+    if (e.event === 'answer') seen(e.t, e.answer ?? 'nothing');
   });
   return () => killPid(watcher.pid, 'SIGTERM');
 }
@@ -113,7 +103,7 @@ export const PARTITION_DRILLS: Record<string, Drill> = {
         await asked;
         const healed = Date.now();
         ip('-n', DNS2_NS, ...cutRoute.map((w) => (w === 'add' ? 'del' : w)));
-        mark('DNS node 2 reaches etcd again');
+        mark('DNS node 2 reaches etcd again', healed);
         const back = () => storeEvents(lab, healed).some((j) => isEvent(j, 'store.back'));
         for (const end = Date.now() + 10_000; !back() && Date.now() < end;) await sleep(100);
         // Node 2 now answers as node 1 does (us-east is still down); then the cluster comes back.

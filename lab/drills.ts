@@ -5,7 +5,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { connectRouter, type RouterClient } from './router.js';
-import { DNS_IP, PREFIX, type ClientFetch, type Lab, type LabPop } from './lab.js';
+import { DNS_IP, PREFIX, type Lab, type LabPop } from './lab.js';
 import { fetchInAsync, killPid, spawnIn } from './netns.js';
 import { packageRoot } from '../src/runtime/index.js';
 import {
@@ -17,6 +17,7 @@ import {
   lastFetch,
   outcomeChanges,
   servedElsewhere,
+  onClientEvents,
 } from './drill-kit.js';
 import { agentWentDownAt, logEventsSince, typedEventsSince } from './drill-logs.js';
 import { DRILLS } from './drill-scenarios.js';
@@ -98,23 +99,11 @@ export async function runDrill(lab: Lab, name: string): Promise<DrillResult> {
       String(budget),
       ...(drill.anycast ? [PLAN.anycast] : []),
     ]);
-    let buf = '';
-    p.stdout?.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const e = JSON.parse(line) as ClientFetch | { event: 'answer'; t: number; answer: string | null };
-          if (e.event === 'fetch') {
-            const outcome = e.ok ? `ok served by ${e.servedBy}` : `error ${e.error}`;
-            o.fetches.push({ client: c.name, t: e.t, answer: e.answer, ok: e.ok, servedBy: e.servedBy, outcome });
-          } else if (e.event === 'answer') o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
-        } catch {
-          /* ignore */
-        }
-      }
+    onClientEvents(p.stdout, (e) => {
+      if (e.event === 'fetch') {
+        const outcome = e.ok ? `ok served by ${e.servedBy}` : `error ${e.error}`;
+        o.fetches.push({ client: c.name, t: e.t, answer: e.answer, ok: e.ok, servedBy: e.servedBy, outcome });
+      } else o.answerEvents.push({ client: c.name, t: e.t, answer: e.answer });
     });
     return p;
   });
