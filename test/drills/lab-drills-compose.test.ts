@@ -1,7 +1,7 @@
 // The compose lab for real: `gtm lab up --engine compose` on a Docker engine (the lab's own
 // dockerd when none runs, as in CI), with images built from Debian's packages (no registry);
-// the cluster-down, drain, link-cut and recovery drills through the same drill code as the
-// namespace lab; `lab down` leaving nothing behind; then plain `docker-compose up` with the
+// the cluster-down, drain, link-cut, recovery, control-plane-down and store-lost-and-back drills
+// through the same drill code as the namespace lab; `lab down` leaving nothing behind; then plain `docker-compose up` with the
 // documented image build, as a user who never touches the CLI would run it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -82,7 +82,8 @@ describe('the compose lab', () => {
     ]);
   });
 
-  for (const name of ['cluster-down', 'drain', 'link-cut', 'recovery']) {
+  // The planes' drills too: the control plane and etcd are containers of their own here.
+  for (const name of ['cluster-down', 'drain', 'link-cut', 'recovery', 'control-plane-down', 'store-lost-and-back']) {
     it(`drill ${name} meets its expectations in containers`, async () => {
       const r = await drills.runDrill(lab as Lab, name);
       console.log(drills.formatDrill(r));
