@@ -5,7 +5,7 @@
 // - Re-announcing after a withdraw waits for the hold-down (flap control).
 // - Maintenance and shutdown drain first (less preferred for the drain period), then withdraw.
 import type { Verdict } from '../health/state.js';
-import { flapped, releaseAt, stillSuppressed, type FlapDamping, type FlapPenalty } from '../state/damping.js';
+import { decayed, flapped, releaseAt, stillSuppressed, type FlapDamping, type FlapPenalty } from '../state/damping.js';
 import type { VipState } from '../contract/index.js';
 
 export type { VipState };
@@ -165,7 +165,9 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
       const released = m.state === 'DOWN' ? dampedUntil(m, i) : undefined;
       if (released !== undefined) {
         const inS = Math.ceil((released - i.now) / 1000);
-        const reason = `healthy again, held down by flap damping (${m.flaps} flaps) for about ${inS} s more`;
+        // The penalty, not the flap count: the count runs over the agent's life, the penalty decays.
+        const penalty = Math.round(decayed(m.damping as FlapPenalty, i.now, i.damping as FlapDamping));
+        const reason = `healthy again, held down by flap damping (penalty ${penalty}) for about ${inS} s more`;
         // Said once, when it begins (a heartbeat and a log line), not at every step of the wait.
         return { m: { ...next, reason, heldDown: true, damped: true }, changed: !m.damped };
       }

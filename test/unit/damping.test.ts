@@ -247,7 +247,9 @@ describe('flap damping of a VIP (the agent)', () => {
     expect(at(12_000, true)).toBe(true); // held down by damping: said once
     expect(at(12_100, true)).toBe(false);
     expect([m.state, announceOf(m)]).toEqual(['DOWN', 'none']);
-    expect(m.reason).toMatch(/^healthy again, held down by flap damping \(\d flaps\) for about \d+ s more$/);
+    expect(m.reason).toMatch(/^healthy again, held down by flap damping \(penalty \d+\) for about \d+ s more$/);
+    // The penalty as it decays now, above reuse_below while held.
+    expect(Number(/penalty (\d+)/.exec(m.reason)?.[1])).toBeGreaterThanOrEqual(RULE.reuseBelow);
     expect(m.wakeAt).toBe(Math.ceil(releaseAt(m.damping as FlapPenalty, RULE)));
     at(m.wakeAt as number, true);
     expect(m.state).toBe('UP');
