@@ -99,6 +99,16 @@ function flapWhileHeld(m: VipMachine, i: StepInput): Partial<VipMachine> {
   return m.damped && i.damping ? { flaps: m.flaps + 1, damping: flapped(m.damping, i.damping, i.now) } : {};
 }
 
+/** Healthy again but kept withdrawn by damping until `released`: the reason says the penalty. */
+function heldByDamping(m: VipMachine, next: VipMachine, i: StepInput, released: number) {
+  const inS = Math.ceil((released - i.now) / 1000);
+  // The penalty, not the flap count: the count runs over the agent's life, the penalty decays.
+  const penalty = Math.round(decayed(m.damping as FlapPenalty, i.now, i.damping as FlapDamping));
+  const reason = `healthy again, held down by flap damping (penalty ${penalty}) for about ${inS} s more`;
+  // Said once, when it begins (a heartbeat and a log line), not at every step of the wait.
+  return { m: { ...next, reason, heldDown: true, damped: true }, changed: !m.damped };
+}
+
 function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boolean } {
   // `held` is kept until a transition (go) says otherwise.
   const next: VipMachine = { ...m, degraded: i.verdict === 'degraded', heldDown: false, damped: false };
@@ -163,14 +173,7 @@ function stepInner(m: VipMachine, i: StepInput): { m: VipMachine; changed: boole
       if (m.state === 'DOWN' && m.held) return go('UP', `${i.verdict}: ${i.verdictReason}`);
       // Flapping: withdrawn until the penalty decays (never held announced: that would black-hole).
       const released = m.state === 'DOWN' ? dampedUntil(m, i) : undefined;
-      if (released !== undefined) {
-        const inS = Math.ceil((released - i.now) / 1000);
-        // The penalty, not the flap count: the count runs over the agent's life, the penalty decays.
-        const penalty = Math.round(decayed(m.damping as FlapPenalty, i.now, i.damping as FlapDamping));
-        const reason = `healthy again, held down by flap damping (penalty ${penalty}) for about ${inS} s more`;
-        // Said once, when it begins (a heartbeat and a log line), not at every step of the wait.
-        return { m: { ...next, reason, heldDown: true, damped: true }, changed: !m.damped };
-      }
+      if (released !== undefined) return heldByDamping(m, next, i, released);
       const wait = m.lastFlip + i.holdDownMs - i.now;
       if (m.state === 'DOWN' && wait > 0) {
         const reason = `healthy again, held down for ${Math.ceil(wait)} ms more`;
