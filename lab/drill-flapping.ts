@@ -14,12 +14,12 @@ import {
   expectation,
   fetchesIn,
   killCluster,
+  sleep,
+  until,
   sampleLine,
   whileBroken,
 } from './drill-kit.js';
 import { isEvent } from '../src/contract/index.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Down 2 s, up 2 s, this many times: a minute. */
 const FLAPS = 15;
@@ -56,12 +56,7 @@ async function setDamping(lab: Lab, on: boolean): Promise<boolean> {
     readLog(lab, `${name}.log`).some(
       (j) => j.time >= since && (isEvent(j, 'config.reloaded') || isEvent(j, 'config.unchanged')),
     );
-  const end = Date.now() + 10_000;
-  while (!readers(lab).every((r) => reloaded(r.name))) {
-    if (Date.now() > end) return false;
-    await sleep(100);
-  }
-  return true;
+  return until(() => readers(lab).every((r) => reloaded(r.name)), 10_000);
 }
 
 /** How often a sequence of values changes. */

@@ -332,3 +332,18 @@ export function onClientEvents(out: Readable | null | undefined, each: (e: Clien
     }
   });
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `ok` every `everyMs` until it holds or `ms` pass; whether it held. */
+export async function until(ok: () => boolean | Promise<boolean>, ms: number, everyMs = 100): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await ok()) return true;
+    if (Date.now() > end) return false;
+    await sleep(everyMs);
+  }
+}
+
+/** When the drill marked the first step whose text starts with `what`, from t0. */
+export const markAt = (o: Observed, what: string) => o.marks.find((m) => m.what.startsWith(what) && m.t >= o.t0)?.t;

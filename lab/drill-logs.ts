@@ -76,10 +76,7 @@ export function typedEventsSince(
   const regionChanges = dnsLog.flatMap((j) =>
     isEvent(j, 'region.state') ? [{ t: j.time, region: j.region, to: j.to, source: j.source }] : [],
   );
-  const storeEvents = dnsLog.flatMap((j): Observed['storeEvents'] => {
-    if (isEvent(j, 'store.lost')) return [{ t: j.time, kind: 'lost', fallback: j.fallback }];
-    return isEvent(j, 'store.back') ? [{ t: j.time, kind: 'back' }] : [];
-  });
+  const storeEvents = storeEventsOf(dnsLog);
   const dnsGuard = dnsLog.flatMap((j) => (isEvent(j, 'guardrail.held') ? [{ t: j.time, held: j.held }] : []));
   const vipChanges = lab.pops.flatMap((p) =>
     readLog(lab, `${p.name}-agent.log`)
@@ -91,8 +88,22 @@ export function typedEventsSince(
       .filter((j) => j.time >= t0)
       .flatMap((j) => (isEvent(j, 'bgp.guardrail') ? [{ t: j.time, pop: p.name, held: j.held }] : [])),
   );
+  const alerts = alertsSince(lab, t0);
+  return { regionChanges, vipChanges, alerts, guardrail, dnsGuard, storeEvents };
+}
+
+/** A DNS server's losing and finding the shared store again (typed `store.*` events), from its log lines. */
+export function storeEventsOf(lines: LogLine[]): Observed['storeEvents'] {
+  return lines.flatMap((j): Observed['storeEvents'] => {
+    if (isEvent(j, 'store.lost')) return [{ t: j.time, kind: 'lost', fallback: j.fallback }];
+    return isEvent(j, 'store.back') ? [{ t: j.time, kind: 'back' }] : [];
+  });
+}
+
+/** The alerts the lab's webhook received from `t0`. */
+export function alertsSince(lab: Lab, t0: number): Observed['alerts'] {
   const file = alertsFile(lab.dir);
-  const alerts = (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []).flatMap((line) => {
+  return (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []).flatMap((line) => {
     try {
       const { receivedAt, alert } = JSON.parse(line) as { receivedAt: number; alert: Record<string, unknown> };
       if (receivedAt < t0) return [];
@@ -111,5 +122,4 @@ export function typedEventsSince(
       return [];
     }
   });
-  return { regionChanges, vipChanges, alerts, guardrail, dnsGuard, storeEvents };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DNS2_NS, DNS_IP, type Lab } from './lab.js';
 import { execIn, ip, killPid, spawnIn } from './netns.js';
 import { PLAN } from './address-plan.js';
-import { readLog } from './drill-logs.js';
+import { readLog, storeEventsOf } from './drill-logs.js';
 import { LAB_MAX_STALE_S } from './render.js';
 import {
   type Drill,
@@ -17,11 +17,12 @@ import {
   firstAnswerChange,
   killCluster,
   onClientEvents,
+  markAt,
+  sleep,
+  until,
 } from './drill-kit.js';
-import { isEvent } from '../src/contract/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STALE_MS = LAB_MAX_STALE_S * 1000;
 /** The cut lasts past the stale window, so the fallback shows. */
 const CUT_MS = STALE_MS + 3000;
@@ -45,14 +46,11 @@ function askSecondNode(lab: Lab): string {
 }
 
 /** The second node's typed store events, from `since`. */
-const storeEvents = (lab: Lab, since: number) =>
-  readLog(lab, 'dns2.log').filter((j) => j.time >= since && (isEvent(j, 'store.lost') || isEvent(j, 'store.back')));
+const storeEvents = (lab: Lab, since: number) => storeEventsOf(readLog(lab, 'dns2.log')).filter((e) => e.t >= since);
 
 /** What the second node answered the New York client, from the marks its watcher left. */
 const secondAnswers = (o: Observed) =>
   o.marks.filter((m) => m.what.startsWith(ANSWER)).map((m) => ({ t: m.t, answer: m.what.slice(ANSWER.length) }));
-
-const markAt = (o: Observed, what: string) => o.marks.find((m) => m.what.startsWith(what))?.t;
 
 /** Starts a user of node 2 in New York; tells `seen` each answer change. Returns how to stop it. */
 function watchSecondNode(lab: Lab, seen: (t: number, answer: string) => void): () => void {
@@ -85,7 +83,7 @@ export const PARTITION_DRILLS: Record<string, Drill> = {
         last = { t, answer };
         mark(`${ANSWER}${answer}`, t);
       });
-      for (const end = Date.now() + 3000; last.answer !== pop.vip && Date.now() < end;) await sleep(50);
+      await until(() => last.answer === pop.vip, 3000, 50);
       faultNow();
       const cutAt = Date.now();
       ip('-n', DNS2_NS, ...cutRoute);
@@ -95,8 +93,8 @@ export const PARTITION_DRILLS: Record<string, Drill> = {
       mark(`${pop.name}'s LB cluster killed`);
       // Once node 2 has fallen back, ask it as a resolver would.
       const asked = (async () => {
-        const lost = () => storeEvents(lab, cutAt).some((j) => isEvent(j, 'store.lost'));
-        for (const end = cutAt + CUT_MS; !lost() && Date.now() < end;) await sleep(100);
+        const lost = () => storeEvents(lab, cutAt).some((e) => e.kind === 'lost');
+        await until(lost, cutAt + CUT_MS - Date.now());
         mark(`DNS node 2 asked for the steered name: ${askSecondNode(lab)}`);
       })();
       return async () => {
@@ -104,18 +102,15 @@ export const PARTITION_DRILLS: Record<string, Drill> = {
         const healed = Date.now();
         ip('-n', DNS2_NS, ...cutRoute.map((w) => (w === 'add' ? 'del' : w)));
         mark('DNS node 2 reaches etcd again', healed);
-        const back = () => storeEvents(lab, healed).some((j) => isEvent(j, 'store.back'));
-        for (const end = Date.now() + 10_000; !back() && Date.now() < end;) await sleep(100);
+        const back = () => storeEvents(lab, healed).some((e) => e.kind === 'back');
+        await until(back, 10_000);
         // Node 2 now answers as node 1 does (us-east is still down); then the cluster comes back.
         const agrees = () => last.t >= healed && last.answer !== pop.vip && last.answer !== 'nothing';
-        for (const end = Date.now() + 5000; !agrees() && Date.now() < end;) await sleep(50);
+        await until(agrees, 5000, 50);
         if (agrees()) mark(`DNS node 2 answers like node 1 again: ${last.answer}`, last.t);
         // Node 2's own account of the partition, from its log.
-        for (const j of storeEvents(lab, cutAt))
-          mark(
-            isEvent(j, 'store.lost') ? `DNS node 2: store.lost, fallback ${j.fallback}` : 'DNS node 2: store.back',
-            j.time,
-          );
+        for (const e of storeEvents(lab, cutAt))
+          mark(e.kind === 'lost' ? `DNS node 2: store.lost, fallback ${e.fallback}` : 'DNS node 2: store.back', e.t);
         await restart();
         await sleep(1000);
         stopWatching();

@@ -5,7 +5,6 @@ import { fetchInAsync } from './netns.js';
 import { signalService } from './procs.js';
 import {
   type Drill,
-  type Observed,
   expectation,
   rel,
   killCluster,
@@ -13,22 +12,12 @@ import {
   firstAnswerChange,
   servedElsewhere,
   zeroClientErrors,
+  markAt,
+  sleep,
+  until,
 } from './drill-kit.js';
-import { readLog } from './drill-logs.js';
-import { isEvent } from '../src/contract/index.js';
+import { alertsSince, readLog, storeEventsOf } from './drill-logs.js';
 import { LAB_MAX_STALE_S } from './render.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `ok` every 100 ms until it holds or `ms` pass; whether it held. */
-async function until(ok: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await ok()) return true;
-    if (Date.now() > end) return false;
-    await sleep(100);
-  }
-}
 
 /** Whether the control API answers within `maxTimeS` (any HTTP status is an answer). */
 async function controlAnswers(lab: Lab, maxTimeS: number): Promise<boolean> {
@@ -44,16 +33,8 @@ async function controlAnswers(lab: Lab, maxTimeS: number): Promise<boolean> {
 }
 
 /** Whether the lab's webhook has received an alert for `region` going down since `since`. */
-function alertedDown(lab: Lab, region: string, since: number): boolean {
-  return readLog(lab, 'alerts.jsonl').some((l) => {
-    const a = (l as { receivedAt?: number; alert?: { event?: string; region?: string; to?: string } }).alert;
-    const at = (l as { receivedAt?: number }).receivedAt ?? 0;
-    return at >= since && a?.event === 'region.state' && a.region === region && a.to === 'down';
-  });
-}
-
-/** The first mark whose text starts with `what`, after t0. */
-const markAt = (o: Observed, what: string) => o.marks.find((m) => m.what.startsWith(what) && m.t >= o.t0)?.t;
+const alertedDown = (lab: Lab, region: string, since: number) =>
+  alertsSince(lab, since).some((a) => a.event === 'region.state' && a.region === region && a.to === 'down');
 
 const STALE_MS = LAB_MAX_STALE_S * 1000;
 
@@ -131,7 +112,7 @@ export const PLANE_DRILLS: Record<string, Drill> = {
         signalService(lab, 'etcd', 'etcd', 'SIGCONT');
         // Marked at the signal: the store may answer before this line runs.
         mark('etcd thawed (SIGCONT)', thawed);
-        const back = () => readLog(lab, 'dns.log').some((j) => isEvent(j, 'store.back') && j.time >= thawed);
+        const back = () => storeEventsOf(readLog(lab, 'dns.log')).some((e) => e.kind === 'back' && e.t >= thawed);
         if (await until(back, 10_000)) mark('DNS follows the store again');
         // A lease that ran out while etcd was frozen would show now: watch the agents re-report.
         await sleep(3000);
