@@ -7,16 +7,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from '../helpers/dns.js';
+import { ROOT } from '../helpers/dns.js';
+import { labOfOwn, type Lab } from '../helpers/lab.js';
 
-process.env.GTM_LAB_PREFIX = `gtc${process.pid % 10000}-`;
-process.env.GTM_LAB_DIR = tempDir('gtm-lab-compose-');
-const labMod = await import('../../lab/lab.js');
-const drills = await import('../../lab/drills.js');
+const { labMod, drills } = await labOfOwn('gtc', 'compose');
 const engineMod = await import('../../lab/docker-engine.js');
 const { ip } = await import('../../lab/netns.js');
 
-type Lab = Awaited<ReturnType<typeof labMod.up>>;
 let lab: Lab | undefined;
 let isDown = false;
 

@@ -8,13 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { tempDir } from '../helpers/dns.js';
+import { labOfOwn, type Lab } from '../helpers/lab.js';
 
-process.env.GTM_LAB_PREFIX = `gte${process.pid % 10000}-`;
-process.env.GTM_LAB_DIR = tempDir('gtm-lab-etcd-');
-const labMod = await import('../../lab/lab.js');
-const drills = await import('../../lab/drills.js');
-
-type Lab = Awaited<ReturnType<typeof labMod.up>>;
+const { labMod, drills } = await labOfOwn('gte', 'etcd');
 let lab: Lab | undefined;
 
 beforeAll(async () => {

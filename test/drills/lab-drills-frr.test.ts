@@ -7,16 +7,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { tempDir } from '../helpers/dns.js';
+import { labOfOwn, type Lab } from '../helpers/lab.js';
 
 const execFileP = promisify(execFile);
 
-process.env.GTM_LAB_PREFIX = `gtf${process.pid % 10000}-`;
-process.env.GTM_LAB_DIR = tempDir('gtm-lab-frr-');
-const labMod = await import('../../lab/lab.js');
-const drills = await import('../../lab/drills.js');
-
-type Lab = Awaited<ReturnType<typeof labMod.up>>;
+const { labMod, drills } = await labOfOwn('gtf', 'frr');
 let lab: Lab | undefined;
 
 beforeAll(async () => {

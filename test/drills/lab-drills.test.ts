@@ -11,19 +11,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, tempDir } from '../helpers/dns.js';
+import { labOfOwn, type Lab } from '../helpers/lab.js';
 
-// Set before the lab module loads: its own namespace prefix and directory, so a lab an
-// operator has running on this machine is never touched.
-process.env.GTM_LAB_PREFIX = `gtd${process.pid % 10000}-`;
-process.env.GTM_LAB_DIR = tempDir('gtm-lab-ci-');
 // Host ports of our own for the console and Prometheus relays (an operator's lab may hold 9190).
 process.env.GTM_LAB_CONSOLE_PORT = String(await freePort());
 process.env.GTM_LAB_PROMETHEUS_PORT = String(await freePort());
-const labMod = await import('../../lab/lab.js');
-const drills = await import('../../lab/drills.js');
+const { labMod, drills } = await labOfOwn('gtd', 'ci');
 const { fetchIn, ip, killPid, spawnIn } = await import('../../lab/netns.js');
 
-type Lab = Awaited<ReturnType<typeof labMod.up>>;
 let lab: Lab | undefined;
 let pids: number[] = [];
 let isDown = false;
