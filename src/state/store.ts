@@ -235,12 +235,13 @@ export class FileStateStore implements StateStore {
       }
     }
     try {
+      // Every write renames a new inode over the file: the inode names the version f read.
+      const readIno = this.inode();
       const doc = this.read();
-      const readRev = doc.rev;
       const out = f(doc);
       if (changed(out)) {
         doc.rev++;
-        this.writeAtomic(doc, () => this.stillOurs(lock, token, readRev));
+        this.writeAtomic(doc, () => this.stillOurs(lock, token, readIno));
       }
       return out;
     } finally {
@@ -252,12 +253,19 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  /** Whether we still hold the lock and the file is at the revision we read (the write's fence). */
-  private stillOurs(lock: string, token: string, rev: number): boolean {
+  private inode(): number | undefined {
+    return existsSync(this.path) ? statSync(this.path).ino : undefined;
+  }
+
+  /**
+   * Whether we still hold the lock and the file is the version we read (the write's fence).
+   * Two small reads, no parse: a writer frozen between the fence and its rename still writes
+   * back a stale document, so that window must stay as short as the fence can make it. (It
+   * parsed the whole document once: frozen inside that parse, a writer passed the fence late.)
+   */
+  private stillOurs(lock: string, token: string, ino: number | undefined): boolean {
     try {
-      if (readFileSync(lock, 'utf8') !== token) return false;
-      const now = existsSync(this.path) ? (JSON.parse(readFileSync(this.path, 'utf8')) as FileDoc).rev : 0;
-      return now === rev;
+      return readFileSync(lock, 'utf8') === token && this.inode() === ino;
     } catch {
       return false;
     }

@@ -2,7 +2,7 @@
 // real `gtm dns` server.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore } from '../../src/state/index.js';
 import { KEYS, type AgentReport, type VipState } from '../../src/contract/index.js';
@@ -41,9 +41,11 @@ describe('file state store', () => {
   });
 
   /**
-   * A child writing in a loop, frozen (SIGSTOP) while it holds the lock: tried until the lock
-   * file names it. The document is large, so the child spends its time inside the critical
-   * section (reading, writing, syncing) and the freeze lands there.
+   * A child writing in a loop, frozen (SIGSTOP) while it holds the lock with a write not yet
+   * applied: tried until the lock file names it and its temporary file is there (written and
+   * synced before the fence, renamed after it). Holding the lock alone is not enough: frozen
+   * after its rename, the child has nothing stale left to write. The document is large, so the
+   * child spends most of its time in that window.
    */
   async function frozenHolder(path: string) {
     const child = spawn(
@@ -68,7 +70,8 @@ describe('file state store', () => {
       } catch {
         /* between two writes */
       }
-      if (holder.startsWith(`${child.pid} `)) return { child, ...watched };
+      const pending = existsSync(join(dirname(path), `.${basename(path)}.${child.pid}.tmp`));
+      if (holder.startsWith(`${child.pid} `) && pending) return { child, ...watched };
       child.kill('SIGCONT');
     }
     child.kill('SIGKILL');
