@@ -29,7 +29,7 @@ import { composeDown, composeUp } from './compose.js';
 import { renderLab, renderSecondDns } from './render.js';
 import { handToFrr, startFrrDaemons, renderFrrBgpd, writeFrrBaseConfigs } from './frr.js';
 import { frrDir } from './router.js';
-import { status } from './status.js';
+import { formatStatus, status } from './status.js';
 import { PLAN, clientGateway } from './address-plan.js';
 import { PROBE_METRICS_PORT, PROMETHEUS, labTargets, prometheusAvailable, startPrometheus } from './prometheus.js';
 
@@ -275,14 +275,23 @@ async function startLabEtcd(lab: Lab, ns: string): Promise<void> {
   }
 }
 
-/** Ready when the router has every VIP and every client gets an answer. */
+/**
+ * Ready when `gtm lab status` shows it ready: every agent serving (session trusted, which can
+ * follow the router's path by a BFD round on a busy machine) with its path at the router, and
+ * every client answered and served over HTTP.
+ */
 async function converged(lab: Lab): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const s = await status(lab).catch(() => undefined);
-    if (s && s.pops.every((p) => p.routerPaths > 0) && s.clients.every((c) => c.answer)) return;
+    const ready =
+      s?.pops.every((p) => p.routerPaths > 0 && p.serving) &&
+      s.clients.every((c) => c.answer && c.http.startsWith('served by'));
+    if (ready) return;
     if (Date.now() > deadline)
-      throw new Error(`the lab did not converge in 90 s; see ${join(lab.dir, 'logs')} (gtm lab down removes it)`);
+      throw new Error(
+        `the lab did not converge in 90 s:\n${s ? formatStatus(s) : 'no status'}\nsee ${join(lab.dir, 'logs')} (gtm lab down removes it)`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
