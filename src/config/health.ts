@@ -2,7 +2,8 @@
 // YAML shape, and the checks that need the whole config (every name exists, no region depends on
 // itself through others).
 import { Problems, int, join, list, obj } from '../validate/index.js';
-import type { CalculatedHealth, HealthExpr, Region, SignalSettings } from './types.js';
+import { vipFamily } from '../contract/index.js';
+import type { CalculatedHealth, HealthExpr, Pop, Region, SignalSettings } from './types.js';
 
 /** As region names (and the API's name parameter). */
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -127,4 +128,24 @@ function findCycle(deps: Map<string, string[]>): string[] | undefined {
     if (c) return c;
   }
   return undefined;
+}
+
+/**
+ * Every `min_children` can be met: the region has at least that many PoPs with a VIP of the
+ * family in their config (a rule no deployment can meet would keep the family out for good).
+ */
+export function checkMinChildren(p: Problems, regions: Map<string, Region>, pops: readonly Pop[]): void {
+  for (const r of regions.values()) {
+    if (!r.minChildren) continue;
+    const mine = pops.filter((x) => x.region === r.name);
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const need = r.minChildren[family];
+      const have = mine.filter((x) => x.vips.some((v) => vipFamily(v.prefix) === family)).length;
+      if (need > have)
+        p.add(
+          join(join(join('regions', r.name), 'min_children'), family),
+          `${need} PoPs can never serve: ${have} of ${r.name}'s PoPs have an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} VIP`,
+        );
+    }
+  }
 }

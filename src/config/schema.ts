@@ -5,6 +5,7 @@ import {
   type Config,
   type DnsSettings,
   type UdpIo,
+  type MinChildren,
   type Region,
   type RrlSettings,
   type TsigKey,
@@ -19,7 +20,7 @@ import { parseServices } from './services.js';
 import { fenceUsesAsn } from '../policy/index.js';
 import { EMBEDDED_ASN } from '../geo/types.js';
 import { parseControl, cronExpr } from './control.js';
-import { checkHealthRefs, parseHealth } from './health.js';
+import { checkHealthRefs, checkMinChildren, parseHealth } from './health.js';
 
 export { absoluteName, validDomainName } from './names.js';
 
@@ -60,6 +61,7 @@ export function parseConfigObject(
   const pops = parsePops(p, root.pops, regions, anycast);
   const control = parseControl(p, root.control, regions);
   checkHealthRefs(p, regions, control?.signals ?? new Map());
+  checkMinChildren(p, regions, pops);
 
   if (!p.ok) return { problems: p.list };
   return { config: { dns, geo, regions, zones, services, pops, anycast, control }, problems: [] };
@@ -304,6 +306,19 @@ function parseCapacity(p: Problems, path: string, v: unknown): CapacityRule | un
   };
 }
 
+/** `min_children: N` (each family) or `{ ipv4: N, ipv6: M }` (a family left out: 0, not judged apart). */
+function parseMinChildren(p: Problems, path: string, v: unknown): MinChildren {
+  if (typeof v === 'number') {
+    const n = int(p, path, v, 0, 1000) ?? 1;
+    return { ipv4: n, ipv6: n };
+  }
+  const m = obj(p, path, v, ['ipv4', 'ipv6']);
+  return {
+    ipv4: (m && int(p, join(path, 'ipv4'), m.ipv4, 0, 1000, 0)) ?? 0,
+    ipv6: (m && int(p, join(path, 'ipv6'), m.ipv6, 0, 1000, 0)) ?? 0,
+  };
+}
+
 function parseRegions(p: Problems, v: unknown): Map<string, Region> {
   const out = new Map<string, Region>();
   const regions = obj(p, 'regions', v);
@@ -322,6 +337,7 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       'check',
       'capacity',
       'health',
+      'min_children',
     ]);
     if (!r) continue;
     const loc = obj(p, join(path, 'location'), r.location, ['lat', 'lon']);
@@ -341,6 +357,9 @@ function parseRegions(p: Problems, v: unknown): Map<string, Region> {
       check: r.check === undefined ? undefined : parseCheck(p, join(path, 'check'), r.check),
       ...(r.capacity === undefined ? {} : { capacity: parseCapacity(p, join(path, 'capacity'), r.capacity) }),
       ...(r.health === undefined ? {} : { health: parseHealth(p, join(path, 'health'), r.health) }),
+      ...(r.min_children === undefined
+        ? {}
+        : { minChildren: parseMinChildren(p, join(path, 'min_children'), r.min_children) }),
     };
     if (r.state !== undefined) {
       if (isRegionStatus(r.state)) region.status = r.state;

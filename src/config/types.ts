@@ -65,6 +65,19 @@ export interface Region {
   capacity?: CapacityRule;
   /** Calculated health: the region is up while this expression holds (src/state/calculated.ts). */
   health?: CalculatedHealth;
+  /** `min_children`: PoPs that must serve a VIP of each family for the region to be answered in it. */
+  minChildren?: MinChildren;
+}
+
+/**
+ * `regions.X.min_children`: how many of a region's PoPs must serve an UP VIP of each address
+ * family for DNS to hand out the region's address of that family (0: that family is not judged
+ * apart). Short of it for one family, the region is out for A (or AAAA) queries alone; short of
+ * it for every judged family, it is down.
+ */
+export interface MinChildren {
+  ipv4: number;
+  ipv6: number;
 }
 
 /**

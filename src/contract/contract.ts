@@ -96,6 +96,11 @@ export interface AgentReport {
   at: number;
 }
 
+/** The address family of a VIP's host prefix ("198.51.100.10/32", "2001:db8::10/128"). */
+export function vipFamily(prefix: string): 'ipv4' | 'ipv6' {
+  return prefix.includes(':') ? 'ipv6' : 'ipv4';
+}
+
 /** PoPs that withdrew a shared anycast VIP on health grounds, with when each claim expires. */
 export interface AnycastClaims {
   pops: Record<string, number>;
@@ -209,6 +214,11 @@ export interface RegionView {
   storeLost?: StoreLost;
   /** No evidence yet (no agent of the region ever reported): the status is `control.unknown`'s. */
   unknown?: boolean;
+  /**
+   * An up region out for one address family alone (`regions.X.min_children`), with why: DNS
+   * answers A (or AAAA) queries from the next region meanwhile.
+   */
+  familyOut?: { ipv4?: string; ipv6?: string };
 }
 
 /** What a DNS node does once the shared store has been silent too long (`control.store_lost.then`). */

@@ -13,6 +13,10 @@ export const regionView = {
     source: { type: ['string', 'null'], enum: [...REGION_SOURCES, null] },
     held: { type: 'boolean' },
     unknown: { type: 'boolean' },
+    familyOut: {
+      type: ['object', 'null'],
+      properties: { ipv4: { type: 'string' }, ipv6: { type: 'string' } },
+    },
     since: { type: 'string' },
     override: { type: ['object', 'null'], additionalProperties: true },
     weightOverride: { type: ['object', 'null'], additionalProperties: true },

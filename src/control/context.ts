@@ -40,6 +40,8 @@ export function regionViews(ctx: ControlContext) {
       held: v.held === true,
       // No evidence yet: no agent of it has ever reported (its status is control.unknown's).
       unknown: v.unknown === true,
+      // Up, but out for one address family alone (regions.X.min_children), with why.
+      familyOut: v.familyOut ?? null,
       since: new Date(v.since).toISOString(),
       override: isLive(o, ctx.now()) ? o : null,
       weightOverride: isLive(w, ctx.now()) ? w : null,

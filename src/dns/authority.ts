@@ -101,8 +101,8 @@ export class Authority {
     this.memo.clear();
   }
 
-  statusOf(region: string): RegionStatus {
-    return this.decider.statusOf(region);
+  statusOf(region: string, family?: 4 | 6): RegionStatus {
+    return this.decider.statusOf(region, family);
   }
 
   /** What flap damping says of a region now, when it damps (explain). */
@@ -118,7 +118,7 @@ export class Authority {
    */
   healthOf(region: string): string | undefined {
     const v = this.state.get(region);
-    return v?.source === 'calculated' || v?.unknown ? v.reason : undefined;
+    return v?.source === 'calculated' || v?.unknown || v?.familyOut ? v.reason : undefined;
   }
 
   /** The store-lost fallback in force (explain). */

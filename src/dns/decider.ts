@@ -136,8 +136,13 @@ export class Decider {
     return undefined;
   }
 
-  statusOf(region: string): RegionStatus {
-    return this.state.get(region)?.status ?? this.config.regions.get(region)?.status ?? 'down';
+  /** The region's status; with a family, `down` while the region is out for that family alone (min_children). */
+  statusOf(region: string, family?: 4 | 6): RegionStatus {
+    const view = this.state.get(region);
+    if (!view) return this.config.regions.get(region)?.status ?? 'down';
+    if (family && view.familyOut && view.status === 'up' && view.familyOut[family === 4 ? 'ipv4' : 'ipv6'])
+      return 'down';
+    return view.status;
   }
 
   private weightOf(region: string): number {
@@ -157,7 +162,7 @@ export class Decider {
     const shed = applyShed(
       policyOrdering.candidates,
       client,
-      (r) => this.statusOf(r),
+      (r) => this.statusOf(r, family),
       (r) => this.state.get(r)?.shed ?? 0,
     );
     const ordering = shed ? shedOrdering(policyOrdering, shed) : policyOrdering;
@@ -167,7 +172,7 @@ export class Decider {
       ordering,
       family,
       (r) => this.state.get(r),
-      (r) => this.statusOf(r),
+      (r) => this.statusOf(r, family),
       { ttl: service.ttl, unstableTtl: dns.unstableTtl, unstableWindowS: dns.unstableWindowS },
       Date.now(),
     );

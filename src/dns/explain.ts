@@ -140,7 +140,7 @@ function describeDecision(d: Decision, authority: Authority): string[] {
   if (d.service.fence.length) lines.push(`fence: ${fenceLine(d)}`);
   lines.push(`rule: ${d.ordering.rule}`);
   lines.push(
-    `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${h.status}${authority.statusOf(h.region) === 'up' ? '' : ', skipped'}]`).join('  ')}`,
+    `candidates: ${d.selection.health.map((h, i) => `${i + 1}. ${h.region} [${authority.statusOf(h.region)}${h.status === 'up' ? '' : ', skipped'}]`).join('  ')}`,
   );
   for (const h of d.selection.health) {
     const health = authority.healthOf(h.region);

@@ -1,6 +1,6 @@
 // Keeps a RegionState up to date from the shared store: agents' heartbeats and operators'
 // overrides, merged with the guard rail. DNS servers run one of these.
-import type { CalculatedHealth, Config, ControlSettings, SignalSettings } from '../config/index.js';
+import type { CalculatedHealth, Config, ControlSettings, MinChildren, SignalSettings } from '../config/index.js';
 import {
   Gauge,
   Histogram,
@@ -261,6 +261,7 @@ export class RegionFeed {
     regions: Map<string, RegionView['status']>;
     capacity: Map<string, CapacityRule>;
     calculated: Map<string, CalculatedHealth>;
+    minChildren: Map<string, MinChildren>;
   };
   private shape(): NonNullable<RegionFeed['shaped']> {
     if (this.shaped) return this.shaped;
@@ -273,11 +274,13 @@ export class RegionFeed {
     const regions = new Map([...this.config.regions.values()].map((r) => [r.name, r.status] as const));
     const capacity = new Map<string, CapacityRule>();
     const calculated = new Map<string, CalculatedHealth>();
+    const minChildren = new Map<string, MinChildren>();
     for (const r of this.config.regions.values()) {
       if (r.capacity) capacity.set(r.name, r.capacity);
       if (r.health) calculated.set(r.name, r.health);
+      if (r.minChildren) minChildren.set(r.name, r.minChildren);
     }
-    return (this.shaped = { pops, regions, capacity, calculated });
+    return (this.shaped = { pops, regions, capacity, calculated, minChildren });
   }
 
   private announceForced(region: string, o: RegionOverride, tell: boolean): void {
@@ -322,7 +325,7 @@ export class RegionFeed {
       const v = this.state.get(r);
       if (v) previous.set(r, v);
     }
-    const { pops, regions, capacity, calculated } = this.shape();
+    const { pops, regions, capacity, calculated, minChildren } = this.shape();
     const now = Date.now();
     const merged = mergeRegionState({
       regions,
@@ -338,6 +341,7 @@ export class RegionFeed {
       capacity,
       damping: this.config.control?.flapDamping,
       calculated,
+      minChildren,
       signals: this.signals,
       // A PoP seen in this process's life counts as known too (its presence may be lagging).
       known: (pop) => this.known.has(pop) || this.lastSeen.has(pop),
@@ -449,7 +453,8 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.shed !== v.shed ||
       old.damping !== v.damping ||
       old.storeLost?.fallback !== v.storeLost?.fallback ||
-      (old.unknown ?? false) !== (v.unknown ?? false)
+      (old.unknown ?? false) !== (v.unknown ?? false) ||
+      familyKey(old.familyOut) !== familyKey(v.familyOut)
     )
       changes.push([
         region,
@@ -465,11 +470,14 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
           damping: v.damping ?? null,
           storeLost: v.storeLost ?? null,
           unknown: v.unknown ?? false,
+          familyOut: v.familyOut ?? null,
         },
       ]);
   }
   return changes;
 }
+
+const familyKey = (f: RegionView['familyOut']) => `${f?.ipv4 ?? ''}|${f?.ipv6 ?? ''}`;
 
 const vantageKey = (v: RegionView['vantage']) =>
   v ? `${v.verdict}|${v.reachable.join()}|${v.unreachable.join()}|${v.blind.join()}` : '';

@@ -13,7 +13,14 @@ export {
   type StateStore,
   type StoreCondition,
 } from './store.js';
-export { mergeRegionState, exceedsGuardRail, failureStart, type MergeInput, type MergeResult } from './merge.js';
+export {
+  mergeRegionState,
+  exceedsGuardRail,
+  failureStart,
+  familiesShort,
+  type MergeInput,
+  type MergeResult,
+} from './merge.js';
 export { RegionFeed, openStore, observeStore, feedMetrics } from './feed.js';
 export { CheckedStore, type InvalidEntry } from './checked-store.js';
 export { anycastViews, type AnycastView, type AnycastAnnounce } from './anycast.js';

@@ -12,12 +12,13 @@ import {
   type VantageReport,
   type VantageView,
   type VipState,
+  vipFamily,
 } from '../contract/index.js';
 
 import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
 import { damp, type FlapDamping } from './damping.js';
 import { calculatedStatus } from './calculated.js';
-import type { CalculatedHealth } from '../config/index.js';
+import type { CalculatedHealth, MinChildren } from '../config/index.js';
 
 export type { AgentReport, RegionOverride };
 
@@ -52,6 +53,8 @@ export interface MergeInput {
   damping?: FlapDamping;
   /** Regions whose health is an expression (`regions.X.health`). */
   calculated?: Map<string, CalculatedHealth>;
+  /** Regions that need several PoPs serving per address family (`regions.X.min_children`). */
+  minChildren?: Map<string, MinChildren>;
   /** Pushed health signals as last read (expired ones included: they read as unknown). */
   signals?: Map<string, HealthSignal>;
   /**
@@ -146,6 +149,44 @@ function fromHealth(region: string, input: MergeInput): Health {
   };
 }
 
+/**
+ * Each judged family for which fewer than `min_children` of the region's PoPs serve an UP VIP of
+ * that family, with why. Reports are live ones: a PoP whose lease ran out serves nothing.
+ */
+export function familiesShort(
+  pops: string[],
+  agents: Map<string, AgentReport>,
+  rule: MinChildren,
+): { ipv4?: string; ipv6?: string } {
+  const short: { ipv4?: string; ipv6?: string } = {};
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const need = rule[family];
+    if (need === 0) continue;
+    const serving = pops.filter((p) => {
+      const r = agents.get(p);
+      return r?.serving && r.vips.some((v) => v.state === 'UP' && vipFamily(v.prefix) === family);
+    });
+    if (serving.length < need)
+      short[family] =
+        `${serving.length} of ${pops.length} PoPs serve an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} VIP` +
+        `${serving.length ? ` (${serving.join(', ')})` : ''}, min_children ${need}`;
+  }
+  return short;
+}
+
+/** Applies `min_children` to a region its agents say is up: out for a family short of it, down if every judged one is. */
+function byFamily(region: string, input: MergeInput, h: Health): Health & { familyOut?: RegionView['familyOut'] } {
+  const rule = input.minChildren?.get(region);
+  if (!rule || h.status !== 'up' || h.source !== 'health' || h.unknown) return h;
+  const short = familiesShort(input.pops.get(region) ?? [], input.agents, rule);
+  const judged = (['ipv4', 'ipv6'] as const).filter((f) => rule[f] > 0);
+  const out = judged.filter((f) => short[f]);
+  if (out.length === 0) return h;
+  const why = out.map((f) => `${f === 'ipv4' ? 'IPv4' : 'IPv6'}: ${short[f]}`).join('; ');
+  if (out.length === judged.length) return { ...h, status: 'down', reason: `too few PoPs serving: ${why}` };
+  return { ...h, reason: `${h.reason}; out for ${why}`, familyOut: short };
+}
+
 /** A region's load (to the percent, so small swings are not changes) and its shed share. */
 function capacityOf(region: string, input: MergeInput, prev: RegionView | undefined): Partial<RegionView> {
   const reports = (input.pops.get(region) ?? []).flatMap((p) => input.agents.get(p) ?? []);
@@ -170,13 +211,14 @@ function regionView(
   let reason: string;
   let source: RegionSource;
   let unknown = false;
+  let familyOut: RegionView['familyOut'];
   if (live?.status) {
     status = live.status;
     reason = `operator ${live.who}: ${live.reason}${live.force ? ' (forced)' : ''}`;
     source = 'override';
   } else {
-    const h = fromSignals(region, input, vantage);
-    ({ status, reason, source } = h);
+    const h = byFamily(region, input, fromSignals(region, input, vantage));
+    ({ status, reason, source, familyOut } = h);
     unknown = h.unknown === true;
     const rule = input.calculated?.get(region);
     if (rule) {
@@ -188,6 +230,7 @@ function regionView(
       });
       ({ status, reason } = c);
       source = 'calculated';
+      familyOut = undefined;
     }
   }
   const prev = input.previous.get(region);
@@ -213,6 +256,7 @@ function regionView(
     ...capacityOf(region, input, prev),
     ...(damping ? { damping } : {}),
     ...(unknown && source === 'health' ? { unknown: true } : {}),
+    ...(familyOut && status === 'up' ? { familyOut } : {}),
   };
 }
 

@@ -61,6 +61,15 @@ export function regionStateMetrics(
     }),
   });
   new Gauge({
+    name: 'gtm_region_family_out',
+    help: '1 while an up region is out for one address family alone: fewer PoPs serve a VIP of it than regions.X.min_children',
+    labelNames: ['region', 'family'],
+    registers: [registry],
+    collect: each((g, region, v) => {
+      for (const family of ['ipv4', 'ipv6'] as const) g.set({ region, family }, v.familyOut?.[family] ? 1 : 0);
+    }),
+  });
+  new Gauge({
     name: 'gtm_region_since_seconds',
     help: 'When a region got its status (Unix time)',
     labelNames: ['region'],

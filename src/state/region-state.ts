@@ -66,6 +66,8 @@ export class InMemoryRegionState implements RegionStateSource {
       storeLost?: RegionView['storeLost'] | null;
       /** No evidence yet (false: there is some). */
       unknown?: boolean;
+      /** Out for one address family alone (null: for none). */
+      familyOut?: RegionView['familyOut'] | null;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -91,6 +93,8 @@ export class InMemoryRegionState implements RegionStateSource {
     const storeLost = change.storeLost === null ? undefined : (change.storeLost ?? old.storeLost);
     if (storeLost) view.storeLost = storeLost;
     if (change.unknown ?? old.unknown) view.unknown = true;
+    const familyOut = change.familyOut === null ? undefined : (change.familyOut ?? old.familyOut);
+    if (familyOut) view.familyOut = familyOut;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;
