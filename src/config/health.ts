@@ -3,7 +3,7 @@
 // itself through others).
 import { Problems, int, join, list, obj } from '../validate/index.js';
 import { vipFamily } from '../contract/index.js';
-import type { CalculatedHealth, HealthExpr, Pop, Region, SignalSettings } from './types.js';
+import type { CalculatedHealth, HealthExpr, Pop, Region, Service, SignalSettings } from './types.js';
 
 /** As region names (and the API's name parameter). */
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -91,20 +91,34 @@ function* namesIn(e: HealthExpr): Generator<{ kind: 'signal' | 'region'; name: s
   else if (e.kind !== 'agents') for (const t of e.of) yield* namesIn(t);
 }
 
-/** Every signal and region a region's health reads exists, and no region depends on itself. */
-export function checkHealthRefs(p: Problems, regions: Map<string, Region>, signals: Map<string, SignalSettings>): void {
-  const deps = new Map<string, string[]>();
-  for (const r of regions.values()) {
-    if (!r.health) continue;
-    const path = join(join('regions', r.name), 'health');
+/**
+ * Every signal and region a region's or a pool's health reads exists, and no region depends on
+ * itself (a pool's health reads regions, and no region reads a pool: pools make no circle).
+ */
+export function checkHealthRefs(
+  p: Problems,
+  regions: Map<string, Region>,
+  signals: Map<string, SignalSettings>,
+  services: readonly Service[] = [],
+): void {
+  /** The regions the expression reads; unknown names are problems at `path`. */
+  const check = (path: string, expr: HealthExpr): string[] => {
     const reads: string[] = [];
-    for (const ref of namesIn(r.health.expr)) {
+    for (const ref of namesIn(expr)) {
       if (ref.kind === 'signal' && !signals.has(ref.name)) p.add(path, `no signal ${ref.name} in control.signals`);
       if (ref.kind === 'region' && !regions.has(ref.name)) p.add(path, `no region ${ref.name}`);
       if (ref.kind === 'region') reads.push(ref.name);
     }
-    deps.set(r.name, reads);
-  }
+    return reads;
+  };
+  const deps = new Map<string, string[]>();
+  for (const r of regions.values())
+    if (r.health) deps.set(r.name, check(join(join('regions', r.name), 'health'), r.health.expr));
+  for (const s of services)
+    for (const [region, rule] of s.poolHealth ?? []) {
+      const i = s.pools.findIndex((x) => x.region === region);
+      check(join(join(join(join('services', s.key), 'pools'), i), 'health'), rule.expr);
+    }
   const cycle = findCycle(deps);
   if (cycle) p.add('regions', `calculated health goes round in a circle: ${cycle.join(' -> ')}`);
 }

@@ -60,7 +60,7 @@ export function parseConfigObject(
   const anycast = parseAnycast(p, root.anycast);
   const pops = parsePops(p, root.pops, regions, anycast);
   const control = parseControl(p, root.control, regions);
-  checkHealthRefs(p, regions, control?.signals ?? new Map());
+  checkHealthRefs(p, regions, control?.signals ?? new Map(), services);
   checkMinChildren(p, regions, pops);
 
   if (!p.ok) return { problems: p.list };

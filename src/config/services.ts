@@ -1,6 +1,7 @@
 // services: steered names, their pools, policy (src/policy) and fail-open regions.
 import {
   TRANSFER_RENDITIONS,
+  type CalculatedHealth,
   type Policy,
   type Pool,
   type Region,
@@ -14,6 +15,7 @@ import { Problems, bool, int, ipv4, ipv6, join, list, num, obj } from '../valida
 import { TTL_MAX, domain, inZone } from './names.js';
 import { cutAbove, delegationsOf } from './zones.js';
 import { readSvcb, svcbFields, type SvcbParts } from './svcb.js';
+import { parseHealth } from './health.js';
 
 export function parseServices(
   p: Problems,
@@ -58,7 +60,8 @@ export function parseServices(
       if (names.has(name)) p.add(join(path, 'name'), `${name} is steered by two services`);
       names.add(name);
     }
-    const pools = parsePools(p, join(path, 'pools'), s.pools, regions);
+    const poolHealth = new Map<string, CalculatedHealth>();
+    const pools = parsePools(p, join(path, 'pools'), s.pools, regions, poolHealth);
     const poolRegions = pools.map((x) => x.region);
     const policy =
       s.policy === undefined
@@ -82,18 +85,27 @@ export function parseServices(
       transferAs: transferAsOf(p, join(path, 'transfer_as'), s.transfer_as, lastResort.length > 0),
       ...(s.https === undefined ? {} : httpsOf(p, join(path, 'https'), s.https, zoneName)),
       fence: parseFence(p, join(path, 'fence'), s.fence, poolRegions),
+      ...(poolHealth.size ? { poolHealth } : {}),
     });
   }
   return out;
 }
 
-function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, Region>): Pool[] {
+/** The pools; a pool's `health` (an expression, as a region's) goes to `health` by region. */
+function parsePools(
+  p: Problems,
+  path: string,
+  v: unknown,
+  regions: Map<string, Region>,
+  health: Map<string, CalculatedHealth>,
+): Pool[] {
   const out: Pool[] = [];
   const items = list(p, path, v, { nonEmpty: true }) ?? [];
   for (const [i, pv] of items.entries()) {
     const pp = join(path, i);
     // Shorthand: a bare region name uses the region's VIPs.
-    const po = typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'cname', 'weight']);
+    const po =
+      typeof pv === 'string' ? { region: pv } : obj(p, pp, pv, ['region', 'vip', 'vip6', 'cname', 'weight', 'health']);
     if (!po) continue;
     const region = typeof po.region === 'string' ? regions.get(po.region) : undefined;
     if (!region) {
@@ -109,6 +121,8 @@ function parsePools(p: Problems, path: string, v: unknown, regions: Map<string, 
     if (!vip4 && !vip6 && !cname && po.vip === undefined && po.vip6 === undefined && po.cname === undefined)
       p.add(pp, `region ${region.name} has no VIP and the pool sets none (nor a cname)`);
     if (out.some((x) => x.region === region.name)) p.add(join(pp, 'region'), `region ${region.name} listed twice`);
+    const rule = po.health === undefined ? undefined : parseHealth(p, join(pp, 'health'), po.health);
+    if (rule) health.set(region.name, rule);
     out.push({
       region: region.name,
       vip4,

@@ -215,6 +215,11 @@ export interface Service {
   https?: SvcbParts;
   /** Rules by client network or AS that pin or exclude regions; the first match applies. */
   fence: FenceRule[];
+  /**
+   * Pools with a health of their own (`pools[].health`), by region: this name skips the region
+   * while the expression does not hold (its `agents` term is the region's status).
+   */
+  poolHealth?: Map<string, CalculatedHealth>;
 }
 
 export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;

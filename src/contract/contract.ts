@@ -219,6 +219,11 @@ export interface RegionView {
    * answers A (or AAAA) queries from the next region meanwhile.
    */
   familyOut?: { ipv4?: string; ipv6?: string };
+  /**
+   * Steered names (service keys) that skip this region although it is up: their pool's own health
+   * (`services.X.pools[].health`) does not hold. By key, why.
+   */
+  poolsOut?: Record<string, string>;
 }
 
 /** What a DNS node does once the shared store has been silent too long (`control.store_lost.then`). */

@@ -17,6 +17,7 @@ export const regionView = {
       type: ['object', 'null'],
       properties: { ipv4: { type: 'string' }, ipv6: { type: 'string' } },
     },
+    poolsOut: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
     since: { type: 'string' },
     override: { type: ['object', 'null'], additionalProperties: true },
     weightOverride: { type: ['object', 'null'], additionalProperties: true },

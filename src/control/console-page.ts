@@ -219,7 +219,8 @@ async function refresh() {
     const select = $('act-region');
     if (select.options.length !== state.regions.length) select.replaceChildren(...state.regions.map((r) => new Option(r.name, r.name)));
     fill('regions', state.regions, (tr, r) => {
-      cell(tr, r.name); cell(tr, r.status + (r.familyOut ? ' (out for ' + Object.keys(r.familyOut).map((f) => f === 'ipv4' ? 'IPv4' : 'IPv6').join(', ') + ')' : ''), r.status);
+      const outFor = [...Object.keys(r.familyOut || {}).map((f) => f === 'ipv4' ? 'IPv4' : 'IPv6'), ...Object.keys(r.poolsOut || {})];
+      cell(tr, r.name); cell(tr, r.status + (outFor.length ? ' (out for ' + outFor.join(', ') + ')' : ''), r.status);
       cell(tr, (r.source || 'config') + (r.held ? ' (held in DNS by the guard rail)' : '') + (r.unknown ? ' (unknown: no agent has reported yet)' : ''));
       cell(tr, time(r.since)); cell(tr, r.weight === null ? 'configured' : String(r.weight)); cell(tr, r.reason);
       cell(tr, [part(r.override, r.override && r.override.status), part(r.weightOverride, r.weightOverride && 'weight ' + r.weightOverride.weight)].filter(Boolean).join('; ') || 'none');

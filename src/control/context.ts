@@ -42,6 +42,8 @@ export function regionViews(ctx: ControlContext) {
       unknown: v.unknown === true,
       // Up, but out for one address family alone (regions.X.min_children), with why.
       familyOut: v.familyOut ?? null,
+      // Names that skip it although it is up: their pool's own health (services.X.pools[].health).
+      poolsOut: v.poolsOut ?? null,
       since: new Date(v.since).toISOString(),
       override: isLive(o, ctx.now()) ? o : null,
       weightOverride: isLive(w, ctx.now()) ? w : null,

@@ -101,8 +101,13 @@ export class Authority {
     this.memo.clear();
   }
 
-  statusOf(region: string, family?: 4 | 6): RegionStatus {
-    return this.decider.statusOf(region, family);
+  statusOf(region: string, family?: 4 | 6, service?: string): RegionStatus {
+    return this.decider.statusOf(region, family, service);
+  }
+
+  /** Why a name skips an up region: its pool's own health (explain). */
+  poolOutOf(region: string, service: string): string | undefined {
+    return this.state.get(region)?.poolsOut?.[service];
   }
 
   /** What flap damping says of a region now, when it damps (explain). */

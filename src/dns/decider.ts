@@ -136,13 +136,17 @@ export class Decider {
     return undefined;
   }
 
-  /** The region's status; with a family, `down` while the region is out for that family alone (min_children). */
-  statusOf(region: string, family?: 4 | 6): RegionStatus {
+  /**
+   * The region's status; for one family and one name, `down` while the region is out for that
+   * family alone (min_children) or for that name alone (its pool's own health).
+   */
+  statusOf(region: string, family?: 4 | 6, service?: string): RegionStatus {
     const view = this.state.get(region);
     if (!view) return this.config.regions.get(region)?.status ?? 'down';
-    if (family && view.familyOut && view.status === 'up' && view.familyOut[family === 4 ? 'ipv4' : 'ipv6'])
-      return 'down';
-    return view.status;
+    if (view.status !== 'up') return view.status;
+    if (family && view.familyOut?.[family === 4 ? 'ipv4' : 'ipv6']) return 'down';
+    if (service && view.poolsOut?.[service]) return 'down';
+    return 'up';
   }
 
   private weightOf(region: string): number {
@@ -162,7 +166,7 @@ export class Decider {
     const shed = applyShed(
       policyOrdering.candidates,
       client,
-      (r) => this.statusOf(r, family),
+      (r) => this.statusOf(r, family, service.key),
       (r) => this.state.get(r)?.shed ?? 0,
     );
     const ordering = shed ? shedOrdering(policyOrdering, shed) : policyOrdering;
@@ -172,7 +176,7 @@ export class Decider {
       ordering,
       family,
       (r) => this.state.get(r),
-      (r) => this.statusOf(r, family),
+      (r) => this.statusOf(r, family, service.key),
       { ttl: service.ttl, unstableTtl: dns.unstableTtl, unstableWindowS: dns.unstableWindowS },
       Date.now(),
     );

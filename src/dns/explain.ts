@@ -145,6 +145,8 @@ function describeDecision(d: Decision, authority: Authority): string[] {
   for (const h of d.selection.health) {
     const health = authority.healthOf(h.region);
     if (health) lines.push(`health: ${h.region} ${health}`);
+    const pool = authority.poolOutOf(h.region, d.service.key);
+    if (pool) lines.push(`pool: ${h.region} ${pool}`);
     const damping = authority.dampingOf(h.region);
     if (damping) lines.push(`damping: ${h.region} ${damping}`);
   }

@@ -26,7 +26,7 @@ import {
   STORE_LOST_FALLBACKS,
   type VantageReport,
 } from '../contract/index.js';
-import { failureStart, mergeRegionState } from './merge.js';
+import { failureStart, mergeRegionState, type MergeInput } from './merge.js';
 import { type Carried, SILENCE_MS, applyStoreLost, carryOver, storeLostAt, withCarried } from './store-lost.js';
 import type { CapacityRule } from './capacity.js';
 import type { InMemoryRegionState } from './region-state.js';
@@ -262,6 +262,7 @@ export class RegionFeed {
     capacity: Map<string, CapacityRule>;
     calculated: Map<string, CalculatedHealth>;
     minChildren: Map<string, MinChildren>;
+    poolHealth: NonNullable<MergeInput['poolHealth']>;
   };
   private shape(): NonNullable<RegionFeed['shaped']> {
     if (this.shaped) return this.shaped;
@@ -280,7 +281,10 @@ export class RegionFeed {
       if (r.health) calculated.set(r.name, r.health);
       if (r.minChildren) minChildren.set(r.name, r.minChildren);
     }
-    return (this.shaped = { pops, regions, capacity, calculated, minChildren });
+    const poolHealth = this.config.services.flatMap((s) =>
+      [...(s.poolHealth ?? [])].map(([region, rule]) => ({ service: s.key, region, rule })),
+    );
+    return (this.shaped = { pops, regions, capacity, calculated, minChildren, poolHealth });
   }
 
   private announceForced(region: string, o: RegionOverride, tell: boolean): void {
@@ -325,7 +329,7 @@ export class RegionFeed {
       const v = this.state.get(r);
       if (v) previous.set(r, v);
     }
-    const { pops, regions, capacity, calculated, minChildren } = this.shape();
+    const { pops, regions, capacity, calculated, minChildren, poolHealth } = this.shape();
     const now = Date.now();
     const merged = mergeRegionState({
       regions,
@@ -342,6 +346,7 @@ export class RegionFeed {
       damping: this.config.control?.flapDamping,
       calculated,
       minChildren,
+      poolHealth,
       signals: this.signals,
       // A PoP seen in this process's life counts as known too (its presence may be lagging).
       known: (pop) => this.known.has(pop) || this.lastSeen.has(pop),
@@ -454,7 +459,8 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.damping !== v.damping ||
       old.storeLost?.fallback !== v.storeLost?.fallback ||
       (old.unknown ?? false) !== (v.unknown ?? false) ||
-      familyKey(old.familyOut) !== familyKey(v.familyOut)
+      familyKey(old.familyOut) !== familyKey(v.familyOut) ||
+      JSON.stringify(old.poolsOut ?? {}) !== JSON.stringify(v.poolsOut ?? {})
     )
       changes.push([
         region,
@@ -471,6 +477,7 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
           storeLost: v.storeLost ?? null,
           unknown: v.unknown ?? false,
           familyOut: v.familyOut ?? null,
+          poolsOut: v.poolsOut ?? null,
         },
       ]);
   }

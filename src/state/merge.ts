@@ -17,7 +17,7 @@ import {
 
 import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
 import { damp, type FlapDamping } from './damping.js';
-import { calculatedStatus } from './calculated.js';
+import { calculatedStatus, evaluate } from './calculated.js';
 import type { CalculatedHealth, MinChildren } from '../config/index.js';
 
 export type { AgentReport, RegionOverride };
@@ -55,6 +55,8 @@ export interface MergeInput {
   calculated?: Map<string, CalculatedHealth>;
   /** Regions that need several PoPs serving per address family (`regions.X.min_children`). */
   minChildren?: Map<string, MinChildren>;
+  /** Pools with a health of their own (`services.X.pools[].health`), judged once the regions are. */
+  poolHealth?: { service: string; region: string; rule: CalculatedHealth }[];
   /** Pushed health signals as last read (expired ones included: they read as unknown). */
   signals?: Map<string, HealthSignal>;
   /**
@@ -308,7 +310,36 @@ export function mergeRegionState(input: MergeInput): MergeResult {
       }
     }
   }
-  return { views, held };
+  return { views: withPoolsOut(views, input), held };
+}
+
+/**
+ * Each pool with a health of its own, judged on the regions as DNS will have them (after the
+ * guard rail): its `agents` term is its region's status. A pool out is named on its region's
+ * view; the region itself is untouched (other names keep answering it).
+ */
+function withPoolsOut(views: Map<string, RegionView>, input: MergeInput): Map<string, RegionView> {
+  if (!input.poolHealth?.length) return views;
+  const out = new Map<string, Record<string, string>>();
+  for (const { service, region, rule } of input.poolHealth) {
+    const status = views.get(region)?.status;
+    if (status !== 'up') continue; // a region out is out for every name already
+    const { value, trace } = evaluate(rule.expr, {
+      agents: views.get(region)?.unknown ? undefined : status,
+      region: (r) => views.get(r)?.status,
+      signals: input.signals ?? new Map(),
+      now: input.now,
+    });
+    if ((value === 'unknown' ? rule.unknown : value) === 'up') continue;
+    const mine = out.get(region) ?? {};
+    mine[service] = `pool health: ${trace}${value === 'unknown' ? ` (unknown counts as ${rule.unknown})` : ''}`;
+    out.set(region, mine);
+  }
+  for (const [region, poolsOut] of out) {
+    const v = views.get(region);
+    if (v) views.set(region, { ...v, poolsOut });
+  }
+  return views;
 }
 
 /** Would this operator change take more than the allowed share of regions out? */

@@ -70,6 +70,16 @@ export function regionStateMetrics(
     }),
   });
   new Gauge({
+    name: 'gtm_pool_out',
+    help: "1 while a steered name skips an up region because its pool's own health (services.X.pools[].health) does not hold",
+    labelNames: ['service', 'region'],
+    registers: [registry],
+    // Only pools out have a series: a pool back in is none (absent reads as 0 in alert rules).
+    collect: each((g, region, v) => {
+      for (const service of Object.keys(v.poolsOut ?? {})) g.set({ service, region }, 1);
+    }),
+  });
+  new Gauge({
     name: 'gtm_region_since_seconds',
     help: 'When a region got its status (Unix time)',
     labelNames: ['region'],

@@ -68,6 +68,8 @@ export class InMemoryRegionState implements RegionStateSource {
       unknown?: boolean;
       /** Out for one address family alone (null: for none). */
       familyOut?: RegionView['familyOut'] | null;
+      /** Names whose pool here is out on its own health (null: none). */
+      poolsOut?: RegionView['poolsOut'] | null;
     },
   ): RegionView {
     const old = this.views.get(region) ?? { status: 'up' as RegionStatus, since: Date.now() };
@@ -95,6 +97,8 @@ export class InMemoryRegionState implements RegionStateSource {
     if (change.unknown ?? old.unknown) view.unknown = true;
     const familyOut = change.familyOut === null ? undefined : (change.familyOut ?? old.familyOut);
     if (familyOut) view.familyOut = familyOut;
+    const poolsOut = change.poolsOut === null ? undefined : (change.poolsOut ?? old.poolsOut);
+    if (poolsOut) view.poolsOut = poolsOut;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
     if (flappedAt !== undefined) view.flappedAt = flappedAt;

@@ -30,7 +30,7 @@ export function applyStoreLost(
       continue;
     }
     const status = configured.get(region) ?? v.status;
-    const { held: _held, damping: _damping, familyOut: _familyOut, ...rest } = v;
+    const { held: _held, damping: _damping, familyOut: _familyOut, poolsOut: _poolsOut, ...rest } = v;
     out.set(region, { ...rest, status, source: 'config', reason: storeLostText(lost), storeLost: lost });
   }
   return out;

@@ -207,3 +207,78 @@ describe('explain', () => {
     expect(lines).toContain('health: us-east unknown: no agent of nyc has reported yet (counted as up)');
   });
 });
+
+describe('a pool with a health of its own', () => {
+  const regions = new Map<string, RegionStatus>([
+    ['us-east', 'up'],
+    ['eu-west', 'up'],
+  ]);
+  const merge = (signals: HealthSignal[], eu: RegionStatus = 'up') =>
+    mergeRegionState({
+      regions: new Map([...regions, ['eu-west', eu]]),
+      pops: new Map(),
+      agents: new Map(),
+      overrides: new Map(),
+      previous: new Map(),
+      now: NOW,
+      maxOutShare: 1,
+      signals: new Map(signals.map((s) => [s.name, s])),
+      poolHealth: [
+        {
+          service: 'api',
+          region: 'eu-west',
+          rule: { expr: { kind: 'all', of: [{ kind: 'agents' }, sig('api-eu')] }, unknown: 'up' },
+        },
+        { service: 'www', region: 'eu-west', rule: { expr: sig('cdn'), unknown: 'down' } },
+      ],
+    }).views.get('eu-west');
+
+  it('takes the region out for that name alone, and says why', () => {
+    const v = merge([signal('api-eu', false), signal('cdn', true)]);
+    expect(v?.status).toBe('up');
+    expect(v?.poolsOut).toEqual({ api: 'pool health: all(agents=up, signal api-eu=down)=down' });
+    // Unknown counts as the pool's rule says: cdn never set, counted as down.
+    expect(merge([signal('api-eu', true)])?.poolsOut).toEqual({
+      www: 'pool health: signal cdn=unknown (never set) (unknown counts as down)',
+    });
+    expect(merge([signal('api-eu', true), signal('cdn', true)])?.poolsOut).toBeUndefined();
+  });
+
+  it('a region out is out for every name: no pool is named on it', () => {
+    expect(merge([signal('api-eu', false)], 'down')?.poolsOut).toBeUndefined();
+  });
+
+  it('config: read per pool, every name checked', () => {
+    const dir = tempDir();
+    const base = readFileSync(testConfig(dir), 'utf8');
+    const parse = (health: string) =>
+      parseConfigText(
+        `${base}  api:\n    name: api.example.test\n    pools: [us-east, { region: eu-west, health: ${health} }]\n` +
+          `control:\n  store: { file: ${dir}/s.json }\n  signals: { api-eu: {} }\n`,
+      );
+    const api = parse('{ all: [agents, { signal: api-eu }] }').services.find((s) => s.key === 'api');
+    expect([...(api?.poolHealth ?? [])]).toEqual([
+      ['eu-west', { expr: { kind: 'all', of: [{ kind: 'agents' }, sig('api-eu')] }, unknown: 'up' }],
+    ]);
+    expect(() => parse('{ signal: nope }')).toThrow(
+      /services\.api\.pools\[1\]\.health: no signal nope in control\.signals/,
+    );
+    expect(() => parse('{ region: mars }')).toThrow(/services\.api\.pools\[1\]\.health: no region mars/);
+    expect(() => parse('maybe')).toThrow(/services\.api\.pools\[1\]\.health: a term is agents, or a mapping/);
+  });
+
+  it('explain names the pool and skips the region for that name only', () => {
+    const dir = tempDir();
+    const config = parseConfigText(
+      `${readFileSync(testConfig(dir), 'utf8')}  api:\n    name: api.example.test\n    pools: [us-east, { region: eu-west, health: { signal: api-eu } }]\n` +
+        `control:\n  store: { file: ${dir}/s.json }\n  signals: { api-eu: {} }\n`,
+    );
+    const state = InMemoryRegionState.fromConfig(config);
+    state.set('eu-west', { status: 'up', source: 'health', poolsOut: { api: 'pool health: signal api-eu=down' } });
+    const geo = GeoResolver.open(config.geo.database);
+    const london = (name: string) => explain(config, geo, state, { name, type: 'A', client: '198.18.1.1' });
+    expect(london('api.example.test')).toContain('pool: eu-west pool health: signal api-eu=down');
+    expect(london('api.example.test').find((l) => l.startsWith('chosen:'))).toBe('chosen: us-east');
+    expect(london('www.example.test').find((l) => l.startsWith('chosen:'))).toBe('chosen: eu-west');
+  });
+});
