@@ -28,6 +28,17 @@ const terms = (signals: HealthSignal[], agents: RegionStatus = 'up', regions: Re
     now: NOW,
   }) satisfies HealthTerms;
 const sig = (name: string): HealthExpr => ({ kind: 'signal', name });
+/** A merge's input with these regions and signals, and no agents, overrides or history. */
+const noAgents = (regions: Map<string, RegionStatus>, signals: HealthSignal[]) => ({
+  regions,
+  pops: new Map(),
+  agents: new Map(),
+  overrides: new Map(),
+  previous: new Map(),
+  now: NOW,
+  maxOutShare: 1,
+  signals: new Map(signals.map((s) => [s.name, s])),
+});
 
 describe('three-valued evaluation', () => {
   const up = signal('a', true);
@@ -91,14 +102,7 @@ describe('calculated health in the merge', () => {
   ]);
   const merge = (signals: HealthSignal[]) =>
     mergeRegionState({
-      regions,
-      pops: new Map(),
-      agents: new Map(),
-      overrides: new Map(),
-      previous: new Map(),
-      now: NOW,
-      maxOutShare: 1,
-      signals: new Map(signals.map((s) => [s.name, s])),
+      ...noAgents(regions, signals),
       calculated: new Map([
         // us-east reads eu-west, which comes after it in the config.
         ['us-east', { expr: { kind: 'region', name: 'eu-west' }, unknown: 'up' }],
@@ -215,14 +219,7 @@ describe('a pool with a health of its own', () => {
   ]);
   const merge = (signals: HealthSignal[], eu: RegionStatus = 'up') =>
     mergeRegionState({
-      regions: new Map([...regions, ['eu-west', eu]]),
-      pops: new Map(),
-      agents: new Map(),
-      overrides: new Map(),
-      previous: new Map(),
-      now: NOW,
-      maxOutShare: 1,
-      signals: new Map(signals.map((s) => [s.name, s])),
+      ...noAgents(new Map([...regions, ['eu-west', eu]]), signals),
       poolHealth: [
         {
           service: 'api',
