@@ -2,7 +2,7 @@
 // YAML shape, and the checks that need the whole config (every name exists, no region depends on
 // itself through others).
 import { Problems, int, join, list, obj } from '../validate/index.js';
-import { vipFamily } from '../contract/index.js';
+import { FAMILY_NAME, vipFamily } from '../contract/index.js';
 import type { CalculatedHealth, HealthExpr, Pop, Region, Service, SignalSettings } from './types.js';
 
 /** As region names (and the API's name parameter). */
@@ -158,7 +158,7 @@ export function checkMinChildren(p: Problems, regions: Map<string, Region>, pops
       if (need > have)
         p.add(
           join(join(join('regions', r.name), 'min_children'), family),
-          `${need} PoPs can never serve: ${have} of ${r.name}'s PoPs have an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} VIP`,
+          `${need} PoPs can never serve: ${have} of ${r.name}'s PoPs have an ${FAMILY_NAME[family]} VIP`,
         );
     }
   }

@@ -101,6 +101,9 @@ export function vipFamily(prefix: string): 'ipv4' | 'ipv6' {
   return prefix.includes(':') ? 'ipv6' : 'ipv4';
 }
 
+/** An address family as people write it. */
+export const FAMILY_NAME = { ipv4: 'IPv4', ipv6: 'IPv6' } as const;
+
 /** PoPs that withdrew a shared anycast VIP on health grounds, with when each claim expires. */
 export interface AnycastClaims {
   pops: Record<string, number>;

@@ -54,16 +54,21 @@ export function evaluate(e: HealthExpr, t: HealthTerms): { value: Tri; trace: st
 }
 
 /**
- * The region's status from its expression: up while it holds; out when it does not (draining
- * stays draining); unknown counts as `rule.unknown` (up by default: fail open).
+ * Whether a rule holds, unknown counting as `rule.unknown` (up by default: fail open), and the
+ * evaluation as one line. A region's and a pool's health both read it.
  */
+export function ruleHolds(rule: CalculatedHealth, t: HealthTerms): { holds: boolean; value: Tri; text: string } {
+  const { value, trace } = evaluate(rule.expr, t);
+  const holds = (value === 'unknown' ? rule.unknown : value) === 'up';
+  return { holds, value, text: `${trace}${value === 'unknown' ? ` (unknown counts as ${rule.unknown})` : ''}` };
+}
+
+/** The region's status from its expression: up while it holds; out when it does not (draining stays draining). */
 export function calculatedStatus(
   rule: CalculatedHealth,
   t: HealthTerms,
 ): { status: RegionStatus; reason: string; value: Tri } {
-  const { value, trace } = evaluate(rule.expr, t);
-  const as = value === 'unknown' ? rule.unknown : value;
-  const status: RegionStatus = as === 'up' ? 'up' : t.agents === 'draining' ? 'draining' : 'down';
-  const tail = value === 'unknown' ? ` (unknown counts as ${rule.unknown})` : '';
-  return { status, value, reason: `calculated: ${trace}${tail}` };
+  const { holds, value, text } = ruleHolds(rule, t);
+  const status: RegionStatus = holds ? 'up' : t.agents === 'draining' ? 'draining' : 'down';
+  return { status, value, reason: `calculated: ${text}` };
 }

@@ -13,11 +13,12 @@ import {
   type VantageView,
   type VipState,
   vipFamily,
+  FAMILY_NAME,
 } from '../contract/index.js';
 
 import { nextShed, regionLoad, type CapacityRule } from './capacity.js';
 import { damp, type FlapDamping } from './damping.js';
-import { calculatedStatus, evaluate } from './calculated.js';
+import { calculatedStatus, ruleHolds } from './calculated.js';
 import type { CalculatedHealth, MinChildren } from '../config/index.js';
 
 export type { AgentReport, RegionOverride };
@@ -170,7 +171,7 @@ export function familiesShort(
     });
     if (serving.length < need)
       short[family] =
-        `${serving.length} of ${pops.length} PoPs serve an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} VIP` +
+        `${serving.length} of ${pops.length} PoPs serve an ${FAMILY_NAME[family]} VIP` +
         `${serving.length ? ` (${serving.join(', ')})` : ''}, min_children ${need}`;
   }
   return short;
@@ -184,7 +185,7 @@ function byFamily(region: string, input: MergeInput, h: Health): Health & { fami
   const judged = (['ipv4', 'ipv6'] as const).filter((f) => rule[f] > 0);
   const out = judged.filter((f) => short[f]);
   if (out.length === 0) return h;
-  const why = out.map((f) => `${f === 'ipv4' ? 'IPv4' : 'IPv6'}: ${short[f]}`).join('; ');
+  const why = out.map((f) => `${FAMILY_NAME[f]}: ${short[f]}`).join('; ');
   if (out.length === judged.length) return { ...h, status: 'down', reason: `too few PoPs serving: ${why}` };
   return { ...h, reason: `${h.reason}; out for ${why}`, familyOut: short };
 }
@@ -324,15 +325,15 @@ function withPoolsOut(views: Map<string, RegionView>, input: MergeInput): Map<st
   for (const { service, region, rule } of input.poolHealth) {
     const status = views.get(region)?.status;
     if (status !== 'up') continue; // a region out is out for every name already
-    const { value, trace } = evaluate(rule.expr, {
+    const { holds, text } = ruleHolds(rule, {
       agents: views.get(region)?.unknown ? undefined : status,
       region: (r) => views.get(r)?.status,
       signals: input.signals ?? new Map(),
       now: input.now,
     });
-    if ((value === 'unknown' ? rule.unknown : value) === 'up') continue;
+    if (holds) continue;
     const mine = out.get(region) ?? {};
-    mine[service] = `pool health: ${trace}${value === 'unknown' ? ` (unknown counts as ${rule.unknown})` : ''}`;
+    mine[service] = `pool health: ${text}`;
     out.set(region, mine);
   }
   for (const [region, poolsOut] of out) {
