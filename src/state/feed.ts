@@ -459,7 +459,7 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
       old.damping !== v.damping ||
       old.storeLost?.fallback !== v.storeLost?.fallback ||
       (old.unknown ?? false) !== (v.unknown ?? false) ||
-      familyKey(old.familyOut) !== familyKey(v.familyOut) ||
+      JSON.stringify(old.familyOut ?? {}) !== JSON.stringify(v.familyOut ?? {}) ||
       JSON.stringify(old.poolsOut ?? {}) !== JSON.stringify(v.poolsOut ?? {})
     )
       changes.push([
@@ -483,8 +483,6 @@ function changedViews(previous: Map<string, RegionView>, views: Map<string, Regi
   }
   return changes;
 }
-
-const familyKey = (f: RegionView['familyOut']) => `${f?.ipv4 ?? ''}|${f?.ipv6 ?? ''}`;
 
 const vantageKey = (v: RegionView['vantage']) =>
   v ? `${v.verdict}|${v.reachable.join()}|${v.unreachable.join()}|${v.blind.join()}` : '';

@@ -18,6 +18,10 @@ export interface RegionStateSource {
 
 export type RegionSnapshot = Record<string, RegionView>;
 
+/** A part of a change: null clears it, undefined keeps the old value. */
+const next = <T>(change: T | null | undefined, old: T | undefined): T | undefined =>
+  change === null ? undefined : (change ?? old);
+
 /** In-memory state, seeded from the config; the DNS server's default source. */
 export class InMemoryRegionState implements RegionStateSource {
   private readonly views = new Map<string, RegionView>();
@@ -76,13 +80,13 @@ export class InMemoryRegionState implements RegionStateSource {
     const status = change.status ?? old.status;
     const view: RegionView = {
       status,
-      weight: change.weight === null ? undefined : (change.weight ?? old.weight),
+      weight: next(change.weight, old.weight),
       reason: change.reason ?? old.reason,
       since: status === old.status ? old.since : Date.now(),
       source: change.source ?? old.source,
       held: change.held ?? old.held,
     };
-    const vantage = change.vantage === null ? undefined : (change.vantage ?? old.vantage);
+    const vantage = next(change.vantage, old.vantage);
     if (vantage) view.vantage = vantage;
     const capacity =
       change.capacity === null
@@ -90,14 +94,14 @@ export class InMemoryRegionState implements RegionStateSource {
         : (change.capacity ?? { load: old.load, shed: old.shed, shedAt: old.shedAt });
     if (capacity?.load !== undefined) view.load = capacity.load;
     if (capacity?.shed !== undefined) ((view.shed = capacity.shed), (view.shedAt = capacity.shedAt));
-    const damping = change.damping === null ? undefined : (change.damping ?? old.damping);
+    const damping = next(change.damping, old.damping);
     if (damping) view.damping = damping;
-    const storeLost = change.storeLost === null ? undefined : (change.storeLost ?? old.storeLost);
+    const storeLost = next(change.storeLost, old.storeLost);
     if (storeLost) view.storeLost = storeLost;
     if (change.unknown ?? old.unknown) view.unknown = true;
-    const familyOut = change.familyOut === null ? undefined : (change.familyOut ?? old.familyOut);
+    const familyOut = next(change.familyOut, old.familyOut);
     if (familyOut) view.familyOut = familyOut;
-    const poolsOut = change.poolsOut === null ? undefined : (change.poolsOut ?? old.poolsOut);
+    const poolsOut = next(change.poolsOut, old.poolsOut);
     if (poolsOut) view.poolsOut = poolsOut;
     // A change of a region that had a status already (not the first one it is given).
     const flappedAt = this.views.has(region) && status !== old.status ? Date.now() : old.flappedAt;
