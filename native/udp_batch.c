@@ -331,12 +331,36 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// receiveBuffer(socket, bytes) -> SO_RCVBUF as the kernel then reports it. The server shrinks it
+// while the worker is saturated, so a flood cannot build a queue longer than a few ms of work.
+static napi_value js_receive_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  void *p = NULL;
+  int32_t want = 0;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_external(env, argv[0], &p) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &want) != napi_ok || want <= 0) {
+    napi_throw_type_error(env, NULL, "receiveBuffer: a socket and a positive size expected");
+    return NULL;
+  }
+  sock_t *s = p;
+  int got = 0;
+  socklen_t glen = sizeof got;
+  if (s->closing) return NULL;
+  if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) < 0) return throw_errno(env, "setsockopt");
+  getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &got, &glen);
+  CHECK(env, napi_create_int32(env, got, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }

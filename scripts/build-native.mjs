@@ -1,6 +1,6 @@
 // npm's install step: builds the batched UDP addon (native/) with the node-gyp npm carries.
 // Never fails the install: without a compiler, Node's headers or Linux, the DNS server uses
-// Node's dgram path and says so at start (src/net/batched-udp.ts).
+// Node's dgram path and says so at start (src/dns/batched-udp.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

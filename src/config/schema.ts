@@ -89,6 +89,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'tcp_max_connections',
           'tcp_max_per_source',
           'udp_receive_buffer',
+          'udp_receive_buffer_saturated',
           'io',
           'max_scope_v4',
           'max_scope_v6',
@@ -122,6 +123,8 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     tcpMaxPerSource: int(p, 'dns.tcp_max_per_source', d.tcp_max_per_source, 1, 100_000, 32) ?? 32,
     udpReceiveBuffer:
       int(p, 'dns.udp_receive_buffer', d.udp_receive_buffer, 0, 1 << 30, UDP_RECEIVE_BUFFER) ?? UDP_RECEIVE_BUFFER,
+    udpReceiveBufferSaturated:
+      int(p, 'dns.udp_receive_buffer_saturated', d.udp_receive_buffer_saturated, 0, 1 << 30, 65_536) ?? 65_536,
     io: udpIo(p, d.io),
     maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,

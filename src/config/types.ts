@@ -254,6 +254,11 @@ export interface DnsSettings {
    * about 190 queries). The kernel caps it at net.core.rmem_max.
    */
   udpReceiveBuffer: number;
+  /**
+   * SO_RCVBUF while the worker is saturated (0, or not below udpReceiveBuffer: never shortened).
+   * A flood then queues a few ms of work, not seconds of it, ahead of every other client.
+   */
+  udpReceiveBufferSaturated: number;
   /** UDP I/O path: Node's dgram (default), the batched addon, or `auto` (batched when built). */
   io: UdpIo;
   /** Upper bound on the ECS scope prefix we hand back, per family. */

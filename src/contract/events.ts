@@ -34,6 +34,11 @@ export interface EventPayloads {
   'dns.listening': { listen: string; workers: number; config: string };
   'dns.worker.ready': { worker: number };
   'dns.worker.exited': { worker: number; code: number | null; signal: string | null };
+  /**
+   * A DNS worker saturated by memo misses (busy >= 90% of 100 ms, refusing `refused` misses past
+   * its budget in that time): its UDP queue is held short. Once a minute at most; `times` counts.
+   */
+  'dns.saturated': { times: number; refused: number; udpReceiveBuffer: number };
   /** A zone transfer request answered: `outcome` says sent (how many records) or why refused. */
   'zone.transfer': { remote: string; zone: string; outcome: string; messages: number };
   /** A NOTIFY to a secondary: acknowledged, answered with an error, or unanswered after its tries. */
@@ -78,6 +83,7 @@ export const EVENT_NAMES = [
   'dns.listening',
   'dns.worker.ready',
   'dns.worker.exited',
+  'dns.saturated',
   'zone.transfer',
   'zone.notify',
   'zone.refresh',

@@ -31,6 +31,7 @@ interface Addon {
   ): [unknown, number, number];
   close(socket: unknown): void;
   stats(socket: unknown): [number, number, number, number];
+  receiveBuffer(socket: unknown, bytes: number): number;
 }
 
 /** Queries read per system call (recvmmsg's vlen). */
@@ -97,7 +98,7 @@ export function peerAddress(p: Uint8Array, at: number): string {
 export class BatchedUdpSocket {
   readonly port: number;
   /** SO_RCVBUF as the kernel reports it (double what it keeps for data). */
-  readonly receiveBuffer: number;
+  receiveBuffer: number;
   private readonly socket: unknown;
   private readonly input = new ArrayBuffer(SLOTS * IN_SLOT);
   private readonly output: ArrayBuffer;
@@ -179,6 +180,14 @@ export class BatchedUdpSocket {
     for (let k = 4; k < len; k++) last[k - 2] = p[at + k]!;
     this.lastAddress = peerAddress(p, at);
     return this.lastAddress;
+  }
+
+  /** Resizes SO_RCVBUF (queries already queued stay); returns what the kernel reports. */
+  resizeReceiveBuffer(bytes: number): number {
+    // An addon built before this call existed (an upgrade not yet rebuilt) keeps its size.
+    if (!this.closed && typeof this.addon.receiveBuffer === 'function')
+      this.receiveBuffer = this.addon.receiveBuffer(this.socket, bytes);
+    return this.receiveBuffer;
   }
 
   stats(): BatchedUdpStats {

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { DnsMetrics } from '../observability/index.js';
 import type { RrlSettings } from '../config/index.js';
 import { emit } from '../contract/index.js';
-import type { Authority, MissBudget, QueryInfo } from './authority.js';
+import type { Authority, QueryInfo } from './authority.js';
+import { SAMPLE_MS, Saturation, TurnBudget } from './overload.js';
 import { RCODE_NAME, TYPE, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
 import { addressRdata, unmapIPv4 } from '../net/index.js';
@@ -62,6 +63,8 @@ export interface ServerOptions {
   rrl?: RrlSettings;
   /** Memo misses built per turn of the event loop on UDP (0 or undefined: no limit). */
   missBudget?: number;
+  /** SO_RCVBUF while the worker is saturated (0 or undefined: the full size always). */
+  udpReceiveBufferSaturated?: number;
   /** dnstap: every query and its response logged to this writer (undefined: off). */
   tap?: { writer: DnstapWriter; identity: Buffer; version: Buffer };
 }
@@ -72,48 +75,8 @@ export interface ServerOptions {
  */
 const TCP_MESSAGES_PER_TURN = 8;
 
-/** The event loop busy this share of the last sample: the worker is saturated. */
-const SATURATED = 0.9;
-const SAMPLE_MS = 100;
-
-/**
- * The miss budget of one worker: while it is saturated (its event loop busy >= 90% of the last
- * 100 ms), so many answers are built per turn of the event loop (one poll of the sockets, up to
- * 32 datagrams each), refilled when the turn ends. Answers already in the memo never draw from
- * it, so under a flood of new names they keep their speed; a worker with time to spare builds
- * every answer (a burst of new names from a busy resolver is not truncated).
- */
-class TurnBudget implements MissBudget {
-  private left: number;
-  private armed = false;
-  private saturated = false;
-  private last = performance.eventLoopUtilization();
-  private readonly sampler = setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    this.saturated = performance.eventLoopUtilization(now, this.last).utilization >= SATURATED;
-    this.last = now;
-  }, SAMPLE_MS).unref();
-  private readonly refill = () => {
-    this.left = this.perTurn;
-    this.armed = false;
-  };
-  constructor(private readonly perTurn: number) {
-    this.left = perTurn;
-  }
-  take(): boolean {
-    if (!this.saturated) return true;
-    if (!this.armed) {
-      this.armed = true;
-      setImmediate(this.refill);
-    }
-    if (this.left <= 0) return false;
-    this.left--;
-    return true;
-  }
-  stop(): void {
-    clearInterval(this.sampler);
-  }
-}
+/** Misses refused in one load sample (100 ms) that mark a flood of new names, not a busy spell. */
+const FLOODED_REFUSALS = 32;
 
 /** What the server tracks per TCP connection to enforce its limits. */
 interface TcpConn {
@@ -152,6 +115,11 @@ export class DnsServer {
   private tcpSeconds?: ReturnType<DnsMetrics['answerSeconds']['labels']>;
   private rrl?: ResponseRateLimiter;
   private misses?: TurnBudget;
+  private readonly load = new Saturation((saturated) => this.onLoad(saturated));
+  /** Whether the UDP receive buffer is held short (see onLoad). */
+  private queueShort = false;
+  /** Times the worker's queue was held short: one log line a minute at most. */
+  private readonly saturations = new LogTally(60_000, 1);
   private rrlLogTimer?: NodeJS.Timeout;
   /** Refused NOTIFYs per sender: one log line a minute at most. */
   private readonly refusedNotifies = new LogTally(60_000, 10_000);
@@ -166,8 +134,45 @@ export class DnsServer {
   /** Takes rate limiting and the miss budget from a (re)loaded config; budgets start afresh. */
   applyLimits(limits: { rrl?: RrlSettings; missBudget?: number }): void {
     this.rrl = limits.rrl ? new ResponseRateLimiter(limits.rrl) : undefined;
-    this.misses?.stop();
-    this.misses = limits.missBudget ? new TurnBudget(limits.missBudget) : undefined;
+    this.misses = limits.missBudget ? new TurnBudget(limits.missBudget, this.load) : undefined;
+  }
+
+  /**
+   * While the worker is saturated and refusing misses (a flood of new names), its UDP queue is held
+   * short (`dns.udp_receive_buffer_saturated`): a query queued behind more work than the worker
+   * can do in a few ms only waits longer, and most of that queue is the flood. A worker that is
+   * merely busy (a reload, a burst) keeps the whole buffer, so a burst is still absorbed. The dgram
+   * socket is the cluster's: a flooded worker shortens it every sample, the one no longer flooded
+   * gives it back (another still flooded shortens it again within a sample).
+   */
+  private onLoad(saturated: boolean): void {
+    if (saturated) this.opts.metrics?.saturatedSeconds.inc(SAMPLE_MS / 1000);
+    const refused = this.misses?.takeRefused() ?? 0;
+    const full = this.opts.udpReceiveBuffer ?? 0;
+    const short = this.opts.udpReceiveBufferSaturated ?? 0;
+    const shorten = saturated && refused >= FLOODED_REFUSALS && full > 0 && short > 0 && short < full;
+    if (shorten || this.queueShort) this.resizeQueues(shorten ? short : full);
+    if (shorten && !this.queueShort) {
+      const times = this.saturations.count('flooded', Date.now());
+      if (times)
+        emit(
+          this.opts.logger,
+          'dns.saturated',
+          { times, refused, udpReceiveBuffer: short },
+          'worker saturated by memo misses: those past the budget are answered cheaply, the UDP queue is held short',
+          'warn',
+        );
+    }
+    this.queueShort = shorten;
+  }
+
+  private resizeQueues(size: number): void {
+    try {
+      for (const u of this.udps) u.setRecvBufferSize(size);
+      for (const b of this.batched) b.resizeReceiveBuffer(size);
+    } catch (err) {
+      this.opts.logger.warn({ err, size }, 'could not resize the UDP receive buffer');
+    }
   }
 
   /**
@@ -568,7 +573,7 @@ export class DnsServer {
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.rrlLogTimer) clearInterval(this.rrlLogTimer);
-    this.misses?.stop();
+    this.load.stop();
     this.flushMetrics();
     clearInterval(this.sweepTimer);
     for (const c of this.conns) this.closeConn(c);

@@ -24,6 +24,8 @@ export interface DnsMetrics {
   rateLimited: Counter<'kind' | 'action'>;
   /** Memo misses past the worker's per-turn budget: answered truncated or dropped. */
   overBudget: Counter<'action'>;
+  /** Seconds a worker spent saturated (summed over workers: rate() is how many were, on average). */
+  saturatedSeconds: Counter;
   /** Zone transfer requests (AXFR, IXFR) answered: sent, or refused. */
   transfers: Counter<'result'>;
   /** Queries with a COOKIE option: a server cookie of ours that held (valid), or a new one given. */
@@ -152,6 +154,11 @@ export function createDnsMetrics(registry = new Registry()): DnsMetrics {
       name: 'gtm_dns_over_budget_total',
       help: 'Queries that would have built an answer past the worker miss budget, answered truncated or dropped',
       labelNames: ['action'],
+      registers: [registry],
+    }),
+    saturatedSeconds: new Counter({
+      name: 'gtm_dns_saturated_seconds_total',
+      help: 'Seconds DNS workers spent saturated (event loop busy >= 90% of 100 ms): the miss budget applied and the UDP queue was held short; rate() is the number of saturated workers',
       registers: [registry],
     }),
     cookies: new Counter({

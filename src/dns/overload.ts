@@ -1,0 +1,76 @@
+// A worker's view of its own load, and what it does while saturated: build only a few memo misses
+// per turn of the event loop (TurnBudget), and keep its UDP queue short (the server shrinks the
+// receive buffer on each change). Both exist for a flood: work the worker cannot do in time only
+// adds delay for every query queued behind it, the popular names included.
+import { performance } from 'node:perf_hooks';
+import type { MissBudget } from './authority.js';
+
+/** The event loop busy this share of the last sample: the worker is saturated. */
+const SATURATED = 0.9;
+export const SAMPLE_MS = 100;
+
+/** Samples the event loop's utilization, and tells `onSample` after each sample. */
+export class Saturation {
+  saturated = false;
+  private last = performance.eventLoopUtilization();
+  private readonly timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
+
+  constructor(private readonly onSample: (saturated: boolean) => void = () => {}) {}
+
+  private sample(): void {
+    const now = performance.eventLoopUtilization();
+    this.saturated = performance.eventLoopUtilization(now, this.last).utilization >= SATURATED;
+    this.last = now;
+    this.onSample(this.saturated);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * The miss budget of one worker: while it is saturated, so many answers are built per turn of the
+ * event loop (one poll of the sockets, up to 32 datagrams each), refilled when the turn ends.
+ * Answers already in the memo never draw from it, so under a flood of new names they keep their
+ * speed; a worker with time to spare builds every answer (a burst of new names from a busy
+ * resolver is not truncated).
+ */
+export class TurnBudget implements MissBudget {
+  /** Misses refused since `takeRefused` was last called. */
+  private refused = 0;
+  private left: number;
+  private armed = false;
+  private readonly refill = () => {
+    this.left = this.perTurn;
+    this.armed = false;
+  };
+
+  constructor(
+    private readonly perTurn: number,
+    private readonly load: Saturation,
+  ) {
+    this.left = perTurn;
+  }
+
+  take(): boolean {
+    if (!this.load.saturated) return true;
+    if (!this.armed) {
+      this.armed = true;
+      setImmediate(this.refill);
+    }
+    if (this.left <= 0) {
+      this.refused++;
+      return false;
+    }
+    this.left--;
+    return true;
+  }
+
+  /** How many misses were refused since the last call. */
+  takeRefused(): number {
+    const n = this.refused;
+    this.refused = 0;
+    return n;
+  }
+}
