@@ -15,6 +15,19 @@ const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
 export type Prepared = ReturnType<typeof prepareForWorkers>;
 
+/** V8 flags for the workers, each unless the operator passed their own (docs/operations.md). */
+const WORKER_V8_FLAGS = [
+  // A worker's garbage is short-lived (one query's objects): a 4 MB young generation instead of
+  // V8's default 16 MB keeps ~40 MB less resident per worker at the same CPU per query.
+  '--max-semi-space-size=4',
+  // Under a flood of new names the caches churn, and what they evict is old-generation garbage.
+  // V8 lets the old generation grow to up to 4x what is live before a full collection when
+  // collections look cheap: ~50 MB live became 330 MB per worker, still creeping up after ten
+  // minutes. At 2x, ~220 MB, flat from the second minute, for ~8% more CPU per flood query
+  // (1.5x: ~185 MB for ~20% more; docs/benchmarks.md, "Under attack").
+  '--heap-growing-percent=100',
+];
+
 export class WorkerPool {
   private readonly workers = new Set<Worker>();
   private closing = false;
@@ -33,12 +46,10 @@ export class WorkerPool {
       exec: WORKER_ENTRY,
       args: [],
       serialization: 'advanced',
-      // A worker's garbage is short-lived (one query's objects): a 4 MB young generation instead
-      // of V8's default 16 MB keeps ~40 MB less resident per worker at the same CPU per query
-      // (docs/benchmarks.md). An operator's own --max-semi-space-size wins.
-      execArgv: process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))
-        ? process.execArgv
-        : [...process.execArgv, '--max-semi-space-size=4'],
+      execArgv: [
+        ...process.execArgv,
+        ...WORKER_V8_FLAGS.filter((f) => !process.execArgv.some((a) => a.startsWith(f.split('=')[0] as string))),
+      ],
     });
   }
 

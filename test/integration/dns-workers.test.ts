@@ -102,6 +102,41 @@ describe('dns workers', () => {
   });
 });
 
+describe("the workers' V8 flags", () => {
+  const argsOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  it('workers run with a small young generation and a tight old one; an operator flag of the same name wins', async () => {
+    for (const pid of workerPids(dns.proc.pid as number))
+      expect(argsOf(pid)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=100']));
+    const port = await freePort();
+    const proc = spawn(
+      process.execPath,
+      [
+        '--heap-growing-percent=0',
+        join(ROOT, 'bin', 'gtm.js'),
+        'dns',
+        '--config',
+        config,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--workers',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const { log, stop } = watchChild(proc);
+    try {
+      await waitFor(() => /"event":"dns\.worker\.ready"/.test(log()), 'the worker', 15_000);
+      const [pid] = workerPids(proc.pid as number);
+      const args = argsOf(pid as number);
+      expect(args).toContain('--heap-growing-percent=0');
+      expect(args).not.toContain('--heap-growing-percent=100');
+      expect(args).toContain('--max-semi-space-size=4');
+    } finally {
+      await stop();
+    }
+  }, 30_000);
+});
+
 describe('reloads that apply, once, and never kill', () => {
   const reloads = (log: string) => (log.match(/"event":"config\.reloaded"/g) ?? []).length;
 
