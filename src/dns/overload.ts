@@ -1,7 +1,7 @@
 // A worker's view of its own load, and what it does while saturated: build only a few memo misses
-// per turn of the event loop (TurnBudget), and keep its UDP queue short (the server shrinks the
-// receive buffer on each change). Both exist for a flood: work the worker cannot do in time only
-// adds delay for every query queued behind it, the popular names included.
+// per turn of the event loop (TurnBudget), and, while it refuses many (a flood of new names), keep
+// its UDP queue short (DnsServer.onLoad). Both exist for a flood: work the worker cannot do in
+// time only adds delay for every query queued behind it, the popular names included.
 import { performance } from 'node:perf_hooks';
 import type { MissBudget } from './authority.js';
 
