@@ -64,11 +64,18 @@ export class HotCache<K, V> {
   misses = 0;
   evictions = 0;
 
-  /** `max` entries in all, at most `hotShare` of them protected; `onEvict` hears of each eviction. */
+  /**
+   * `max` entries in all, at most `hotShare` of them protected; `onEvict` hears of each eviction.
+   * With `secondSight`, a key is not kept the first time it is set, only its hash (as a ghost):
+   * set again while remembered, it is kept, protected. For values a flood makes once each and
+   * nobody asks for again (signatures over one-off names): kept on first sight they lived long
+   * enough to reach V8's old generation and were its garbage; not kept, they die young.
+   */
   constructor(
     readonly max: number,
     hotShare = 0.8,
     private readonly onEvict?: (k: K, v: V) => void,
+    private readonly secondSight = false,
   ) {
     if (!(max >= 2)) throw new Error('a HotCache holds at least 2 entries');
     this.hotMax = Math.max(1, Math.min(max - 1, Math.floor(max * hotShare)));
@@ -127,13 +134,15 @@ export class HotCache<K, V> {
   set(k: K, v: V): void {
     const h = this.hot.get(k);
     if (h) return void (h.v = v);
-    if (!this.probation.delete(k) && this.ghosts.size && this.ghosts.delete(HotCache.hash(k) || 1)) {
+    const held = this.probation.delete(k);
+    if (!held && this.ghosts.size && this.ghosts.delete(HotCache.hash(k) || 1)) {
       // Evicted before and asked again: popular, kept in the protected segment.
       this.hot.set(k, { v, ref: false });
       if (this.hot.size > this.hotMax) this.demoteOne();
       this.trimProbation();
       return;
     }
+    if (this.secondSight && !held) return this.remember(k);
     this.probation.set(k, v);
     this.trimProbation();
   }

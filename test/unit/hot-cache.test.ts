@@ -68,6 +68,19 @@ describe('HotCache', () => {
     expect(c.stats.hits).toBeGreaterThan(0);
     expect(() => new HotCache(1)).toThrow(/at least 2/);
   });
+  it('with secondSight keeps nothing set once, keeps what is set twice (protected), and a flood of one-offs holds no entry', () => {
+    const c = new HotCache<string, number>(100, 0.8, undefined, true);
+    c.set('popular', 1);
+    expect(c.peek('popular')).toBeUndefined(); // first sight: its hash only
+    expect(c.size).toBe(0);
+    c.set('popular', 2);
+    expect(c.get('popular')).toBe(2); // second sight: kept
+    for (let i = 0; i < 10_000; i++) c.set(`one-off ${i}`, i);
+    expect(c.size).toBe(1); // the flood left no entry behind...
+    expect(c.get('popular')).toBe(2); // ...and did not push the popular one out
+    c.set('popular', 3); // a set of a kept key replaces its value at once
+    expect(c.get('popular')).toBe(3);
+  });
   it('keeps a working set that fits whole when it is asked in turn, through clock passes and rehashes', () => {
     // 100,000 client subnets asked in turn by a resolver farm: each pass promotes, marks and
     // demotes; the hands (live iterators) must keep walking the segments right across rehashes.
