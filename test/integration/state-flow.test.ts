@@ -1,7 +1,7 @@
 // The shared state store and the path from a state change to the DNS answer, through the
 // real `gtm dns` server.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStateStore } from '../../src/state/index.js';
@@ -42,11 +42,28 @@ describe('file state store', () => {
 
   /**
    * A child writing in a loop, frozen (SIGSTOP) while it holds the lock with a write not yet
-   * applied: tried until the lock file names it and its temporary file is there (written and
-   * synced before the fence, renamed after it). Holding the lock alone is not enough: frozen
-   * after its rename, the child has nothing stale left to write. The document is large, so the
-   * child spends most of its time in that window.
+   * applied: tried until the lock file names it and it has its temporary file open (writing or
+   * syncing it; it closes the file before the fence). Holding the lock alone is not enough:
+   * frozen after its rename, the child has nothing stale left to write. Nor is the temporary file
+   * existing: frozen in the microseconds between the fence and the rename, a writer still writes
+   * back a stale document (the store's documented limit; a CI run once froze the child there).
+   * The document is large, so the child spends much of its time writing it.
    */
+  /** Whether process `pid` has `file` open (its /proc fd links). */
+  function opens(pid: number, file: string): boolean {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+        } catch {
+          return false; // closed meanwhile
+        }
+      });
+    } catch {
+      return false;
+    }
+  }
+
   async function frozenHolder(path: string) {
     const child = spawn(
       process.execPath,
@@ -61,7 +78,7 @@ describe('file state store', () => {
     );
     const watched = watchChild(child);
     await waitFor(() => existsSync(`${path}.lock`), 'the child to write');
-    for (let attempt = 0; attempt < 100; attempt++) {
+    for (let attempt = 0; attempt < 300; attempt++) {
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
       child.kill('SIGSTOP');
       let holder = '';
@@ -70,8 +87,8 @@ describe('file state store', () => {
       } catch {
         /* between two writes */
       }
-      const pending = existsSync(join(dirname(path), `.${basename(path)}.${child.pid}.tmp`));
-      if (holder.startsWith(`${child.pid} `) && pending) return { child, ...watched };
+      const writing = opens(child.pid as number, join(dirname(path), `.${basename(path)}.${child.pid}.tmp`));
+      if (holder.startsWith(`${child.pid} `) && writing) return { child, ...watched };
       child.kill('SIGCONT');
     }
     child.kill('SIGKILL');
