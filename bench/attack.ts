@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     dnsperf(port(name), '127.0.0.2', random, ['-l', String(SECONDS + 2), '-c', '4', '-q', '200', '-D']);
   // The references: the user with no flood, and beside a flood of another server on the same
   // cores (what sharing the machine with the flood costs, with no queue in common).
-  const rows: [string, () => Promise<{ flood?: number; answered: number; p99: number }>][] = [
+  type Row = { flood?: number; answered: number; p99: number };
+  const rows: [string, () => Promise<Row>][] = [
     ['(no flood: the user alone)', async () => userRow(undefined, await userAt('miss budget (default)'))],
     ['(flood on another server)', () => floodBeside('miss budget 8', 'miss budget (default)')],
     ...(
@@ -171,15 +172,9 @@ async function main(): Promise<void> {
         'miss budget, over: drop',
         'miss budget, batched path',
       ] as const
-    ).map(
-      (name) =>
-        [name, () => floodBeside(name, name)] as [
-          string,
-          () => Promise<{ flood?: number; answered: number; p99: number }>,
-        ],
-    ),
+    ).map((name) => [name, () => floodBeside(name, name)] as [string, () => Promise<Row>]),
   ];
-  function userRow(flood: number | undefined, u: { completed: number; sent: number; p99: number }) {
+  function userRow(flood: number | undefined, u: { completed: number; sent: number; p99: number }): Row {
     return { flood, answered: (100 * u.completed) / u.sent, p99: u.p99 };
   }
   async function floodBeside(flooded: keyof typeof variants, asked: keyof typeof variants) {
@@ -188,7 +183,7 @@ async function main(): Promise<void> {
     const u = await userAt(asked);
     return userRow((await flood).qps, u);
   }
-  const results = new Map<string, { flood?: number; answered: number; p99: number }[]>();
+  const results = new Map<string, Row[]>();
   for (let r = 0; r < 3; r++)
     for (const [name, measure] of rows) results.set(name, [...(results.get(name) ?? []), await measure()]);
   const cell = (xs: number[], digits: number) => {

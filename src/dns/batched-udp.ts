@@ -97,8 +97,8 @@ export function peerAddress(p: Uint8Array, at: number): string {
 
 export class BatchedUdpSocket {
   readonly port: number;
-  /** SO_RCVBUF as the kernel reports it (double what it keeps for data). */
-  receiveBuffer: number;
+  /** SO_RCVBUF as the kernel reported it at open (double what it keeps for data). */
+  readonly receiveBuffer: number;
   private readonly socket: unknown;
   private readonly input = new ArrayBuffer(SLOTS * IN_SLOT);
   private readonly output: ArrayBuffer;
@@ -182,12 +182,10 @@ export class BatchedUdpSocket {
     return this.lastAddress;
   }
 
-  /** Resizes SO_RCVBUF (queries already queued stay); returns what the kernel reports. */
-  resizeReceiveBuffer(bytes: number): number {
+  /** Resizes SO_RCVBUF (queries already queued stay). */
+  resizeReceiveBuffer(bytes: number): void {
     // An addon built before this call existed (an upgrade not yet rebuilt) keeps its size.
-    if (!this.closed && typeof this.addon.receiveBuffer === 'function')
-      this.receiveBuffer = this.addon.receiveBuffer(this.socket, bytes);
-    return this.receiveBuffer;
+    if (!this.closed && typeof this.addon.receiveBuffer === 'function') this.addon.receiveBuffer(this.socket, bytes);
   }
 
   stats(): BatchedUdpStats {

@@ -15,7 +15,7 @@ export class Saturation {
   private last = performance.eventLoopUtilization();
   private readonly timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
 
-  constructor(private readonly onSample: (saturated: boolean) => void = () => {}) {}
+  constructor(private readonly onSample: (saturated: boolean) => void) {}
 
   private sample(): void {
     const now = performance.eventLoopUtilization();
