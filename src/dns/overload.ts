@@ -74,3 +74,32 @@ export class TurnBudget implements MissBudget {
     return n;
   }
 }
+
+/** Misses refused in one load sample (100 ms) that mark a flood of new names, not a busy spell. */
+export const FLOODED_REFUSALS = 32;
+/** Samples in a row without a flood before a short UDP queue is given back (1 s). */
+export const CALM_SAMPLES = 10;
+
+/**
+ * Whether a worker's UDP queue is held short: from its first flooded sample until a second of
+ * calm. Quick to shorten, slow to give back, because a short queue calms a flood for a moment: the
+ * kernel drops what does not fit, and a client that waits out its timeouts sends less for a while.
+ * Giving the whole buffer back at the first calm sample let the next wave queue up in front of
+ * every user again (measured on the batched path: the queue flipped every few samples, and a user
+ * beside the flood waited up to 19 ms).
+ */
+export class QueueHold {
+  short = false;
+  private calm = 0;
+
+  /** One load sample: saturated, and how many misses were refused in it. Returns `short`. */
+  sample(saturated: boolean, refused: number): boolean {
+    if (saturated && refused >= FLOODED_REFUSALS) {
+      this.short = true;
+      this.calm = 0;
+    } else if (this.short && ++this.calm >= CALM_SAMPLES) {
+      this.short = false;
+    }
+    return this.short;
+  }
+}

@@ -8,7 +8,7 @@ import type { DnsMetrics } from '../observability/index.js';
 import type { RrlSettings } from '../config/index.js';
 import { emit } from '../contract/index.js';
 import type { Authority, QueryInfo } from './authority.js';
-import { SAMPLE_MS, Saturation, TurnBudget } from './overload.js';
+import { QueueHold, SAMPLE_MS, Saturation, TurnBudget } from './overload.js';
 import { RCODE_NAME, TYPE, TYPE_NAME } from '../wire/index.js';
 import { kindOf, ResponseRateLimiter, truncatedOf } from './rrl.js';
 import { addressRdata, unmapIPv4 } from '../net/index.js';
@@ -75,9 +75,6 @@ export interface ServerOptions {
  */
 const TCP_MESSAGES_PER_TURN = 8;
 
-/** Misses refused in one load sample (100 ms) that mark a flood of new names, not a busy spell. */
-const FLOODED_REFUSALS = 32;
-
 /** What the server tracks per TCP connection to enforce its limits. */
 interface TcpConn {
   sock: net.Socket;
@@ -117,7 +114,7 @@ export class DnsServer {
   private misses?: TurnBudget;
   private readonly load = new Saturation((saturated) => this.onLoad(saturated));
   /** Whether the UDP receive buffer is held short (see onLoad). */
-  private queueShort = false;
+  private readonly queueHold = new QueueHold();
   /** Times the worker's queue was held short: one log line a minute at most. */
   private readonly saturations = new LogTally(60_000, 1);
   private rrlLogTimer?: NodeJS.Timeout;
@@ -138,21 +135,23 @@ export class DnsServer {
   }
 
   /**
-   * While the worker is saturated and refusing misses (a flood of new names), its UDP queue is held
-   * short (`dns.udp_receive_buffer_saturated`): a query queued behind more work than the worker
-   * can do in a few ms only waits longer, and most of that queue is the flood. A worker that is
-   * merely busy (a reload, a burst) keeps the whole buffer, so a burst is still absorbed. The dgram
-   * socket is the cluster's: a flooded worker shortens it every sample, the one no longer flooded
-   * gives it back (another still flooded shortens it again within a sample).
+   * While the worker is saturated and refusing misses (a flood of new names), and for a second
+   * after, its UDP queue is held short (`dns.udp_receive_buffer_saturated`): a query queued behind
+   * more work than the worker can do in a few ms only waits longer, and most of that queue is the
+   * flood. A worker that is merely busy (a reload, a burst) keeps the whole buffer, so a burst is
+   * still absorbed. The dgram socket is the cluster's: a flooded worker shortens it every sample,
+   * one calm for a second gives it back (another still flooded shortens it again within a sample).
    */
   private onLoad(saturated: boolean): void {
     if (saturated) this.opts.metrics?.saturatedSeconds.inc(SAMPLE_MS / 1000);
     const refused = this.misses?.takeRefused() ?? 0;
     const full = this.opts.udpReceiveBuffer ?? 0;
     const short = this.opts.udpReceiveBufferSaturated ?? 0;
-    const shorten = saturated && refused >= FLOODED_REFUSALS && full > 0 && short > 0 && short < full;
-    if (shorten || this.queueShort) this.resizeQueues(shorten ? short : full);
-    if (shorten && !this.queueShort) {
+    if (!(full > 0 && short > 0 && short < full)) return;
+    const wasShort = this.queueHold.short;
+    const isShort = this.queueHold.sample(saturated, refused);
+    if (isShort || wasShort) this.resizeQueues(isShort ? short : full);
+    if (isShort && !wasShort) {
       const times = this.saturations.count('flooded', Date.now());
       if (times)
         emit(
@@ -163,7 +162,6 @@ export class DnsServer {
           'warn',
         );
     }
-    this.queueShort = shorten;
   }
 
   private resizeQueues(size: number): void {

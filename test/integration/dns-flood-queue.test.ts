@@ -45,7 +45,7 @@ describe.each(UDP_PATHS)('a flood of new names on the %s UDP path', (io) => {
     await exited;
     expect(Math.min(...during)).toBeLessThan((full[0] as number) / 4);
     await dns.waitLog(/"event":"dns\.saturated".*"udpReceiveBuffer":65536/, 5000);
-    // The flood over, the worker has time again: the whole buffer is back within a sample or two.
+    // The flood over, the worker has time again: the whole buffer is back after a second of calm.
     const deadline = Date.now() + 3000;
     while (receiveBuffers(dns.port)[0] !== full[0] && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
