@@ -18,6 +18,7 @@ import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.
 import { BENCH_FENCE, bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
 import { children, cleanup, cpuSeconds, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
 import { worldSubnets, writeSubnetQueries } from './subnet-queries.js';
+import { canPin, pinnedTail, type PinnedServer, type Tail } from './tail.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 
@@ -171,33 +172,25 @@ function spawnDnsperf(port: number, queryFile: string, extra: string[]): Promise
   });
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-'));
-  const { city } = buildTestDatabases(dir);
-  const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
-  // gtm's rows run on the batched UDP path (dns.io: batched); one row on dgram, the default.
-  const dgramConfig = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
-  const ourConfig = batchedIo(dgramConfig);
-  writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
-  const ourPort = 25353 + Math.floor(Math.random() * 1000);
-  const gdnsdPort = ourPort + 1000;
-
-  // gdnsd serving the same zone: static names statically, and www steered by its geoip plugin
-  // from the same test City database (city-auto-mode: nearest of the three regions' coordinates,
-  // one answer, with ECS), so a steered answer is compared with a steered answer.
-  mkdirSync(join(dir, 'gdnsd', 'zones'), { recursive: true });
-  mkdirSync(join(dir, 'gdnsd', 'geoip'), { recursive: true });
-  for (const d of ['run', 'state']) mkdirSync(join(dir, 'gdnsd', d), { recursive: true });
-  copyFileSync(city, join(dir, 'gdnsd', 'geoip', 'test-city.mmdb'));
+/**
+ * gdnsd serving the same zone: static names statically, and www steered by its geoip plugin from
+ * the same test City database (city-auto-mode: nearest of the three regions' coordinates, one
+ * answer, with ECS), so a steered answer is compared with a steered answer. `udpThreads` unset:
+ * gdnsd's default (a thread per core).
+ */
+function writeGdnsd(root: string, port: number, city: string, ourConfig: string, udpThreads?: number): void {
+  for (const d of ['zones', 'geoip', 'run', 'state']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync(city, join(root, 'geoip', 'test-city.mmdb'));
   const coords = (name: string) => {
     const r = parseConfigText(ourConfig).regions.get(name);
     return `[${r?.lat}, ${r?.lon}]`;
   };
+  const threads = udpThreads ? `, udp_threads => ${udpThreads}, tcp_threads => 1` : '';
   writeFileSync(
-    join(dir, 'gdnsd', 'config'),
+    join(root, 'config'),
     [
       // Its own run and state directories: a gdnsd already on the machine is left alone.
-      `options => { listen => [ 127.0.0.1:${gdnsdPort} ], run_dir => ${join(dir, 'gdnsd', 'run')}, state_dir => ${join(dir, 'gdnsd', 'state')} }`,
+      `options => { listen => [ 127.0.0.1:${port} ]${threads}, run_dir => ${join(root, 'run')}, state_dir => ${join(root, 'state')} }`,
       'plugins => { geoip => {',
       '  maps => { regions => {',
       '    geoip2_db => test-city.mmdb,',
@@ -211,7 +204,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   writeFileSync(
-    join(dir, 'gdnsd', 'zones', 'example.test'),
+    join(root, 'zones', 'example.test'),
     [
       '$TTL 3600',
       '@ 60 SOA ns1 hostmaster 2026112201 3600 600 604800 60',
@@ -224,6 +217,67 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * The tail at half load with each server pinned apart from dnsperf (bench/tail.ts): gdnsd with one
+ * UDP thread, gtm with one worker on each UDP path, each alone on CPU 1.
+ */
+async function pinnedRows(
+  dir: string,
+  city: string,
+  ourConfig: string,
+  dgramConfig: string,
+  basePort: number,
+  only?: RegExp,
+): Promise<Map<string, Tail>> {
+  const names = ['pinned gdnsd geoip', 'pinned gtm batched', 'pinned gtm dgram'];
+  if (!canPin() || (only && !names.some((n) => only.test(n)))) return new Map();
+  writeGdnsd(join(dir, 'gdnsd-pinned'), basePort, city, ourConfig, 1);
+  const gtm = (file: string, text: string, port: number) => {
+    writeFileSync(join(dir, file), text.replace('workers: auto', 'workers: 1'));
+    return [
+      process.execPath,
+      join(ROOT, 'bin', 'gtm.js'),
+      'dns',
+      '--config',
+      join(dir, file),
+      '--listen',
+      `127.0.0.1:${port}`,
+    ];
+  };
+  const servers: PinnedServer[] = [
+    { name: names[0]!, port: basePort, command: ['gdnsd', '-c', join(dir, 'gdnsd-pinned'), '-f', 'start'] },
+    { name: names[1]!, port: basePort + 1, command: gtm('pinned-batched.yaml', ourConfig, basePort + 1) },
+    { name: names[2]!, port: basePort + 2, command: gtm('pinned-dgram.yaml', dgramConfig, basePort + 2) },
+  ];
+  const tail = await pinnedTail(
+    servers,
+    join(dir, 'geo.txt'),
+    ['-E', ECS_OPTION],
+    Number(process.env.BENCH_ROUNDS ?? 3),
+  );
+  console.log('\nhalf-load tail, each server pinned to CPU 1 (1 worker / UDP thread), dnsperf to CPU 0,');
+  console.log(`a probe of 2,000 QPS beside half of the server's own saturation (median of the rounds)`);
+  for (const [name, t] of tail)
+    console.log(
+      `  ${name.padEnd(20)} saturation ${t.qps.toFixed(0).padStart(7)} QPS  probe p50 ${t.p50.toFixed(3)} ms, p99 ${t.p99.toFixed(3)} ms  (probe alone p99 ${t.aloneP99.toFixed(3)} ms)`,
+    );
+  return tail;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-'));
+  const { city } = buildTestDatabases(dir);
+  const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
+  // gtm's rows run on the batched UDP path (dns.io: batched); one row on dgram, the default.
+  const dgramConfig = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
+  const ourConfig = batchedIo(dgramConfig);
+  writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
+  const ourPort = 25353 + Math.floor(Math.random() * 1000);
+  const gdnsdPort = ourPort + 1000;
+
+  writeGdnsd(join(dir, 'gdnsd'), gdnsdPort, city, ourConfig);
   const gdnsd = spawn('gdnsd', ['-c', join(dir, 'gdnsd'), '-f', 'start'], { stdio: 'ignore' });
   children.push(gdnsd);
   const ours = startGtm(join(dir, 'gtm.yaml'), ourPort);
@@ -428,6 +482,10 @@ async function main(): Promise<void> {
     gdnsdP99: results.get('gdnsd geoip + ECS')?.p99 ?? NaN,
   };
   cleanup();
+  // The pinned rows run alone: the servers above, idle, still wake for their timers.
+  await new Promise((r) => setTimeout(r, 1000));
+  const tail = await pinnedRows(dir, city, ourConfig, dgramConfig, ourPort + 13000, only);
+  cleanup();
 
   const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
   const ipDbip = dbipCityPaths() ? inProcess(ourConfig.replace(`database: ${city}`, '')) : undefined;
@@ -505,6 +563,10 @@ async function main(): Promise<void> {
   console.log(
     `  p99 at half load < 0.5 ms:               ${io.p99.toFixed(3)} ms ${mark(io.p99 < 0.5)} (gdnsd geoip on the same machine: ${io.gdnsdP99.toFixed(3)} ms)`,
   );
+  for (const [name, t] of tail)
+    console.log(
+      `    pinned apart from dnsperf, ${name.padEnd(22)} ${t.p99.toFixed(3)} ms ${mark(t.p99 < 0.5)} (probe alone ${t.aloneP99.toFixed(3)} ms)`,
+    );
   console.log(`  100k subnets >= 0.7x one subnet:         ${io.world.toFixed(2)}x ${mark(io.world >= 0.7)}`);
   console.log(`  no queries lost in a saturation run:     ${io.lost} at most ${mark(io.lost === 0)}`);
   console.log(`  signed DO >= 0.9x unsigned (same path):  ${signedRatio.toFixed(2)}x ${mark(signedRatio >= 0.9)}`);
