@@ -85,8 +85,7 @@ export const CALM_SAMPLES = 10;
  * calm. Quick to shorten, slow to give back, because a short queue calms a flood for a moment: the
  * kernel drops what does not fit, and a client that waits out its timeouts sends less for a while.
  * Giving the whole buffer back at the first calm sample let the next wave queue up in front of
- * every user again (measured on the batched path: the queue flipped every few samples, and a user
- * beside the flood waited up to 19 ms).
+ * every user again (`ss` showed a flooded socket's buffer flip every few samples).
  */
 export class QueueHold {
   short = false;
