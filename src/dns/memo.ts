@@ -106,11 +106,9 @@ export function patch(cached: Buffer, msg: Uint8Array, q: Query, echoEcs: boolea
 }
 
 export class AnswerMemo {
-  private readonly names = new HotCache<string, Map<number, Memo>>(
-    MEMO_NAMES_MAX,
-    0.8,
-    (_name, shapes) => (this.entries -= shapes.size),
-  );
+  private readonly names = new HotCache<string, Map<number, Memo>>(MEMO_NAMES_MAX, {
+    onEvict: (_name, shapes) => (this.entries -= shapes.size),
+  });
   /** Responses held, over all names and shapes. */
   private entries = 0;
   /** Responses served from the memo (tests and the bench read it). */

@@ -81,12 +81,9 @@ export class ZoneSigner {
   private readonly signerName: Buffer;
   /** Signatures by RRset: made at `made`, reused until `until`, never before `made`. */
   /** Kept from an RRset's second signing on: the one-off proofs of a random-name flood never are. */
-  private readonly cache = new HotCache<string, { sigs: Buffer[]; made: number; until: number }>(
-    CACHE_MAX,
-    0.8,
-    undefined,
-    true,
-  );
+  private readonly cache = new HotCache<string, { sigs: Buffer[]; made: number; until: number }>(CACHE_MAX, {
+    secondSight: true,
+  });
   /** When the key states were taken: a clock that goes back past it takes them again. */
   private takenAt = 0;
   private dnskeys: Buffer[] = [];

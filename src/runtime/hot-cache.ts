@@ -64,21 +64,24 @@ export class HotCache<K, V> {
   misses = 0;
   evictions = 0;
 
+  private readonly onEvict?: (k: K, v: V) => void;
+  private readonly secondSight: boolean;
+
   /**
-   * `max` entries in all, at most `hotShare` of them protected; `onEvict` hears of each eviction.
-   * With `secondSight`, a key is not kept the first time it is set, only its hash (as a ghost):
-   * set again while remembered, it is kept, protected. For values a flood makes once each and
-   * nobody asks for again (signatures over one-off names): kept on first sight they lived long
-   * enough to reach V8's old generation and were its garbage; not kept, they die young.
+   * `max` entries in all, at most `hotShare` of them (default 0.8) protected; `onEvict` hears of
+   * each eviction. With `secondSight`, a key is not kept the first time it is set, only its hash
+   * (as a ghost): set again while remembered, it is kept, protected. For values a flood makes once
+   * each and nobody asks for again (signatures over one-off names): kept on first sight they lived
+   * long enough to reach V8's old generation and were its garbage; not kept, they die young.
    */
   constructor(
     readonly max: number,
-    hotShare = 0.8,
-    private readonly onEvict?: (k: K, v: V) => void,
-    private readonly secondSight = false,
+    options: { hotShare?: number; onEvict?: (k: K, v: V) => void; secondSight?: boolean } = {},
   ) {
     if (!(max >= 2)) throw new Error('a HotCache holds at least 2 entries');
-    this.hotMax = Math.max(1, Math.min(max - 1, Math.floor(max * hotShare)));
+    this.onEvict = options.onEvict;
+    this.secondSight = options.secondSight ?? false;
+    this.hotMax = Math.max(1, Math.min(max - 1, Math.floor(max * (options.hotShare ?? 0.8))));
     this.ghostRing = new Uint32Array(max * 4);
   }
 

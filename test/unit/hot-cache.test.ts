@@ -48,7 +48,7 @@ describe('HotCache', () => {
   });
 
   it('promotes on the second ask, gives protected keys a second chance, and stays within its bound', () => {
-    const c = new HotCache<number, string>(10, 0.5); // 5 protected at most
+    const c = new HotCache<number, string>(10, { hotShare: 0.5 }); // 5 protected at most
     for (let i = 0; i < 5; i++) c.set(i, `v${i}`);
     for (let i = 0; i < 5; i++) expect(c.get(i)).toBe(`v${i}`); // promoted
     c.get(0); // referenced: survives the next demotion
@@ -69,7 +69,7 @@ describe('HotCache', () => {
     expect(() => new HotCache(1)).toThrow(/at least 2/);
   });
   it('with secondSight keeps nothing set once, keeps what is set twice (protected), and a flood of one-offs holds no entry', () => {
-    const c = new HotCache<string, number>(100, 0.8, undefined, true);
+    const c = new HotCache<string, number>(100, { secondSight: true });
     c.set('popular', 1);
     expect(c.peek('popular')).toBeUndefined(); // first sight: its hash only
     expect(c.size).toBe(0);
