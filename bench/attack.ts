@@ -21,7 +21,7 @@ import { GeoResolver } from '../src/geo/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { InMemoryRegionState } from '../src/state/index.js';
 import { buildQuery, TYPE } from '../src/wire/index.js';
-import { cleanup, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+import { cleanup, latenciesMs, percentile, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
 
 const ROOT = packageRoot();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -38,12 +38,12 @@ async function dnsperf(port: number, from: string, file: string, args: string[])
     { maxBuffer: 512 << 20 },
   );
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
-  const lat = [...stdout.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+
   return {
     sent: num(/Queries sent:\s+(\d+)/),
     completed: num(/Queries completed:\s+(\d+)/),
     qps: num(/Queries per second:\s+([\d.]+)/),
-    p99: lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))] ?? NaN,
+    p99: percentile(latenciesMs(stdout), 99),
   };
 }
 

@@ -16,7 +16,19 @@ import { Authority } from '../src/dns/index.js';
 import { buildQuery, parseQuery, TYPE } from '../src/wire/index.js';
 import { dbipCityPaths, EMBEDDED_DATABASE, GeoResolver } from '../src/geo/index.js';
 import { BENCH_FENCE, bigZoneConfig, bigZoneQueries, manyRegionsConfig } from './scale-configs.js';
-import { children, cleanup, cpuSeconds, dnsperf, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+import {
+  children,
+  cleanup,
+  cpuSeconds,
+  dnsperf,
+  gtmDnsCommand,
+  latenciesMs,
+  percentile,
+  startGtm,
+  waitForAnswer,
+  workerRss,
+  type Gtm,
+} from './kit.js';
 import { worldSubnets, writeSubnetQueries } from './subnet-queries.js';
 import { canPin, pinnedTail, type PinnedServer, type Tail } from './tail.js';
 import { generateKey, writeKey, ZoneSigner } from '../src/dnssec/index.js';
@@ -86,9 +98,8 @@ function latencyAt(
   qps: number,
 ): { p50: number; p90: number; p99: number; n: number } {
   const out = dnsperf(port, queryFile, ['-l', '4', '-Q', String(Math.round(qps)), '-v', ...rowArgs(o)]);
-  const lat = [...out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-  return { p50: pct(50), p90: pct(90), p99: pct(99), n: lat.length };
+  const lat = latenciesMs(out);
+  return { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), n: lat.length };
 }
 
 function inProcess(configText: string, dbPath?: string): Record<string, number> {
@@ -236,15 +247,7 @@ async function pinnedRows(
   writeGdnsd(join(dir, 'gdnsd-pinned'), basePort, city, ourConfig, 1);
   const gtm = (file: string, text: string, port: number) => {
     writeFileSync(join(dir, file), text.replace('workers: auto', 'workers: 1'));
-    return [
-      process.execPath,
-      join(ROOT, 'bin', 'gtm.js'),
-      'dns',
-      '--config',
-      join(dir, file),
-      '--listen',
-      `127.0.0.1:${port}`,
-    ];
+    return gtmDnsCommand(join(dir, file), port);
   };
   const servers: PinnedServer[] = [
     { name: names[0]!, port: basePort, command: ['gdnsd', '-c', join(dir, 'gdnsd-pinned'), '-f', 'start'] },

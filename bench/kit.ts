@@ -31,11 +31,29 @@ export async function waitForAnswer(port: number): Promise<void> {
   throw new Error(`server on port ${port} never answered`);
 }
 
+/** dnsperf's command line against a server on loopback, the program first (a caller may pin it). */
+export function dnsperfCommand(port: number, queryFile: string, extra: string[]): string[] {
+  return ['dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra];
+}
+
 export function dnsperf(port: number, queryFile: string, extra: string[]): string {
-  return execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, ...extra], {
+  const [program, ...args] = dnsperfCommand(port, queryFile, extra);
+  return execFileSync(program as string, args, {
     maxBuffer: 512 << 20,
     stdio: ['ignore', 'pipe', 'ignore'],
   }).toString();
+}
+
+/** The per-query latencies (ms, ascending) that `dnsperf -v` prints. */
+export function latenciesMs(dnsperfOutput: string): number[] {
+  return [...dnsperfOutput.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)]
+    .map((m) => Number(m[1]) * 1000)
+    .sort((a, b) => a - b);
+}
+
+/** The p-th percentile of ascending values (NaN when there are none). */
+export function percentile(ascending: number[], p: number): number {
+  return ascending[Math.min(ascending.length - 1, Math.floor((p / 100) * ascending.length))] ?? NaN;
 }
 
 export interface Gtm {
@@ -44,13 +62,23 @@ export interface Gtm {
   events: string[];
 }
 
+/** The command line of `gtm dns` on loopback, the program first. */
+export function gtmDnsCommand(configFile: string, port: number): string[] {
+  return [
+    process.execPath,
+    join(ROOT, 'bin', 'gtm.js'),
+    'dns',
+    '--config',
+    configFile,
+    '--listen',
+    `127.0.0.1:${port}`,
+  ];
+}
+
 /** `gtm dns` as users run it, with its log kept (the reload measurement reads it). */
 export function startGtm(configFile: string, port: number): Gtm {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin', 'gtm.js'), 'dns', '--config', configFile, '--listen', `127.0.0.1:${port}`],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
+  const [program, ...args] = gtmDnsCommand(configFile, port);
+  const child = spawn(program as string, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   const gtm: Gtm = { child, events: [] };
   let rest = '';

@@ -5,7 +5,7 @@
 // dnsperf (2,000 QPS, one socket) is the probe whose latencies are read.
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { children, waitForAnswer } from './kit.js';
+import { children, dnsperfCommand, latenciesMs, percentile, waitForAnswer } from './kit.js';
 
 export interface PinnedServer {
   name: string;
@@ -38,35 +38,35 @@ export function canPin(): boolean {
   }
 }
 
+/** dnsperf on CPU 0, against the server on CPU 1. */
+const pinnedDnsperf = (port: number, queryFile: string, args: string[]) => [
+  '-c',
+  '0',
+  ...dnsperfCommand(port, queryFile, args),
+];
+
 function perf(port: number, queryFile: string, args: string[]): string {
-  return execFileSync(
-    'taskset',
-    ['-c', '0', 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-t', '1', ...args],
-    { encoding: 'utf8', maxBuffer: 256 << 20 },
-  );
+  return execFileSync('taskset', pinnedDnsperf(port, queryFile, ['-t', '1', ...args]), {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
 }
 
 /** The probe's latencies (ms) while `load` QPS (0: none) of the same question run beside it. */
 async function probe(port: number, queryFile: string, dnsperfArgs: string[], load: number) {
   const loader =
     load > 0
-      ? spawn(
-          'taskset',
-          ['-c', '0', 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', '5', '-Q'].concat(
-            String(Math.round(load)),
-            dnsperfArgs,
-          ),
-          { stdio: 'ignore' },
-        )
+      ? spawn('taskset', pinnedDnsperf(port, queryFile, ['-l', '5', '-Q', String(Math.round(load)), ...dnsperfArgs]), {
+          stdio: 'ignore',
+        })
       : undefined;
   if (loader) children.push(loader);
   const done = loader ? new Promise((r) => loader.once('exit', r)) : Promise.resolve();
   await new Promise((r) => setTimeout(r, 1000));
   const out = perf(port, queryFile, ['-l', '3', '-Q', String(PROBE_QPS), '-c', '1', '-T', '1', '-v', ...dnsperfArgs]);
   await done;
-  const lat = [...out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-  return { p50: pct(50), p99: pct(99) };
+  const lat = latenciesMs(out);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 /** Each server pinned to CPU 1 in turn of `rounds` interleaved rounds: its saturation, then the probe. */
@@ -81,28 +81,25 @@ export async function pinnedTail(
     children.push(child);
   }
   await Promise.all(servers.map((s) => waitForAnswer(s.port)));
-  const samples = new Map(
-    servers.map((s) => [
-      s.name,
-      { qps: [] as number[], p50: [] as number[], p99: [] as number[], alone: [] as number[] },
-    ]),
-  );
+  const measured: Map<string, Tail[]> = new Map(servers.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++)
     for (const s of servers) {
       const out = perf(s.port, queryFile, ['-l', '5', '-c', '4', '-q', '200', ...dnsperfArgs]);
       const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
       const alone = await probe(s.port, queryFile, dnsperfArgs, 0);
       const beside = await probe(s.port, queryFile, dnsperfArgs, qps / 2);
-      const m = samples.get(s.name) as { qps: number[]; p50: number[]; p99: number[]; alone: number[] };
-      m.qps.push(qps);
-      m.p50.push(beside.p50);
-      m.p99.push(beside.p99);
-      m.alone.push(alone.p99);
+      measured.get(s.name)?.push({ qps, p50: beside.p50, p99: beside.p99, aloneP99: alone.p99 });
     }
+  const medianOf = (ts: Tail[], k: keyof Tail) => median(ts.map((t) => t[k]));
   return new Map(
-    [...samples].map(([name, m]) => [
+    [...measured].map(([name, ts]) => [
       name,
-      { qps: median(m.qps), p50: median(m.p50), p99: median(m.p99), aloneP99: median(m.alone) },
+      {
+        qps: medianOf(ts, 'qps'),
+        p50: medianOf(ts, 'p50'),
+        p99: medianOf(ts, 'p99'),
+        aloneP99: medianOf(ts, 'aloneP99'),
+      },
     ]),
   );
 }
