@@ -40,15 +40,6 @@ describe('file state store', () => {
     await s.close();
   });
 
-  /**
-   * A child writing in a loop, frozen (SIGSTOP) while it holds the lock with a write not yet
-   * applied: tried until the lock file names it and it has its temporary file open (writing or
-   * syncing it; it closes the file before the fence). Holding the lock alone is not enough:
-   * frozen after its rename, the child has nothing stale left to write. Nor is the temporary file
-   * existing: frozen in the microseconds between the fence and the rename, a writer still writes
-   * back a stale document (the store's documented limit; a CI run once froze the child there).
-   * The document is large, so the child spends much of its time writing it.
-   */
   /** Whether process `pid` has `file` open (its /proc fd links). */
   function opens(pid: number, file: string): boolean {
     try {
@@ -64,6 +55,15 @@ describe('file state store', () => {
     }
   }
 
+  /**
+   * A child writing in a loop, frozen (SIGSTOP) while it holds the lock with a write not yet
+   * applied: tried until the lock file names it and it has its temporary file open (writing or
+   * syncing it; it closes the file before the fence). Holding the lock alone is not enough:
+   * frozen after its rename, the child has nothing stale left to write. Nor is the temporary file
+   * existing: frozen in the microseconds between the fence and the rename, a writer still writes
+   * back a stale document (the store's documented limit; a CI run once froze the child there).
+   * The document is large, so the child spends much of its time writing it.
+   */
   async function frozenHolder(path: string) {
     const child = spawn(
       process.execPath,
