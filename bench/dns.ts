@@ -273,7 +273,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gtm-bench-'));
   const { city } = buildTestDatabases(dir);
   const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
-  // gtm's rows run on the batched UDP path (dns.io: batched); one row on dgram, the default.
+  // gtm's rows run on the batched UDP path (dns.io: batched, one socket the workers share: the
+  // default where the addon is built); one row each with a socket per worker and on dgram.
   const dgramConfig = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
   const ourConfig = batchedIo(dgramConfig);
   writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
@@ -310,6 +311,10 @@ async function main(): Promise<void> {
   const dgramPort = ourPort + 11000;
   writeFileSync(join(dir, 'gtm-dgram.yaml'), dgramConfig);
   const dgramGtm = startGtm(join(dir, 'gtm-dgram.yaml'), dgramPort);
+  // And with a socket per worker (dns.udp_sockets: per-worker): what sharing one costs.
+  const perWorkerPort = ourPort + 14000;
+  writeFileSync(join(dir, 'gtm-per-worker.yaml'), ourConfig.replace(/^dns:\n/m, 'dns:\n  udp_sockets: per-worker\n'));
+  const perWorkerGtm = startGtm(join(dir, 'gtm-per-worker.yaml'), perWorkerPort);
   // Many clients: the default geo data (DB-IP City Lite when installed), asked from one subnet and
   // from 100,000 across the world, each query with its own ECS (dnsperf -B).
   const worldPort = ourPort + 12000;
@@ -346,9 +351,16 @@ async function main(): Promise<void> {
   );
   startGtm(join(dir, 'signed.yaml'), signedPort);
   await Promise.all(
-    [gdnsdPort, ourPort, ceilingPort, batchedCeilingPort, dgramPort, signedPort, ...scaled.map((s) => s.port)].map(
-      waitForAnswer,
-    ),
+    [
+      gdnsdPort,
+      ourPort,
+      ceilingPort,
+      batchedCeilingPort,
+      dgramPort,
+      perWorkerPort,
+      signedPort,
+      ...scaled.map((s) => s.port),
+    ].map(waitForAnswer),
   );
   const idleRss = new Map([
     [`gtm (3 regions)`, workerRss(ours.child)],
@@ -370,6 +382,7 @@ async function main(): Promise<void> {
     ['gtm static', ourPort, 'static.txt', plain],
     ['gtm geo-steered + ECS', ourPort, 'geo.txt', ecs],
     ['gtm dgram steered + ECS', dgramPort, 'geo.txt', ecs],
+    ['gtm per-worker steered', perWorkerPort, 'geo.txt', ecs],
     ['gdnsd geoip + ECS, TCP', gdnsdPort, 'geo.txt', { ecs: true, tcp: true }],
     ['gtm steered + ECS, TCP', ourPort, 'geo.txt', { ecs: true, tcp: true }],
     ['gtm 1 subnet (-B)', worldPort, 'one-subnet.bin', { ecs: false, binary: true }],
@@ -428,6 +441,7 @@ async function main(): Promise<void> {
     ['batched node ceiling', ceilingPids[1]!, batchedCeilingPort, 'static.txt', plain],
     ['gtm geo-steered + ECS', ours.child.pid as number, ourPort, 'geo.txt', ecs],
     ['gtm dgram steered + ECS', dgramGtm.child.pid as number, dgramPort, 'geo.txt', ecs],
+    ['gtm per-worker steered', perWorkerGtm.child.pid as number, perWorkerPort, 'geo.txt', ecs],
   ];
   const cpu = new Map<string, number>();
   for (const [name, pid, port, file, o] of cpuRows) cpu.set(name, cpuPerQuery(pid, port, join(dir, file), o));
@@ -478,6 +492,8 @@ async function main(): Promise<void> {
     vsDgramCeiling: qpsOf('gtm geo-steered + ECS') / ceilingQps,
     vsDgram: qpsOf('gtm geo-steered + ECS') / qpsOf('gtm dgram steered + ECS'),
     cpu: (cpu.get('gtm geo-steered + ECS') ?? NaN) / (cpu.get('gdnsd geoip + ECS') ?? NaN),
+    perWorker: qpsOf('gtm per-worker steered') / qpsOf('gdnsd geoip + ECS'),
+    perWorkerCpu: (cpu.get('gtm per-worker steered') ?? NaN) / (cpu.get('gdnsd geoip + ECS') ?? NaN),
     world: qpsOf('gtm 100k subnets (-B)') / qpsOf('gtm 1 subnet (-B)'),
     tcp: qpsOf('gtm steered + ECS, TCP') / qpsOf('gdnsd geoip + ECS, TCP'),
     lost: steered?.mostLost ?? NaN,
@@ -563,6 +579,9 @@ async function main(): Promise<void> {
   );
   console.log(`  (the same server on dgram:                ${io.vsDgram.toFixed(2)}x slower than batched)`);
   console.log(`  CPU per query <= 1.5x gdnsd's:           ${io.cpu.toFixed(2)}x ${mark(io.cpu <= 1.5)}`);
+  console.log(
+    `  (a socket per worker: ${io.perWorker.toFixed(2)}x gdnsd's QPS, ${io.perWorkerCpu.toFixed(2)}x its CPU per query)`,
+  );
   console.log(
     `  p99 at half load < 0.5 ms:               ${io.p99.toFixed(3)} ms ${mark(io.p99 < 0.5)} (gdnsd geoip on the same machine: ${io.gdnsdP99.toFixed(3)} ms)`,
   );

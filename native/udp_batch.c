@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -205,11 +206,38 @@ static int open_socket(const char *host, int port, int rcvbuf, struct sockaddr_s
   return fd;
 }
 
-// open(host, port, rcvbuf, slots, inSize, outSize, in, out, meta, peers, onBatch)
+/**
+ * A copy of a UDP socket bound elsewhere (the one Node's cluster shares between the workers): this
+ * worker reads it beside the others, whichever is free taking the next batch.
+ */
+static int adopt_socket(int shared, int rcvbuf, struct sockaddr_storage *bound) {
+  int type = 0;
+  socklen_t tlen = sizeof type;
+  if (getsockopt(shared, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
+  if (type != SOCK_DGRAM) {
+    errno = EPROTOTYPE;
+    return -1;
+  }
+  int fd = fcntl(shared, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return -1;
+  socklen_t blen = sizeof *bound;
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+      (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) ||
+      getsockname(fd, (struct sockaddr *)bound, &blen) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+// open(host, port, rcvbuf, slots, inSize, outSize, in, out, meta, peers, onBatch[, sharedFd])
 //   -> [socket, port bound, receive buffer the kernel gave]
+// With sharedFd (>= 0) host and port are not used: the socket is a copy of that one.
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 12;
+  napi_value argv[12];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 11) {
     napi_throw_type_error(env, NULL, "open: 11 arguments expected");
@@ -229,8 +257,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   struct sockaddr_storage bound;
-  int fd = open_socket(host, port, rcvbuf, &bound);
-  if (fd < 0) return throw_errno(env, "bind");
+  int32_t shared = -1;
+  if (argc > 11) CHECK(env, napi_get_value_int32(env, argv[11], &shared));
+  int fd = shared >= 0 ? adopt_socket(shared, rcvbuf, &bound) : open_socket(host, port, rcvbuf, &bound);
+  if (fd < 0) return throw_errno(env, shared >= 0 ? "shared socket" : "bind");
 
   sock_t *s = calloc(1, sizeof *s);
   s->fd = fd;

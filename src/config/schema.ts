@@ -5,6 +5,7 @@ import {
   type Config,
   type DnsSettings,
   type UdpIo,
+  type UdpSockets,
   type MinChildren,
   type Region,
   type RrlSettings,
@@ -91,6 +92,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
           'udp_receive_buffer',
           'udp_receive_buffer_saturated',
           'io',
+          'udp_sockets',
           'max_scope_v4',
           'max_scope_v6',
           'unstable_ttl',
@@ -126,6 +128,7 @@ function parseDns(p: Problems, v: unknown, readFile?: ZoneFileReader): DnsSettin
     udpReceiveBufferSaturated:
       int(p, 'dns.udp_receive_buffer_saturated', d.udp_receive_buffer_saturated, 0, 1 << 30, 65_536) ?? 65_536,
     io: udpIo(p, d.io),
+    udpSockets: udpSockets(p, d.udp_sockets),
     maxScope4: int(p, 'dns.max_scope_v4', d.max_scope_v4, 0, 32, 24) ?? 24,
     maxScope6: int(p, 'dns.max_scope_v6', d.max_scope_v6, 0, 128, 56) ?? 56,
     unstableTtl: int(p, 'dns.unstable_ttl', d.unstable_ttl, 0, 86_400, 5) ?? 5,
@@ -240,9 +243,15 @@ function parseListens(p: Problems, v: unknown): Pick<DnsSettings, 'listen' | 'al
 }
 
 function udpIo(p: Problems, v: unknown): UdpIo {
-  if (v === undefined || v === 'auto' || v === 'batched' || v === 'dgram') return v ?? 'dgram';
-  p.add('dns.io', 'must be dgram, batched or auto');
-  return 'dgram';
+  if (v === undefined || v === 'auto' || v === 'batched' || v === 'dgram') return v ?? 'auto';
+  p.add('dns.io', 'must be auto, batched or dgram');
+  return 'auto';
+}
+
+function udpSockets(p: Problems, v: unknown): UdpSockets {
+  if (v === undefined || v === 'shared' || v === 'per-worker') return v ?? 'shared';
+  p.add('dns.udp_sockets', 'must be shared or per-worker');
+  return 'shared';
 }
 
 function overBudget(p: Problems, v: unknown): DnsSettings['overBudget'] {

@@ -226,11 +226,18 @@ export const TRANSFER_RENDITIONS = ['pools', 'last_resort', 'healthy'] as const;
 export type TransferRendition = (typeof TRANSFER_RENDITIONS)[number];
 
 /**
- * How DNS workers read and write UDP: `dgram` (Node's, one socket the workers share; the
- * default), `batched` (recvmmsg/sendmmsg through the addon built at install, a socket per
- * worker), `auto` (batched when the addon was built).
+ * How DNS workers read and write UDP: `auto` (the default: batched when the addon was built, else
+ * dgram), `batched` (recvmmsg/sendmmsg through the addon built at install), `dgram` (Node's).
  */
 export type UdpIo = 'auto' | 'batched' | 'dgram';
+
+/**
+ * The batched path's sockets: `shared` (the default: one socket on the port, read by every worker,
+ * so whichever worker is free answers) or `per-worker` (SO_REUSEPORT: a socket and a buffer per
+ * worker, the kernel hashing each client to one; less CPU per query, but a client waits for its
+ * worker when that one is busy).
+ */
+export type UdpSockets = 'shared' | 'per-worker';
 
 export interface DnsSettings {
   /** The first of `dns.listen` (the command line's --listen replaces it). */
@@ -259,8 +266,10 @@ export interface DnsSettings {
    * A flood then queues a few ms of work, not seconds of it, ahead of every other client.
    */
   udpReceiveBufferSaturated: number;
-  /** UDP I/O path: Node's dgram (default), the batched addon, or `auto` (batched when built). */
+  /** UDP I/O path: `auto` (default: batched when built), the batched addon, or Node's dgram. */
   io: UdpIo;
+  /** On the batched path: one socket all workers read (default), or one per worker. */
+  udpSockets: UdpSockets;
   /** Upper bound on the ECS scope prefix we hand back, per family. */
   maxScope4: number;
   maxScope6: number;

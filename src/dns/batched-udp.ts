@@ -28,6 +28,7 @@ interface Addon {
     meta: ArrayBuffer,
     peers: ArrayBuffer,
     onBatch: (n: number) => void,
+    shared?: number,
   ): [unknown, number, number];
   close(socket: unknown): void;
   stats(socket: unknown): [number, number, number, number];
@@ -110,7 +111,8 @@ export class BatchedUdpSocket {
   private closed = false;
 
   /**
-   * Binds host:port (SO_REUSEPORT: each worker its own socket on the same port) and answers
+   * Binds host:port (SO_REUSEPORT: each worker its own socket on the same port), or with `shared`
+   * (a descriptor) reads a copy of that socket, bound elsewhere and read by others too; answers
    * every query with `answer`. `dropped` hears of what is not answered and why.
    */
   constructor(
@@ -121,6 +123,7 @@ export class BatchedUdpSocket {
     private readonly outSlot: number,
     private readonly answer: UdpAnswer,
     private readonly dropped: (reason: string) => void,
+    shared = -1,
   ) {
     this.output = new ArrayBuffer(SLOTS * outSlot);
     const [socket, bound, got] = addon.open(
@@ -135,6 +138,7 @@ export class BatchedUdpSocket {
       this.meta.buffer as ArrayBuffer,
       this.peers.buffer as ArrayBuffer,
       (n) => this.onBatch(n),
+      shared,
     );
     this.socket = socket;
     this.port = bound;

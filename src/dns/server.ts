@@ -16,7 +16,7 @@ import { LogTally } from '../runtime/index.js';
 import { AUTH_QUERY, AUTH_RESPONSE, dnstapFrame, type TapEvent } from './dnstap.js';
 import type { DnstapWriter } from './tap-writer.js';
 import { BatchedUdpSocket, batchedUdpAddon, type BatchedUdpStats } from './batched-udp.js';
-import type { UdpIo } from '../config/index.js';
+import type { UdpIo, UdpSockets } from '../config/index.js';
 
 /**
  * Whether a TCP message asks for a zone transfer (AXFR 252, IXFR 251): one question, its type
@@ -55,8 +55,13 @@ export interface ServerOptions {
   maxTcpPerSource?: number;
   /** SO_RCVBUF for the UDP sockets (0 or absent: the kernel's default). */
   udpReceiveBuffer?: number;
-  /** UDP I/O: `dgram` (the default), `batched` (the addon, see batched-udp.ts), `auto` (batched when built). */
+  /**
+   * UDP I/O: `dgram` (the default here; the config's is `auto`), `batched` (the addon, see
+   * batched-udp.ts), `auto` (batched when built).
+   */
   udpIo?: UdpIo;
+  /** The batched path's sockets: one the workers share (default) or one per worker. */
+  udpSockets?: UdpSockets;
   /** The largest UDP answer (dns.max_udp_size): the batched path's answer slot. */
   maxUdpSize?: number;
   /** Response rate limiting on UDP (undefined: off). */
@@ -101,6 +106,8 @@ function literalLookup(
 export class DnsServer {
   private readonly udps: dgram.Socket[] = [];
   private readonly batched: BatchedUdpSocket[] = [];
+  /** The shared sockets' dgram handles, kept open (not read) while the batched path reads them. */
+  private readonly held: dgram.Socket[] = [];
   private path?: 'batched' | 'dgram';
   private readonly tcps: net.Server[] = [];
   private readonly conns = new Set<TcpConn>();
@@ -220,15 +227,26 @@ export class DnsServer {
   udpPath(): 'batched' | 'dgram' {
     if (this.path) return this.path;
     const want = this.opts.udpIo ?? 'dgram';
-    // The addon is loaded only when asked for (dgram, the default, never loads native code).
+    // The addon is loaded only when wanted: a server asked for dgram never loads native code.
     const { addon, why } = want === 'dgram' ? { addon: undefined, why: 'dns.io is dgram' } : batchedUdpAddon();
     if (want === 'batched' && !addon) throw new Error(`dns.io is batched but the addon is not there: ${why}`);
     this.path = addon ? 'batched' : 'dgram';
     this.opts.logger.info(
-      { udpIo: this.path, asked: want, ...(this.path === 'dgram' && want !== 'dgram' ? { why } : {}) },
-      this.path === 'batched' ? 'UDP: batched (recvmmsg/sendmmsg, a socket per worker)' : 'UDP: dgram',
+      {
+        udpIo: this.path,
+        asked: want,
+        ...(this.path === 'batched' ? { udpSockets: this.udpSockets() } : {}),
+        ...(this.path === 'dgram' && want !== 'dgram' ? { why } : {}),
+      },
+      this.path === 'batched'
+        ? `UDP: batched (recvmmsg/sendmmsg, ${this.udpSockets() === 'shared' ? 'one socket the workers share' : 'a socket per worker'})`
+        : 'UDP: dgram',
     );
     return this.path;
+  }
+
+  private udpSockets(): UdpSockets {
+    return this.opts.udpSockets ?? 'shared';
   }
 
   /** What the batched sockets have done (summed), for metrics; undefined on the dgram path. */
@@ -244,7 +262,9 @@ export class DnsServer {
     // dnstap's response address: this socket's (none for a wildcard address).
     const local: Local = { address: host === '0.0.0.0' || host === '::' ? undefined : addressRdata(host), port };
     local.port =
-      this.udpPath() === 'batched' ? this.listenBatched(host, port, local) : await this.listenDgram(host, port, local);
+      this.udpPath() === 'batched'
+        ? await this.listenBatched(host, port, local)
+        : await this.listenDgram(host, port, local);
     this.tcpSeconds ??= this.opts.metrics?.answerSeconds.labels('tcp');
     const tcp = net.createServer({ noDelay: true }, (sock) => this.onTcp(sock, local));
     tcp.on('error', (err) => this.opts.logger.error({ err }, 'tcp server error'));
@@ -286,10 +306,12 @@ export class DnsServer {
   }
 
   /**
-   * The batched path: this worker's own socket on the port (SO_REUSEPORT), read and answered a
-   * batch at a time. The answer time is observed per query, as on the dgram path.
+   * The batched path: the socket the workers share (or, per-worker, this worker's own on the port
+   * with SO_REUSEPORT), read and answered a batch at a time. The answer time is observed per
+   * query, as on the dgram path.
    */
-  private listenBatched(host: string, port: number, local: Local): number {
+  private async listenBatched(host: string, port: number, local: Local): Promise<number> {
+    const shared = this.opts.udpSockets === 'per-worker' ? undefined : await this.sharedUdpSocket(host, port);
     const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
     const want = this.opts.udpReceiveBuffer ?? 0;
     const sock = new BatchedUdpSocket(
@@ -305,10 +327,43 @@ export class DnsServer {
         return response;
       },
       (reason) => this.opts.metrics?.dropped.inc({ reason }),
+      shared ?? -1,
     );
     this.batched.push(sock);
     this.logReceiveBuffer(sock.receiveBuffer, want);
     return sock.port;
+  }
+
+  /**
+   * The descriptor of the UDP socket the cluster shares on host:port, for the addon to read (it
+   * reads a copy). Why shared: with a socket per worker the kernel hashes a client to one worker,
+   * which then answers all of it, even while it is busy or off the CPU; on one socket whichever
+   * worker is free takes the next batch (docs/dns.md, "Batched UDP"). Node's cluster binds it once
+   * and hands it to each worker, a restarted one too, as it does for dgram. Node does not read it
+   * (the handle's reading is stopped); the handle stays open so the cluster keeps the socket for
+   * the next worker. Undefined, logged, when this Node does not expose the handle's descriptor:
+   * the worker then takes a socket of its own.
+   */
+  private async sharedUdpSocket(host: string, port: number): Promise<number | undefined> {
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    udp.on('error', (err) => this.opts.logger.error({ err }, 'udp socket error'));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host, port, exclusive: false }, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    // Node's own UDP handle: not public API, so checked before use.
+    const handle = (udp as unknown as { _handle?: { fd?: unknown; recvStop?: () => number } })._handle;
+    if (typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function') {
+      udp.close();
+      this.opts.logger.warn('UDP: this Node does not expose the shared socket; each worker binds its own');
+      return undefined;
+    }
+    handle.recvStop();
+    this.held.push(udp);
+    return handle.fd;
   }
 
   /**
@@ -578,6 +633,7 @@ export class DnsServer {
     await Promise.all([
       ...this.udps.map((u) => new Promise<void>((r) => u.close(() => r()))),
       ...this.batched.map((b) => b.close()),
+      ...this.held.map((u) => new Promise<void>((r) => u.close(() => r()))),
       ...this.tcps.map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
     await this.opts.tap?.writer.close();

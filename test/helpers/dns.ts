@@ -23,13 +23,17 @@ export function tempDir(prefix = 'gtm-test-'): string {
 /** The DNS server's two UDP paths (dns.io): tests of the wire run on both. */
 export const UDP_PATHS = ['batched', 'dgram'] as const;
 
+/** The batched path's two socket layouts (dns.udp_sockets). */
+export type UdpSockets = 'shared' | 'per-worker';
+
 export function testConfig(
   dir: string,
-  extra: { records?: string; services?: string; io?: (typeof UDP_PATHS)[number] } = {},
+  extra: { records?: string; services?: string; io?: (typeof UDP_PATHS)[number]; udpSockets?: UdpSockets } = {},
 ): string {
   const { city } = buildTestDatabases(dir);
   let text = withGeoDatabase(readFileSync(EXAMPLE, 'utf8'), city);
   if (extra.io) text = text.replace(/^dns:\n/m, `dns:\n  io: ${extra.io}\n`);
+  if (extra.udpSockets) text = text.replace(/^dns:\n/m, `dns:\n  udp_sockets: ${extra.udpSockets}\n`);
   text = text.replace(/metrics: 127\.0\.0\.1:9153/, 'metrics: 127.0.0.1:0');
   if (extra.records) text = text.replace('    records:\n', `    records:\n${extra.records}`);
   const file = join(dir, 'config.yaml');

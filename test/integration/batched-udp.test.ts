@@ -1,6 +1,7 @@
 // The batched UDP socket itself (native/udp_batch.c through src/dns/batched-udp.ts), on loopback:
 // what it hands the answer path, IPv6, and how the sockets of one port share the clients.
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchedUdpSocket, batchedUdpAddon } from '../../src/dns/batched-udp.js';
 
@@ -10,8 +11,11 @@ afterEach(() => {
   for (const s of open.splice(0)) s.close();
 });
 
-/** A socket on `host:port` answering each query with `tag:` and what it was given. */
-function server(host: string, port: number, tag: string): BatchedUdpSocket {
+/**
+ * A socket on `host:port` answering each query with `tag:` and what it was given; with `shared`,
+ * a copy of that socket instead.
+ */
+function server(host: string, port: number, tag: string, shared = -1): BatchedUdpSocket {
   if (!addon) throw new Error(`the addon is not built: ${why}`);
   const s = new BatchedUdpSocket(
     addon,
@@ -21,6 +25,7 @@ function server(host: string, port: number, tag: string): BatchedUdpSocket {
     4096,
     (msg, remote, from) => Buffer.from(`${tag}|${remote}|${from}|${msg.toString()}`),
     () => undefined,
+    shared,
   );
   open.push(s);
   return s;
@@ -66,6 +71,27 @@ describe('the batched UDP socket', () => {
       for (const t of mine) tags.add(t);
     }
     expect(tags).toEqual(new Set(['h0', 'h1']));
+  });
+
+  it('reads a socket bound elsewhere (as the cluster shares one), and refuses what is not a UDP socket', async () => {
+    const bound = dgram.createSocket('udp4');
+    await new Promise<void>((r) => bound.bind(0, '127.0.0.1', () => r()));
+    const handle = (bound as unknown as { _handle: { fd: number; recvStop(): void } })._handle;
+    handle.recvStop(); // Node's handle stays open and unread, as the server holds it
+    try {
+      const a = server('127.0.0.1', 0, 'copy', handle.fd);
+      expect(a.port).toBe(bound.address().port);
+      const { replies, local } = await ask('127.0.0.1', a.port, 200);
+      expect(new Set(replies)).toEqual(new Set(Array.from({ length: 200 }, (_, i) => `copy|127.0.0.1|${local}|q${i}`)));
+      const tcp = net.createServer();
+      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+      const tcpFd = (tcp as unknown as { _handle: { fd: number } })._handle.fd;
+      expect(() => server('127.0.0.1', 0, 'x', tcpFd)).toThrow(/shared socket: Protocol wrong type/);
+      expect(() => server('127.0.0.1', 0, 'x', 999_999)).toThrow(/shared socket: Bad file descriptor/);
+      tcp.close();
+    } finally {
+      bound.close();
+    }
   });
 
   it('sends nothing for a query the answer path drops, and goes on with the batch', async () => {

@@ -26,10 +26,17 @@ async function burst(port: number, n: number, waitMs: number): Promise<number> {
   return answered.size;
 }
 
-describe.each(UDP_PATHS)('a burst of queries on the %s UDP path', (io) => {
+// The batched path with either socket layout: one socket the workers share (its buffer holds the
+// burst), or one per worker (each holds its share).
+const PATHS = [
+  ...UDP_PATHS.map((io) => ({ io, udpSockets: undefined })),
+  { io: 'batched' as const, udpSockets: 'per-worker' as const },
+];
+
+describe.each(PATHS)('a burst of queries on the $io UDP path (sockets: $udpSockets)', ({ io, udpSockets }) => {
   let gtm: RunningDns | undefined;
   beforeAll(async () => {
-    gtm = await startDns(testConfig(tempDir('gtm-burst-'), { io }), 2);
+    gtm = await startDns(testConfig(tempDir('gtm-burst-'), { io, udpSockets }), 2);
   }, 30_000);
   afterAll(async () => {
     await gtm?.stop();
@@ -38,8 +45,9 @@ describe.each(UDP_PATHS)('a burst of queries on the %s UDP path', (io) => {
   it('answers 1,000 queries sent at once, and says its UDP path and receive buffer at start', async () => {
     const g = gtm as RunningDns;
     await g.waitLog(/"udpReceiveBuffer":\d+/);
-    // Each worker says the path it took (batched: its own socket, so its own buffer).
+    // Each worker says the path it took, and on the batched path its sockets.
     await g.waitLog(new RegExp(`"udpIo":"${io}"`));
+    if (io === 'batched') await g.waitLog(new RegExp(`"udpSockets":"${udpSockets ?? 'shared'}"`));
     // Three bursts: each must be whole (a cold first one included).
     for (let round = 0; round < 3; round++) expect(await burst(g.port, 1000, 3000)).toBe(1000);
   }, 30_000);

@@ -88,6 +88,17 @@ describe('config', () => {
     expect(p.some((x) => x.startsWith('services.x.policy: must have exactly one of'))).toBe(true);
   });
 
+  it('dns.io defaults to auto and the batched sockets to shared; other values are refused by path', () => {
+    const dns = parseConfigText(base).dns;
+    expect([dns.io, dns.udpSockets]).toEqual(['auto', 'shared']);
+    const withDns = (extra: string) => base.replace(/^dns:\n/m, `dns:\n${extra}`);
+    expect(parseConfigText(withDns('  udp_sockets: per-worker\n')).dns.udpSockets).toBe('per-worker');
+    expect(problems(withDns('  io: fast\n  udp_sockets: one\n'))).toEqual([
+      'dns.io: must be auto, batched or dgram',
+      'dns.udp_sockets: must be shared or per-worker',
+    ]);
+  });
+
   it('refuses YAML syntax errors and duplicate keys', () => {
     expect(problems('regions: [oops')[0]).toMatch(/^YAML:/);
     expect(problems(`${base}\nregions: {}\n`)[0]).toMatch(/^YAML:.*[Uu]nique|^YAML:.*duplicate|^YAML:/);
