@@ -103,6 +103,19 @@ function literalLookup(
   callback(null, address, address.includes(':') ? 6 : 4);
 }
 
+/** A dgram socket bound the way Node's cluster shares it: bound once, handed to every worker. */
+function sharedUdp(host: string, port: number): { udp: dgram.Socket; bound: Promise<void> } {
+  const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+  const bound = new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ address: host, port, exclusive: false }, () => {
+      udp.off('error', reject);
+      resolve();
+    });
+  });
+  return { udp, bound };
+}
+
 export class DnsServer {
   private readonly udps: dgram.Socket[] = [];
   private readonly batched: BatchedUdpSocket[] = [];
@@ -281,7 +294,7 @@ export class DnsServer {
 
   /** Node's dgram: one socket the cluster shares, a callback per packet. */
   private async listenDgram(host: string, port: number, local: Local): Promise<number> {
-    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    const { udp, bound } = sharedUdp(host, port);
     this.udps.push(udp);
     // The label child is bound once: resolving labels per observation was measurable per query.
     const udpSeconds = this.opts.metrics?.answerSeconds.labels('udp');
@@ -294,13 +307,7 @@ export class DnsServer {
       udpSeconds?.observe((performance.now() - t0) / 1000);
     });
     udp.on('error', (err) => this.opts.logger.error({ err }, 'udp socket error'));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ address: host, port, exclusive: false }, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
+    await bound;
     this.sizeReceiveBuffer(udp);
     return udp.address().port;
   }
@@ -345,15 +352,9 @@ export class DnsServer {
    * the worker then takes a socket of its own.
    */
   private async sharedUdpSocket(host: string, port: number): Promise<number | undefined> {
-    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    const { udp, bound } = sharedUdp(host, port);
+    await bound;
     udp.on('error', (err) => this.opts.logger.error({ err }, 'udp socket error'));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ address: host, port, exclusive: false }, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
     // Node's own UDP handle: not public API, so checked before use.
     const handle = (udp as unknown as { _handle?: { fd?: unknown; recvStop?: () => number } })._handle;
     if (typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function') {
