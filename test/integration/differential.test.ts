@@ -249,8 +249,8 @@ describe.each(UDP_PATHS)('differential test against gdnsd, ours on the %s UDP pa
   beforeAll(async () => {
     const cfg = join(dir, `gtm-${io}.yaml`);
     // miss_budget 0: this test compares answers, not overload shedding. A window of 200 new names
-    // at once can keep a worker 90% busy (on the batched path the kernel hashes this one client to
-    // one worker), and the budget then rightly truncates the rest (TC=1, retried over TCP): seen
+    // at once can keep a worker 90% busy (with a socket per worker the kernel hashes this one client
+    // to one worker), and the budget then rightly truncates the rest (TC=1, retried over TCP): seen
     // in CI as 2,534 truncated answers. The budget has tests of its own (test/unit/authority.test.ts).
     writeFileSync(cfg, DIFF_CONFIG.replace('dns: { ecs: true }', `dns: { ecs: true, io: ${io}, miss_budget: 0 }`));
     ours = await startDns(cfg, 2);

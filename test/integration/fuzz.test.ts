@@ -174,7 +174,7 @@ describe.each(UDP_PATHS)('fuzz on the %s UDP path', (io) => {
     console.log(
       `fuzz flood (${io}): worker RSS MB after 20% ${rssEarly.map(Math.round)}, at the end ${rssLate.map(Math.round)}`,
     );
-    // 80,000 packets more (from one source: all to one worker on the batched path) grow a worker
+    // 80,000 packets more (from one source: all to one worker with a socket per worker) grow a worker
     // by what its bounded caches take (~11 MB measured), not per packet: a leak of 300 bytes a
     // packet (24 MB) would not pass.
     rssLate.forEach((mb, i) => expect(mb - (rssEarly[i] ?? 0)).toBeLessThan(24));
