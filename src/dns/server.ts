@@ -121,6 +121,8 @@ export class DnsServer {
   private readonly batched: BatchedUdpSocket[] = [];
   /** The shared sockets' dgram handles, kept open (not read) while the batched path reads them. */
   private readonly held: dgram.Socket[] = [];
+  /** This Node did not expose the shared socket's descriptor: a socket per worker instead. */
+  private noSharedHandle = false;
   private path?: 'batched' | 'dgram';
   private readonly tcps: net.Server[] = [];
   private readonly conns = new Set<TcpConn>();
@@ -258,8 +260,10 @@ export class DnsServer {
     return this.path;
   }
 
-  private udpSockets(): UdpSockets {
-    return this.opts.udpSockets ?? 'shared';
+  /** The socket layout in use: per-worker only on the batched path asked for it. */
+  udpSockets(): UdpSockets {
+    const perWorker = this.opts.udpSockets === 'per-worker' || this.noSharedHandle;
+    return this.path === 'batched' && perWorker ? 'per-worker' : 'shared';
   }
 
   /** What the batched sockets have done (summed), for metrics; undefined on the dgram path. */
@@ -359,6 +363,7 @@ export class DnsServer {
     const handle = (udp as unknown as { _handle?: { fd?: unknown; recvStop?: () => number } })._handle;
     if (typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function') {
       udp.close();
+      this.noSharedHandle = true;
       this.opts.logger.warn('UDP: this Node does not expose the shared socket; each worker binds its own');
       return undefined;
     }

@@ -84,7 +84,11 @@ function runWorker(): void {
     server = serverFor(m, authority, log);
     cacheMetrics(globalRegistry, () => authority?.cacheStats() ?? []);
     const listening = server;
-    udpIoMetrics(globalRegistry, () => ({ path: listening.udpPath(), batched: listening.batchedStats() }));
+    udpIoMetrics(globalRegistry, () => ({
+      path: listening.udpPath(),
+      sockets: listening.udpSockets(),
+      batched: listening.batchedStats(),
+    }));
     const { port } = await server.start();
     send({ type: 'ready', port });
   };

@@ -234,26 +234,32 @@ export function cacheMetrics(registry: Registry, read: () => CacheCounters[]): v
 }
 
 /**
- * The UDP I/O path of each worker (workers summed: the gauge counts workers per path) and, on the
- * batched path, what its sockets did: datagrams read, answers sent, answers the kernel refused,
+ * The UDP I/O path of each worker and its socket layout (workers summed: the gauge counts workers
+ * per path; dgram always reads the one socket the cluster shares) and, on the batched path, what
+ * its sockets did: datagrams read, answers sent, answers the kernel refused,
  * and waits for room to send (the socket buffer was full; reading pauses until it drains).
  */
 export function udpIoMetrics(
   registry: Registry,
   read: () => {
     path: 'batched' | 'dgram';
+    sockets: 'shared' | 'per-worker';
     batched?: { read: number; sent: number; sendFailed: number; waitedToSend: number };
   },
 ): void {
   new Gauge({
     name: 'gtm_dns_udp_io_workers',
-    help: 'DNS workers by UDP I/O path: batched (recvmmsg/sendmmsg addon) or dgram (Node)',
-    labelNames: ['path'],
+    help: 'DNS workers by UDP I/O path, batched (recvmmsg/sendmmsg addon) or dgram (Node), and sockets: shared or per-worker',
+    labelNames: ['path', 'sockets'],
     registers: [registry],
     collect() {
-      const { path } = read();
-      this.set({ path: 'batched' }, path === 'batched' ? 1 : 0);
-      this.set({ path: 'dgram' }, path === 'dgram' ? 1 : 0);
+      const now = read();
+      for (const [path, sockets] of [
+        ['batched', 'shared'],
+        ['batched', 'per-worker'],
+        ['dgram', 'shared'],
+      ] as const)
+        this.set({ path, sockets }, now.path === path && now.sockets === sockets ? 1 : 0);
     },
   });
   followingCounter(

@@ -38,6 +38,10 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     await dns.waitLog(new RegExp(`"udpSockets":"${udpSockets}"[^\\n]*\\n[^]*"udpSockets":"${udpSockets}"`));
     await dns.waitLog(/dns worker answering[^]*dns worker answering/);
     expect(await answeredClients(dns.port)).toBe(CLIENTS);
+    // The layout is in the metrics too, counted per worker.
+    const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
+    const body = await (await fetch(metricsAt)).text();
+    expect(body).toContain(`gtm_dns_udp_io_workers{path="batched",sockets="${udpSockets}"} 2`);
     const workers = workerPids(dns.proc.pid as number);
     expect(workers).toHaveLength(2);
     stopped = workers[0] as number;
