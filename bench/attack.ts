@@ -21,7 +21,16 @@ import { GeoResolver } from '../src/geo/index.js';
 import { packageRoot } from '../src/runtime/index.js';
 import { InMemoryRegionState } from '../src/state/index.js';
 import { buildQuery, TYPE } from '../src/wire/index.js';
-import { cleanup, latenciesMs, percentile, startGtm, waitForAnswer, workerRss, type Gtm } from './kit.js';
+import {
+  cleanup,
+  dnsperfCommand,
+  latenciesMs,
+  percentile,
+  startGtm,
+  waitForAnswer,
+  workerRss,
+  type Gtm,
+} from './kit.js';
 
 const ROOT = packageRoot();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -32,13 +41,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** dnsperf from a given source address (a /24 of its own), its summary figures and latencies. */
 async function dnsperf(port: number, from: string, file: string, args: string[]) {
-  const { stdout } = await run(
-    'dnsperf',
-    ['-s', '127.0.0.1', '-p', String(port), '-a', from, '-d', file, '-t', '1', ...args],
-    { maxBuffer: 512 << 20 },
-  );
+  const [program, ...rest] = dnsperfCommand(port, file, ['-a', from, '-t', '1', ...args]);
+  const { stdout } = await run(program as string, rest, { maxBuffer: 512 << 20 });
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
-
   return {
     sent: num(/Queries sent:\s+(\d+)/),
     completed: num(/Queries completed:\s+(\d+)/),

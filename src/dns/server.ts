@@ -246,15 +246,16 @@ export class DnsServer {
     const { addon, why } = want === 'dgram' ? { addon: undefined, why: 'dns.io is dgram' } : batchedUdpAddon();
     if (want === 'batched' && !addon) throw new Error(`dns.io is batched but the addon is not there: ${why}`);
     this.path = addon ? 'batched' : 'dgram';
+    const sockets = this.udpSockets();
     this.opts.logger.info(
       {
         udpIo: this.path,
         asked: want,
-        ...(this.path === 'batched' ? { udpSockets: this.udpSockets() } : {}),
+        ...(this.path === 'batched' ? { udpSockets: sockets } : {}),
         ...(this.path === 'dgram' && want !== 'dgram' ? { why } : {}),
       },
       this.path === 'batched'
-        ? `UDP: batched (recvmmsg/sendmmsg, ${this.udpSockets() === 'shared' ? 'one socket the workers share' : 'a socket per worker'})`
+        ? `UDP: batched (recvmmsg/sendmmsg, ${sockets === 'shared' ? 'one socket the workers share' : 'a socket per worker'})`
         : 'UDP: dgram',
     );
     return this.path;
