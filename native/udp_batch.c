@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,6 +27,9 @@
 typedef struct {
   int fd;
   int closing;
+  int shared;    // a copy of the socket the cluster shares: every worker's loop watches it
+  int exclusive; // 1 while the loop watches it with EPOLLEXCLUSIVE (see wake_one)
+  int rearmed;   // the mask went back to readable this wake: libuv applies it before the next
   uv_poll_t poll;
   napi_env env;
   napi_ref buffers[4]; // in, out, meta, peers: kept alive while the socket is open
@@ -61,6 +65,30 @@ static napi_value throw_errno(napi_env env, const char *what) {
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events);
+
+/**
+ * On the shared socket, every idle worker's loop waits for the same datagram; without
+ * EPOLLEXCLUSIVE each one wakes (a cross-core wake-up, then a read that finds nothing) and one
+ * worker gets it. With it the kernel wakes one worker that is waiting, passing over any that is
+ * busy or stopped, so the free worker still takes the next batch. libuv has no such flag, so the
+ * loop's own registration (made by uv_poll_start) is swapped in its epoll set: same fd, same data,
+ * EPOLLIN plus EPOLLEXCLUSIVE. libuv may not MOD an exclusive entry (the kernel refuses and libuv
+ * aborts), so `on` = 0 puts the plain entry back before the mask changes (waiting to write).
+ */
+static void wake_one(sock_t *s, int on) {
+  if (!s->shared || s->exclusive == on) return;
+  int ep = uv_backend_fd(s->poll.loop);
+  struct epoll_event plain = {.events = EPOLLIN, .data = {.u64 = (uint64_t)s->fd}};
+  struct epoll_event excl = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data = {.u64 = (uint64_t)s->fd}};
+  if (epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL) < 0) return;
+  // A datagram that lands between DEL and ADD is not missed: ADD reports a socket already readable.
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, on ? &excl : &plain) == 0) {
+    s->exclusive = on;
+  } else if (on) {
+    epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &plain); // an old kernel: every worker wakes, as before
+    s->shared = 0;
+  }
+}
 
 /** Sends what is pending; 0 when the socket is full (wait until writable), 1 when all went. */
 static int flush(sock_t *s) {
@@ -143,6 +171,11 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     // Answers wait for room: no new batch is read until they are sent (they live in `out`).
     if (!flush(s)) return;
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    s->rearmed = 1;
+  } else if (s->rearmed) {
+    s->rearmed = 0; // libuv has applied the readable mask (it does before it polls)
+  } else {
+    wake_one(s, 1); // the first wake: libuv has added the socket to its epoll set by now
   }
   (void)events;
   for (int round = 0; round < BATCHES_PER_WAKE; round++) {
@@ -155,6 +188,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     s->stats[0] += n;
     if (!answer_batch(s, n)) return;
     if (!flush(s)) {
+      wake_one(s, 0);
       uv_poll_start(&s->poll, UV_WRITABLE, on_poll);
       return;
     }
@@ -264,6 +298,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   sock_t *s = calloc(1, sizeof *s);
   s->fd = fd;
+  s->shared = shared >= 0;
   s->env = env;
   s->slots = (unsigned)slots;
   s->in_size = (unsigned)in_size;
@@ -353,7 +388,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   sock_t *s = unwrap(env, info);
   napi_value out, v;
-  CHECK(env, napi_create_array_with_length(env, 3, &out));
+  CHECK(env, napi_create_array_with_length(env, 4, &out));
   for (int i = 0; i < 4; i++) {
     CHECK(env, napi_create_double(env, s && !s->closing ? s->stats[i] : 0, &v));
     CHECK(env, napi_set_element(env, out, (uint32_t)i, v));

@@ -2,9 +2,16 @@
 // worker busy on a reload, a flood or the CPU it cannot get). On the socket the workers share,
 // the other worker answers every client; with a socket per worker, the clients the kernel hashed
 // to the stopped one wait for it. Why `shared` is the default (docs/dns.md, "Batched UDP").
+// Also: a datagram wakes one worker, not every idle one (counted in the workers' context
+// switches), and answers that find the socket's send buffer full wait for room, inside a network
+// namespace whose loopback sends at 2 Mbit/s.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ip } from '../../lab/netns.js';
+import { waitForValue } from '../helpers/wait.js';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
 import {
+  run,
   startDns,
   tempDir,
   testConfig,
@@ -23,13 +30,59 @@ async function answeredClients(port: number): Promise<number> {
   return replies.filter(Boolean).length;
 }
 
+/** Times the workers have gone to sleep (each wake-up ends in one). */
+function sleeps(workers: number[]): number {
+  const of = (pid: number) =>
+    Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return workers.reduce((sum, pid) => sum + of(pid), 0);
+}
+
+/**
+ * Inside namespace `ns`, from one socket to 127.0.0.1:`port`: `n` queries sent at once, or one at
+ * a time (each after the last reply); how many distinct ones were answered within `ms`.
+ */
+async function askIn(ns: string, port: number, n: number, ms: number, oneByOne = false): Promise<number> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const q = Buffer.from(process.argv[1], 'hex');
+    const seen = new Set();
+    const send = (i) => { const b = Buffer.from(q); b.writeUInt16BE(i, 0); s.send(b, ${port}, '127.0.0.1'); };
+    s.on('message', (m) => {
+      seen.add(m.readUInt16BE(0));
+      if (seen.size === ${n}) finish();
+      else if (${oneByOne}) send(seen.size);
+    });
+    s.bind(0, '127.0.0.1', () => {
+      s.setRecvBufferSize(4 << 20);
+      for (let i = 0; i < (${oneByOne} ? 1 : ${n}); i++) send(i);
+    });
+    const finish = () => { console.log(seen.size); process.exit(0); };
+    setTimeout(finish, ${ms});`;
+  const q = Buffer.from(buildQuery('www.example.test', TYPE.A, { id: 0 })).toString('hex');
+  const r = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script, q], ms + 5000);
+  expect(r.code, r.stderr).toBe(0);
+  return Number(r.stdout.trim());
+}
+
+/** Asks 300 questions one at a time with `ask`; how often the workers woke for them. */
+async function wakesFor300(workers: number[], ask: () => Promise<void>): Promise<number> {
+  const before = sleeps(workers);
+  await ask();
+  const woke = sleeps(workers) - before;
+  expect(woke).toBeGreaterThan(200); // some replies come back before the worker sleeps again
+  return woke;
+}
+
 let dns: RunningDns | undefined;
 let stopped: number | undefined;
+let ns: string | undefined;
 afterEach(async () => {
   if (stopped) process.kill(stopped, 'SIGCONT');
   stopped = undefined;
   await dns?.stop();
   dns = undefined;
+  if (ns) ip('netns', 'del', ns);
+  ns = undefined;
 });
 
 describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %s', (udpSockets) => {
@@ -54,4 +107,64 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     stopped = undefined;
     expect(await answeredClients(dns.port)).toBe(CLIENTS);
   }, 30_000);
+
+  it('wakes one worker per datagram', async () => {
+    dns = await startDns(testConfig(tempDir('gtm-wakes-'), { io: 'batched', udpSockets }), 2);
+    await dns.waitLog(/dns worker answering[^]*dns worker answering/);
+    const workers = workerPids(dns.proc.pid as number);
+    const q = buildQuery('www.example.test', TYPE.A, { id: 9 });
+    const port = dns.port;
+    // One at a time, both workers idle for each: woken together, each would sleep again after it.
+    const woke = await wakesFor300(workers, async () => {
+      for (let i = 0; i < 300; i++) expect(await udpExchange(port, q, 1000)).toBeDefined();
+    });
+    // ~300 and the workers' timers; every idle worker woken per datagram would be ~600.
+    expect(woke).toBeLessThan(450);
+  }, 30_000);
+
+  it('holds answers the socket has no room for until it has, and answers every query', async () => {
+    const name = `gtsw${process.pid % 10000}`;
+    ns = name;
+    ip('netns', 'add', ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    // Loopback at 2 Mbit/s: answers wait in the queue, charged to the server's send buffer, until
+    // it is full and sendmmsg says EAGAIN.
+    ip(
+      'netns',
+      'exec',
+      ns,
+      'tc',
+      'qdisc',
+      'add',
+      'dev',
+      'lo',
+      'root',
+      'tbf',
+      'rate',
+      '2mbit',
+      'burst',
+      '4kb',
+      'limit',
+      '20mb',
+    );
+    const config = testConfig(tempDir('gtm-room-'), { io: 'batched', udpSockets });
+    dns = await startDns(config, 2, { name: ns, host: '127.0.0.1', port: 5300 });
+    await dns.waitLog(/dns worker answering[^]*dns worker answering/);
+    const workers = workerPids(dns.proc.pid as number);
+    expect(await askIn(ns, 5300, 1000, 15_000)).toBe(1000);
+    ip('netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', 'lo', 'root');
+    const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
+    // The workers report their counters each second.
+    const sendWaits = async () => {
+      const metrics = await run('ip', ['netns', 'exec', name, 'curl', '-sf', metricsAt]);
+      return Number(/^gtm_dns_udp_batched_total\{event="send_waits"\} (\d+)/m.exec(metrics.stdout)?.[1] ?? 0);
+    };
+    await waitForValue('answers that waited for room to send', sendWaits, (n) => n > 0, 10_000, 200);
+    // Reading went back to normal: the same workers answer a second burst whole, and a datagram
+    // again wakes one of them.
+    expect(await askIn(ns, 5300, 1000, 10_000)).toBe(1000);
+    expect(workerPids(dns.proc.pid as number)).toEqual(workers);
+    const oneByOne = async () => expect(await askIn(name, 5300, 300, 10_000, true)).toBe(300);
+    expect(await wakesFor300(workers, oneByOne)).toBeLessThan(450);
+  }, 60_000);
 });
