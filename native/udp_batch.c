@@ -68,8 +68,8 @@ static void on_poll(uv_poll_t *handle, int status, int events);
 
 /**
  * On the shared socket, every idle worker's loop waits for the same datagram; without
- * EPOLLEXCLUSIVE each one wakes (a cross-core wake-up, then a read that finds nothing) and one
- * worker gets it. With it the kernel wakes one worker that is waiting, passing over any that is
+ * EPOLLEXCLUSIVE the kernel wakes each one (a wake-up on another core, the dearest step of a query
+ * on a VM) and one worker gets it, the others sleep again. With it the kernel wakes one worker that is waiting, passing over any that is
  * busy or stopped, so the free worker still takes the next batch. libuv has no such flag, so the
  * loop's own registration (made by uv_poll_start) is swapped in its epoll set: same fd, same data,
  * EPOLLIN plus EPOLLEXCLUSIVE. libuv may not MOD an exclusive entry (the kernel refuses and libuv
@@ -80,14 +80,16 @@ static void wake_one(sock_t *s, int on) {
   int ep = uv_backend_fd(s->poll.loop);
   struct epoll_event plain = {.events = EPOLLIN, .data = {.u64 = (uint64_t)s->fd}};
   struct epoll_event excl = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data = {.u64 = (uint64_t)s->fd}};
-  if (epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL) < 0) return;
+  s->exclusive = 0;
   // A datagram that lands between DEL and ADD is not missed: ADD reports a socket already readable.
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, on ? &excl : &plain) == 0) {
-    s->exclusive = on;
-  } else if (on) {
-    epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &plain); // an old kernel: every worker wakes, as before
+  if (epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, on ? &excl : &plain) < 0) {
+    // Refused (a kernel before 4.5): the plain entry stays or comes back, every idle worker is
+    // woken as before, and this is not tried again.
+    epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &plain);
     s->shared = 0;
+    return;
   }
+  s->exclusive = on;
 }
 
 /** Sends what is pending; 0 when the socket is full (wait until writable), 1 when all went. */
