@@ -69,11 +69,12 @@ static void on_poll(uv_poll_t *handle, int status, int events);
 /**
  * On the shared socket, every idle worker's loop waits for the same datagram; without
  * EPOLLEXCLUSIVE the kernel wakes each one (a wake-up on another core, the dearest step of a query
- * on a VM) and one worker gets it, the others sleep again. With it the kernel wakes one worker that is waiting, passing over any that is
- * busy or stopped, so the free worker still takes the next batch. libuv has no such flag, so the
- * loop's own registration (made by uv_poll_start) is swapped in its epoll set: same fd, same data,
- * EPOLLIN plus EPOLLEXCLUSIVE. libuv may not MOD an exclusive entry (the kernel refuses and libuv
- * aborts), so `on` = 0 puts the plain entry back before the mask changes (waiting to write).
+ * on a VM), one worker gets it and the others sleep again. With it the kernel wakes one worker
+ * that is waiting, passing over any that is busy or stopped, so the free worker still takes the
+ * next batch. libuv has no such flag, so the loop's own entry (made by uv_poll_start) is swapped
+ * in its epoll set: same fd, same data, EPOLLIN plus EPOLLEXCLUSIVE. libuv may not MOD an
+ * exclusive entry (the kernel refuses and libuv aborts), so `on` = 0 puts the plain entry back
+ * before the mask changes (waiting to write).
  */
 static void wake_one(sock_t *s, int on) {
   if (!s->shared || s->exclusive == on) return;

@@ -4,7 +4,7 @@
 // to the stopped one wait for it. Why `shared` is the default (docs/dns.md, "Batched UDP").
 // Also: a datagram wakes one worker, not every idle one (counted in the workers' context
 // switches), and answers that find the socket's send buffer full wait for room, inside a network
-// namespace whose loopback sends at 2 Mbit/s.
+// namespace whose loopback sends at 4 Mbit/s.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ip } from '../../lab/netns.js';
@@ -38,10 +38,10 @@ function sleeps(workers: number[]): number {
 }
 
 /**
- * Inside namespace `ns`, from one socket to 127.0.0.1:`port`: `n` queries sent at once, or one at
- * a time (each after the last reply); how many distinct ones were answered within `ms`.
+ * Inside namespace `ns`, from one socket to 127.0.0.1:`port`: `n` copies of `q` (each its own ID)
+ * sent at once, or one at a time (each after the last reply); how many were answered within `ms`.
  */
-async function askIn(ns: string, port: number, n: number, ms: number, oneByOne = false): Promise<number> {
+async function askIn(ns: string, port: number, q: Buffer, n: number, ms: number, oneByOne = false): Promise<number> {
   const script = `
     const s = require('node:dgram').createSocket('udp4');
     const q = Buffer.from(process.argv[1], 'hex');
@@ -50,7 +50,7 @@ async function askIn(ns: string, port: number, n: number, ms: number, oneByOne =
     s.on('message', (m) => {
       seen.add(m.readUInt16BE(0));
       if (seen.size === ${n}) finish();
-      else if (${oneByOne}) send(seen.size);
+      else if (${oneByOne}) setTimeout(() => send(seen.size), 2); // the workers asleep again by then
     });
     s.bind(0, '127.0.0.1', () => {
       s.setRecvBufferSize(4 << 20);
@@ -58,8 +58,7 @@ async function askIn(ns: string, port: number, n: number, ms: number, oneByOne =
     });
     const finish = () => { console.log(seen.size); process.exit(0); };
     setTimeout(finish, ${ms});`;
-  const q = Buffer.from(buildQuery('www.example.test', TYPE.A, { id: 0 })).toString('hex');
-  const r = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script, q], ms + 5000);
+  const r = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script, q.toString('hex')], ms + 5000);
   expect(r.code, r.stderr).toBe(0);
   return Number(r.stdout.trim());
 }
@@ -69,7 +68,7 @@ async function wakesFor300(workers: number[], ask: () => Promise<void>): Promise
   const before = sleeps(workers);
   await ask();
   const woke = sleeps(workers) - before;
-  expect(woke).toBeGreaterThan(200); // some replies come back before the worker sleeps again
+  expect(woke).toBeGreaterThan(200); // a few replies may come back before the worker sleeps
   return woke;
 }
 
@@ -124,11 +123,11 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
 
   it('holds answers the socket has no room for until it has, and answers every query', async () => {
     const name = `gtsw${process.pid % 10000}`;
+    ip('netns', 'add', name);
     ns = name;
-    ip('netns', 'add', ns);
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    // Loopback at 2 Mbit/s: answers wait in the queue, charged to the server's send buffer, until
-    // it is full and sendmmsg says EAGAIN.
+    // Loopback at 4 Mbit/s and ~1,100-byte answers to 50-byte queries: answers wait in the queue,
+    // charged to the server's send buffer, until it is full and sendmmsg says EAGAIN.
     ip(
       'netns',
       'exec',
@@ -141,17 +140,19 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
       'root',
       'tbf',
       'rate',
-      '2mbit',
+      '4mbit',
       'burst',
       '4kb',
       'limit',
       '20mb',
     );
-    const config = testConfig(tempDir('gtm-room-'), { io: 'batched', udpSockets });
+    const records = [1, 2, 3, 4, 5].map((i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`);
+    const config = testConfig(tempDir('gtm-room-'), { io: 'batched', udpSockets, records: records.join('') });
+    const big = buildQuery('big.example.test', TYPE.TXT, { edns: { udpSize: 1232 } });
     dns = await startDns(config, 2, { name: ns, host: '127.0.0.1', port: 5300 });
     await dns.waitLog(/dns worker answering[^]*dns worker answering/);
     const workers = workerPids(dns.proc.pid as number);
-    expect(await askIn(ns, 5300, 1000, 15_000)).toBe(1000);
+    expect(await askIn(ns, 5300, big, 1000, 15_000)).toBe(1000);
     ip('netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', 'lo', 'root');
     const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
     // The workers report their counters each second.
@@ -162,9 +163,9 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     await waitForValue('answers that waited for room to send', sendWaits, (n) => n > 0, 10_000, 200);
     // Reading went back to normal: the same workers answer a second burst whole, and a datagram
     // again wakes one of them.
-    expect(await askIn(ns, 5300, 1000, 10_000)).toBe(1000);
+    expect(await askIn(ns, 5300, big, 1000, 10_000)).toBe(1000);
     expect(workerPids(dns.proc.pid as number)).toEqual(workers);
-    const oneByOne = async () => expect(await askIn(name, 5300, 300, 10_000, true)).toBe(300);
+    const oneByOne = async () => expect(await askIn(name, 5300, big, 300, 10_000, true)).toBe(300);
     expect(await wakesFor300(workers, oneByOne)).toBeLessThan(450);
   }, 60_000);
 });

@@ -98,12 +98,13 @@ describe('TCP fairness', () => {
     );
     let tcpAnswers = 0;
     let buf = Buffer.alloc(0);
+    // The user's socket is bound before the flood, so its query leaves right behind it.
+    const u = dgram.createSocket('udp4');
+    u.on('message', () => u.close());
+    await new Promise<void>((r) => u.bind(0, '127.0.0.1', () => r()));
     await new Promise<void>((resolve, reject) => {
       const sock = net.connect({ port: dns.port, host: '127.0.0.1', localAddress: '127.0.2.9' }, () => {
         sock.write(frames);
-        // A user's UDP query right behind the flood.
-        const u = dgram.createSocket('udp4');
-        u.on('message', () => u.close());
         u.send(buildQuery('user.example.test', TYPE.A, { id: 1 }), dns.port, '127.0.0.1');
       });
       sock.on('data', (d) => {
@@ -118,14 +119,15 @@ describe('TCP fairness', () => {
       setTimeout(() => reject(new Error(`only ${tcpAnswers} of 3000 pipelined answers`)), 15_000);
     });
     // The server's query log (every query, in the order answered): the UDP query came in while
-    // the pipelined ones were being answered, and was answered after a few of them, not after
-    // the tens of kilobytes' worth one read of the socket hands over.
+    // the pipelined ones were being answered, and was answered after a few of them (0-16 here
+    // on a quiet machine; 208 once in CI, the client off the CPU for a while), not after the
+    // tens of kilobytes' worth one read of the socket hands over (64 KiB: ~1,700 of these queries).
     // (TCP sources are logged as IPv4-mapped addresses: ::ffff:127.0.2.9.)
     const pipelined = (l: string) => l.includes('127.0.2.9"') && l.includes('"tcp":true');
     await waitFor(() => dns.log().split('\n').filter(pipelined).length === 3000, 'every pipelined query logged');
     await dns.waitLog(/"qname":"user\.example\.test"/);
     const lines = dns.log().split('\n');
     const udpAt = lines.findIndex((l) => l.includes('"qname":"user.example.test"'));
-    expect(lines.slice(0, udpAt).filter(pipelined).length).toBeLessThan(200);
+    expect(lines.slice(0, udpAt).filter(pipelined).length).toBeLessThan(1000);
   }, 30_000);
 });
