@@ -29,7 +29,6 @@ typedef struct {
   int closing;
   int shared;    // a copy of the socket the cluster shares: every worker's loop watches it
   int exclusive; // 1 while the loop watches it with EPOLLEXCLUSIVE (see wake_one)
-  int rearmed;   // the mask went back to readable this wake: libuv applies it before the next
   uv_poll_t poll;
   napi_env env;
   napi_ref buffers[4]; // in, out, meta, peers: kept alive while the socket is open
@@ -173,12 +172,10 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (s->pending_from < s->pending_to) {
     // Answers wait for room: no new batch is read until they are sent (they live in `out`).
     if (!flush(s)) return;
+    // libuv applies the readable mask before it next polls; the next wake makes it exclusive.
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
-    s->rearmed = 1;
-  } else if (s->rearmed) {
-    s->rearmed = 0; // libuv has applied the readable mask (it does before it polls)
   } else {
-    wake_one(s, 1); // the first wake: libuv has added the socket to its epoll set by now
+    wake_one(s, 1); // libuv has the socket in its epoll set by now (this wake came from there)
   }
   (void)events;
   for (int round = 0; round < BATCHES_PER_WAKE; round++) {

@@ -7,7 +7,7 @@
 // namespace whose loopback sends at 4 Mbit/s.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ip } from '../../lab/netns.js';
+import { addNs, delNs, execIn, fetchInAsync } from '../../lab/netns.js';
 import { waitForValue } from '../helpers/wait.js';
 import { buildQuery, TYPE } from '../../src/wire/index.js';
 import {
@@ -80,7 +80,7 @@ afterEach(async () => {
   stopped = undefined;
   await dns?.stop();
   dns = undefined;
-  if (ns) ip('netns', 'del', ns);
+  if (ns) delNs(ns);
   ns = undefined;
 });
 
@@ -123,47 +123,29 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
 
   it('holds answers the socket has no room for until it has, and answers every query', async () => {
     const name = `gtsw${process.pid % 10000}`;
-    ip('netns', 'add', name);
+    addNs(name);
     ns = name;
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
     // Loopback at 4 Mbit/s and ~1,100-byte answers to 50-byte queries: answers wait in the queue,
     // charged to the server's send buffer, until it is full and sendmmsg says EAGAIN.
-    ip(
-      'netns',
-      'exec',
-      ns,
-      'tc',
-      'qdisc',
-      'add',
-      'dev',
-      'lo',
-      'root',
-      'tbf',
-      'rate',
-      '4mbit',
-      'burst',
-      '4kb',
-      'limit',
-      '20mb',
-    );
+    execIn(name, 'tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', '4mbit', 'burst', '4kb', 'limit', '20mb']);
     const records = [1, 2, 3, 4, 5].map((i) => `      - { name: big, type: TXT, value: "${String(i).repeat(200)}" }\n`);
     const config = testConfig(tempDir('gtm-room-'), { io: 'batched', udpSockets, records: records.join('') });
     const big = buildQuery('big.example.test', TYPE.TXT, { edns: { udpSize: 1232 } });
-    dns = await startDns(config, 2, { name: ns, host: '127.0.0.1', port: 5300 });
+    dns = await startDns(config, 2, { name, host: '127.0.0.1', port: 5300 });
     await dns.waitLog(/dns worker answering[^]*dns worker answering/);
     const workers = workerPids(dns.proc.pid as number);
-    expect(await askIn(ns, 5300, big, 1000, 15_000)).toBe(1000);
-    ip('netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', 'lo', 'root');
+    expect(await askIn(name, 5300, big, 1000, 15_000)).toBe(1000);
+    execIn(name, 'tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
     const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
     // The workers report their counters each second.
     const sendWaits = async () => {
-      const metrics = await run('ip', ['netns', 'exec', name, 'curl', '-sf', metricsAt]);
-      return Number(/^gtm_dns_udp_batched_total\{event="send_waits"\} (\d+)/m.exec(metrics.stdout)?.[1] ?? 0);
+      const metrics = await fetchInAsync(name, metricsAt);
+      return Number(/^gtm_dns_udp_batched_total\{event="send_waits"\} (\d+)/m.exec(metrics.body)?.[1] ?? 0);
     };
     await waitForValue('answers that waited for room to send', sendWaits, (n) => n > 0, 10_000, 200);
     // Reading went back to normal: the same workers answer a second burst whole, and a datagram
     // again wakes one of them.
-    expect(await askIn(ns, 5300, big, 1000, 10_000)).toBe(1000);
+    expect(await askIn(name, 5300, big, 1000, 10_000)).toBe(1000);
     expect(workerPids(dns.proc.pid as number)).toEqual(workers);
     const oneByOne = async () => expect(await askIn(name, 5300, big, 300, 10_000, true)).toBe(300);
     expect(await wakesFor300(workers, oneByOne)).toBeLessThan(450);
