@@ -7,14 +7,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -27,8 +31,10 @@
 typedef struct {
   int fd;
   int closing;
-  int shared;    // a copy of the socket the cluster shares: every worker's loop watches it
+  int shared;    // a copy of the socket the cluster shares: the workers take turns reading it
   int exclusive; // 1 while the loop watches it with EPOLLEXCLUSIVE (see wake_one)
+  int reading;   // 1 while the loop watches it at all (see js_reading)
+  int lead;      // a unix socket bound to the shared socket's lead name once this one leads, else -1
   uv_poll_t poll;
   napi_env env;
   napi_ref buffers[4]; // in, out, meta, peers: kept alive while the socket is open
@@ -41,7 +47,7 @@ typedef struct {
   struct iovec *riov, *siov;
   struct sockaddr_storage *addr;
   unsigned pending_from, pending_to; // answers in smsg not yet sent (the socket said EAGAIN)
-  double stats[4];                   // datagrams read, answers sent, answers failed, EAGAIN waits
+  double stats[5]; // datagrams read, answers sent, answers failed, EAGAIN waits, reading resumed
 } sock_t;
 
 #define CHECK(env, call)                                                                          \
@@ -66,14 +72,14 @@ static napi_value throw_errno(napi_env env, const char *what) {
 static void on_poll(uv_poll_t *handle, int status, int events);
 
 /**
- * On the shared socket, every idle worker's loop waits for the same datagram; without
- * EPOLLEXCLUSIVE the kernel wakes each one (a wake-up on another core, the dearest step of a query
- * on a VM), one worker gets it and the others sleep again. With it the kernel wakes one worker
- * that is waiting, passing over any that is busy or stopped, so the free worker still takes the
- * next batch. libuv has no such flag, so the loop's own entry (made by uv_poll_start) is swapped
- * in its epoll set: same fd, same data, EPOLLIN plus EPOLLEXCLUSIVE. libuv may not MOD an
- * exclusive entry (the kernel refuses and libuv aborts), so `on` = 0 puts the plain entry back
- * before the mask changes (waiting to write).
+ * On the shared socket, every idle reader's loop (the lead's and any helper's, see js_lead) waits
+ * for the same datagram; without EPOLLEXCLUSIVE the kernel wakes each one (a wake-up on another
+ * core, the dearest step of a query on a VM), one worker gets it and the others sleep again. With
+ * it the kernel wakes one worker that is waiting, passing over any that is busy or stopped, so the
+ * free worker still takes the next batch. libuv has no such flag, so the loop's own entry (made by
+ * uv_poll_start) is swapped in its epoll set: same fd, same data, EPOLLIN plus EPOLLEXCLUSIVE.
+ * libuv may not MOD an exclusive entry (the kernel refuses and libuv aborts), so `on` = 0 puts the
+ * plain entry back before the mask changes (waiting to write).
  */
 static void wake_one(sock_t *s, int on) {
   if (!s->shared || s->exclusive == on) return;
@@ -299,6 +305,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   sock_t *s = calloc(1, sizeof *s);
   s->fd = fd;
   s->shared = shared >= 0;
+  s->lead = -1;
   s->env = env;
   s->slots = (unsigned)slots;
   s->in_size = (unsigned)in_size;
@@ -333,6 +340,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_poll_init(loop, &s->poll, fd);
   s->poll.data = s;
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  s->reading = 1;
 
   int got = 0;
   socklen_t glen = sizeof got;
@@ -363,6 +371,7 @@ static sock_t *unwrap(napi_env env, napi_callback_info info) {
 static void closed(uv_handle_t *handle) {
   sock_t *s = handle->data;
   close(s->fd);
+  if (s->lead >= 0) close(s->lead); // the kernel frees the name: a worker standing by takes it
   free(s->rmsg);
   free(s->smsg);
   free(s->riov);
@@ -384,12 +393,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// stats(socket) -> [datagrams read, answers sent, answers that failed, waits for room to send]
+// stats(socket) -> [datagrams read, answers sent, answers that failed, waits for room to send,
+//                   times reading began after standing by (js_reading)]
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   sock_t *s = unwrap(env, info);
   napi_value out, v;
-  CHECK(env, napi_create_array_with_length(env, 4, &out));
-  for (int i = 0; i < 4; i++) {
+  CHECK(env, napi_create_array_with_length(env, 5, &out));
+  for (int i = 0; i < 5; i++) {
     CHECK(env, napi_create_double(env, s && !s->closing ? s->stats[i] : 0, &v));
     CHECK(env, napi_set_element(env, out, (uint32_t)i, v));
   }
@@ -419,13 +429,103 @@ static napi_value js_receive_buffer(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// Taking turns on a shared socket (src/dns/udp-turns.ts decides; these only look and act).
+
+// lead(socket) -> true when this copy leads: it holds the name that belongs to the shared socket
+// (its inode) in the abstract unix namespace. One process holds a name at a time, and the kernel
+// frees it when that process exits, however it exits: no lock file, nothing to clean up.
+static napi_value js_lead(napi_env env, napi_callback_info info) {
+  sock_t *s = unwrap(env, info);
+  napi_value out;
+  int led = 0;
+  struct stat st;
+  if (s && !s->closing && s->lead < 0 && fstat(s->fd, &st) == 0) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "gtm-udp-lead-%llx-%llx", (unsigned long long)st.st_dev,
+                       (unsigned long long)st.st_ino);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) == 0)
+      s->lead = fd;
+    else if (fd >= 0)
+      close(fd);
+  }
+  led = s && s->lead >= 0;
+  CHECK(env, napi_get_boolean(env, led, &out));
+  return out;
+}
+
+// look(socket) -> [bytes queued, identity of the datagram at the head or -1 when none], without
+// reading anything: SO_MEMINFO's receive allocation and a MSG_PEEK of the head (its source, its
+// first two bytes, which are the DNS ID, and its length). [-1, -1] when the kernel cannot say
+// (before 4.6).
+static napi_value js_look(napi_env env, napi_callback_info info) {
+  sock_t *s = unwrap(env, info);
+  double bytes = -1, head = -1;
+  uint32_t meminfo[SK_MEMINFO_VARS];
+  socklen_t mlen = sizeof meminfo;
+  if (s && !s->closing && getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, meminfo, &mlen) == 0) {
+    bytes = meminfo[SK_MEMINFO_RMEM_ALLOC];
+    struct sockaddr_storage from;
+    uint8_t id[2] = {0, 0};
+    struct iovec iov = {.iov_base = id, .iov_len = sizeof id};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(s->fd, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+    if (n >= 0) {
+      uint32_t h = 2166136261u; // FNV-1a over the source, the ID and the length
+      const uint8_t *b = (const uint8_t *)&from;
+      for (socklen_t i = 0; i < m.msg_namelen && i < sizeof from; i++) h = (h ^ b[i]) * 16777619u;
+      h = (h ^ id[0]) * 16777619u;
+      h = (h ^ id[1]) * 16777619u;
+      h = (h ^ (uint32_t)n) * 16777619u;
+      head = h;
+    }
+  }
+  napi_value out, v;
+  CHECK(env, napi_create_array_with_length(env, 2, &out));
+  CHECK(env, napi_create_double(env, bytes, &v));
+  CHECK(env, napi_set_element(env, out, 0, v));
+  CHECK(env, napi_create_double(env, head, &v));
+  CHECK(env, napi_set_element(env, out, 1, v));
+  return out;
+}
+
+// reading(socket, on) -> whether the loop now watches the socket. Stopping waits while answers
+// are pending (they are sent when the socket has room, which needs the watch).
+static napi_value js_reading(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  void *p = NULL;
+  bool on = false;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_external(env, argv[0], &p) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "reading: a socket and a boolean expected");
+    return NULL;
+  }
+  sock_t *s = p;
+  if (!s->closing && on && !s->reading) {
+    uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    s->reading = 1;
+    s->stats[4]++;
+  } else if (!s->closing && !on && s->reading && s->pending_from == s->pending_to) {
+    uv_poll_stop(&s->poll); // libuv takes the socket out of its epoll set now, exclusive or not
+    s->reading = 0;
+    s->exclusive = 0;
+  }
+  CHECK(env, napi_get_boolean(env, s->reading, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"lead", NULL, js_lead, NULL, NULL, NULL, napi_default, NULL},
+      {"look", NULL, js_look, NULL, NULL, NULL, napi_default, NULL},
+      {"reading", NULL, js_reading, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, 7, props);
   return exports;
 }

@@ -58,6 +58,7 @@ const PURE = [
   'src/state/store-lost.ts',
   'src/state/calculated.ts',
   'src/runtime/log-tally.ts',
+  'src/dns/udp-turns.ts',
   'src/state/anycast.ts',
   'src/agent/shared-guard.ts',
   'src/dnssec/keys.ts',

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../runtime/index.js';
+import { nextLookMs, nextTurn, standingBy, type QueueLook, type TurnState } from './udp-turns.js';
 
 interface Addon {
   open(
@@ -31,8 +32,12 @@ interface Addon {
     shared?: number,
   ): [unknown, number, number];
   close(socket: unknown): void;
-  stats(socket: unknown): [number, number, number, number];
+  stats(socket: unknown): [number, number, number, number, number?];
   receiveBuffer(socket: unknown, bytes: number): number;
+  // Taking turns on a shared socket (optional: an addon built before them has none).
+  lead?(socket: unknown): boolean;
+  look?(socket: unknown): [number, number];
+  reading?(socket: unknown, on: boolean): boolean;
 }
 
 /** Queries read per system call (recvmmsg's vlen). */
@@ -66,6 +71,10 @@ export interface BatchedUdpStats {
   sent: number;
   sendFailed: number;
   waitedToSend: number;
+  /** Times a worker standing by on the shared socket began reading it (udp-turns.ts). */
+  joins: number;
+  /** 1 while this socket is read: always per worker; on the shared socket, the lead and helpers. */
+  readers: number;
 }
 
 /**
@@ -109,6 +118,9 @@ export class BatchedUdpSocket {
   private lastPeer = new Uint8Array(PEER_BYTES - 2);
   private lastAddress = '';
   private closed = false;
+  /** On the shared socket: this worker's turn, and when it looks at the queue next. */
+  private turn?: TurnState;
+  private nextLook?: NodeJS.Timeout;
 
   /**
    * Binds host:port (SO_REUSEPORT: each worker its own socket on the same port), or with `shared`
@@ -143,6 +155,36 @@ export class BatchedUdpSocket {
     this.socket = socket;
     this.port = bound;
     this.receiveBuffer = got;
+    if (shared >= 0) this.takeTurns();
+  }
+
+  /**
+   * The shared socket is read by the worker that leads and by helpers while datagrams wait; the
+   * others stand by (udp-turns.ts says why). Without the addon's calls for it, or on a kernel that
+   * cannot show the queue, every worker reads, as before.
+   */
+  private takeTurns(): void {
+    const { lead, look, reading } = this.addon;
+    if (!lead || !look || !reading || look(this.socket)[0] < 0) return;
+    if (lead(this.socket)) return; // reading since open
+    this.turn = standingBy();
+    reading(this.socket, false);
+    this.lookAtQueue();
+  }
+
+  private lookAtQueue(): void {
+    const addon = this.addon as Required<Addon>;
+    if (this.closed || !this.turn) return;
+    const [bytes, head] = addon.look(this.socket);
+    const look: QueueLook = { bytes, head: head < 0 ? undefined : head };
+    // The lead is tried for when a datagram waits unread since the last look: the worker that led
+    // may have exited (a socket, a bind and a close: not worth it on every look).
+    const led = look.head !== undefined && look.head === this.turn.lastHead && addon.lead(this.socket);
+    const next = nextTurn(this.turn, look, performance.now(), led);
+    // Stopping waits while answers are pending: the worker then helps until the next look.
+    const reading = addon.reading(this.socket, next.turn !== 'stand-by');
+    this.turn = reading && next.turn === 'stand-by' ? { ...next, turn: 'help' } : next;
+    if (this.turn.turn !== 'lead') this.nextLook = setTimeout(() => this.lookAtQueue(), nextLookMs(look));
   }
 
   private onBatch(n: number): void {
@@ -193,13 +235,15 @@ export class BatchedUdpSocket {
   }
 
   stats(): BatchedUdpStats {
-    const [read, sent, sendFailed, waitedToSend] = this.addon.stats(this.socket);
-    return { read, sent, sendFailed, waitedToSend };
+    const [read, sent, sendFailed, waitedToSend, joins = 0] = this.addon.stats(this.socket);
+    const readers = this.closed || this.turn?.turn === 'stand-by' ? 0 : 1;
+    return { read, sent, sendFailed, waitedToSend, joins, readers };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.nextLook);
     this.addon.close(this.socket);
   }
 }

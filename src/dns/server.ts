@@ -270,7 +270,7 @@ export class DnsServer {
   /** What the batched sockets have done (summed), for metrics; undefined on the dgram path. */
   batchedStats(): BatchedUdpStats | undefined {
     if (this.path !== 'batched') return undefined;
-    const sum: BatchedUdpStats = { read: 0, sent: 0, sendFailed: 0, waitedToSend: 0 };
+    const sum: BatchedUdpStats = { read: 0, sent: 0, sendFailed: 0, waitedToSend: 0, joins: 0, readers: 0 };
     for (const b of this.batched) for (const [k, v] of Object.entries(b.stats())) sum[k as keyof BatchedUdpStats] += v;
     return sum;
   }

@@ -237,14 +237,15 @@ export function cacheMetrics(registry: Registry, read: () => CacheCounters[]): v
  * The UDP I/O path of each worker and its socket layout (workers summed: the gauge counts workers
  * per path; dgram always reads the one socket the cluster shares) and, on the batched path, what
  * its sockets did: datagrams read, answers sent, answers the kernel refused,
- * and waits for room to send (the socket buffer was full; reading pauses until it drains).
+ * waits for room to send (the socket buffer was full; reading pauses until it drains), joins of
+ * workers standing by on the shared socket, and how many workers read it now (src/dns/udp-turns.ts).
  */
 export function udpIoMetrics(
   registry: Registry,
   read: () => {
     path: 'batched' | 'dgram';
     sockets: 'shared' | 'per-worker';
-    batched?: { read: number; sent: number; sendFailed: number; waitedToSend: number };
+    batched?: { read: number; sent: number; sendFailed: number; waitedToSend: number; joins: number; readers: number };
   },
 ): void {
   new Gauge({
@@ -266,7 +267,7 @@ export function udpIoMetrics(
     registry,
     {
       name: 'gtm_dns_udp_batched_total',
-      help: 'Batched UDP path: datagrams read, answers sent, answers the kernel refused (send_failed), waits for send room',
+      help: 'Batched UDP path: datagrams read, answers sent, answers the kernel refused (send_failed), waits for send room, joins (a worker standing by on the shared socket began reading it)',
       labelNames: ['event'],
     },
     () => {
@@ -277,9 +278,18 @@ export function udpIoMetrics(
         [{ event: 'sent' }, b.sent],
         [{ event: 'send_failed' }, b.sendFailed],
         [{ event: 'send_waits' }, b.waitedToSend],
+        [{ event: 'joins' }, b.joins],
       ];
     },
   );
+  new Gauge({
+    name: 'gtm_dns_udp_readers',
+    help: 'Batched UDP path: workers reading their socket now (on the shared socket, the one that leads and any helping it)',
+    registers: [registry],
+    collect() {
+      this.set(read().batched?.readers ?? 0);
+    },
+  });
 }
 
 /**

@@ -2,6 +2,8 @@
 // worker busy on a reload, a flood or the CPU it cannot get). On the socket the workers share,
 // the other worker answers every client; with a socket per worker, the clients the kernel hashed
 // to the stopped one wait for it. Why `shared` is the default (docs/dns.md, "Batched UDP").
+// On the shared socket one worker leads and the other stands by until datagrams wait: it joins
+// when the leader is stopped, leaves once not needed, and the lead passes on when its holder exits.
 // Also: a datagram wakes one worker, not every idle one (counted in the workers' context
 // switches), and answers that find the socket's send buffer full wait for room, inside a network
 // namespace whose loopback sends at 4 Mbit/s.
@@ -28,6 +30,15 @@ async function answeredClients(port: number): Promise<number> {
   const q = buildQuery('www.example.test', TYPE.A, { id: 7 });
   const replies = await Promise.all(Array.from({ length: CLIENTS }, () => udpExchange(port, q, 1500)));
   return replies.filter(Boolean).length;
+}
+
+/** A reader of one series from the server's metrics (the workers report each second). */
+function metricsOf(server: RunningDns): (series: string) => Promise<number> {
+  const at = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(server.log()) as RegExpExecArray)[1] as string;
+  return async (series) => {
+    const line = (await (await fetch(at)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+    return Number(line?.slice(series.length + 1) ?? NaN);
+  };
 }
 
 /** Times the workers have gone to sleep (each wake-up ends in one). */
@@ -91,20 +102,41 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     await dns.waitLog(/dns worker answering[^]*dns worker answering/);
     expect(await answeredClients(dns.port)).toBe(CLIENTS);
     // The layout is in the metrics too, counted per worker.
-    const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
-    const body = await (await fetch(metricsAt)).text();
-    expect(body).toContain(`gtm_dns_udp_io_workers{path="batched",sockets="${udpSockets}"} 2`);
+    const metrics = metricsOf(dns);
+    expect(await metrics('gtm_dns_udp_io_workers{path="batched",sockets="' + udpSockets + '"}')).toBe(2);
+    // On the shared socket one worker leads and the other stands by (src/dns/udp-turns.ts).
+    const readers = udpSockets === 'shared' ? 1 : 2;
+    await waitForValue(
+      'workers reading',
+      () => metrics('gtm_dns_udp_readers'),
+      (n) => n === readers,
+      5000,
+      200,
+    );
     const workers = workerPids(dns.proc.pid as number);
     expect(workers).toHaveLength(2);
-    stopped = workers[0] as number;
-    process.kill(stopped, 'SIGSTOP');
-    const answered = await answeredClients(dns.port);
-    // Per worker, about half the clients are hashed to the stopped one (none of 40: p = 2^-40).
-    if (udpSockets === 'shared') expect(answered).toBe(CLIENTS);
-    else expect(answered).toBeLessThan(CLIENTS);
-    process.kill(stopped, 'SIGCONT');
-    stopped = undefined;
-    expect(await answeredClients(dns.port)).toBe(CLIENTS);
+    // Each in turn, so the one that leads the shared socket is stopped once.
+    for (const pid of workers) {
+      stopped = pid;
+      process.kill(pid, 'SIGSTOP');
+      const answered = await answeredClients(dns.port);
+      // Per worker, about half the clients are hashed to the stopped one (none of 40: p = 2^-40).
+      if (udpSockets === 'shared') expect(answered).toBe(CLIENTS);
+      else expect(answered).toBeLessThan(CLIENTS);
+      process.kill(pid, 'SIGCONT');
+      stopped = undefined;
+      expect(await answeredClients(dns.port)).toBe(CLIENTS);
+    }
+    if (udpSockets === 'per-worker') return;
+    // The worker standing by joined while the leader was stopped, and stands by again after.
+    expect(await metrics('gtm_dns_udp_batched_total{event="joins"}')).toBeGreaterThan(0);
+    await waitForValue(
+      'workers reading',
+      () => metrics('gtm_dns_udp_readers'),
+      (n) => n === 1,
+      5000,
+      200,
+    );
   }, 30_000);
 
   it('wakes one worker per datagram', async () => {
@@ -151,3 +183,24 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     expect(await wakesFor300(workers, oneByOne)).toBeLessThan(450);
   }, 60_000);
 });
+
+it('the shared socket passes the lead on when the worker that led exits', async () => {
+  dns = await startDns(testConfig(tempDir('gtm-lead-'), { io: 'batched', udpSockets: 'shared' }), 2);
+  await dns.waitLog(/dns worker answering[^]*dns worker answering/);
+  const metrics = metricsOf(dns);
+  // Both first workers killed in turn (one of them led); the cluster starts new ones.
+  for (const [i, pid] of workerPids(dns.proc.pid as number).entries()) {
+    process.kill(pid, 'SIGKILL');
+    expect(await answeredClients(dns.port)).toBe(CLIENTS);
+    await dns.waitLog(new RegExp(`(dns worker answering[^]*){${3 + i}}`), 10_000);
+  }
+  expect(await answeredClients(dns.port)).toBe(CLIENTS);
+  // Idle again: one worker leads (none would mean each query waits for a look), one stands by.
+  await waitForValue(
+    'workers reading',
+    () => metrics('gtm_dns_udp_readers'),
+    (n) => n === 1,
+    5000,
+    200,
+  );
+}, 30_000);
