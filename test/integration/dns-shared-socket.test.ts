@@ -41,6 +41,17 @@ function metricsOf(server: RunningDns): (series: string) => Promise<number> {
   };
 }
 
+/** Waits until `n` workers read their socket (a gauge the workers report each second). */
+async function readersReach(metrics: (series: string) => Promise<number>, n: number): Promise<void> {
+  await waitForValue(
+    'workers reading',
+    () => metrics('gtm_dns_udp_readers'),
+    (v) => v === n,
+    5000,
+    200,
+  );
+}
+
 /** Times the workers have gone to sleep (each wake-up ends in one). */
 function sleeps(workers: number[]): number {
   const of = (pid: number) =>
@@ -106,13 +117,7 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     expect(await metrics('gtm_dns_udp_io_workers{path="batched",sockets="' + udpSockets + '"}')).toBe(2);
     // On the shared socket one worker leads and the other stands by (src/dns/udp-turns.ts).
     const readers = udpSockets === 'shared' ? 1 : 2;
-    await waitForValue(
-      'workers reading',
-      () => metrics('gtm_dns_udp_readers'),
-      (n) => n === readers,
-      5000,
-      200,
-    );
+    await readersReach(metrics, readers);
     const workers = workerPids(dns.proc.pid as number);
     expect(workers).toHaveLength(2);
     // Each in turn, so the one that leads the shared socket is stopped once.
@@ -130,13 +135,7 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     if (udpSockets === 'per-worker') return;
     // The worker standing by joined while the leader was stopped, and stands by again after.
     expect(await metrics('gtm_dns_udp_batched_total{event="joins"}')).toBeGreaterThan(0);
-    await waitForValue(
-      'workers reading',
-      () => metrics('gtm_dns_udp_readers'),
-      (n) => n === 1,
-      5000,
-      200,
-    );
+    await readersReach(metrics, 1);
   }, 30_000);
 
   it('wakes one worker per datagram', async () => {
@@ -196,11 +195,5 @@ it('the shared socket passes the lead on when the worker that led exits', async 
   }
   expect(await answeredClients(dns.port)).toBe(CLIENTS);
   // Idle again: one worker leads (none would mean each query waits for a look), one stands by.
-  await waitForValue(
-    'workers reading',
-    () => metrics('gtm_dns_udp_readers'),
-    (n) => n === 1,
-    5000,
-    200,
-  );
+  await readersReach(metrics, 1);
 }, 30_000);
