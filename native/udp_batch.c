@@ -33,7 +33,6 @@ typedef struct {
   int closing;
   int shared;    // a copy of the socket the cluster shares: the workers take turns reading it
   int exclusive; // 1 while the loop watches it with EPOLLEXCLUSIVE (see wake_one)
-  int reading;   // 1 while the loop watches it at all (see js_reading)
   int lead;      // a unix socket bound to the shared socket's lead name once this one leads, else -1
   uv_poll_t poll;
   napi_env env;
@@ -340,7 +339,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_poll_init(loop, &s->poll, fd);
   s->poll.data = s;
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
-  s->reading = 1;
 
   int got = 0;
   socklen_t glen = sizeof got;
@@ -437,7 +435,6 @@ static napi_value js_receive_buffer(napi_env env, napi_callback_info info) {
 static napi_value js_lead(napi_env env, napi_callback_info info) {
   sock_t *s = unwrap(env, info);
   napi_value out;
-  int led = 0;
   struct stat st;
   if (s && !s->closing && s->lead < 0 && fstat(s->fd, &st) == 0) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -449,8 +446,7 @@ static napi_value js_lead(napi_env env, napi_callback_info info) {
     else if (fd >= 0)
       close(fd);
   }
-  led = s && s->lead >= 0;
-  CHECK(env, napi_get_boolean(env, led, &out));
+  CHECK(env, napi_get_boolean(env, s && s->lead >= 0, &out));
   return out;
 }
 
@@ -503,16 +499,15 @@ static napi_value js_reading(napi_env env, napi_callback_info info) {
     return NULL;
   }
   sock_t *s = p;
-  if (!s->closing && on && !s->reading) {
+  int reading = uv_is_active((uv_handle_t *)&s->poll); // watched to read, or to send what waits
+  if (!s->closing && on && !reading) {
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
-    s->reading = 1;
     s->stats[4]++;
-  } else if (!s->closing && !on && s->reading && s->pending_from == s->pending_to) {
+  } else if (!s->closing && !on && reading && s->pending_from == s->pending_to) {
     uv_poll_stop(&s->poll); // libuv takes the socket out of its epoll set now, exclusive or not
-    s->reading = 0;
     s->exclusive = 0;
   }
-  CHECK(env, napi_get_boolean(env, s->reading, &out));
+  CHECK(env, napi_get_boolean(env, uv_is_active((uv_handle_t *)&s->poll), &out));
   return out;
 }
 
