@@ -32,11 +32,15 @@ async function answeredClients(port: number): Promise<number> {
   return replies.filter(Boolean).length;
 }
 
-/** A reader of one series from the server's metrics (the workers report each second). */
-function metricsOf(server: RunningDns): (series: string) => Promise<number> {
+/**
+ * A reader of one series from the server's metrics (the workers report each second), fetched from
+ * inside namespace `ns` when given.
+ */
+function metricsOf(server: RunningDns, ns?: string): (series: string) => Promise<number> {
   const at = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(server.log()) as RegExpExecArray)[1] as string;
   return async (series) => {
-    const line = (await (await fetch(at)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+    const body = ns ? (await fetchInAsync(ns, at)).body : await (await fetch(at)).text();
+    const line = body.split('\n').find((l) => l.startsWith(`${series} `));
     return Number(line?.slice(series.length + 1) ?? NaN);
   };
 }
@@ -167,12 +171,9 @@ describe.each<UdpSockets>(['shared', 'per-worker'])('the batched path, sockets %
     const workers = workerPids(dns.proc.pid as number);
     expect(await askIn(name, 5300, big, 1000, 15_000)).toBe(1000);
     execIn(name, 'tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
-    const metricsAt = (/"metrics":"(http:\/\/[^"]+\/metrics)"/.exec(dns.log()) as RegExpExecArray)[1] as string;
     // The workers report their counters each second.
-    const sendWaits = async () => {
-      const metrics = await fetchInAsync(name, metricsAt);
-      return Number(/^gtm_dns_udp_batched_total\{event="send_waits"\} (\d+)/m.exec(metrics.body)?.[1] ?? 0);
-    };
+    const metrics = metricsOf(dns, name);
+    const sendWaits = () => metrics('gtm_dns_udp_batched_total{event="send_waits"}');
     await waitForValue('answers that waited for room to send', sendWaits, (n) => n > 0, 10_000, 200);
     // Reading went back to normal: the same workers answer a second burst whole, and a datagram
     // again wakes one of them.
