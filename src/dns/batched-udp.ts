@@ -38,6 +38,8 @@ interface Addon {
   lead?(socket: unknown): boolean;
   look?(socket: unknown): [number, number];
   reading?(socket: unknown, on: boolean): boolean;
+  /** Turns libuv's idle clock off for this thread's loop; whether it was on (optional, as above). */
+  stopIdleClock?(): boolean;
 }
 
 /** Queries read per system call (recvmmsg's vlen). */

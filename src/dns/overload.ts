@@ -2,6 +2,7 @@
 // per turn of the event loop (TurnBudget), and, while it refuses many (a flood of new names), keep
 // its UDP queue short (DnsServer.onLoad). Both exist for a flood: work the worker cannot do in
 // time only adds delay for every query queued behind it, the popular names included.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { MissBudget } from './authority.js';
 
@@ -9,18 +10,66 @@ import type { MissBudget } from './authority.js';
 const SATURATED = 0.9;
 export const SAMPLE_MS = 100;
 
-/** Samples the event loop's utilization, and tells `onSample` after each sample. */
+/**
+ * Nanoseconds this thread has spent running or waiting for a CPU, as the kernel counts them
+ * (/proc/thread-self/schedstat: time on a CPU, then time runnable on a run queue); undefined where
+ * /proc does not say (not Linux, a kernel without CONFIG_SCHED_INFO, no /proc mounted).
+ */
+export function threadBusyNs(): number | undefined {
+  try {
+    const [onCpu, queued] = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ');
+    const ns = Number(onCpu) + Number(queued);
+    return Number.isFinite(ns) ? ns : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of wall time since the last call that the event loop was busy. */
+type BusyShare = () => number;
+
+/**
+ * From the kernel: the time the loop's thread ran or waited to run, that is every moment it was not
+ * asleep waiting for events. Where the kernel counts, this is what Saturation uses, so libuv's own
+ * idle clock (Node turns it on for performance.eventLoopUtilization) can be turned off: it costs a
+ * second epoll_pwait on every wake (see stop_idle_clock in native/udp_batch.c).
+ */
+function kernelBusyShare(): BusyShare | undefined {
+  const first = threadBusyNs();
+  if (first === undefined) return undefined;
+  let [busy, at] = [first, performance.now()];
+  return () => {
+    const nowBusy = threadBusyNs() ?? busy;
+    const now = performance.now();
+    const share = (nowBusy - busy) / Math.max((now - at) * 1e6, 1);
+    [busy, at] = [nowBusy, now];
+    return share;
+  };
+}
+
+/** From libuv's idle clock (the time spent waiting in epoll), where the kernel does not count. */
+function libuvBusyShare(): BusyShare {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
+  };
+}
+
+/** Samples how busy the event loop is, and tells `onSample` after each sample. */
 export class Saturation {
+  /** Whether the busy share comes from the kernel (libuv's idle clock is then not read). */
+  static readonly kernelCounts = threadBusyNs() !== undefined;
   saturated = false;
-  private last = performance.eventLoopUtilization();
+  private readonly busyShare = kernelBusyShare() ?? libuvBusyShare();
   private readonly timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
 
   constructor(private readonly onSample: (saturated: boolean) => void) {}
 
   private sample(): void {
-    const now = performance.eventLoopUtilization();
-    this.saturated = performance.eventLoopUtilization(now, this.last).utilization >= SATURATED;
-    this.last = now;
+    this.saturated = this.busyShare() >= SATURATED;
     this.onSample(this.saturated);
   }
 
