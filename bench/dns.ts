@@ -23,6 +23,7 @@ import {
   dnsperf,
   gtmDnsCommand,
   latenciesMs,
+  median,
   percentile,
   startGtm,
   waitForAnswer,
@@ -61,10 +62,14 @@ const rowArgs = (o: RowOptions) => [
   ...(o.tcp ? ['-m', 'tcp'] : []),
 ];
 
-/** A config's `dns` section (block or flow style) with the batched UDP path asked for. */
-function batchedIo(text: string): string {
-  const out = text.replace(/^dns:\n/m, 'dns:\n  io: batched\n').replace(/^dns: \{ /m, 'dns: { io: batched, ');
-  if (out === text) throw new Error('no dns section to put io: batched in');
+/**
+ * A config's `dns` section (block or flow style) with a UDP path asked for by name: the default
+ * (`auto`) is batched where the addon is built, so a dgram row must say so (from 2026-12-04 01:08
+ * until this was mended, the rows labelled dgram ran batched).
+ */
+function withIo(text: string, io: 'batched' | 'dgram'): string {
+  const out = text.replace(/^dns:\n/m, `dns:\n  io: ${io}\n`).replace(/^dns: \{ /m, `dns: { io: ${io}, `);
+  if (out === text) throw new Error(`no dns section to put io: ${io} in`);
   return out;
 }
 
@@ -234,19 +239,23 @@ function writeGdnsd(root: string, port: number, city: string, ourConfig: string,
   );
 }
 
+const PINNED_CEILING = 'pinned node ceiling';
+
 /**
  * The tail at half load with each server pinned apart from dnsperf (bench/tail.ts): gdnsd with one
- * UDP thread, gtm with one worker on each UDP path, each alone on CPU 1.
+ * UDP thread, gtm with one worker on each UDP path, and the dgram node ceiling with one worker,
+ * each alone on CPU 1. The ceiling's saturation here is the server's, not dnsperf's (unpinned, on
+ * 2 cores shared with dnsperf, every row lands at what dnsperf sends).
  */
 async function pinnedRows(
   dir: string,
   city: string,
-  ourConfig: string,
-  dgramConfig: string,
+  configs: { ours: string; dgram: string; ceiling: (port: number) => string[] },
   basePort: number,
   only?: RegExp,
 ): Promise<Map<string, Tail>> {
-  const names = ['pinned gdnsd geoip', 'pinned gtm batched', 'pinned gtm dgram'];
+  const { ours: ourConfig, dgram: dgramConfig } = configs;
+  const names = ['pinned gdnsd geoip', 'pinned gtm batched', 'pinned gtm dgram', PINNED_CEILING];
   if (!canPin() || (only && !names.some((n) => only.test(n)))) return new Map();
   writeGdnsd(join(dir, 'gdnsd-pinned'), basePort, city, ourConfig, 1);
   const gtm = (file: string, text: string, port: number) => {
@@ -257,6 +266,7 @@ async function pinnedRows(
     { name: names[0]!, port: basePort, command: ['gdnsd', '-c', join(dir, 'gdnsd-pinned'), '-f', 'start'] },
     { name: names[1]!, port: basePort + 1, command: gtm('pinned-batched.yaml', ourConfig, basePort + 1) },
     { name: names[2]!, port: basePort + 2, command: gtm('pinned-dgram.yaml', dgramConfig, basePort + 2) },
+    { name: names[3]!, port: basePort + 3, command: configs.ceiling(basePort + 3) },
   ];
   const tail = await pinnedTail(
     servers,
@@ -279,8 +289,9 @@ async function main(): Promise<void> {
   const example = readFileSync(join(ROOT, 'examples', 'three-regions.yaml'), 'utf8');
   // gtm's rows run on the batched UDP path (dns.io: batched, one socket the workers share: the
   // default where the addon is built); one row each with a socket per worker and on dgram.
-  const dgramConfig = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
-  const ourConfig = batchedIo(dgramConfig);
+  const base = withGeoDatabase(example, city).replace('metrics: 127.0.0.1:9153', 'metrics: 127.0.0.1:0');
+  const ourConfig = withIo(base, 'batched');
+  const dgramConfig = withIo(base, 'dgram');
   writeFileSync(join(dir, 'gtm.yaml'), ourConfig);
   const ourPort = 25353 + Math.floor(Math.random() * 1000);
   const gdnsdPort = ourPort + 1000;
@@ -298,16 +309,17 @@ async function main(): Promise<void> {
     InMemoryRegionState.fromConfig(parseConfigText(ourConfig)),
   ).respond(buildQuery('static.example.test', TYPE.A, { id: 0 }), '127.0.0.1', false).response as Buffer;
   const batchedCeilingPort = ourPort + 2500;
+  const ceilingCommand = (port: number, workers: number, io: 'dgram' | 'batched') => [
+    process.execPath,
+    join(ROOT, 'dist', 'bench', 'ceiling.js'),
+    String(port),
+    String(workers),
+    staticAnswer.toString('hex'),
+    io,
+  ];
   const ceilingPids = [ceilingPort, batchedCeilingPort].map((port) => {
-    const io = port === ceilingPort ? 'dgram' : 'batched';
-    const args = [
-      join(ROOT, 'dist', 'bench', 'ceiling.js'),
-      String(port),
-      String(cores),
-      staticAnswer.toString('hex'),
-      io,
-    ];
-    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const [node, ...args] = ceilingCommand(port, cores, port === ceilingPort ? 'dgram' : 'batched');
+    const child = spawn(node!, args, { stdio: 'ignore' });
     children.push(child);
     return child.pid as number;
   });
@@ -324,7 +336,7 @@ async function main(): Promise<void> {
   const worldPort = ourPort + 12000;
   const worldDb = dbipCityPaths() ? '' : `database: ${city}`;
   writeFileSync(join(dir, 'gtm-world.yaml'), ourConfig.replace(`database: ${city}`, worldDb));
-  startGtm(join(dir, 'gtm-world.yaml'), worldPort);
+  const world = startGtm(join(dir, 'gtm-world.yaml'), worldPort);
   const subnets = worldSubnets(100_000, 32);
   writeSubnetQueries(join(dir, 'world.bin'), 'www.example.test', subnets);
   writeSubnetQueries(join(dir, 'one-subnet.bin'), 'www.example.test', subnets.slice(0, 1));
@@ -338,7 +350,7 @@ async function main(): Promise<void> {
     { name: 'gtm 3 weighted', text: manyRegionsConfig(3, city, WEIGHTED), port: ourPort + 9000 },
     { name: 'gtm 100 weighted', text: manyRegionsConfig(100, city, WEIGHTED), port: ourPort + 10000 },
   ]
-    .map((s) => ({ ...s, text: batchedIo(s.text) }))
+    .map((s) => ({ ...s, text: withIo(s.text, 'batched') }))
     .map((s) => {
       const file = join(dir, `${s.name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, s.text);
@@ -353,7 +365,7 @@ async function main(): Promise<void> {
     join(dir, 'signed.yaml'),
     ourConfig.replace('    ns: [ns1, ns2]\n', `    ns: [ns1, ns2]\n    dnssec: { keys: ${keyDir} }\n`),
   );
-  startGtm(join(dir, 'signed.yaml'), signedPort);
+  const signed = startGtm(join(dir, 'signed.yaml'), signedPort);
   await Promise.all(
     [
       gdnsdPort,
@@ -420,10 +432,10 @@ async function main(): Promise<void> {
   >();
   for (const [name, port, file, o] of runs) {
     const all = (samples.get(name) as Throughput[]).slice().sort((a, b) => a.qps - b.qps);
-    const median = all[Math.floor(all.length / 2)] as Throughput;
-    const l = latencyAt(port, join(dir, file), o, median.qps * 0.5);
+    const mid = all[Math.floor(all.length / 2)] as Throughput;
+    const l = latencyAt(port, join(dir, file), o, mid.qps * 0.5);
     const mostLost = Math.max(...all.map((t) => t.lost));
-    results.set(name, { ...median, ...l, all: all.map((t) => Math.round(t.qps)), mostLost });
+    results.set(name, { ...mid, ...l, all: all.map((t) => Math.round(t.qps)), mostLost });
   }
   const ref = (results.get('gdnsd static') as Throughput).qps;
   const ceilingQps = (results.get('node ceiling') as Throughput).qps;
@@ -437,27 +449,6 @@ async function main(): Promise<void> {
     );
   }
 
-  // CPU per query at one fixed rate for every server on the same question: what each costs the
-  // machine, apart from how fast dnsperf (sharing the cores) can push.
-  const cpuRows: [string, number, number, string, RowOptions][] = [
-    ['gdnsd geoip + ECS', gdnsd.pid as number, gdnsdPort, 'geo.txt', ecs],
-    ['node ceiling', ceilingPids[0]!, ceilingPort, 'static.txt', plain],
-    ['batched node ceiling', ceilingPids[1]!, batchedCeilingPort, 'static.txt', plain],
-    ['gtm geo-steered + ECS', ours.child.pid as number, ourPort, 'geo.txt', ecs],
-    ['gtm dgram steered + ECS', dgramGtm.child.pid as number, dgramPort, 'geo.txt', ecs],
-    ['gtm per-worker steered', perWorkerGtm.child.pid as number, perWorkerPort, 'geo.txt', ecs],
-  ];
-  const cpu = new Map<string, number>();
-  const cpu4 = new Map<string, number>();
-  for (const [name, pid, port, file, o] of cpuRows) {
-    cpu.set(name, cpuPerQuery(pid, port, join(dir, file), o, 1));
-    cpu4.set(name, cpuPerQuery(pid, port, join(dir, file), o, 4));
-  }
-  console.log(
-    `\nCPU µs per query at ${CPU_RATE.toLocaleString('en')} QPS (the server's processes, user + system), from 1 client / 4 clients`,
-  );
-  for (const [name, us] of cpu)
-    console.log(`  ${name.padEnd(26)} ${us.toFixed(1).padStart(6)} µs  ${cpu4.get(name)?.toFixed(1).padStart(6)} µs`);
   const worldGeo = GeoResolver.open(dbipCityPaths() ? undefined : city);
   const located = subnets.filter((a) => worldGeo.lookup(a.join('.')).location).length / subnets.length;
   console.log(
@@ -486,6 +477,38 @@ async function main(): Promise<void> {
   console.log(
     `\n100k-record zone reload (SIGHUP -> every worker swapped): ${reloadMs.toFixed(0)} ms; under ${reloadRate} QPS: ${lostDuring} of ${sentDuring} queries unanswered`,
   );
+  // The CPU rows run with only their own servers up: the others, idle, still wake for their
+  // timers on the same 2 cores, and each wake-up of theirs between two of a measured server's
+  // costs that one its caches (a JIT-compiled server more than gdnsd; see docs/benchmarks.md).
+  for (const g of [world, signed, ...scaled.map((x) => x.gtm)]) g.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1000));
+  // CPU per query at one fixed rate for every server on the same question: what each costs the
+  // machine, apart from how fast dnsperf (sharing the cores) can push.
+  const cpuRows: [string, number, number, string, RowOptions][] = [
+    ['gdnsd geoip + ECS', gdnsd.pid as number, gdnsdPort, 'geo.txt', ecs],
+    ['node ceiling', ceilingPids[0]!, ceilingPort, 'static.txt', plain],
+    ['batched node ceiling', ceilingPids[1]!, batchedCeilingPort, 'static.txt', plain],
+    ['gtm geo-steered + ECS', ours.child.pid as number, ourPort, 'geo.txt', ecs],
+    ['gtm dgram steered + ECS', dgramGtm.child.pid as number, dgramPort, 'geo.txt', ecs],
+    ['gtm per-worker steered', perWorkerGtm.child.pid as number, perWorkerPort, 'geo.txt', ecs],
+  ];
+  // Interleaved rounds as above: one 5 s sample of a server moved by up to a quarter between runs.
+  const cpuSamples = new Map(cpuRows.map(([name]) => [name, { one: [] as number[], four: [] as number[] }]));
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [name, pid, port, file, o] of cpuRows) {
+      cpuSamples.get(name)!.one.push(cpuPerQuery(pid, port, join(dir, file), o, 1));
+      cpuSamples.get(name)!.four.push(cpuPerQuery(pid, port, join(dir, file), o, 4));
+    }
+  const cpu = new Map([...cpuSamples].map(([name, s]) => [name, median(s.one)]));
+  const cpu4 = new Map([...cpuSamples].map(([name, s]) => [name, median(s.four)]));
+  console.log(
+    `\nCPU µs per query at ${CPU_RATE.toLocaleString('en')} QPS (the server's processes, user + system), from 1 client / 4 clients, median of ${ROUNDS} [all]`,
+  );
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+  for (const [name, s] of cpuSamples)
+    console.log(
+      `  ${name.padEnd(26)} ${cpu.get(name)!.toFixed(1).padStart(6)} µs [${list(s.one)}]  ${cpu4.get(name)!.toFixed(1).padStart(6)} µs [${list(s.four)}]`,
+    );
   const geoRatio = qpsOf('gtm geo-steered + ECS') / ref;
   const geoVsCeiling = qpsOf('gtm geo-steered + ECS') / ceilingQps;
   const p99 = results.get('gtm geo-steered + ECS')?.p99 ?? NaN;
@@ -515,7 +538,8 @@ async function main(): Promise<void> {
   cleanup();
   // The pinned rows run alone: the servers above, idle, still wake for their timers.
   await new Promise((r) => setTimeout(r, 1000));
-  const tail = await pinnedRows(dir, city, ourConfig, dgramConfig, ourPort + 13000, only);
+  const ceiling = (port: number) => ceilingCommand(port, 1, 'dgram');
+  const tail = await pinnedRows(dir, city, { ours: ourConfig, dgram: dgramConfig, ceiling }, ourPort + 13000, only);
   cleanup();
 
   const ip = inProcess(ourConfig.replace(`database: ${city}`, `database: ${EMBEDDED_DATABASE}`));
@@ -589,6 +613,11 @@ async function main(): Promise<void> {
   console.log(
     `  >= 1.3x the dgram node ceiling:          ${io.vsDgramCeiling.toFixed(2)}x ${mark(io.vsDgramCeiling >= 1.3)}`,
   );
+  const pinnedCeiling = tail.get(PINNED_CEILING)?.qps ?? NaN;
+  const pinnedVsCeiling = (tail.get('pinned gtm batched')?.qps ?? NaN) / pinnedCeiling;
+  console.log(
+    `    pinned apart from dnsperf, 1 worker:   ${pinnedVsCeiling.toFixed(2)}x ${mark(pinnedVsCeiling >= 1.3)} (gdnsd, 1 thread: ${((tail.get('pinned gdnsd geoip')?.qps ?? NaN) / pinnedCeiling).toFixed(2)}x)`,
+  );
   console.log(`  (the same server on dgram:                ${io.vsDgram.toFixed(2)}x slower than batched)`);
   console.log(`  CPU per query <= 1.5x gdnsd's:           ${io.cpu.toFixed(2)}x ${mark(io.cpu <= 1.5)}`);
   console.log(`    from 4 clients:                        ${io.cpu4.toFixed(2)}x ${mark(io.cpu4 <= 1.5)}`);
@@ -599,9 +628,10 @@ async function main(): Promise<void> {
     `  p99 at half load < 0.5 ms:               ${io.p99.toFixed(3)} ms ${mark(io.p99 < 0.5)} (gdnsd geoip on the same machine: ${io.gdnsdP99.toFixed(3)} ms)`,
   );
   for (const [name, t] of tail)
-    console.log(
-      `    pinned apart from dnsperf, ${name.padEnd(22)} ${t.p99.toFixed(3)} ms ${mark(t.p99 < 0.5)} (probe alone ${t.aloneP99.toFixed(3)} ms)`,
-    );
+    if (name !== PINNED_CEILING)
+      console.log(
+        `    pinned apart from dnsperf, ${name.padEnd(22)} ${t.p99.toFixed(3)} ms ${mark(t.p99 < 0.5)} (probe alone ${t.aloneP99.toFixed(3)} ms)`,
+      );
   console.log(`  100k subnets >= 0.7x one subnet:         ${io.world.toFixed(2)}x ${mark(io.world >= 0.7)}`);
   console.log(`  no queries lost in a saturation run:     ${io.lost} at most ${mark(io.lost === 0)}`);
   console.log(`  signed DO >= 0.9x unsigned (same path):  ${signedRatio.toFixed(2)}x ${mark(signedRatio >= 0.9)}`);

@@ -56,6 +56,11 @@ export function percentile(ascending: number[], p: number): number {
   return ascending[Math.min(ascending.length - 1, Math.floor((p / 100) * ascending.length))] ?? NaN;
 }
 
+/** The median of the rounds (the upper one of an even count). */
+export function median(xs: number[]): number {
+  return xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+}
+
 export interface Gtm {
   child: ChildProcess;
   /** Lines of the server's JSON log, as they arrive. */

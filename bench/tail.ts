@@ -5,7 +5,7 @@
 // dnsperf (2,000 QPS, one socket) is the probe whose latencies are read.
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { children, dnsperfCommand, latenciesMs, percentile, waitForAnswer } from './kit.js';
+import { children, dnsperfCommand, latenciesMs, median, percentile, waitForAnswer } from './kit.js';
 
 export interface PinnedServer {
   name: string;
@@ -25,7 +25,6 @@ export interface Tail {
 }
 
 const PROBE_QPS = 2000;
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Whether this machine can pin a server and its load apart: two cores and taskset. */
 export function canPin(): boolean {
