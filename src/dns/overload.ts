@@ -32,7 +32,7 @@ type BusyShare = () => number;
  * From the kernel: the time the loop's thread ran or waited to run, that is every moment it was not
  * asleep waiting for events. Where the kernel counts, this is what Saturation uses, so libuv's own
  * idle clock (Node turns it on for performance.eventLoopUtilization) can be turned off: it costs a
- * second epoll_pwait on every wake (see stop_idle_clock in native/udp_batch.c).
+ * second epoll_pwait on every wake (see stopIdleClock in native/udp_batch.c).
  */
 function kernelBusyShare(): BusyShare | undefined {
   const first = threadBusyNs();
