@@ -309,8 +309,7 @@ async function main(): Promise<void> {
     InMemoryRegionState.fromConfig(parseConfigText(ourConfig)),
   ).respond(buildQuery('static.example.test', TYPE.A, { id: 0 }), '127.0.0.1', false).response as Buffer;
   const batchedCeilingPort = ourPort + 2500;
-  const ceilingCommand = (port: number, workers: number, io: 'dgram' | 'batched') => [
-    process.execPath,
+  const ceilingArgs = (port: number, workers: number, io: 'dgram' | 'batched') => [
     join(ROOT, 'dist', 'bench', 'ceiling.js'),
     String(port),
     String(workers),
@@ -318,8 +317,8 @@ async function main(): Promise<void> {
     io,
   ];
   const ceilingPids = [ceilingPort, batchedCeilingPort].map((port) => {
-    const [node, ...args] = ceilingCommand(port, cores, port === ceilingPort ? 'dgram' : 'batched');
-    const child = spawn(node!, args, { stdio: 'ignore' });
+    const args = ceilingArgs(port, cores, port === ceilingPort ? 'dgram' : 'batched');
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
     children.push(child);
     return child.pid as number;
   });
@@ -538,7 +537,7 @@ async function main(): Promise<void> {
   cleanup();
   // The pinned rows run alone: the servers above, idle, still wake for their timers.
   await new Promise((r) => setTimeout(r, 1000));
-  const ceiling = (port: number) => ceilingCommand(port, 1, 'dgram');
+  const ceiling = (port: number) => [process.execPath, ...ceilingArgs(port, 1, 'dgram')];
   const tail = await pinnedRows(dir, city, { ours: ourConfig, dgram: dgramConfig, ceiling }, ourPort + 13000, only);
   cleanup();
 

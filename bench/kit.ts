@@ -58,7 +58,10 @@ export function percentile(ascending: number[], p: number): number {
 
 /** The median of the rounds (the upper one of an even count). */
 export function median(xs: number[]): number {
-  return xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  return percentile(
+    xs.slice().sort((a, b) => a - b),
+    50,
+  );
 }
 
 export interface Gtm {
