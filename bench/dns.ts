@@ -19,11 +19,12 @@ import { BENCH_FENCE, bigZoneConfig, bigZoneQueries, manyRegionsConfig } from '.
 import {
   children,
   cleanup,
-  cpuSeconds,
   dnsperf,
   gtmDnsCommand,
   latenciesMs,
   median,
+  pauseTrees,
+  schedUse,
   percentile,
   startGtm,
   waitForAnswer,
@@ -76,17 +77,30 @@ function withIo(text: string, io: 'batched' | 'dgram'): string {
 /** Rate of the fixed-load runs that measure CPU per query (issue 32's figure). */
 const CPU_RATE = 20_000;
 
+/** One CPU sample: µs of CPU, sleeps and preemptions, each per query. */
+interface CpuSample {
+  micros: number;
+  sleeps: number;
+  preempted: number;
+}
+
 /**
  * CPU µs per query of a server's process tree while dnsperf asks at a fixed rate from `clients`
- * sockets. One client is one source port: a server with a socket per thread or worker (gdnsd,
- * gtm per-worker) answers it all on one, where on a shared socket every worker takes a share.
+ * sockets, with its threads' sleeps and preemptions per query (why the CPU is what it is: at a
+ * fixed rate each wake-up costs about the same, so fewer queries per wake cost more each).
+ * One client is one source port: a server with a socket per thread or worker (gdnsd, gtm
+ * per-worker) answers it all on one, where on a shared socket every worker takes a share.
  */
-function cpuPerQuery(pid: number, port: number, queryFile: string, o: RowOptions, clients: number): number {
-  const before = cpuSeconds(pid);
+function cpuPerQuery(pid: number, port: number, queryFile: string, o: RowOptions, clients: number): CpuSample {
+  const before = schedUse(pid);
   const out = dnsperf(port, queryFile, ['-l', '5', '-Q', String(CPU_RATE), '-c', String(clients), ...rowArgs(o)]);
-  const spent = cpuSeconds(pid) - before;
+  const after = schedUse(pid);
   const done = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-  return (spent / done) * 1e6;
+  return {
+    micros: ((after.seconds - before.seconds) / done) * 1e6,
+    sleeps: (after.sleeps - before.sleeps) / done,
+    preempted: (after.preempted - before.preempted) / done,
+  };
 }
 
 function saturate(port: number, queryFile: string, o: RowOptions): Throughput {
@@ -492,22 +506,36 @@ async function main(): Promise<void> {
     ['gtm per-worker steered', perWorkerGtm.child.pid as number, perWorkerPort, 'geo.txt', ecs],
   ];
   // Interleaved rounds as above: one 5 s sample of a server moved by up to a quarter between runs.
-  const cpuSamples = new Map(cpuRows.map(([name]) => [name, { one: [] as number[], four: [] as number[] }]));
+  const cpuSamples = new Map(cpuRows.map(([name]) => [name, { one: [] as CpuSample[], four: [] as CpuSample[] }]));
+  // A warm-up at the rate first (a quick look, BENCH_ROWS, has not saturated every server: its
+  // JIT would still be compiling in the first sample); then each sample with the other servers
+  // stopped: idle, they still wake for their timers.
+  for (const [, , port, file, o] of cpuRows)
+    dnsperf(port, join(dir, file), ['-l', '2', '-Q', String(CPU_RATE), ...rowArgs(o)]);
   for (let round = 0; round < ROUNDS; round++)
     for (const [name, pid, port, file, o] of cpuRows) {
-      cpuSamples.get(name)!.one.push(cpuPerQuery(pid, port, join(dir, file), o, 1));
-      cpuSamples.get(name)!.four.push(cpuPerQuery(pid, port, join(dir, file), o, 4));
+      const resume = pauseTrees(cpuRows.map((r) => r[1]).filter((p) => p !== pid));
+      try {
+        cpuSamples.get(name)!.one.push(cpuPerQuery(pid, port, join(dir, file), o, 1));
+        cpuSamples.get(name)!.four.push(cpuPerQuery(pid, port, join(dir, file), o, 4));
+      } finally {
+        resume();
+      }
     }
-  const cpu = new Map([...cpuSamples].map(([name, s]) => [name, median(s.one)]));
-  const cpu4 = new Map([...cpuSamples].map(([name, s]) => [name, median(s.four)]));
+  const micros = (xs: CpuSample[]) => xs.map((x) => x.micros);
+  const cpu = new Map([...cpuSamples].map(([name, s]) => [name, median(micros(s.one))]));
+  const cpu4 = new Map([...cpuSamples].map(([name, s]) => [name, median(micros(s.four))]));
   console.log(
-    `\nCPU µs per query at ${CPU_RATE.toLocaleString('en')} QPS (the server's processes, user + system), from 1 client / 4 clients, median of ${ROUNDS} [all]`,
+    `\nCPU µs per query at ${CPU_RATE.toLocaleString('en')} QPS (the server's processes, user + system), from 1 client / 4 clients, median of ${ROUNDS} [all]; then, from 1 client, the threads' sleeps + preemptions per query (medians)`,
   );
-  const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
-  for (const [name, s] of cpuSamples)
+  const list = (xs: CpuSample[]) => xs.map((x) => x.micros.toFixed(1)).join(', ');
+  for (const [name, s] of cpuSamples) {
+    const sleeps = median(s.one.map((x) => x.sleeps));
+    const preempted = median(s.one.map((x) => x.preempted));
     console.log(
-      `  ${name.padEnd(26)} ${cpu.get(name)!.toFixed(1).padStart(6)} µs [${list(s.one)}]  ${cpu4.get(name)!.toFixed(1).padStart(6)} µs [${list(s.four)}]`,
+      `  ${name.padEnd(26)} ${cpu.get(name)!.toFixed(1).padStart(6)} µs [${list(s.one)}]  ${cpu4.get(name)!.toFixed(1).padStart(6)} µs [${list(s.four)}]  ${sleeps.toFixed(2)} + ${preempted.toFixed(2)}`,
     );
+  }
   const geoRatio = qpsOf('gtm geo-steered + ECS') / ref;
   const geoVsCeiling = qpsOf('gtm geo-steered + ECS') / ceilingQps;
   const p99 = results.get('gtm geo-steered + ECS')?.p99 ?? NaN;

@@ -8,8 +8,12 @@ import { packageRoot } from '../src/runtime/index.js';
 const ROOT = packageRoot();
 
 export const children: ChildProcess[] = [];
+/** Processes `pauseTrees` stopped and has not continued yet. */
+const paused = new Set<number>();
 export function cleanup(): void {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  // A stopped process acts on SIGTERM only once continued (a bench interrupted mid-sample).
+  for (const p of paused) signal(p, 'SIGCONT');
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => (cleanup(), process.exit(130)));
@@ -125,15 +129,55 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds a process tree has used (user + system, every thread; schedstat is in ns). */
-export function cpuSeconds(pid: number): number {
-  let ns = 0;
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false; // exited meanwhile
+  }
+}
+
+/**
+ * Stops the process trees of `pids` until the returned call continues them. An idle server still
+ * wakes for its timers (a gtm worker 15 to 65 times a second), on the cores the measured one
+ * shares: stopped, they cost it nothing.
+ */
+export function pauseTrees(pids: number[]): () => void {
+  const stopped = pids.flatMap((pid) => processTree(pid)).filter((p) => signal(p, 'SIGSTOP'));
+  for (const p of stopped) paused.add(p);
+  return () => {
+    for (const p of stopped) {
+      signal(p, 'SIGCONT');
+      paused.delete(p);
+    }
+  };
+}
+
+/**
+ * What the scheduler counted for a process tree, over every thread: CPU seconds (user + system;
+ * schedstat is in ns), sleeps (voluntary switches: the thread waited for something) and
+ * preemptions (involuntary ones: another task took the CPU from it while it ran).
+ */
+export interface SchedUse {
+  seconds: number;
+  sleeps: number;
+  preempted: number;
+}
+
+export function schedUse(pid: number): SchedUse {
+  const use: SchedUse = { seconds: 0, sleeps: 0, preempted: 0 };
   for (const p of processTree(pid))
     try {
-      for (const t of readdirSync(`/proc/${p}/task`))
-        ns += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        const ns = Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+        const status = readFileSync(`/proc/${p}/task/${t}/status`, 'utf8');
+        use.seconds += ns / 1e9;
+        use.sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        use.preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      }
     } catch {
       /* exited meanwhile */
     }
-  return ns / 1e9;
+  return use;
 }
